@@ -1,0 +1,121 @@
+// Package store holds Atrium's SQL: the catalog schema (users, workspaces,
+// memberships, events), the workspace schema, their embedded migrations and
+// the queries on both.
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver, the only SQLite driver in the binary
+)
+
+// ReaderConns is the size of each database's read pool; two cores make more
+// concurrent readers per file pointless.
+const ReaderConns = 2
+
+// DB is one SQLite file opened as a single writer connection plus a small pool
+// of read-only connections. Writes go through W (BEGIN IMMEDIATE, so a write
+// transaction never has to upgrade a read lock), reads through R.
+type DB struct {
+	Path string
+	W    *sqlx.DB
+	R    *sqlx.DB
+}
+
+// OpenOptions tune how a file is opened.
+type OpenOptions struct {
+	// Create allows the file to be created; otherwise a missing file is an error.
+	Create bool
+	// Synchronous is SQLite's synchronous setting; "normal" when empty.
+	Synchronous string
+}
+
+// Open opens the SQLite file at path. The pragmas are in the DSN so every
+// pooled connection gets them, not only the first.
+func Open(path string, opts OpenOptions) (*DB, error) {
+	if !opts.Create {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	sync := opts.Synchronous
+	if sync == "" {
+		sync = "normal"
+	}
+	mode := "rw"
+	if opts.Create {
+		mode = "rwc"
+	}
+	w, err := sqlx.Open("sqlite", dsn(path, mode, sync, "_txlock=immediate"))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	// The first connection sets WAL mode, which needs a write lock; doing it
+	// here surfaces a broken or unwritable file at open, not at first query.
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, err := sqlx.Open("sqlite", dsn(path, "rw", sync, "_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(ReaderConns)
+	r.SetMaxIdleConns(ReaderConns)
+	return &DB{Path: path, W: w, R: r}, nil
+}
+
+// dsn builds a file: URI so SQLite's mode parameter applies ("rw" never
+// creates a missing file) and the path is escaped.
+func dsn(path, mode, sync, extra string) string {
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
+	q := "mode=" + mode +
+		"&_pragma=busy_timeout(5000)" +
+		"&_pragma=journal_mode(wal)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(" + sync + ")" +
+		"&" + extra
+	return u.String() + "?" + q
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	rerr := db.R.Close()
+	if err := db.W.Close(); err != nil {
+		return err
+	}
+	return rerr
+}
+
+// InTx runs fn in a write transaction and commits it when fn returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.W.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns nil when it says ok.
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	var rows []string
+	if err := db.R.SelectContext(ctx, &rows, "PRAGMA integrity_check"); err != nil {
+		return err
+	}
+	if len(rows) == 1 && rows[0] == "ok" {
+		return nil
+	}
+	return fmt.Errorf("integrity check of %s failed: %v", db.Path, rows)
+}

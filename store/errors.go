@@ -1,0 +1,63 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error codes shared by every layer; handlers map each to one HTTP status.
+const (
+	EInvalid      = "invalid"
+	ENotFound     = "not_found"
+	EConflict     = "conflict"
+	EForbidden    = "forbidden"
+	EValidation   = "validation"
+	ETooLarge     = "too_large"
+	EUnavailable  = "unavailable"
+	EInternal     = "internal"
+	EUnauthorized = "unauthenticated"
+)
+
+// Error is a domain error: a code for programs and a message safe to show users.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns a domain error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of a domain error, EInternal for any other error
+// and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return EInternal
+	}
+}
+
+// ErrorMessage returns the user-facing message of a domain error; any other
+// error is internal and its details are not shown.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "An internal error occurred."
+}
+
+// isUniqueViolation reports whether err is a SQLite UNIQUE or PRIMARY KEY
+// constraint failure; it is the one place that turns them into EConflict.
+func isUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}

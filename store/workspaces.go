@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Workspace states in the catalog.
+const (
+	StateCreating = "creating"
+	StateActive   = "active"
+	StateDeleting = "deleting"
+	StateDeleted  = "deleted"
+)
+
+// Roles a member can have in a workspace, most powerful first.
+var Roles = []string{"owner", "admin", "member", "viewer"}
+
+// Workspace is the catalog row of one tenant; its data is in its own file.
+type Workspace struct {
+	ID        string       `db:"id" json:"id"`
+	Name      string       `db:"name" json:"name"`
+	Region    string       `db:"region" json:"region"`
+	State     string       `db:"state" json:"state"`
+	CreatedAt time.Time    `db:"created_at" json:"created_at"`
+	DeletedAt sql.NullTime `db:"deleted_at" json:"-"`
+	DeletedBy string       `db:"deleted_by" json:"-"`
+}
+
+// InsertWorkspace adds a catalog row.
+func InsertWorkspace(ctx context.Context, x sqlx.ExtContext, w *Workspace) error {
+	_, err := sqlx.NamedExecContext(ctx, x, `INSERT INTO workspaces (id, name, region, state, created_at)
+		VALUES (:id, :name, :region, :state, :created_at)`, w)
+	if isUniqueViolation(err) {
+		return Errorf(EConflict, "A workspace with the id %s already exists.", w.ID)
+	}
+	return err
+}
+
+// SetWorkspaceState moves a workspace from one state to another; it fails
+// with EConflict when the workspace is not in the expected state.
+func SetWorkspaceState(ctx context.Context, x sqlx.ExtContext, id, from, to string) error {
+	res, err := x.ExecContext(ctx, `UPDATE workspaces SET state = ? WHERE id = ? AND state = ?`, to, id, from)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return Errorf(EConflict, "Workspace %s is not %s.", id, from)
+	}
+	return nil
+}
+
+// MarkWorkspaceDeleted records who deleted a workspace and when.
+func MarkWorkspaceDeleted(ctx context.Context, x sqlx.ExtContext, id, by string, at time.Time) error {
+	_, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'deleted', deleted_at = ?, deleted_by = ? WHERE id = ?`, at, by, id)
+	if err != nil {
+		return err
+	}
+	_, err = x.ExecContext(ctx, `DELETE FROM memberships WHERE workspace_id = ?`, id)
+	return err
+}
+
+// DeleteWorkspaceRow removes a row that never became a workspace (state creating).
+func DeleteWorkspaceRow(ctx context.Context, x sqlx.ExtContext, id string) error {
+	_, err := x.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ? AND state = 'creating'`, id)
+	return err
+}
+
+// GetWorkspace returns the catalog row of id in any state.
+func GetWorkspace(ctx context.Context, q sqlx.QueryerContext, id string) (*Workspace, error) {
+	var w Workspace
+	err := sqlx.GetContext(ctx, q, &w, `SELECT * FROM workspaces WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, Errorf(ENotFound, "Workspace %s does not exist.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &w, nil
+}
+
+// ListWorkspaces returns the workspaces in the given states, oldest first.
+func ListWorkspaces(ctx context.Context, q sqlx.QueryerContext, states ...string) ([]Workspace, error) {
+	query, args, err := sqlx.In(`SELECT * FROM workspaces WHERE state IN (?) ORDER BY created_at, id`, states)
+	if err != nil {
+		return nil, err
+	}
+	var ws []Workspace
+	err = sqlx.SelectContext(ctx, q, &ws, query, args...)
+	return ws, err
+}
+
+// AddMember gives a user a role in a workspace.
+func AddMember(ctx context.Context, x sqlx.ExtContext, userID, workspaceID, role string) error {
+	if !validRole(role) {
+		return Errorf(EValidation, "%q is not a role; use owner, admin, member or viewer.", role)
+	}
+	_, err := x.ExecContext(ctx, `INSERT INTO memberships (user_id, workspace_id, role, created_at) VALUES (?, ?, ?, ?)`,
+		userID, workspaceID, role, time.Now().UTC())
+	if isUniqueViolation(err) {
+		return Errorf(EConflict, "That user is already a member of this workspace.")
+	}
+	return err
+}
+
+func validRole(role string) bool {
+	for _, r := range Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Event is one entry of the instance event log.
+type Event struct {
+	Seq         int64     `db:"seq" json:"seq"`
+	At          time.Time `db:"at" json:"at"`
+	Actor       string    `db:"actor" json:"actor"`
+	Action      string    `db:"action" json:"action"`
+	WorkspaceID string    `db:"workspace_id" json:"workspace_id"`
+	Detail      string    `db:"detail" json:"detail"`
+}
+
+// LogEvent appends to the instance event log; detail is stored as JSON.
+func LogEvent(ctx context.Context, x sqlx.ExtContext, actor, action, workspaceID string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	_, err = x.ExecContext(ctx, `INSERT INTO events (at, actor, action, workspace_id, detail) VALUES (?, ?, ?, ?, ?)`,
+		time.Now().UTC(), actor, action, workspaceID, string(b))
+	return err
+}
+
+// WorkspaceEvents returns the events of one workspace, oldest first.
+func WorkspaceEvents(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([]Event, error) {
+	var es []Event
+	err := sqlx.SelectContext(ctx, q, &es, `SELECT * FROM events WHERE workspace_id = ? ORDER BY seq`, workspaceID)
+	return es, err
+}

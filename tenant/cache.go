@@ -1,0 +1,281 @@
+package tenant
+
+import (
+	"container/list"
+	"context"
+	"sync"
+
+	"atrium/store"
+)
+
+// DefaultMaxOpen is how many idle workspace handles stay open by default.
+const DefaultMaxOpen = 256
+
+// openFunc opens a workspace's file (migrating it); closeFunc closes it.
+type (
+	openFunc  func(ctx context.Context, id string) (*store.DB, *store.Workspace, error)
+	closeFunc func(db *store.DB, w *store.Workspace)
+)
+
+// Cache keeps workspace handles open, at most maxOpen of them once idle.
+// A handle is never closed while leased; idle handles beyond maxOpen are
+// closed least recently used first, off the caller's path. Opening is
+// single-flight: concurrent first leases of a workspace open its file once.
+type Cache struct {
+	maxOpen int
+	open    openFunc
+	close   closeFunc
+
+	mu       sync.Mutex
+	entries  map[string]*entry
+	idle     *list.List               // leaseless entries, least recently used at the front
+	closing  map[string]chan struct{} // handles being closed; a re-open waits for them
+	deleting map[string]bool          // workspaces whose deletion refuses new leases
+	shut     bool
+	closers  sync.WaitGroup
+}
+
+type entry struct {
+	id      string
+	db      *store.DB
+	ws      *store.Workspace
+	err     error
+	ready   chan struct{} // closed once the open finished, with db or err set
+	leases  int
+	elem    *list.Element // position in idle while leaseless
+	drained chan struct{} // closed when the last lease ends, for a waiting delete
+}
+
+// Lease is one user's hold on an open workspace handle. Release it exactly
+// once the work is done; the handle stays open until then.
+type Lease struct {
+	*store.DB
+	Workspace *store.Workspace
+	cache     *Cache
+	entry     *entry
+	once      sync.Once
+}
+
+// Release ends the lease. Calling it again does nothing.
+func (l *Lease) Release() {
+	l.once.Do(func() { l.cache.release(l.entry) })
+}
+
+func newCache(maxOpen int, open openFunc, close closeFunc) *Cache {
+	if maxOpen <= 0 {
+		maxOpen = DefaultMaxOpen
+	}
+	return &Cache{
+		maxOpen:  maxOpen,
+		open:     open,
+		close:    close,
+		entries:  map[string]*entry{},
+		idle:     list.New(),
+		closing:  map[string]chan struct{}{},
+		deleting: map[string]bool{},
+	}
+}
+
+// Acquire returns a lease on the open handle of workspace id, opening it if
+// needed. id must already be canonical (see ParseID).
+func (c *Cache) Acquire(ctx context.Context, id string) (*Lease, error) {
+	for {
+		c.mu.Lock()
+		if c.shut {
+			c.mu.Unlock()
+			return nil, store.Errorf(store.EUnavailable, "The server is shutting down.")
+		}
+		if c.deleting[id] {
+			c.mu.Unlock()
+			return nil, errNoWorkspace(id)
+		}
+		if e, ok := c.entries[id]; ok {
+			c.addLease(e)
+			c.mu.Unlock()
+			return c.await(ctx, e)
+		}
+		if done, ok := c.closing[id]; ok {
+			c.mu.Unlock()
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		e := &entry{id: id, ready: make(chan struct{}), leases: 1}
+		c.entries[id] = e
+		c.mu.Unlock()
+		return c.openEntry(ctx, e)
+	}
+}
+
+// addLease takes a lease on e; c.mu must be held.
+func (c *Cache) addLease(e *entry) {
+	e.leases++
+	if e.elem != nil {
+		c.idle.Remove(e.elem)
+		e.elem = nil
+	}
+}
+
+// await waits for e's open to finish and turns it into a lease.
+func (c *Cache) await(ctx context.Context, e *entry) (*Lease, error) {
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		c.release(e)
+		return nil, ctx.Err()
+	}
+	if e.err != nil {
+		c.release(e)
+		return nil, e.err
+	}
+	return &Lease{DB: e.db, Workspace: e.ws, cache: c, entry: e}, nil
+}
+
+// openEntry opens the file for a new entry. The open does not follow the
+// caller's cancellation: other callers may be waiting on the same open.
+func (c *Cache) openEntry(ctx context.Context, e *entry) (*Lease, error) {
+	db, ws, err := c.open(context.WithoutCancel(ctx), e.id)
+	c.mu.Lock()
+	e.db, e.ws, e.err = db, ws, err
+	if err != nil {
+		delete(c.entries, e.id)
+	}
+	close(e.ready)
+	c.mu.Unlock()
+	c.evict()
+	return c.await(ctx, e)
+}
+
+func (c *Cache) release(e *entry) {
+	c.mu.Lock()
+	e.leases--
+	if e.leases == 0 {
+		switch {
+		case e.drained != nil:
+			close(e.drained)
+			e.drained = nil
+		case e.err == nil && c.entries[e.id] == e && !c.deleting[e.id]:
+			e.elem = c.idle.PushBack(e)
+		}
+	}
+	c.mu.Unlock()
+	c.evict()
+}
+
+// evict closes idle handles, least recently used first, while more than
+// maxOpen are open.
+func (c *Cache) evict() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.entries) > c.maxOpen && c.idle.Len() > 0 {
+		e := c.idle.Remove(c.idle.Front()).(*entry)
+		e.elem = nil
+		delete(c.entries, e.id)
+		done := make(chan struct{})
+		c.closing[e.id] = done
+		c.closers.Add(1)
+		go func() {
+			defer c.closers.Done()
+			c.close(e.db, e.ws)
+			c.mu.Lock()
+			delete(c.closing, e.id)
+			c.mu.Unlock()
+			close(done)
+		}()
+	}
+}
+
+// takeForDelete refuses new leases of id, waits until the existing ones end,
+// and closes the handle. Call endDelete when the deletion is over.
+func (c *Cache) takeForDelete(ctx context.Context, id string) error {
+	c.mu.Lock()
+	if c.deleting[id] {
+		c.mu.Unlock()
+		return store.Errorf(store.EConflict, "Workspace %s is already being deleted.", id)
+	}
+	c.deleting[id] = true
+	e := c.entries[id]
+	var drained chan struct{}
+	if e != nil && e.leases > 0 {
+		drained = make(chan struct{})
+		e.drained = drained
+	}
+	c.mu.Unlock()
+
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			c.abortDelete(id, e)
+			return store.Errorf(store.EUnavailable, "Workspace %s is still in use; the deletion was cancelled: %v.", id, ctx.Err())
+		}
+	}
+	c.mu.Lock()
+	if e != nil {
+		if e.elem != nil {
+			c.idle.Remove(e.elem)
+			e.elem = nil
+		}
+		if c.entries[id] == e {
+			delete(c.entries, id)
+		}
+	}
+	done := c.closing[id]
+	c.mu.Unlock()
+	if e != nil && e.err == nil && e.db != nil {
+		c.close(e.db, e.ws)
+	}
+	if done != nil {
+		<-done
+	}
+	return nil
+}
+
+func (c *Cache) abortDelete(id string, e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.deleting, id)
+	if e.drained != nil {
+		e.drained = nil
+		if e.leases == 0 && c.entries[id] == e {
+			e.elem = c.idle.PushBack(e)
+		}
+	}
+}
+
+func (c *Cache) endDelete(id string) {
+	c.mu.Lock()
+	delete(c.deleting, id)
+	c.mu.Unlock()
+}
+
+// Len returns how many handles are open, leased or idle.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// Close refuses new leases and closes every handle. Callers stop serving
+// requests first, so no lease is held by then.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	c.shut = true
+	var open []*entry
+	for _, e := range c.entries {
+		open = append(open, e)
+	}
+	c.entries = map[string]*entry{}
+	c.idle.Init()
+	c.mu.Unlock()
+	for _, e := range open {
+		<-e.ready
+		if e.err == nil {
+			c.close(e.db, e.ws)
+		}
+	}
+	c.closers.Wait()
+}

@@ -1,0 +1,148 @@
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultRegion is the region of an instance without a config file.
+const DefaultRegion = "default"
+
+// Config is the parsed litestream.yml: the regions and where each keeps its
+// workspace files and their replicas.
+type Config struct {
+	Regions map[string]*Region `yaml:"regions"`
+}
+
+// Region is a place where workspace files and their replicas live. A
+// workspace's region is fixed when it is created.
+type Region struct {
+	Name string `yaml:"-"`
+	// Data is the directory of the region's workspace files.
+	Data    string         `yaml:"data"`
+	Replica *ReplicaConfig `yaml:"replica"`
+}
+
+// ReplicaConfig uses Litestream's own key names.
+type ReplicaConfig struct {
+	URL             string `yaml:"url"`
+	Type            string `yaml:"type"`
+	Bucket          string `yaml:"bucket"`
+	Path            string `yaml:"path"`
+	Endpoint        string `yaml:"endpoint"`
+	Region          string `yaml:"region"`
+	ForcePathStyle  *bool  `yaml:"force-path-style"`
+	AccessKeyID     string `yaml:"access-key-id"`
+	SecretAccessKey string `yaml:"secret-access-key"`
+	SyncInterval    string `yaml:"sync-interval"`
+}
+
+var regionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// LoadConfig reads the config file at path; an empty path means the embedded
+// defaults. ${VAR} is expanded from the environment before parsing. Relative
+// paths are resolved against the current directory; regions without a data
+// directory get one under dataDir, and regions without a replica replicate to
+// a directory under dataDir.
+func LoadConfig(path, dataDir string) (*Config, error) {
+	cfg := &Config{}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("config file %s does not exist", path)
+			}
+			return nil, fmt.Errorf("read config file: %w", err)
+		}
+		if err := yaml.Unmarshal([]byte(os.ExpandEnv(string(b))), cfg); err != nil {
+			return nil, fmt.Errorf("config file %s is not valid: %w", path, err)
+		}
+	}
+	if len(cfg.Regions) == 0 {
+		cfg.Regions = map[string]*Region{DefaultRegion: nil}
+	}
+	for name, r := range cfg.Regions {
+		if !regionName.MatchString(name) {
+			return nil, fmt.Errorf("region name %q is not valid: use lower-case letters, digits and hyphens", name)
+		}
+		if r == nil {
+			r = &Region{}
+			cfg.Regions[name] = r
+		}
+		r.Name = name
+		if err := r.resolve(dataDir); err != nil {
+			return nil, fmt.Errorf("region %s: %w", name, err)
+		}
+	}
+	return cfg, nil
+}
+
+func (r *Region) resolve(dataDir string) error {
+	if r.Data == "" {
+		if r.Name == DefaultRegion {
+			r.Data = filepath.Join(dataDir, "workspaces")
+		} else {
+			r.Data = filepath.Join(dataDir, "regions", r.Name)
+		}
+	}
+	abs, err := filepath.Abs(r.Data)
+	if err != nil {
+		return err
+	}
+	r.Data = abs
+	if r.Replica == nil {
+		dir := filepath.Join(dataDir, "replicas")
+		if r.Name != DefaultRegion {
+			dir = filepath.Join(dataDir, "replicas-"+r.Name)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		r.Replica = &ReplicaConfig{URL: "file://" + abs}
+	}
+	return nil
+}
+
+// RegionNames returns the configured region names, sorted, DefaultRegion first.
+func (c *Config) RegionNames() []string {
+	var names []string
+	for n := range c.Regions {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == DefaultRegion) != (names[j] == DefaultRegion) {
+			return names[i] == DefaultRegion
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// Region returns the named region; "" means the default (the only region, or
+// the one named default).
+func (c *Config) Region(name string) (*Region, error) {
+	if name == "" {
+		if r, ok := c.Regions[DefaultRegion]; ok {
+			return r, nil
+		}
+		if len(c.Regions) == 1 {
+			for _, r := range c.Regions {
+				return r, nil
+			}
+		}
+		return nil, fmt.Errorf("no region given and none is named %s; choose one of %v", DefaultRegion, c.RegionNames())
+	}
+	r, ok := c.Regions[name]
+	if !ok {
+		return nil, fmt.Errorf("region %q is not configured; choose one of %v", name, c.RegionNames())
+	}
+	return r, nil
+}
