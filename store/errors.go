@@ -61,3 +61,13 @@ func ErrorMessage(err error) string {
 func isUniqueViolation(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
+
+// ErrorMessageOrText returns a domain error's message, or the text of any
+// other error: for command-line output, where the user is the operator.
+func ErrorMessageOrText(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}

@@ -3,11 +3,13 @@ package tenant
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -61,7 +63,9 @@ func LoadConfig(path, dataDir string) (*Config, error) {
 			}
 			return nil, fmt.Errorf("read config file: %w", err)
 		}
-		if err := yaml.Unmarshal([]byte(os.ExpandEnv(string(b))), cfg); err != nil {
+		dec := yaml.NewDecoder(strings.NewReader(os.ExpandEnv(string(b))))
+		dec.KnownFields(true) // a misspelt key is an error, not a silent default
+		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("config file %s is not valid: %w", path, err)
 		}
 	}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"atrium/handlers"
+	"atrium/store"
+	"atrium/tenant"
+)
+
+func (m *Main) cmdServe(ctx context.Context, args []string) error {
+	fs := m.flagSet("serve")
+	addr := fs.String("addr", envOr("ATRIUM_ADDR", "127.0.0.1:8080"), "listen address")
+	if err := m.parseNone(fs, args); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handlers.New(m.Manager, m.Logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	m.Logger.Info("atrium is serving", "addr", "http://"+ln.Addr().String(), "data", m.Manager.DataDir())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	m.Logger.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// parseNone parses flags and refuses positional arguments.
+func (m *Main) parseNone(fs *flag.FlagSet, args []string) error {
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("Unexpected argument %q.", pos[0])
+	}
+	return nil
+}
+
+func (m *Main) cmdUserCreate(ctx context.Context, args []string) error {
+	fs := m.flagSet("user create")
+	email := fs.String("email", "", "email address")
+	name := fs.String("name", "", "display name")
+	superadmin := fs.Bool("superadmin", false, "make the user an instance superadmin")
+	if err := m.parseNone(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usagef("--email is required.")
+	}
+	password, err := readPassword(m.stdin)
+	if err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	u, err := store.CreateUser(ctx, m.Manager.Catalog(), store.NewUser{Email: *email, Name: *name, Password: password, Superadmin: *superadmin})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.stdout, u.ID)
+	return nil
+}
+
+// readPassword reads the first line of r.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("cannot read the password from standard input: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usagef("The password is read from the first line of standard input, and it was empty.")
+	}
+	return line, nil
+}
+
+func (m *Main) cmdWorkspaceCreate(ctx context.Context, args []string) error {
+	fs := m.flagSet("workspace create")
+	name := fs.String("name", "", "workspace name")
+	owner := fs.String("owner", "", "email of the user who will own it")
+	region := fs.String("region", "", "region (default: the default region)")
+	if err := m.parseNone(fs, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return usagef("--name is required.")
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	w, err := m.Manager.Create(ctx, tenant.CreateOptions{Name: *name, Region: *region, OwnerEmail: *owner, Actor: "cli"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.stdout, w.ID)
+	return nil
+}
+
+func (m *Main) cmdWorkspaceList(ctx context.Context, args []string) error {
+	fs := m.flagSet("workspace list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := m.parseNone(fs, args); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	infos, err := m.Manager.List(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if infos == nil {
+			infos = []tenant.Info{}
+		}
+		enc := json.NewEncoder(m.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(infos)
+	}
+	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tREGION\tSTATE\tCREATED\tSIZE")
+	for _, w := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Name, w.Region, w.State,
+			w.CreatedAt.Format(time.RFC3339), humanBytes(w.SizeBytes))
+	}
+	return tw.Flush()
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func (m *Main) cmdWorkspaceDelete(ctx context.Context, args []string) error {
+	fs := m.flagSet("workspace delete")
+	yes := fs.Bool("yes", false, "confirm the deletion")
+	now := fs.Bool("now", false, "delete at once, without a grace period")
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("'atrium workspace delete' takes one workspace id.")
+	}
+	if !*yes {
+		return usagef("Deleting a workspace removes its data; pass --yes to confirm.")
+	}
+	if !*now {
+		return usagef("Deletion with a grace period is not available yet; pass --now to delete at once.")
+	}
+	id, err := tenant.ParseID(pos[0])
+	if err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	rm, err := m.Manager.Delete(ctx, id, "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "deleted workspace %s (region %s)\n", rm.WorkspaceID, rm.Region)
+	for _, f := range rm.Files {
+		fmt.Fprintf(m.stdout, "removed %s\n", f)
+	}
+	return nil
+}
+
+func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
+	if err := m.parseNone(m.flagSet("migrate"), args); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	var catalogVersion int
+	if err := m.Manager.Catalog().R.GetContext(ctx, &catalogVersion, "PRAGMA user_version"); err != nil {
+		return err
+	}
+	sum, err := m.Manager.MigrateAll(ctx, 4)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "catalog at schema version %d\n", catalogVersion)
+	fmt.Fprintf(m.stdout, "%d workspaces at schema version %d: %d migrated, %d already current\n",
+		sum.Migrated+sum.Current, store.LatestVersion(store.WorkspaceSchema), sum.Migrated, sum.Current)
+	return nil
+}
+
+func (m *Main) cmdCheck(ctx context.Context, args []string) error {
+	if err := m.parseNone(m.flagSet("check"), args); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	var (
+		mu     sync.Mutex
+		failed int
+	)
+	checked, err := m.Manager.CheckAll(ctx, 4, func(what string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failed++
+		fmt.Fprintf(m.stdout, "FAIL %s: %v\n", what, err)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "%d files checked, %d failed\n", checked, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed the integrity check", failed, checked)
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+// Command atrium is a self-hosted, multi-workspace CRM: one binary, one
+// login, and every workspace in its own SQLite file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"atrium/store"
+	"atrium/tenant"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// usageError is a mistake in how the command was called: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// run executes one command line and returns the exit status: 0 on success,
+// 1 on failure, 2 on bad usage. Errors are one sentence on stderr.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	m := NewMain(stdin, stdout, stderr)
+	err := m.Run(context.Background(), args)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "atrium: %s Run 'atrium help' for usage.\n", sentence(err.Error()))
+		return 2
+	default:
+		fmt.Fprintf(stderr, "atrium: %s\n", sentence(store.ErrorMessageOrText(err)))
+		return 1
+	}
+}
+
+// sentence makes an error message read as one sentence.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "Unknown error."
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+		s += "."
+	}
+	return s
+}
+
+// Main is the program: its settings, the parts it builds, and the commands.
+// Tests build one, Run a command line, and Close it.
+type Main struct {
+	DataDir    string
+	ConfigPath string
+	MaxOpen    int
+
+	Manager *tenant.Manager
+	Logger  *slog.Logger
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// NewMain returns a Main with settings from the environment.
+func NewMain(stdin io.Reader, stdout, stderr io.Writer) *Main {
+	m := &Main{
+		DataDir:    envOr("ATRIUM_DATA", "./data"),
+		ConfigPath: os.Getenv("ATRIUM_CONFIG"),
+		MaxOpen:    tenant.DefaultMaxOpen,
+		stdin:      stdin,
+		stdout:     stdout,
+		stderr:     stderr,
+	}
+	if v, err := strconv.Atoi(os.Getenv("ATRIUM_MAX_OPEN")); err == nil {
+		m.MaxOpen = v
+	}
+	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return m
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+const usage = `Atrium is a multi-workspace CRM: every workspace is its own SQLite file.
+
+Usage:
+  atrium [global flags] <command> [flags]
+
+Commands:
+  serve [--addr HOST:PORT]                        run the web UI, the API and the background work
+  user create --email E [--name N] [--superadmin] create a user; the password is the first line of stdin
+  workspace create --name N [--owner EMAIL] [--region R]
+                                                  create a workspace and print its id
+  workspace list [--json]                         list workspaces
+  workspace delete ID --yes --now                 delete a workspace and its files at once
+  migrate                                         migrate the catalog and every workspace
+  check                                           run PRAGMA integrity_check over every file
+
+Global flags (each also an environment variable):
+  --data DIR       ATRIUM_DATA      where the catalog and workspace files live (default ./data)
+  --config FILE    ATRIUM_CONFIG    regions and replication (default ./litestream.yml when present)
+  --max-open N     ATRIUM_MAX_OPEN  idle workspace files kept open (default 256)
+`
+
+// Run executes one command line.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	fs := m.flagSet("atrium")
+	if _, err := m.parse(fs, args[:globalFlagsEnd(args)]); err != nil {
+		return err
+	}
+	args = args[globalFlagsEnd(args):]
+	if len(args) == 0 {
+		return usagef("No command given.")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(m.stdout, usage)
+		return nil
+	case "serve":
+		return m.cmdServe(ctx, rest)
+	case "user":
+		return m.dispatch(ctx, "user", rest, map[string]command{"create": m.cmdUserCreate})
+	case "workspace":
+		return m.dispatch(ctx, "workspace", rest, map[string]command{
+			"create": m.cmdWorkspaceCreate,
+			"list":   m.cmdWorkspaceList,
+			"delete": m.cmdWorkspaceDelete,
+		})
+	case "migrate":
+		return m.cmdMigrate(ctx, rest)
+	case "check":
+		return m.cmdCheck(ctx, rest)
+	default:
+		return usagef("%q is not a command.", cmd)
+	}
+}
+
+// globalFlagsEnd returns the index of the command word: global flags come
+// before it, and each takes a value unless written --flag=value.
+func globalFlagsEnd(args []string) int {
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-h" && args[i] != "--help" {
+		if !strings.Contains(args[i], "=") {
+			i++
+		}
+		i++
+	}
+	return min(i, len(args))
+}
+
+type command func(ctx context.Context, args []string) error
+
+func (m *Main) dispatch(ctx context.Context, group string, args []string, cmds map[string]command) error {
+	if len(args) == 0 {
+		return usagef("'atrium %s' needs a subcommand.", group)
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		return usagef("%q is not a subcommand of 'atrium %s'.", args[0], group)
+	}
+	return cmd(ctx, args[1:])
+}
+
+// flagSet returns a flag set that also takes the global flags, so they may
+// come before or after the command.
+func (m *Main) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // errors are reported as one sentence by run
+	fs.StringVar(&m.DataDir, "data", m.DataDir, "data directory")
+	fs.StringVar(&m.ConfigPath, "config", m.ConfigPath, "config file")
+	fs.IntVar(&m.MaxOpen, "max-open", m.MaxOpen, "idle workspace files kept open")
+	return fs
+}
+
+// parse parses flags that may be mixed with positional arguments and returns
+// the positional ones. Flag errors are usage errors.
+func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(m.stdout, usage)
+				return nil, err
+			}
+			msg := err.Error()
+			if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+				msg = fmt.Sprintf("Unknown flag --%s.", name)
+			}
+			return nil, usagef("%s", msg)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// open builds the workspace manager from the settings.
+func (m *Main) open(ctx context.Context) error {
+	if m.DataDir == "" {
+		return usagef("--data must not be empty.")
+	}
+	if m.MaxOpen < 1 {
+		return usagef("--max-open must be at least 1.")
+	}
+	configPath := m.ConfigPath
+	if configPath == "" {
+		if _, err := os.Stat("litestream.yml"); err == nil {
+			configPath = "litestream.yml"
+		}
+	}
+	cfg, err := tenant.LoadConfig(configPath, m.DataDir)
+	if err != nil {
+		return err
+	}
+	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger})
+	return err
+}
+
+// Close releases what Run opened.
+func (m *Main) Close() error {
+	if m.Manager != nil {
+		err := m.Manager.Close()
+		m.Manager = nil
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package tenant
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	t.Run("Defaults", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg, err := LoadConfig("", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := cfg.Region("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.Data, filepath.Join(dir, "workspaces"); got != want {
+			t.Errorf("data = %s, want %s", got, want)
+		}
+		if got, want := r.Replica.URL, "file://"+filepath.Join(dir, "replicas"); got != want {
+			t.Errorf("replica = %s, want %s", got, want)
+		}
+	})
+	t.Run("RepositoryFileMatchesDefaults", func(t *testing.T) {
+		dir := t.TempDir()
+		fromFile, err := LoadConfig("../litestream.yml", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defaults, _ := LoadConfig("", dir)
+		got, want := fromFile.Regions[DefaultRegion], defaults.Regions[DefaultRegion]
+		if len(fromFile.Regions) != 1 || got.Data != want.Data || got.Replica.URL != want.Replica.URL {
+			t.Fatalf("litestream.yml gives %+v, defaults %+v", got, want)
+		}
+	})
+	t.Run("RegionsAndEnv", func(t *testing.T) {
+		dir := t.TempDir()
+		t.Setenv("ATRIUM_TEST_SECRET", "s3cr3t")
+		path := filepath.Join(dir, "cfg.yml")
+		os.WriteFile(path, []byte(`
+regions:
+  default:
+    replica:
+      url: file:///tmp/r
+  eu:
+    data: `+dir+`/eu
+    replica:
+      type: s3
+      bucket: b
+      secret-access-key: ${ATRIUM_TEST_SECRET}
+      force-path-style: true
+`), 0o600)
+		cfg, err := LoadConfig(path, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eu, err := cfg.Region("eu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eu.Data != dir+"/eu" || eu.Replica.SecretAccessKey != "s3cr3t" || eu.Replica.ForcePathStyle == nil || !*eu.Replica.ForcePathStyle {
+			t.Fatalf("eu = %+v %+v", eu, eu.Replica)
+		}
+		if names := cfg.RegionNames(); strings.Join(names, ",") != "default,eu" {
+			t.Fatalf("names = %v", names)
+		}
+	})
+	t.Run("Errors", func(t *testing.T) {
+		dir := t.TempDir()
+		for name, body := range map[string]string{
+			"bad yaml":    "regions: [",
+			"bad region":  "regions:\n  EU!: {}\n",
+			"unknown key": "regions:\n  default:\n    dta: x\n",
+		} {
+			path := filepath.Join(dir, "c.yml")
+			os.WriteFile(path, []byte(body), 0o600)
+			if _, err := LoadConfig(path, dir); err == nil {
+				t.Errorf("%s: no error", name)
+			}
+		}
+		if _, err := LoadConfig(filepath.Join(dir, "missing.yml"), dir); err == nil || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("missing file: %v", err)
+		}
+	})
+}
