@@ -172,41 +172,6 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-func (m *Main) cmdWorkspaceDelete(ctx context.Context, args []string) error {
-	fs := m.flagSet("workspace delete")
-	yes := fs.Bool("yes", false, "confirm the deletion")
-	now := fs.Bool("now", false, "delete at once, without a grace period")
-	pos, err := m.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("'atrium workspace delete' takes one workspace id.")
-	}
-	if !*yes {
-		return usagef("Deleting a workspace removes its data; pass --yes to confirm.")
-	}
-	if !*now {
-		return usagef("Deletion with a grace period is not available yet; pass --now to delete at once.")
-	}
-	id, err := tenant.ParseID(pos[0])
-	if err != nil {
-		return err
-	}
-	if err := m.open(ctx); err != nil {
-		return err
-	}
-	rm, err := m.Manager.Delete(ctx, id, "cli")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(m.stdout, "deleted workspace %s (region %s)\n", rm.WorkspaceID, rm.Region)
-	for _, f := range rm.Files {
-		fmt.Fprintf(m.stdout, "removed %s\n", f)
-	}
-	return nil
-}
-
 func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
 	if err := m.parseNone(m.flagSet("migrate"), args); err != nil {
 		return err

@@ -146,10 +146,14 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.dispatch(ctx, "user", rest, map[string]command{"create": m.cmdUserCreate})
 	case "workspace":
 		return m.dispatch(ctx, "workspace", rest, map[string]command{
-			"create": m.cmdWorkspaceCreate,
-			"list":   m.cmdWorkspaceList,
-			"delete": m.cmdWorkspaceDelete,
+			"create":  m.cmdWorkspaceCreate,
+			"list":    m.cmdWorkspaceList,
+			"delete":  m.cmdWorkspaceDelete,
+			"restore": m.cmdWorkspaceRestore,
+			"move":    m.cmdWorkspaceMove,
 		})
+	case "backup":
+		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus})
 	case "migrate":
 		return m.cmdMigrate(ctx, rest)
 	case "check":

@@ -14,6 +14,7 @@ import (
 const (
 	StateCreating = "creating"
 	StateActive   = "active"
+	StateTrashed  = "trashed"
 	StateDeleting = "deleting"
 	StateDeleted  = "deleted"
 )
@@ -29,6 +30,7 @@ type Workspace struct {
 	State     string       `db:"state" json:"state"`
 	CreatedAt time.Time    `db:"created_at" json:"created_at"`
 	DeletedAt sql.NullTime `db:"deleted_at" json:"-"`
+	PurgeAt   sql.NullTime `db:"purge_at" json:"-"`
 	DeletedBy string       `db:"deleted_by" json:"-"`
 }
 

@@ -12,14 +12,16 @@ CREATE TABLE users (
 );
 
 -- state: creating (file being made; removed on restart if still so),
--- active, deleting (files being removed; finished on restart), deleted.
+-- active, trashed (soft-deleted: inaccessible, restorable until purge_at),
+-- deleting (files being removed; finished on restart), deleted.
 CREATE TABLE workspaces (
 	id         TEXT PRIMARY KEY,
 	name       TEXT NOT NULL,
 	region     TEXT NOT NULL,
-	state      TEXT NOT NULL CHECK (state IN ('creating', 'active', 'deleting', 'deleted')),
+	state      TEXT NOT NULL CHECK (state IN ('creating', 'active', 'trashed', 'deleting', 'deleted')),
 	created_at DATETIME NOT NULL,
 	deleted_at DATETIME,
+	purge_at   DATETIME,
 	deleted_by TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX workspaces_state ON workspaces (state);
