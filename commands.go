@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"strings"
 	"sync"
@@ -25,10 +26,15 @@ import (
 func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	fs := m.flagSet("serve")
 	addr := fs.String("addr", envOr("ATRIUM_ADDR", "127.0.0.1:8080"), "listen address")
+	trustProxy := fs.Bool("trust-proxy", os.Getenv("ATRIUM_TRUST_PROXY") == "1", "trust X-Forwarded-Proto and X-Forwarded-For")
 	if err := m.parseNone(fs, args); err != nil {
 		return err
 	}
 	if err := m.open(ctx); err != nil {
+		return err
+	}
+	handler, err := handlers.New(ctx, handlers.Config{Tenants: m.Manager, Logger: m.Logger, Assets: assets, TrustProxy: *trustProxy})
+	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *addr)
@@ -36,7 +42,7 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(m.Manager, m.Logger),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

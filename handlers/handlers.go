@@ -1,36 +1,135 @@
 // Package handlers is Atrium's HTTP layer: routes, middleware, pages and the
 // JSON API. Every workspace route acts on the lease of the workspace in its
-// URL or API key, never on a workspace id taken from anywhere else.
+// URL, taken by middleware after the membership check, never on a workspace
+// id taken from anywhere else.
 package handlers
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
+	"github.com/gorilla/sessions"
 
+	"atrium/store"
 	"atrium/tenant"
 )
 
-// Server holds what the handlers need.
-type Server struct {
-	tenants *tenant.Manager
-	log     *slog.Logger
+// Config is what the HTTP layer needs from the program.
+type Config struct {
+	Tenants *tenant.Manager
+	Logger  *slog.Logger
+	// Assets holds templates/ and static/.
+	Assets fs.FS
+	// TrustProxy trusts X-Forwarded-Proto and X-Forwarded-For from the
+	// reverse proxy in front of Atrium.
+	TrustProxy bool
 }
 
-// New returns the HTTP handler of the whole application.
-func New(tenants *tenant.Manager, log *slog.Logger) http.Handler {
-	s := &Server{tenants: tenants, log: log}
+// Server holds what the handlers share.
+type Server struct {
+	tenants    *tenant.Manager
+	catalog    *store.DB
+	log        *slog.Logger
+	pages      *pages
+	cookies    *sessions.CookieStore
+	limiter    *loginLimiter
+	trustProxy bool
+	static     http.Handler
+}
+
+// New builds the HTTP handler of the whole application. It fails when a
+// template is missing or broken, so that shows at start-up.
+func New(ctx context.Context, cfg Config) (http.Handler, error) {
+	pg, err := parsePages(cfg.Assets)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := cookieKeys(ctx, cfg.Tenants.Catalog())
+	if err != nil {
+		return nil, fmt.Errorf("cannot load the session keys: %w", err)
+	}
+	staticFS, err := fs.Sub(cfg.Assets, "static")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		tenants:    cfg.Tenants,
+		catalog:    cfg.Tenants.Catalog(),
+		log:        cfg.Logger,
+		pages:      pg,
+		cookies:    newCookieStore(keys),
+		limiter:    newLoginLimiter(),
+		trustProxy: cfg.TrustProxy,
+		static:     http.StripPrefix("/static/", http.FileServer(http.FS(staticFS))),
+	}
+	return s.routes(), nil
+}
+
+// routes registers every route, layered by purpose: recover, log and
+// headers for all; then the session; then sign-in; then workspace
+// membership; then CSRF; then role.
+func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
+	// mux does not run middleware for these two, so they get headers here.
+	r.NotFoundHandler = s.secureHeaders(http.HandlerFunc(s.notFound))
+	r.MethodNotAllowedHandler = s.secureHeaders(http.HandlerFunc(s.methodNotAllowed))
+	r.Use(s.recoverPanics, s.logRequests, s.secureHeaders)
+
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.PathPrefix("/static/").Handler(s.cacheStatic(s.static)).Methods(http.MethodGet, http.MethodHead)
+
+	// CSRF is checked after authentication and membership, so an anonymous
+	// caller is sent to sign in and a non-member gets 404 whatever they send.
+	web := r.NewRoute().Subrouter()
+	web.Use(s.loadSession)
+
+	public := web.NewRoute().Subrouter()
+	public.Use(s.checkCSRF)
+	public.HandleFunc("/setup", s.setupForm).Methods(http.MethodGet)
+	public.HandleFunc("/setup", s.setup).Methods(http.MethodPost)
+	public.HandleFunc("/login", s.loginForm).Methods(http.MethodGet)
+	public.HandleFunc("/login", s.login).Methods(http.MethodPost)
+	public.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
+	public.HandleFunc("/invite/{token}", s.invitation).Methods(http.MethodGet)
+	public.HandleFunc("/invite/{token}", s.acceptInvitation).Methods(http.MethodPost)
+
+	user := web.NewRoute().Subrouter()
+	user.Use(s.requireUser)
+
+	account := user.NewRoute().Subrouter()
+	account.Use(s.checkCSRF)
+	account.HandleFunc("/", s.home).Methods(http.MethodGet)
+	account.HandleFunc("/workspaces", s.createWorkspace).Methods(http.MethodPost)
+	account.HandleFunc("/switch", s.switchWorkspace).Methods(http.MethodPost)
+	account.HandleFunc("/account", s.account).Methods(http.MethodGet)
+	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)
+	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
+	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
+
+	ws := user.PathPrefix("/w/{workspace}").Subrouter()
+	ws.Use(s.workspace, s.checkCSRF)
+	read, admin, owner := s.requireRole("viewer"), s.requireRole("admin"), s.requireRole("owner")
+	ws.Handle("/", read(http.HandlerFunc(s.workspaceHome))).Methods(http.MethodGet)
+	ws.Handle("/settings", read(http.HandlerFunc(s.settings))).Methods(http.MethodGet)
+	ws.Handle("/settings", admin(http.HandlerFunc(s.renameWorkspace))).Methods(http.MethodPost)
+	ws.Handle("/delete", owner(http.HandlerFunc(s.deleteWorkspace))).Methods(http.MethodPost)
+	ws.Handle("/members", read(http.HandlerFunc(s.members))).Methods(http.MethodGet)
+	ws.Handle("/members/invite", admin(http.HandlerFunc(s.invite))).Methods(http.MethodPost)
+	ws.Handle("/members/{user}", admin(http.HandlerFunc(s.changeRole))).Methods(http.MethodPost)
+	ws.Handle("/members/{user}/remove", admin(http.HandlerFunc(s.removeMember))).Methods(http.MethodPost)
+	ws.Handle("/invitations/{invitation}/revoke", admin(http.HandlerFunc(s.revokeInvitation))).Methods(http.MethodPost)
 	return r
 }
 
 // healthz reports whether the catalog answers.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.tenants.Catalog().R.PingContext(r.Context()); err != nil {
+	if err := s.catalog.R.PingContext(r.Context()); err != nil {
 		s.log.Error("healthz: catalog unreachable", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		json.NewEncoder(w).Encode(map[string]string{"status": "unavailable"})

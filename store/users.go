@@ -50,11 +50,8 @@ func CreateUser(ctx context.Context, db *DB, nu NewUser) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(nu.Password) < MinPasswordLength {
-		return nil, Errorf(EValidation, "The password must be at least %d characters long.", MinPasswordLength)
-	}
-	if len(nu.Password) > 72 {
-		return nil, Errorf(EValidation, "The password must be at most 72 bytes long.")
+	if err := ValidatePassword(nu.Password); err != nil {
+		return nil, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(nu.Password), bcrypt.DefaultCost)
 	if err != nil {
@@ -90,4 +87,68 @@ func UserByEmail(ctx context.Context, q sqlx.QueryerContext, email string) (*Use
 		return nil, err
 	}
 	return &u, nil
+}
+
+// dummyHash is compared against when the email is unknown, so an unknown
+// email and a wrong password take the same time.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("atrium-dummy-password"), bcrypt.DefaultCost)
+
+// ErrBadCredentials is the one answer to a failed sign-in, whatever failed.
+var ErrBadCredentials = Errorf(EUnauthorized, "The email or password is not right.")
+
+// Authenticate returns the user with this email and password.
+func Authenticate(ctx context.Context, db *DB, email, password string) (*User, error) {
+	u, err := UserByEmail(ctx, db.R, email)
+	if ErrorCode(err) == ENotFound {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		return nil, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// UserByID returns a user.
+func UserByID(ctx context.Context, q sqlx.QueryerContext, id string) (*User, error) {
+	var u User
+	err := sqlx.GetContext(ctx, q, &u, `SELECT * FROM users WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, Errorf(ENotFound, "No such user.")
+	}
+	return &u, err
+}
+
+// CountUsers returns how many users exist; zero means first run.
+func CountUsers(ctx context.Context, q sqlx.QueryerContext) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM users`)
+	return n, err
+}
+
+// ValidatePassword checks a new password's length.
+func ValidatePassword(password string) error {
+	switch {
+	case len(password) < MinPasswordLength:
+		return Errorf(EValidation, "The password must be at least %d characters long.", MinPasswordLength)
+	case len(password) > 72:
+		return Errorf(EValidation, "The password must be at most 72 bytes long.")
+	}
+	return nil
+}
+
+// SetPassword replaces a user's password.
+func SetPassword(ctx context.Context, db *DB, userID, password string) error {
+	if err := ValidatePassword(password); err != nil {
+		return err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	_, err = db.W.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), userID)
+	return err
 }

@@ -1,0 +1,205 @@
+package handlers
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"atrium/store"
+)
+
+// setupMu serialises first-run setup so two racing requests cannot both
+// create a first superadmin.
+var setupMu sync.Mutex
+
+func (s *Server) setupForm(w http.ResponseWriter, r *http.Request) {
+	if n, err := store.CountUsers(r.Context(), s.catalog.R); err != nil || n > 0 {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "setup", s.newView(r, "Set up Atrium"))
+}
+
+// setup creates the first user, a superadmin, and signs them in.
+func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
+	setupMu.Lock()
+	defer setupMu.Unlock()
+	if n, err := store.CountUsers(r.Context(), s.catalog.R); err != nil || n > 0 {
+		s.renderError(w, r, http.StatusForbidden, "Atrium is already set up; sign in instead.")
+		return
+	}
+	f := newForm(r.PostForm)
+	u, err := store.CreateUser(r.Context(), s.catalog, store.NewUser{
+		Email: f.Get("email"), Name: f.Get("name"), Password: f.Values.Get("password"), Superadmin: true,
+	})
+	if err != nil {
+		s.formError(w, r, "setup", "Set up Atrium", f, err, userField)
+		return
+	}
+	if err := s.signIn(w, r, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "Welcome to Atrium. Create your first workspace.")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// userField says which form field a user validation error belongs to.
+func userField(err error) string {
+	msg := store.ErrorMessage(err)
+	switch {
+	case strings.Contains(msg, "password"):
+		return "password"
+	case strings.Contains(msg, "email"):
+		return "email"
+	}
+	return "name"
+}
+
+// formError re-renders a form page: 422 (or the error's own status) with
+// the message on the field it concerns; internal errors become a 500 page.
+func (s *Server) formError(w http.ResponseWriter, r *http.Request, page, title string, f *form, err error, fieldOf func(error) string) {
+	code := store.ErrorCode(err)
+	if code == store.EInternal {
+		s.serverError(w, r, err)
+		return
+	}
+	f.Fail(fieldOf(err), store.ErrorMessage(err))
+	v := s.newView(r, title)
+	v.Form = f
+	s.render(w, r, statusOf(code), page, v)
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	if authFrom(r).user != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	if n, err := store.CountUsers(r.Context(), s.catalog.R); err == nil && n == 0 {
+		http.Redirect(w, r, "/setup", http.StatusSeeOther)
+		return
+	}
+	v := s.newView(r, "Sign in")
+	v.Form.Values.Set("next", r.URL.Query().Get("next"))
+	s.render(w, r, http.StatusOK, "login", v)
+}
+
+// login signs a user in. Unknown email and wrong password get the same
+// answer; repeated failures per account and per address are slowed down.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	f := newForm(r.PostForm)
+	email, ip, now := f.Get("email"), s.clientIP(r), time.Now()
+	if wait := s.limiter.blocked(email, ip, now); wait > 0 {
+		minutes := int(math.Ceil(wait.Minutes()))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		f.Fail("email", fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes)))
+		s.renderLogin(w, r, http.StatusTooManyRequests, f)
+		return
+	}
+	u, err := store.Authenticate(r.Context(), s.catalog, email, f.Values.Get("password"))
+	if err != nil {
+		if store.ErrorCode(err) != store.EUnauthorized {
+			s.serverError(w, r, err)
+			return
+		}
+		s.limiter.fail(email, ip, now)
+		f.Fail("email", store.ErrorMessage(err))
+		s.renderLogin(w, r, http.StatusUnauthorized, f)
+		return
+	}
+	s.limiter.succeed(email)
+	if err := s.signIn(w, r, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, safeNext(f.Get("next")), http.StatusSeeOther)
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *form) {
+	v := s.newView(r, "Sign in")
+	v.Form = f
+	s.render(w, r, status, "login", v)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// safeNext keeps a post-sign-in redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.signOut(w, r)
+	s.flash(w, r, "success", "You have signed out.")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// logoutEverywhere ends every session of the user, this one included.
+func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	a := authFrom(r)
+	n, err := store.DeleteUserSessions(r.Context(), s.catalog, a.user.ID, "")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.signOut(w, r)
+	s.flash(w, r, "success", fmt.Sprintf("You have signed out on every device (%d session%s).", n, plural(int(n))))
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "account", s.newView(r, "Your account"))
+}
+
+// changePassword checks the current password, sets the new one, ends every
+// other session and gives this one a new token.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	a := authFrom(r)
+	f := newForm(r.PostForm)
+	fail := func(status int, field, msg string) {
+		f.Fail(field, msg)
+		v := s.newView(r, "Your account")
+		v.Form = f
+		s.render(w, r, status, "account", v)
+	}
+	if _, err := store.Authenticate(r.Context(), s.catalog, a.user.Email, f.Values.Get("current_password")); err != nil {
+		fail(http.StatusUnprocessableEntity, "current_password", "The current password is not right.")
+		return
+	}
+	if f.Values.Get("new_password") != f.Values.Get("confirm_password") {
+		fail(http.StatusUnprocessableEntity, "confirm_password", "The two new passwords differ.")
+		return
+	}
+	if err := store.SetPassword(r.Context(), s.catalog, a.user.ID, f.Values.Get("new_password")); err != nil {
+		if store.ErrorCode(err) == store.EInternal {
+			s.serverError(w, r, err)
+			return
+		}
+		fail(http.StatusUnprocessableEntity, "new_password", store.ErrorMessage(err))
+		return
+	}
+	if _, err := store.DeleteUserSessions(r.Context(), s.catalog, a.user.ID, a.session.ID); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	token, err := store.RotateSession(r.Context(), s.catalog, a.session.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	a.cookie.Values["sid"] = token
+	s.flash(w, r, "success", "Your password was changed, and your other sessions were signed out.")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+}

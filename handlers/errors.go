@@ -1,0 +1,65 @@
+package handlers
+
+import (
+	"net/http"
+
+	"atrium/store"
+)
+
+// statusOf maps a domain error code to its HTTP status: the one table.
+func statusOf(code string) int {
+	switch code {
+	case store.EInvalid:
+		return http.StatusBadRequest
+	case store.EUnauthorized:
+		return http.StatusUnauthorized
+	case store.EForbidden:
+		return http.StatusForbidden
+	case store.ENotFound:
+		return http.StatusNotFound
+	case store.EConflict:
+		return http.StatusConflict
+	case store.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case store.EValidation:
+		return http.StatusUnprocessableEntity
+	case store.EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// fail shows err as an error page. Only domain errors show their message;
+// anything else is logged and shown as a plain internal error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := store.ErrorCode(err)
+	if code == store.EInternal {
+		s.serverError(w, r, err)
+		return
+	}
+	if code == store.ENotFound {
+		s.notFound(w, r)
+		return
+	}
+	s.renderError(w, r, statusOf(code), store.ErrorMessage(err))
+}
+
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again; if it keeps happening, tell your administrator.")
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "There is nothing here. The link may be wrong, or you may not have access to it.")
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusMethodNotAllowed, "That action is not available here.")
+}
+
+// renderError shows the error page with a status and a message.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	v := s.newView(r, http.StatusText(status))
+	v.Page = msg
+	s.render(w, r, status, "error", v)
+}

@@ -1,0 +1,513 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+
+	"atrium/store"
+)
+
+// route is one route of the table every access test walks.
+type route struct {
+	method, path string
+	min          string // least role for workspace routes
+}
+
+// workspaceRoutes are the routes under /w/{workspace}; {user} and {inv} are
+// filled in by the tests.
+var workspaceRoutes = []route{
+	{"GET", "/w/{ws}/", "viewer"},
+	{"GET", "/w/{ws}/settings", "viewer"},
+	{"POST", "/w/{ws}/settings", "admin"},
+	{"POST", "/w/{ws}/delete", "owner"},
+	{"GET", "/w/{ws}/members", "viewer"},
+	{"POST", "/w/{ws}/members/invite", "admin"},
+	{"POST", "/w/{ws}/members/{user}", "admin"},
+	{"POST", "/w/{ws}/members/{user}/remove", "admin"},
+	{"POST", "/w/{ws}/invitations/{inv}/revoke", "admin"},
+}
+
+// userRoutes need a signed-in user but no workspace.
+var userRoutes = []route{
+	{"GET", "/", ""},
+	{"POST", "/workspaces", ""},
+	{"POST", "/switch", ""},
+	{"GET", "/account", ""},
+	{"POST", "/account/password", ""},
+	{"POST", "/logout-everywhere", ""},
+	{"GET", "/admin", ""},
+}
+
+// publicRoutes work without signing in.
+var publicRoutes = []route{
+	{"GET", "/healthz", ""}, {"GET", "/static/", ""},
+	{"GET", "/setup", ""}, {"POST", "/setup", ""},
+	{"GET", "/login", ""}, {"POST", "/login", ""}, {"POST", "/logout", ""},
+	{"GET", "/invite/{token}", ""}, {"POST", "/invite/{token}", ""},
+}
+
+// TestRoutes_TableIsComplete fails when a route is added to the router but
+// not to the tables above, so every route gets the access tests.
+func TestRoutes_TableIsComplete(t *testing.T) {
+	ts := newTestServer(t)
+	h, _ := New(t.Context(), Config{Tenants: ts.tenants, Logger: nil, Assets: os.DirFS("..")})
+	var got []string
+	h.(*mux.Router).Walk(func(r *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err := r.GetPathTemplate()
+		methods, merr := r.GetMethods()
+		if err != nil || merr != nil {
+			return nil // a subrouter, not a route
+		}
+		tpl = strings.ReplaceAll(tpl, "{workspace}", "{ws}")
+		tpl = strings.ReplaceAll(tpl, "{invitation}", "{inv}")
+		for _, m := range methods {
+			if m != http.MethodHead {
+				got = append(got, m+" "+tpl)
+			}
+		}
+		return nil
+	})
+	var want []string
+	for _, table := range [][]route{workspaceRoutes, userRoutes, publicRoutes} {
+		for _, r := range table {
+			want = append(want, r.method+" "+r.path)
+		}
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("routes and test tables differ:\nrouter:\n%s\n\ntables:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// fixture is a server with workspace A (owner, admin, member, viewer) and
+// workspace B (owner of B is also owner of A), plus an outsider.
+type fixture struct {
+	ts                                     *testServer
+	a, b                                   string
+	owner, admin, member, viewer, outsider *store.User
+	inviteID                               string
+}
+
+func newFixture(t *testing.T) *fixture {
+	ts := newTestServer(t)
+	f := &fixture{ts: ts}
+	f.owner = ts.mustUser(t, "owner@example.com", false)
+	f.admin = ts.mustUser(t, "admin@example.com", false)
+	f.member = ts.mustUser(t, "member@example.com", false)
+	f.viewer = ts.mustUser(t, "viewer@example.com", false)
+	f.outsider = ts.mustUser(t, "outsider@example.com", false)
+	f.a = ts.mustWorkspace(t, "Acme", f.owner.Email)
+	f.b = ts.mustWorkspace(t, "Globex", f.owner.Email)
+	ts.mustMember(t, f.a, f.admin, "admin")
+	ts.mustMember(t, f.a, f.member, "member")
+	ts.mustMember(t, f.a, f.viewer, "viewer")
+	ts.mustWorkspace(t, "Outsider Inc", f.outsider.Email)
+	token, err := store.CreateInvitation(t.Context(), ts.tenants.Catalog(), f.a, "member", "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.inviteID = store.HashToken(token)
+	return f
+}
+
+func (f *fixture) path(r route, ws string) string {
+	p := strings.ReplaceAll(r.path, "{ws}", ws)
+	p = strings.ReplaceAll(p, "{user}", f.member.ID)
+	return strings.ReplaceAll(p, "{inv}", f.inviteID)
+}
+
+// formFor gives each POST route a valid-looking body, so a refusal is not
+// a validation error in disguise.
+func (f *fixture) formFor(r route) url.Values {
+	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""}}
+}
+
+func TestRoutes_AnonymousIsSentToLogin(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.newClient(t)
+	for _, r := range append(append([]route{}, userRoutes...), workspaceRoutes...) {
+		path := f.path(r, f.a)
+		var resp response
+		if r.method == "GET" {
+			resp = c.get(path)
+		} else {
+			resp = c.post(path, "", f.formFor(r))
+		}
+		wantStatus(t, r.method+" "+path, resp, http.StatusSeeOther)
+		if loc := resp.header.Get("Location"); !strings.HasPrefix(loc, "/login") {
+			t.Errorf("%s %s: redirected to %q", r.method, path, loc)
+		}
+	}
+}
+
+func TestRoutes_NonMemberGets404(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.outsider.Email)
+	ownToken := c.token("/")
+	for _, ws := range []string{f.a, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "not-a-uuid", strings.ToUpper(f.a)} {
+		for _, r := range workspaceRoutes {
+			path := f.path(r, ws)
+			var resp response
+			if r.method == "GET" {
+				resp = c.get(path)
+			} else {
+				resp = c.post(path, ownToken, f.formFor(r))
+			}
+			wantStatus(t, r.method+" "+path, resp, http.StatusNotFound)
+			if strings.Contains(resp.body, "Acme") {
+				t.Errorf("%s %s: the 404 page names the workspace", r.method, path)
+			}
+		}
+	}
+	assertWorkspaceIntact(t, f)
+}
+
+func TestRoutes_ViewerCannotWrite(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.viewer.Email)
+	token := c.workspaceToken(f.a)
+	for _, r := range workspaceRoutes {
+		path := f.path(r, f.a)
+		if r.method == "GET" {
+			wantStatus(t, "viewer GET "+path, c.get(path), http.StatusOK)
+			continue
+		}
+		wantStatus(t, "viewer POST "+path, c.post(path, token, f.formFor(r)), http.StatusForbidden)
+	}
+	assertWorkspaceIntact(t, f)
+}
+
+func TestRoutes_RolesAreEnforced(t *testing.T) {
+	f := newFixture(t)
+	for _, u := range []*store.User{f.member, f.admin} {
+		c := f.ts.loggedIn(t, u.Email)
+		token := c.workspaceToken(f.a)
+		role, _ := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, u.ID, f.a)
+		for _, r := range workspaceRoutes {
+			if r.method == "GET" || store.RoleRank(role) >= store.RoleRank(r.min) {
+				continue
+			}
+			path := f.path(r, f.a)
+			wantStatus(t, role+" POST "+path, c.post(path, token, f.formFor(r)), http.StatusForbidden)
+		}
+	}
+	assertWorkspaceIntact(t, f)
+}
+
+func TestRoutes_CSRF(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.owner.Email)
+	tokenB := c.workspaceToken(f.b)
+	globalToken := c.token("/")
+	for _, r := range workspaceRoutes {
+		if r.method != "POST" {
+			continue
+		}
+		path := f.path(r, f.a)
+		for name, token := range map[string]string{"missing": "", "wrong": "not-a-token", "of workspace B": tokenB, "outside workspaces": globalToken} {
+			wantStatus(t, "POST "+path+" with "+name+" token", c.post(path, token, f.formFor(r)), http.StatusForbidden)
+		}
+	}
+	for _, r := range userRoutes {
+		if r.method == "POST" {
+			wantStatus(t, "POST "+r.path+" without token", c.post(r.path, "", nil), http.StatusForbidden)
+			wantStatus(t, "POST "+r.path+" with workspace token", c.post(r.path, tokenB, nil), http.StatusForbidden)
+		}
+	}
+	for _, path := range []string{"/login", "/setup", "/logout"} {
+		wantStatus(t, "POST "+path+" without token", c.post(path, "", nil), http.StatusForbidden)
+	}
+	// The htmx header carries the token as well as the form field does.
+	req, _ := http.NewRequest(http.MethodPost, f.ts.URL+"/w/"+f.a+"/settings", strings.NewReader("name=Via+htmx"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", c.workspaceToken(f.a))
+	wantStatus(t, "POST with X-CSRF-Token", c.do(req), http.StatusSeeOther)
+}
+
+// assertWorkspaceIntact checks workspace A kept its name, members and file.
+func assertWorkspaceIntact(t *testing.T, f *fixture) {
+	t.Helper()
+	w, err := store.GetWorkspace(t.Context(), f.ts.tenants.Catalog().R, f.a)
+	if err != nil || w.Name != "Acme" || w.State != store.StateActive {
+		t.Fatalf("workspace A changed: %+v %v", w, err)
+	}
+	members, _ := store.WorkspaceMembers(t.Context(), f.ts.tenants.Catalog().R, f.a)
+	if len(members) != 4 {
+		t.Fatalf("workspace A has %d members, want 4", len(members))
+	}
+	if role, _ := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, f.member.ID, f.a); role != "member" {
+		t.Fatalf("member's role changed to %q", role)
+	}
+	if invs, _ := store.PendingInvitations(t.Context(), f.ts.tenants.Catalog().R, f.a); len(invs) != 1 {
+		t.Fatalf("%d pending invitations, want 1", len(invs))
+	}
+	path, _ := f.ts.tenants.FilePath(w)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("workspace file: %v", err)
+	}
+}
+
+func TestWorkspace_RenameAndDelete(t *testing.T) {
+	f := newFixture(t)
+	admin := f.ts.loggedIn(t, f.admin.Email)
+	token := admin.workspaceToken(f.a)
+	wantStatus(t, "rename empty", admin.post("/w/"+f.a+"/settings", token, url.Values{"name": {"  "}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "rename", admin.post("/w/"+f.a+"/settings", token, url.Values{"name": {"Acme Europe"}}), http.StatusSeeOther)
+	if r := admin.get("/w/" + f.a + "/"); !strings.Contains(r.body, "Acme Europe") {
+		t.Fatal("the new name is not shown")
+	}
+
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	token = owner.workspaceToken(f.a)
+	r := owner.post("/w/"+f.a+"/delete", token, url.Values{"confirm": {"Acme"}})
+	wantStatus(t, "delete with the old name", r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.body, "Type the workspace name exactly") {
+		t.Error("no explanation of the confirmation")
+	}
+	w, _ := store.GetWorkspace(t.Context(), f.ts.tenants.Catalog().R, f.a)
+	path, _ := f.ts.tenants.FilePath(w)
+	wantStatus(t, "delete", owner.post("/w/"+f.a+"/delete", token, url.Values{"confirm": {"Acme Europe"}}), http.StatusSeeOther)
+	wantStatus(t, "after delete", owner.get("/w/"+f.a+"/"), http.StatusNotFound)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("file %s still there: %v", filepath.Base(path), err)
+	}
+	wantStatus(t, "other workspace", owner.get("/w/"+f.b+"/"), http.StatusOK)
+}
+
+func TestMembers_RolesAndLastOwner(t *testing.T) {
+	f := newFixture(t)
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	token := owner.workspaceToken(f.a)
+	base := "/w/" + f.a + "/members/"
+	r := owner.post(base+f.owner.ID, token, url.Values{"role": {"admin"}})
+	wantStatus(t, "demote the last owner", r, http.StatusConflict)
+	wantStatus(t, "bad role", owner.post(base+f.member.ID, token, url.Values{"role": {"god"}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "unknown member", owner.post(base+f.outsider.ID, token, url.Values{"role": {"viewer"}}), http.StatusNotFound)
+	wantStatus(t, "promote", owner.post(base+f.member.ID, token, url.Values{"role": {"admin"}}), http.StatusSeeOther)
+
+	admin := f.ts.loggedIn(t, f.admin.Email)
+	adminToken := admin.workspaceToken(f.a)
+	wantStatus(t, "admin makes an owner", admin.post(base+f.member.ID, adminToken, url.Values{"role": {"owner"}}), http.StatusForbidden)
+	wantStatus(t, "admin removes the owner", admin.post(base+f.owner.ID+"/remove", adminToken, nil), http.StatusForbidden)
+	wantStatus(t, "admin removes a viewer", admin.post(base+f.viewer.ID+"/remove", adminToken, nil), http.StatusSeeOther)
+	viewer := f.ts.loggedIn(t, f.viewer.Email)
+	wantStatus(t, "removed viewer", viewer.get("/w/"+f.a+"/"), http.StatusNotFound)
+}
+
+func TestInvitation_Flow(t *testing.T) {
+	f := newFixture(t)
+	admin := f.ts.loggedIn(t, f.admin.Email)
+	r := admin.post("/w/"+f.a+"/members/invite", admin.workspaceToken(f.a), url.Values{"role": {"member"}})
+	wantStatus(t, "invite", r, http.StatusCreated)
+	i := strings.Index(r.body, f.ts.URL+"/invite/")
+	if i < 0 {
+		t.Fatal("no invitation link on the page")
+	}
+	link := r.body[i+len(f.ts.URL) : i+len(f.ts.URL)+len("/invite/")+43]
+
+	newbie := f.ts.newClient(t)
+	wantStatus(t, "open link", newbie.get(link), http.StatusOK)
+	token := newbie.token(link)
+	wantStatus(t, "register with a short password", newbie.post(link, token, url.Values{"email": {"new@example.com"}, "password": {"short"}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "register with a taken email", newbie.post(link, token, url.Values{"email": {"OWNER@example.com"}, "password": {testPassword}}), http.StatusConflict)
+	r = newbie.post(link, token, url.Values{"name": {"New Person"}, "email": {"new@example.com"}, "password": {testPassword}})
+	wantStatus(t, "register", r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); loc != "/w/"+f.a+"/" {
+		t.Fatalf("redirected to %s", loc)
+	}
+	home := newbie.get("/")
+	if !strings.Contains(home.body, "Acme") || strings.Contains(home.body, "Globex") {
+		t.Fatal("the new member should see Acme and only Acme")
+	}
+	wantStatus(t, "member page", newbie.get("/w/"+f.a+"/"), http.StatusOK)
+	wantStatus(t, "other workspace", newbie.get("/w/"+f.b+"/"), http.StatusNotFound)
+	wantStatus(t, "reuse link", f.ts.newClient(t).get(link), http.StatusNotFound)
+	wantStatus(t, "bogus link", f.ts.newClient(t).get("/invite/nope"), http.StatusNotFound)
+}
+
+func TestInvitation_ForOneEmail(t *testing.T) {
+	f := newFixture(t)
+	token, _ := store.CreateInvitation(t.Context(), f.ts.tenants.Catalog(), f.a, "viewer", "ana@example.com", "test")
+	link := "/invite/" + token
+	member := f.ts.loggedIn(t, f.outsider.Email)
+	wantStatus(t, "wrong account", member.post(link, member.token(link), nil), http.StatusForbidden)
+	anon := f.ts.newClient(t)
+	wantStatus(t, "wrong email", anon.post(link, anon.token(link), url.Values{"email": {"bo@example.com"}, "password": {testPassword}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "right email", anon.post(link, anon.token(link), url.Values{"email": {"Ana@example.com"}, "password": {testPassword}}), http.StatusSeeOther)
+}
+
+func TestSessions_LogoutEverywhereRevokesCopiedCookies(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.owner.Email)
+	copied := f.ts.newClient(t)
+	u, _ := url.Parse(f.ts.URL)
+	copied.hc.Jar.SetCookies(u, c.hc.Jar.Cookies(u))
+	wantStatus(t, "copied cookie before", copied.get("/"), http.StatusOK)
+	other := f.ts.loggedIn(t, f.owner.Email)
+
+	wantStatus(t, "logout everywhere", c.post("/logout-everywhere", c.token("/"), nil), http.StatusSeeOther)
+	for name, cl := range map[string]*client{"copied cookie": copied, "other device": other, "this device": c} {
+		r := cl.get("/")
+		wantStatus(t, name+" after", r, http.StatusSeeOther)
+		if !strings.HasPrefix(r.header.Get("Location"), "/login") {
+			t.Errorf("%s: redirected to %s", name, r.header.Get("Location"))
+		}
+	}
+}
+
+func TestSessions_PasswordChangeEndsOtherSessions(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	other := f.ts.loggedIn(t, f.member.Email)
+	token := c.token("/account")
+	wantStatus(t, "wrong current", c.post("/account/password", token, url.Values{"current_password": {"nope"}, "new_password": {"a new password"}, "confirm_password": {"a new password"}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "mismatch", c.post("/account/password", token, url.Values{"current_password": {testPassword}, "new_password": {"a new password"}, "confirm_password": {"another"}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "change", c.post("/account/password", token, url.Values{"current_password": {testPassword}, "new_password": {"a new password"}, "confirm_password": {"a new password"}}), http.StatusSeeOther)
+	wantStatus(t, "this session", c.get("/"), http.StatusOK)
+	wantStatus(t, "other session", other.get("/"), http.StatusSeeOther)
+	fresh := f.ts.newClient(t)
+	r := fresh.post("/login", fresh.token("/login"), url.Values{"email": {f.member.Email}, "password": {"a new password"}})
+	wantStatus(t, "login with the new password", r, http.StatusSeeOther)
+}
+
+func TestSwitch_RotatesTheSession(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.owner.Email)
+	u, _ := url.Parse(f.ts.URL)
+	before := f.ts.newClient(t)
+	before.hc.Jar.SetCookies(u, c.hc.Jar.Cookies(u))
+	r := c.post("/switch", c.token("/"), url.Values{"workspace": {f.b}})
+	wantStatus(t, "switch", r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); loc != "/w/"+f.b+"/" {
+		t.Fatalf("switch went to %s", loc)
+	}
+	wantStatus(t, "after switch", c.get("/w/"+f.b+"/"), http.StatusOK)
+	wantStatus(t, "cookie from before the switch", before.get("/"), http.StatusSeeOther)
+	wantStatus(t, "switch to a foreign workspace", c.post("/switch", c.token("/"), url.Values{"workspace": {f.a[:8]}}), http.StatusNotFound)
+	outsider := f.ts.loggedIn(t, f.outsider.Email)
+	wantStatus(t, "switch as non-member", outsider.post("/switch", outsider.token("/"), url.Values{"workspace": {f.a}}), http.StatusNotFound)
+}
+
+func TestLogin(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.newClient(t)
+	token := c.token("/login")
+	unknown := c.post("/login", token, url.Values{"email": {"nobody@example.com"}, "password": {testPassword}})
+	wrong := c.post("/login", token, url.Values{"email": {f.member.Email}, "password": {"wrong password"}})
+	wantStatus(t, "unknown email", unknown, http.StatusUnauthorized)
+	wantStatus(t, "wrong password", wrong, http.StatusUnauthorized)
+	errorOf := func(body string) string {
+		i := strings.Index(body, `class="error"`)
+		if i < 0 {
+			return ""
+		}
+		return body[i : i+strings.Index(body[i:], "</p>")]
+	}
+	if errorOf(unknown.body) == "" || errorOf(unknown.body) != errorOf(wrong.body) {
+		t.Fatalf("unknown email and wrong password answer differently: %q vs %q", errorOf(unknown.body), errorOf(wrong.body))
+	}
+	for i := 0; i < maxFailuresPerEmail-1; i++ {
+		c.post("/login", token, url.Values{"email": {f.member.Email}, "password": {"wrong password"}})
+	}
+	r := c.post("/login", token, url.Values{"email": {f.member.Email}, "password": {testPassword}})
+	wantStatus(t, "after too many failures", r, http.StatusTooManyRequests)
+	if r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "Too many failed sign-ins") {
+		t.Fatal("no Retry-After or no clear message")
+	}
+	// Another account from the same address still signs in.
+	f.ts.loggedIn(t, f.owner.Email)
+	r = c.post("/login", token, url.Values{"email": {f.owner.Email}, "password": {testPassword}, "next": {"//evil.example"}})
+	if loc := r.header.Get("Location"); loc != "/" {
+		t.Fatalf("open redirect: %s", loc)
+	}
+}
+
+func TestSetup(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.newClient(t)
+	r := c.get("/login")
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/setup" {
+		t.Fatalf("first run: %d %s", r.status, r.header.Get("Location"))
+	}
+	token := c.token("/setup")
+	wantStatus(t, "bad email", c.post("/setup", token, url.Values{"email": {"nope"}, "password": {testPassword}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "setup", c.post("/setup", token, url.Values{"name": {"Ana"}, "email": {"ana@example.com"}, "password": {testPassword}}), http.StatusSeeOther)
+	wantStatus(t, "signed in", c.get("/"), http.StatusOK)
+	wantStatus(t, "console", c.get("/admin"), http.StatusOK)
+	other := ts.newClient(t)
+	wantStatus(t, "setup again", other.post("/setup", other.token("/login"), url.Values{"email": {"eve@example.com"}, "password": {testPassword}}), http.StatusForbidden)
+	if n, _ := store.CountUsers(t.Context(), ts.tenants.Catalog().R); n != 1 {
+		t.Fatalf("%d users", n)
+	}
+}
+
+func TestAdmin(t *testing.T) {
+	f := newFixture(t)
+	f.ts.mustUser(t, "root@example.com", true)
+	root := f.ts.loggedIn(t, "root@example.com")
+	r := root.get("/admin")
+	wantStatus(t, "superadmin", r, http.StatusOK)
+	for _, name := range []string{"Acme", "Globex", "Outsider Inc"} {
+		if !strings.Contains(r.body, name) {
+			t.Errorf("console lacks %s", name)
+		}
+	}
+	wantStatus(t, "superadmin in a workspace they are not in", root.get("/w/"+f.a+"/"), http.StatusNotFound)
+	wantStatus(t, "not superadmin", f.ts.loggedIn(t, f.owner.Email).get("/admin"), http.StatusNotFound)
+}
+
+func TestCreateWorkspace(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.token("/")
+	wantStatus(t, "empty name", c.post("/workspaces", token, url.Values{"name": {""}}), http.StatusUnprocessableEntity)
+	wantStatus(t, "bad region", c.post("/workspaces", token, url.Values{"name": {"X"}, "region": {"mars"}}), http.StatusUnprocessableEntity)
+	r := c.post("/workspaces", token, url.Values{"name": {"Member Co"}})
+	wantStatus(t, "create", r, http.StatusSeeOther)
+	id := strings.TrimSuffix(strings.TrimPrefix(r.header.Get("Location"), "/w/"), "/")
+	if role, err := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, f.member.ID, id); err != nil || role != "owner" {
+		t.Fatalf("creator's role %q, %v", role, err)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.owner.Email)
+	for _, path := range []string{"/", "/login", "/w/" + f.a + "/", "/nope"} {
+		r := c.get(path)
+		csp := r.header.Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Referrer-Policy") == "" {
+			t.Errorf("%s: missing nosniff or Referrer-Policy", path)
+		}
+		if strings.Contains(r.body, " style=") || strings.Contains(r.body, "<script>") || strings.Contains(r.body, " onclick=") {
+			t.Errorf("%s: inline style or script in the page", path)
+		}
+	}
+	r := f.ts.newClient(t).get("/login")
+	for _, c := range r.header.Values("Set-Cookie") {
+		if !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Lax") {
+			t.Errorf("cookie %q lacks HttpOnly or SameSite=Lax", c)
+		}
+	}
+}
+
+func TestForms_OversizedBodyIsRefused(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.owner.Email)
+	big := url.Values{"name": {strings.Repeat("x", maxFormBytes+1)}}
+	wantStatus(t, "oversized", c.post("/w/"+f.a+"/settings", c.workspaceToken(f.a), big), http.StatusRequestEntityTooLarge)
+	assertWorkspaceIntact(t, f)
+}

@@ -1,0 +1,239 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"atrium/store"
+)
+
+// pages are the parsed page templates, each with the layout and partials.
+type pages struct {
+	byName map[string]*template.Template
+}
+
+// parsePages parses every templates/pages/*.html with the layout and the
+// partials, once, at start-up: a missing or broken template fails here.
+func parsePages(assets fs.FS) (*pages, error) {
+	files, err := fs.Glob(assets, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no page templates found under templates/pages")
+	}
+	p := &pages{byName: map[string]*template.Template{}}
+	for _, file := range files {
+		name := strings.TrimSuffix(path.Base(file), ".html")
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(assets, "templates/layout.html", "templates/partials/*.html", file)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", file, err)
+		}
+		if t.Lookup("content") == nil {
+			return nil, fmt.Errorf("template %s does not define \"content\"", file)
+		}
+		p.byName[name] = t
+	}
+	for _, required := range requiredPages {
+		if p.byName[required] == nil {
+			return nil, fmt.Errorf("template templates/pages/%s.html is missing", required)
+		}
+	}
+	return p, nil
+}
+
+// requiredPages are the pages the handlers render.
+var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation"}
+
+// view is what every page gets: who is asking, where, the CSRF token of
+// this scope, flash messages, the form, and the page's own data.
+type view struct {
+	Title      string
+	User       *store.User
+	Workspace  *store.Workspace
+	Role       string
+	Workspaces []store.MemberWorkspace
+	Section    string
+	CSRF       string // token for forms of this page's workspace
+	CSRFGlobal string // token for forms outside any workspace (switch, sign out)
+	Flashes    []flashMessage
+	Form       *form
+	Page       any
+}
+
+type flashMessage struct {
+	Kind, Text string
+}
+
+// newView builds the common part of a page's data.
+func (s *Server) newView(r *http.Request, title string) *view {
+	a := authFrom(r)
+	v := &view{Title: title, User: a.user, Form: newForm(nil)}
+	scope := ""
+	if wc := workspaceFrom(r); wc != nil {
+		v.Workspace, v.Role = wc.ws, wc.role
+		scope = wc.ws.ID
+	}
+	v.CSRF = csrfToken(a.seed, scope)
+	v.CSRFGlobal = csrfToken(a.seed, "")
+	if a.user != nil {
+		ws, err := store.UserWorkspaces(r.Context(), s.catalog.R, a.user.ID)
+		if err != nil {
+			s.log.Error("list workspaces for switcher", "err", err)
+		}
+		v.Workspaces = ws
+	}
+	return v
+}
+
+// render executes a page into a buffer, then writes the status and body, so
+// a template error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	t := s.pages.byName[page]
+	if t == nil {
+		s.serverError(w, r, fmt.Errorf("no page template %q", page))
+		return
+	}
+	if a := authFrom(r); a.cookie != nil {
+		for _, kind := range []string{"success", "error"} {
+			for _, f := range a.cookie.Flashes(kind) {
+				v.Flashes = append(v.Flashes, flashMessage{Kind: kind, Text: fmt.Sprint(f)})
+			}
+		}
+		if len(v.Flashes) > 0 {
+			s.saveCookie(w, r, a.cookie)
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// form holds submitted values and per-field errors; invalid input
+// re-renders the page with 422, the values kept.
+type form struct {
+	Values url.Values
+	Errors map[string]string
+}
+
+func newForm(values url.Values) *form {
+	if values == nil {
+		values = url.Values{}
+	}
+	return &form{Values: values, Errors: map[string]string{}}
+}
+
+// Get returns a submitted value, trimmed.
+func (f *form) Get(name string) string { return strings.TrimSpace(f.Values.Get(name)) }
+
+// Fail records an error for a field; the first one stays.
+func (f *form) Fail(name, msg string) {
+	if _, ok := f.Errors[name]; !ok {
+		f.Errors[name] = msg
+	}
+}
+
+// Valid reports whether no field failed.
+func (f *form) Valid() bool { return len(f.Errors) == 0 }
+
+// field is one form field for the "field" partial.
+type field struct {
+	Name, Label, Type, Value, Error, Help, Autocomplete string
+	Required, Autofocus                                 bool
+	Options                                             []string
+}
+
+// makeField builds a field of f; opts are "required", "autofocus",
+// "help=…", "autocomplete=…" or "options=a,b,c".
+func makeField(f *form, name, label, typ string, opts ...string) field {
+	fd := field{Name: name, Label: label, Type: typ, Value: f.Values.Get(name), Error: f.Errors[name]}
+	if typ == "password" {
+		fd.Value = "" // never echo a password back
+	}
+	for _, o := range opts {
+		key, val, _ := strings.Cut(o, "=")
+		switch key {
+		case "required":
+			fd.Required = true
+		case "autofocus":
+			fd.Autofocus = true
+		case "help":
+			fd.Help = val
+		case "autocomplete":
+			fd.Autocomplete = val
+		case "options":
+			fd.Options = strings.Split(val, ",")
+		}
+	}
+	return fd
+}
+
+var templateFuncs = template.FuncMap{
+	"field":       makeField,
+	"ago":         ago,
+	"datetime":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"bytes":       humanBytes,
+	"accent":      accentClass,
+	"initial":     initial,
+	"roleAtLeast": func(role, min string) bool { return store.RoleRank(role) >= store.RoleRank(min) },
+	"roles":       func() []string { return store.Roles },
+	"join":        strings.Join,
+}
+
+// ago says how long ago t was, coarsely, as people say it.
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	case d < 30*24*time.Hour:
+		return fmt.Sprintf("%d d ago", int(d.Hours()/24))
+	}
+	return t.UTC().Format("2 Jan 2006")
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// accentClass gives each workspace one of eight accent colours, derived from
+// its id, so clients are told apart at a glance.
+func accentClass(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("accent-%d", h.Sum32()%8)
+}
+
+func initial(name string) string {
+	for _, r := range name {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}

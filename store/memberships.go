@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// RoleRank orders roles: a higher rank can do everything a lower one can.
+func RoleRank(role string) int {
+	switch role {
+	case "owner":
+		return 4
+	case "admin":
+		return 3
+	case "member":
+		return 2
+	case "viewer":
+		return 1
+	}
+	return 0
+}
+
+// MemberWorkspace is a workspace seen by one of its members.
+type MemberWorkspace struct {
+	ID        string    `db:"id"`
+	Name      string    `db:"name"`
+	Region    string    `db:"region"`
+	Role      string    `db:"role"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// UserWorkspaces returns the active workspaces a user belongs to, by name.
+func UserWorkspaces(ctx context.Context, q sqlx.QueryerContext, userID string) ([]MemberWorkspace, error) {
+	var ws []MemberWorkspace
+	err := sqlx.SelectContext(ctx, q, &ws, `SELECT w.id, w.name, w.region, m.role, w.created_at
+		FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND w.state = 'active' ORDER BY w.name COLLATE NOCASE, w.id`, userID)
+	return ws, err
+}
+
+// MemberRole returns a user's role in an active workspace, or ENotFound when
+// either does not exist or the user is not a member: callers answer 404 in
+// every case, so existence does not leak.
+func MemberRole(ctx context.Context, q sqlx.QueryerContext, userID, workspaceID string) (string, error) {
+	var role string
+	err := sqlx.GetContext(ctx, q, &role, `SELECT m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND m.workspace_id = ? AND w.state = 'active'`, userID, workspaceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", Errorf(ENotFound, "Workspace %s does not exist.", workspaceID)
+	}
+	return role, err
+}
+
+// Member is a user as a member of one workspace.
+type Member struct {
+	UserID    string    `db:"user_id"`
+	Email     string    `db:"email"`
+	Name      string    `db:"name"`
+	Role      string    `db:"role"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// WorkspaceMembers lists a workspace's members, owners first.
+func WorkspaceMembers(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([]Member, error) {
+	var ms []Member
+	err := sqlx.SelectContext(ctx, q, &ms, `SELECT m.user_id, u.email, u.name, m.role, m.created_at
+		FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ?
+		ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END, u.email`, workspaceID)
+	return ms, err
+}
+
+// SetMemberRole changes a member's role. The last owner keeps the role, so a
+// workspace always has someone who can delete it.
+func SetMemberRole(ctx context.Context, db *DB, workspaceID, userID, role string) error {
+	if !validRole(role) {
+		return Errorf(EValidation, "%q is not a role; use owner, admin, member or viewer.", role)
+	}
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := guardLastOwner(ctx, tx, workspaceID, userID, role); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE memberships SET role = ? WHERE workspace_id = ? AND user_id = ?`, role, workspaceID, userID)
+		return err
+	})
+}
+
+// RemoveMember takes a user out of a workspace; the last owner stays.
+func RemoveMember(ctx context.Context, db *DB, workspaceID, userID string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := guardLastOwner(ctx, tx, workspaceID, userID, ""); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
+		return err
+	})
+}
+
+// guardLastOwner fails when userID is a member whose change to newRole ("" for
+// removal) would leave the workspace without an owner; ENotFound when userID
+// is not a member.
+func guardLastOwner(ctx context.Context, tx *sqlx.Tx, workspaceID, userID, newRole string) error {
+	var current string
+	err := tx.GetContext(ctx, &current, `SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Errorf(ENotFound, "That user is not a member of this workspace.")
+	}
+	if err != nil || current != "owner" || newRole == "owner" {
+		return err
+	}
+	var owners int
+	if err := tx.GetContext(ctx, &owners, `SELECT count(*) FROM memberships WHERE workspace_id = ? AND role = 'owner'`, workspaceID); err != nil {
+		return err
+	}
+	if owners <= 1 {
+		return Errorf(EConflict, "A workspace needs at least one owner; make someone else owner first.")
+	}
+	return nil
+}
+
+// RenameWorkspace changes an active workspace's name (already validated).
+func RenameWorkspace(ctx context.Context, db *DB, workspaceID, name string) error {
+	res, err := db.W.ExecContext(ctx, `UPDATE workspaces SET name = ? WHERE id = ? AND state = 'active'`, name, workspaceID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return Errorf(ENotFound, "Workspace %s does not exist.", workspaceID)
+	}
+	return nil
+}
+
+// MemberCounts returns the number of members of every workspace that has any.
+func MemberCounts(ctx context.Context, q sqlx.QueryerContext) (map[string]int, error) {
+	var rows []struct {
+		WorkspaceID string `db:"workspace_id"`
+		N           int    `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT workspace_id, count(*) AS n FROM memberships GROUP BY workspace_id`); err != nil {
+		return nil, err
+	}
+	counts := make(map[string]int, len(rows))
+	for _, r := range rows {
+		counts[r.WorkspaceID] = r.N
+	}
+	return counts, nil
+}
+
+// WorkspaceForMember returns an active workspace's catalog row and the user's
+// role in it, or ENotFound when the workspace is unknown, not active, or the
+// user is not a member.
+func WorkspaceForMember(ctx context.Context, q sqlx.QueryerContext, userID, workspaceID string) (*Workspace, string, error) {
+	var row struct {
+		Workspace
+		Role string `db:"role"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT w.*, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND m.workspace_id = ? AND w.state = 'active'`, userID, workspaceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", Errorf(ENotFound, "Workspace %s does not exist.", workspaceID)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return &row.Workspace, row.Role, nil
+}
