@@ -154,6 +154,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		})
 	case "backup":
 		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus})
+	case "apikey":
+		return m.dispatch(ctx, "apikey", rest, map[string]command{"create": m.cmdAPIKeyCreate})
 	case "migrate":
 		return m.cmdMigrate(ctx, rest)
 	case "check":

@@ -82,6 +82,7 @@ func (s *Server) routes() http.Handler {
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.PathPrefix("/static/").Handler(s.cacheStatic(s.static)).Methods(http.MethodGet, http.MethodHead)
+	s.apiRoutes(r.PathPrefix("/api/v1").Subrouter())
 
 	// CSRF is checked after authentication and membership, so an anonymous
 	// caller is sent to sign in and a non-member gets 404 whatever they send.

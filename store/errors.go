@@ -19,10 +19,26 @@ const (
 	EUnauthorized = "unauthenticated"
 )
 
-// Error is a domain error: a code for programs and a message safe to show users.
+// Error is a domain error: a code for programs and a message safe to show
+// users. Field names the input at fault, when one is.
 type Error struct {
 	Code    string
 	Message string
+	Field   string
+}
+
+// FieldError returns a validation error about one input field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: EValidation, Message: fmt.Sprintf(format, args...), Field: field}
+}
+
+// ErrorField returns the field a domain error is about, or "".
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Actor is who made a change: a user or an API key, and from where.
+type Actor struct {
+	Kind string // "user", "apikey" or "system"
+	ID   string
+	IP   string
+}
+
+// String is the actor as the audit log records it, "user:<id>".
+func (a Actor) String() string {
+	if a.Kind == "" {
+		return "system"
+	}
+	return a.Kind + ":" + a.ID
+}
+
+// Change is one field's value before and after.
+type Change struct {
+	Before any `json:"before"`
+	After  any `json:"after"`
+}
+
+// AuditEvent is one entry of a workspace's audit log.
+type AuditEvent struct {
+	Seq        int64     `db:"seq" json:"seq"`
+	At         time.Time `db:"at" json:"at"`
+	Actor      string    `db:"actor" json:"actor"`
+	Action     string    `db:"action" json:"action"`
+	EntityType string    `db:"entity_type" json:"entity_type"`
+	EntityID   string    `db:"entity_id" json:"entity_id"`
+	IP         string    `db:"ip" json:"ip"`
+	Changes    string    `db:"changes" json:"-"`
+}
+
+// ChangesMap decodes the event's changes.
+func (e AuditEvent) ChangesMap() map[string]Change {
+	m := map[string]Change{}
+	json.Unmarshal([]byte(e.Changes), &m)
+	return m
+}
+
+// MarshalJSON includes the changes as an object.
+func (e AuditEvent) MarshalJSON() ([]byte, error) {
+	type plain AuditEvent
+	return json.Marshal(struct {
+		plain
+		Changes json.RawMessage `json:"changes"`
+	}{plain(e), json.RawMessage(orEmptyObject(e.Changes))})
+}
+
+func orEmptyObject(s string) string {
+	if s == "" {
+		return "{}"
+	}
+	return s
+}
+
+// audit writes an event in the caller's transaction, so the log and the
+// change commit together or not at all.
+func audit(ctx context.Context, tx sqlx.ExecerContext, a Actor, action, entityType, entityID string, changes map[string]Change) error {
+	if changes == nil {
+		changes = map[string]Change{}
+	}
+	b, err := json.Marshal(changes)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, entity_type, entity_id, ip, changes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		time.Now().UTC(), a.String(), action, entityType, entityID, a.IP, string(b))
+	return err
+}
+
+// Audit records an event on its own, such as a sign-in.
+func Audit(ctx context.Context, db *DB, a Actor, action, entityType, entityID string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		return audit(ctx, tx, a, action, entityType, entityID, nil)
+	})
+}
+
+// AuditFilter narrows the audit log; zero values mean any.
+type AuditFilter struct {
+	Action     string
+	EntityType string
+	EntityID   string
+	Actor      string
+	Before     int64 // only events older than this seq: the cursor
+	Limit      int
+}
+
+// ListAudit returns audit events, newest first.
+func ListAudit(ctx context.Context, db *DB, f AuditFilter) ([]AuditEvent, error) {
+	where, args := "1=1", []any{}
+	add := func(cond string, v any) {
+		where += " AND " + cond
+		args = append(args, v)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.EntityType != "" {
+		add("entity_type = ?", f.EntityType)
+	}
+	if f.EntityID != "" {
+		add("entity_id = ?", f.EntityID)
+	}
+	if f.Actor != "" {
+		add("actor = ?", f.Actor)
+	}
+	if f.Before > 0 {
+		add("seq < ?", f.Before)
+	}
+	args = append(args, clampLimit(f.Limit))
+	var es []AuditEvent
+	err := db.R.SelectContext(ctx, &es, `SELECT * FROM audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ?`, args...)
+	return es, err
+}
+
+// DefaultLimit and MaxLimit bound list pages.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}

@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// CustomField is a field a workspace adds to contacts or companies.
+type CustomField struct {
+	Seq       int64     `db:"seq" json:"-"`
+	ID        string    `db:"id" json:"id"`
+	Entity    string    `db:"entity" json:"entity"`
+	Key       string    `db:"key" json:"key"`
+	Label     string    `db:"label" json:"label"`
+	Type      string    `db:"type" json:"type"`
+	Options   string    `db:"options" json:"-"`
+	Position  int       `db:"position" json:"position"`
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
+}
+
+// OptionList returns the choices of a select field.
+func (f CustomField) OptionList() []string {
+	var opts []string
+	json.Unmarshal([]byte(f.Options), &opts)
+	return opts
+}
+
+// CustomFieldTypes are the kinds of custom field.
+var CustomFieldTypes = []string{"text", "number", "date", "select"}
+
+var customKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// NewCustomField is what defining a custom field takes.
+type NewCustomField struct {
+	Entity, Key, Label, Type string
+	Options                  []string
+}
+
+// CreateCustomField defines a custom field for contacts or companies.
+func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) (*CustomField, error) {
+	if in.Entity != "contact" && in.Entity != "company" {
+		return nil, FieldError("entity", "Custom fields belong to contacts or companies.")
+	}
+	label, err := cleanText("label", "The label", in.Label, 60)
+	if err != nil {
+		return nil, err
+	}
+	if label == "" {
+		return nil, FieldError("label", "The label is empty.")
+	}
+	key := in.Key
+	if key == "" {
+		key = keyFromLabel(label)
+	}
+	if !customKey.MatchString(key) {
+		return nil, FieldError("key", "The key must start with a letter and use lower-case letters, digits and underscores (at most 40).")
+	}
+	if !contains(CustomFieldTypes, in.Type) {
+		return nil, FieldError("type", "The type must be text, number, date or select.")
+	}
+	opts, err := cleanOptions(in.Type, in.Options)
+	if err != nil {
+		return nil, err
+	}
+	optJSON, _ := json.Marshal(opts)
+	f := &CustomField{ID: newID(), Entity: in.Entity, Key: key, Label: label, Type: in.Type, Options: string(optJSON), CreatedAt: time.Now().UTC()}
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &f.Position, `SELECT coalesce(max(position), 0) + 1 FROM custom_fields WHERE entity = ?`, f.Entity); err != nil {
+			return err
+		}
+		_, err := tx.NamedExecContext(ctx, `INSERT INTO custom_fields (id, entity, key, label, type, options, position, created_at)
+			VALUES (:id, :entity, :key, :label, :type, :options, :position, :created_at)`, f)
+		if isUniqueViolation(err) {
+			return FieldError("key", "There is already a field with the key %s.", key)
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "custom_field.create", "custom_field", f.ID, map[string]Change{"key": {After: key}, "type": {After: in.Type}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func cleanOptions(typ string, options []string) ([]string, error) {
+	if typ != "select" {
+		return []string{}, nil
+	}
+	var out []string
+	for _, o := range options {
+		o, err := cleanText("options", "An option", o, 60)
+		if err != nil {
+			return nil, err
+		}
+		if o != "" && !contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return nil, FieldError("options", "A select field needs at least one option.")
+	}
+	return out, nil
+}
+
+func keyFromLabel(label string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(label) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "_"):
+			b.WriteByte('_')
+		}
+	}
+	key := strings.Trim(b.String(), "_")
+	if key == "" || key[0] < 'a' {
+		key = "field_" + key
+	}
+	if len(key) > 40 {
+		key = key[:40]
+	}
+	return key
+}
+
+// CustomFields returns the custom fields of contacts or companies, in order.
+func CustomFields(ctx context.Context, db *DB, entity string) ([]CustomField, error) {
+	var fs []CustomField
+	err := db.R.SelectContext(ctx, &fs, `SELECT * FROM custom_fields WHERE entity = ? ORDER BY position, seq`, entity)
+	return fs, err
+}
+
+// DeleteCustomField removes a field definition; values stay in records'
+// JSON but are no longer shown or accepted.
+func DeleteCustomField(ctx context.Context, db *DB, a Actor, id string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM custom_fields WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return Errorf(ENotFound, "That custom field does not exist.")
+		}
+		return audit(ctx, tx, a, "custom_field.delete", "custom_field", id, nil)
+	})
+}
+
+// applyCustom merges input values into current after checking each against
+// its field definition; a nil input value removes the key.
+func applyCustom(defs []CustomField, current Custom, input map[string]any) (Custom, error) {
+	out := Custom{}
+	for k, v := range current {
+		out[k] = v
+	}
+	byKey := map[string]CustomField{}
+	for _, d := range defs {
+		byKey[d.Key] = d
+	}
+	for k, v := range input {
+		def, ok := byKey[k]
+		if !ok {
+			return nil, FieldError("custom."+k, "%s is not a custom field here.", k)
+		}
+		if v == nil || v == "" {
+			delete(out, k)
+			continue
+		}
+		val, err := customValue(def, v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+// customValue checks one value against its field's type. Forms send text,
+// JSON sends typed values; both are accepted where they mean the same.
+func customValue(def CustomField, v any) (any, error) {
+	field := "custom." + def.Key
+	switch def.Type {
+	case "number":
+		switch n := v.(type) {
+		case float64:
+			return n, nil
+		case json.Number:
+			if f, err := n.Float64(); err == nil {
+				return f, nil
+			}
+		case string:
+			if f, err := strconv.ParseFloat(strings.TrimSpace(n), 64); err == nil {
+				return f, nil
+			}
+		}
+		return nil, FieldError(field, "%s must be a number.", def.Label)
+	case "date":
+		s, ok := v.(string)
+		if _, err := time.Parse("2006-01-02", strings.TrimSpace(s)); !ok || err != nil {
+			return nil, FieldError(field, "%s must be a date written YYYY-MM-DD.", def.Label)
+		}
+		return strings.TrimSpace(s), nil
+	case "select":
+		s, ok := v.(string)
+		if !ok || !contains(def.OptionList(), s) {
+			return nil, FieldError(field, "%s must be one of: %s.", def.Label, strings.Join(def.OptionList(), ", "))
+		}
+		return s, nil
+	default:
+		s, ok := v.(string)
+		if !ok {
+			return nil, FieldError(field, "%s must be text.", def.Label)
+		}
+		return cleanText(field, def.Label, s, 1000)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// MaxNoteLength bounds a note's body, in characters.
+const MaxNoteLength = 20000
+
+// Note is free text on a contact or a company.
+type Note struct {
+	Seq       int64     `db:"seq" json:"-"`
+	ID        string    `db:"id" json:"id"`
+	ContactID string    `db:"contact_id" json:"contact_id"`
+	CompanyID string    `db:"company_id" json:"company_id"`
+	AuthorID  string    `db:"author_id" json:"author_id"`
+	Body      string    `db:"body" json:"body"`
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
+}
+
+// NoteInput creates a note on exactly one of a contact or a company.
+type NoteInput struct {
+	ContactID string `json:"contact_id"`
+	CompanyID string `json:"company_id"`
+	Body      string `json:"body"`
+}
+
+const noteSelect = `SELECT seq, id, coalesce(contact_id, '') AS contact_id, coalesce(company_id, '') AS company_id,
+	author_id, body, created_at, updated_at FROM notes`
+
+// CreateNote adds a note to a contact or company of this workspace.
+func CreateNote(ctx context.Context, db *DB, a Actor, in NoteInput) (*Note, error) {
+	body, err := cleanNoteBody(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	n := &Note{ID: newID(), ContactID: in.ContactID, CompanyID: in.CompanyID, AuthorID: a.ID, Body: body, CreatedAt: now, UpdatedAt: now}
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := checkParent(ctx, tx, in.ContactID, in.CompanyID); err != nil {
+			return err
+		}
+		_, err := tx.NamedExecContext(ctx, `INSERT INTO notes (id, contact_id, company_id, author_id, body, created_at, updated_at)
+			VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), :author_id, :body, :created_at, :updated_at)`, n)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "note.create", "note", n.ID, map[string]Change{"body": {After: body}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func cleanNoteBody(body string) (string, error) {
+	body, err := cleanText("body", "The note", body, MaxNoteLength)
+	if err == nil && body == "" {
+		err = FieldError("body", "The note is empty.")
+	}
+	return body, err
+}
+
+// checkParent makes sure exactly one of a contact or a company is given and
+// that it exists in this workspace.
+func checkParent(ctx context.Context, tx *sqlx.Tx, contactID, companyID string) error {
+	var table, id, field string
+	switch {
+	case contactID != "" && companyID == "":
+		table, id, field = "contacts", contactID, "contact_id"
+	case companyID != "" && contactID == "":
+		table, id, field = "companies", companyID, "company_id"
+	default:
+		return FieldError("contact_id", "Give either a contact_id or a company_id.")
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM `+table+` WHERE id = ?`, id); err != nil {
+		return err
+	}
+	if n == 0 {
+		return FieldError(field, "No such record exists in this workspace.")
+	}
+	return nil
+}
+
+// GetNote returns one note.
+func GetNote(ctx context.Context, db *DB, id string) (*Note, error) {
+	var n Note
+	err := db.R.GetContext(ctx, &n, noteSelect+` WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, Errorf(ENotFound, "That note does not exist.")
+	}
+	return &n, err
+}
+
+// UpdateNote replaces a note's body.
+func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string) (*Note, error) {
+	body, err := cleanNoteBody(body)
+	if err != nil {
+		return nil, err
+	}
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var before string
+		err := tx.GetContext(ctx, &before, `SELECT body FROM notes WHERE id = ?`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Errorf(ENotFound, "That note does not exist.")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE notes SET body = ?, updated_at = ? WHERE id = ?`, body, time.Now().UTC(), id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "note.update", "note", id, map[string]Change{"body": {Before: before, After: body}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return GetNoteW(ctx, db, id)
+}
+
+// GetNoteW reads a note through the writer, seeing the write just made.
+func GetNoteW(ctx context.Context, db *DB, id string) (*Note, error) {
+	var n Note
+	err := db.W.GetContext(ctx, &n, noteSelect+` WHERE id = ?`, id)
+	return &n, err
+}
+
+// DeleteNote removes a note.
+func DeleteNote(ctx context.Context, db *DB, a Actor, id string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM notes WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return Errorf(ENotFound, "That note does not exist.")
+		}
+		return audit(ctx, tx, a, "note.delete", "note", id, nil)
+	})
+}
+
+// ListNotes returns notes newest first, optionally of one contact or company,
+// keyset-paginated by seq.
+func ListNotes(ctx context.Context, db *DB, contactID, companyID, cursorText string, limit int) ([]Note, string, error) {
+	where, args := "1=1", []any{}
+	if contactID != "" {
+		where, args = where+" AND contact_id = ?", append(args, contactID)
+	}
+	if companyID != "" {
+		where, args = where+" AND company_id = ?", append(args, companyID)
+	}
+	return pageBySeq[Note](ctx, db, noteSelect, where, args, cursorText, limit, func(n Note) int64 { return n.Seq })
+}
+
+// pageBySeq lists rows newest first, keyset-paginated on seq.
+func pageBySeq[T any](ctx context.Context, db *DB, selectSQL, where string, args []any, cursorText string, limit int, seqOf func(T) int64) ([]T, string, error) {
+	if cursorText != "" {
+		c, err := decodeCursor(cursorText, 1)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = where+" AND seq < ?", append(args, c[0])
+	}
+	limit = clampLimit(limit)
+	var rows []T
+	if err := db.R.SelectContext(ctx, &rows, selectSQL+` WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, limit+1)...); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = cursor{seqOf(rows[limit-1])}.encode()
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return rows, next, nil
+}
