@@ -133,40 +133,47 @@ func GetContactW(ctx context.Context, db *DB, id string) (*Contact, error) {
 // timeline and the audit log.
 func UpdateContact(ctx context.Context, db *DB, a Actor, id string, in ContactInput) (*Contact, error) {
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		before, err := getContact(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		c := *before
-		c.Tags = append([]string{}, before.Tags...)
-		if err := applyContactInput(ctx, tx, &c, in); err != nil {
-			return err
-		}
-		changes := contactChanges(before, &c)
-		if len(changes) == 0 {
-			return nil
-		}
-		c.UpdatedAt = time.Now().UTC()
-		_, err = tx.NamedExecContext(ctx, `UPDATE contacts SET first_name = :first_name, last_name = :last_name, email = :email,
-			phone = :phone, title = :title, company_id = nullif(:company_id, ''), owner_id = :owner_id, stage = :stage,
-			custom = :custom, updated_at = :updated_at WHERE id = :id`, &c)
-		if err != nil {
-			return contactWriteError(ctx, tx, err, c.Email)
-		}
-		if _, ok := changes["tags"]; ok {
-			if err := setTags(ctx, tx, "contact", id, c.Tags); err != nil {
-				return err
-			}
-		}
-		if err := logActivity(ctx, tx, "contact", id, "changed", a, changes); err != nil {
-			return err
-		}
-		return audit(ctx, tx, a, "contact.update", "contact", id, changes)
+		_, err := updateContact(ctx, tx, a, id, in)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return GetContactW(ctx, db, id)
+}
+
+// updateContact applies in to a contact in tx and reports whether anything
+// changed.
+func updateContact(ctx context.Context, tx *sqlx.Tx, a Actor, id string, in ContactInput) (bool, error) {
+	before, err := getContact(ctx, tx, id)
+	if err != nil {
+		return false, err
+	}
+	c := *before
+	c.Tags = append([]string{}, before.Tags...)
+	if err := applyContactInput(ctx, tx, &c, in); err != nil {
+		return false, err
+	}
+	changes := contactChanges(before, &c)
+	if len(changes) == 0 {
+		return false, nil
+	}
+	c.UpdatedAt = time.Now().UTC()
+	_, err = tx.NamedExecContext(ctx, `UPDATE contacts SET first_name = :first_name, last_name = :last_name, email = :email,
+		phone = :phone, title = :title, company_id = nullif(:company_id, ''), owner_id = :owner_id, stage = :stage,
+		custom = :custom, updated_at = :updated_at WHERE id = :id`, &c)
+	if err != nil {
+		return false, contactWriteError(ctx, tx, err, c.Email)
+	}
+	if _, ok := changes["tags"]; ok {
+		if err := setTags(ctx, tx, "contact", id, c.Tags); err != nil {
+			return false, err
+		}
+	}
+	if err := logActivity(ctx, tx, "contact", id, "changed", a, changes); err != nil {
+		return false, err
+	}
+	return true, audit(ctx, tx, a, "contact.update", "contact", id, changes)
 }
 
 // DeleteContact removes a contact with its notes, tasks and timeline.

@@ -269,3 +269,61 @@ func TestSearch(t *testing.T) {
 		t.Errorf("deleted contact's note still found: %q", got)
 	}
 }
+
+func TestContacts_Bulk(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	a := mustContact(t, db, ContactInput{FirstName: ptr("A"), Tags: ptr([]string{"old"})})
+	b := mustContact(t, db, ContactInput{FirstName: ptr("B")})
+	c := mustContact(t, db, ContactInput{FirstName: ptr("C")})
+	if n, err := BulkContacts(ctx, db, tester, []string{a.ID, b.ID}, BulkAction{Kind: "tag", Value: "vip"}); err != nil || n != 2 {
+		t.Fatalf("tag: %d %v", n, err)
+	}
+	if n, _ := BulkContacts(ctx, db, tester, []string{a.ID, b.ID}, BulkAction{Kind: "tag", Value: "VIP"}); n != 0 {
+		t.Fatalf("tagging again changed %d", n)
+	}
+	if _, err := BulkContacts(ctx, db, tester, []string{a.ID, c.ID}, BulkAction{Kind: "stage", Value: "nope"}); ErrorCode(err) != EValidation {
+		t.Fatalf("bad stage: %v", err)
+	}
+	if _, err := BulkContacts(ctx, db, tester, []string{c.ID, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e"}, BulkAction{Kind: "delete"}); ErrorCode(err) != ENotFound {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if _, err := GetContact(ctx, db, c.ID); err != nil {
+		t.Fatal("a refused bulk delete removed a contact")
+	}
+	if n, err := BulkContacts(ctx, db, tester, []string{a.ID}, BulkAction{Kind: "untag", Value: "old"}); err != nil || n != 1 {
+		t.Fatalf("untag: %d %v", n, err)
+	}
+	got, _ := GetContact(ctx, db, a.ID)
+	if strings.Join(got.Tags, ",") != "vip" {
+		t.Fatalf("tags %v", got.Tags)
+	}
+	if n, err := BulkContacts(ctx, db, tester, []string{a.ID, b.ID}, BulkAction{Kind: "delete"}); err != nil || n != 2 {
+		t.Fatalf("delete: %d %v", n, err)
+	}
+	if n, _ := CountContacts(ctx, db, ContactFilter{}); n != 1 {
+		t.Fatalf("%d contacts left", n)
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	c := mustContact(t, db, ContactInput{FirstName: ptr("Ana")})
+	UpdateContact(ctx, db, tester, c.ID, ContactInput{Stage: ptr("customer")})
+	CreateNote(ctx, db, tester, NoteInput{ContactID: c.ID, Body: "Met at the fair"})
+	items, err := Timeline(ctx, db, "contact", c.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, it := range items {
+		kinds = append(kinds, it.Kind)
+	}
+	if strings.Join(kinds, ",") != "note,changed,created" {
+		t.Fatalf("timeline kinds %v", kinds)
+	}
+	if items[1].Changes()["stage"].After != "customer" {
+		t.Fatalf("change detail %v", items[1].Changes())
+	}
+}
