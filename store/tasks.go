@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Task is a to-do on a contact or a company, optionally due on a day and
+// assigned to a member.
+type Task struct {
+	Seq        int64      `db:"seq" json:"-"`
+	ID         string     `db:"id" json:"id"`
+	ContactID  string     `db:"contact_id" json:"contact_id"`
+	CompanyID  string     `db:"company_id" json:"company_id"`
+	Title      string     `db:"title" json:"title"`
+	DueDate    string     `db:"due_date" json:"due_date"` // YYYY-MM-DD or ""
+	AssigneeID string     `db:"assignee_id" json:"assignee_id"`
+	Done       bool       `db:"done" json:"done"`
+	DoneAt     *time.Time `db:"done_at" json:"done_at"`
+	CreatedBy  string     `db:"created_by" json:"created_by"`
+	CreatedAt  time.Time  `db:"created_at" json:"created_at"`
+	UpdatedAt  time.Time  `db:"updated_at" json:"updated_at"`
+}
+
+// TaskInput is a create or a partial update: nil fields are left alone.
+// Giving either parent id in an update moves the task to that parent.
+type TaskInput struct {
+	ContactID  *string `json:"contact_id"`
+	CompanyID  *string `json:"company_id"`
+	Title      *string `json:"title"`
+	DueDate    *string `json:"due_date"`
+	AssigneeID *string `json:"assignee_id"`
+	Done       *bool   `json:"done"`
+}
+
+const taskSelect = `SELECT seq, id, coalesce(contact_id, '') AS contact_id, coalesce(company_id, '') AS company_id,
+	title, due_date, assignee_id, done, done_at, created_by, created_at, updated_at FROM tasks`
+
+// GetTask returns one task.
+func GetTask(ctx context.Context, db *DB, id string) (*Task, error) {
+	return getTask(ctx, db.R, id)
+}
+
+// GetTaskW reads a task through the writer, so it sees the write just made.
+func GetTaskW(ctx context.Context, db *DB, id string) (*Task, error) {
+	return getTask(ctx, db.W, id)
+}
+
+func getTask(ctx context.Context, q sqlx.QueryerContext, id string) (*Task, error) {
+	var t Task
+	err := sqlx.GetContext(ctx, q, &t, taskSelect+` WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, Errorf(ENotFound, "That task does not exist.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// CreateTask adds a task to a contact or company of this workspace.
+func CreateTask(ctx context.Context, db *DB, a Actor, in TaskInput) (*Task, error) {
+	now := time.Now().UTC()
+	t := &Task{ID: newID(), CreatedBy: a.String(), CreatedAt: now, UpdatedAt: now}
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := applyTaskInput(t, in, now); err != nil {
+			return err
+		}
+		if err := setTaskParent(ctx, tx, t, in); err != nil {
+			return err
+		}
+		_, err := tx.NamedExecContext(ctx, `INSERT INTO tasks (id, contact_id, company_id, title, due_date, assignee_id, done, done_at, created_by, created_at, updated_at)
+			VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), :title, :due_date, :assignee_id, :done, :done_at, :created_by, :created_at, :updated_at)`, t)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "task.create", "task", t.ID, taskChanges(&Task{}, t))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return GetTaskW(ctx, db, t.ID)
+}
+
+// UpdateTask applies a partial update. Marking a task done stamps DoneAt;
+// reopening it clears it.
+func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (*Task, error) {
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		before, err := getTask(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		t := *before
+		now := time.Now().UTC()
+		if err := applyTaskInput(&t, in, now); err != nil {
+			return err
+		}
+		if in.ContactID != nil || in.CompanyID != nil {
+			if err := setTaskParent(ctx, tx, &t, in); err != nil {
+				return err
+			}
+		}
+		changes := taskChanges(before, &t)
+		if len(changes) == 0 {
+			return nil
+		}
+		t.UpdatedAt = now
+		_, err = tx.NamedExecContext(ctx, `UPDATE tasks SET contact_id = nullif(:contact_id, ''), company_id = nullif(:company_id, ''),
+			title = :title, due_date = :due_date, assignee_id = :assignee_id, done = :done, done_at = :done_at,
+			updated_at = :updated_at WHERE id = :id`, &t)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "task.update", "task", id, changes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return GetTaskW(ctx, db, id)
+}
+
+// DeleteTask removes a task.
+func DeleteTask(ctx context.Context, db *DB, a Actor, id string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		before, err := getTask(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "task.delete", "task", id, taskChanges(before, &Task{}))
+	})
+}
+
+// applyTaskInput validates in and copies it onto t, its parent excepted;
+// now stamps a task marked done.
+func applyTaskInput(t *Task, in TaskInput, now time.Time) error {
+	var err error
+	if in.Title != nil {
+		if t.Title, err = cleanText("title", "The title", *in.Title, 200); err != nil {
+			return err
+		}
+	}
+	if t.Title == "" {
+		return FieldError("title", "A task needs a title.")
+	}
+	if in.DueDate != nil {
+		if t.DueDate, err = cleanDueDate(*in.DueDate); err != nil {
+			return err
+		}
+	}
+	if in.AssigneeID != nil {
+		if t.AssigneeID, err = cleanText("assignee_id", "The assignee", *in.AssigneeID, 100); err != nil {
+			return err
+		}
+	}
+	if in.Done != nil && *in.Done != t.Done {
+		t.Done, t.DoneAt = *in.Done, nil
+		if t.Done {
+			t.DoneAt = &now
+		}
+	}
+	return nil
+}
+
+// setTaskParent puts t on the contact or company in gives, which must be
+// exactly one and of this workspace.
+func setTaskParent(ctx context.Context, tx *sqlx.Tx, t *Task, in TaskInput) error {
+	t.ContactID, t.CompanyID = strings.TrimSpace(deref(in.ContactID)), strings.TrimSpace(deref(in.CompanyID))
+	return checkParent(ctx, tx, t.ContactID, t.CompanyID)
+}
+
+func cleanDueDate(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if _, err := time.Parse("2006-01-02", s); err != nil {
+		return "", FieldError("due_date", "The due date must be a date written YYYY-MM-DD.")
+	}
+	return s, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// taskChanges lists the fields that differ between two versions.
+func taskChanges(before, after *Task) map[string]Change {
+	ch := map[string]Change{}
+	diff(ch, "title", before.Title, after.Title)
+	diff(ch, "contact_id", before.ContactID, after.ContactID)
+	diff(ch, "company_id", before.CompanyID, after.CompanyID)
+	diff(ch, "due_date", before.DueDate, after.DueDate)
+	diff(ch, "assignee_id", before.AssigneeID, after.AssigneeID)
+	diff(ch, "done", before.Done, after.Done)
+	return ch
+}
+
+// TaskFilter selects tasks; zero values mean any.
+type TaskFilter struct {
+	ContactID  string
+	CompanyID  string
+	AssigneeID string
+	Done       *bool  // only done (true) or open (false) tasks
+	Cursor     string // from the previous page's next cursor
+	Limit      int
+}
+
+// ListTasks returns tasks newest first, keyset-paginated by seq.
+func ListTasks(ctx context.Context, db *DB, f TaskFilter) ([]Task, string, error) {
+	where, args := "1=1", []any{}
+	for _, c := range []struct{ col, v string }{
+		{"contact_id", f.ContactID}, {"company_id", f.CompanyID}, {"assignee_id", f.AssigneeID},
+	} {
+		if c.v != "" {
+			where, args = where+" AND "+c.col+" = ?", append(args, c.v)
+		}
+	}
+	if f.Done != nil {
+		where, args = where+" AND done = ?", append(args, *f.Done)
+	}
+	return pageBySeq[Task](ctx, db, taskSelect, where, args, f.Cursor, f.Limit, func(t Task) int64 { return t.Seq })
+}
