@@ -114,7 +114,8 @@ func (s *Server) routes() http.Handler {
 
 	ws := user.PathPrefix("/w/{workspace}").Subrouter()
 	ws.Use(s.workspace, s.checkCSRF)
-	read, admin, owner := s.requireRole("viewer"), s.requireRole("admin"), s.requireRole("owner")
+	read, write := s.requireRole("viewer"), s.requireRole("member")
+	admin, owner := s.requireRole("admin"), s.requireRole("owner")
 	ws.Handle("/", read(http.HandlerFunc(s.workspaceHome))).Methods(http.MethodGet)
 	ws.Handle("/settings", read(http.HandlerFunc(s.settings))).Methods(http.MethodGet)
 	ws.Handle("/settings", admin(http.HandlerFunc(s.renameWorkspace))).Methods(http.MethodPost)
@@ -124,6 +125,23 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/members/{user}", admin(http.HandlerFunc(s.changeRole))).Methods(http.MethodPost)
 	ws.Handle("/members/{user}/remove", admin(http.HandlerFunc(s.removeMember))).Methods(http.MethodPost)
 	ws.Handle("/invitations/{invitation}/revoke", admin(http.HandlerFunc(s.revokeInvitation))).Methods(http.MethodPost)
+	ws.Handle("/settings/fields", read(http.HandlerFunc(s.fields))).Methods(http.MethodGet)
+	ws.Handle("/settings/fields", admin(http.HandlerFunc(s.createField))).Methods(http.MethodPost)
+	ws.Handle("/settings/fields/{field}/delete", admin(http.HandlerFunc(s.deleteField))).Methods(http.MethodPost)
+
+	ws.Handle("/contacts", read(http.HandlerFunc(s.contacts))).Methods(http.MethodGet)
+	ws.Handle("/contacts", write(http.HandlerFunc(s.createContact))).Methods(http.MethodPost)
+	ws.Handle("/contacts/new", write(http.HandlerFunc(s.newContact))).Methods(http.MethodGet)
+	ws.Handle("/contacts/bulk", write(http.HandlerFunc(s.bulkContacts))).Methods(http.MethodPost)
+	ws.Handle("/contacts/{contact}", read(http.HandlerFunc(s.contact))).Methods(http.MethodGet)
+	ws.Handle("/contacts/{contact}", write(http.HandlerFunc(s.updateContact))).Methods(http.MethodPost)
+	ws.Handle("/contacts/{contact}/edit", write(http.HandlerFunc(s.editContact))).Methods(http.MethodGet)
+	ws.Handle("/contacts/{contact}/delete", write(http.HandlerFunc(s.confirmDeleteContact))).Methods(http.MethodGet)
+	ws.Handle("/contacts/{contact}/delete", write(http.HandlerFunc(s.deleteContact))).Methods(http.MethodPost)
+	ws.Handle("/notes", write(http.HandlerFunc(s.createNote))).Methods(http.MethodPost)
+	ws.Handle("/notes/{note}/delete", write(http.HandlerFunc(s.deleteNote))).Methods(http.MethodPost)
+	ws.Handle("/search", read(http.HandlerFunc(s.search))).Methods(http.MethodGet)
+	ws.Handle("/audit", admin(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
 	return r
 }
 

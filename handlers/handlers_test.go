@@ -32,6 +32,22 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/members/{user}", "admin"},
 	{"POST", "/w/{ws}/members/{user}/remove", "admin"},
 	{"POST", "/w/{ws}/invitations/{inv}/revoke", "admin"},
+	{"GET", "/w/{ws}/settings/fields", "viewer"},
+	{"POST", "/w/{ws}/settings/fields", "admin"},
+	{"POST", "/w/{ws}/settings/fields/{field}/delete", "admin"},
+	{"GET", "/w/{ws}/contacts", "viewer"},
+	{"POST", "/w/{ws}/contacts", "member"},
+	{"GET", "/w/{ws}/contacts/new", "member"},
+	{"POST", "/w/{ws}/contacts/bulk", "member"},
+	{"GET", "/w/{ws}/contacts/{contact}", "viewer"},
+	{"POST", "/w/{ws}/contacts/{contact}", "member"},
+	{"GET", "/w/{ws}/contacts/{contact}/edit", "member"},
+	{"GET", "/w/{ws}/contacts/{contact}/delete", "member"},
+	{"POST", "/w/{ws}/contacts/{contact}/delete", "member"},
+	{"POST", "/w/{ws}/notes", "member"},
+	{"POST", "/w/{ws}/notes/{note}/delete", "member"},
+	{"GET", "/w/{ws}/search", "viewer"},
+	{"GET", "/w/{ws}/audit", "admin"},
 }
 
 // userRoutes need a signed-in user but no workspace.
@@ -62,8 +78,8 @@ func TestRoutes_TableIsComplete(t *testing.T) {
 	h.(*mux.Router).Walk(func(r *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		tpl, err := r.GetPathTemplate()
 		methods, merr := r.GetMethods()
-		if err != nil || merr != nil {
-			return nil // a subrouter, not a route
+		if err != nil || merr != nil || strings.HasPrefix(tpl, "/api/") {
+			return nil // a subrouter, or the JSON API, which api_test.go covers
 		}
 		tpl = strings.ReplaceAll(tpl, "{workspace}", "{ws}")
 		tpl = strings.ReplaceAll(tpl, "{invitation}", "{inv}")
@@ -94,6 +110,7 @@ type fixture struct {
 	a, b                                   string
 	owner, admin, member, viewer, outsider *store.User
 	inviteID                               string
+	contact, note, field                   string // records of workspace A
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -115,19 +132,49 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.inviteID = store.HashToken(token)
+	f.seedRecords(t)
 	return f
+}
+
+// seedRecords gives workspace A a custom field, a contact and a note.
+func (f *fixture) seedRecords(t *testing.T) {
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	a := store.Actor{Kind: "user", ID: f.owner.ID}
+	fd, err := store.CreateCustomField(t.Context(), l.DB, a, store.NewCustomField{Entity: "contact", Label: "Tier", Type: "select", Options: []string{"Gold", "Silver"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, email := "Ana", "ana@acme.example"
+	c, err := store.CreateContact(t.Context(), l.DB, a, store.ContactInput{FirstName: &name, Email: &email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.CreateNote(t.Context(), l.DB, a, store.NoteInput{ContactID: c.ID, Body: "First call went well"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.field, f.contact, f.note = fd.ID, c.ID, n.ID
 }
 
 func (f *fixture) path(r route, ws string) string {
 	p := strings.ReplaceAll(r.path, "{ws}", ws)
 	p = strings.ReplaceAll(p, "{user}", f.member.ID)
+	p = strings.ReplaceAll(p, "{contact}", f.contact)
+	p = strings.ReplaceAll(p, "{note}", f.note)
+	p = strings.ReplaceAll(p, "{field}", f.field)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
 // formFor gives each POST route a valid-looking body, so a refusal is not
 // a validation error in disguise.
 func (f *fixture) formFor(r route) url.Values {
-	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""}}
+	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""},
+		"first_name": {"Changed"}, "label": {"Extra"}, "entity": {"contact"}, "type": {"text"},
+		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "confirm_yes": {"yes"}}
 }
 
 func TestRoutes_AnonymousIsSentToLogin(t *testing.T) {
@@ -177,7 +224,11 @@ func TestRoutes_ViewerCannotWrite(t *testing.T) {
 	for _, r := range workspaceRoutes {
 		path := f.path(r, f.a)
 		if r.method == "GET" {
-			wantStatus(t, "viewer GET "+path, c.get(path), http.StatusOK)
+			want := http.StatusOK
+			if r.min != "viewer" {
+				want = http.StatusForbidden
+			}
+			wantStatus(t, "viewer GET "+path, c.get(path), want)
 			continue
 		}
 		wantStatus(t, "viewer POST "+path, c.post(path, token, f.formFor(r)), http.StatusForbidden)
@@ -192,11 +243,17 @@ func TestRoutes_RolesAreEnforced(t *testing.T) {
 		token := c.workspaceToken(f.a)
 		role, _ := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, u.ID, f.a)
 		for _, r := range workspaceRoutes {
-			if r.method == "GET" || store.RoleRank(role) >= store.RoleRank(r.min) {
-				continue
-			}
 			path := f.path(r, f.a)
-			wantStatus(t, role+" POST "+path, c.post(path, token, f.formFor(r)), http.StatusForbidden)
+			switch {
+			case store.RoleRank(role) >= store.RoleRank(r.min):
+				if r.method == "GET" {
+					wantStatus(t, role+" GET "+path, c.get(path), http.StatusOK)
+				}
+			case r.method == "GET":
+				wantStatus(t, role+" GET "+path, c.get(path), http.StatusForbidden)
+			default:
+				wantStatus(t, role+" POST "+path, c.post(path, token, f.formFor(r)), http.StatusForbidden)
+			}
 		}
 	}
 	assertWorkspaceIntact(t, f)
@@ -252,6 +309,24 @@ func assertWorkspaceIntact(t *testing.T, f *fixture) {
 	path, _ := f.ts.tenants.FilePath(w)
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("workspace file: %v", err)
+	}
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	c, err := store.GetContact(t.Context(), l.DB, f.contact)
+	if err != nil || c.FirstName != "Ana" {
+		t.Fatalf("contact changed: %+v %v", c, err)
+	}
+	if _, err := store.GetNote(t.Context(), l.DB, f.note); err != nil {
+		t.Fatalf("note: %v", err)
+	}
+	if fields, _ := store.CustomFields(t.Context(), l.DB, "contact"); len(fields) != 1 {
+		t.Fatalf("%d custom fields", len(fields))
+	}
+	if n, _ := store.CountContacts(t.Context(), l.DB, store.ContactFilter{}); n != 1 {
+		t.Fatalf("%d contacts", n)
 	}
 }
 

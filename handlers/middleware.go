@@ -282,6 +282,7 @@ func (s *Server) workspace(next http.Handler) http.Handler {
 			return
 		}
 		defer lease.Release()
+		s.noteSignIn(r, lease)
 		ctx := context.WithValue(r.Context(), workspaceKey, &workspaceCtx{ws: ws, lease: lease, role: role})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -298,4 +299,24 @@ func (s *Server) requireRole(min string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// noteSignIn records, once per session and workspace, that the user entered
+// this workspace: the session's workspace context moves to it and the
+// workspace's audit log gets a sign-in event.
+func (s *Server) noteSignIn(r *http.Request, lease *tenant.Lease) {
+	a := authFrom(r)
+	if a.session == nil || a.session.WorkspaceID == lease.Workspace.ID {
+		return
+	}
+	ctx := r.Context()
+	actor := store.Actor{Kind: "user", ID: a.user.ID, IP: s.clientIP(r)}
+	if err := store.Audit(ctx, lease.DB, actor, "member.sign_in", "workspace", lease.Workspace.ID); err != nil {
+		s.log.Error("audit sign-in", "err", err)
+		return
+	}
+	if err := store.SetSessionWorkspace(ctx, s.catalog, a.session.ID, lease.Workspace.ID); err != nil {
+		s.log.Error("set session workspace", "err", err)
+	}
+	a.session.WorkspaceID = lease.Workspace.ID
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"html/template"
@@ -51,7 +52,8 @@ func parsePages(assets fs.FS) (*pages, error) {
 }
 
 // requiredPages are the pages the handlers render.
-var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation"}
+var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
+	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -183,15 +185,24 @@ func makeField(f *form, name, label, typ string, opts ...string) field {
 }
 
 var templateFuncs = template.FuncMap{
-	"field":       makeField,
-	"ago":         ago,
-	"datetime":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"bytes":       humanBytes,
-	"accent":      accentClass,
-	"initial":     initial,
-	"roleAtLeast": func(role, min string) bool { return store.RoleRank(role) >= store.RoleRank(min) },
-	"roles":       func() []string { return store.Roles },
-	"join":        strings.Join,
+	"field":         makeField,
+	"ago":           ago,
+	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"bytes":         humanBytes,
+	"accent":        accentClass,
+	"initial":       initial,
+	"roleAtLeast":   func(role, min string) bool { return store.RoleRank(role) >= store.RoleRank(min) },
+	"roles":         func() []string { return store.Roles },
+	"join":          strings.Join,
+	"withParams":    withParams,
+	"toggleDir":     toggleDir,
+	"sortMark":      sortMark,
+	"stages":        func() []string { return store.Stages },
+	"customText":    customText,
+	"timelineLabel": timelineLabel,
+	"actorName":     actorName,
+	"changeText":    changeText,
+	"dict":          dict,
 }
 
 // ago says how long ago t was, coarsely, as people say it.
@@ -236,4 +247,104 @@ func initial(name string) string {
 		return strings.ToUpper(string(r))
 	}
 	return "?"
+}
+
+// withParams returns "?" and the query with keys set to values ("" removes).
+func withParams(q url.Values, kv ...string) string {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			out.Del(kv[i])
+		} else {
+			out.Set(kv[i], kv[i+1])
+		}
+	}
+	return "?" + out.Encode()
+}
+
+// toggleDir is the direction a sort link asks for: the other one when the
+// list is sorted by that key already, else the key's natural direction.
+func toggleDir(f store.ContactFilter, key string) string {
+	current := f.Sort
+	if current == "" {
+		current = "created"
+	}
+	switch {
+	case current == key && f.Asc:
+		return "desc"
+	case current == key:
+		return "asc"
+	case key == "name":
+		return "asc"
+	}
+	return "desc"
+}
+
+func sortMark(f store.ContactFilter, key string) string {
+	current := f.Sort
+	if current == "" {
+		current = "created"
+	}
+	switch {
+	case current != key:
+		return ""
+	case f.Asc:
+		return " ↑"
+	}
+	return " ↓"
+}
+
+var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done"}
+
+func timelineLabel(kind string) string {
+	if l, ok := timelineLabels[kind]; ok {
+		return l
+	}
+	return kind
+}
+
+// actorName shows "user:<id>" as the member's name, anything else as is.
+func actorName(members []store.Member, actor string) string {
+	if id, ok := strings.CutPrefix(actor, "user:"); ok {
+		if n := memberName(members, id); n != "" {
+			return n
+		}
+		return "a former member"
+	}
+	if strings.HasPrefix(actor, "apikey:") {
+		return "API key " + strings.TrimPrefix(actor, "apikey:")
+	}
+	return actor
+}
+
+// changeText shows a before or after value of a change.
+func changeText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "—"
+	case string:
+		if x == "" {
+			return "—"
+		}
+		if len(x) > 120 {
+			return x[:120] + "…"
+		}
+		return x
+	case map[string]any:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return customText(v)
+}
+
+// dict builds a map from key/value pairs, for ranging in templates.
+func dict(kv ...any) map[string]any {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return m
 }

@@ -50,8 +50,9 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
 }
 
-// switchWorkspace moves the session into another workspace: the session
-// records it and gets a new token, so the old cookie no longer works.
+// switchWorkspace moves the session into another workspace: it gets a new
+// token, so the old cookie no longer works, and the workspace middleware
+// records the sign-in into the new workspace on arrival.
 func (s *Server) switchWorkspace(w http.ResponseWriter, r *http.Request) {
 	a := authFrom(r)
 	id, err := tenant.ParseID(r.PostForm.Get("workspace"))
@@ -61,10 +62,6 @@ func (s *Server) switchWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := store.MemberRole(r.Context(), s.catalog.R, a.user.ID, id); err != nil {
 		s.fail(w, r, err)
-		return
-	}
-	if err := store.SetSessionWorkspace(r.Context(), s.catalog, a.session.ID, id); err != nil {
-		s.serverError(w, r, err)
 		return
 	}
 	token, err := store.RotateSession(r.Context(), s.catalog, a.session.ID)

@@ -47,3 +47,12 @@
     });
   });
 })();
+
+// "Select all" checkboxes: data-check-all names the checkboxes it toggles.
+document.addEventListener("change", function (e) {
+  var name = e.target.getAttribute && e.target.getAttribute("data-check-all");
+  if (!name) return;
+  e.target.form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (box) {
+    box.checked = e.target.checked;
+  });
+});

@@ -1,0 +1,361 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"atrium/store"
+)
+
+// actor is the signed-in user as the audit log records them.
+func (s *Server) actor(r *http.Request) store.Actor {
+	return store.Actor{Kind: "user", ID: authFrom(r).user.ID, IP: s.clientIP(r)}
+}
+
+// contactsPage is the contact list with its filters.
+type contactsPage struct {
+	Contacts []store.Contact
+	Next     string
+	Total    int
+	Params   url.Values // the filters and sort, for links
+	Filter   store.ContactFilter
+	Tags     []string
+	Members  []store.Member
+	Fields   []store.CustomField
+}
+
+// MemberName returns how to show the member with this id.
+func (p contactsPage) MemberName(id string) string { return memberName(p.Members, id) }
+
+func memberName(members []store.Member, id string) string {
+	for _, m := range members {
+		if m.UserID == id {
+			if m.Name != "" {
+				return m.Name
+			}
+			return m.Email
+		}
+	}
+	return ""
+}
+
+// contactFilter reads the list's filters from the query string.
+func contactFilter(q url.Values) store.ContactFilter {
+	f := store.ContactFilter{
+		Query: strings.TrimSpace(q.Get("q")), Tag: q.Get("tag"), Stage: q.Get("stage"),
+		OwnerID: q.Get("owner"), CompanyID: q.Get("company"), Sort: q.Get("sort"),
+		Asc: q.Get("dir") == "asc", Cursor: q.Get("cursor"),
+	}
+	for k, v := range q {
+		if key, ok := strings.CutPrefix(k, "custom."); ok && len(v) > 0 && v[0] != "" {
+			if f.Custom == nil {
+				f.Custom = map[string]string{}
+			}
+			f.Custom[key] = v[0]
+		}
+	}
+	return f
+}
+
+func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
+	if format := r.URL.Query().Get("format"); format != "" {
+		s.exportContacts(w, r, format)
+		return
+	}
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	f := contactFilter(r.URL.Query())
+	list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page := contactsPage{Contacts: list, Next: next, Params: r.URL.Query(), Filter: f}
+	if page.Total, err = store.CountContacts(ctx, wc.lease.DB, f); err == nil {
+		page.Tags, err = store.AllTags(ctx, wc.lease.DB)
+	}
+	if err == nil {
+		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+	}
+	if err == nil {
+		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.newView(r, "Contacts")
+	v.Section = "contacts"
+	v.Page = page
+	s.render(w, r, http.StatusOK, "contacts", v)
+}
+
+// contactFormPage is the new and edit form of a contact.
+type contactFormPage struct {
+	Contact *store.Contact // nil when new
+	Members []store.Member
+	Fields  []store.CustomField
+}
+
+func (s *Server) newContact(w http.ResponseWriter, r *http.Request) {
+	s.renderContactForm(w, r, http.StatusOK, nil, newForm(nil))
+}
+
+func (s *Server) editContact(w http.ResponseWriter, r *http.Request) {
+	c, err := store.GetContact(r.Context(), workspaceFrom(r).lease.DB, mux.Vars(r)["contact"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := newForm(nil)
+	for k, v := range map[string]string{"first_name": c.FirstName, "last_name": c.LastName, "email": c.Email, "phone": c.Phone,
+		"title": c.Title, "company": c.Company, "owner_id": c.OwnerID, "stage": c.Stage, "tags": strings.Join(c.Tags, ", ")} {
+		f.Values.Set(k, v)
+	}
+	for k, v := range c.Custom {
+		f.Values.Set("custom."+k, customText(v))
+	}
+	s.renderContactForm(w, r, http.StatusOK, c, f)
+}
+
+func (s *Server) renderContactForm(w http.ResponseWriter, r *http.Request, status int, c *store.Contact, f *form) {
+	wc := workspaceFrom(r)
+	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	fields, err := store.CustomFields(r.Context(), wc.lease.DB, "contact")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	title := "New contact"
+	if c != nil {
+		title = "Edit " + c.Name()
+	}
+	v := s.newView(r, title)
+	v.Section = "contacts"
+	v.Form = f
+	v.Page = contactFormPage{Contact: c, Members: members, Fields: fields}
+	s.render(w, r, status, "contact_form", v)
+}
+
+// contactInput reads the contact form. Every field is sent, so every field
+// is set; custom fields left empty are cleared.
+func contactInput(f *form, fields []store.CustomField) store.ContactInput {
+	str := func(name string) *string { v := f.Get(name); return &v }
+	var tags []string
+	for _, t := range strings.Split(f.Get("tags"), ",") {
+		tags = append(tags, t)
+	}
+	in := store.ContactInput{
+		FirstName: str("first_name"), LastName: str("last_name"), Email: str("email"), Phone: str("phone"),
+		Title: str("title"), Company: str("company"), OwnerID: str("owner_id"), Stage: str("stage"), Tags: &tags,
+		Custom: map[string]any{},
+	}
+	for _, fd := range fields {
+		in.Custom[fd.Key] = f.Get("custom." + fd.Key)
+	}
+	return in
+}
+
+// checkOwner makes sure an owner is a member of this workspace.
+func (s *Server) checkOwner(r *http.Request, ownerID string) error {
+	if ownerID == "" {
+		return nil
+	}
+	if _, err := store.MemberRole(r.Context(), s.catalog.R, ownerID, workspaceFrom(r).ws.ID); err != nil {
+		return store.FieldError("owner_id", "The owner must be a member of this workspace.")
+	}
+	return nil
+}
+
+func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	f := newForm(r.PostForm)
+	fields, err := store.CustomFields(r.Context(), wc.lease.DB, "contact")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	in := contactInput(f, fields)
+	err = s.checkOwner(r, *in.OwnerID)
+	var c *store.Contact
+	if err == nil {
+		c, err = store.CreateContact(r.Context(), wc.lease.DB, s.actor(r), in)
+	}
+	if err != nil {
+		s.contactFormError(w, r, nil, f, err)
+		return
+	}
+	s.flash(w, r, "success", c.Name()+" was added.")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/"+c.ID, http.StatusSeeOther)
+}
+
+func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	id := mux.Vars(r)["contact"]
+	current, err := store.GetContact(r.Context(), wc.lease.DB, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := newForm(r.PostForm)
+	fields, err := store.CustomFields(r.Context(), wc.lease.DB, "contact")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	in := contactInput(f, fields)
+	err = s.checkOwner(r, *in.OwnerID)
+	if err == nil {
+		_, err = store.UpdateContact(r.Context(), wc.lease.DB, s.actor(r), id, in)
+	}
+	if err != nil {
+		s.contactFormError(w, r, current, f, err)
+		return
+	}
+	s.flash(w, r, "success", "Saved.")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/"+id, http.StatusSeeOther)
+}
+
+// contactFormError re-renders the form with the error on its field.
+func (s *Server) contactFormError(w http.ResponseWriter, r *http.Request, c *store.Contact, f *form, err error) {
+	code := store.ErrorCode(err)
+	if code == store.EInternal || code == store.ENotFound {
+		s.fail(w, r, err)
+		return
+	}
+	field := store.ErrorField(err)
+	if field == "" {
+		field = "first_name"
+	}
+	f.Fail(field, store.ErrorMessage(err))
+	s.renderContactForm(w, r, statusOf(code), c, f)
+}
+
+// contactPage is one contact with its timeline.
+type contactPage struct {
+	Contact  *store.Contact
+	Timeline []store.TimelineItem
+	Members  []store.Member
+	Fields   []store.CustomField
+}
+
+// MemberName returns how to show the member with this id.
+func (p contactPage) MemberName(id string) string { return memberName(p.Members, id) }
+
+func (s *Server) contact(w http.ResponseWriter, r *http.Request) {
+	s.renderContact(w, r, http.StatusOK, newForm(nil))
+}
+
+func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status int, f *form) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	c, err := store.GetContact(ctx, wc.lease.DB, mux.Vars(r)["contact"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page := contactPage{Contact: c}
+	page.Timeline, err = store.Timeline(ctx, wc.lease.DB, "contact", c.ID, 100)
+	if err == nil {
+		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+	}
+	if err == nil {
+		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.newView(r, c.Name())
+	v.Section = "contacts"
+	v.Form = f
+	v.Page = page
+	s.render(w, r, status, "contact", v)
+}
+
+func (s *Server) confirmDeleteContact(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	c, err := store.GetContact(r.Context(), wc.lease.DB, mux.Vars(r)["contact"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderConfirm(w, r, confirmPage{
+		Question: "Delete " + c.Name() + "?",
+		Detail:   "Their notes, tasks and timeline go too. This cannot be undone.",
+		Action:   "/w/" + wc.ws.ID + "/contacts/" + c.ID + "/delete",
+		Button:   "Delete contact",
+		Cancel:   "/w/" + wc.ws.ID + "/contacts/" + c.ID,
+	})
+}
+
+func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	if err := store.DeleteContact(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["contact"]); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The contact was deleted.")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts", http.StatusSeeOther)
+}
+
+// confirmPage asks before a destructive action; it works without JavaScript.
+type confirmPage struct {
+	Question, Detail, Action, Button, Cancel string
+	Hidden                                   url.Values // fields to send along
+}
+
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, p confirmPage) {
+	v := s.newView(r, p.Question)
+	v.Page = p
+	s.render(w, r, http.StatusOK, "confirm", v)
+}
+
+// bulkContacts applies an action to the selected contacts; deleting asks
+// for confirmation first.
+func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	ids, kind, value := r.PostForm["id"], r.PostForm.Get("action"), strings.TrimSpace(r.PostForm.Get("value"))
+	back := "/w/" + wc.ws.ID + "/contacts"
+	if kind == "owner" {
+		if err := s.checkOwner(r, value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
+		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}}
+		s.renderConfirm(w, r, confirmPage{
+			Question: "Delete " + plural2(len(ids), "contact", "contacts") + "?",
+			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
+			Action:   back + "/bulk", Button: "Delete " + plural2(len(ids), "contact", "contacts"), Cancel: back, Hidden: hidden,
+		})
+		return
+	}
+	n, err := store.BulkContacts(r.Context(), wc.lease.DB, s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
+	if err != nil {
+		if store.ErrorCode(err) == store.EValidation {
+			s.flash(w, r, "error", store.ErrorMessage(err))
+			http.Redirect(w, r, back, http.StatusSeeOther)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", plural2(n, "contact", "contacts")+" changed.")
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func plural2(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return itoa(n) + " " + many
+}

@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"atrium/store"
+)
+
+// exportContacts streams every contact matching the list's filters as CSV
+// or JSON, page by page, so memory stays flat however many there are.
+func (s *Server) exportContacts(w http.ResponseWriter, r *http.Request, format string) {
+	if format != "csv" && format != "json" {
+		s.renderError(w, r, http.StatusBadRequest, "Export as csv or json.")
+		return
+	}
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	f := contactFilter(r.URL.Query())
+	f.Cursor, f.Limit = "", store.MaxLimit
+	fields, err := store.CustomFields(ctx, wc.lease.DB, "contact")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	name := fmt.Sprintf("contacts-%s.%s", time.Now().UTC().Format("2006-01-02"), format)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	out := newContactWriter(w, format, fields)
+	for {
+		list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
+		if err != nil {
+			// Headers are sent; all that is left is to stop and log.
+			s.log.Error("export contacts", "err", err)
+			return
+		}
+		for i := range list {
+			out.write(&list[i])
+		}
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	out.close()
+}
+
+// contactWriter writes contacts as CSV rows or as a JSON array.
+type contactWriter struct {
+	w      http.ResponseWriter
+	csv    *csv.Writer
+	fields []store.CustomField
+	n      int
+}
+
+var contactCSVHeader = []string{"id", "first_name", "last_name", "email", "phone", "title", "company", "company_id", "owner_id", "stage", "tags", "created_at", "updated_at"}
+
+func newContactWriter(w http.ResponseWriter, format string, fields []store.CustomField) *contactWriter {
+	cw := &contactWriter{w: w, fields: fields}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw.csv = csv.NewWriter(w)
+		header := append([]string{}, contactCSVHeader...)
+		for _, f := range fields {
+			header = append(header, "custom."+f.Key)
+		}
+		cw.csv.Write(header)
+		return cw
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte("["))
+	return cw
+}
+
+func (cw *contactWriter) write(c *store.Contact) {
+	if cw.csv == nil {
+		if cw.n > 0 {
+			cw.w.Write([]byte(","))
+		}
+		b, _ := json.Marshal(c)
+		cw.w.Write(b)
+		cw.n++
+		return
+	}
+	row := []string{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.CompanyID, c.OwnerID, c.Stage,
+		strings.Join(c.Tags, ";"), c.CreatedAt.UTC().Format(time.RFC3339), c.UpdatedAt.UTC().Format(time.RFC3339)}
+	for _, f := range cw.fields {
+		row = append(row, customText(c.Custom[f.Key]))
+	}
+	for i, v := range row {
+		row[i] = csvSafe(v)
+	}
+	cw.csv.Write(row)
+}
+
+func (cw *contactWriter) close() {
+	if cw.csv != nil {
+		cw.csv.Flush()
+		return
+	}
+	cw.w.Write([]byte("]\n"))
+}
+
+// csvSafe defuses spreadsheet formula injection: a cell starting with = + -
+// @ is prefixed with a quote, as OWASP advises.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// customText shows a custom field value as text.
+func customText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,74 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"atrium/store"
+)
+
+// searchPage is the results of a workspace search.
+type searchPage struct {
+	Query   string
+	Results []store.SearchResult
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	results, err := store.Search(r.Context(), wc.lease.DB, q, 50)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.newView(r, "Search")
+	v.Section = "search"
+	v.Page = searchPage{Query: q, Results: results}
+	s.render(w, r, http.StatusOK, "search", v)
+}
+
+// auditPage is a workspace's audit log.
+type auditPage struct {
+	Events  []store.AuditEvent
+	Filter  store.AuditFilter
+	Next    string
+	Members []store.Member
+}
+
+// ActorName shows an audit actor: a member's name, or the key or system.
+func (p auditPage) ActorName(actor string) string {
+	if id, ok := strings.CutPrefix(actor, "user:"); ok {
+		if n := memberName(p.Members, id); n != "" {
+			return n
+		}
+	}
+	return actor
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	q := r.URL.Query()
+	f := store.AuditFilter{Action: q.Get("action"), EntityType: q.Get("entity"), EntityID: q.Get("entity_id"), Actor: q.Get("actor"), Limit: 50}
+	if before, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil {
+		f.Before = before
+	}
+	events, err := store.ListAudit(r.Context(), wc.lease.DB, f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page := auditPage{Events: events, Filter: f, Members: members}
+	if len(events) == f.Limit {
+		page.Next = strconv.FormatInt(events[len(events)-1].Seq, 10)
+	}
+	v := s.newView(r, "Audit log")
+	v.Section = "audit"
+	v.Page = page
+	s.render(w, r, http.StatusOK, "audit", v)
+}
