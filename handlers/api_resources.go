@@ -12,10 +12,10 @@ import (
 	"atrium/store"
 )
 
-// apiResource is one entity of the API, as the store functions that list,
+// resource is one entity of the API, as the store functions that list,
 // create, read, change and delete it. In is the JSON body of a create or a
 // patch; a patch leaves the fields it does not give alone.
-type apiResource[T, In any] struct {
+type resource[T, In any] struct {
 	list   func(ctx context.Context, db *store.DB, q url.Values, p page) ([]T, string, error)
 	create func(ctx context.Context, db *store.DB, a store.Actor, in In) (*T, error)
 	get    func(ctx context.Context, db *store.DB, id string) (*T, error)
@@ -31,9 +31,9 @@ type page struct {
 
 // apiResource registers the five routes of an entity under path:
 // GET and POST on the collection, GET, PATCH and DELETE on /{id}.
-func apiResource[T, In any](s *Server, r *mux.Router, path string, res apiResource[T, In]) {
-	r.HandleFunc(path, s.apiList(res.list)).Methods(http.MethodGet)
-	r.HandleFunc(path, apiCreate(s, path, res.create)).Methods(http.MethodPost)
+func apiResource[T, In any](s *Server, r *mux.Router, path string, res resource[T, In]) {
+	r.HandleFunc(path, apiList(s, res.list)).Methods(http.MethodGet)
+	r.HandleFunc(path, apiCreate(s, res.create)).Methods(http.MethodPost)
 	r.HandleFunc(path+"/{id}", apiGet(s, res.get)).Methods(http.MethodGet)
 	r.HandleFunc(path+"/{id}", apiUpdate(s, res.update)).Methods(http.MethodPatch)
 	r.HandleFunc(path+"/{id}", s.apiDelete(res.delete)).Methods(http.MethodDelete)
@@ -45,6 +45,197 @@ type listResponse[T any] struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-func (s *Server) apiList[T any](list func(context.Context, *store.DB, url.Values, page) ([]T, string, error)) http.HandlerFunc {
-	return nil
+func apiList[T any](s *Server, list func(context.Context, *store.DB, url.Values, page) ([]T, string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		p, err := pageOf(q)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		data, next, err := list(r.Context(), callerFrom(r).db(), q, p)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, listResponse[T]{Data: data, NextCursor: next})
+	}
+}
+
+// pageOf reads ?cursor= and ?limit= (1 to store.MaxLimit; more is cut).
+func pageOf(q url.Values) (page, error) {
+	p := page{cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return p, store.Errorf(store.EInvalid, "limit must be a whole number from 1 to %d.", store.MaxLimit)
+		}
+		p.limit = min(n, store.MaxLimit)
+	}
+	return p, nil
+}
+
+func apiCreate[T, In any](s *Server, create func(context.Context, *store.DB, store.Actor, In) (*T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in In
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		c := callerFrom(r)
+		rec, err := create(r.Context(), c.db(), c.actor, in)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, rec)
+	}
+}
+
+func apiGet[T any](s *Server, get func(context.Context, *store.DB, string) (*T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := recordID(r)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		rec, err := get(r.Context(), callerFrom(r).db(), id)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
+	}
+}
+
+func apiUpdate[T, In any](s *Server, update func(context.Context, *store.DB, store.Actor, string, In) (*T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := recordID(r)
+		var in In
+		if err == nil {
+			err = decodeJSON(w, r, &in)
+		}
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		c := callerFrom(r)
+		rec, err := update(r.Context(), c.db(), c.actor, id, in)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
+	}
+}
+
+func (s *Server) apiDelete(del func(context.Context, *store.DB, store.Actor, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := recordID(r)
+		if err == nil {
+			c := callerFrom(r)
+			err = del(r.Context(), c.db(), c.actor, id)
+		}
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// recordID is the {id} of the URL. Anything but a canonical id is simply
+// not found: ids are looked up only in the caller's own workspace file, so
+// another workspace's id is not found either.
+func recordID(r *http.Request) (string, error) {
+	id := mux.Vars(r)["id"]
+	if !store.ValidID(id) {
+		return "", errNotFound()
+	}
+	return id, nil
+}
+
+var contactsAPI = resource[store.Contact, store.ContactInput]{
+	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Contact, string, error) {
+		f := store.ContactFilter{Query: q.Get("q"), Tag: q.Get("tag"), Stage: q.Get("stage"), OwnerID: q.Get("owner_id"),
+			CompanyID: q.Get("company_id"), Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Cursor: p.cursor, Limit: p.limit}
+		for k, v := range q {
+			if key, ok := strings.CutPrefix(k, "custom."); ok {
+				if f.Custom == nil {
+					f.Custom = map[string]string{}
+				}
+				f.Custom[key] = v[0]
+			}
+		}
+		return store.ListContacts(ctx, db, f)
+	},
+	create: store.CreateContact,
+	get:    store.GetContact,
+	update: store.UpdateContact,
+	delete: store.DeleteContact,
+}
+
+var companiesAPI = resource[store.Company, store.CompanyInput]{
+	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Company, string, error) {
+		return store.ListCompanies(ctx, db, store.CompanyFilter{Query: q.Get("q"), Tag: q.Get("tag"),
+			Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Cursor: p.cursor, Limit: p.limit})
+	},
+	create: store.CreateCompany,
+	get:    store.GetCompany,
+	update: store.UpdateCompany,
+	delete: store.DeleteCompany,
+}
+
+var tasksAPI = resource[store.Task, store.TaskInput]{
+	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Task, string, error) {
+		f := store.TaskFilter{ContactID: q.Get("contact_id"), CompanyID: q.Get("company_id"), AssigneeID: q.Get("assignee_id"),
+			Cursor: p.cursor, Limit: p.limit}
+		if v := q.Get("done"); v != "" {
+			done, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, "", store.Errorf(store.EInvalid, "done must be true or false.")
+			}
+			f.Done = &done
+		}
+		return store.ListTasks(ctx, db, f)
+	},
+	create: store.CreateTask,
+	get:    store.GetTask,
+	update: store.UpdateTask,
+	delete: store.DeleteTask,
+}
+
+// noteInput is a note's create or patch body. A note stays on the record
+// it was written on; only its body changes.
+type noteInput struct {
+	ContactID *string `json:"contact_id"`
+	CompanyID *string `json:"company_id"`
+	Body      *string `json:"body"`
+}
+
+var notesAPI = resource[store.Note, noteInput]{
+	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Note, string, error) {
+		return store.ListNotes(ctx, db, q.Get("contact_id"), q.Get("company_id"), p.cursor, p.limit)
+	},
+	create: func(ctx context.Context, db *store.DB, a store.Actor, in noteInput) (*store.Note, error) {
+		return store.CreateNote(ctx, db, a, store.NoteInput{ContactID: deref(in.ContactID), CompanyID: deref(in.CompanyID), Body: deref(in.Body)})
+	},
+	get: store.GetNote,
+	update: func(ctx context.Context, db *store.DB, a store.Actor, id string, in noteInput) (*store.Note, error) {
+		if in.ContactID != nil || in.CompanyID != nil {
+			return nil, store.FieldError("contact_id", "A note stays on the record it was written on; only its body can change.")
+		}
+		if in.Body == nil {
+			return store.GetNote(ctx, db, id)
+		}
+		return store.UpdateNote(ctx, db, a, id, *in.Body)
+	},
+	delete: store.DeleteNote,
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -96,9 +96,9 @@ func hashSecret(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// errBadKey is the one answer to any key that does not authenticate, so a
-// caller learns nothing about which part was wrong.
-func errBadKey() error {
+// ErrBadAPIKey is the one answer to any key that does not authenticate, so
+// a caller learns nothing about which part was wrong.
+func ErrBadAPIKey() error {
 	return Errorf(EUnauthorized, "The API key is missing, malformed, unknown or revoked.")
 }
 
@@ -107,16 +107,16 @@ func errBadKey() error {
 func ParseAPIKey(key string) (workspaceID, keyID, secret string, err error) {
 	rest, ok := strings.CutPrefix(key, apiKeyPrefix)
 	if !ok || len(key) != apiKeyLen {
-		return "", "", "", errBadKey()
+		return "", "", "", ErrBadAPIKey()
 	}
 	ws, rest := rest[:apiKeyWSLen], rest[apiKeyWSLen:]
 	keyID, secret = rest[1:1+apiKeyIDLen], rest[2+apiKeyIDLen:]
 	if rest[0] != '_' || rest[1+apiKeyIDLen] != '_' || !isLowerHex(ws) || !isLowerHex(keyID) || !isBase64URL(secret) {
-		return "", "", "", errBadKey()
+		return "", "", "", ErrBadAPIKey()
 	}
 	u, err := uuid.Parse(ws)
 	if err != nil {
-		return "", "", "", errBadKey()
+		return "", "", "", ErrBadAPIKey()
 	}
 	return u.String(), keyID, secret, nil
 }
@@ -154,7 +154,7 @@ func AuthenticateAPIKey(ctx context.Context, db *DB, keyID, secret string) (*API
 	}
 	match := subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(k.SecretHash)) == 1
 	if !found || !match || k.RevokedAt != nil {
-		return nil, errBadKey()
+		return nil, ErrBadAPIKey()
 	}
 	if now := time.Now().UTC(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= apiKeyTouchEvery {
 		if _, err := db.W.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, now, k.ID); err != nil {

@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"atrium/store"
+)
+
+// apiWorkspace describes the key's workspace, read from the catalog so a
+// rename shows at once.
+func (s *Server) apiWorkspace(w http.ResponseWriter, r *http.Request) {
+	ws, err := store.GetWorkspace(r.Context(), s.catalog.R, callerFrom(r).lease.Workspace.ID)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ID     string `json:"id"`
+		Name   string `json:"name"`
+		Region string `json:"region"`
+	}{ws.ID, ws.Name, ws.Region})
+}
+
+// apiAudit lists the workspace's audit events, newest first, filtered by
+// ?action=, ?entity_type=, ?entity_id= and ?actor=. The cursor is the seq
+// of the last event of the previous page; a full page always has one, so
+// the last page may come back empty.
+func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := pageOf(q)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	f := store.AuditFilter{Action: q.Get("action"), EntityType: q.Get("entity_type"), EntityID: q.Get("entity_id"),
+		Actor: q.Get("actor"), Limit: p.limit}
+	if p.cursor != "" {
+		if f.Before, err = strconv.ParseInt(p.cursor, 10, 64); err != nil || f.Before < 1 {
+			s.apiFail(w, r, store.Errorf(store.EInvalid, "The cursor is not valid; start again from the first page."))
+			return
+		}
+	}
+	events, err := store.ListAudit(r.Context(), callerFrom(r).db(), f)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	resp := listResponse[store.AuditEvent]{Data: events}
+	if resp.Data == nil {
+		resp.Data = []store.AuditEvent{}
+	}
+	if n := len(events); n > 0 && n == clampedLimit(p.limit) {
+		resp.NextCursor = strconv.FormatInt(events[n-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// clampedLimit is the page length the store uses for a requested limit.
+func clampedLimit(n int) int {
+	if n <= 0 {
+		return store.DefaultLimit
+	}
+	return min(n, store.MaxLimit)
+}
+
+// apiSearch finds contacts, companies and notes of the workspace matching
+// every word of ?q= as a prefix, best first. Any q is safe: it never
+// reaches FTS5 syntax.
+func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
+	p, err := pageOf(r.URL.Query())
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	results, err := store.Search(r.Context(), callerFrom(r).db(), r.URL.Query().Get("q"), p.limit)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data []store.SearchResult `json:"data"`
+	}{results})
+}
