@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -50,24 +51,27 @@ func Search(ctx context.Context, db *DB, q string, limit int) ([]SearchResult, e
 		return []SearchResult{}, nil
 	}
 	limit = clampLimit(limit)
-	// Each part is ranked and cut to the limit on its own (bm25 over the
-	// index, cheap), then the parts are merged by rank.
+	// Each part is ranked and cut to the limit on its own, then the parts
+	// are merged by rank. Ranking costs bm25 per matching row, so only the
+	// newest searchWindow matches of each kind are ranked: a prefix like
+	// "a" matches most of a 100,000-contact workspace, and ranking all of
+	// it would take 10 ms and more.
 	var results []SearchResult
 	err := db.R.SelectContext(ctx, &results, `
 		SELECT * FROM (
 			SELECT 'contact' AS kind, c.id, trim(c.first_name || ' ' || c.last_name) AS title,
 				c.email AS snippet, c.id AS link, f.rank
-			FROM (SELECT rowid, rank FROM contacts_fts WHERE contacts_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+			FROM (SELECT rowid, rank FROM contacts_fts WHERE contacts_fts MATCH ?1 AND rowid >= `+window("contacts_fts")+` ORDER BY rank LIMIT ?2) f
 			JOIN contacts c ON c.seq = f.rowid
 			UNION ALL
 			SELECT 'company', co.id, co.name, co.domain, co.id, f.rank
-			FROM (SELECT rowid, rank FROM companies_fts WHERE companies_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+			FROM (SELECT rowid, rank FROM companies_fts WHERE companies_fts MATCH ?1 AND rowid >= `+window("companies_fts")+` ORDER BY rank LIMIT ?2) f
 			JOIN companies co ON co.seq = f.rowid
 			UNION ALL
 			SELECT 'note', n.id, coalesce(trim(c.first_name || ' ' || c.last_name), co.name, ''),
 				f.snip, coalesce(n.contact_id, n.company_id), f.rank
 			FROM (SELECT rowid, rank, snippet(notes_fts, 0, '', '', '…', 16) AS snip
-				FROM notes_fts WHERE notes_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+				FROM notes_fts WHERE notes_fts MATCH ?1 AND rowid >= `+window("notes_fts")+` ORDER BY rank LIMIT ?2) f
 			JOIN notes n ON n.seq = f.rowid
 			LEFT JOIN contacts c ON c.id = n.contact_id
 			LEFT JOIN companies co ON co.id = n.company_id
@@ -79,4 +83,14 @@ func Search(ctx context.Context, db *DB, q string, limit int) ([]SearchResult, e
 		results = []SearchResult{}
 	}
 	return results, nil
+}
+
+// searchWindow is how many of the newest matches of each kind are ranked.
+const searchWindow = 1000
+
+// window is the smallest rowid among the newest searchWindow matches of
+// ?1 in an FTS table: a rowid range FTS5 applies before ranking.
+func window(table string) string {
+	return `coalesce((SELECT min(rowid) FROM (SELECT rowid FROM ` + table + ` WHERE ` + table +
+		` MATCH ?1 ORDER BY rowid DESC LIMIT ` + strconv.Itoa(searchWindow) + `)), 0)`
 }
