@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -42,12 +43,11 @@ func (c *apiCaller) db() *store.DB { return c.lease.DB }
 // key check; the workspace comes from the key, never from the request.
 func (s *Server) apiRoutes(r *mux.Router) {
 	r.NotFoundHandler = s.secureHeaders(http.HandlerFunc(s.apiNotFound))
-	r.MethodNotAllowedHandler = s.secureHeaders(http.HandlerFunc(s.apiMethodNotAllowed))
 	r.Use(s.apiAuthenticate)
 
-	r.HandleFunc("/workspace", s.apiWorkspace).Methods(http.MethodGet)
-	r.HandleFunc("/audit", s.apiAudit).Methods(http.MethodGet)
-	r.HandleFunc("/search", s.apiSearch).Methods(http.MethodGet)
+	r.Handle("/workspace", methods{http.MethodGet: s.apiWorkspace})
+	r.Handle("/audit", methods{http.MethodGet: s.apiAudit})
+	r.Handle("/search", methods{http.MethodGet: s.apiSearch})
 	apiResource(s, r, "/contacts", contactsAPI)
 	apiResource(s, r, "/companies", companiesAPI)
 	apiResource(s, r, "/notes", notesAPI)
@@ -127,8 +127,29 @@ func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	s.apiFail(w, r, errNotFound())
 }
 
-func (s *Server) apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+// methods serves one API path by request method; any other method is 405.
+// It stands in for mux's Methods matcher, which in a subrouter loses a
+// method mismatch once a later route shares the path's prefix, and so
+// answers 404 where 405 is right.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	w.Header().Set("Allow", strings.Join(m.allowed(), ", "))
 	writeAPIError(w, http.StatusMethodNotAllowed, apiErrorBody{Code: "method_not_allowed", Message: r.Method + " is not allowed here."})
+}
+
+// allowed lists the methods served, sorted.
+func (m methods) allowed() []string {
+	list := make([]string, 0, len(m))
+	for method := range m {
+		list = append(list, method)
+	}
+	sort.Strings(list)
+	return list
 }
 
 func errNotFound() error {
@@ -158,11 +179,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return decodeError(err, dst)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if tooLarge(err) {
-			return decodeError(err)
+			return decodeError(err, dst)
 		}
 		return store.Errorf(store.EInvalid, "The request body must be one JSON object and nothing after it.")
 	}
@@ -174,7 +195,7 @@ func tooLarge(err error) bool {
 	return errors.As(err, &mb)
 }
 
-func decodeError(err error) error {
+func decodeError(err error, dst any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case tooLarge(err):
@@ -182,7 +203,7 @@ func decodeError(err error) error {
 	case errors.Is(err, io.EOF):
 		return store.Errorf(store.EInvalid, "The request body is empty; send a JSON object.")
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return store.FieldError(typeErr.Field, "%s must be %s.", typeErr.Field, jsonKind(typeErr.Type))
+		return store.FieldError(typeErr.Field, "%s must be %s (found a JSON %s).", typeErr.Field, jsonKind(fieldType(dst, typeErr.Field, typeErr.Type)), typeErr.Value)
 	case errors.As(err, &typeErr):
 		return store.Errorf(store.EInvalid, "The request body must be a JSON object.")
 	}
@@ -191,6 +212,24 @@ func decodeError(err error) error {
 		return store.FieldError(field, "%s is not a field of this record.", field)
 	}
 	return store.Errorf(store.EInvalid, "The request body is not valid JSON.")
+}
+
+// fieldType is the type of dst's field named name in JSON, so an error in
+// an array's element names the array; def when there is no such field.
+func fieldType(dst any, name string, def reflect.Type) reflect.Type {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return def
+	}
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
+			return t.Field(i).Type
+		}
+	}
+	return def
 }
 
 // jsonKind names what a Go type takes in JSON, for error messages.

@@ -32,11 +32,15 @@ type page struct {
 // apiResource registers the five routes of an entity under path:
 // GET and POST on the collection, GET, PATCH and DELETE on /{id}.
 func apiResource[T, In any](s *Server, r *mux.Router, path string, res resource[T, In]) {
-	r.HandleFunc(path, apiList(s, res.list)).Methods(http.MethodGet)
-	r.HandleFunc(path, apiCreate(s, res.create)).Methods(http.MethodPost)
-	r.HandleFunc(path+"/{id}", apiGet(s, res.get)).Methods(http.MethodGet)
-	r.HandleFunc(path+"/{id}", apiUpdate(s, res.update)).Methods(http.MethodPatch)
-	r.HandleFunc(path+"/{id}", s.apiDelete(res.delete)).Methods(http.MethodDelete)
+	r.Handle(path, methods{
+		http.MethodGet:  apiList(s, res.list),
+		http.MethodPost: apiCreate(s, res.create),
+	})
+	r.Handle(path+"/{id}", methods{
+		http.MethodGet:    apiGet(s, res.get),
+		http.MethodPatch:  apiUpdate(s, res.update),
+		http.MethodDelete: s.apiDelete(res.delete),
+	})
 }
 
 // listResponse is one page of a list.

@@ -1,0 +1,188 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"atrium/store"
+)
+
+// apiRouteTable is every route of the JSON API; TestAPI_RouteTableIsComplete
+// keeps it in step with the router, and the access tests walk it. min is
+// the least key role: "read" or "write".
+var apiRouteTable = []route{
+	{"GET", "/api/v1/workspace", "read"},
+	{"GET", "/api/v1/audit", "read"},
+	{"GET", "/api/v1/search", "read"},
+	{"GET", "/api/v1/contacts", "read"},
+	{"POST", "/api/v1/contacts", "write"},
+	{"GET", "/api/v1/contacts/{id}", "read"},
+	{"PATCH", "/api/v1/contacts/{id}", "write"},
+	{"DELETE", "/api/v1/contacts/{id}", "write"},
+	{"GET", "/api/v1/companies", "read"},
+	{"POST", "/api/v1/companies", "write"},
+	{"GET", "/api/v1/companies/{id}", "read"},
+	{"PATCH", "/api/v1/companies/{id}", "write"},
+	{"DELETE", "/api/v1/companies/{id}", "write"},
+	{"GET", "/api/v1/notes", "read"},
+	{"POST", "/api/v1/notes", "write"},
+	{"GET", "/api/v1/notes/{id}", "read"},
+	{"PATCH", "/api/v1/notes/{id}", "write"},
+	{"DELETE", "/api/v1/notes/{id}", "write"},
+	{"GET", "/api/v1/tasks", "read"},
+	{"POST", "/api/v1/tasks", "write"},
+	{"GET", "/api/v1/tasks/{id}", "read"},
+	{"PATCH", "/api/v1/tasks/{id}", "write"},
+	{"DELETE", "/api/v1/tasks/{id}", "write"},
+}
+
+// entityOf returns the collection a route is on ("contacts"…), or "".
+func entityOf(r route) string {
+	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
+	switch parts[0] {
+	case "contacts", "companies", "notes", "tasks":
+		return parts[0]
+	}
+	return ""
+}
+
+// apiWorkspace is a workspace with a write key, a read key and one record
+// of each kind: a contact at a company, a note on the contact, a task on
+// the company. Every text holds word, so a leak shows in any response.
+type apiWorkspace struct {
+	id, key, readKey             string
+	keyID                        string
+	word                         string
+	contact, company, note, task string
+}
+
+func (w *apiWorkspace) idOf(entity string) string {
+	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task}[entity]
+}
+
+// mustAPIWorkspace creates a workspace, its keys and its records.
+func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWorkspace {
+	tb.Helper()
+	w := &apiWorkspace{id: ts.mustWorkspace(tb, name, ""), word: word}
+	w.key, w.keyID = ts.mustAPIKey(tb, w.id, "write")
+	w.readKey, _ = ts.mustAPIKey(tb, w.id, "read")
+	w.company = ts.mustCreate(tb, w.key, "/api/v1/companies", `{"name":"`+word+` Inc","domain":"`+strings.ToLower(word)+`.example"}`)
+	w.contact = ts.mustCreate(tb, w.key, "/api/v1/contacts", `{"first_name":"`+word+`","email":"`+strings.ToLower(word)+`@example.com","company_id":"`+w.company+`"}`)
+	w.note = ts.mustCreate(tb, w.key, "/api/v1/notes", `{"contact_id":"`+w.contact+`","body":"`+word+` note"}`)
+	w.task = ts.mustCreate(tb, w.key, "/api/v1/tasks", `{"company_id":"`+w.company+`","title":"`+word+` task"}`)
+	return w
+}
+
+// mustAPIKey creates an API key in workspace id and returns it with its id.
+func (ts *testServer) mustAPIKey(tb testing.TB, id, role string) (key, keyID string) {
+	tb.Helper()
+	lease, err := ts.tenants.Acquire(tb.Context(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer lease.Release()
+	key, k, err := store.CreateAPIKey(tb.Context(), lease.DB, store.Actor{Kind: "user", ID: "test"}, id, "test "+role, role)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key, k.ID
+}
+
+// api sends a request with key as the bearer token ("" for none).
+func (ts *testServer) api(tb testing.TB, key, method, path, body string) response {
+	tb.Helper()
+	return ts.apiRaw(tb, "Bearer "+key, method, path, strings.NewReader(body))
+}
+
+// apiRaw sends a request with the given Authorization header ("" for none).
+func (ts *testServer) apiRaw(tb testing.TB, authorization, method, path string, body io.Reader) response {
+	tb.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if authorization != "" && authorization != "Bearer " {
+		req.Header.Set("Authorization", authorization)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+// mustCreate POSTs body and returns the new record's id.
+func (ts *testServer) mustCreate(tb testing.TB, key, path, body string) string {
+	tb.Helper()
+	r := ts.api(tb, key, "POST", path, body)
+	if r.status != http.StatusCreated {
+		tb.Fatalf("POST %s: status %d: %s", path, r.status, r.body)
+	}
+	var rec struct{ ID string }
+	mustDecode(tb, r.body, &rec)
+	return rec.ID
+}
+
+func mustDecode(tb testing.TB, body string, v any) {
+	tb.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		tb.Fatalf("decoding %q: %v", body, err)
+	}
+}
+
+// wantAPIError checks the status and that the body is exactly
+// {"error":{"code","message"[,"field"]}} with the given code and field.
+func wantAPIError(tb testing.TB, what string, r response, status int, code, field string) {
+	tb.Helper()
+	if r.status != status {
+		tb.Errorf("%s: status %d, want %d: %s", what, r.status, status, r.body)
+		return
+	}
+	var body struct {
+		Error apiErrorBody `json:"error"`
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(r.body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.Error.Message == "" || body.Error.Code != code || body.Error.Field != field {
+		tb.Errorf("%s: body %s, want code %q and field %q (%v)", what, r.body, code, field, err)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		tb.Errorf("%s: Content-Type %q", what, ct)
+	}
+}
+
+// bodyFor gives every write route of w a valid body, so a refusal is not a
+// validation error in disguise.
+func bodyFor(r route, w *apiWorkspace) string {
+	switch r.method + " " + entityOf(r) {
+	case "POST contacts":
+		return `{"first_name":"New"}`
+	case "PATCH contacts":
+		return `{"title":"Changed"}`
+	case "POST companies":
+		return `{"name":"New Co"}`
+	case "PATCH companies":
+		return `{"industry":"Changed"}`
+	case "POST notes":
+		return `{"contact_id":"` + w.contact + `","body":"New note"}`
+	case "PATCH notes":
+		return `{"body":"Changed"}`
+	case "POST tasks":
+		return `{"contact_id":"` + w.contact + `","title":"New task"}`
+	case "PATCH tasks":
+		return `{"done":true}`
+	}
+	return ""
+}
+
+// pathFor fills a route's {id} with id.
+func pathFor(r route, id string) string {
+	return strings.ReplaceAll(r.path, "{id}", id)
+}
