@@ -3,6 +3,7 @@
 package scripts
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -52,6 +53,9 @@ func TestScripts(t *testing.T) {
 			"freeport":   freePort,
 			"httpwait":   httpWait,
 			"httpget":    httpGet,
+			"httpdo":     httpDo,
+			"word2env":   lastWordToEnv,
+			"json2env":   jsonToEnv,
 		},
 	})
 }
@@ -106,5 +110,59 @@ func httpGet(ts *testscript.TestScript, neg bool, args []string) {
 	body, err := io.ReadAll(resp.Body)
 	ts.Check(err)
 	fmt.Fprint(ts.Stdout(), string(body))
+	fmt.Fprintf(ts.Stderr(), "status %d\n", resp.StatusCode)
+}
+
+// lastWordToEnv NAME sets $NAME to the last word of the previous command's
+// stdout, such as the key that 'atrium apikey create' prints.
+func lastWordToEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: word2env NAME")
+	}
+	words := strings.Fields(ts.ReadFile("stdout"))
+	if len(words) == 0 {
+		ts.Fatalf("stdout is empty")
+	}
+	ts.Setenv(args[0], words[len(words)-1])
+}
+
+// jsonToEnv NAME FIELD sets $NAME to the string FIELD of the JSON object
+// in the previous command's stdout.
+func jsonToEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: json2env NAME FIELD")
+	}
+	var obj map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &obj))
+	v, ok := obj[args[1]].(string)
+	if !ok {
+		ts.Fatalf("stdout has no string field %q", args[1])
+	}
+	ts.Setenv(args[0], v)
+}
+
+// httpDo METHOD URL [BODY] sends a JSON request with "Authorization:
+// Bearer $API_KEY" when $API_KEY is set; the body becomes stdout and
+// "status NNN" stderr.
+func httpDo(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: httpdo METHOD URL [BODY]")
+	}
+	var body io.Reader
+	if len(args) == 3 {
+		body = strings.NewReader(args[2])
+	}
+	req, err := http.NewRequest(args[0], args[1], body)
+	ts.Check(err)
+	req.Header.Set("Content-Type", "application/json")
+	if key := ts.Getenv("API_KEY"); key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprint(ts.Stdout(), string(b))
 	fmt.Fprintf(ts.Stderr(), "status %d\n", resp.StatusCode)
 }
