@@ -66,7 +66,7 @@ func (s *Server) apiAuthenticate(next http.Handler) http.Handler {
 			return
 		}
 		defer c.lease.Release()
-		if r.Method != http.MethodGet && !c.key.CanWrite() {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !c.key.CanWrite() {
 			s.apiFail(w, r, store.Errorf(store.EForbidden, "This API key is read-only."))
 			return
 		}
