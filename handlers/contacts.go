@@ -225,22 +225,13 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 
 // contactFormError re-renders the form with the error on its field.
 func (s *Server) contactFormError(w http.ResponseWriter, r *http.Request, c *store.Contact, f *form, err error) {
-	code := store.ErrorCode(err)
-	if code == store.EInternal || code == store.ENotFound {
-		s.fail(w, r, err)
-		return
-	}
-	field := store.ErrorField(err)
-	if field == "" {
-		field = "first_name"
-	}
-	f.Fail(field, store.ErrorMessage(err))
-	s.renderContactForm(w, r, statusOf(code), c, f)
+	s.recordFormError(w, r, f, err, "first_name", func(status int) { s.renderContactForm(w, r, status, c, f) })
 }
 
 // contactPage is one contact with its timeline.
 type contactPage struct {
 	Contact  *store.Contact
+	Tasks    []store.Task
 	Timeline []store.TimelineItem
 	Members  []store.Member
 	Fields   []store.CustomField
@@ -263,6 +254,9 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 	}
 	page := contactPage{Contact: c}
 	page.Timeline, err = store.Timeline(ctx, wc.lease.DB, "contact", c.ID, 100)
+	if err == nil {
+		page.Tasks, _, err = store.ListTasks(ctx, wc.lease.DB, store.TaskFilter{ContactID: c.ID, Limit: store.MaxLimit})
+	}
 	if err == nil {
 		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
 	}

@@ -44,6 +44,20 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/contacts/{contact}/edit", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}/delete", "member"},
 	{"POST", "/w/{ws}/contacts/{contact}/delete", "member"},
+	{"GET", "/w/{ws}/companies", "viewer"},
+	{"POST", "/w/{ws}/companies", "member"},
+	{"GET", "/w/{ws}/companies/new", "member"},
+	{"GET", "/w/{ws}/companies/{company}", "viewer"},
+	{"POST", "/w/{ws}/companies/{company}", "member"},
+	{"GET", "/w/{ws}/companies/{company}/edit", "member"},
+	{"GET", "/w/{ws}/companies/{company}/delete", "member"},
+	{"POST", "/w/{ws}/companies/{company}/delete", "member"},
+	{"POST", "/w/{ws}/tasks", "member"},
+	{"POST", "/w/{ws}/tasks/{task}/toggle", "member"},
+	{"POST", "/w/{ws}/tasks/{task}/delete", "member"},
+	{"GET", "/w/{ws}/settings/api-keys", "admin"},
+	{"POST", "/w/{ws}/settings/api-keys", "admin"},
+	{"POST", "/w/{ws}/settings/api-keys/{key}/revoke", "admin"},
 	{"POST", "/w/{ws}/notes", "member"},
 	{"POST", "/w/{ws}/notes/{note}/delete", "member"},
 	{"GET", "/w/{ws}/search", "viewer"},
@@ -111,6 +125,7 @@ type fixture struct {
 	owner, admin, member, viewer, outsider *store.User
 	inviteID                               string
 	contact, note, field                   string // records of workspace A
+	company, task, apiKey                  string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -158,6 +173,21 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.field, f.contact, f.note = fd.ID, c.ID, n.ID
+	coName := "Acme Labs"
+	co, err := store.CreateCompany(t.Context(), l.DB, a, store.CompanyInput{Name: &coName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := "Send the proposal"
+	task, err := store.CreateTask(t.Context(), l.DB, a, store.TaskInput{ContactID: &c.ID, Title: &title})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := store.CreateAPIKey(t.Context(), l.DB, a, f.a, "Website", "write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.company, f.task, f.apiKey = co.ID, task.ID, key.ID
 }
 
 func (f *fixture) path(r route, ws string) string {
@@ -166,6 +196,9 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{contact}", f.contact)
 	p = strings.ReplaceAll(p, "{note}", f.note)
 	p = strings.ReplaceAll(p, "{field}", f.field)
+	p = strings.ReplaceAll(p, "{company}", f.company)
+	p = strings.ReplaceAll(p, "{task}", f.task)
+	p = strings.ReplaceAll(p, "{key}", f.apiKey)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
@@ -174,7 +207,7 @@ func (f *fixture) path(r route, ws string) string {
 func (f *fixture) formFor(r route) url.Values {
 	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""},
 		"first_name": {"Changed"}, "label": {"Extra"}, "entity": {"contact"}, "type": {"text"},
-		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "confirm_yes": {"yes"}}
+		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "title": {"A task"}}
 }
 
 func TestRoutes_AnonymousIsSentToLogin(t *testing.T) {
@@ -327,6 +360,16 @@ func assertWorkspaceIntact(t *testing.T, f *fixture) {
 	}
 	if n, _ := store.CountContacts(t.Context(), l.DB, store.ContactFilter{}); n != 1 {
 		t.Fatalf("%d contacts", n)
+	}
+	if co, err := store.GetCompany(t.Context(), l.DB, f.company); err != nil || co.Name != "Acme Labs" {
+		t.Fatalf("company changed: %+v %v", co, err)
+	}
+	if task, err := store.GetTask(t.Context(), l.DB, f.task); err != nil || task.Done {
+		t.Fatalf("task changed: %+v %v", task, err)
+	}
+	keys, _ := store.ListAPIKeys(t.Context(), l.DB)
+	if len(keys) != 1 || keys[0].RevokedAt != nil {
+		t.Fatalf("API keys changed: %+v", keys)
 	}
 }
 

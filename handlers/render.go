@@ -53,7 +53,8 @@ func parsePages(assets fs.FS) (*pages, error) {
 
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
-	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields"}
+	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
+	"companies", "company", "company_form", "apikeys"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -203,6 +204,11 @@ var templateFuncs = template.FuncMap{
 	"actorName":     actorName,
 	"changeText":    changeText,
 	"dict":          dict,
+	"memberName":    memberName,
+	"companySizes":  func() []string { return store.CompanySizes },
+	"companyDir": func(f store.CompanyFilter, key string) string {
+		return toggleDir(store.ContactFilter{Sort: f.Sort, Asc: f.Asc}, key)
+	},
 }
 
 // ago says how long ago t was, coarsely, as people say it.

@@ -39,7 +39,7 @@ type SearchResult struct {
 	ID      string  `db:"id" json:"id"`
 	Title   string  `db:"title" json:"title"`
 	Snippet string  `db:"snippet" json:"snippet"`
-	Link    string  `db:"link" json:"-"` // id of the record to open: the note's contact or company
+	Link    string  `db:"link" json:"-"` // path of the page to open, under /w/{id}/
 	Rank    float64 `db:"rank" json:"-"`
 }
 
@@ -60,16 +60,16 @@ func Search(ctx context.Context, db *DB, q string, limit int) ([]SearchResult, e
 	err := db.R.SelectContext(ctx, &results, `
 		SELECT * FROM (
 			SELECT 'contact' AS kind, c.id, trim(c.first_name || ' ' || c.last_name) AS title,
-				c.email AS snippet, c.id AS link, f.rank
+				c.email AS snippet, 'contacts/' || c.id AS link, f.rank
 			FROM (SELECT rowid, rank FROM contacts_fts WHERE contacts_fts MATCH ?1 AND rowid >= `+window("contacts_fts")+` ORDER BY rank LIMIT ?2) f
 			JOIN contacts c ON c.seq = f.rowid
 			UNION ALL
-			SELECT 'company', co.id, co.name, co.domain, co.id, f.rank
+			SELECT 'company', co.id, co.name, co.domain, 'companies/' || co.id, f.rank
 			FROM (SELECT rowid, rank FROM companies_fts WHERE companies_fts MATCH ?1 AND rowid >= `+window("companies_fts")+` ORDER BY rank LIMIT ?2) f
 			JOIN companies co ON co.seq = f.rowid
 			UNION ALL
 			SELECT 'note', n.id, coalesce(trim(c.first_name || ' ' || c.last_name), co.name, ''),
-				f.snip, coalesce(n.contact_id, n.company_id), f.rank
+				f.snip, CASE WHEN n.contact_id IS NOT NULL THEN 'contacts/' || n.contact_id ELSE 'companies/' || n.company_id END, f.rank
 			FROM (SELECT rowid, rank, snippet(notes_fts, 0, '', '', '…', 16) AS snip
 				FROM notes_fts WHERE notes_fts MATCH ?1 AND rowid >= `+window("notes_fts")+` ORDER BY rank LIMIT ?2) f
 			JOIN notes n ON n.seq = f.rowid

@@ -1,0 +1,233 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"atrium/store"
+)
+
+// companiesPage is the company list with its filters.
+type companiesPage struct {
+	Companies []store.Company
+	Next      string
+	Total     int
+	Params    url.Values
+	Filter    store.CompanyFilter
+	Tags      []string
+}
+
+func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	q := r.URL.Query()
+	f := store.CompanyFilter{Query: strings.TrimSpace(q.Get("q")), Tag: q.Get("tag"), Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", Cursor: q.Get("cursor")}
+	list, next, err := store.ListCompanies(r.Context(), wc.lease.DB, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page := companiesPage{Companies: list, Next: next, Params: q, Filter: f}
+	if page.Total, err = store.CountCompanies(r.Context(), wc.lease.DB, f); err == nil {
+		page.Tags, err = store.AllTags(r.Context(), wc.lease.DB)
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.newView(r, "Companies")
+	v.Section = "companies"
+	v.Page = page
+	s.render(w, r, http.StatusOK, "companies", v)
+}
+
+// companyPage is one company with its people, tasks and timeline.
+type companyPage struct {
+	Company  *store.Company
+	Contacts []store.Contact
+	Tasks    []store.Task
+	Timeline []store.TimelineItem
+	Members  []store.Member
+	Fields   []store.CustomField
+}
+
+// MemberName returns how to show the member with this id.
+func (p companyPage) MemberName(id string) string { return memberName(p.Members, id) }
+
+func (s *Server) company(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	c, err := store.GetCompany(ctx, wc.lease.DB, mux.Vars(r)["company"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page := companyPage{Company: c}
+	page.Contacts, _, err = store.ListContacts(ctx, wc.lease.DB, store.ContactFilter{CompanyID: c.ID, Sort: "name", Asc: true, Limit: store.MaxLimit})
+	if err == nil {
+		page.Tasks, _, err = store.ListTasks(ctx, wc.lease.DB, store.TaskFilter{CompanyID: c.ID, Limit: store.MaxLimit})
+	}
+	if err == nil {
+		page.Timeline, err = store.Timeline(ctx, wc.lease.DB, "company", c.ID, 100)
+	}
+	if err == nil {
+		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+	}
+	if err == nil {
+		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "company")
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.newView(r, c.Name)
+	v.Section = "companies"
+	v.Page = page
+	s.render(w, r, http.StatusOK, "company", v)
+}
+
+// companyFormPage is the new and edit form of a company.
+type companyFormPage struct {
+	Company *store.Company
+	Members []store.Member
+	Fields  []store.CustomField
+}
+
+func (s *Server) newCompany(w http.ResponseWriter, r *http.Request) {
+	s.renderCompanyForm(w, r, http.StatusOK, nil, newForm(nil))
+}
+
+func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
+	c, err := store.GetCompany(r.Context(), workspaceFrom(r).lease.DB, mux.Vars(r)["company"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := newForm(nil)
+	for k, v := range map[string]string{"name": c.Name, "domain": c.Domain, "industry": c.Industry, "size": c.Size,
+		"owner_id": c.OwnerID, "tags": strings.Join(c.Tags, ", ")} {
+		f.Values.Set(k, v)
+	}
+	for k, v := range c.Custom {
+		f.Values.Set("custom."+k, customText(v))
+	}
+	s.renderCompanyForm(w, r, http.StatusOK, c, f)
+}
+
+func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c *store.Company, f *form) {
+	wc := workspaceFrom(r)
+	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	fields, err := store.CustomFields(r.Context(), wc.lease.DB, "company")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	title := "New company"
+	if c != nil {
+		title = "Edit " + c.Name
+	}
+	v := s.newView(r, title)
+	v.Section = "companies"
+	v.Form = f
+	v.Page = companyFormPage{Company: c, Members: members, Fields: fields}
+	s.render(w, r, status, "company_form", v)
+}
+
+// companyInput reads the company form; every field is sent, so every field is set.
+func companyInput(f *form, fields []store.CustomField) store.CompanyInput {
+	str := func(name string) *string { v := f.Get(name); return &v }
+	tags := strings.Split(f.Get("tags"), ",")
+	in := store.CompanyInput{Name: str("name"), Domain: str("domain"), Industry: str("industry"), Size: str("size"),
+		OwnerID: str("owner_id"), Tags: &tags, Custom: map[string]any{}}
+	for _, fd := range fields {
+		in.Custom[fd.Key] = f.Get("custom." + fd.Key)
+	}
+	return in
+}
+
+// saveCompany creates (id "") or updates a company from the form.
+func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	var current *store.Company
+	if id != "" {
+		var err error
+		if current, err = store.GetCompany(ctx, wc.lease.DB, id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	f := newForm(r.PostForm)
+	fields, err := store.CustomFields(ctx, wc.lease.DB, "company")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	in := companyInput(f, fields)
+	err = s.checkOwner(r, *in.OwnerID)
+	var saved *store.Company
+	if err == nil && id == "" {
+		saved, err = store.CreateCompany(ctx, wc.lease.DB, s.actor(r), in)
+	} else if err == nil {
+		saved, err = store.UpdateCompany(ctx, wc.lease.DB, s.actor(r), id, in)
+	}
+	if err != nil {
+		s.recordFormError(w, r, f, err, "name", func(status int) { s.renderCompanyForm(w, r, status, current, f) })
+		return
+	}
+	s.flash(w, r, "success", "Saved "+saved.Name+".")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/companies/"+saved.ID, http.StatusSeeOther)
+}
+
+func (s *Server) createCompany(w http.ResponseWriter, r *http.Request) { s.saveCompany(w, r, "") }
+
+func (s *Server) updateCompany(w http.ResponseWriter, r *http.Request) {
+	s.saveCompany(w, r, mux.Vars(r)["company"])
+}
+
+// recordFormError puts a validation or conflict error on its field and
+// re-renders the form; anything else is an error page.
+func (s *Server) recordFormError(w http.ResponseWriter, r *http.Request, f *form, err error, defaultField string, rerender func(status int)) {
+	code := store.ErrorCode(err)
+	if code == store.EInternal || code == store.ENotFound {
+		s.fail(w, r, err)
+		return
+	}
+	field := store.ErrorField(err)
+	if field == "" {
+		field = defaultField
+	}
+	f.Fail(field, store.ErrorMessage(err))
+	rerender(statusOf(code))
+}
+
+func (s *Server) confirmDeleteCompany(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	c, err := store.GetCompany(r.Context(), wc.lease.DB, mux.Vars(r)["company"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	base := "/w/" + wc.ws.ID + "/companies/" + c.ID
+	s.renderConfirm(w, r, confirmPage{
+		Question: "Delete " + c.Name + "?",
+		Detail:   "Its notes and tasks go too. Its contacts stay, without a company. This cannot be undone.",
+		Action:   base + "/delete", Button: "Delete company", Cancel: base,
+	})
+}
+
+func (s *Server) deleteCompany(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	if err := store.DeleteCompany(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["company"]); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The company was deleted.")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/companies", http.StatusSeeOther)
+}

@@ -1,0 +1,154 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"atrium/store"
+)
+
+func TestCompaniesUI(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	base := "/w/" + f.a + "/companies"
+	wantStatus(t, "no name", c.post(base, token, url.Values{"name": {""}}), http.StatusUnprocessableEntity)
+	r := c.post(base, token, url.Values{"name": {"Initech"}, "domain": {"not a domain"}})
+	wantStatus(t, "bad domain", r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.body, `value="Initech"`) {
+		t.Error("the form lost its values")
+	}
+	r = c.post(base, token, url.Values{"name": {"Initech"}, "domain": {"Initech.example"}, "industry": {"Software"}, "size": {"51-200"}, "tags": {"partner"}})
+	wantStatus(t, "create", r, http.StatusSeeOther)
+	page := r.header.Get("Location")
+	id := strings.TrimPrefix(page, base+"/")
+	wantStatus(t, "contact at it", c.post("/w/"+f.a+"/contacts", token, url.Values{"first_name": {"Peter"}, "company": {"initech"}, "stage": {"lead"}}), http.StatusSeeOther)
+	body := c.get(page).body
+	for _, want := range []string{"Initech", "initech.example", "Software", "51-200", "partner", "Peter"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("company page lacks %q", want)
+		}
+	}
+	if !strings.Contains(c.get(base+"?q=initech").body, "/companies/"+id) {
+		t.Error("search in the company list does not find it")
+	}
+	wantStatus(t, "edit", c.post(page, token, url.Values{"name": {"Initech Ltd"}}), http.StatusSeeOther)
+	if !strings.Contains(c.get(page+"/delete").body, "Delete Initech Ltd?") {
+		t.Error("no confirmation before deleting a company")
+	}
+	wantStatus(t, "delete", c.post(page+"/delete", token, nil), http.StatusSeeOther)
+	wantStatus(t, "gone", c.get(page), http.StatusNotFound)
+	if r := c.get("/w/" + f.a + "/contacts?q=peter"); !strings.Contains(r.body, "Peter") {
+		t.Error("deleting the company deleted its contact")
+	}
+}
+
+func TestTasksUI(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	contactPage := "/w/" + f.a + "/contacts/" + f.contact
+	wantStatus(t, "no title", c.post("/w/"+f.a+"/tasks", token, url.Values{"contact_id": {f.contact}, "title": {""}}), http.StatusSeeOther)
+	if !strings.Contains(c.get(contactPage).body, "flash-error") {
+		t.Error("an empty task title gave no error message")
+	}
+	wantStatus(t, "bad date", c.post("/w/"+f.a+"/tasks", token, url.Values{"contact_id": {f.contact}, "title": {"Call"}, "due_date": {"tomorrow"}}), http.StatusSeeOther)
+	wantStatus(t, "add", c.post("/w/"+f.a+"/tasks", token, url.Values{"contact_id": {f.contact}, "title": {"Call back"}, "due_date": {"2027-01-15"}, "assignee_id": {f.member.ID}}), http.StatusSeeOther)
+	body := c.get(contactPage).body
+	if !strings.Contains(body, "Call back") || !strings.Contains(body, "due 2027-01-15") {
+		t.Fatal("the task is not on the contact page")
+	}
+	id := regexp.MustCompile(`/tasks/([0-9a-f-]{36})/toggle`).FindAllStringSubmatch(body, -1)
+	if len(id) != 2 {
+		t.Fatalf("%d tasks on the page, want 2", len(id))
+	}
+	wantStatus(t, "done", c.post("/w/"+f.a+"/tasks/"+id[0][1]+"/toggle", token, nil), http.StatusSeeOther)
+	if !strings.Contains(c.get(contactPage).body, `class="done"`) {
+		t.Error("the task is not shown done")
+	}
+	wantStatus(t, "assignee not a member", c.post("/w/"+f.a+"/tasks", token, url.Values{"contact_id": {f.contact}, "title": {"X"}, "assignee_id": {f.outsider.ID}}), http.StatusSeeOther)
+	if !strings.Contains(c.get(contactPage).body, "must be a member") {
+		t.Error("no error for an assignee who is not a member")
+	}
+}
+
+func TestAPIKeysUI(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.admin.Email)
+	token := c.workspaceToken(f.a)
+	page := "/w/" + f.a + "/settings/api-keys"
+	wantStatus(t, "bad role", c.post(page, token, url.Values{"name": {"X"}, "role": {"root"}}), http.StatusUnprocessableEntity)
+	r := c.post(page, token, url.Values{"name": {"Zapier"}, "role": {"read"}})
+	wantStatus(t, "create", r, http.StatusCreated)
+	key := regexp.MustCompile(`value="(atr_[^"]+)"`).FindStringSubmatch(r.body)
+	if key == nil {
+		t.Fatal("the new key is not shown")
+	}
+	if strings.Contains(c.get(page).body, key[1]) {
+		t.Fatal("the key is shown again after creation")
+	}
+	api := func() int {
+		req, _ := http.NewRequest(http.MethodGet, f.ts.URL+"/api/v1/contacts", nil)
+		req.Header.Set("Authorization", "Bearer "+key[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := api(); got != http.StatusOK {
+		t.Fatalf("API with the new key: %d", got)
+	}
+	keyID := strings.Split(key[1], "_")[2]
+	wantStatus(t, "revoke", c.post(page+"/"+keyID+"/revoke", token, nil), http.StatusSeeOther)
+	if got := api(); got != http.StatusUnauthorized {
+		t.Fatalf("API with a revoked key: %d", got)
+	}
+}
+
+// TestRecordsUI_OtherWorkspacesRecords uses company and task ids of
+// workspace B in workspace A, as a member of both: 404, B unchanged.
+func TestRecordsUI_OtherWorkspacesRecords(t *testing.T) {
+	f := newFixture(t)
+	l, err := f.ts.tenants.Acquire(t.Context(), f.b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := store.Actor{Kind: "user", ID: f.owner.ID}
+	name, first, title := "Globex Labs", "Zed", "B's task"
+	co, _ := store.CreateCompany(t.Context(), l.DB, a, store.CompanyInput{Name: &name})
+	ct, _ := store.CreateContact(t.Context(), l.DB, a, store.ContactInput{FirstName: &first})
+	task, err := store.CreateTask(t.Context(), l.DB, a, store.TaskInput{ContactID: &ct.ID, Title: &title})
+	_, key, _ := store.CreateAPIKey(t.Context(), l.DB, a, f.b, "B key", "write")
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.ts.loggedIn(t, f.owner.Email)
+	token := c.workspaceToken(f.a)
+	w := "/w/" + f.a
+	wantStatus(t, "company", c.get(w+"/companies/"+co.ID), http.StatusNotFound)
+	wantStatus(t, "company edit", c.get(w+"/companies/"+co.ID+"/edit"), http.StatusNotFound)
+	wantStatus(t, "company update", c.post(w+"/companies/"+co.ID, token, url.Values{"name": {"Hacked"}}), http.StatusNotFound)
+	wantStatus(t, "company delete", c.post(w+"/companies/"+co.ID+"/delete", token, nil), http.StatusNotFound)
+	wantStatus(t, "task toggle", c.post(w+"/tasks/"+task.ID+"/toggle", token, nil), http.StatusNotFound)
+	wantStatus(t, "task delete", c.post(w+"/tasks/"+task.ID+"/delete", token, nil), http.StatusNotFound)
+	wantStatus(t, "task on B's contact", c.post(w+"/tasks", token, url.Values{"contact_id": {ct.ID}, "title": {"x"}}), http.StatusNotFound)
+	wantStatus(t, "note on B's company", c.post(w+"/notes", token, url.Values{"company_id": {co.ID}, "body": {"x"}}), http.StatusNotFound)
+	wantStatus(t, "revoke B's key", c.post(w+"/settings/api-keys/"+key.ID+"/revoke", token, nil), http.StatusNotFound)
+	l, _ = f.ts.tenants.Acquire(t.Context(), f.b)
+	defer l.Release()
+	if got, err := store.GetCompany(t.Context(), l.DB, co.ID); err != nil || got.Name != name {
+		t.Fatalf("B's company changed: %+v %v", got, err)
+	}
+	if got, err := store.GetTask(t.Context(), l.DB, task.ID); err != nil || got.Done {
+		t.Fatalf("B's task changed: %+v %v", got, err)
+	}
+	if keys, _ := store.ListAPIKeys(t.Context(), l.DB); keys[0].RevokedAt != nil {
+		t.Fatal("B's key was revoked from A")
+	}
+}

@@ -1,0 +1,71 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"atrium/store"
+)
+
+// taskParentURL is the page a task is shown on.
+func taskParentURL(workspaceID string, t *store.Task) string {
+	return noteParentURL(workspaceID, t.ContactID, t.CompanyID)
+}
+
+// createTask adds a task to a contact or company and goes back to it.
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	f := newForm(r.PostForm)
+	contactID, companyID := f.Get("contact_id"), f.Get("company_id")
+	title, due, assignee := f.Get("title"), f.Get("due_date"), f.Get("assignee_id")
+	back := noteParentURL(wc.ws.ID, contactID, companyID)
+	err := s.checkOwner(r, assignee)
+	if err == nil {
+		_, err = store.CreateTask(r.Context(), wc.lease.DB, s.actor(r), store.TaskInput{
+			ContactID: &contactID, CompanyID: &companyID, Title: &title, DueDate: &due, AssigneeID: &assignee,
+		})
+	}
+	switch field := store.ErrorField(err); {
+	case err == nil:
+		s.flash(w, r, "success", "Task added.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	case field == "contact_id" || field == "company_id":
+		s.notFound(w, r) // a parent of another workspace, or none
+	case store.ErrorCode(err) == store.EValidation:
+		s.flash(w, r, "error", store.ErrorMessage(err))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+// toggleTask marks a task done, or open again.
+func (s *Server) toggleTask(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	t, err := store.GetTask(r.Context(), wc.lease.DB, mux.Vars(r)["task"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	done := !t.Done
+	if _, err := store.UpdateTask(r.Context(), wc.lease.DB, s.actor(r), t.ID, store.TaskInput{Done: &done}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, taskParentURL(wc.ws.ID, t), http.StatusSeeOther)
+}
+
+func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	t, err := store.GetTask(r.Context(), wc.lease.DB, mux.Vars(r)["task"])
+	if err == nil {
+		err = store.DeleteTask(r.Context(), wc.lease.DB, s.actor(r), t.ID)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The task was deleted.")
+	http.Redirect(w, r, taskParentURL(wc.ws.ID, t), http.StatusSeeOther)
+}
