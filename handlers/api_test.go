@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"sort"
@@ -397,5 +399,18 @@ func TestAPI_Search(t *testing.T) {
 	for _, q := range []string{`"a OR`, `NEAR(`, strings.Repeat("y", 10000), "日本"} {
 		resp := f.ts.api(t, f.a.key, "GET", "/api/v1/contacts?q="+url.QueryEscape(q), "")
 		wantStatus(t, "contacts q "+q[:min(len(q), 20)], resp, http.StatusOK)
+	}
+}
+
+// TestAPI_InternalErrorHidesDetails: an error that is not a domain error is
+// a 500 whose message says nothing of its cause.
+func TestAPI_InternalErrorHidesDetails(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	rec := httptest.NewRecorder()
+	s.apiFail(rec, httptest.NewRequest("GET", "/api/v1/contacts", nil), fmt.Errorf("open /srv/data/secret.db: disk I/O error"))
+	resp := response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+	wantAPIError(t, "internal", resp, http.StatusInternalServerError, "internal", "")
+	if strings.Contains(resp.body, "secret") || strings.Contains(resp.body, "I/O") {
+		t.Fatalf("internals leak: %s", resp.body)
 	}
 }
