@@ -66,9 +66,10 @@ func apiList[T any](s *Server, list func(context.Context, *store.DB, url.Values,
 	}
 }
 
-// pageOf reads ?cursor= and ?limit= (1 to store.MaxLimit; more is cut).
+// pageOf reads ?cursor= and ?limit= (store.DefaultLimit when absent; at
+// most store.MaxLimit, more is cut).
 func pageOf(q url.Values) (page, error) {
-	p := page{cursor: q.Get("cursor")}
+	p := page{cursor: q.Get("cursor"), limit: store.DefaultLimit}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -412,5 +413,38 @@ func TestAPI_InternalErrorHidesDetails(t *testing.T) {
 	wantAPIError(t, "internal", resp, http.StatusInternalServerError, "internal", "")
 	if strings.Contains(resp.body, "secret") || strings.Contains(resp.body, "I/O") {
 		t.Fatalf("internals leak: %s", resp.body)
+	}
+}
+
+// TestAPI_ConcurrentWorkspacesStayApart writes to two workspaces at once
+// through many connections; each ends with exactly its own records.
+func TestAPI_ConcurrentWorkspacesStayApart(t *testing.T) {
+	f := newAPIFixture(t)
+	const writers, each = 4, 15
+	var wg sync.WaitGroup
+	for _, w := range []*apiWorkspace{f.a, f.b} {
+		for g := range writers {
+			wg.Go(func() {
+				for i := range each {
+					body := fmt.Sprintf(`{"first_name":"%s","last_name":"W%d-%d","tags":["load"]}`, w.word, g, i)
+					if r := f.ts.api(t, w.key, "POST", "/api/v1/contacts", body); r.status != http.StatusCreated {
+						t.Errorf("create: %d %s", r.status, r.body)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, pair := range [][2]*apiWorkspace{{f.a, f.b}, {f.b, f.a}} {
+		w, other := pair[0], pair[1]
+		resp := f.ts.api(t, w.key, "GET", "/api/v1/contacts?tag=load&limit=200", "")
+		var page struct{ Data []store.Contact }
+		mustDecode(t, resp.body, &page)
+		if len(page.Data) != writers*each {
+			t.Errorf("%s has %d contacts, want %d", w.word, len(page.Data), writers*each)
+		}
+		if strings.Contains(resp.body, other.word) {
+			t.Errorf("%s lists contacts of %s", w.word, other.word)
+		}
 	}
 }

@@ -50,18 +50,10 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 	if resp.Data == nil {
 		resp.Data = []store.AuditEvent{}
 	}
-	if n := len(events); n > 0 && n == clampedLimit(p.limit) {
+	if n := len(events); n > 0 && n == p.limit {
 		resp.NextCursor = strconv.FormatInt(events[n-1].Seq, 10)
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// clampedLimit is the page length the store uses for a requested limit.
-func clampedLimit(n int) int {
-	if n <= 0 {
-		return store.DefaultLimit
-	}
-	return min(n, store.MaxLimit)
 }
 
 // apiSearch finds contacts, companies and notes of the workspace matching
