@@ -1,13 +1,17 @@
 package handlers
 
 import (
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -628,4 +632,59 @@ func TestForms_OversizedBodyIsRefused(t *testing.T) {
 	big := url.Values{"name": {strings.Repeat("x", maxFormBytes+1)}}
 	wantStatus(t, "oversized", c.post("/w/"+f.a+"/settings", c.workspaceToken(f.a), big), http.StatusRequestEntityTooLarge)
 	assertWorkspaceIntact(t, f)
+}
+
+func TestLogin_LimitPerAddress(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.newClient(t)
+	token := c.token("/login")
+	for i := 0; i < maxFailuresPerIP; i++ {
+		c.post("/login", token, url.Values{"email": {"guess" + strconv.Itoa(i) + "@example.com"}, "password": {"nope"}})
+	}
+	r := c.post("/login", token, url.Values{"email": {f.owner.Email}, "password": {testPassword}})
+	wantStatus(t, "any account from a guessing address", r, http.StatusTooManyRequests)
+}
+
+func TestLoginLimiter_Window(t *testing.T) {
+	l := newLoginLimiter()
+	start := time.Now()
+	for i := 0; i < maxFailuresPerEmail; i++ {
+		l.fail("a@example.com", "1.2.3.4", start)
+	}
+	if l.blocked("A@example.com", "5.6.7.8", start) == 0 {
+		t.Fatal("not blocked after the limit, in another letter case and from another address")
+	}
+	if l.blocked("a@example.com", "5.6.7.8", start.Add(loginWindow)) != 0 {
+		t.Fatal("still blocked after the window")
+	}
+	l.succeed("a@example.com")
+	if l.blocked("a@example.com", "9.9.9.9", start) != 0 {
+		t.Fatal("a success did not clear the account")
+	}
+}
+
+func TestCookies_SecureBehindTrustedProxy(t *testing.T) {
+	ts := newTestServer(t)
+	h, err := New(t.Context(), Config{Tenants: ts.tenants, Logger: slog.New(slog.DiscardHandler), Assets: os.DirFS(".."), TrustProxy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for proto, want := range map[string]bool{"https": true, "http": false} {
+		req := httptest.NewRequest(http.MethodGet, "/login", nil)
+		req.Header.Set("X-Forwarded-Proto", proto)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		cookie := rec.Header().Get("Set-Cookie")
+		if strings.Contains(cookie, "Secure") != want {
+			t.Errorf("X-Forwarded-Proto %s: cookie %q", proto, cookie)
+		}
+	}
+	// Without trust, the header is ignored.
+	req := httptest.NewRequest(http.MethodGet, "/login", nil)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	rec := httptest.NewRecorder()
+	ts.Config.Handler.ServeHTTP(rec, req)
+	if strings.Contains(rec.Header().Get("Set-Cookie"), "Secure") {
+		t.Error("an untrusted X-Forwarded-Proto made the cookie Secure")
+	}
 }

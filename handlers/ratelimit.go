@@ -59,8 +59,21 @@ func (l *loginLimiter) recent(key string, now time.Time) []time.Time {
 func (l *loginLimiter) fail(email, ip string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.failures) > maxTrackedKeys {
+		l.sweep(now)
+	}
 	for _, key := range []string{"email:" + strings.ToLower(email), "ip:" + ip} {
 		l.failures[key] = append(l.recent(key, now), now)
+	}
+}
+
+// maxTrackedKeys bounds the limiter's memory under a spray of addresses.
+const maxTrackedKeys = 100_000
+
+// sweep forgets every key whose failures are all outside the window.
+func (l *loginLimiter) sweep(now time.Time) {
+	for key := range l.failures {
+		l.recent(key, now)
 	}
 }
 
