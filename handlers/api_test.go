@@ -448,3 +448,16 @@ func TestAPI_ConcurrentWorkspacesStayApart(t *testing.T) {
 		}
 	}
 }
+
+// TestAPI_SessionCookieIsNoKey: a signed-in browser has no API access
+// without a key, so a page of another site cannot drive the API with the
+// user's cookie.
+func TestAPI_SessionCookieIsNoKey(t *testing.T) {
+	ts := newTestServer(t)
+	owner := ts.mustUser(t, "owner@example.com", false)
+	ts.mustWorkspace(t, "Acme", owner.Email)
+	c := ts.loggedIn(t, owner.Email)
+	wantAPIError(t, "GET with a session", c.get("/api/v1/contacts"), http.StatusUnauthorized, "unauthenticated", "")
+	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/contacts", strings.NewReader(`{"first_name":"Forged"}`))
+	wantAPIError(t, "POST with a session", c.do(req), http.StatusUnauthorized, "unauthenticated", "")
+}
