@@ -35,7 +35,7 @@ func ftsQuery(input string) string {
 
 // SearchResult is one hit of a workspace search.
 type SearchResult struct {
-	Kind    string  `db:"kind" json:"kind"` // contact, company or note
+	Kind    string  `db:"kind" json:"kind"` // contact, company, deal or note
 	ID      string  `db:"id" json:"id"`
 	Title   string  `db:"title" json:"title"`
 	Snippet string  `db:"snippet" json:"snippet"`
@@ -43,7 +43,7 @@ type SearchResult struct {
 	Rank    float64 `db:"rank" json:"-"`
 }
 
-// Search finds contacts, companies and notes of this workspace matching
+// Search finds contacts, companies, deals and notes of this workspace matching
 // every word of q as a prefix, best matches first.
 func Search(ctx context.Context, db *DB, q string, limit int) ([]SearchResult, error) {
 	match := ftsQuery(q)
@@ -67,6 +67,10 @@ func Search(ctx context.Context, db *DB, q string, limit int) ([]SearchResult, e
 			SELECT 'company', co.id, co.name, co.domain, 'companies/' || co.id, f.rank
 			FROM (SELECT rowid, rank FROM companies_fts WHERE companies_fts MATCH ?1 AND rowid >= `+window("companies_fts")+` ORDER BY rank LIMIT ?2) f
 			JOIN companies co ON co.seq = f.rowid
+			UNION ALL
+			SELECT 'deal', d.id, d.title, d.status, 'deals/' || d.id, f.rank
+			FROM (SELECT rowid, rank FROM deals_fts WHERE deals_fts MATCH ?1 AND rowid >= `+window("deals_fts")+` ORDER BY rank LIMIT ?2) f
+			JOIN deals d ON d.seq = f.rowid
 			UNION ALL
 			SELECT 'note', n.id, coalesce(trim(c.first_name || ' ' || c.last_name), co.name, ''),
 				f.snip, CASE WHEN n.contact_id IS NOT NULL THEN 'contacts/' || n.contact_id ELSE 'companies/' || n.company_id END, f.rank

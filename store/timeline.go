@@ -8,7 +8,7 @@ import (
 
 // TimelineItem is one entry of a contact's or company's activity timeline.
 type TimelineItem struct {
-	Kind   string    `db:"kind" json:"kind"` // created, changed, note, task, task_done
+	Kind   string    `db:"kind" json:"kind"` // created, changed, note, task, task_done, deal_open, deal_won, deal_lost
 	At     time.Time `db:"at" json:"at"`
 	Actor  string    `db:"actor" json:"actor"`
 	RefID  string    `db:"ref_id" json:"ref_id"` // the note or task
@@ -38,6 +38,8 @@ func Timeline(ctx context.Context, db *DB, entity, id string, limit int) ([]Time
 			UNION ALL
 			SELECT CASE done WHEN 1 THEN 'task_done' ELSE 'task' END, created_at, created_by, id, title,
 				json_object('due_date', due_date) FROM tasks WHERE `+col+` = ?1
+			UNION ALL
+			SELECT 'deal_' || status, created_at, '', id, title, '{}' FROM deals WHERE `+col+` = ?1
 		) ORDER BY at DESC LIMIT ?2`, id, clampLimit(limit))
 	return items, err
 }

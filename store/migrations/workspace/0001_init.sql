@@ -104,6 +104,53 @@ CREATE TABLE company_tags (
 );
 CREATE INDEX company_tags_tag ON company_tags (tag_seq, company_id);
 
+-- Sales pipelines, their ordered stages, and the deals moving through them.
+-- A workspace's first pipeline is made on first use (ids must be unique to
+-- the workspace, and this schema is copied from one template file).
+CREATE TABLE pipelines (
+	seq        INTEGER PRIMARY KEY,
+	id         TEXT NOT NULL UNIQUE,
+	name       TEXT NOT NULL,
+	position   INTEGER NOT NULL DEFAULT 0,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL
+);
+CREATE TABLE stages (
+	seq         INTEGER PRIMARY KEY,
+	id          TEXT NOT NULL UNIQUE,
+	pipeline_id TEXT NOT NULL REFERENCES pipelines (id) ON DELETE CASCADE,
+	name        TEXT NOT NULL,
+	probability INTEGER NOT NULL DEFAULT 0 CHECK (probability BETWEEN 0 AND 100),
+	position    INTEGER NOT NULL DEFAULT 0,
+	created_at  DATETIME NOT NULL
+);
+CREATE INDEX stages_pipeline ON stages (pipeline_id, position);
+
+-- value_minor is the exact value in the currency's minor unit (cents):
+-- never a float.
+CREATE TABLE deals (
+	seq            INTEGER PRIMARY KEY,
+	id             TEXT NOT NULL UNIQUE,
+	title          TEXT NOT NULL,
+	value_minor    INTEGER NOT NULL DEFAULT 0 CHECK (value_minor >= 0),
+	currency       TEXT NOT NULL DEFAULT 'EUR',
+	pipeline_id    TEXT NOT NULL REFERENCES pipelines (id),
+	stage_id       TEXT NOT NULL REFERENCES stages (id),
+	contact_id     TEXT REFERENCES contacts (id) ON DELETE SET NULL,
+	company_id     TEXT REFERENCES companies (id) ON DELETE SET NULL,
+	owner_id       TEXT NOT NULL DEFAULT '',
+	expected_close TEXT NOT NULL DEFAULT '',
+	status         TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'won', 'lost')),
+	lost_reason    TEXT NOT NULL DEFAULT '',
+	closed_at      DATETIME,
+	created_at     DATETIME NOT NULL,
+	updated_at     DATETIME NOT NULL
+);
+CREATE INDEX deals_stage ON deals (stage_id, status, seq);
+CREATE INDEX deals_pipeline ON deals (pipeline_id, status, seq);
+CREATE INDEX deals_contact ON deals (contact_id);
+CREATE INDEX deals_company ON deals (company_id);
+
 -- The activity timeline of contacts and companies: creation and field
 -- changes (detail is JSON of before/after). Notes and tasks are read from
 -- their own tables into the timeline.
@@ -206,6 +253,22 @@ END;
 CREATE TRIGGER companies_fts_update AFTER UPDATE OF name, domain, industry ON companies BEGIN
 	INSERT INTO companies_fts (companies_fts, rowid, name, domain, industry) VALUES ('delete', old.seq, old.name, old.domain, old.industry);
 	INSERT INTO companies_fts (rowid, name, domain, industry) VALUES (new.seq, new.name, new.domain, new.industry);
+END;
+
+CREATE VIRTUAL TABLE deals_fts USING fts5 (
+	title,
+	content = 'deals', content_rowid = 'seq',
+	prefix = '2 3', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER deals_fts_insert AFTER INSERT ON deals BEGIN
+	INSERT INTO deals_fts (rowid, title) VALUES (new.seq, new.title);
+END;
+CREATE TRIGGER deals_fts_delete AFTER DELETE ON deals BEGIN
+	INSERT INTO deals_fts (deals_fts, rowid, title) VALUES ('delete', old.seq, old.title);
+END;
+CREATE TRIGGER deals_fts_update AFTER UPDATE OF title ON deals BEGIN
+	INSERT INTO deals_fts (deals_fts, rowid, title) VALUES ('delete', old.seq, old.title);
+	INSERT INTO deals_fts (rowid, title) VALUES (new.seq, new.title);
 END;
 
 CREATE VIRTUAL TABLE notes_fts USING fts5 (

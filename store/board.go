@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"sort"
+)
+
+// MaxCardsPerColumn bounds the cards one board column shows; the counts and
+// totals still cover every deal.
+const MaxCardsPerColumn = 100
+
+// Amount is a sum of money in one currency.
+type Amount struct {
+	Currency string `db:"currency" json:"currency"`
+	Minor    int64  `db:"minor" json:"-"`
+	Count    int    `db:"n" json:"count"`
+}
+
+// String writes the amount as "1200.10 EUR".
+func (a Amount) String() string { return FormatMoney(a.Minor, a.Currency) + " " + a.Currency }
+
+// Column is one stage of the board with its open deals.
+type Column struct {
+	Stage  Stage
+	Deals  []Deal
+	Count  int
+	Totals []Amount // per currency
+}
+
+// Board is a pipeline's open deals by stage, with the won and lost totals.
+type Board struct {
+	Pipeline Pipeline
+	Columns  []Column
+	Won      []Amount
+	Lost     []Amount
+}
+
+// boardDeal is a deal with its rank in its column.
+type boardDeal struct {
+	Deal
+	RN int `db:"rn"`
+}
+
+type stageAmount struct {
+	StageID string `db:"stage_id"`
+	Status  string `db:"status"`
+	Amount
+}
+
+// LoadBoard builds the board of a pipeline. The filter's owner and close
+// dates apply; its pipeline, stage and status are set here.
+func LoadBoard(ctx context.Context, db *DB, pipelineID string, f DealFilter) (*Board, error) {
+	p, err := GetPipeline(ctx, db, pipelineID)
+	if err != nil {
+		return nil, err
+	}
+	f.PipelineID, f.StageID, f.Status, f.Cursor = pipelineID, "", "", ""
+	where, args := f.where()
+	var sums []stageAmount
+	err = db.R.SelectContext(ctx, &sums, `SELECT d.stage_id, d.status, d.currency, sum(d.value_minor) AS minor, count(*) AS n
+		FROM deals d WHERE `+where+` GROUP BY d.stage_id, d.status, d.currency ORDER BY d.currency`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var deals []boardDeal
+	err = db.R.SelectContext(ctx, &deals, `SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY x.stage_id ORDER BY x.seq DESC) AS rn
+		FROM (`+dealSelect+` WHERE `+where+` AND d.status = 'open') x) WHERE rn <= ?`, append(args, MaxCardsPerColumn)...)
+	if err != nil {
+		return nil, err
+	}
+	b := &Board{Pipeline: *p}
+	for _, s := range p.Stages {
+		col := Column{Stage: s, Deals: []Deal{}}
+		for _, d := range deals {
+			if d.StageID == s.ID {
+				d.Value = FormatMoney(d.ValueMinor, d.Currency)
+				col.Deals = append(col.Deals, d.Deal)
+			}
+		}
+		for _, sum := range sums {
+			if sum.StageID == s.ID && sum.Status == "open" {
+				col.Count += sum.Count
+				col.Totals = append(col.Totals, sum.Amount)
+			}
+		}
+		b.Columns = append(b.Columns, col)
+	}
+	b.Won, b.Lost = totalsOf(sums, "won"), totalsOf(sums, "lost")
+	return b, nil
+}
+
+// totalsOf adds up the amounts of one status across stages, per currency.
+func totalsOf(sums []stageAmount, status string) []Amount {
+	by := map[string]*Amount{}
+	for _, s := range sums {
+		if s.Status != status {
+			continue
+		}
+		a := by[s.Currency]
+		if a == nil {
+			a = &Amount{Currency: s.Currency}
+			by[s.Currency] = a
+		}
+		a.Minor += s.Minor
+		a.Count += s.Count
+	}
+	out := []Amount{}
+	for _, a := range by {
+		out = append(out, *a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
+	return out
+}
+
+// ForecastRow is the open pipeline of one month of expected close in one
+// currency: the total, and the total weighted by each stage's probability.
+type ForecastRow struct {
+	Month    string `db:"month" json:"month"` // YYYY-MM, or "" for no date
+	Currency string `db:"currency" json:"currency"`
+	Total    int64  `db:"total" json:"-"`
+	Weighted int64  `db:"weighted" json:"-"`
+	Count    int    `db:"n" json:"count"`
+}
+
+// TotalText and WeightedText write the sums as decimals.
+func (r ForecastRow) TotalText() string    { return FormatMoney(r.Total, r.Currency) }
+func (r ForecastRow) WeightedText() string { return FormatMoney(r.Weighted, r.Currency) }
+
+// Forecast sums the open deals of a pipeline by month of expected close.
+// Weighted sums are value × probability, rounded down to the minor unit
+// per deal, in integers.
+func Forecast(ctx context.Context, db *DB, pipelineID string, f DealFilter) ([]ForecastRow, error) {
+	f.PipelineID, f.Status, f.StageID, f.Cursor = pipelineID, "open", "", ""
+	where, args := f.where()
+	var rows []ForecastRow
+	err := db.R.SelectContext(ctx, &rows, `SELECT substr(d.expected_close, 1, 7) AS month, d.currency,
+		sum(d.value_minor) AS total, sum(d.value_minor * s.probability / 100) AS weighted, count(*) AS n
+		FROM deals d JOIN stages s ON s.id = d.stage_id WHERE `+where+`
+		GROUP BY month, d.currency ORDER BY month = '', month, d.currency`, args...)
+	return rows, err
+}
