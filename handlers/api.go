@@ -134,11 +134,19 @@ func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 type methods map[string]http.HandlerFunc
 
 func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h, ok := m[r.Method]; ok {
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet // net/http drops the body of a HEAD answer
+	}
+	if h, ok := m[method]; ok {
 		h(w, r)
 		return
 	}
-	w.Header().Set("Allow", strings.Join(m.allowed(), ", "))
+	allow := m.allowed()
+	if m[http.MethodGet] != nil {
+		allow = append(allow, http.MethodHead)
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
 	writeAPIError(w, http.StatusMethodNotAllowed, apiErrorBody{Code: "method_not_allowed", Message: r.Method + " is not allowed here."})
 }
 

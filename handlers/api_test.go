@@ -298,6 +298,7 @@ func TestAPI_Validation(t *testing.T) {
 		{"bad done", "GET", "/api/v1/tasks?done=maybe", ``, 400, "invalid", ""},
 		{"unknown route", "GET", "/api/v1/deals", ``, 404, "not_found", ""},
 		{"unknown method", "PUT", "/api/v1/contacts/{contact}", `{}`, 405, "method_not_allowed", ""},
+		{"HEAD is GET without a body", "HEAD", "/api/v1/contacts/{contact}", ``, 200, "", ""},
 	} {
 		path := strings.NewReplacer("{contact}", f.a.contact, "{company}", f.a.company, "{note}", f.a.note, "{task}", f.a.task)
 		resp := f.ts.api(t, f.a.key, tc.method, path.Replace(tc.path), path.Replace(tc.body))
