@@ -56,6 +56,23 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/companies/{company}/edit", "member"},
 	{"GET", "/w/{ws}/companies/{company}/delete", "member"},
 	{"POST", "/w/{ws}/companies/{company}/delete", "member"},
+	{"GET", "/w/{ws}/deals", "viewer"},
+	{"POST", "/w/{ws}/deals", "member"},
+	{"GET", "/w/{ws}/deals/new", "member"},
+	{"GET", "/w/{ws}/deals/{deal}", "viewer"},
+	{"POST", "/w/{ws}/deals/{deal}", "member"},
+	{"GET", "/w/{ws}/deals/{deal}/edit", "member"},
+	{"POST", "/w/{ws}/deals/{deal}/move", "member"},
+	{"GET", "/w/{ws}/deals/{deal}/delete", "member"},
+	{"POST", "/w/{ws}/deals/{deal}/delete", "member"},
+	{"GET", "/w/{ws}/settings/pipelines", "viewer"},
+	{"POST", "/w/{ws}/settings/pipelines", "admin"},
+	{"POST", "/w/{ws}/settings/pipelines/{pipeline}", "admin"},
+	{"POST", "/w/{ws}/settings/pipelines/{pipeline}/delete", "admin"},
+	{"POST", "/w/{ws}/settings/pipelines/{pipeline}/stages", "admin"},
+	{"POST", "/w/{ws}/settings/stages/{stage}", "admin"},
+	{"POST", "/w/{ws}/settings/stages/{stage}/move", "admin"},
+	{"POST", "/w/{ws}/settings/stages/{stage}/delete", "admin"},
 	{"POST", "/w/{ws}/tasks", "member"},
 	{"POST", "/w/{ws}/tasks/{task}/toggle", "member"},
 	{"POST", "/w/{ws}/tasks/{task}/delete", "member"},
@@ -130,6 +147,7 @@ type fixture struct {
 	inviteID                               string
 	contact, note, field                   string // records of workspace A
 	company, task, apiKey                  string
+	deal, pipeline, stage                  string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -192,6 +210,12 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.company, f.task, f.apiKey = co.ID, task.ID, key.ID
+	dealTitle, value := "Big sale", "1200.10"
+	d, err := store.CreateDeal(t.Context(), l.DB, a, store.DealInput{Title: &dealTitle, Value: &value, ContactID: &c.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deal, f.pipeline, f.stage = d.ID, d.PipelineID, d.StageID
 }
 
 func (f *fixture) path(r route, ws string) string {
@@ -203,6 +227,9 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{company}", f.company)
 	p = strings.ReplaceAll(p, "{task}", f.task)
 	p = strings.ReplaceAll(p, "{key}", f.apiKey)
+	p = strings.ReplaceAll(p, "{deal}", f.deal)
+	p = strings.ReplaceAll(p, "{pipeline}", f.pipeline)
+	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
@@ -211,7 +238,8 @@ func (f *fixture) path(r route, ws string) string {
 func (f *fixture) formFor(r route) url.Values {
 	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""},
 		"first_name": {"Changed"}, "label": {"Extra"}, "entity": {"contact"}, "type": {"text"},
-		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "title": {"A task"}}
+		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "title": {"A task"},
+		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}}
 }
 
 func TestRoutes_AnonymousIsSentToLogin(t *testing.T) {
@@ -374,6 +402,13 @@ func assertWorkspaceIntact(t *testing.T, f *fixture) {
 	keys, _ := store.ListAPIKeys(t.Context(), l.DB)
 	if len(keys) != 1 || keys[0].RevokedAt != nil {
 		t.Fatalf("API keys changed: %+v", keys)
+	}
+	if d, err := store.GetDeal(t.Context(), l.DB, f.deal); err != nil || d.Title != "Big sale" || d.Value != "1200.10" || d.StageID != f.stage {
+		t.Fatalf("deal changed: %+v %v", d, err)
+	}
+	p, err := store.GetPipeline(t.Context(), l.DB, f.pipeline)
+	if err != nil || p.Name != "Sales" || len(p.Stages) != 5 || p.Stages[0].ID != f.stage || p.Stages[0].Probability != 10 {
+		t.Fatalf("pipeline changed: %+v %v", p, err)
 	}
 }
 

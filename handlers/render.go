@@ -54,7 +54,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
-	"companies", "company", "company_form", "apikeys"}
+	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -205,6 +205,9 @@ var templateFuncs = template.FuncMap{
 	"changeText":    changeText,
 	"dict":          dict,
 	"memberName":    memberName,
+	"dealStatuses":  func() []string { return store.DealStatuses },
+	"sub":           func(a, b int) int { return a - b },
+	"hasPrefix":     strings.HasPrefix,
 	"companySizes":  func() []string { return store.CompanySizes },
 	"companyDir": func(f store.CompanyFilter, key string) string {
 		return toggleDir(store.ContactFilter{Sort: f.Sort, Asc: f.Asc}, key)
@@ -303,7 +306,8 @@ func sortMark(f store.ContactFilter, key string) string {
 	return " ↓"
 }
 
-var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done"}
+var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done",
+	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost"}
 
 func timelineLabel(kind string) string {
 	if l, ok := timelineLabels[kind]; ok {

@@ -56,3 +56,41 @@ document.addEventListener("change", function (e) {
     box.checked = e.target.checked;
   });
 });
+
+// Kanban: drag a deal card onto another column. The drop sets the card's
+// own "Move" form to the new stage and submits it, so dragging and the
+// keyboard or no-JS form take the same path to the server.
+(function () {
+  "use strict";
+  var dragged = null;
+  document.addEventListener("dragstart", function (e) {
+    var card = e.target.closest && e.target.closest(".deal-card[draggable=true]");
+    if (!card) return;
+    dragged = card;
+    card.classList.add("dragging");
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", card.getAttribute("data-deal"));
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    dragged = null;
+    document.querySelectorAll(".column.drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+  });
+  document.addEventListener("dragover", function (e) {
+    var col = dragged && e.target.closest && e.target.closest(".column[data-stage]");
+    if (!col) return;
+    e.preventDefault();
+    document.querySelectorAll(".column.drop-target").forEach(function (c) { if (c !== col) c.classList.remove("drop-target"); });
+    col.classList.add("drop-target");
+  });
+  document.addEventListener("drop", function (e) {
+    var col = dragged && e.target.closest && e.target.closest(".column[data-stage]");
+    if (!col) return;
+    e.preventDefault();
+    var form = dragged.querySelector("form[data-move-form]");
+    var stage = col.getAttribute("data-stage");
+    if (!form || form.elements.stage_id.value === stage) return;
+    form.elements.stage_id.value = stage;
+    form.submit();
+  });
+})();

@@ -346,3 +346,10 @@ func logActivity(ctx context.Context, tx *sqlx.Tx, entity, id, kind string, a Ac
 		id, kind, a.String(), string(detail), time.Now().UTC())
 	return err
 }
+
+// ContactIDByEmail finds the contact with this email, in any letter case.
+func ContactIDByEmail(ctx context.Context, db *DB, email string) (string, error) {
+	var id string
+	err := getOne(ctx, db.R, &id, "contact", `SELECT id FROM contacts WHERE lower(email) = lower(?) AND email <> ''`, strings.TrimSpace(email))
+	return id, err
+}

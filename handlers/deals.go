@@ -1,0 +1,281 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"atrium/store"
+)
+
+// dealsPage is the board or table of one pipeline, with its forecast.
+type dealsPage struct {
+	Pipelines []store.Pipeline
+	Pipeline  store.Pipeline
+	Board     *store.Board
+	Deals     []store.Deal // table view
+	Next      string
+	Forecast  []store.ForecastRow
+	Filter    store.DealFilter
+	View      string
+	Params    url.Values
+	Members   []store.Member
+}
+
+// MemberName returns how to show the member with this id.
+func (p dealsPage) MemberName(id string) string { return memberName(p.Members, id) }
+
+func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	q := r.URL.Query()
+	pipelines, err := store.Pipelines(ctx, wc.lease.DB)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page := dealsPage{Pipelines: pipelines, Pipeline: pipelines[0], View: q.Get("view"), Params: q}
+	if id := q.Get("pipeline"); id != "" {
+		p, err := store.GetPipeline(ctx, wc.lease.DB, id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page.Pipeline = *p
+	}
+	f := store.DealFilter{OwnerID: q.Get("owner"), CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"),
+		Status: q.Get("status"), Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
+	page.Filter = f
+	if page.View == "table" {
+		f.PipelineID = page.Pipeline.ID
+		page.Deals, page.Next, err = store.ListDeals(ctx, wc.lease.DB, f)
+	} else {
+		page.View = "board"
+		page.Board, err = store.LoadBoard(ctx, wc.lease.DB, page.Pipeline.ID, f)
+	}
+	if err == nil {
+		page.Forecast, err = store.Forecast(ctx, wc.lease.DB, page.Pipeline.ID, f)
+	}
+	if err == nil {
+		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v := s.newView(r, "Deals")
+	v.Section = "deals"
+	v.Page = page
+	s.render(w, r, http.StatusOK, "deals", v)
+}
+
+// dealPage is one deal.
+type dealPage struct {
+	Deal      *store.Deal
+	Pipelines []store.Pipeline
+	Members   []store.Member
+}
+
+// MemberName returns how to show the member with this id.
+func (p dealPage) MemberName(id string) string { return memberName(p.Members, id) }
+
+// pageData loads what the deal page and form show besides the deal.
+func (s *Server) dealPageData(r *http.Request, d *store.Deal) (dealPage, error) {
+	wc := workspaceFrom(r)
+	page := dealPage{Deal: d}
+	var err error
+	page.Pipelines, err = store.Pipelines(r.Context(), wc.lease.DB)
+	if err == nil {
+		page.Members, err = store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	}
+	return page, err
+}
+
+func (s *Server) deal(w http.ResponseWriter, r *http.Request) {
+	d, err := store.GetDeal(r.Context(), workspaceFrom(r).lease.DB, mux.Vars(r)["deal"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := s.dealPageData(r, d)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.newView(r, d.Title)
+	v.Section = "deals"
+	v.Page = page
+	s.render(w, r, http.StatusOK, "deal", v)
+}
+
+func (s *Server) newDeal(w http.ResponseWriter, r *http.Request) {
+	f := newForm(nil)
+	q := r.URL.Query()
+	f.Values.Set("currency", "EUR")
+	f.Values.Set("stage_id", q.Get("stage"))
+	f.Values.Set("contact_id", q.Get("contact"))
+	f.Values.Set("company_id", q.Get("company"))
+	s.renderDealForm(w, r, http.StatusOK, nil, f)
+}
+
+func (s *Server) editDeal(w http.ResponseWriter, r *http.Request) {
+	d, err := store.GetDeal(r.Context(), workspaceFrom(r).lease.DB, mux.Vars(r)["deal"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := newForm(nil)
+	for k, v := range map[string]string{"title": d.Title, "value": d.Value, "currency": d.Currency, "stage_id": d.StageID,
+		"contact_id": d.ContactID, "company_id": d.CompanyID, "owner_id": d.OwnerID, "expected_close": d.ExpectedClose,
+		"status": d.Status, "lost_reason": d.LostReason} {
+		f.Values.Set(k, v)
+	}
+	s.renderDealForm(w, r, http.StatusOK, d, f)
+}
+
+func (s *Server) renderDealForm(w http.ResponseWriter, r *http.Request, status int, d *store.Deal, f *form) {
+	page, err := s.dealPageData(r, d)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	title := "New deal"
+	if d != nil {
+		title = "Edit " + d.Title
+	}
+	v := s.newView(r, title)
+	v.Section = "deals"
+	v.Form = f
+	v.Page = page
+	s.render(w, r, status, "deal_form", v)
+}
+
+// dealInput reads the deal form. The stage picker names a stage; its
+// pipeline follows. A contact may be given by email, a company by name.
+func (s *Server) dealInput(r *http.Request, f *form) (store.DealInput, error) {
+	wc := workspaceFrom(r)
+	str := func(name string) *string { v := f.Get(name); return &v }
+	in := store.DealInput{Title: str("title"), Value: str("value"), Currency: str("currency"), StageID: str("stage_id"),
+		ContactID: str("contact_id"), CompanyID: str("company_id"), OwnerID: str("owner_id"),
+		ExpectedClose: str("expected_close"), Status: str("status"), LostReason: str("lost_reason")}
+	if *in.Status == "" {
+		*in.Status = "open"
+	}
+	if email := f.Get("contact_email"); email != "" && *in.ContactID == "" {
+		id, err := store.ContactIDByEmail(r.Context(), wc.lease.DB, email)
+		if err != nil {
+			return in, store.FieldError("contact_email", "No contact has the email %s in this workspace.", email)
+		}
+		in.ContactID = &id
+	}
+	if name := f.Get("company_name"); name != "" && *in.CompanyID == "" {
+		id, err := store.CompanyIDByName(r.Context(), wc.lease.DB, name)
+		if err != nil {
+			return in, store.FieldError("company_name", "No company is called %s in this workspace.", name)
+		}
+		in.CompanyID = &id
+	}
+	if err := s.checkOwner(r, *in.OwnerID); err != nil {
+		return in, err
+	}
+	if *in.StageID != "" {
+		pipeline, err := s.pipelineOfStage(r, *in.StageID)
+		if err != nil {
+			return in, err
+		}
+		in.PipelineID = &pipeline
+	}
+	return in, nil
+}
+
+func (s *Server) pipelineOfStage(r *http.Request, stageID string) (string, error) {
+	ps, err := store.Pipelines(r.Context(), workspaceFrom(r).lease.DB)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range ps {
+		for _, st := range p.Stages {
+			if st.ID == stageID {
+				return p.ID, nil
+			}
+		}
+	}
+	return "", store.FieldError("stage_id", "No stage with this id exists in this workspace.")
+}
+
+// saveDeal creates (id "") or updates a deal from the form.
+func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
+	wc := workspaceFrom(r)
+	var current *store.Deal
+	if id != "" {
+		var err error
+		if current, err = store.GetDeal(r.Context(), wc.lease.DB, id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	f := newForm(r.PostForm)
+	in, err := s.dealInput(r, f)
+	var saved *store.Deal
+	if err == nil && id == "" {
+		saved, err = store.CreateDeal(r.Context(), wc.lease.DB, s.actor(r), in)
+	} else if err == nil {
+		saved, err = store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, in)
+	}
+	if err != nil {
+		s.recordFormError(w, r, f, err, "title", func(status int) { s.renderDealForm(w, r, status, current, f) })
+		return
+	}
+	s.flash(w, r, "success", "Saved "+saved.Title+".")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals/"+saved.ID, http.StatusSeeOther)
+}
+
+func (s *Server) createDeal(w http.ResponseWriter, r *http.Request) { s.saveDeal(w, r, "") }
+
+func (s *Server) updateDeal(w http.ResponseWriter, r *http.Request) {
+	s.saveDeal(w, r, mux.Vars(r)["deal"])
+}
+
+// moveDeal puts a deal in another stage: the board's drag and drop, and
+// the form under each card that does the same without JavaScript.
+func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	id, stage := mux.Vars(r)["deal"], r.PostForm.Get("stage_id")
+	d, err := store.GetDeal(r.Context(), wc.lease.DB, id)
+	if err == nil {
+		_, err = store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, store.DealInput{StageID: &stage})
+	}
+	if err != nil {
+		if store.ErrorCode(err) == store.EValidation {
+			s.renderError(w, r, http.StatusUnprocessableEntity, store.ErrorMessage(err))
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals?pipeline="+d.PipelineID, http.StatusSeeOther)
+}
+
+func (s *Server) confirmDeleteDeal(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	d, err := store.GetDeal(r.Context(), wc.lease.DB, mux.Vars(r)["deal"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	base := "/w/" + wc.ws.ID + "/deals/" + d.ID
+	s.renderConfirm(w, r, confirmPage{Question: "Delete the deal " + d.Title + "?", Detail: "This cannot be undone; to keep its history, mark it lost instead.",
+		Action: base + "/delete", Button: "Delete deal", Cancel: base})
+}
+
+func (s *Server) deleteDeal(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	if err := store.DeleteDeal(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["deal"]); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The deal was deleted.")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals", http.StatusSeeOther)
+}
