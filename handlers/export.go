@@ -128,3 +128,21 @@ func customText(v any) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// exportWorkspace streams the workspace export archive: a consistent
+// SQLite snapshot plus CSV and JSON of every table, and a manifest.
+func (s *Server) exportWorkspace(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	name := fmt.Sprintf("atrium-%s-%s.zip", wc.ws.ID, time.Now().UTC().Format("20060102-150405"))
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	meta := store.ExportMeta{ID: wc.ws.ID, Name: wc.ws.Name, Region: wc.ws.Region}
+	if _, err := store.ExportWorkspace(r.Context(), wc.lease.DB, meta, s.tenants.DataDir(), w); err != nil {
+		// The archive is cut short, so the download fails visibly.
+		s.log.Error("export workspace", "workspace", wc.ws.ID, "err", err)
+		return
+	}
+	if err := store.Audit(r.Context(), wc.lease.DB, s.actor(r), "workspace.export", "workspace", wc.ws.ID); err != nil {
+		s.log.Error("audit export", "err", err)
+	}
+}

@@ -120,6 +120,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/settings", read(http.HandlerFunc(s.settings))).Methods(http.MethodGet)
 	ws.Handle("/settings", admin(http.HandlerFunc(s.renameWorkspace))).Methods(http.MethodPost)
 	ws.Handle("/delete", owner(http.HandlerFunc(s.deleteWorkspace))).Methods(http.MethodPost)
+	ws.Handle("/export", admin(http.HandlerFunc(s.exportWorkspace))).Methods(http.MethodGet)
 	ws.Handle("/members", read(http.HandlerFunc(s.members))).Methods(http.MethodGet)
 	ws.Handle("/members/invite", admin(http.HandlerFunc(s.invite))).Methods(http.MethodPost)
 	ws.Handle("/members/{user}", admin(http.HandlerFunc(s.changeRole))).Methods(http.MethodPost)

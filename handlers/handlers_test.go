@@ -31,6 +31,7 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/settings", "viewer"},
 	{"POST", "/w/{ws}/settings", "admin"},
 	{"POST", "/w/{ws}/delete", "owner"},
+	{"GET", "/w/{ws}/export", "admin"},
 	{"GET", "/w/{ws}/members", "viewer"},
 	{"POST", "/w/{ws}/members/invite", "admin"},
 	{"POST", "/w/{ws}/members/{user}", "admin"},

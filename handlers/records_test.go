@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"archive/zip"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -150,5 +151,34 @@ func TestRecordsUI_OtherWorkspacesRecords(t *testing.T) {
 	}
 	if keys, _ := store.ListAPIKeys(t.Context(), l.DB); keys[0].RevokedAt != nil {
 		t.Fatal("B's key was revoked from A")
+	}
+}
+
+func TestExportUI(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.admin.Email)
+	r := c.get("/w/" + f.a + "/export")
+	wantStatus(t, "export", r, http.StatusOK)
+	if r.header.Get("Content-Type") != "application/zip" || !strings.Contains(r.header.Get("Content-Disposition"), f.a) {
+		t.Fatalf("headers %v", r.header)
+	}
+	zr, err := zip.NewReader(strings.NewReader(r.body), int64(len(r.body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, zf := range zr.File {
+		names = append(names, zf.Name)
+	}
+	if !strings.Contains(strings.Join(names, ","), "workspace.db") || names[len(names)-1] != "manifest.json" {
+		t.Fatalf("archive entries %v", names)
+	}
+	if strings.Contains(r.body, "ana@globex") {
+		t.Fatal("the export of A contains data of B")
+	}
+	l, _ := f.ts.tenants.Acquire(t.Context(), f.a)
+	defer l.Release()
+	if events, _ := store.ListAudit(t.Context(), l.DB, store.AuditFilter{Action: "workspace.export"}); len(events) != 1 {
+		t.Fatal("the export was not audited")
 	}
 }

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ExportFormat names the archive format; ExportFormatVersion changes when
+// its layout does.
+const (
+	ExportFormat        = "atrium-workspace-export"
+	ExportFormatVersion = 1
+)
+
+// ExportTables are the tables whose rows the archive carries as CSV and
+// JSON, parents before children so a re-import can follow the order. API
+// keys are left out: they are never carried over.
+var ExportTables = []string{"custom_fields", "companies", "contacts", "tags", "contact_tags", "company_tags",
+	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log"}
+
+// ExportMeta describes the exported workspace in the manifest.
+type ExportMeta struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Region string `json:"region"`
+}
+
+// Manifest is manifest.json, the last entry of an export archive.
+type Manifest struct {
+	Format        string         `json:"format"`
+	FormatVersion int            `json:"format_version"`
+	Workspace     ExportMeta     `json:"workspace"`
+	SchemaVersion int            `json:"schema_version"`
+	ExportedAt    time.Time      `json:"exported_at"`
+	Counts        map[string]int `json:"counts"`
+	Files         []ManifestFile `json:"files"`
+}
+
+// ManifestFile is one entry of the archive with its checksum.
+type ManifestFile struct {
+	Name   string `json:"name"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// ExportWorkspace writes the export archive of the workspace in db to w: a
+// consistent SQLite snapshot (VACUUM INTO, never a copy of the live file),
+// CSV and JSON of every table in ExportTables read from that snapshot, and
+// a manifest. Rows stream one at a time, so memory stays flat whatever the
+// size. tmpDir holds the snapshot while the archive is written.
+func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string, w io.Writer) (*Manifest, error) {
+	dir, err := os.MkdirTemp(tmpDir, ".export-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	snapPath := filepath.Join(dir, "workspace.db")
+	if _, err := db.W.ExecContext(ctx, `VACUUM INTO ?`, snapPath); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	snap, err := Open(snapPath, OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
+	if err := scrubSnapshot(ctx, snap); err != nil {
+		return nil, err
+	}
+	m := &Manifest{Format: ExportFormat, FormatVersion: ExportFormatVersion, Workspace: meta, ExportedAt: time.Now().UTC(), Counts: map[string]int{}}
+	if err := snap.R.GetContext(ctx, &m.SchemaVersion, `PRAGMA user_version`); err != nil {
+		return nil, err
+	}
+	zw := zip.NewWriter(w)
+	for _, table := range ExportTables {
+		n, err := writeTable(ctx, zw, m, snap, table)
+		if err != nil {
+			return nil, fmt.Errorf("export %s: %w", table, err)
+		}
+		m.Counts[table] = n
+	}
+	// The snapshot is closed and checkpointed before it is archived whole.
+	snap.Close()
+	if err := writeFileEntry(zw, m, "workspace.db", snapPath); err != nil {
+		return nil, err
+	}
+	mw, err := zw.Create("manifest.json")
+	if err != nil {
+		return nil, err
+	}
+	enc := json.NewEncoder(mw)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return m, zw.Close()
+}
+
+// scrubSnapshot removes from the snapshot what must not leave: API key
+// hashes, and the replication tables Litestream keeps in every file.
+func scrubSnapshot(ctx context.Context, snap *DB) error {
+	for _, stmt := range []string{`DELETE FROM api_keys`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
+		if _, err := snap.W.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	_, err := snap.W.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+// checksummed counts and hashes what passes through to an archive entry.
+type checksummed struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *checksummed) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+func newEntry(zw *zip.Writer, name string) (*checksummed, error) {
+	w, err := zw.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return &checksummed{w: w, h: sha256.New()}, nil
+}
+
+func (c *checksummed) done(m *Manifest, name string) {
+	m.Files = append(m.Files, ManifestFile{Name: name, Bytes: c.n, SHA256: hex.EncodeToString(c.h.Sum(nil))})
+}
+
+func writeFileEntry(zw *zip.Writer, m *Manifest, name, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	e, err := newEntry(zw, name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(e, f); err != nil {
+		return err
+	}
+	e.done(m, name)
+	return nil
+}
+
+// writeTable writes data/<table>.csv and data/<table>.json, one row at a
+// time, and returns the row count.
+func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table string) (int, error) {
+	n, err := eachRow(ctx, db, table, nil)
+	if err != nil {
+		return 0, err
+	}
+	csvEntry, err := newEntry(zw, "data/"+table+".csv")
+	if err != nil {
+		return 0, err
+	}
+	cw := csv.NewWriter(csvEntry)
+	if _, err := eachRow(ctx, db, table, func(cols []string, vals []any, first bool) error {
+		if first {
+			cw.Write(cols)
+		}
+		return cw.Write(csvCells(vals))
+	}); err != nil {
+		return 0, err
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return 0, err
+	}
+	csvEntry.done(m, "data/"+table+".csv")
+
+	jsonEntry, err := newEntry(zw, "data/"+table+".json")
+	if err != nil {
+		return 0, err
+	}
+	io.WriteString(jsonEntry, "[")
+	if _, err := eachRow(ctx, db, table, func(cols []string, vals []any, first bool) error {
+		if !first {
+			io.WriteString(jsonEntry, ",\n")
+		}
+		return writeJSONRow(jsonEntry, cols, vals)
+	}); err != nil {
+		return 0, err
+	}
+	io.WriteString(jsonEntry, "]\n")
+	jsonEntry.done(m, "data/"+table+".json")
+	return n, nil
+}
+
+// eachRow calls fn for every row of a table in rowid order and returns the
+// count; fn nil only counts.
+func eachRow(ctx context.Context, db *DB, table string, fn func(cols []string, vals []any, first bool) error) (int, error) {
+	if fn == nil {
+		var n int
+		err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM `+table)
+		return n, err
+	}
+	rows, err := db.R.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return n, err
+		}
+		if err := fn(cols, vals, n == 0); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
+
+func csvCells(vals []any) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case nil:
+			out[i] = ""
+		case []byte:
+			out[i] = string(x)
+		case time.Time:
+			out[i] = x.UTC().Format(time.RFC3339Nano)
+		default:
+			out[i] = fmt.Sprint(x)
+		}
+	}
+	return out
+}
+
+func writeJSONRow(w io.Writer, cols []string, vals []any) error {
+	obj := make(map[string]any, len(cols))
+	for i, c := range cols {
+		switch x := vals[i].(type) {
+		case []byte:
+			obj[c] = string(x)
+		case time.Time:
+			obj[c] = x.UTC().Format(time.RFC3339Nano)
+		default:
+			obj[c] = x
+		}
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}

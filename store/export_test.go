@@ -1,0 +1,85 @@
+package store
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestExportWorkspace(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	c := mustContact(t, db, ContactInput{FirstName: ptr("Ana"), Email: ptr("ana@example.com"), Tags: ptr([]string{"vip"}), Company: ptr("Acme")})
+	CreateNote(ctx, db, tester, NoteInput{ContactID: c.ID, Body: "Hello, \"quoted\"\nand a second line"})
+	CreateDeal(ctx, db, tester, DealInput{Title: ptr("Deal"), Value: ptr("1200.10"), ContactID: &c.ID})
+	CreateAPIKey(ctx, db, tester, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "key", "write")
+
+	var buf bytes.Buffer
+	m, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1", Name: "Acme", Region: "default"}, t.TempDir(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		files[f.Name] = b
+	}
+	var manifest Manifest
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if manifest.Format != ExportFormat || manifest.SchemaVersion != LatestVersion(WorkspaceSchema) || manifest.Counts["contacts"] != 1 || manifest.Counts["deals"] != 1 {
+		t.Fatalf("manifest %+v", manifest)
+	}
+	if len(manifest.Files) != 2*len(ExportTables)+1 || len(m.Files) != len(manifest.Files) {
+		t.Fatalf("%d files in the manifest", len(manifest.Files))
+	}
+	for _, f := range manifest.Files {
+		sum := sha256.Sum256(files[f.Name])
+		if hex.EncodeToString(sum[:]) != f.SHA256 || int64(len(files[f.Name])) != f.Bytes {
+			t.Errorf("%s: checksum or size does not match", f.Name)
+		}
+	}
+	rows, err := csv.NewReader(bytes.NewReader(files["data/notes.csv"])).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][5] != "Hello, \"quoted\"\nand a second line" {
+		t.Fatalf("notes.csv: %v %q", err, rows)
+	}
+	var deals []map[string]any
+	if err := json.Unmarshal(files["data/deals.json"], &deals); err != nil || deals[0]["value_minor"] != 120010.0 {
+		t.Fatalf("deals.json: %v %v", err, deals)
+	}
+	// The snapshot is a whole, valid workspace without API keys.
+	path := filepath.Join(t.TempDir(), "snap.db")
+	os.WriteFile(path, files["workspace.db"], 0o600)
+	snap, err := Open(path, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	if err := snap.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var keys, contacts int
+	snap.R.Get(&keys, `SELECT count(*) FROM api_keys`)
+	snap.R.Get(&contacts, `SELECT count(*) FROM contacts`)
+	if keys != 0 || contacts != 1 {
+		t.Fatalf("snapshot has %d keys and %d contacts", keys, contacts)
+	}
+	if rs, _ := Search(ctx, snap, "ana", 5); len(rs) != 1 {
+		t.Fatal("the snapshot's search index does not find the contact")
+	}
+}
