@@ -52,6 +52,9 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	apiResource(s, r, "/companies", companiesAPI)
 	apiResource(s, r, "/notes", notesAPI)
 	apiResource(s, r, "/tasks", tasksAPI)
+	apiResource(s, r, "/pipelines", pipelinesAPI)
+	apiResource(s, r, "/deals", dealsAPI)
+	r.Handle("/export", methods{http.MethodGet: s.apiExport})
 }
 
 // apiAuthenticate takes the key from "Authorization: Bearer <key>", opens

@@ -38,13 +38,24 @@ var apiRouteTable = []route{
 	{"GET", "/api/v1/tasks/{id}", "read"},
 	{"PATCH", "/api/v1/tasks/{id}", "write"},
 	{"DELETE", "/api/v1/tasks/{id}", "write"},
+	{"GET", "/api/v1/pipelines", "read"},
+	{"POST", "/api/v1/pipelines", "write"},
+	{"GET", "/api/v1/pipelines/{id}", "read"},
+	{"PATCH", "/api/v1/pipelines/{id}", "write"},
+	{"DELETE", "/api/v1/pipelines/{id}", "write"},
+	{"GET", "/api/v1/deals", "read"},
+	{"POST", "/api/v1/deals", "write"},
+	{"GET", "/api/v1/deals/{id}", "read"},
+	{"PATCH", "/api/v1/deals/{id}", "write"},
+	{"DELETE", "/api/v1/deals/{id}", "write"},
+	{"GET", "/api/v1/export", "read"},
 }
 
 // entityOf returns the collection a route is on ("contacts"…), or "".
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals":
 		return parts[0]
 	}
 	return ""
@@ -58,10 +69,12 @@ type apiWorkspace struct {
 	keyID                        string
 	word                         string
 	contact, company, note, task string
+	pipeline, deal               string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
-	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task}[entity]
+	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
+		"pipelines": w.pipeline, "deals": w.deal}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -74,6 +87,8 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 	w.contact = ts.mustCreate(tb, w.key, "/api/v1/contacts", `{"first_name":"`+word+`","email":"`+strings.ToLower(word)+`@example.com","company_id":"`+w.company+`"}`)
 	w.note = ts.mustCreate(tb, w.key, "/api/v1/notes", `{"contact_id":"`+w.contact+`","body":"`+word+` note"}`)
 	w.task = ts.mustCreate(tb, w.key, "/api/v1/tasks", `{"company_id":"`+w.company+`","title":"`+word+` task"}`)
+	w.pipeline = ts.mustCreate(tb, w.key, "/api/v1/pipelines", `{"name":"`+word+` pipeline"}`)
+	w.deal = ts.mustCreate(tb, w.key, "/api/v1/deals", `{"title":"`+word+` deal","value":"1200.10","pipeline_id":"`+w.pipeline+`","contact_id":"`+w.contact+`"}`)
 	return w
 }
 
@@ -178,6 +193,14 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"contact_id":"` + w.contact + `","title":"New task"}`
 	case "PATCH tasks":
 		return `{"done":true}`
+	case "POST pipelines":
+		return `{"name":"New pipeline"}`
+	case "PATCH pipelines":
+		return `{"name":"Changed"}`
+	case "POST deals":
+		return `{"title":"New deal","value":"10.00"}`
+	case "PATCH deals":
+		return `{"status":"won"}`
 	}
 	return ""
 }

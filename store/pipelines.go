@@ -92,8 +92,12 @@ func GetPipeline(ctx context.Context, db *DB, id string) (*Pipeline, error) {
 	return nil, Errorf(ENotFound, "That pipeline does not exist.")
 }
 
-// CreatePipeline adds a pipeline with the default stages.
+// CreatePipeline adds a pipeline with the default stages (after the
+// workspace's first pipeline, which is made if it is not there yet).
 func CreatePipeline(ctx context.Context, db *DB, a Actor, name string) (*Pipeline, error) {
+	if _, err := Pipelines(ctx, db); err != nil {
+		return nil, err
+	}
 	var id string
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error

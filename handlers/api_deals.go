@@ -1,0 +1,65 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"atrium/store"
+)
+
+var dealsAPI = resource[store.Deal, store.DealInput]{
+	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Deal, string, error) {
+		return store.ListDeals(ctx, db, store.DealFilter{Query: q.Get("q"), PipelineID: q.Get("pipeline_id"), StageID: q.Get("stage_id"),
+			Status: q.Get("status"), OwnerID: q.Get("owner_id"), ContactID: q.Get("contact_id"), CompanyID: q.Get("company_id"),
+			CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"), Cursor: p.cursor, Limit: p.limit})
+	},
+	create: store.CreateDeal,
+	get:    store.GetDeal,
+	update: store.UpdateDeal,
+	delete: store.DeleteDeal,
+}
+
+// pipelineInput is a pipeline's create or patch body; stages are managed in
+// the UI, and every pipeline starts with the default ones.
+type pipelineInput struct {
+	Name *string `json:"name"`
+}
+
+var pipelinesAPI = resource[store.Pipeline, pipelineInput]{
+	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Pipeline, string, error) {
+		ps, err := store.Pipelines(ctx, db)
+		return ps, "", err // a workspace has a handful: one page
+	},
+	create: func(ctx context.Context, db *store.DB, a store.Actor, in pipelineInput) (*store.Pipeline, error) {
+		return store.CreatePipeline(ctx, db, a, deref(in.Name))
+	},
+	get: store.GetPipeline,
+	update: func(ctx context.Context, db *store.DB, a store.Actor, id string, in pipelineInput) (*store.Pipeline, error) {
+		if in.Name != nil {
+			if err := store.RenamePipeline(ctx, db, a, id, *in.Name); err != nil {
+				return nil, err
+			}
+		}
+		return store.GetPipeline(ctx, db, id)
+	},
+	delete: store.DeletePipeline,
+}
+
+// apiExport streams the workspace export archive of the key's workspace.
+func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) {
+	c := callerFrom(r)
+	ws := c.lease.Workspace
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="atrium-%s-%s.zip"`, ws.ID, time.Now().UTC().Format("20060102-150405")))
+	meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
+	if _, err := store.ExportWorkspace(r.Context(), c.db(), meta, s.tenants.DataDir(), w); err != nil {
+		s.log.Error("export workspace", "workspace", ws.ID, "err", err) // the archive is cut short
+		return
+	}
+	if err := store.Audit(r.Context(), c.db(), c.actor, "workspace.export", "workspace", ws.ID); err != nil {
+		s.log.Error("audit export", "err", err)
+	}
+}
