@@ -83,6 +83,10 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				}
 				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				w.Header().Set("Connection", "close")
+				if strings.HasPrefix(r.URL.Path, "/api/") {
+					writeAPIError(w, http.StatusInternalServerError, apiErrorBody{Code: store.EInternal, Message: "An internal error occurred."})
+					return
+				}
 				http.Error(w, "An internal error occurred.", http.StatusInternalServerError)
 			}
 		}()
