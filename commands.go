@@ -160,22 +160,9 @@ func (m *Main) cmdWorkspaceList(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "ID\tNAME\tREGION\tSTATE\tCREATED\tSIZE")
 	for _, w := range infos {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Name, w.Region, w.State,
-			w.CreatedAt.Format(time.RFC3339), humanBytes(w.SizeBytes))
+			w.CreatedAt.Format(time.RFC3339), handlers.HumanBytes(w.SizeBytes))
 	}
 	return tw.Flush()
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func (m *Main) cmdMigrate(ctx context.Context, args []string) error {

@@ -189,7 +189,7 @@ var templateFuncs = template.FuncMap{
 	"field":         makeField,
 	"ago":           ago,
 	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"bytes":         humanBytes,
+	"bytes":         HumanBytes,
 	"accent":        accentClass,
 	"initial":       initial,
 	"roleAtLeast":   func(role, min string) bool { return store.RoleRank(role) >= store.RoleRank(min) },
@@ -230,7 +230,8 @@ func ago(t time.Time) string {
 	return t.UTC().Format("2 Jan 2006")
 }
 
-func humanBytes(n int64) string {
+// HumanBytes writes a size in bytes as people read it: "84.0 KiB".
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
