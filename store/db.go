@@ -82,6 +82,9 @@ func dsn(path, mode, sync, extra string) string {
 		"&_pragma=journal_mode(wal)" +
 		"&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(" + sync + ")" +
+		// Deleted and overwritten record bytes are zeroed in their pages, so
+		// what is erased does not linger in the file (GDPR erasure).
+		"&_pragma=secure_delete(fast)" +
 		"&" + extra
 	return u.String() + "?" + q
 }

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// EraseContact removes every trace of a person from the workspace, for a
+// GDPR erasure request: the contact, their notes, tasks and timeline, their
+// place on deals (the deals stay, without them), their search index
+// entries, and the personal data in audit events about them or their notes
+// and tasks. The audit log keeps the fact of the erasure and nothing else.
+// Every connection zeroes deleted bytes within pages (secure_delete=fast);
+// the erasure also zeroes whole freed pages, and optimizes the FTS indexes
+// so no deleted token stays in a segment. Copies outside the file — the
+// replicas' history — age out with the replica's retention.
+func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
+	conn, err := db.W.Connx(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = FAST`)
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := getOne(ctx, tx, new(string), "contact", `SELECT id FROM contacts WHERE id = ?`, id); err != nil {
+		return err
+	}
+	steps := []string{
+		// Audit events keep who did what and when, not what the values were.
+		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'contact' AND entity_id = ?1`,
+		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'note' AND entity_id IN (SELECT id FROM notes WHERE contact_id = ?1)`,
+		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'task' AND entity_id IN (SELECT id FROM tasks WHERE contact_id = ?1)`,
+		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'deal' AND entity_id IN (SELECT id FROM deals WHERE contact_id = ?1)`,
+		`UPDATE deals SET contact_id = NULL WHERE contact_id = ?1`,
+		// Notes, tasks, tags and activities go with the contact (ON DELETE
+		// CASCADE), and the FTS triggers take them out of the index.
+		`DELETE FROM contacts WHERE id = ?1`,
+		`INSERT INTO contacts_fts (contacts_fts) VALUES ('optimize')`,
+		`INSERT INTO notes_fts (notes_fts) VALUES ('optimize')`,
+	}
+	for _, stmt := range steps {
+		if _, err := tx.ExecContext(ctx, stmt, id); err != nil {
+			return err
+		}
+	}
+	if err := audit(ctx, tx, a, "contact.erase", "contact", id, nil); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// SubjectAccess is everything the workspace holds about one person, for a
+// GDPR subject-access request.
+type SubjectAccess struct {
+	ExportedAt time.Time      `json:"exported_at"`
+	Contact    *Contact       `json:"contact"`
+	Notes      []Note         `json:"notes"`
+	Tasks      []Task         `json:"tasks"`
+	Deals      []Deal         `json:"deals"`
+	Timeline   []TimelineItem `json:"timeline"`
+	Audit      []AuditEvent   `json:"audit"`
+}
+
+// ContactSubjectAccess gathers a contact's data as one document.
+func ContactSubjectAccess(ctx context.Context, db *DB, id string) (*SubjectAccess, error) {
+	c, err := GetContact(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	sa := &SubjectAccess{ExportedAt: time.Now().UTC(), Contact: c}
+	if err := db.R.SelectContext(ctx, &sa.Notes, noteSelect+` WHERE contact_id = ? ORDER BY seq`, id); err != nil {
+		return nil, err
+	}
+	if sa.Tasks, _, err = ListTasks(ctx, db, TaskFilter{ContactID: id, Limit: MaxLimit}); err != nil {
+		return nil, err
+	}
+	if sa.Deals, _, err = ListDeals(ctx, db, DealFilter{ContactID: id, Limit: MaxLimit}); err != nil {
+		return nil, err
+	}
+	if sa.Timeline, err = Timeline(ctx, db, "contact", id, MaxLimit); err != nil {
+		return nil, err
+	}
+	err = db.R.SelectContext(ctx, &sa.Audit, `SELECT * FROM audit_log WHERE (entity_type = 'contact' AND entity_id = ?1)
+		OR (entity_type = 'note' AND entity_id IN (SELECT id FROM notes WHERE contact_id = ?1))
+		OR (entity_type = 'task' AND entity_id IN (SELECT id FROM tasks WHERE contact_id = ?1)) ORDER BY seq`, id)
+	if sa.Notes == nil {
+		sa.Notes = []Note{}
+	}
+	if sa.Audit == nil {
+		sa.Audit = []AuditEvent{}
+	}
+	return sa, err
+}

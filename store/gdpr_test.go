@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestEraseContact(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	c := mustContact(t, db, ContactInput{FirstName: ptr("Zsofia"), LastName: ptr("Quimby"), Email: ptr("zsofia.quimby@example.com"), Phone: ptr("+36 1 555 0199")})
+	other := mustContact(t, db, ContactInput{FirstName: ptr("Bo")})
+	UpdateContact(ctx, db, tester, c.ID, ContactInput{Title: ptr("Head of Quimbyology")})
+	CreateNote(ctx, db, tester, NoteInput{ContactID: c.ID, Body: "Zsofia prefers calls"})
+	CreateTask(ctx, db, tester, TaskInput{ContactID: &c.ID, Title: ptr("Call Zsofia")})
+	d, _ := CreateDeal(ctx, db, tester, DealInput{Title: ptr("Renewal"), ContactID: &c.ID})
+
+	sa, err := ContactSubjectAccess(ctx, db, c.ID)
+	if err != nil || len(sa.Notes) != 1 || len(sa.Tasks) != 1 || len(sa.Deals) != 1 || len(sa.Audit) < 4 {
+		t.Fatalf("subject access: %+v %v", sa, err)
+	}
+	if err := EraseContact(ctx, db, tester, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := Search(ctx, db, "zsofia", 10); len(rs) != 0 {
+		t.Fatalf("search still finds them: %+v", rs)
+	}
+	if rs, _ := Search(ctx, db, "quimby", 10); len(rs) != 0 {
+		t.Fatalf("search still finds them: %+v", rs)
+	}
+	if got, _ := GetDeal(ctx, db, d.ID); got.ContactID != "" {
+		t.Fatal("the deal still names them")
+	}
+	events, _ := ListAudit(ctx, db, AuditFilter{Limit: 200})
+	b, _ := json.Marshal(events)
+	for _, word := range []string{"Zsofia", "zsofia", "Quimby", "555 0199", "prefers calls"} {
+		if strings.Contains(string(b), word) {
+			t.Errorf("the audit log still holds %q", word)
+		}
+	}
+	if events[0].Action != "contact.erase" || events[0].EntityID != c.ID {
+		t.Fatalf("the erasure is not recorded: %+v", events[0])
+	}
+	if _, err := GetContact(ctx, db, other.ID); err != nil {
+		t.Fatal("another contact went too")
+	}
+	if err := EraseContact(ctx, db, tester, c.ID); ErrorCode(err) != ENotFound {
+		t.Fatalf("erasing twice: %v", err)
+	}
+	// Nothing of them is left in the file's pages either, once checkpointed.
+	db.W.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	raw, _ := os.ReadFile(db.Path)
+	for _, word := range []string{"zsofia.quimby", "Quimbyology", "prefers calls"} {
+		if strings.Contains(string(raw), word) {
+			t.Errorf("the database file still contains %q", word)
+		}
+	}
+	var buf strings.Builder
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, t.TempDir(), &nopWriter{&buf}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type nopWriter struct{ b *strings.Builder }
+
+func (w *nopWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
