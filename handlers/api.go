@@ -49,6 +49,8 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	r.Handle("/audit", methods{http.MethodGet: s.apiAudit})
 	r.Handle("/search", methods{http.MethodGet: s.apiSearch})
 	apiResource(s, r, "/contacts", contactsAPI)
+	r.Handle("/contacts/{id}/erase", methods{http.MethodPost: s.apiEraseContact})
+	r.Handle("/contacts/{id}/export", methods{http.MethodGet: s.apiContactSubjectAccess})
 	apiResource(s, r, "/companies", companiesAPI)
 	apiResource(s, r, "/notes", notesAPI)
 	apiResource(s, r, "/tasks", tasksAPI)

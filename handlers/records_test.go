@@ -182,3 +182,29 @@ func TestExportUI(t *testing.T) {
 		t.Fatal("the export was not audited")
 	}
 }
+
+func TestGDPRUI(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.admin.Email)
+	token := c.workspaceToken(f.a)
+	base := "/w/" + f.a + "/contacts/" + f.contact
+	r := c.get(base + "/export.json")
+	wantStatus(t, "subject access", r, http.StatusOK)
+	if !strings.Contains(r.body, "ana@acme.example") || !strings.Contains(r.body, "First call went well") {
+		t.Fatalf("subject access lacks their data: %.300s", r.body)
+	}
+	if !strings.Contains(c.get(base+"/erase").body, "Erase every trace of Ana?") {
+		t.Fatal("no confirmation before erasing")
+	}
+	member := f.ts.loggedIn(t, f.member.Email)
+	wantStatus(t, "a member erases", member.post(base+"/erase", member.workspaceToken(f.a), nil), http.StatusForbidden)
+	wantStatus(t, "erase", c.post(base+"/erase", token, nil), http.StatusSeeOther)
+	for _, path := range []string{"/w/" + f.a + "/search?q=ana", "/w/" + f.a + "/search?q=first+call", "/w/" + f.a + "/contacts?format=json", "/w/" + f.a + "/audit"} {
+		if body := c.get(path).body; strings.Contains(body, "ana@acme.example") || strings.Contains(body, "First call went well") {
+			t.Errorf("%s still shows the erased person", path)
+		}
+	}
+	if !strings.Contains(c.get("/w/"+f.a+"/audit").body, "contact.erase") {
+		t.Error("the erasure is not in the audit log")
+	}
+}

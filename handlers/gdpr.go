@@ -1,0 +1,77 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"atrium/store"
+)
+
+// confirmEraseContact asks before a GDPR erasure; the owner of the request
+// types the contact's name, as erasure cannot be undone.
+func (s *Server) confirmEraseContact(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	c, err := store.GetContact(r.Context(), wc.lease.DB, mux.Vars(r)["contact"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	base := "/w/" + wc.ws.ID + "/contacts/" + c.ID
+	s.renderConfirm(w, r, confirmPage{
+		Question: "Erase every trace of " + c.Name() + "?",
+		Detail: "For a GDPR erasure request: the contact, their notes, tasks and timeline, their search entries, and their " +
+			"personal data in the audit log are removed for good. Deals stay, without them. The audit log keeps only the fact of the erasure.",
+		Action: base + "/erase", Button: "Erase for good", Cancel: base,
+	})
+}
+
+func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	if err := store.EraseContact(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["contact"]); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The contact was erased.")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts", http.StatusSeeOther)
+}
+
+// contactSubjectAccess downloads everything held about a contact as JSON.
+func (s *Server) contactSubjectAccess(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	sa, err := store.ContactSubjectAccess(r.Context(), wc.lease.DB, mux.Vars(r)["contact"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="contact-`+sa.Contact.ID+`.json"`)
+	writeJSON(w, http.StatusOK, sa)
+}
+
+// apiEraseContact is POST /api/v1/contacts/{id}/erase.
+func (s *Server) apiEraseContact(w http.ResponseWriter, r *http.Request) {
+	id, err := recordID(r)
+	if err == nil {
+		c := callerFrom(r)
+		err = store.EraseContact(r.Context(), c.db(), c.actor, id)
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiContactSubjectAccess is GET /api/v1/contacts/{id}/export.
+func (s *Server) apiContactSubjectAccess(w http.ResponseWriter, r *http.Request) {
+	id, err := recordID(r)
+	var sa *store.SubjectAccess
+	if err == nil {
+		sa, err = store.ContactSubjectAccess(r.Context(), callerFrom(r).db(), id)
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sa)
+}
