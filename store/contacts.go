@@ -209,6 +209,23 @@ func contactWriteError(ctx context.Context, tx *sqlx.Tx, err error, email string
 
 // applyContactInput validates in and copies it onto c.
 func applyContactInput(ctx context.Context, tx *sqlx.Tx, c *Contact, in ContactInput) error {
+	if err := applyContactFields(c, in); err != nil {
+		return err
+	}
+	if in.Custom != nil {
+		defs, err := customFieldsTx(ctx, tx, "contact")
+		if err != nil {
+			return err
+		}
+		if c.Custom, err = applyCustom(defs, c.Custom, in.Custom); err != nil {
+			return err
+		}
+	}
+	return resolveCompany(ctx, tx, c, in)
+}
+
+// applyContactFields validates and copies the fields that need no lookup.
+func applyContactFields(c *Contact, in ContactInput) error {
 	var err error
 	for _, f := range []struct {
 		in         *string
@@ -252,16 +269,7 @@ func applyContactInput(ctx context.Context, tx *sqlx.Tx, c *Contact, in ContactI
 			return err
 		}
 	}
-	if in.Custom != nil {
-		defs, err := customFieldsTx(ctx, tx, "contact")
-		if err != nil {
-			return err
-		}
-		if c.Custom, err = applyCustom(defs, c.Custom, in.Custom); err != nil {
-			return err
-		}
-	}
-	return resolveCompany(ctx, tx, c, in)
+	return nil
 }
 
 // resolveCompany links the contact to a company given by id (which must be

@@ -85,6 +85,9 @@ func dsn(path, mode, sync, extra string) string {
 		// Deleted and overwritten record bytes are zeroed in their pages, so
 		// what is erased does not linger in the file (GDPR erasure).
 		"&_pragma=secure_delete(fast)" +
+		// Statement journals and temp tables stay in memory: on disk, every
+		// statement in a transaction wrote its sub-journal with pwrite.
+		"&_pragma=temp_store(memory)" +
 		"&" + extra
 	return u.String() + "?" + q
 }
