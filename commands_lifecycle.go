@@ -2,38 +2,42 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"flag"
 	"fmt"
+	"sync"
+	"text/tabwriter"
+	"time"
 
+	"atrium/store"
 	"atrium/tenant"
 )
 
-// Commands of the workspace lifecycle beyond create and list: deletion,
-// restore, move, backup status.
+// Commands of the workspace lifecycle beyond create and list: deletion and
+// undeletion, restore, move, backup status and disaster recovery.
 
 func (m *Main) cmdWorkspaceDelete(ctx context.Context, args []string) error {
 	fs := m.flagSet("workspace delete")
 	yes := fs.Bool("yes", false, "confirm the deletion")
 	now := fs.Bool("now", false, "delete at once, without a grace period")
-	pos, err := m.parse(fs, args)
+	id, err := m.parseID(fs, "workspace delete", args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("'atrium workspace delete' takes one workspace id.")
 	}
 	if !*yes {
 		return usagef("Deleting a workspace removes its data; pass --yes to confirm.")
 	}
-	if !*now {
-		return usagef("Deletion with a grace period is not available yet; pass --now to delete at once.")
-	}
-	id, err := tenant.ParseID(pos[0])
-	if err != nil {
-		return err
-	}
 	if err := m.open(ctx); err != nil {
 		return err
+	}
+	if !*now {
+		w, err := m.Manager.Trash(ctx, id, "cli")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.stdout, "moved workspace %s to the trash; it will be deleted for good at %s\n", w.ID, w.PurgeAt.Time.Format(time.RFC3339))
+		fmt.Fprintf(m.stdout, "undo with: atrium workspace undelete %s\n", w.ID)
+		return nil
 	}
 	rm, err := m.Manager.Delete(ctx, id, "cli")
 	if err != nil {
@@ -43,17 +47,150 @@ func (m *Main) cmdWorkspaceDelete(ctx context.Context, args []string) error {
 	for _, f := range rm.Files {
 		fmt.Fprintf(m.stdout, "removed %s\n", f)
 	}
+	fmt.Fprintf(m.stdout, "removed every replica object under %s\n", rm.Replica)
+	return nil
+}
+
+// parseID parses flags and exactly one workspace id.
+func (m *Main) parseID(fs *flag.FlagSet, cmd string, args []string) (string, error) {
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("'atrium %s' takes one workspace id.", cmd)
+	}
+	return tenant.ParseID(pos[0])
+}
+
+func (m *Main) cmdWorkspaceUndelete(ctx context.Context, args []string) error {
+	id, err := m.parseID(m.flagSet("workspace undelete"), "workspace undelete", args)
+	if err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	if err := m.Manager.Untrash(ctx, id, "cli"); err != nil {
+		return err
+	}
+	fmt.Fprintln(m.stdout, id)
 	return nil
 }
 
 func (m *Main) cmdWorkspaceRestore(ctx context.Context, args []string) error {
-	return errors.New("workspace restore is not built yet")
+	fs := m.flagSet("workspace restore")
+	at := fs.String("at", "", "restore to this moment (RFC 3339); default: the latest backup")
+	asNew := fs.String("as-new", "", "restore into a new workspace with this name")
+	id, err := m.parseID(fs, "workspace restore", args)
+	if err != nil {
+		return err
+	}
+	opts := tenant.RestoreOptions{AsNew: *asNew, Actor: "cli"}
+	if *at != "" {
+		if opts.At, err = time.Parse(time.RFC3339, *at); err != nil {
+			return usagef("--at %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z.", *at)
+		}
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	w, err := m.Manager.Restore(ctx, id, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.stdout, w.ID)
+	return nil
 }
 
 func (m *Main) cmdWorkspaceMove(ctx context.Context, args []string) error {
-	return errors.New("workspace move is not built yet")
+	fs := m.flagSet("workspace move")
+	region := fs.String("region", "", "the region to move to")
+	id, err := m.parseID(fs, "workspace move", args)
+	if err != nil {
+		return err
+	}
+	if *region == "" {
+		return usagef("--region is required.")
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	w, err := m.Manager.Move(ctx, id, *region, "cli")
+	if w != nil {
+		fmt.Fprintf(m.stdout, "moved workspace %s to region %s\n", w.ID, w.Region)
+	}
+	return err
 }
 
 func (m *Main) cmdBackupStatus(ctx context.Context, args []string) error {
-	return errors.New("backup status is not built yet")
+	fs := m.flagSet("backup status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := m.parseNone(fs, args); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	sts, err := m.Manager.BackupStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sts)
+	}
+	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKSPACE\tNAME\tREGION\tLOCAL TXID\tREPLICATED TXID\tLAST REPLICATED\tLAG\tLAST ERROR")
+	for _, st := range sts {
+		last := "never"
+		if st.LastReplicatedAt != nil {
+			last = st.LastReplicatedAt.UTC().Format(time.RFC3339)
+		}
+		lag := "in sync"
+		if st.LagTXIDs > 0 {
+			lag = fmt.Sprintf("%d txns, %s", st.LagTXIDs, st.Lag.Round(time.Second))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", st.WorkspaceID, st.Name, st.Region,
+			st.LocalTXID, st.ReplicatedTXID, last, lag, st.LastError)
+	}
+	return tw.Flush()
+}
+
+// cmdRestoreAll is disaster recovery: opening the data directory restores
+// a missing catalog from its replica, then this restores every workspace
+// whose file is missing. `atrium serve` does the same on start.
+func (m *Main) cmdRestoreAll(ctx context.Context, args []string) error {
+	if err := m.parseNone(m.flagSet("restore-all"), args); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	rec := m.Manager.Recovery()
+	if rec.CatalogRestored {
+		fmt.Fprintln(m.stdout, "restored the catalog")
+	}
+	for _, id := range rec.Workspaces {
+		fmt.Fprintf(m.stdout, "restored %s\n", id)
+	}
+	var (
+		mu       sync.Mutex
+		restored = len(rec.Workspaces)
+		fail     int // those that failed at open are tried again below
+	)
+	err := m.Manager.RestoreMissing(ctx, 4, func(w *store.Workspace, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			fail++
+			fmt.Fprintf(m.stdout, "FAIL %s: %s\n", w.ID, store.ErrorMessageOrText(err))
+			return
+		}
+		restored++
+		fmt.Fprintf(m.stdout, "restored %s\n", w.ID)
+	})
+	fmt.Fprintf(m.stdout, "%d workspaces restored, %d failed\n", restored, fail)
+	return err
 }

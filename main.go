@@ -146,16 +146,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.dispatch(ctx, "user", rest, map[string]command{"create": m.cmdUserCreate})
 	case "workspace":
 		return m.dispatch(ctx, "workspace", rest, map[string]command{
-			"create":  m.cmdWorkspaceCreate,
-			"list":    m.cmdWorkspaceList,
-			"delete":  m.cmdWorkspaceDelete,
-			"restore": m.cmdWorkspaceRestore,
-			"move":    m.cmdWorkspaceMove,
+			"create":   m.cmdWorkspaceCreate,
+			"list":     m.cmdWorkspaceList,
+			"delete":   m.cmdWorkspaceDelete,
+			"restore":  m.cmdWorkspaceRestore,
+			"move":     m.cmdWorkspaceMove,
+			"undelete": m.cmdWorkspaceUndelete,
 		})
 	case "backup":
 		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus})
 	case "apikey":
 		return m.dispatch(ctx, "apikey", rest, map[string]command{"create": m.cmdAPIKeyCreate})
+	case "restore-all":
+		return m.cmdRestoreAll(ctx, rest)
 	case "migrate":
 		return m.cmdMigrate(ctx, rest)
 	case "check":

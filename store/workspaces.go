@@ -32,6 +32,9 @@ type Workspace struct {
 	DeletedAt sql.NullTime `db:"deleted_at" json:"-"`
 	PurgeAt   sql.NullTime `db:"purge_at" json:"-"`
 	DeletedBy string       `db:"deleted_by" json:"-"`
+	// ReplicaGen numbers the replica history the file streams to; see the
+	// catalog schema.
+	ReplicaGen int `db:"replica_gen" json:"-"`
 }
 
 // InsertWorkspace adds a catalog row.
@@ -59,12 +62,68 @@ func SetWorkspaceState(ctx context.Context, x sqlx.ExtContext, id, from, to stri
 
 // MarkWorkspaceDeleted records who deleted a workspace and when.
 func MarkWorkspaceDeleted(ctx context.Context, x sqlx.ExtContext, id, by string, at time.Time) error {
-	_, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'deleted', deleted_at = ?, deleted_by = ? WHERE id = ?`, at, by, id)
+	_, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'deleted', deleted_at = ?, purge_at = NULL, deleted_by = ? WHERE id = ?`, at, by, id)
 	if err != nil {
 		return err
 	}
 	_, err = x.ExecContext(ctx, `DELETE FROM memberships WHERE workspace_id = ?`, id)
 	return err
+}
+
+// TrashWorkspace soft-deletes an active workspace: it becomes inaccessible
+// and is hard-deleted at purgeAt unless untrashed first.
+func TrashWorkspace(ctx context.Context, x sqlx.ExtContext, id, by string, at, purgeAt time.Time) error {
+	res, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'trashed', deleted_at = ?, purge_at = ?, deleted_by = ?
+		WHERE id = ? AND state = 'active'`, at, purgeAt, by, id)
+	return expectOne(res, err, Errorf(EConflict, "Workspace %s is not active.", id))
+}
+
+// UntrashWorkspace makes a trashed workspace active again.
+func UntrashWorkspace(ctx context.Context, x sqlx.ExtContext, id string) error {
+	res, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'active', deleted_at = NULL, purge_at = NULL, deleted_by = ''
+		WHERE id = ? AND state = 'trashed'`, id)
+	return expectOne(res, err, Errorf(ENotFound, "Workspace %s is not in the trash.", id))
+}
+
+// MarkWorkspaceDeleting starts the hard deletion of an active or trashed
+// workspace; a row already deleting stays so.
+func MarkWorkspaceDeleting(ctx context.Context, x sqlx.ExtContext, id, by string) error {
+	res, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'deleting', deleted_by = ?
+		WHERE id = ? AND state IN ('active', 'trashed', 'deleting')`, by, id)
+	return expectOne(res, err, Errorf(ENotFound, "Workspace %s does not exist.", id))
+}
+
+// WorkspacesDueForPurge returns the trashed workspaces whose grace period
+// ended by now.
+func WorkspacesDueForPurge(ctx context.Context, q sqlx.QueryerContext, now time.Time) ([]Workspace, error) {
+	var ws []Workspace
+	err := sqlx.SelectContext(ctx, q, &ws, `SELECT * FROM workspaces WHERE state = 'trashed' AND purge_at <= ? ORDER BY purge_at, id`, now)
+	return ws, err
+}
+
+// SetWorkspaceReplica moves a workspace's row to a region and replica
+// generation, after its file was put in place there.
+func SetWorkspaceReplica(ctx context.Context, x sqlx.ExtContext, id, region string, gen int) error {
+	res, err := x.ExecContext(ctx, `UPDATE workspaces SET region = ?, replica_gen = ? WHERE id = ?`, region, gen, id)
+	return expectOne(res, err, Errorf(ENotFound, "Workspace %s does not exist.", id))
+}
+
+// CopyMemberships gives every member of one workspace the same role in another.
+func CopyMemberships(ctx context.Context, x sqlx.ExtContext, fromID, toID string) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO memberships (user_id, workspace_id, role, created_at)
+		SELECT user_id, ?, role, ? FROM memberships WHERE workspace_id = ?`, toID, time.Now().UTC(), fromID)
+	return err
+}
+
+// expectOne turns an UPDATE that matched no row into notMatched.
+func expectOne(res sql.Result, err error, notMatched error) error {
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return notMatched
+	}
+	return nil
 }
 
 // DeleteWorkspaceRow removes a row that never became a workspace (state creating).

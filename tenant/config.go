@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -17,10 +18,28 @@ import (
 // DefaultRegion is the region of an instance without a config file.
 const DefaultRegion = "default"
 
+// DefaultDeletionGrace is how long a deleted workspace stays restorable
+// before it is hard-deleted, when the config does not say.
+const DefaultDeletionGrace = 7 * 24 * time.Hour
+
 // Config is the parsed litestream.yml: the regions and where each keeps its
-// workspace files and their replicas.
+// workspace files and their replicas, and how long deleted workspaces wait
+// before they are removed for good.
 type Config struct {
 	Regions map[string]*Region `yaml:"regions"`
+	// DeletionGrace is the config key deletion-grace, a Go duration such as
+	// 168h; empty means DefaultDeletionGrace.
+	DeletionGrace string `yaml:"deletion-grace"`
+
+	grace time.Duration
+}
+
+// Grace returns how long a trashed workspace stays restorable.
+func (c *Config) Grace() time.Duration {
+	if c.DeletionGrace == "" {
+		return DefaultDeletionGrace
+	}
+	return c.grace
 }
 
 // Region is a place where workspace files and their replicas live. A
@@ -44,6 +63,8 @@ type ReplicaConfig struct {
 	AccessKeyID     string `yaml:"access-key-id"`
 	SecretAccessKey string `yaml:"secret-access-key"`
 	SyncInterval    string `yaml:"sync-interval"`
+
+	target *replicaTarget // parsed by LoadConfig
 }
 
 var regionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
@@ -69,6 +90,9 @@ func LoadConfig(path, dataDir string) (*Config, error) {
 			return nil, fmt.Errorf("config file %s is not valid: %w", path, err)
 		}
 	}
+	if err := cfg.parseGrace(); err != nil {
+		return nil, err
+	}
 	if len(cfg.Regions) == 0 {
 		cfg.Regions = map[string]*Region{DefaultRegion: nil}
 	}
@@ -86,6 +110,19 @@ func LoadConfig(path, dataDir string) (*Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+func (c *Config) parseGrace() error {
+	if c.DeletionGrace == "" {
+		c.grace = DefaultDeletionGrace
+		return nil
+	}
+	d, err := time.ParseDuration(c.DeletionGrace)
+	if err != nil || d < 0 {
+		return fmt.Errorf("deletion-grace %q is not a duration such as 168h", c.DeletionGrace)
+	}
+	c.grace = d
+	return nil
 }
 
 func (r *Region) resolve(dataDir string) error {
@@ -112,7 +149,7 @@ func (r *Region) resolve(dataDir string) error {
 		}
 		r.Replica = &ReplicaConfig{URL: "file://" + abs}
 	}
-	return nil
+	return r.Replica.resolve()
 }
 
 // RegionNames returns the configured region names, sorted, DefaultRegion first.

@@ -77,6 +77,12 @@ func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *s
 			return err
 		}
 	}
+	// Replicated from the start, so even an empty workspace has a backup
+	// to come back from.
+	if err := m.acquireReplication(ctx, w, path); err != nil {
+		return err
+	}
+	m.repl.release(path)
 	return m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := store.SetWorkspaceState(ctx, tx, w.ID, store.StateCreating, store.StateActive); err != nil {
 			return err
@@ -91,10 +97,16 @@ func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *s
 	})
 }
 
-// abandonCreate removes the file and row of a workspace whose creation failed.
+// abandonCreate removes the file, replica and row of a workspace whose
+// creation failed.
 func (m *Manager) abandonCreate(w *store.Workspace) {
 	ctx := context.Background()
 	if path, err := m.FilePath(w); err == nil {
+		m.repl.remove(ctx, path)
+		if _, err := m.deleteReplica(ctx, w); err != nil {
+			m.log.Error("remove the replica of a half-made workspace", "workspace", w.ID, "err", err)
+			return // keep the row, so the next start tries again
+		}
 		if _, err := removeWorkspaceFiles(path); err != nil {
 			m.log.Error("remove half-made workspace file", "workspace", w.ID, "err", err)
 			return // keep the row, so the next start tries again
@@ -115,14 +127,16 @@ func (m *Manager) recover(ctx context.Context) error {
 		m.log.Info("removing a workspace whose creation was interrupted", "workspace", creating[i].ID)
 		m.abandonCreate(&creating[i])
 	}
+	// Deletions a crash interrupted are finished now when they can be; one
+	// that fails (say the replica is unreachable) is left to the janitor.
 	deleting, err := store.ListWorkspaces(ctx, m.catalog.R, store.StateDeleting)
 	if err != nil {
 		return err
 	}
 	for i := range deleting {
 		m.log.Info("finishing an interrupted deletion", "workspace", deleting[i].ID)
-		if _, err := m.removeAndTombstone(ctx, &deleting[i], deleting[i].DeletedBy); err != nil {
-			return err
+		if _, err := m.removeAndTombstone(ctx, &deleting[i], actorOr(deleting[i].DeletedBy)); err != nil {
+			m.log.Error("interrupted deletion failed again; it will be retried", "workspace", deleting[i].ID, "err", err)
 		}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"atrium/store"
 )
@@ -23,56 +25,168 @@ type Options struct {
 	// MaxOpen bounds the idle open workspace handles (DefaultMaxOpen if 0).
 	MaxOpen int
 	Logger  *slog.Logger
+
+	// SyncInterval, when set, overrides every region's replica
+	// sync-interval (tests use a short one).
+	SyncInterval time.Duration
+	// Linger is how long a workspace stays registered with Litestream after
+	// its handle closed (DefaultLinger if 0); MaxLingering bounds how many
+	// do (DefaultMaxLingering if 0).
+	Linger       time.Duration
+	MaxLingering int
+	// JanitorInterval is how often trashed workspaces past their grace
+	// period and interrupted deletions are hard-deleted (DefaultJanitorInterval if 0).
+	JanitorInterval time.Duration
 }
 
-// Manager is the one entry point to workspaces: it creates, opens, lists and
-// deletes them, and owns the catalog.
+// Manager is the one entry point to workspaces: it creates, opens, lists,
+// deletes, restores and moves them, owns the catalog, and replicates both
+// through embedded Litestream.
 type Manager struct {
 	dataDir  string
 	cfg      *Config
 	log      *slog.Logger
 	catalog  *store.DB
 	cache    *Cache
+	repl     *replicator
 	template []byte // an empty, migrated workspace file, copied on create
+
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup // the janitor and the startup sync
+	recovery Recovery
+}
+
+// Recovery says what Open brought back from the replicas because the data
+// directory had lost it.
+type Recovery struct {
+	CatalogRestored bool
+	// Workspaces are the ids whose files were restored.
+	Workspaces []string
+	// Failed maps the ids that could not be restored to why; opening one
+	// tries again.
+	Failed map[string]string
+}
+
+// Recovery returns what Open restored from the replicas.
+func (m *Manager) Recovery() Recovery { return m.recovery }
+
+// recoverWorkspaces restores every workspace file after the catalog was
+// restored: the whole data directory was lost.
+func (m *Manager) recoverWorkspaces(ctx context.Context) {
+	m.recovery = Recovery{CatalogRestored: true, Failed: map[string]string{}}
+	m.RestoreMissing(ctx, 4, func(w *store.Workspace, err error) {
+		if err != nil {
+			m.log.Error("disaster recovery: cannot restore a workspace", "workspace", w.ID, "err", err)
+			m.recovery.Failed[w.ID] = err.Error()
+			return
+		}
+		m.recovery.Workspaces = append(m.recovery.Workspaces, w.ID)
+	})
+	m.log.Warn("disaster recovery: restored the catalog and workspaces from the replicas",
+		"workspaces", len(m.recovery.Workspaces), "failed", len(m.recovery.Failed))
 }
 
 // Open opens (creating if needed) the data directory and the catalog,
 // migrates the catalog, and finishes what a crash interrupted: half-made
-// workspaces are removed, half-deleted ones are deleted.
+// workspaces are removed, half-deleted ones are deleted. A missing catalog
+// is first restored from its replica, and then every workspace with it
+// (disaster recovery). Replication starts before any file is opened.
 func Open(ctx context.Context, opts Options) (*Manager, error) {
-	dataDir, err := filepath.Abs(opts.DataDir)
+	dataDir, cfg, err := prepareDirs(opts)
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create the data directory %s: %w", dataDir, unwrapPathError(err))
-	}
-	cfg := opts.Config
-	if cfg == nil {
-		if cfg, err = LoadConfig("", dataDir); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range cfg.Regions {
-		if err := os.MkdirAll(r.Data, 0o700); err != nil {
-			return nil, fmt.Errorf("cannot create the data directory of region %s, %s: %w", r.Name, r.Data, unwrapPathError(err))
-		}
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	catalog, err := store.Open(filepath.Join(dataDir, "catalog.db"), store.OpenOptions{Create: true, Synchronous: "full"})
+	repl, err := newReplicator(ctx, log, replicatorOptions{syncInterval: opts.SyncInterval, linger: opts.Linger, maxLingering: opts.MaxLingering})
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the catalog in %s: %w", dataDir, err)
+		return nil, err
 	}
-	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, catalog: catalog}
+	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl}
 	m.cache = newCache(opts.MaxOpen, m.openWorkspace, m.closeWorkspace)
-	if err := m.init(ctx); err != nil {
-		catalog.Close()
+	if err := m.start(ctx, opts); err != nil {
+		m.repl.close(context.Background())
 		return nil, err
 	}
 	return m, nil
+}
+
+func prepareDirs(opts Options) (string, *Config, error) {
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("cannot create the data directory %s: %w", dataDir, unwrapPathError(err))
+	}
+	cfg := opts.Config
+	if cfg == nil {
+		if cfg, err = LoadConfig("", dataDir); err != nil {
+			return "", nil, err
+		}
+	}
+	for _, r := range cfg.Regions {
+		if err := os.MkdirAll(r.Data, 0o700); err != nil {
+			return "", nil, fmt.Errorf("cannot create the data directory of region %s, %s: %w", r.Name, r.Data, unwrapPathError(err))
+		}
+	}
+	return dataDir, cfg, nil
+}
+
+// start brings back a lost catalog, opens it under replication, and starts
+// the background work.
+func (m *Manager) start(ctx context.Context, opts Options) error {
+	wasClean := m.takeCleanMarker()
+	restored, err := m.restoreCatalogIfMissing(ctx)
+	if err != nil {
+		return err
+	}
+	if err := m.openCatalog(ctx); err != nil {
+		return err
+	}
+	if err := m.init(ctx); err != nil {
+		m.catalog.Close()
+		return err
+	}
+	if restored {
+		m.recoverWorkspaces(ctx)
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.bgCancel = cancel
+	if !wasClean {
+		m.goBackground(func() { m.syncUnreplicated(bg) })
+	}
+	m.goBackground(func() { m.janitor(bg, orDefault(opts.JanitorInterval, DefaultJanitorInterval)) })
+	return nil
+}
+
+func (m *Manager) goBackground(fn func()) {
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		fn()
+	}()
+}
+
+func (m *Manager) catalogPath() string { return filepath.Join(m.dataDir, "catalog.db") }
+
+// openCatalog registers the catalog with Litestream, then opens it.
+func (m *Manager) openCatalog(ctx context.Context) error {
+	t, err := m.catalogTarget()
+	if err != nil {
+		return err
+	}
+	if err := m.repl.acquire(ctx, m.catalogPath(), t, catalogPrefix); err != nil {
+		return err
+	}
+	catalog, err := store.Open(m.catalogPath(), store.OpenOptions{Create: true, Synchronous: "full"})
+	if err != nil {
+		return fmt.Errorf("cannot open the catalog in %s: %w", m.dataDir, err)
+	}
+	m.catalog = catalog
+	return nil
 }
 
 func (m *Manager) init(ctx context.Context) error {
@@ -87,10 +201,24 @@ func (m *Manager) init(ctx context.Context) error {
 	return m.recover(ctx)
 }
 
-// Close closes every open workspace and the catalog.
+// Close stops the background work, closes every open workspace and the
+// catalog, then replicates what is pending and stops replicating. serve
+// calls it after the HTTP server stopped taking requests.
 func (m *Manager) Close() error {
+	m.bgCancel()
+	m.bg.Wait()
 	m.cache.Close()
-	return m.catalog.Close()
+	err := m.catalog.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	clean, rerr := m.repl.close(ctx)
+	if clean {
+		m.putCleanMarker()
+	}
+	if err == nil && rerr != nil {
+		err = fmt.Errorf("the last replication sync failed; the next start retries it: %w", rerr)
+	}
+	return err
 }
 
 // Catalog returns the catalog database.
@@ -140,21 +268,40 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := store.Open(path, store.OpenOptions{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot open workspace %s: %w", id, err)
+	if err := m.restoreIfMissing(ctx, w, path); err != nil {
+		return nil, nil, err
 	}
-	if _, _, err := store.Migrate(ctx, db, store.WorkspaceSchema); err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("cannot migrate workspace %s: %w", id, err)
+	// Litestream tracks the file before the app can write to it.
+	if err := m.acquireReplication(ctx, w, path); err != nil {
+		return nil, nil, err
+	}
+	db, err := m.openMigrated(ctx, id, path)
+	if err != nil {
+		m.repl.release(path)
+		return nil, nil, err
 	}
 	return db, w, nil
 }
 
+func (m *Manager) openMigrated(ctx context.Context, id, path string) (*store.DB, error) {
+	db, err := store.Open(path, store.OpenOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open workspace %s: %w", id, err)
+	}
+	if _, _, err := store.Migrate(ctx, db, store.WorkspaceSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot migrate workspace %s: %w", id, err)
+	}
+	return db, nil
+}
+
+// closeWorkspace closes the app's pool first, then lets the replication
+// registration linger (it is unregistered later, off the request path).
 func (m *Manager) closeWorkspace(db *store.DB, w *store.Workspace) {
 	if err := db.Close(); err != nil {
 		m.log.Error("close workspace", "workspace", w.ID, "err", err)
 	}
+	m.repl.release(db.Path)
 }
 
 func errNoWorkspace(id string) error {

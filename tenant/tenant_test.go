@@ -328,7 +328,7 @@ func TestDelete(t *testing.T) {
 // TestCache_Concurrency hammers a small cache from many goroutines and checks
 // the cache's promises through hooks on open and close.
 func TestCache_Concurrency(t *testing.T) {
-	const (
+	var (
 		workspaces = 2000
 		goroutines = 500
 		perG       = 40
@@ -337,7 +337,14 @@ func TestCache_Concurrency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 2,000 workspaces")
 	}
+	if raceEnabled {
+		// Same shape, a tenth of the size: every create also takes a first
+		// snapshot for the replica, and SQLite is slow under -race.
+		workspaces, goroutines, maxOpen = 200, 50, 16
+	}
 	m := MustOpenManager(t, maxOpen)
+	start := time.Now()
+	defer func() { t.Logf("whole test %v", time.Since(start)) }()
 	ids := make([]string, workspaces)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
@@ -350,6 +357,7 @@ func TestCache_Concurrency(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+	t.Logf("created %d in %v", workspaces, time.Since(start))
 
 	var (
 		mu      sync.Mutex

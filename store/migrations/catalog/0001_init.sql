@@ -14,6 +14,9 @@ CREATE TABLE users (
 -- state: creating (file being made; removed on restart if still so),
 -- active, trashed (soft-deleted: inaccessible, restorable until purge_at),
 -- deleting (files being removed; finished on restart), deleted.
+-- replica_gen numbers the workspace's replica history: the file replicates
+-- under <region replica>/<id>/g<replica_gen>/. An in-place restore or a move
+-- starts a new generation, so the history before it stays restorable.
 CREATE TABLE workspaces (
 	id         TEXT PRIMARY KEY,
 	name       TEXT NOT NULL,
@@ -22,9 +25,11 @@ CREATE TABLE workspaces (
 	created_at DATETIME NOT NULL,
 	deleted_at DATETIME,
 	purge_at   DATETIME,
-	deleted_by TEXT NOT NULL DEFAULT ''
+	deleted_by TEXT NOT NULL DEFAULT '',
+	replica_gen INTEGER NOT NULL DEFAULT 1 CHECK (replica_gen >= 1)
 );
 CREATE INDEX workspaces_state ON workspaces (state);
+CREATE INDEX workspaces_purge ON workspaces (purge_at) WHERE state = 'trashed';
 
 CREATE TABLE memberships (
 	user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,

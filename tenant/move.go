@@ -1,0 +1,92 @@
+package tenant
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"atrium/store"
+)
+
+// Move moves a workspace to another region: it is taken out of the cache
+// (leases drain), its latest state is restored from its replica into the
+// new region's data directory and replicated to the new region's replica,
+// the catalog switches over, and only then is it hard-deleted in the old
+// region (replica objects and local files). The workspace keeps its id;
+// its restorable history starts again in the new region.
+func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Workspace, error) {
+	w, oldPath, err := m.activeWorkspace(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	to, err := m.cfg.Region(region)
+	if err != nil {
+		return nil, store.Errorf(store.EValidation, "%s.", capitalize(err.Error()))
+	}
+	if to.Name == w.Region {
+		return nil, store.Errorf(store.EConflict, "Workspace %s is already in region %s.", w.ID, w.Region)
+	}
+	if err := m.cache.takeForDelete(ctx, w.ID); err != nil {
+		return nil, err
+	}
+	defer m.cache.endDelete(w.ID)
+	// The last sync makes the old replica hold every committed write.
+	if err := m.repl.remove(ctx, oldPath); err != nil {
+		return nil, fmt.Errorf("cannot move workspace %s: its last changes did not reach the replica: %w", w.ID, err)
+	}
+	moved := *w
+	moved.Region, moved.ReplicaGen = to.Name, 1
+	if err := m.placeInRegion(ctx, w, &moved); err != nil {
+		return nil, err
+	}
+	err = m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.SetWorkspaceReplica(ctx, tx, w.ID, moved.Region, moved.ReplicaGen); err != nil {
+			return err
+		}
+		return store.LogEvent(ctx, tx, actorOr(actor), "workspace.move", w.ID, map[string]string{"from": w.Region, "to": moved.Region})
+	})
+	if err != nil {
+		return nil, err
+	}
+	rm, err := m.removeEverywhere(ctx, w)
+	if err != nil {
+		return &moved, fmt.Errorf("workspace %s moved to %s, but removing its copy in %s failed: %w", w.ID, moved.Region, w.Region, err)
+	}
+	store.LogEvent(ctx, m.catalog.W, actorOr(actor), "workspace.move.removed", w.ID, rm)
+	return &moved, nil
+}
+
+// placeInRegion restores w's latest state as the file of moved in its new
+// region and replicates it there, so the new region holds a backup before
+// the old one is removed.
+func (m *Manager) placeInRegion(ctx context.Context, w, moved *store.Workspace) error {
+	newPath, err := m.FilePath(moved)
+	if err != nil {
+		return err
+	}
+	tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, filepath.Dir(newPath))
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	// A replica left by an earlier stay in this region would mix histories.
+	if _, err := m.deleteReplica(ctx, moved); err != nil {
+		return err
+	}
+	if err := swapIn(tmp, newPath); err != nil {
+		return err
+	}
+	if err := m.acquireReplication(ctx, moved, newPath); err != nil {
+		os.Remove(newPath)
+		return err
+	}
+	defer m.repl.release(newPath)
+	if _, err := m.repl.sync(ctx, newPath); err != nil {
+		return fmt.Errorf("cannot replicate workspace %s in region %s: %w", w.ID, moved.Region, err)
+	}
+	return nil
+}

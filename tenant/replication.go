@@ -1,0 +1,391 @@
+package tenant
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+)
+
+// Replication defaults. Each registered database costs goroutines, file
+// descriptors and, on object storage, periodic LIST calls, so only
+// databases open now or used recently stay registered.
+const (
+	// DefaultLinger is how long a workspace stays registered with Litestream
+	// after its handle closed. A cache that thrashes then re-opens a
+	// registered workspace instead of paying LIST calls to register it again.
+	DefaultLinger = time.Hour
+	// DefaultMaxLingering bounds the workspaces registered without an open
+	// handle; beyond it the longest unused are unregistered first.
+	DefaultMaxLingering = 2048
+	// defaultL0RetentionCheckInterval replaces Litestream's 15s: each check
+	// LISTs two levels of every registered database, idle or not.
+	defaultL0RetentionCheckInterval = 15 * time.Minute
+	// shutdownSyncTimeout bounds the final upload of one database when it is
+	// unregistered, so an unreachable replica cannot hold a shutdown for long.
+	shutdownSyncTimeout = 10 * time.Second
+)
+
+// l0RetentionCheckInterval is a variable so benchmarks can shorten it.
+var l0RetentionCheckInterval = defaultL0RetentionCheckInterval
+
+// replicator streams the catalog and workspace files to their regions'
+// replicas through one embedded Litestream store. Databases are registered
+// by path; a registration is shared by its users (an open handle, a create,
+// a startup sync) and lingers after the last one leaves.
+//
+// Litestream's own per-database monitor would check every registered file
+// each second, idle or not; with a thousand lingering workspaces that is a
+// quarter of a core. So the replicator drives the WAL-to-LTX syncs itself,
+// and only for files that can change: those with an open handle, and those
+// closed since their last sync. Uploads follow at once (Litestream's replica
+// monitor wakes on each new LTX file).
+type replicator struct {
+	store        *litestream.Store
+	log          *slog.Logger
+	errs         *lastErrors
+	syncInterval time.Duration // when set, overrides every region's
+	linger       time.Duration
+	maxLingering int
+
+	mu    sync.Mutex
+	regs  map[string]*registration // by file path
+	idle  *list.List               // lingering registrations, longest unused first
+	dirty bool                     // a final sync failed: the next start syncs everything
+	stop  chan struct{}
+	ctx   context.Context // cancelled when the replicator closes
+	quit  context.CancelFunc
+	wg    sync.WaitGroup // the driver, the reaper and unregistrations in flight
+}
+
+type registration struct {
+	path      string
+	db        *litestream.DB
+	client    litestream.ReplicaClient
+	users     int
+	ready     chan struct{} // closed once registered, with err set on failure
+	err       error
+	leaving   chan struct{} // set while unregistering; closed when done
+	pending   bool          // closed by its last user since its last sync
+	idleSince time.Time
+	elem      *list.Element
+}
+
+type replicatorOptions struct {
+	syncInterval time.Duration
+	linger       time.Duration
+	maxLingering int
+}
+
+func newReplicator(ctx context.Context, log *slog.Logger, opts replicatorOptions) (*replicator, error) {
+	errs := &lastErrors{m: map[string]lastError{}}
+	s := litestream.NewStore(nil, litestream.DefaultCompactionLevels)
+	s.Logger = slog.New(&errorTap{next: log.Handler(), last: errs}).With("system", "litestream")
+	s.L0RetentionCheckInterval = l0RetentionCheckInterval
+	s.ShutdownSyncTimeout = shutdownSyncTimeout
+	if err := s.Open(ctx); err != nil {
+		return nil, fmt.Errorf("cannot start replication: %w", err)
+	}
+	r := &replicator{
+		store: s, log: log, errs: errs,
+		syncInterval: opts.syncInterval,
+		linger:       orDefault(opts.linger, DefaultLinger),
+		maxLingering: orDefault(opts.maxLingering, DefaultMaxLingering),
+		regs:         map[string]*registration{},
+		idle:         list.New(),
+		stop:         make(chan struct{}),
+	}
+	r.ctx, r.quit = context.WithCancel(context.Background())
+	r.wg.Add(2)
+	go r.reap()
+	go r.drive(orDefault(opts.syncInterval, litestream.DefaultMonitorInterval))
+	return r, nil
+}
+
+func orDefault[T ~int64 | ~int](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// acquire registers the database at path with Litestream, replicating to t
+// under the prefix elems, or joins its registration. It returns once
+// Litestream tracks the file; the caller may then open and write it. Call
+// release when done.
+func (r *replicator) acquire(ctx context.Context, path string, t *replicaTarget, elems ...string) error {
+	for {
+		r.mu.Lock()
+		g := r.regs[path]
+		if g == nil {
+			g = &registration{path: path, users: 1, ready: make(chan struct{})}
+			r.regs[path] = g
+			r.mu.Unlock()
+			return r.register(ctx, g, t, elems)
+		}
+		if g.leaving != nil {
+			leaving := g.leaving
+			r.mu.Unlock()
+			select {
+			case <-leaving:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		g.users++
+		if g.elem != nil {
+			r.idle.Remove(g.elem)
+			g.elem = nil
+		}
+		r.mu.Unlock()
+		<-g.ready
+		return g.err
+	}
+}
+
+func (r *replicator) register(ctx context.Context, g *registration, t *replicaTarget, elems []string) error {
+	client := t.client(elems...)
+	var db *litestream.DB
+	err := initClient(ctx, client, t)
+	if err == nil {
+		db = r.newDB(g.path, client, t)
+		err = r.store.RegisterDB(db)
+	}
+	r.mu.Lock()
+	if err != nil {
+		g.err = fmt.Errorf("cannot replicate %s: %w", g.path, err)
+		delete(r.regs, g.path)
+	} else {
+		g.db, g.client = db, client
+	}
+	close(g.ready)
+	r.mu.Unlock()
+	return g.err
+}
+
+func (r *replicator) newDB(path string, client litestream.ReplicaClient, t *replicaTarget) *litestream.DB {
+	db := litestream.NewDB(path)
+	db.MonitorInterval = 0 // the replicator's driver syncs it
+	db.Replica = litestream.NewReplicaWithClient(db, client)
+	interval := r.syncInterval
+	if interval == 0 {
+		interval = t.syncInterval
+	}
+	if interval > 0 {
+		db.Replica.SyncInterval = interval
+	}
+	return db
+}
+
+// release ends one use of path's registration. The registration lingers;
+// beyond maxLingering the longest unused one is unregistered.
+func (r *replicator) release(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.regs[path]
+	if g == nil || g.leaving != nil {
+		return
+	}
+	g.users--
+	if g.users > 0 {
+		return
+	}
+	g.idleSince = time.Now()
+	g.pending = true
+	g.elem = r.idle.PushBack(g)
+	for r.idle.Len() > r.maxLingering {
+		r.unregisterLocked(r.idle.Front().Value.(*registration))
+	}
+}
+
+// unregisterLocked unregisters g in the background; acquire waits for it.
+// r.mu must be held.
+func (r *replicator) unregisterLocked(g *registration) {
+	r.idle.Remove(g.elem)
+	g.elem = nil
+	g.leaving = make(chan struct{})
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.finishUnregister(context.Background(), g)
+	}()
+}
+
+// finishUnregister syncs g a last time, stops replicating it and forgets it.
+func (r *replicator) finishUnregister(ctx context.Context, g *registration) error {
+	// Litestream's Close skips its final sync for a file it never synced
+	// (it initialises lazily), so a brief registration would replicate
+	// nothing: sync first.
+	err := g.db.Sync(ctx)
+	if uerr := r.store.UnregisterDB(ctx, g.path); err == nil {
+		err = uerr
+	}
+	r.mu.Lock()
+	if err != nil {
+		r.dirty = true
+		r.log.Error("final replication sync failed; the next start retries it", "path", g.path, "err", err)
+	}
+	delete(r.regs, g.path)
+	r.mu.Unlock()
+	close(g.leaving)
+	return err
+}
+
+// remove unregisters path now (after a last sync), for a deletion, restore
+// or move that is about to replace or remove the file. Brief users such as
+// a startup sync are waited for; the caller has closed the app's handle.
+func (r *replicator) remove(ctx context.Context, path string) error {
+	for {
+		r.mu.Lock()
+		g := r.regs[path]
+		switch {
+		case g == nil:
+			r.mu.Unlock()
+			return nil
+		case g.leaving != nil:
+			leaving := g.leaving
+			r.mu.Unlock()
+			<-leaving
+			continue
+		case g.users > 0:
+			r.mu.Unlock()
+			select {
+			case <-time.After(10 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		r.idle.Remove(g.elem)
+		g.elem = nil
+		g.leaving = make(chan struct{})
+		r.mu.Unlock()
+		return r.finishUnregister(ctx, g)
+	}
+}
+
+// reap unregisters registrations unused for longer than linger.
+func (r *replicator) reap() {
+	defer r.wg.Done()
+	t := time.NewTicker(min(r.linger/4, time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			for r.idle.Len() > 0 {
+				g := r.idle.Front().Value.(*registration)
+				if now.Sub(g.idleSince) < r.linger {
+					break
+				}
+				r.unregisterLocked(g)
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// drive syncs, every interval, the files that can have changed.
+func (r *replicator) drive(every time.Duration) {
+	defer r.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			r.syncChanging()
+		}
+	}
+}
+
+func (r *replicator) syncChanging() {
+	r.mu.Lock()
+	var gs []*registration
+	for _, g := range r.regs {
+		if g.db != nil && g.leaving == nil && (g.users > 0 || g.pending) {
+			gs = append(gs, g)
+		}
+	}
+	r.mu.Unlock()
+	for _, g := range gs {
+		if r.ctx.Err() != nil {
+			return
+		}
+		err := g.db.Sync(r.ctx)
+		r.mu.Lock()
+		if err == nil && g.users == 0 {
+			g.pending = false
+		}
+		r.mu.Unlock()
+		if err != nil && r.ctx.Err() == nil {
+			r.errs.set(filepath.Base(g.path), "sync: "+err.Error())
+			r.log.Warn("replication sync failed", "path", g.path, "err", err)
+		}
+	}
+}
+
+// sync replicates path's pending changes now and waits for the upload.
+func (r *replicator) sync(ctx context.Context, path string) (litestream.SyncDBResult, error) {
+	return r.store.SyncDB(ctx, path, true)
+}
+
+// registered returns the Litestream DB of path, or nil.
+func (r *replicator) registered(path string) *litestream.DB {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g := r.regs[path]; g != nil && g.err == nil && g.leaving == nil && g.db != nil {
+		return g.db
+	}
+	return nil
+}
+
+// lingering returns how many registrations have no user now.
+func (r *replicator) lingering() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.idle.Len()
+}
+
+// close syncs every registered database a last time and stops replicating,
+// a few at a time. It reports whether everything replicated cleanly during
+// this run.
+func (r *replicator) close(ctx context.Context) (clean bool, err error) {
+	close(r.stop)
+	r.quit()
+	r.wg.Wait()
+	r.mu.Lock()
+	var gs []*registration
+	for _, g := range r.regs {
+		if g.db != nil && g.leaving == nil {
+			g.leaving = make(chan struct{})
+			gs = append(gs, g)
+		}
+	}
+	r.idle.Init()
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, g := range gs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r.finishUnregister(ctx, g)
+		}()
+	}
+	wg.Wait()
+	err = r.store.Close(ctx) // stops the compaction monitors
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.dirty && err == nil, err
+}

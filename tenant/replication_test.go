@@ -1,0 +1,533 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"atrium/store"
+)
+
+// testSyncInterval keeps replication quick in tests; they still sync
+// explicitly before they look at a replica.
+const testSyncInterval = 50 * time.Millisecond
+
+// mustConfig writes a litestream.yml into dir and loads it.
+func mustConfig(tb testing.TB, dataDir, yml string) *Config {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "litestream.yml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := LoadConfig(path, dataDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
+// openWithConfig opens a Manager on dataDir; the caller closes it (tests
+// reopen the same directory).
+func openWithConfig(tb testing.TB, dataDir string, cfg *Config) *Manager {
+	tb.Helper()
+	m, err := Open(context.Background(), Options{DataDir: dataDir, Config: cfg, SyncInterval: testSyncInterval, JanitorInterval: time.Hour, Logger: testLogger()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// fileReplicaConfig keeps the replica outside the data directory, so a test
+// can lose the one and keep the other.
+func fileReplicaConfig(tb testing.TB, dataDir string) (*Config, string) {
+	replicas := filepath.Join(tb.TempDir(), "replicas")
+	return mustConfig(tb, dataDir, "regions:\n  default:\n    replica:\n      url: file://"+replicas+"\n"), replicas
+}
+
+// testLogger logs to stderr when ATRIUM_TEST_LOG is set, for debugging.
+func testLogger() *slog.Logger {
+	if os.Getenv("ATRIUM_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func mustExec(tb testing.TB, m *Manager, id, query string, args ...any) {
+	tb.Helper()
+	l, err := m.Acquire(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := l.W.Exec(query, args...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func addCompany(tb testing.TB, m *Manager, id, name string) {
+	tb.Helper()
+	mustExec(tb, m, id, `INSERT INTO companies (id, name, created_at, updated_at) VALUES (?, ?, 0, 0)`, name, name)
+}
+
+func companyNames(tb testing.TB, m *Manager, id string) string {
+	tb.Helper()
+	l, err := m.Acquire(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Release()
+	var names []string
+	if err := l.R.Select(&names, `SELECT name FROM companies ORDER BY name`); err != nil {
+		tb.Fatal(err)
+	}
+	return strings.Join(names, ",")
+}
+
+func mustSync(tb testing.TB, m *Manager, id string) {
+	tb.Helper()
+	if _, err := m.Sync(context.Background(), id); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// syncedMoment syncs id and returns a moment after its last write reached
+// the replica and before any later write.
+func syncedMoment(tb testing.TB, m *Manager, id string) time.Time {
+	tb.Helper()
+	mustSync(tb, m, id)
+	time.Sleep(20 * time.Millisecond)
+	at := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	return at
+}
+
+func TestReplication_LoseFileThenRestore(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	w := mustCreate(t, m, "Acme")
+	addCompany(t, m, w.ID, "a")
+	addCompany(t, m, w.ID, "b")
+	mustSync(t, m, w.ID)
+	path, _ := m.FilePath(w)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("OnOpen", func(t *testing.T) {
+		// The file and Litestream's local state are gone: opening the
+		// workspace brings it back from the replica.
+		removeWorkspaceFiles(path)
+		m := openWithConfig(t, dataDir, cfg)
+		defer m.Close()
+		if got := companyNames(t, m, w.ID); got != "a,b" {
+			t.Fatalf("rows = %q, want a,b", got)
+		}
+		addCompany(t, m, w.ID, "c")
+		mustSync(t, m, w.ID)
+	})
+	t.Run("ExplicitRestore", func(t *testing.T) {
+		removeWorkspaceFiles(path)
+		m := openWithConfig(t, dataDir, cfg)
+		defer m.Close()
+		got, err := m.Restore(ctx, w.ID, RestoreOptions{Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != w.ID || got.ReplicaGen != 2 {
+			t.Fatalf("restored %+v", got)
+		}
+		if got := companyNames(t, m, w.ID); got != "a,b,c" {
+			t.Fatalf("rows = %q, want a,b,c", got)
+		}
+		if err := l0(m, w.ID).IntegrityCheck(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// l0 returns an open handle for quick checks; the lease is released at once
+// because the handle stays open in the cache.
+func l0(m *Manager, id string) *store.DB {
+	l, err := m.Acquire(context.Background(), id)
+	if err != nil {
+		panic(err)
+	}
+	defer l.Release()
+	return l.DB
+}
+
+func TestRestore_PointInTime(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Acme")
+	addCompany(t, m, w.ID, "first")
+	afterFirst := syncedMoment(t, m, w.ID)
+	addCompany(t, m, w.ID, "second")
+	afterSecond := syncedMoment(t, m, w.ID)
+
+	t.Run("AsNew", func(t *testing.T) {
+		n, err := m.Restore(ctx, w.ID, RestoreOptions{At: afterFirst, AsNew: "Acme as it was"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.ID == w.ID || n.Name != "Acme as it was" || n.Region != w.Region {
+			t.Fatalf("new workspace %+v", n)
+		}
+		if got := companyNames(t, m, n.ID); got != "first" {
+			t.Fatalf("restored rows = %q, want exactly first", got)
+		}
+		if got := companyNames(t, m, w.ID); got != "first,second" {
+			t.Fatalf("original changed: %q", got)
+		}
+	})
+	t.Run("InPlaceAndBack", func(t *testing.T) {
+		if _, err := m.Restore(ctx, w.ID, RestoreOptions{At: afterFirst}); err != nil {
+			t.Fatal(err)
+		}
+		if got := companyNames(t, m, w.ID); got != "first" {
+			t.Fatalf("rows = %q, want first", got)
+		}
+		addCompany(t, m, w.ID, "third")
+		mustSync(t, m, w.ID)
+		// The history before the in-place restore is still there.
+		if _, err := m.Restore(ctx, w.ID, RestoreOptions{At: afterSecond}); err != nil {
+			t.Fatal(err)
+		}
+		if got := companyNames(t, m, w.ID); got != "first,second" {
+			t.Fatalf("rows = %q, want first,second", got)
+		}
+		win, err := m.RestoreWindow(ctx, w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !win.From.Before(afterFirst) || !win.To.After(afterSecond) {
+			t.Fatalf("window %v..%v does not cover %v..%v", win.From, win.To, afterFirst, afterSecond)
+		}
+	})
+	t.Run("ErrBeforeFirstBackup", func(t *testing.T) {
+		_, err := m.Restore(ctx, w.ID, RestoreOptions{At: time.Now().Add(-time.Hour), AsNew: "Too early"})
+		if store.ErrorCode(err) != store.ENotFound || !strings.Contains(err.Error(), "goes back") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestDelete_RemovesReplicaAndLocalState(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, replicas := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	a, b := mustCreate(t, m, "A"), mustCreate(t, m, "B")
+	for _, w := range []*store.Workspace{a, b} {
+		addCompany(t, m, w.ID, w.Name)
+		mustSync(t, m, w.ID)
+	}
+	bBefore := filesUnder(t, filepath.Join(replicas, b.ID))
+	rm, err := m.Delete(ctx, a.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(replicas, a.ID)); !os.IsNotExist(err) {
+		t.Fatalf("replica of the deleted workspace still there: %v", filesUnder(t, filepath.Join(replicas, a.ID)))
+	}
+	for _, f := range filesUnder(t, dataDir) {
+		if strings.Contains(f, a.ID) {
+			t.Errorf("local file of the deleted workspace left: %s", f)
+		}
+	}
+	if !strings.HasSuffix(rm.Replica, a.ID+"/") || !containsSuffix(rm.Files, "."+a.ID+".db-litestream") {
+		t.Errorf("removal = %+v", rm)
+	}
+	if after := filesUnder(t, filepath.Join(replicas, b.ID)); len(after) < len(bBefore) || len(after) == 0 {
+		t.Fatalf("other replica changed: before %v, after %v", bBefore, after)
+	}
+	if _, err := m.Restore(ctx, b.ID, RestoreOptions{AsNew: "B again"}); err != nil {
+		t.Fatalf("other workspace no longer restorable: %v", err)
+	}
+	if _, err := m.Restore(ctx, a.ID, RestoreOptions{AsNew: "A again"}); store.ErrorCode(err) != store.ENotFound {
+		t.Fatalf("restore of a deleted workspace: %v", err)
+	}
+}
+
+func containsSuffix(list []string, suffix string) bool {
+	for _, s := range list {
+		if strings.HasSuffix(s, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRegions_KeepReplicasApart(t *testing.T) {
+	ctx := context.Background()
+	dataDir, other := t.TempDir(), t.TempDir()
+	cfg := mustConfig(t, dataDir, `
+regions:
+  default:
+    replica:
+      url: file://`+other+`/default-replica
+  eu:
+    data: `+other+`/eu-data
+    replica:
+      type: file
+      path: `+other+`/eu-replica
+`)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	d := mustCreate(t, m, "Home")
+	eu, err := m.Create(ctx, CreateOptions{Name: "Paris", Region: "eu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addCompany(t, m, d.ID, "home")
+	addCompany(t, m, eu.ID, "paris")
+	mustSync(t, m, d.ID)
+	mustSync(t, m, eu.ID)
+	if err := m.SyncCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if path, _ := m.FilePath(eu); !strings.HasPrefix(path, other+"/eu-data/") {
+		t.Fatalf("eu file at %s", path)
+	}
+	assertOnlyPrefixes(t, filepath.Join(other, "eu-replica"), eu.ID)
+	assertOnlyPrefixes(t, filepath.Join(other, "default-replica"), d.ID, catalogPrefix)
+
+	t.Run("Move", func(t *testing.T) {
+		moved, err := m.Move(ctx, d.ID, "eu", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved.Region != "eu" {
+			t.Fatalf("moved = %+v", moved)
+		}
+		if got := companyNames(t, m, d.ID); got != "home" {
+			t.Fatalf("rows after move = %q", got)
+		}
+		assertOnlyPrefixes(t, filepath.Join(other, "default-replica"), catalogPrefix)
+		assertOnlyPrefixes(t, filepath.Join(other, "eu-replica"), eu.ID, d.ID)
+		if _, err := os.Stat(filepath.Join(dataDir, "workspaces", d.ID+".db")); !os.IsNotExist(err) {
+			t.Fatalf("old file left: %v", err)
+		}
+		if _, err := m.Move(ctx, d.ID, "eu", "test"); store.ErrorCode(err) != store.EConflict {
+			t.Fatalf("second move: %v", err)
+		}
+	})
+}
+
+// assertOnlyPrefixes checks that dir holds exactly the given top-level entries.
+func assertOnlyPrefixes(t *testing.T, dir string, want ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if strings.Join(sortedCopy(got), ",") != strings.Join(sortedCopy(want), ",") {
+		t.Fatalf("%s holds %v, want %v", dir, got, want)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	c := append([]string(nil), s...)
+	for i := range c {
+		for j := i + 1; j < len(c); j++ {
+			if c[j] < c[i] {
+				c[i], c[j] = c[j], c[i]
+			}
+		}
+	}
+	return c
+}
+
+func TestDisasterRecovery(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	a, b := mustCreate(t, m, "A"), mustCreate(t, m, "B")
+	addCompany(t, m, a.ID, "a1")
+	addCompany(t, m, b.ID, "b1")
+	mustSync(t, m, a.ID)
+	mustSync(t, m, b.ID)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 2; round++ {
+		if err := os.RemoveAll(dataDir); err != nil {
+			t.Fatal(err)
+		}
+		m = openWithConfig(t, dataDir, cfg)
+		// Every file is back before the first request.
+		for _, w := range []*store.Workspace{a, b} {
+			path, _ := m.FilePath(w)
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("round %d: %s not restored: %v", round, w.Name, err)
+			}
+		}
+		infos, err := m.List(ctx)
+		if err != nil || len(infos) != 2 {
+			t.Fatalf("round %d: list = %v, %v", round, infos, err)
+		}
+		// Replication carries on after a recovery, so a second loss loses
+		// nothing either.
+		addCompany(t, m, a.ID, "a"+string(rune('1'+round)))
+		mustSync(t, m, a.ID)
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	if got := companyNames(t, m, a.ID); got != "a1,a2,a3" {
+		t.Fatalf("rows = %q", got)
+	}
+	if got := companyNames(t, m, b.ID); got != "b1" {
+		t.Fatalf("rows = %q", got)
+	}
+}
+
+func TestTrash(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, replicas := fileReplicaConfig(t, dataDir)
+	cfg.DeletionGrace, cfg.grace = "1h", time.Hour
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Doomed")
+	addCompany(t, m, w.ID, "kept")
+
+	tw, err := m.Trash(ctx, w.ID, "user:owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tw.State != store.StateTrashed || tw.PurgeAt.Time.Sub(tw.DeletedAt.Time) != time.Hour {
+		t.Fatalf("trashed = %+v", tw)
+	}
+	if _, err := m.Acquire(ctx, w.ID); store.ErrorCode(err) != store.ENotFound {
+		t.Fatalf("acquire trashed: %v", err)
+	}
+	if trashed, _ := m.ListTrashed(ctx); len(trashed) != 1 {
+		t.Fatalf("trashed list = %v", trashed)
+	}
+	if removed, err := m.PurgeDue(ctx); err != nil || len(removed) != 0 {
+		t.Fatalf("purge before the grace ended removed %v, %v", removed, err)
+	}
+
+	t.Run("Untrash", func(t *testing.T) {
+		if err := m.Untrash(ctx, w.ID, "user:owner"); err != nil {
+			t.Fatal(err)
+		}
+		if got := companyNames(t, m, w.ID); got != "kept" {
+			t.Fatalf("rows = %q", got)
+		}
+		if err := m.Untrash(ctx, w.ID, "x"); store.ErrorCode(err) != store.ENotFound {
+			t.Fatalf("untrash active: %v", err)
+		}
+	})
+	t.Run("PurgeAfterGrace", func(t *testing.T) {
+		if _, err := m.Trash(ctx, w.ID, "user:owner"); err != nil {
+			t.Fatal(err)
+		}
+		m.catalog.W.Exec(`UPDATE workspaces SET purge_at = ? WHERE id = ?`, time.Now().Add(-time.Second), w.ID)
+		removed, err := m.PurgeDue(ctx)
+		if err != nil || len(removed) != 1 || removed[0].WorkspaceID != w.ID {
+			t.Fatalf("purge = %v, %v", removed, err)
+		}
+		if _, err := os.Stat(filepath.Join(replicas, w.ID)); !os.IsNotExist(err) {
+			t.Fatalf("replica left: %v", err)
+		}
+		if err := m.Untrash(ctx, w.ID, "x"); store.ErrorCode(err) != store.ENotFound {
+			t.Fatalf("untrash purged: %v", err)
+		}
+		events, _ := store.WorkspaceEvents(ctx, m.catalog.R, w.ID)
+		if last := events[len(events)-1]; last.Action != "workspace.delete" || last.Actor != "system:purge" || !strings.Contains(last.Detail, `"replica"`) {
+			t.Fatalf("tombstone = %+v", last)
+		}
+	})
+}
+
+// TestDelete_FailedHalfWayIsRetried makes the replica deletion fail, checks
+// the workspace stays "deleting" and inaccessible, then lets the retry
+// finish it.
+func TestDelete_FailedHalfWayIsRetried(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, replicas := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Stubborn")
+	addCompany(t, m, w.ID, "x")
+	mustSync(t, m, w.ID)
+	testHookDeleteReplica = func(string) error { return errors.New("object storage unreachable") }
+	defer func() { testHookDeleteReplica = nil }()
+	if _, err := m.Delete(ctx, w.ID, "user:x"); err == nil || !strings.Contains(err.Error(), "retried") {
+		t.Fatalf("err = %v", err)
+	}
+	if got, _ := store.GetWorkspace(ctx, m.catalog.R, w.ID); got.State != store.StateDeleting {
+		t.Fatalf("state = %s", got.State)
+	}
+	if _, err := m.Acquire(ctx, w.ID); store.ErrorCode(err) != store.ENotFound {
+		t.Fatalf("acquire while deleting: %v", err)
+	}
+	if removed, err := m.PurgeDue(ctx); err == nil || len(removed) != 0 {
+		t.Fatalf("retry while still failing = %v, %v", removed, err)
+	}
+	testHookDeleteReplica = nil
+	removed, err := m.PurgeDue(ctx)
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("retry = %v, %v", removed, err)
+	}
+	if _, err := os.Stat(filepath.Join(replicas, w.ID)); !os.IsNotExist(err) {
+		t.Fatalf("replica left: %v", err)
+	}
+	events, _ := store.WorkspaceEvents(ctx, m.catalog.R, w.ID)
+	if last := events[len(events)-1]; last.Action != "workspace.delete" || last.Actor != "user:x" {
+		t.Fatalf("tombstone = %+v", last)
+	}
+}
+
+func TestBackupStatus(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	w := mustCreate(t, m, "Acme")
+	addCompany(t, m, w.ID, "x")
+	txid, err := m.Sync(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(m *Manager, registered bool) {
+		t.Helper()
+		sts, err := m.BackupStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sts) != 2 || sts[0].WorkspaceID != "catalog" || sts[1].WorkspaceID != w.ID {
+			t.Fatalf("status = %+v", sts)
+		}
+		st := sts[1]
+		if st.Registered != registered || st.ReplicatedTXID < txid || st.LagTXIDs != 0 || st.LastReplicatedAt == nil || st.LastError != "" {
+			t.Fatalf("status = %+v (synced txid %d)", st, txid)
+		}
+	}
+	check(m, true)
+	m.Close()
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	check(m, false)
+}

@@ -1,0 +1,390 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/jmoiron/sqlx"
+
+	"atrium/store"
+)
+
+// RestoreOptions say what Restore brings back and where to.
+type RestoreOptions struct {
+	// At is the moment to restore to; zero means the latest replicated state.
+	At time.Time
+	// AsNew, when set, restores into a new workspace with this name and
+	// leaves the original alone; otherwise the original is replaced.
+	AsNew string
+	// Actor is who asked, for the event log.
+	Actor string
+}
+
+// Window is the span of time a workspace can be restored to.
+type Window struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// errNoBackup is returned when no replica holds the state asked for.
+func errNoBackup(id string, at time.Time) error {
+	if at.IsZero() {
+		return store.Errorf(store.ENotFound, "Workspace %s has no backup to restore from.", id)
+	}
+	return store.Errorf(store.ENotFound, "No backup of workspace %s goes back to %s; see its restorable window.", id, at.Format(time.RFC3339))
+}
+
+// Restore brings a workspace back from its replica, as it was at opts.At or
+// at its latest replicated state. The file is restored to a new path and
+// must pass integrity_check before it is used. In place, requests in flight
+// finish on the old handle; the workspace is then taken out of the cache
+// like a deletion does, the file is swapped, and it replicates from then on
+// under a new generation, so the history before the restore stays
+// restorable. With opts.AsNew it becomes a new workspace (same region, same
+// members) and the original is untouched. Restore works when the local file
+// and Litestream's local state are gone.
+func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (*store.Workspace, error) {
+	id, err := ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	w, err := store.GetWorkspace(ctx, m.catalog.R, id)
+	if err != nil {
+		return nil, err
+	}
+	if opts.AsNew != "" {
+		if w.State != store.StateActive && w.State != store.StateTrashed {
+			return nil, errNoWorkspace(id)
+		}
+		return m.restoreAsNew(ctx, w, opts)
+	}
+	if w.State != store.StateActive {
+		return nil, errNoWorkspace(id)
+	}
+	return m.restoreInPlace(ctx, w, opts)
+}
+
+func (m *Manager) restoreInPlace(ctx context.Context, w *store.Workspace, opts RestoreOptions) (*store.Workspace, error) {
+	path, err := m.FilePath(w)
+	if err != nil {
+		return nil, err
+	}
+	if m.repl.registered(path) != nil {
+		m.repl.sync(ctx, path) // so "latest" includes the last second's writes
+	}
+	tmp, cleanup, err := m.restoreValidated(ctx, w, opts.At, filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if err := m.cache.takeForDelete(ctx, w.ID); err != nil {
+		return nil, err
+	}
+	defer m.cache.endDelete(w.ID)
+	if err := m.repl.remove(ctx, path); err != nil {
+		m.log.Warn("restore: the last sync of the replaced file failed", "workspace", w.ID, "err", err)
+	}
+	// The catalog moves to the new generation before the swap: a crash in
+	// between leaves a missing file, which the next open restores.
+	w.ReplicaGen = max(w.ReplicaGen, 1) + 1
+	err = m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.SetWorkspaceReplica(ctx, tx, w.ID, w.Region, w.ReplicaGen); err != nil {
+			return err
+		}
+		return store.LogEvent(ctx, tx, actorOr(opts.Actor), "workspace.restore", w.ID, restoreDetail(opts, w.ReplicaGen))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := swapIn(tmp, path); err != nil {
+		return nil, fmt.Errorf("cannot put the restored file of workspace %s in place: %w", w.ID, err)
+	}
+	return w, nil
+}
+
+func restoreDetail(opts RestoreOptions, gen int) map[string]any {
+	d := map[string]any{"generation": gen}
+	if !opts.At.IsZero() {
+		d["at"] = opts.At.UTC()
+	}
+	if opts.AsNew != "" {
+		d["as_new"] = opts.AsNew
+	}
+	return d
+}
+
+// swapIn replaces the file at path, its WAL and Litestream's local state
+// with the restored file at tmp.
+func swapIn(tmp, path string) error {
+	if _, err := removeWorkspaceFiles(path); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func (m *Manager) restoreAsNew(ctx context.Context, src *store.Workspace, opts RestoreOptions) (*store.Workspace, error) {
+	name, err := ValidateName(opts.AsNew)
+	if err != nil {
+		return nil, err
+	}
+	w := &store.Workspace{ID: NewID(), Name: name, Region: src.Region, State: store.StateCreating, CreatedAt: time.Now().UTC(), ReplicaGen: 1}
+	path, err := m.FilePath(w)
+	if err != nil {
+		return nil, err
+	}
+	tmp, cleanup, err := m.restoreValidated(ctx, src, opts.At, filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if err := store.InsertWorkspace(ctx, m.catalog.W, w); err != nil {
+		return nil, err
+	}
+	if err := m.finishRestoreAsNew(ctx, src, w, tmp, path, opts); err != nil {
+		m.abandonCreate(w)
+		return nil, err
+	}
+	w.State = store.StateActive
+	return w, nil
+}
+
+func (m *Manager) finishRestoreAsNew(ctx context.Context, src, w *store.Workspace, tmp, path string, opts RestoreOptions) error {
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	if err := m.acquireReplication(ctx, w, path); err != nil {
+		return err
+	}
+	m.repl.release(path)
+	return m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.SetWorkspaceState(ctx, tx, w.ID, store.StateCreating, store.StateActive); err != nil {
+			return err
+		}
+		if err := store.CopyMemberships(ctx, tx, src.ID, w.ID); err != nil {
+			return err
+		}
+		detail := map[string]any{"name": w.Name, "region": w.Region, "restored_from": src.ID}
+		if !opts.At.IsZero() {
+			detail["at"] = opts.At.UTC()
+		}
+		return store.LogEvent(ctx, tx, actorOr(opts.Actor), "workspace.create", w.ID, detail)
+	})
+}
+
+// restoreValidated restores w (as of at, or latest) into a new file in a
+// temporary directory under dir and checks it. cleanup removes what is left.
+func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at time.Time, dir string) (string, func(), error) {
+	tmpDir, err := os.MkdirTemp(dir, ".restore-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmpDir) }
+	out := filepath.Join(tmpDir, w.ID+".db")
+	if err := m.restoreWorkspaceFile(ctx, w, at, out); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	if err := checkRestored(ctx, out); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("the restored file of workspace %s is not usable: %w", w.ID, err)
+	}
+	return out, cleanup, nil
+}
+
+// restoreWorkspaceFile writes w's state at time at (zero: latest) to out,
+// from the newest replica generation that covers it.
+func (m *Manager) restoreWorkspaceFile(ctx context.Context, w *store.Workspace, at time.Time, out string) error {
+	t, err := m.regionTarget(w.Region)
+	if err != nil {
+		return err
+	}
+	for gen := max(w.ReplicaGen, 1); gen >= 1; gen-- {
+		c := t.client(w.ID, fmt.Sprintf("g%d", gen))
+		if err := initClient(ctx, c, t); err != nil {
+			return err
+		}
+		from, to, err := litestream.NewReplicaWithClient(nil, c).TimeBounds(ctx)
+		if err != nil {
+			return fmt.Errorf("cannot read the replica of workspace %s at %s: %w", w.ID, t, err)
+		}
+		if to.IsZero() || (!at.IsZero() && at.Before(from)) {
+			continue // nothing in this generation, or it starts after at
+		}
+		return restoreFile(ctx, c, at, out, w.ID)
+	}
+	return errNoBackup(w.ID, at)
+}
+
+func restoreFile(ctx context.Context, c litestream.ReplicaClient, at time.Time, out, id string) error {
+	opt := litestream.NewRestoreOptions()
+	opt.OutputPath = out
+	opt.Timestamp = at
+	err := litestream.NewReplicaWithClient(nil, c).Restore(ctx, opt)
+	if errors.Is(err, litestream.ErrTxNotAvailable) || errors.Is(err, litestream.ErrNoSnapshots) {
+		return errNoBackup(id, at)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot restore %s: %w", id, err)
+	}
+	return nil
+}
+
+// checkRestored runs integrity_check on a restored file.
+func checkRestored(ctx context.Context, path string) error {
+	db, err := store.Open(path, store.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.IntegrityCheck(ctx)
+}
+
+// RestoreWindow returns the span of time workspace id can be restored to,
+// over every replica generation it has.
+func (m *Manager) RestoreWindow(ctx context.Context, id string) (Window, error) {
+	id, err := ParseID(id)
+	if err != nil {
+		return Window{}, err
+	}
+	w, err := store.GetWorkspace(ctx, m.catalog.R, id)
+	if err != nil {
+		return Window{}, err
+	}
+	if w.State != store.StateActive && w.State != store.StateTrashed {
+		return Window{}, errNoWorkspace(id)
+	}
+	t, err := m.regionTarget(w.Region)
+	if err != nil {
+		return Window{}, err
+	}
+	var win Window
+	for gen := 1; gen <= max(w.ReplicaGen, 1); gen++ {
+		c := t.client(w.ID, fmt.Sprintf("g%d", gen))
+		if err := initClient(ctx, c, t); err != nil {
+			return Window{}, err
+		}
+		from, to, err := litestream.NewReplicaWithClient(nil, c).TimeBounds(ctx)
+		if err != nil {
+			return Window{}, err
+		}
+		if to.IsZero() {
+			continue
+		}
+		if win.From.IsZero() || from.Before(win.From) {
+			win.From = from
+		}
+		if to.After(win.To) {
+			win.To = to
+		}
+	}
+	if win.To.IsZero() {
+		return Window{}, errNoBackup(id, time.Time{})
+	}
+	return win, nil
+}
+
+// restoreIfMissing restores a workspace's file from its replica when the
+// file is gone (a lost disk, or disaster recovery), before it is opened.
+func (m *Manager) restoreIfMissing(ctx context.Context, w *store.Workspace, path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	m.log.Warn("workspace file is missing; restoring it from the replica", "workspace", w.ID, "path", path)
+	tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	// Litestream's local state described the lost file, not this one.
+	return swapIn(tmp, path)
+}
+
+// restoreCatalogIfMissing restores catalog.db from its replica when the
+// data directory lost it, and reports whether it did. With no replica
+// either, this is a new instance.
+func (m *Manager) restoreCatalogIfMissing(ctx context.Context) (bool, error) {
+	path := m.catalogPath()
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	t, err := m.catalogTarget()
+	if err != nil {
+		return false, err
+	}
+	c := t.client(catalogPrefix)
+	if err := initClient(ctx, c, t); err != nil {
+		return false, err
+	}
+	tmpDir, err := os.MkdirTemp(m.dataDir, ".restore-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(tmpDir)
+	out := filepath.Join(tmpDir, "catalog.db")
+	err = restoreFile(ctx, c, time.Time{}, out, "catalog")
+	if store.ErrorCode(err) == store.ENotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("catalog.db is missing and cannot be restored from %s: %w", t, err)
+	}
+	if err := checkRestored(ctx, out); err != nil {
+		return false, fmt.Errorf("the restored catalog is not usable: %w", err)
+	}
+	m.log.Warn("catalog.db was missing; restored it from the replica", "replica", t.String())
+	return true, swapIn(out, path)
+}
+
+// RestoreMissing restores, from their replicas, the files of every active
+// or trashed workspace that has none locally, at most concurrency at a
+// time. report, when set, is called for each one restored or failed. It
+// returns the first error.
+func (m *Manager) RestoreMissing(ctx context.Context, concurrency int, report func(w *store.Workspace, err error)) error {
+	ws, err := store.ListWorkspaces(ctx, m.catalog.R, store.StateActive, store.StateTrashed)
+	if err != nil {
+		return err
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, max(concurrency, 1))
+	)
+	for i := range ws {
+		w := &ws[i]
+		path, err := m.FilePath(w)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := m.restoreIfMissing(ctx, w, path)
+			mu.Lock()
+			defer mu.Unlock()
+			firstErr = cmpOr(firstErr, err)
+			if report != nil {
+				report(w, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}

@@ -1,0 +1,143 @@
+package tenant
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+
+	"atrium/store"
+)
+
+// BackupStatus is how far one database's replication has got.
+type BackupStatus struct {
+	// WorkspaceID is the workspace's id, or "catalog" for the catalog.
+	WorkspaceID string `json:"workspace_id"`
+	Name        string `json:"name,omitempty"`
+	Region      string `json:"region"`
+	// Registered says Litestream is replicating the file now; the others
+	// are fully replicated unless LagTXIDs says otherwise.
+	Registered bool `json:"registered"`
+	// LocalTXID is the last transaction Litestream recorded locally;
+	// ReplicatedTXID the last one the replica holds.
+	LocalTXID      uint64 `json:"local_txid"`
+	ReplicatedTXID uint64 `json:"replicated_txid"`
+	// LastReplicatedAt is the last successful upload (or, for files not
+	// registered now, the time of the newest replica object).
+	LastReplicatedAt *time.Time `json:"last_replicated_at,omitempty"`
+	// LagTXIDs is how many transactions the replica is behind; Lag how long
+	// it has been behind (zero when in sync).
+	LagTXIDs   uint64        `json:"lag_txids"`
+	Lag        time.Duration `json:"-"`
+	LagSeconds float64       `json:"lag_seconds"`
+	// LastError is the latest replication error, if it came after the last
+	// successful upload.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+// BackupStatus returns the replication status of the catalog and of every
+// active workspace. Files registered with Litestream are read from memory;
+// the others from their local Litestream state and a listing of their
+// replica (a few LIST calls each).
+func (m *Manager) BackupStatus(ctx context.Context) ([]BackupStatus, error) {
+	ws, err := store.ListWorkspaces(ctx, m.catalog.R, store.StateActive)
+	if err != nil {
+		return nil, err
+	}
+	out := []BackupStatus{m.fileStatus(ctx, BackupStatus{WorkspaceID: catalogPrefix, Region: m.catalogRegion()}, m.catalogPath(), catalogPrefix)}
+	for i := range ws {
+		w := &ws[i]
+		path, err := m.FilePath(w)
+		if err != nil {
+			return nil, err
+		}
+		st := BackupStatus{WorkspaceID: w.ID, Name: w.Name, Region: w.Region}
+		out = append(out, m.fileStatus(ctx, st, path, replicaElems(w)...))
+	}
+	return out, nil
+}
+
+func (m *Manager) fileStatus(ctx context.Context, st BackupStatus, path string, elems ...string) BackupStatus {
+	if db := m.repl.registered(path); db != nil {
+		st.Registered = true
+		if pos, err := db.Pos(); err == nil {
+			st.LocalTXID = uint64(pos.TXID)
+		}
+		st.ReplicatedTXID = uint64(db.Replica.Pos().TXID)
+		if at := db.LastSuccessfulSyncAt(); !at.IsZero() {
+			st.LastReplicatedAt = &at
+		}
+	}
+	if !st.Registered || st.ReplicatedTXID == 0 {
+		m.readStoredStatus(ctx, &st, path, elems)
+	}
+	st.finish(m.repl.errs, filepath.Base(path))
+	return st
+}
+
+// readStoredStatus fills st from Litestream's local state directory and a
+// listing of the replica, for a file that is not registered now.
+func (m *Manager) readStoredStatus(ctx context.Context, st *BackupStatus, path string, elems []string) {
+	if _, maxTXID, err := litestream.NewDB(path).MaxLTX(); err == nil && uint64(maxTXID) > st.LocalTXID {
+		st.LocalTXID = uint64(maxTXID)
+	}
+	t, err := m.regionTarget(st.Region)
+	if err != nil {
+		st.LastError = err.Error()
+		return
+	}
+	c := t.client(elems...)
+	if err := initClient(ctx, c, t); err != nil {
+		st.LastError = err.Error()
+		return
+	}
+	newest, err := newestReplicaFile(ctx, c)
+	if err != nil {
+		st.LastError = "cannot list the replica: " + err.Error()
+		return
+	}
+	st.ReplicatedTXID = uint64(newest.MaxTXID)
+	if !newest.CreatedAt.IsZero() && st.LastReplicatedAt == nil {
+		at := newest.CreatedAt
+		st.LastReplicatedAt = &at
+	}
+}
+
+// newestReplicaFile returns the replica file with the highest TXID over
+// every compaction level and the snapshot level.
+func newestReplicaFile(ctx context.Context, c litestream.ReplicaClient) (ltx.FileInfo, error) {
+	var newest ltx.FileInfo
+	for _, level := range []int{0, 1, 2, 3, litestream.SnapshotLevel} {
+		itr, err := c.LTXFiles(ctx, level, 0, false)
+		if err != nil {
+			return newest, err
+		}
+		for itr.Next() {
+			if info := itr.Item(); info.MaxTXID > newest.MaxTXID {
+				newest = *info
+			}
+		}
+		if err := itr.Close(); err != nil {
+			return newest, err
+		}
+	}
+	return newest, nil
+}
+
+// finish computes the lag and attaches the latest error, if it is newer
+// than the last successful upload.
+func (st *BackupStatus) finish(errs *lastErrors, name string) {
+	if st.LocalTXID > st.ReplicatedTXID {
+		st.LagTXIDs = st.LocalTXID - st.ReplicatedTXID
+		if st.LastReplicatedAt != nil {
+			st.Lag = time.Since(*st.LastReplicatedAt)
+		}
+	}
+	st.LagSeconds = st.Lag.Seconds()
+	if e, ok := errs.get(name); ok && (st.LastReplicatedAt == nil || e.At.After(*st.LastReplicatedAt)) {
+		st.LastError, st.LastErrorAt = e.Message, &e.At
+	}
+}
