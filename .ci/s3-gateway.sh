@@ -26,6 +26,7 @@ mkdir -p "$dir/data"
 nohup versitygw --port "127.0.0.1:${port}" --access "$key" --secret "$secret" \
 	posix "$dir/data" >"$dir/versitygw.log" 2>&1 &
 pid=$!
+trap 'kill "$pid" 2>/dev/null' ERR
 
 for _ in $(seq 1 100); do
 	if curl -s -o /dev/null "http://127.0.0.1:${port}/"; then
@@ -41,11 +42,13 @@ done
 
 # CreateBucket, signed by curl itself (no AWS CLI needed).
 status="$(curl -s -o "$dir/create-bucket.out" -w '%{http_code}' -X PUT \
+	-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
 	--aws-sigv4 "aws:amz:us-east-1:s3" --user "${key}:${secret}" \
 	"http://127.0.0.1:${port}/${bucket}")"
 if [ "$status" != 200 ]; then
 	echo "creating bucket ${bucket} failed with HTTP ${status}:" >&2
 	cat "$dir/create-bucket.out" >&2
+	kill "$pid"
 	exit 1
 fi
 
