@@ -48,6 +48,7 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	r.Handle("/workspace", methods{http.MethodGet: s.apiWorkspace})
 	r.Handle("/audit", methods{http.MethodGet: s.apiAudit})
 	r.Handle("/search", methods{http.MethodGet: s.apiSearch})
+	r.Handle("/contacts/import", methods{http.MethodPost: s.apiImportContacts})
 	apiResource(s, r, "/contacts", contactsAPI)
 	r.Handle("/contacts/{id}/erase", methods{http.MethodPost: s.apiEraseContact})
 	r.Handle("/contacts/{id}/export", methods{http.MethodGet: s.apiContactSubjectAccess})

@@ -23,6 +23,7 @@ var apiRouteTable = []route{
 	{"GET", "/api/v1/contacts/{id}", "read"},
 	{"PATCH", "/api/v1/contacts/{id}", "write"},
 	{"DELETE", "/api/v1/contacts/{id}", "write"},
+	{"POST", "/api/v1/contacts/import", "write"},
 	{"POST", "/api/v1/contacts/{id}/erase", "write"},
 	{"GET", "/api/v1/contacts/{id}/export", "read"},
 	{"GET", "/api/v1/companies", "read"},

@@ -38,6 +38,7 @@ type Server struct {
 	pages      *pages
 	cookies    *sessions.CookieStore
 	limiter    *loginLimiter
+	imports    importJobs
 	trustProxy bool
 	static     http.Handler
 }
@@ -134,6 +135,11 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/contacts", write(http.HandlerFunc(s.createContact))).Methods(http.MethodPost)
 	ws.Handle("/contacts/new", write(http.HandlerFunc(s.newContact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/bulk", write(http.HandlerFunc(s.bulkContacts))).Methods(http.MethodPost)
+	ws.Handle("/contacts/import", write(http.HandlerFunc(s.importForm))).Methods(http.MethodGet)
+	ws.Handle("/contacts/import", write(http.HandlerFunc(s.uploadImport))).Methods(http.MethodPost)
+	ws.Handle("/contacts/import/{job}", write(http.HandlerFunc(s.importJobPage))).Methods(http.MethodGet)
+	ws.Handle("/contacts/import/{job}", write(http.HandlerFunc(s.startImport))).Methods(http.MethodPost)
+	ws.Handle("/contacts/import/{job}/errors.csv", write(http.HandlerFunc(s.importErrors))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}", read(http.HandlerFunc(s.contact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}", write(http.HandlerFunc(s.updateContact))).Methods(http.MethodPost)
 	ws.Handle("/contacts/{contact}/edit", write(http.HandlerFunc(s.editContact))).Methods(http.MethodGet)

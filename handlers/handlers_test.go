@@ -44,6 +44,11 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/contacts", "member"},
 	{"GET", "/w/{ws}/contacts/new", "member"},
 	{"POST", "/w/{ws}/contacts/bulk", "member"},
+	{"GET", "/w/{ws}/contacts/import", "member"},
+	{"POST", "/w/{ws}/contacts/import", "member"},
+	{"GET", "/w/{ws}/contacts/import/{job}", "member"},
+	{"POST", "/w/{ws}/contacts/import/{job}", "member"},
+	{"GET", "/w/{ws}/contacts/import/{job}/errors.csv", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}", "viewer"},
 	{"POST", "/w/{ws}/contacts/{contact}", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}/edit", "member"},
@@ -152,6 +157,7 @@ type fixture struct {
 	contact, note, field                   string // records of workspace A
 	company, task, apiKey                  string
 	deal, pipeline, stage                  string
+	job                                    string // a CSV upload of A, mapped but not started
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -174,6 +180,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.inviteID = store.HashToken(token)
 	f.seedRecords(t)
+	f.job = f.uploadCSV(t, ts.loggedIn(t, f.owner.Email), f.a, "first_name,email\nZoe,zoe@example.com\n")
 	return f
 }
 
@@ -234,6 +241,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{deal}", f.deal)
 	p = strings.ReplaceAll(p, "{pipeline}", f.pipeline)
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
+	p = strings.ReplaceAll(p, "{job}", f.job)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
@@ -726,4 +734,15 @@ func TestCookies_SecureBehindTrustedProxy(t *testing.T) {
 	if strings.Contains(rec.Header().Get("Set-Cookie"), "Secure") {
 		t.Error("an untrusted X-Forwarded-Proto made the cookie Secure")
 	}
+}
+
+// uploadCSV uploads a CSV for import into ws and returns the job id.
+func (f *fixture) uploadCSV(t *testing.T, c *client, ws, content string) string {
+	t.Helper()
+	r := c.postFile("/w/"+ws+"/contacts/import", c.workspaceToken(ws), "people.csv", content)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("upload: status %d: %.300s", r.status, r.body)
+	}
+	loc := r.header.Get("Location")
+	return loc[strings.LastIndex(loc, "/")+1:]
 }

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -175,4 +177,18 @@ func wantStatus(tb testing.TB, what string, r response, want int) {
 		}
 		tb.Errorf("%s: status %d, want %d\n%s", what, r.status, want, body)
 	}
+}
+
+// postFile sends a multipart form with one file field named "file".
+func (c *client) postFile(path, token, name, content string) response {
+	c.tb.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf_token", token)
+	fw, _ := mw.CreateFormFile("file", name)
+	fw.Write([]byte(content))
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, c.ts.URL+path, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return c.do(req)
 }

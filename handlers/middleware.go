@@ -26,8 +26,12 @@ const (
 	workspaceKey
 )
 
-// maxFormBytes bounds a form body; larger ones are refused with 413.
-const maxFormBytes = 1 << 20
+// maxFormBytes bounds a form body, maxUploadBytes a multipart upload (a CSV
+// of contacts); larger ones are refused with 413.
+const (
+	maxFormBytes   = 1 << 20
+	maxUploadBytes = 64 << 20
+)
 
 // auth is who is asking: the cookie session, and the server-side session
 // and user once signed in.
@@ -218,8 +222,7 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
+		if err := parseForm(w, r); err != nil {
 			s.renderError(w, r, http.StatusRequestEntityTooLarge, "The form is too large or malformed.")
 			return
 		}
@@ -323,4 +326,15 @@ func (s *Server) noteSignIn(r *http.Request, lease *tenant.Lease) {
 		s.log.Error("set session workspace", "err", err)
 	}
 	a.session.WorkspaceID = lease.Workspace.ID
+}
+
+// parseForm reads a urlencoded form of up to maxFormBytes, or a multipart
+// upload of up to maxUploadBytes (files past 8 MiB go to temporary files).
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+		return r.ParseMultipartForm(8 << 20)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	return r.ParseForm()
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"atrium/store"
 )
@@ -207,4 +208,63 @@ func TestGDPRUI(t *testing.T) {
 	if !strings.Contains(c.get("/w/"+f.a+"/audit").body, "contact.erase") {
 		t.Error("the erasure is not in the audit log")
 	}
+}
+
+func TestImportUI(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	w := "/w/" + f.a + "/contacts/import"
+	wantStatus(t, "no file", c.postFile(w, c.workspaceToken(f.a), "empty.csv", ""), http.StatusUnprocessableEntity)
+	csv := "\ufeffVorname;Nachname;E-Mail;Firma;Tier\nJonas;Weber;jonas@example.de;Initech;Gold\nLena;;ana@acme.example;;\nMax;;not-an-email;;\n"
+	job := f.uploadCSV(t, c, f.a, csv)
+	page := c.get(w + "/" + job)
+	for _, want := range []string{`<option value="first_name" selected>`, `<option value="email" selected>`, `<option value="company" selected>`, `<option value="custom.tier" selected>`, "jonas@example.de", "3 rows"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the mapping step lacks %q", want)
+		}
+	}
+	start := url.Values{"map_0": {"first_name"}, "map_1": {"last_name"}, "map_2": {"email"}, "map_3": {"company"}, "map_4": {"custom.tier"}, "mode": {"skip"}}
+	wantStatus(t, "start", c.post(w+"/"+job, c.workspaceToken(f.a), start), http.StatusSeeOther)
+	var body string
+	for i := 0; i < 100; i++ {
+		if body = c.get(w + "/" + job).body; strings.Contains(body, "Import finished") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"Import finished", "<dt>Created</dt><dd>1</dd>", "<dt>Skipped</dt><dd>2</dd>", "row 3", "not a valid email"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	errs := c.get(w + "/" + job + "/errors.csv").body
+	if !strings.Contains(errs, "3,") || !strings.Contains(errs, "not a valid email") {
+		t.Errorf("errors.csv: %q", errs)
+	}
+	if !strings.Contains(c.get("/w/"+f.a+"/contacts?q=jonas").body, "Initech") {
+		t.Error("the imported contact is not in the list")
+	}
+	// Another workspace's member cannot see or run this job.
+	outsider := f.ts.loggedIn(t, f.owner.Email)
+	wantStatus(t, "job from B's URL", outsider.get("/w/"+f.b+"/contacts/import/"+job), http.StatusNotFound)
+}
+
+func TestAPI_ImportContacts(t *testing.T) {
+	f := newAPIFixture(t)
+	resp := f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", "first_name,email,tags\nNew,new@example.com,a;b\nDup,acmeword@example.com,\nBad,bad,\n")
+	wantStatus(t, "import", resp, http.StatusOK)
+	var res store.ImportResult
+	mustDecode(t, resp.body, &res)
+	if res.Created != 1 || res.Skipped != 2 || len(res.Errors) != 1 || res.Errors[0].Row != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	resp = f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import?mode=update", "email,title\nacmeword@example.com,Boss\n")
+	mustDecode(t, resp.body, &res)
+	if res.Updated != 1 {
+		t.Fatalf("update: %+v", res)
+	}
+	if strings.Contains(f.ts.api(t, f.b.key, "GET", "/api/v1/contacts?q=new", "").body, "new@example.com") {
+		t.Fatal("B sees A's import")
+	}
+	wantAPIError(t, "no header", f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", ""), http.StatusBadRequest, "invalid", "")
 }

@@ -54,7 +54,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
-	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines"}
+	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -207,6 +207,7 @@ var templateFuncs = template.FuncMap{
 	"memberName":    memberName,
 	"dealStatuses":  func() []string { return store.DealStatuses },
 	"sub":           func(a, b int) int { return a - b },
+	"add":           func(a, b int) int { return a + b },
 	"hasPrefix":     strings.HasPrefix,
 	"companySizes":  func() []string { return store.CompanySizes },
 	"companyDir": func(f store.CompanyFilter, key string) string {
