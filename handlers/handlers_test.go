@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +30,7 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/settings", "viewer"},
 	{"POST", "/w/{ws}/settings", "admin"},
 	{"POST", "/w/{ws}/delete", "owner"},
+	{"POST", "/w/{ws}/restore", "owner"},
 	{"GET", "/w/{ws}/export", "admin"},
 	{"GET", "/w/{ws}/members", "viewer"},
 	{"POST", "/w/{ws}/members/invite", "admin"},
@@ -99,6 +99,7 @@ var userRoutes = []route{
 	{"GET", "/", ""},
 	{"POST", "/workspaces", ""},
 	{"POST", "/switch", ""},
+	{"POST", "/workspaces/{id}/untrash", ""},
 	{"GET", "/account", ""},
 	{"POST", "/account/password", ""},
 	{"POST", "/logout-everywhere", ""},
@@ -441,14 +442,21 @@ func TestWorkspace_RenameAndDelete(t *testing.T) {
 	if !strings.Contains(r.body, "Type the workspace name exactly") {
 		t.Error("no explanation of the confirmation")
 	}
-	w, _ := store.GetWorkspace(t.Context(), f.ts.tenants.Catalog().R, f.a)
-	path, _ := f.ts.tenants.FilePath(w)
 	wantStatus(t, "delete", owner.post("/w/"+f.a+"/delete", token, url.Values{"confirm": {"Acme Europe"}}), http.StatusSeeOther)
 	wantStatus(t, "after delete", owner.get("/w/"+f.a+"/"), http.StatusNotFound)
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Fatalf("file %s still there: %v", filepath.Base(path), err)
-	}
+	wantStatus(t, "a member after delete", admin.get("/w/"+f.a+"/contacts"), http.StatusNotFound)
 	wantStatus(t, "other workspace", owner.get("/w/"+f.b+"/"), http.StatusOK)
+	home := owner.get("/")
+	if !strings.Contains(home.body, "In the trash") || !strings.Contains(home.body, "Restore Acme Europe") {
+		t.Fatal("the trashed workspace is not offered for restore")
+	}
+	if strings.Contains(admin.get("/").body, "Restore Acme Europe") {
+		t.Fatal("a non-owner is offered the restore")
+	}
+	wantStatus(t, "an admin restores", admin.post("/workspaces/"+f.a+"/untrash", admin.token("/"), nil), http.StatusNotFound)
+	wantStatus(t, "the owner restores", owner.post("/workspaces/"+f.a+"/untrash", owner.token("/"), nil), http.StatusSeeOther)
+	wantStatus(t, "after restore", admin.get("/w/"+f.a+"/contacts"), http.StatusOK)
+	wantStatus(t, "restore again", owner.post("/workspaces/"+f.a+"/untrash", owner.token("/"), nil), http.StatusNotFound)
 }
 
 func TestMembers_RolesAndLastOwner(t *testing.T) {

@@ -268,3 +268,32 @@ func TestAPI_ImportContacts(t *testing.T) {
 	}
 	wantAPIError(t, "no header", f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", ""), http.StatusBadRequest, "invalid", "")
 }
+
+func TestRestoreUI_PointInTime(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if _, err := f.ts.tenants.Sync(ctx, f.a); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	between := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	f.contactIn(t, f.a, store.ContactInput{FirstName: s("Afterwards")})
+	if _, err := f.ts.tenants.Sync(ctx, f.a); err != nil {
+		t.Fatal(err)
+	}
+	c := f.ts.loggedIn(t, f.owner.Email)
+	settings := c.get("/w/" + f.a + "/settings").body
+	if !strings.Contains(settings, "Restore from backup") || !strings.Contains(settings, "You can bring the workspace back") {
+		t.Fatal("the settings page does not offer a restore window")
+	}
+	admin := f.ts.loggedIn(t, f.admin.Email)
+	wantStatus(t, "an admin restores", admin.post("/w/"+f.a+"/restore", admin.workspaceToken(f.a), url.Values{"at": {between.Format(time.RFC3339Nano)}}), http.StatusForbidden)
+	wantStatus(t, "bad moment", c.post("/w/"+f.a+"/restore", c.workspaceToken(f.a), url.Values{"at": {"yesterday"}}), http.StatusUnprocessableEntity)
+	r := c.post("/w/"+f.a+"/restore", c.workspaceToken(f.a), url.Values{"at": {between.Format(time.RFC3339Nano)}})
+	wantStatus(t, "restore", r, http.StatusSeeOther)
+	list := c.get("/w/" + f.a + "/contacts").body
+	if !strings.Contains(list, "ana@acme.example") || strings.Contains(list, "Afterwards") {
+		t.Fatalf("after restoring to the moment between the writes: %v / %v", strings.Contains(list, "ana@acme.example"), strings.Contains(list, "Afterwards"))
+	}
+}

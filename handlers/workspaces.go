@@ -2,15 +2,19 @@ package handlers
 
 import (
 	"net/http"
+
+	"github.com/gorilla/mux"
 	"strings"
 
 	"atrium/store"
 	"atrium/tenant"
 )
 
-// homePage is the workspace picker.
+// homePage is the workspace picker, with the owner's workspaces waiting
+// in the trash.
 type homePage struct {
 	Regions []string
+	Trashed []store.TrashedWorkspace
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
@@ -22,7 +26,12 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, status int, 
 	if f != nil {
 		v.Form = f
 	}
-	v.Page = homePage{Regions: s.tenants.Config().RegionNames()}
+	trashed, err := store.OwnedTrashedWorkspaces(r.Context(), s.catalog.R, authFrom(r).user.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v.Page = homePage{Regions: s.tenants.Config().RegionNames(), Trashed: trashed}
 	s.render(w, r, status, "home", v)
 }
 
@@ -95,6 +104,8 @@ func (s *Server) workspaceHome(w http.ResponseWriter, r *http.Request) {
 // settingsPage is a workspace's settings.
 type settingsPage struct {
 	SizeBytes int64
+	Window    *tenant.Window // the restorable span, when the replica has one
+	WindowErr string
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +129,15 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 			}
 		}
 	}
-	v.Page = settingsPage{SizeBytes: size}
+	page := settingsPage{SizeBytes: size}
+	if wc.role == "owner" {
+		if win, err := s.tenants.RestoreWindow(r.Context(), wc.ws.ID); err == nil {
+			page.Window = &win
+		} else {
+			page.WindowErr = store.ErrorMessage(err)
+		}
+	}
+	v.Page = page
 	s.render(w, r, status, "settings", v)
 }
 
@@ -142,7 +161,9 @@ func (s *Server) renameWorkspace(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings", http.StatusSeeOther)
 }
 
-// deleteWorkspace deletes the workspace once the owner has typed its name.
+// deleteWorkspace moves the workspace to the trash once the owner has typed
+// its name; it is deleted for good when the grace period ends, and until
+// then an owner can restore it from the workspace list.
 func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	ws := wc.ws
@@ -152,12 +173,39 @@ func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, f)
 		return
 	}
-	// The deletion waits for every lease to end, this request's included.
+	// Trashing waits for every lease to end, this request's included.
 	wc.lease.Release()
-	if _, err := s.tenants.Delete(r.Context(), ws.ID, "user:"+authFrom(r).user.ID); err != nil {
+	trashed, err := s.tenants.Trash(r.Context(), ws.ID, "user:"+authFrom(r).user.ID)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.flash(w, r, "success", "Workspace "+ws.Name+" was deleted.")
+	s.flash(w, r, "success", "Workspace "+ws.Name+" is in the trash. It will be deleted for good on "+
+		trashed.PurgeAt.Time.UTC().Format("2 January 2006, 15:04 UTC")+"; until then, its owners can restore it below.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// untrashWorkspace restores a workspace from the trash: its owners and
+// superadmins may.
+func (s *Server) untrashWorkspace(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r).user
+	id, err := tenant.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	if owner, err := store.IsOwner(r.Context(), s.catalog.R, u.ID, id); err != nil || (!owner && !u.Superadmin) {
+		s.notFound(w, r)
+		return
+	}
+	if err := s.tenants.Untrash(r.Context(), id, "user:"+u.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The workspace is back.")
+	back := "/"
+	if r.PostForm.Get("from") == "admin" && u.Superadmin {
+		back = "/admin"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }

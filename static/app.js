@@ -94,3 +94,8 @@ document.addEventListener("change", function (e) {
     form.submit();
   });
 })();
+
+// Forms that take a local date and time send the browser's UTC offset.
+document.querySelectorAll("[data-tz-offset]").forEach(function (input) {
+  input.value = String(-new Date().getTimezoneOffset());
+});

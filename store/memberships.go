@@ -167,3 +167,27 @@ func WorkspaceForMember(ctx context.Context, q sqlx.QueryerContext, userID, work
 	}
 	return &row.Workspace, row.Role, nil
 }
+
+// TrashedWorkspace is a soft-deleted workspace one of whose owners is asking.
+type TrashedWorkspace struct {
+	ID      string    `db:"id"`
+	Name    string    `db:"name"`
+	Region  string    `db:"region"`
+	PurgeAt time.Time `db:"purge_at"`
+}
+
+// OwnedTrashedWorkspaces lists the trashed workspaces a user owns, soonest
+// to be purged first.
+func OwnedTrashedWorkspaces(ctx context.Context, q sqlx.QueryerContext, userID string) ([]TrashedWorkspace, error) {
+	var ws []TrashedWorkspace
+	err := sqlx.SelectContext(ctx, q, &ws, `SELECT w.id, w.name, w.region, w.purge_at FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND m.role = 'owner' AND w.state = 'trashed' ORDER BY w.purge_at`, userID)
+	return ws, err
+}
+
+// IsOwner reports whether a user owns a workspace in any state.
+func IsOwner(ctx context.Context, q sqlx.QueryerContext, userID, workspaceID string) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM memberships WHERE user_id = ? AND workspace_id = ? AND role = 'owner'`, userID, workspaceID)
+	return n > 0, err
+}
