@@ -638,6 +638,18 @@ func TestAdmin(t *testing.T) {
 		}
 	}
 	wantStatus(t, "superadmin in a workspace they are not in", root.get("/w/"+f.a+"/"), http.StatusNotFound)
+	if !strings.Contains(r.body, "in sync") && !strings.Contains(r.body, "behind") {
+		t.Error("the console shows no backup state")
+	}
+	if _, err := f.ts.tenants.Trash(t.Context(), f.b, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r = root.get("/admin")
+	if !strings.Contains(r.body, "Pending deletion") || !strings.Contains(r.body, f.b) {
+		t.Fatal("the console does not list the trashed workspace")
+	}
+	wantStatus(t, "superadmin restores", root.post("/workspaces/"+f.b+"/untrash", root.token("/"), url.Values{"from": {"admin"}}), http.StatusSeeOther)
+	wantStatus(t, "restored", f.ts.loggedIn(t, f.owner.Email).get("/w/"+f.b+"/"), http.StatusOK)
 	wantStatus(t, "not superadmin", f.ts.loggedIn(t, f.owner.Email).get("/admin"), http.StatusNotFound)
 }
 
