@@ -43,11 +43,22 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("no-first-run", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
+	// A loaded CI machine sometimes misses Chromium's start-up deadline;
+	// one more try tells that apart from a browser that cannot start.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(alloc)
+		if err = chromedp.Do(ctx); err == nil {
+			ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+			t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+			return ctx
+		}
+		cancelCtx()
+		cancelAlloc()
+	}
+	t.Fatalf("Chromium at %s did not start: %v", path, err)
+	return nil
 }
 
 type step = chromedp.Action[chromedp.Void]

@@ -31,6 +31,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/settings", "admin"},
 	{"POST", "/w/{ws}/delete", "owner"},
 	{"POST", "/w/{ws}/restore", "owner"},
+	{"POST", "/w/{ws}/settings/retention", "admin"},
 	{"GET", "/w/{ws}/export", "admin"},
 	{"GET", "/w/{ws}/members", "viewer"},
 	{"POST", "/w/{ws}/members/invite", "admin"},
@@ -252,7 +253,7 @@ func (f *fixture) formFor(r route) url.Values {
 	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""},
 		"first_name": {"Changed"}, "label": {"Extra"}, "entity": {"contact"}, "type": {"text"},
 		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "title": {"A task"},
-		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}}
+		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}, "audit_days": {"30"}, "activity_days": {"30"}}
 }
 
 func TestRoutes_AnonymousIsSentToLogin(t *testing.T) {

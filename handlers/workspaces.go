@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 	"strings"
@@ -106,6 +107,7 @@ type settingsPage struct {
 	SizeBytes int64
 	Window    *tenant.Window // the restorable span, when the replica has one
 	WindowErr string
+	Retention store.Retention
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
@@ -130,6 +132,15 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		}
 	}
 	page := settingsPage{SizeBytes: size}
+	var err error
+	if page.Retention, err = store.GetRetention(r.Context(), wc.lease.DB); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if f == nil {
+		v.Form.Values.Set("audit_days", strconv.Itoa(page.Retention.AuditDays))
+		v.Form.Values.Set("activity_days", strconv.Itoa(page.Retention.ActivityDays))
+	}
 	if wc.role == "owner" {
 		if win, err := s.tenants.RestoreWindow(r.Context(), wc.ws.ID); err == nil {
 			page.Window = &win
@@ -208,4 +219,24 @@ func (s *Server) untrashWorkspace(w http.ResponseWriter, r *http.Request) {
 		back = "/admin"
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// setRetention changes how long the workspace keeps its history.
+func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	f := newForm(r.PostForm)
+	days := func(name string) int {
+		n, err := strconv.Atoi(f.Get(name))
+		if err != nil {
+			return -1 // refused with a clear message
+		}
+		return n
+	}
+	err := store.SetRetention(r.Context(), wc.lease.DB, s.actor(r), store.Retention{AuditDays: days("audit_days"), ActivityDays: days("activity_days")})
+	if err != nil {
+		s.recordFormError(w, r, f, err, "audit_days", func(status int) { s.renderSettings(w, r, status, f) })
+		return
+	}
+	s.flash(w, r, "success", "The retention policy was saved; it is applied within a few hours.")
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings", http.StatusSeeOther)
 }

@@ -166,6 +166,12 @@ CREATE TABLE activities (
 CREATE INDEX activities_contact ON activities (contact_id, seq);
 CREATE INDEX activities_company ON activities (company_id, seq);
 
+-- Settings of this workspace, such as its retention policy.
+CREATE TABLE workspace_settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+
 -- API keys of this workspace: the key's secret is stored as its SHA-256.
 CREATE TABLE api_keys (
 	seq          INTEGER PRIMARY KEY,

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Retention is how long a workspace keeps its history; 0 keeps it forever.
+type Retention struct {
+	AuditDays    int `json:"audit_days"`    // audit events, the facts of erasures among them
+	ActivityDays int `json:"activity_days"` // timeline entries: creations and field changes
+}
+
+// MaxRetentionDays bounds a retention setting (100 years).
+const MaxRetentionDays = 36500
+
+const (
+	settingAuditDays    = "retention.audit_days"
+	settingActivityDays = "retention.activity_days"
+)
+
+// GetRetention returns the workspace's retention policy.
+func GetRetention(ctx context.Context, db *DB) (Retention, error) {
+	return getRetention(ctx, db.R)
+}
+
+func getRetention(ctx context.Context, q sqlx.QueryerContext) (Retention, error) {
+	var r Retention
+	var err error
+	if r.AuditDays, err = intSetting(ctx, q, settingAuditDays); err != nil {
+		return r, err
+	}
+	r.ActivityDays, err = intSetting(ctx, q, settingActivityDays)
+	return r, err
+}
+
+func intSetting(ctx context.Context, q sqlx.QueryerContext, key string) (int, error) {
+	var v string
+	err := sqlx.GetContext(ctx, q, &v, `SELECT value FROM workspace_settings WHERE key = ?`, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(v)
+}
+
+// SetRetention changes the retention policy; the change is audited.
+func SetRetention(ctx context.Context, db *DB, a Actor, r Retention) error {
+	for field, days := range map[string]int{"audit_days": r.AuditDays, "activity_days": r.ActivityDays} {
+		if days < 0 || days > MaxRetentionDays {
+			return FieldError(field, "Keep history from 1 to %d days, or 0 for forever.", MaxRetentionDays)
+		}
+	}
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		before, err := getRetention(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for key, days := range map[string]int{settingAuditDays: r.AuditDays, settingActivityDays: r.ActivityDays} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO workspace_settings (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, strconv.Itoa(days)); err != nil {
+				return err
+			}
+		}
+		ch := map[string]Change{}
+		diff(ch, "audit_days", before.AuditDays, r.AuditDays)
+		diff(ch, "activity_days", before.ActivityDays, r.ActivityDays)
+		return audit(ctx, tx, a, "retention.update", "workspace", "", ch)
+	})
+}
+
+// RetentionRun says what one application of the policy removed.
+type RetentionRun struct {
+	AuditEvents int64 `json:"audit_events"`
+	Activities  int64 `json:"activities"`
+}
+
+// ApplyRetention deletes the history older than the policy allows, as of
+// now, and records the run in the audit log (the run's own event is new, so
+// it survives it).
+func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time) (RetentionRun, error) {
+	var run RetentionRun
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		r, err := getRetention(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if r.AuditDays > 0 {
+			if run.AuditEvents, err = deleteOlder(ctx, tx, `DELETE FROM audit_log WHERE at < ?`, now, r.AuditDays); err != nil {
+				return err
+			}
+		}
+		if r.ActivityDays > 0 {
+			if run.Activities, err = deleteOlder(ctx, tx, `DELETE FROM activities WHERE created_at < ?`, now, r.ActivityDays); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, a, "retention.apply", "workspace", "", map[string]Change{
+			"audit_events_deleted": {After: run.AuditEvents}, "activities_deleted": {After: run.Activities},
+		})
+	})
+	return run, err
+}
+
+func deleteOlder(ctx context.Context, tx *sqlx.Tx, stmt string, now time.Time, days int) (int64, error) {
+	res, err := tx.ExecContext(ctx, stmt, now.Add(-time.Duration(days)*24*time.Hour))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
