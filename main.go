@@ -152,6 +152,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			"restore":  m.cmdWorkspaceRestore,
 			"move":     m.cmdWorkspaceMove,
 			"undelete": m.cmdWorkspaceUndelete,
+			"export":   m.cmdWorkspaceExport,
 		})
 	case "backup":
 		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus})

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"atrium/store"
+	"atrium/tenant"
+)
+
+// cmdWorkspaceExport writes a workspace's export archive to a file: a
+// temporary file first, renamed into place once whole.
+func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
+	fs := m.flagSet("workspace export")
+	out := fs.String("o", "", "the archive to write")
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("'atrium workspace export' takes one workspace id.")
+	}
+	if *out == "" {
+		return usagef("-o FILE is required.")
+	}
+	id, err := tenant.ParseID(pos[0])
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s already exists; choose another file or remove it", *out)
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	lease, err := m.Manager.Acquire(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer lease.Release()
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".atrium-export-*.zip")
+	if err != nil {
+		return fmt.Errorf("cannot write next to %s: %w", *out, err)
+	}
+	defer os.Remove(tmp.Name())
+	meta := store.ExportMeta{ID: lease.Workspace.ID, Name: lease.Workspace.Name, Region: lease.Workspace.Region}
+	manifest, err := store.ExportWorkspace(ctx, lease.DB, meta, m.Manager.DataDir(), tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return err
+	}
+	if err := store.Audit(ctx, lease.DB, store.Actor{Kind: "system", ID: "cli"}, "workspace.export", "workspace", id); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stderr, "exported %d contacts, %d companies, %d deals\n", manifest.Counts["contacts"], manifest.Counts["companies"], manifest.Counts["deals"])
+	fmt.Fprintln(m.stdout, *out)
+	return nil
+}
