@@ -1,8 +1,10 @@
 package tenant
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +28,9 @@ type CreateOptions struct {
 	OwnerEmail string
 	// Actor is who asked, for the event log ("cli", "user:<id>").
 	Actor string
+	// From, when set, is a workspace file that passed store.ValidateImport:
+	// the new workspace starts as a copy of it instead of empty.
+	From string
 }
 
 // testHookFileWritten, when set by tests, runs after a new workspace's file
@@ -56,7 +61,7 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*store.Worksp
 	if err := store.InsertWorkspace(ctx, m.catalog.W, w); err != nil {
 		return nil, err
 	}
-	if err := m.finishCreate(ctx, w, owner, opts.Actor); err != nil {
+	if err := m.finishCreate(ctx, w, owner, opts); err != nil {
 		m.abandonCreate(w)
 		return nil, err
 	}
@@ -64,12 +69,22 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*store.Worksp
 	return w, nil
 }
 
-func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *store.User, actor string) error {
+func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *store.User, opts CreateOptions) error {
+	actor := opts.Actor
 	path, err := m.FilePath(w)
 	if err != nil {
 		return err
 	}
-	if err := writeFileDurably(path, m.template); err != nil {
+	content := io.Reader(bytes.NewReader(m.template))
+	if opts.From != "" {
+		f, err := os.Open(opts.From)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		content = f
+	}
+	if err := writeFileDurably(path, content); err != nil {
 		return fmt.Errorf("cannot write the workspace file: %w", err)
 	}
 	if testHookFileWritten != nil {
@@ -183,10 +198,10 @@ func buildTemplate(ctx context.Context, dataDir string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-// writeFileDurably writes b to a new file at path through a temporary file,
-// fsyncs it, renames it into place and fsyncs the directory. It never
-// replaces an existing file.
-func writeFileDurably(path string, b []byte) error {
+// writeFileDurably writes what r holds to a new file at path through a
+// temporary file, fsyncs it, renames it into place and fsyncs the
+// directory. It never replaces an existing file.
+func writeFileDurably(path string, r io.Reader) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s already exists", path)
 	}
@@ -195,7 +210,7 @@ func writeFileDurably(path string, b []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
+	_, err = io.Copy(f, r)
 	if err == nil {
 		err = f.Sync()
 	}
