@@ -66,3 +66,28 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 	fmt.Fprintln(m.stdout, *out)
 	return nil
 }
+
+// cmdWorkspaceImport makes a workspace from an export archive or a .db file
+// and prints its id.
+func (m *Main) cmdWorkspaceImport(ctx context.Context, args []string) error {
+	fs := m.flagSet("workspace import")
+	name := fs.String("name", "", "workspace name (default: the archive's, or the file's)")
+	owner := fs.String("owner", "", "email of the user who will own it")
+	region := fs.String("region", "", "region (default: the default region)")
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("'atrium workspace import' takes one file.")
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	w, err := m.Manager.Import(ctx, pos[0], tenant.CreateOptions{Name: *name, OwnerEmail: *owner, Region: *region, Actor: "cli"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.stdout, w.ID)
+	return nil
+}

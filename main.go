@@ -110,12 +110,23 @@ Usage:
   atrium [global flags] <command> [flags]
 
 Commands:
-  serve [--addr HOST:PORT]                        run the web UI, the API and the background work
+  serve [--addr HOST:PORT] [--trust-proxy]        run the web UI, the API and the background work
   user create --email E [--name N] [--superadmin] create a user; the password is the first line of stdin
   workspace create --name N [--owner EMAIL] [--region R]
                                                   create a workspace and print its id
   workspace list [--json]                         list workspaces
-  workspace delete ID --yes --now                 delete a workspace and its files at once
+  workspace delete ID --yes [--now]               move a workspace to the trash (or delete it at once)
+  workspace undelete ID                           take a workspace out of the trash
+  workspace restore ID [--at RFC3339] [--as-new NAME]
+                                                  restore a workspace from its replica
+  workspace move ID --region R                    move a workspace to another region
+  workspace export ID -o FILE                     write a workspace's export archive
+  workspace import FILE [--name N] [--owner EMAIL] [--region R]
+                                                  make a workspace from an archive or a .db file
+  apikey create --workspace ID [--name N] [--role read|write]
+                                                  create an API key; the key is the last word printed
+  backup status [--json]                          replication position and lag of every file
+  restore-all                                     bring back the catalog and every workspace from the replicas
   migrate                                         migrate the catalog and every workspace
   check                                           run PRAGMA integrity_check over every file
 
@@ -153,6 +164,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			"move":     m.cmdWorkspaceMove,
 			"undelete": m.cmdWorkspaceUndelete,
 			"export":   m.cmdWorkspaceExport,
+			"import":   m.cmdWorkspaceImport,
 		})
 	case "backup":
 		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus})

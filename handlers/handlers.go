@@ -107,6 +107,7 @@ func (s *Server) routes() http.Handler {
 	account.Use(s.checkCSRF)
 	account.HandleFunc("/", s.home).Methods(http.MethodGet)
 	account.HandleFunc("/workspaces", s.createWorkspace).Methods(http.MethodPost)
+	account.HandleFunc("/workspaces/import", s.importWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/switch", s.switchWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/workspaces/{id}/untrash", s.untrashWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/account", s.account).Methods(http.MethodGet)

@@ -99,6 +99,7 @@ var workspaceRoutes = []route{
 var userRoutes = []route{
 	{"GET", "/", ""},
 	{"POST", "/workspaces", ""},
+	{"POST", "/workspaces/import", ""},
 	{"POST", "/switch", ""},
 	{"POST", "/workspaces/{id}/untrash", ""},
 	{"GET", "/account", ""},

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"archive/zip"
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -295,5 +297,41 @@ func TestRestoreUI_PointInTime(t *testing.T) {
 	list := c.get("/w/" + f.a + "/contacts").body
 	if !strings.Contains(list, "ana@acme.example") || strings.Contains(list, "Afterwards") {
 		t.Fatalf("after restoring to the moment between the writes: %v / %v", strings.Contains(list, "ana@acme.example"), strings.Contains(list, "Afterwards"))
+	}
+}
+
+func TestImportWorkspaceUI(t *testing.T) {
+	f := newFixture(t)
+	admin := f.ts.loggedIn(t, f.admin.Email)
+	archive := admin.get("/w/" + f.a + "/export").body
+	c := f.ts.loggedIn(t, f.member.Email)
+	upload := func(name, content string) response {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("csrf_token", c.token("/"))
+		mw.WriteField("name", "Acme copy")
+		fw, _ := mw.CreateFormFile("archive", name)
+		fw.Write([]byte(content))
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, f.ts.URL+"/workspaces/import", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		return c.do(req)
+	}
+	r := upload("notes.txt", "not an archive")
+	wantStatus(t, "not an archive", r, http.StatusBadRequest)
+	if !strings.Contains(r.body, "neither a SQLite database nor a zip archive") {
+		t.Error("no clear message for a bad file")
+	}
+	r = upload("acme.zip", archive)
+	wantStatus(t, "import", r, http.StatusSeeOther)
+	id := workspaceIDOf(t, r.header.Get("Location"))
+	if id == f.a {
+		t.Fatal("the import reused the original id")
+	}
+	if body := c.get("/w/" + id + "/contacts").body; !strings.Contains(body, "ana@acme.example") {
+		t.Fatal("the imported workspace lacks the contacts")
+	}
+	if role, _ := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, f.member.ID, id); role != "owner" {
+		t.Fatalf("the importer is %q", role)
 	}
 }

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -239,4 +241,48 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "success", "The retention policy was saved; it is applied within a few hours.")
 	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings", http.StatusSeeOther)
+}
+
+// importWorkspace makes a workspace from an uploaded export archive or .db
+// file; the signed-in user owns it.
+func (s *Server) importWorkspace(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r).user
+	f := newForm(r.PostForm)
+	fail := func(status int, msg string) {
+		f.Fail("archive", msg)
+		s.renderHome(w, r, status, f)
+	}
+	file, _, err := r.FormFile("archive")
+	if err != nil {
+		fail(http.StatusUnprocessableEntity, "Choose an export archive (.zip) or a workspace file (.db).")
+		return
+	}
+	defer file.Close()
+	upload, err := os.CreateTemp(s.tenants.DataDir(), ".upload-*")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	defer os.Remove(upload.Name())
+	_, err = io.Copy(upload, file)
+	if cerr := upload.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	ws, err := s.tenants.Import(r.Context(), upload.Name(), tenant.CreateOptions{
+		Name: f.Get("name"), Region: f.Get("region"), OwnerEmail: u.Email, Actor: "user:" + u.ID,
+	})
+	if err != nil {
+		if store.ErrorCode(err) == store.EInternal {
+			s.serverError(w, r, err)
+			return
+		}
+		fail(statusOf(store.ErrorCode(err)), store.ErrorMessage(err))
+		return
+	}
+	s.flash(w, r, "success", "Workspace "+ws.Name+" was imported.")
+	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
 }
