@@ -8,9 +8,12 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -82,4 +85,47 @@ func TestExportWorkspace(t *testing.T) {
 	if rs, _ := Search(ctx, snap, "ana", 5); len(rs) != 1 {
 		t.Fatal("the snapshot's search index does not find the contact")
 	}
+}
+
+// BenchmarkExport100k exports a workspace of 100,000 contacts (loaded by
+// the CSV import) to nowhere, and reports the process's peak RSS.
+func BenchmarkExport100k(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(b)
+	var sb strings.Builder
+	sb.WriteString("first_name,last_name,email,company,tags\n")
+	for i := 0; i < 100_000; i++ {
+		fmt.Fprintf(&sb, "Person%d,Family%d,person%d@example.com,Company %d,t%d\n", i, i%500, i, i%1000, i%7)
+	}
+	if _, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(sb.String()), ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	sb = strings.Builder{}
+	b.ResetTimer()
+	var bytes int64
+	for i := 0; i < b.N; i++ {
+		cw := &countingWriter{}
+		if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, b.TempDir(), cw); err != nil {
+			b.Fatal(err)
+		}
+		bytes = cw.n
+	}
+	b.ReportMetric(float64(bytes)/(1<<20), "archive-MB")
+	b.ReportMetric(float64(peakRSSKB())/1024, "peak-rss-MB")
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// peakRSSKB reads VmHWM from /proc/self/status.
+func peakRSSKB() int {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			return n
+		}
+	}
+	return -1
 }
