@@ -286,6 +286,9 @@ func TestRestoreUI_PointInTime(t *testing.T) {
 	}
 	c := f.ts.loggedIn(t, f.owner.Email)
 	settings := c.get("/w/" + f.a + "/settings").body
+	if !strings.Contains(settings, "<h2>Backup</h2>") || !strings.Contains(settings, "Last replicated") {
+		t.Fatal("the settings page has no backup panel")
+	}
 	if !strings.Contains(settings, "Restore from backup") || !strings.Contains(settings, "You can bring the workspace back") {
 		t.Fatal("the settings page does not offer a restore window")
 	}

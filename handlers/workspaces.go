@@ -110,6 +110,7 @@ type settingsPage struct {
 	Window    *tenant.Window // the restorable span, when the replica has one
 	WindowErr string
 	Retention store.Retention
+	Backup    *tenant.BackupStatus
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +139,11 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	if page.Retention, err = store.GetRetention(r.Context(), wc.lease.DB); err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	if store.RoleRank(wc.role) >= store.RoleRank("admin") {
+		if st, err := s.tenants.WorkspaceBackupStatus(r.Context(), wc.ws.ID); err == nil {
+			page.Backup = &st
+		}
 	}
 	if f == nil {
 		v.Form.Values.Set("audit_days", strconv.Itoa(page.Retention.AuditDays))
