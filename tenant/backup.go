@@ -121,7 +121,9 @@ func (m *Manager) putCleanMarker() {
 func (m *Manager) syncUnreplicated(ctx context.Context) {
 	ws, err := store.ListWorkspaces(ctx, m.catalog.R, store.StateActive, store.StateTrashed)
 	if err != nil {
-		m.log.Error("startup sync: list workspaces", "err", err)
+		if ctx.Err() == nil {
+			m.log.Error("startup sync: list workspaces", "err", err)
+		}
 		return
 	}
 	failed := 0

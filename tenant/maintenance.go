@@ -28,6 +28,14 @@ func (m *Manager) MigrateAll(ctx context.Context, concurrency int) (MigrateSumma
 		if err != nil {
 			return err
 		}
+		if err := m.restoreIfMissing(ctx, w, path); err != nil {
+			return err
+		}
+		// A migration writes: Litestream tracks the file first.
+		if err := m.acquireReplication(ctx, w, path); err != nil {
+			return err
+		}
+		defer m.repl.release(path)
 		db, err := store.Open(path, store.OpenOptions{})
 		if err != nil {
 			return fmt.Errorf("workspace %s: %w", w.ID, err)

@@ -49,7 +49,8 @@ type Manager struct {
 	catalog  *store.DB
 	cache    *Cache
 	repl     *replicator
-	template []byte // an empty, migrated workspace file, copied on create
+	lock     *os.File // held while open; see lockDataDir
+	template []byte   // an empty, migrated workspace file, copied on create
 
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup // the janitor and the startup sync
@@ -100,14 +101,21 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	repl, err := newReplicator(ctx, log, replicatorOptions{syncInterval: opts.SyncInterval, linger: opts.Linger, maxLingering: opts.MaxLingering})
+	lock, err := lockDataDir(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl}
+	repl, err := newReplicator(ctx, log, replicatorOptions{syncInterval: opts.SyncInterval, linger: opts.Linger, maxLingering: opts.MaxLingering})
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock}
 	m.cache = newCache(opts.MaxOpen, m.openWorkspace, m.closeWorkspace)
+	m.warnCABundle()
 	if err := m.start(ctx, opts); err != nil {
 		m.repl.close(context.Background())
+		lock.Close()
 		return nil, err
 	}
 	return m, nil
@@ -218,6 +226,7 @@ func (m *Manager) Close() error {
 	if err == nil && rerr != nil {
 		err = fmt.Errorf("the last replication sync failed; the next start retries it: %w", rerr)
 	}
+	m.lock.Close()
 	return err
 }
 

@@ -21,8 +21,11 @@ const (
 	// registered workspace instead of paying LIST calls to register it again.
 	DefaultLinger = time.Hour
 	// DefaultMaxLingering bounds the workspaces registered without an open
-	// handle; beyond it the longest unused are unregistered first.
-	DefaultMaxLingering = 2048
+	// handle; beyond it the longest unused are unregistered first. Each
+	// registration holds a SQLite connection, ~6 file descriptors and ~3.5
+	// goroutines, about 0.7 MB of RSS (BENCHMARKS.md), so the bound is the
+	// default number of open handles rather than "all written this hour".
+	DefaultMaxLingering = 256
 	// defaultL0RetentionCheckInterval replaces Litestream's 15s: each check
 	// LISTs two levels of every registered database, idle or not.
 	defaultL0RetentionCheckInterval = 15 * time.Minute

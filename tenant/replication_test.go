@@ -531,3 +531,17 @@ func TestBackupStatus(t *testing.T) {
 	defer m.Close()
 	check(m, false)
 }
+
+func TestOpen_OneProcessPerDataDir(t *testing.T) {
+	dataDir := t.TempDir()
+	m := openWithConfig(t, dataDir, nil)
+	_, err := Open(context.Background(), Options{DataDir: dataDir})
+	if err == nil || !strings.Contains(err.Error(), "another atrium process is using the data directory") {
+		t.Fatalf("second open: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = openWithConfig(t, dataDir, nil)
+	m.Close()
+}
