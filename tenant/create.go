@@ -195,7 +195,24 @@ func buildTemplate(ctx context.Context, dataDir string) ([]byte, error) {
 	if _, err := db.W.ExecContext(ctx, "VACUUM INTO ?", out); err != nil {
 		return nil, err
 	}
+	if err := setWALMode(out); err != nil {
+		return nil, err
+	}
 	return os.ReadFile(out)
+}
+
+// setWALMode marks a file as a WAL database in its header. VACUUM INTO
+// writes rollback-journal files; switching a new workspace to WAL on first
+// open needs an exclusive lock, which can time out while Litestream, which
+// tracks the file from its creation, is reading it.
+func setWALMode(path string) error {
+	db, err := store.Open(path, store.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	// Open already ran PRAGMA journal_mode(wal); closing the last
+	// connection checkpoints and removes the WAL, and the mode stays.
+	return db.Close()
 }
 
 // writeFileDurably writes what r holds to a new file at path through a

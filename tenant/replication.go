@@ -94,6 +94,13 @@ func newReplicator(ctx context.Context, log *slog.Logger, opts replicatorOptions
 	if err := s.Open(ctx); err != nil {
 		return nil, fmt.Errorf("cannot start replication: %w", err)
 	}
+	// Store.Open starts each compaction monitor with an immediate pass; a
+	// database registered during that pass before Litestream has read it is
+	// "not ready", and the monitors then retry every second for 30s,
+	// snapshotting whatever registers meanwhile. Litestream's DB.Close races
+	// with such a snapshot (found by -race), so let the first pass run while
+	// nothing is registered.
+	time.Sleep(100 * time.Millisecond)
 	r := &replicator{
 		store: s, log: log, errs: errs,
 		syncInterval: opts.syncInterval,
@@ -359,9 +366,12 @@ func (r *replicator) lingering() int {
 	return r.idle.Len()
 }
 
-// close syncs every registered database a last time and stops replicating,
-// a few at a time. It reports whether everything replicated cleanly during
-// this run.
+// close syncs every registered database a last time and stops replicating.
+// The pending WAL of each is turned into LTX files a few at a time (Close
+// skips that for a file Litestream never synced); then Store.Close stops
+// the compaction monitors before it uploads and closes each database, so
+// no snapshot is reading a database as it closes. It reports whether
+// everything replicated cleanly during this run.
 func (r *replicator) close(ctx context.Context) (clean bool, err error) {
 	close(r.stop)
 	r.quit()
@@ -370,11 +380,9 @@ func (r *replicator) close(ctx context.Context) (clean bool, err error) {
 	var gs []*registration
 	for _, g := range r.regs {
 		if g.db != nil && g.leaving == nil {
-			g.leaving = make(chan struct{})
 			gs = append(gs, g)
 		}
 	}
-	r.idle.Init()
 	r.mu.Unlock()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
@@ -383,12 +391,19 @@ func (r *replicator) close(ctx context.Context) (clean bool, err error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			r.finishUnregister(ctx, g)
+			if err := g.db.Sync(ctx); err != nil {
+				r.log.Error("final replication sync failed; the next start retries it", "path", g.path, "err", err)
+				r.mu.Lock()
+				r.dirty = true
+				r.mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
-	err = r.store.Close(ctx) // stops the compaction monitors
+	err = r.store.Close(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.regs = map[string]*registration{}
+	r.idle.Init()
 	return !r.dirty && err == nil, err
 }

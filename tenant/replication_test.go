@@ -545,3 +545,13 @@ func TestOpen_OneProcessPerDataDir(t *testing.T) {
 	m = openWithConfig(t, dataDir, nil)
 	m.Close()
 }
+
+// TestTemplate_IsWAL: new workspace files start in WAL mode, so opening one
+// never needs the exclusive lock a journal-mode switch takes while
+// Litestream is reading the file.
+func TestTemplate_IsWAL(t *testing.T) {
+	m := MustOpenManager(t, 0)
+	if m.template[18] != 2 || m.template[19] != 2 {
+		t.Fatalf("template header read/write versions = %d, %d; want 2, 2 (WAL)", m.template[18], m.template[19])
+	}
+}
