@@ -640,7 +640,7 @@ func TestAdmin(t *testing.T) {
 		}
 	}
 	wantStatus(t, "superadmin in a workspace they are not in", root.get("/w/"+f.a+"/"), http.StatusNotFound)
-	if !strings.Contains(r.body, "in sync") && !strings.Contains(r.body, "behind") {
+	if !strings.Contains(r.body, "in sync") && !strings.Contains(r.body, "behind") && !strings.Contains(r.body, "not yet replicated") {
 		t.Error("the console shows no backup state")
 	}
 	if _, err := f.ts.tenants.Trash(t.Context(), f.b, "test"); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +16,11 @@ import (
 
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 8
+
+// PasswordCost is bcrypt's work factor for new password hashes. Tests
+// lower it: under the race detector one hash at the default cost takes
+// most of a second.
+var PasswordCost = bcrypt.DefaultCost
 
 // User is an instance account; one login across workspaces.
 type User struct {
@@ -53,7 +59,7 @@ func CreateUser(ctx context.Context, db *DB, nu NewUser) (*User, error) {
 	if err := ValidatePassword(nu.Password); err != nil {
 		return nil, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(nu.Password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(nu.Password), PasswordCost)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +96,12 @@ func UserByEmail(ctx context.Context, q sqlx.QueryerContext, email string) (*Use
 }
 
 // dummyHash is compared against when the email is unknown, so an unknown
-// email and a wrong password take the same time.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("atrium-dummy-password"), bcrypt.DefaultCost)
+// email and a wrong password take the same time. It is made on first use,
+// at the cost in force then.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("atrium-dummy-password"), PasswordCost)
+	return h
+})
 
 // ErrBadCredentials is the one answer to a failed sign-in, whatever failed.
 var ErrBadCredentials = Errorf(EUnauthorized, "The email or password is not right.")
@@ -100,7 +110,7 @@ var ErrBadCredentials = Errorf(EUnauthorized, "The email or password is not righ
 func Authenticate(ctx context.Context, db *DB, email, password string) (*User, error) {
 	u, err := UserByEmail(ctx, db.R, email)
 	if ErrorCode(err) == ENotFound {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return nil, ErrBadCredentials
 	}
 	if err != nil {
@@ -145,7 +155,7 @@ func SetPassword(ctx context.Context, db *DB, userID, password string) error {
 	if err := ValidatePassword(password); err != nil {
 		return err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), PasswordCost)
 	if err != nil {
 		return err
 	}
