@@ -1,8 +1,11 @@
 package store
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -58,12 +61,29 @@ func TestEraseContact(t *testing.T) {
 			t.Errorf("the database file still contains %q", word)
 		}
 	}
-	var buf strings.Builder
-	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, t.TempDir(), &nopWriter{&buf}); err != nil {
+	// Nor in an export: its CSV and JSON, and its snapshot.
+	var buf bytes.Buffer
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, t.TempDir(), &buf); err != nil {
 		t.Fatal(err)
 	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		for _, word := range []string{"zsofia", "Zsofia", "Quimby", "prefers calls"} {
+			if bytes.Contains(b, []byte(word)) {
+				t.Errorf("the export's %s still holds %q", f.Name, word)
+			}
+		}
+	}
+	// Nor the timeline of anything.
+	var n int
+	db.R.Get(&n, `SELECT count(*) FROM activities WHERE contact_id = ?`, c.ID)
+	if n != 0 {
+		t.Errorf("%d timeline entries left", n)
+	}
 }
-
-type nopWriter struct{ b *strings.Builder }
-
-func (w *nopWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
