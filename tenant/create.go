@@ -92,13 +92,7 @@ func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *s
 			return err
 		}
 	}
-	// Replicated from the start, so even an empty workspace has a backup
-	// to come back from.
-	if err := m.acquireReplication(ctx, w, path); err != nil {
-		return err
-	}
-	m.repl.release(path)
-	return m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := store.SetWorkspaceState(ctx, tx, w.ID, store.StateCreating, store.StateActive); err != nil {
 			return err
 		}
@@ -110,6 +104,23 @@ func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *s
 		return store.LogEvent(ctx, tx, actorOr(actor), "workspace.create", w.ID,
 			map[string]string{"name": w.Name, "region": w.Region})
 	})
+	if err != nil {
+		return err
+	}
+	// Replicated from the start, so even an empty workspace has a backup to
+	// come back from. The first snapshot and upload run in the background,
+	// off the creator's path: a first open of the workspace registers it
+	// too, and waits for this registration when it is under way.
+	m.goBackground(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := m.acquireReplication(ctx, w, path); err != nil {
+			m.log.Error("first replication of a new workspace failed; its first open retries", "workspace", w.ID, "err", err)
+			return
+		}
+		m.repl.release(path)
+	})
+	return nil
 }
 
 // abandonCreate removes the file, replica and row of a workspace whose
