@@ -52,9 +52,11 @@ type Manager struct {
 	lock     *os.File // held while open; see lockDataDir
 	template []byte   // an empty, migrated workspace file, copied on create
 
-	bgCancel context.CancelFunc
-	bg       sync.WaitGroup // the janitor and the startup sync
-	recovery Recovery
+	bgCancel  context.CancelFunc
+	bg        sync.WaitGroup // the janitor and the startup sync
+	recovery  Recovery
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -211,8 +213,14 @@ func (m *Manager) init(ctx context.Context) error {
 
 // Close stops the background work, closes every open workspace and the
 // catalog, then replicates what is pending and stops replicating. serve
-// calls it after the HTTP server stopped taking requests.
+// calls it after the HTTP server stopped taking requests. Calling it again
+// returns the first call's result.
 func (m *Manager) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Manager) close() error {
 	m.bgCancel()
 	m.bg.Wait()
 	m.cache.Close()
