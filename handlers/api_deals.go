@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"atrium/store"
 )
@@ -51,15 +49,5 @@ var pipelinesAPI = resource[store.Pipeline, pipelineInput]{
 // apiExport streams the workspace export archive of the key's workspace.
 func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
-	ws := c.lease.Workspace
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="atrium-%s-%s.zip"`, ws.ID, time.Now().UTC().Format("20060102-150405")))
-	meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
-	if _, err := store.ExportWorkspace(r.Context(), c.db(), meta, s.tenants.DataDir(), w); err != nil {
-		s.log.Error("export workspace", "workspace", ws.ID, "err", err) // the archive is cut short
-		return
-	}
-	if err := store.Audit(r.Context(), c.db(), c.actor, "workspace.export", "workspace", ws.ID); err != nil {
-		s.log.Error("audit export", "err", err)
-	}
+	s.streamExport(w, r, c.lease.Workspace, c.db(), c.actor)
 }

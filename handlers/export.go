@@ -133,16 +133,22 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // SQLite snapshot plus CSV and JSON of every table, and a manifest.
 func (s *Server) exportWorkspace(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	name := fmt.Sprintf("atrium-%s-%s.zip", wc.ws.ID, time.Now().UTC().Format("20060102-150405"))
+	s.streamExport(w, r, wc.ws, wc.lease.DB, s.actor(r))
+}
+
+// streamExport writes the export archive of a workspace as a download and
+// records the export in its audit log; the UI and the API both use it.
+func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, ws *store.Workspace, db *store.DB, a store.Actor) {
+	name := fmt.Sprintf("atrium-%s-%s.zip", ws.ID, time.Now().UTC().Format("20060102-150405"))
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	meta := store.ExportMeta{ID: wc.ws.ID, Name: wc.ws.Name, Region: wc.ws.Region}
-	if _, err := store.ExportWorkspace(r.Context(), wc.lease.DB, meta, s.tenants.DataDir(), w); err != nil {
+	meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
+	if _, err := store.ExportWorkspace(r.Context(), db, meta, s.tenants.DataDir(), w); err != nil {
 		// The archive is cut short, so the download fails visibly.
-		s.log.Error("export workspace", "workspace", wc.ws.ID, "err", err)
+		s.log.Error("export workspace", "workspace", ws.ID, "err", err)
 		return
 	}
-	if err := store.Audit(r.Context(), wc.lease.DB, s.actor(r), "workspace.export", "workspace", wc.ws.ID); err != nil {
+	if err := store.Audit(r.Context(), db, a, "workspace.export", "workspace", ws.ID); err != nil {
 		s.log.Error("audit export", "err", err)
 	}
 }

@@ -29,6 +29,7 @@ type importJob struct {
 	Preview     [][]string
 	Suggested   []string
 	Total       int // data rows
+	Created     time.Time
 
 	mu      sync.Mutex
 	started bool
@@ -66,13 +67,33 @@ type importJobs struct {
 	jobs map[string]*importJob
 }
 
+// importJobTTL is how long a job is kept: an upload never started loses
+// its file then, and a finished report is forgotten.
+const importJobTTL = 6 * time.Hour
+
 func (js *importJobs) add(j *importJob) {
 	js.mu.Lock()
 	defer js.mu.Unlock()
 	if js.jobs == nil {
 		js.jobs = map[string]*importJob{}
 	}
+	js.sweep(j.Created)
 	js.jobs[j.ID] = j
+}
+
+// sweep forgets jobs older than importJobTTL that are not running, and
+// removes the uploads of those never started; js.mu is held.
+func (js *importJobs) sweep(now time.Time) {
+	for id, old := range js.jobs {
+		p := old.progress()
+		if now.Sub(old.Created) < importJobTTL || (p.Started && !p.Done) {
+			continue
+		}
+		if !p.Started {
+			os.Remove(old.Path)
+		}
+		delete(js.jobs, id)
+	}
 }
 
 // get returns a job of the workspace; a job of another is not found.
@@ -117,7 +138,7 @@ func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer file.Close()
-	job := &importJob{ID: store.NewToken()[:22], WorkspaceID: wc.ws.ID, FileName: fh.Filename}
+	job := &importJob{ID: store.NewToken()[:22], WorkspaceID: wc.ws.ID, FileName: fh.Filename, Created: time.Now()}
 	job.Path = filepath.Join(s.tenants.DataDir(), ".import-"+job.ID+".csv")
 	if err := saveUpload(file, job.Path); err != nil {
 		s.serverError(w, r, err)

@@ -6,6 +6,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -336,5 +338,27 @@ func TestImportWorkspaceUI(t *testing.T) {
 	}
 	if role, _ := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, f.member.ID, id); role != "owner" {
 		t.Fatalf("the importer is %q", role)
+	}
+}
+
+func TestImportJobs_SweepForgetsOldUploads(t *testing.T) {
+	dir := t.TempDir()
+	var js importJobs
+	now := time.Now()
+	stale := &importJob{ID: "stale", Path: filepath.Join(dir, "stale.csv"), Created: now.Add(-2 * importJobTTL)}
+	running := &importJob{ID: "running", Path: filepath.Join(dir, "running.csv"), Created: now.Add(-2 * importJobTTL), started: true}
+	os.WriteFile(stale.Path, []byte("a\n"), 0o600)
+	os.WriteFile(running.Path, []byte("a\n"), 0o600)
+	js.add(stale)
+	js.add(running)
+	js.add(&importJob{ID: "new", Created: now})
+	if js.get("", "stale") != nil || js.get("", "running") == nil || js.get("", "new") == nil {
+		t.Fatal("the sweep kept a stale upload or dropped a running or new job")
+	}
+	if _, err := os.Stat(stale.Path); !os.IsNotExist(err) {
+		t.Fatal("the stale upload's file is still there")
+	}
+	if _, err := os.Stat(running.Path); err != nil {
+		t.Fatal("a running import's file was removed")
 	}
 }

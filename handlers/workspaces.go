@@ -126,15 +126,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	} else {
 		v.Form.Values.Set("name", wc.ws.Name)
 	}
-	var size int64
-	if infos, err := s.tenants.List(r.Context()); err == nil {
-		for _, info := range infos {
-			if info.ID == wc.ws.ID {
-				size = info.SizeBytes
-			}
-		}
-	}
-	page := settingsPage{SizeBytes: size}
+	page := settingsPage{SizeBytes: s.tenants.Size(wc.ws)}
 	var err error
 	if page.Retention, err = store.GetRetention(r.Context(), wc.lease.DB); err != nil {
 		s.serverError(w, r, err)

@@ -349,13 +349,19 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 		return nil, err
 	}
 	infos := make([]Info, len(ws))
-	for i, w := range ws {
-		infos[i] = Info{Workspace: w}
-		if path, err := m.FilePath(&w); err == nil {
-			infos[i].SizeBytes = fileSize(path) + fileSize(path+"-wal")
-		}
+	for i := range ws {
+		infos[i] = Info{Workspace: ws[i], SizeBytes: m.Size(&ws[i])}
 	}
 	return infos, nil
+}
+
+// Size returns the bytes a workspace's file and WAL take on disk.
+func (m *Manager) Size(w *store.Workspace) int64 {
+	path, err := m.FilePath(w)
+	if err != nil {
+		return 0
+	}
+	return fileSize(path) + fileSize(path+"-wal")
 }
 
 func fileSize(path string) int64 {
