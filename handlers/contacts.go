@@ -148,10 +148,7 @@ func (s *Server) renderContactForm(w http.ResponseWriter, r *http.Request, statu
 // is set; custom fields left empty are cleared.
 func contactInput(f *form, fields []store.CustomField) store.ContactInput {
 	str := func(name string) *string { v := f.Get(name); return &v }
-	var tags []string
-	for _, t := range strings.Split(f.Get("tags"), ",") {
-		tags = append(tags, t)
-	}
+	tags := strings.Split(f.Get("tags"), ",")
 	in := store.ContactInput{
 		FirstName: str("first_name"), LastName: str("last_name"), Email: str("email"), Phone: str("phone"),
 		Title: str("title"), Company: str("company"), OwnerID: str("owner_id"), Stage: str("stage"), Tags: &tags,

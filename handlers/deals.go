@@ -81,7 +81,7 @@ type dealPage struct {
 // MemberName returns how to show the member with this id.
 func (p dealPage) MemberName(id string) string { return memberName(p.Members, id) }
 
-// pageData loads what the deal page and form show besides the deal.
+// dealPageData loads what the deal page and form show besides the deal.
 func (s *Server) dealPageData(r *http.Request, d *store.Deal) (dealPage, error) {
 	wc := workspaceFrom(r)
 	page := dealPage{Deal: d}

@@ -41,10 +41,7 @@ func (s *Server) renderFields(w http.ResponseWriter, r *http.Request, status int
 func (s *Server) createField(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	f := newForm(r.PostForm)
-	var options []string
-	for _, o := range strings.Split(f.Get("options"), ",") {
-		options = append(options, o)
-	}
+	options := strings.Split(f.Get("options"), ",")
 	_, err := store.CreateCustomField(r.Context(), wc.lease.DB, s.actor(r), store.NewCustomField{
 		Entity: f.Get("entity"), Label: f.Get("label"), Key: f.Get("key"), Type: f.Get("type"), Options: options,
 	})

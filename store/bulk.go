@@ -44,10 +44,17 @@ func bulkOne(ctx context.Context, tx *sqlx.Tx, a Actor, id string, act BulkActio
 	if act.Kind == "delete" {
 		return 1, deleteContact(ctx, tx, a, id)
 	}
-	before, err := getContact(ctx, tx, id)
-	if err != nil {
-		return 0, err
+	changed, err := editContact(ctx, tx, a, id, func(before *Contact) (ContactInput, error) {
+		return bulkInput(before, act)
+	})
+	if changed {
+		return 1, err
 	}
+	return 0, err
+}
+
+// bulkInput is the change one bulk action makes to one contact.
+func bulkInput(before *Contact, act BulkAction) (ContactInput, error) {
 	in := ContactInput{}
 	switch act.Kind {
 	case "tag":
@@ -66,11 +73,7 @@ func bulkOne(ctx context.Context, tx *sqlx.Tx, a Actor, id string, act BulkActio
 	case "stage":
 		in.Stage = &act.Value
 	default:
-		return 0, Errorf(EValidation, "Unknown bulk action %q.", act.Kind)
+		return in, Errorf(EValidation, "Unknown bulk action %q.", act.Kind)
 	}
-	changed, err := updateContact(ctx, tx, a, id, in)
-	if changed {
-		return 1, err
-	}
-	return 0, err
+	return in, nil
 }

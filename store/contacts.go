@@ -145,7 +145,18 @@ func UpdateContact(ctx context.Context, db *DB, a Actor, id string, in ContactIn
 // updateContact applies in to a contact in tx and reports whether anything
 // changed.
 func updateContact(ctx context.Context, tx *sqlx.Tx, a Actor, id string, in ContactInput) (bool, error) {
+	return editContact(ctx, tx, a, id, func(*Contact) (ContactInput, error) { return in, nil })
+}
+
+// editContact reads a contact once, asks edit for the input to apply to
+// it (bulk tagging needs the current tags), applies it, and reports
+// whether anything changed.
+func editContact(ctx context.Context, tx *sqlx.Tx, a Actor, id string, edit func(before *Contact) (ContactInput, error)) (bool, error) {
 	before, err := getContact(ctx, tx, id)
+	if err != nil {
+		return false, err
+	}
+	in, err := edit(before)
 	if err != nil {
 		return false, err
 	}
