@@ -123,3 +123,175 @@ func BenchmarkImportCSV(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "contacts/s")
 }
+
+// importRows makes CSV data rows that exercise what an import handles: full
+// names to split, diacritics, quoted newlines, emails repeated in another
+// letter case, invalid emails, stages, tags, custom fields and companies
+// new and existing in another letter case.
+func importRows(n, offset int, renamed bool) []string {
+	first := []string{"Zoë", "Ana", "José", "Björn", "Li", "Ngozi"}
+	rows := make([]string, 0, n)
+	for i := offset; i < offset+n; i++ {
+		name := fmt.Sprintf("%s Person%d", first[i%len(first)], i)
+		if renamed {
+			name = fmt.Sprintf("Renamed%d Changed", i)
+		}
+		email := fmt.Sprintf("p%d@example.com", i)
+		switch {
+		case i%97 == 0:
+			email = "not-an-email"
+		case i%89 == 0 && i > offset:
+			email = fmt.Sprintf("P%d@EXAMPLE.com", i-1) // the previous row's email
+		}
+		title := "Buyer"
+		if i%13 == 0 {
+			title = "\"Head of\nSales\""
+		}
+		company := fmt.Sprintf("Company %d", i%37)
+		switch i % 5 {
+		case 0:
+			company = ""
+		case 1:
+			company = "ACME corp"
+		}
+		tags := ""
+		if i%3 == 0 {
+			tags = fmt.Sprintf("\"vip,t%d\"", i%7)
+		}
+		rows = append(rows, fmt.Sprintf("%s,%s,+1 555 %04d,%s,%s,%s,%s,%d.5,Region %d",
+			name, email, i, title, company, []string{"lead", "Customer", "qualified"}[i%3], tags, i, i%4))
+	}
+	return rows
+}
+
+const importHeader = "Full Name,Email,Phone,Job Title,Company,Status,Tags,Budget,Region\n"
+
+// importChunks imports rows in one bulk import, or in imports small enough
+// to take the row-by-row path.
+func importChunks(t *testing.T, db *DB, rows []string, chunk int, opt ImportOptions) (created, updated, skipped int) {
+	t.Helper()
+	for len(rows) > 0 {
+		n := min(chunk, len(rows))
+		res := importCSV(t, db, importHeader+strings.Join(rows[:n], "\n")+"\n", opt)
+		created, updated, skipped = created+res.Created, updated+res.Updated, skipped+res.Skipped
+		rows = rows[n:]
+	}
+	return created, updated, skipped
+}
+
+// workspaceState dumps what an import leaves behind: contacts with their
+// company, tags and custom fields, companies, tags, counters, and every
+// term of both search indexes with where it occurs.
+func workspaceState(t *testing.T, db *DB) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.W.ExecContext(ctx, `INSERT INTO contacts_fts (contacts_fts) VALUES ('integrity-check')`); err != nil {
+		t.Fatalf("contacts index: %v", err)
+	}
+	if _, err := db.W.ExecContext(ctx, `INSERT INTO companies_fts (companies_fts) VALUES ('integrity-check')`); err != nil {
+		t.Fatalf("companies index: %v", err)
+	}
+	// Through the writer: a long-lived reader that has read the index
+	// before can report FTS5 corruption that a fresh connection does not.
+	var check []string
+	if err := db.W.SelectContext(ctx, &check, `PRAGMA integrity_check`); err != nil || strings.Join(check, ",") != "ok" {
+		t.Fatalf("integrity check: %v %v", check, err)
+	}
+	var b strings.Builder
+	dump := func(query string) {
+		rows, err := db.W.QueryxContext(ctx, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			cols, err := rows.SliceScan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&b, cols...)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dump(`SELECT c.seq, c.first_name, c.last_name, c.email, c.phone, c.title, co.name, c.owner_id, c.stage, c.custom,
+		(SELECT group_concat(t.name, '|') FROM (SELECT t.name FROM contact_tags l JOIN tags t ON t.seq = l.tag_seq
+			WHERE l.contact_id = c.id ORDER BY t.name) t)
+		FROM contacts c LEFT JOIN companies co ON co.id = c.company_id ORDER BY c.seq`)
+	dump(`SELECT seq, name, domain, industry FROM companies ORDER BY seq`)
+	dump(`SELECT seq, name FROM tags ORDER BY seq`)
+	dump(`SELECT name, n, (SELECT count(*) FROM contacts), (SELECT count(*) FROM companies) FROM counters ORDER BY name`)
+	dump(`PRAGMA foreign_key_check`)
+	for _, table := range []string{"contacts_fts", "companies_fts"} {
+		if _, err := db.W.ExecContext(ctx, `CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, `+table+`, 'instance')`); err != nil {
+			t.Fatal(err)
+		}
+		dump(`SELECT term, doc, col, offset FROM temp.vocab ORDER BY term, doc, col, offset`)
+		if _, err := db.W.ExecContext(ctx, `DROP TABLE temp.vocab`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// importWorkspace is a workspace with custom fields, a company and a
+// contact, made the same way each time.
+func importWorkspace(t *testing.T) *DB {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	for _, f := range []NewCustomField{{Entity: "contact", Label: "Budget", Type: "number"}, {Entity: "contact", Label: "Region", Type: "text"}} {
+		if _, err := CreateCustomField(ctx, db, tester, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Acme Corp")}); err != nil {
+		t.Fatal(err)
+	}
+	mustContact(t, db, ContactInput{FirstName: ptr("Existing"), Email: ptr("p5@example.com"), Tags: &[]string{"old"}})
+	return db
+}
+
+func TestImportCSV_BulkMatchesRowByRow(t *testing.T) {
+	bulk, small := importWorkspace(t), importWorkspace(t)
+	rows := importRows(2*bulkThreshold+500, 0, false)
+	c1, u1, s1 := importChunks(t, bulk, rows, len(rows), ImportOptions{})
+	c2, u2, s2 := importChunks(t, small, rows, bulkThreshold-1, ImportOptions{})
+	if c1 != c2 || u1 != u2 || s1 != s2 || c1 < 4000 || s1 == 0 {
+		t.Fatalf("bulk created, updated, skipped %d, %d, %d; row by row %d, %d, %d", c1, u1, s1, c2, u2, s2)
+	}
+	if got, want := workspaceState(t, bulk), workspaceState(t, small); got != want {
+		t.Fatalf("a bulk import leaves another state than importing row by row:\n%s", firstDiff(got, want))
+	}
+
+	// Update mode: renames contacts made before (their old words must leave
+	// the index), adds new ones, and updates a contact made earlier in the
+	// same file.
+	rows = append(importRows(3000, 1000, true), importRows(1000, 4000, false)...)
+	rows = append(rows, "Same Again,p4500@example.com,,,,,,,", "Same Again Twice,P4500@example.com,,CEO,,,,,")
+	c1, u1, s1 = importChunks(t, bulk, rows, len(rows), ImportOptions{Update: true})
+	c2, u2, s2 = importChunks(t, small, rows, bulkThreshold-1, ImportOptions{Update: true})
+	if c1 != c2 || u1 != u2 || s1 != s2 || u1 < 3000 {
+		t.Fatalf("update: bulk created, updated, skipped %d, %d, %d; row by row %d, %d, %d", c1, u1, s1, c2, u2, s2)
+	}
+	if got, want := workspaceState(t, bulk), workspaceState(t, small); got != want {
+		t.Fatalf("a bulk update leaves another state than updating row by row:\n%s", firstDiff(got, want))
+	}
+	if rs, _ := Search(context.Background(), bulk, "renamed1500", 5); len(rs) != 1 {
+		t.Fatalf("search for an updated contact: %+v", rs)
+	}
+	if rs, _ := Search(context.Background(), bulk, "person1500", 5); len(rs) != 0 {
+		t.Fatalf("the old name of an updated contact is still found: %+v", rs)
+	}
+}
+
+// firstDiff shows the first line where two dumps differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range min(len(g), len(w)) {
+		if g[i] != w[i] {
+			return fmt.Sprintf("line %d:\n got %s\nwant %s", i+1, g[i], w[i])
+		}
+	}
+	return fmt.Sprintf("%d lines, want %d", len(g), len(w))
+}
