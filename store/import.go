@@ -177,13 +177,37 @@ func ValidateImport(ctx context.Context, p string) error {
 		return err
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		// Another server's replication bookkeeping is dropped and made
+		// afresh, so a file cannot bring its own definition of it.
 		for _, stmt := range []string{`DELETE FROM api_keys`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return err
 			}
 		}
-		return nil
+		return createReplicationTables(ctx, tx)
 	})
+}
+
+// PrepareForReplication creates in db the bookkeeping tables Litestream
+// makes in every file it replicates, with Litestream's own statements. A
+// file made before Litestream first reads it then sees no schema change
+// under the app's feet: a statement running while another connection
+// changes the schema can fail ("vtable constructor failed" on an FTS5
+// table).
+func PrepareForReplication(ctx context.Context, db *DB) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error { return createReplicationTables(ctx, tx) })
+}
+
+func createReplicationTables(ctx context.Context, tx *sqlx.Tx) error {
+	for _, stmt := range []string{
+		`CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER);`,
+		`CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER);`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // schemaObject is one entry of sqlite_schema.

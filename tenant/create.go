@@ -201,6 +201,9 @@ func buildTemplate(ctx context.Context, dataDir string) ([]byte, error) {
 	if _, _, err := store.Migrate(ctx, db, store.WorkspaceSchema); err != nil {
 		return nil, err
 	}
+	if err := store.PrepareForReplication(ctx, db); err != nil {
+		return nil, err
+	}
 	// VACUUM INTO writes a compact, self-contained file with no WAL.
 	out := filepath.Join(dir, "template.db")
 	if _, err := db.W.ExecContext(ctx, "VACUUM INTO ?", out); err != nil {

@@ -232,7 +232,7 @@ func (r *replicator) finishUnregister(ctx context.Context, g *registration) erro
 	// Litestream's Close skips its final sync for a file it never synced
 	// (it initialises lazily), so a brief registration would replicate
 	// nothing: sync first.
-	err := g.db.Sync(ctx)
+	err := syncLocal(ctx, g.db)
 	if uerr := r.store.UnregisterDB(ctx, g.path); err == nil {
 		err = uerr
 	}
@@ -331,7 +331,7 @@ func (r *replicator) syncChanging() {
 		if r.ctx.Err() != nil {
 			return
 		}
-		err := g.db.Sync(r.ctx)
+		err := syncLocal(r.ctx, g.db)
 		r.mu.Lock()
 		if err == nil && g.users == 0 {
 			g.pending = false
@@ -346,7 +346,22 @@ func (r *replicator) syncChanging() {
 
 // sync replicates path's pending changes now and waits for the upload.
 func (r *replicator) sync(ctx context.Context, path string) (litestream.SyncDBResult, error) {
+	if db := r.store.FindDB(path); db != nil {
+		if err := syncLocal(ctx, db); err != nil {
+			return litestream.SyncDBResult{}, err
+		}
+	}
 	return r.store.SyncDB(ctx, path, true)
+}
+
+// syncLocal turns db's new WAL frames into LTX files, which the replica
+// then uploads. It ignores ctx's cancellation: the first sync of a file
+// initialises Litestream's state for it, and an init cancelled half way
+// (Litestream v0.5.18, DB.init after setPersistWAL) leaves a DB whose every
+// later sync fails with "invalid argument". The work is local and bounded
+// by the WAL's size.
+func syncLocal(ctx context.Context, db *litestream.DB) error {
+	return db.Sync(context.WithoutCancel(ctx))
 }
 
 // registered returns the Litestream DB of path, or nil.
@@ -391,7 +406,7 @@ func (r *replicator) close(ctx context.Context) (clean bool, err error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := g.db.Sync(ctx); err != nil {
+			if err := syncLocal(ctx, g.db); err != nil {
 				r.log.Error("final replication sync failed; the next start retries it", "path", g.path, "err", err)
 				r.mu.Lock()
 				r.dirty = true
