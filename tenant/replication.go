@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -22,10 +23,12 @@ const (
 	DefaultLinger = time.Hour
 	// DefaultMaxLingering bounds the workspaces registered without an open
 	// handle; beyond it the longest unused are unregistered first. Each
-	// registration holds a SQLite connection, ~6 file descriptors and ~3.5
-	// goroutines, about 0.7 MB of RSS (BENCHMARKS.md), so the bound is the
-	// default number of open handles rather than "all written this hour".
-	DefaultMaxLingering = 256
+	// registration holds a SQLite connection, 4 file descriptors and ~3.5
+	// goroutines, about 0.5 MB of RSS (BENCHMARKS.md). Every open handle is
+	// registered too, so this is a small margin over --max-open, which is
+	// the bound an operator sizes: 256 lingering on top of 256 open handles
+	// took 10,000 workspaces to 500 MB.
+	DefaultMaxLingering = 16
 	// defaultL0RetentionCheckInterval replaces Litestream's 15s: each check
 	// LISTs two levels of every registered database, idle or not.
 	defaultL0RetentionCheckInterval = 15 * time.Minute
@@ -67,14 +70,18 @@ type replicator struct {
 }
 
 type registration struct {
-	path      string
-	db        *litestream.DB
-	client    litestream.ReplicaClient
-	users     int
-	ready     chan struct{} // closed once registered, with err set on failure
-	err       error
-	leaving   chan struct{} // set while unregistering; closed when done
-	pending   bool          // closed by its last user since its last sync
+	path    string
+	db      *litestream.DB
+	client  litestream.ReplicaClient
+	users   int
+	ready   chan struct{} // closed once registered, with err set on failure
+	err     error
+	leaving chan struct{} // set while unregistering; closed when done
+	pending bool          // closed by its last user since its last sync
+	synced  walStamp      // the WAL as it was before the last sync that succeeded
+	// syncMu orders the driver's syncs with the final one: a sync after
+	// Litestream closed the DB would open it again, outside the store.
+	syncMu    sync.Mutex
 	idleSince time.Time
 	elem      *list.Element
 }
@@ -229,6 +236,8 @@ func (r *replicator) unregisterLocked(g *registration) {
 
 // finishUnregister syncs g a last time, stops replicating it and forgets it.
 func (r *replicator) finishUnregister(ctx context.Context, g *registration) error {
+	g.syncMu.Lock()
+	defer g.syncMu.Unlock()
 	// Litestream's Close skips its final sync for a file it never synced
 	// (it initialises lazily), so a brief registration would replicate
 	// nothing: sync first.
@@ -331,18 +340,72 @@ func (r *replicator) syncChanging() {
 		if r.ctx.Err() != nil {
 			return
 		}
-		err := syncLocal(r.ctx, g.db)
-		r.mu.Lock()
-		if err == nil && g.users == 0 {
-			g.pending = false
-		}
-		r.mu.Unlock()
-		if err != nil && r.ctx.Err() == nil {
+		r.syncIfChanged(g)
+	}
+}
+
+// syncIfChanged syncs g unless its WAL is as it was at the last sync: most
+// leases only read. The stamp is taken before the sync, so a write racing
+// with it shows as a change next time.
+func (r *replicator) syncIfChanged(g *registration) {
+	g.syncMu.Lock()
+	defer g.syncMu.Unlock()
+	stamp := stampWAL(g.path)
+	r.mu.Lock()
+	skip := g.leaving != nil || (stamp.valid() && stamp == g.synced)
+	r.mu.Unlock()
+	if skip {
+		return
+	}
+	if err := syncLocal(r.ctx, g.db); err != nil {
+		if r.ctx.Err() == nil {
 			r.errs.set(filepath.Base(g.path), "sync: "+err.Error())
 			r.log.Warn("replication sync failed", "path", g.path, "err", err)
 		}
+		return
 	}
+	if sqlDB := g.db.SQLDB(); sqlDB != nil {
+		// Litestream's pool keeps a second connection idle beside the one
+		// that holds its read transaction: ~90 KB of SQLite memory per
+		// registration (BENCHMARKS.md). Its rare checkpoints open one.
+		sqlDB.SetMaxIdleConns(0)
+	}
+	r.mu.Lock()
+	g.synced = stamp
+	if g.users == 0 {
+		g.pending = false
+	}
+	r.mu.Unlock()
 }
+
+// walStamp tells whether a WAL file changed since it was stamped. SQLite
+// appends frames, which grows the file, or, after a checkpoint, restarts
+// the WAL from its start with new salts in its header, often at the same
+// size. File times are too coarse (one kernel tick) to tell on their own.
+type walStamp struct {
+	size    int64
+	modTime time.Time
+	header  [32]byte
+}
+
+func stampWAL(dbPath string) walStamp {
+	f, err := os.Open(dbPath + "-wal")
+	if err != nil {
+		return walStamp{}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return walStamp{}
+	}
+	s := walStamp{size: fi.Size(), modTime: fi.ModTime()}
+	if _, err := f.ReadAt(s.header[:], 0); err != nil {
+		return walStamp{}
+	}
+	return s
+}
+
+func (s walStamp) valid() bool { return !s.modTime.IsZero() }
 
 // sync replicates path's pending changes now and waits for the upload.
 func (r *replicator) sync(ctx context.Context, path string) (litestream.SyncDBResult, error) {

@@ -237,6 +237,9 @@ func BenchmarkRSSThousandWritten(b *testing.B) {
 		}
 		time.Sleep(5 * time.Second)
 		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "go-heap-MB")
 		b.ReportMetric(float64(procStatusKB("VmRSS"))/1024, "rss-MB")
 		b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
 		b.ReportMetric(float64(openFDs()), "fds")
