@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -18,6 +20,26 @@ import (
 // ImportFields are the contact fields a CSV column can map to, besides
 // "custom.<key>" for custom fields; "" means the column is ignored.
 var ImportFields = []string{"first_name", "last_name", "name", "email", "phone", "title", "company", "stage", "tags"}
+
+// Indexes into ImportFields, and into a row's values.
+const (
+	fieldFirstName = iota
+	fieldLastName
+	fieldName
+	fieldEmail
+	fieldPhone
+	fieldTitle
+	fieldCompany
+	fieldStage
+	fieldTags
+	fieldCount
+)
+
+// Where a column goes when it is no contact field.
+const (
+	columnIgnored = -1
+	columnCustom  = -2
+)
 
 // importAliases maps normalised header words to fields, for suggestions.
 var importAliases = map[string]string{
@@ -118,12 +140,21 @@ type contactImport struct {
 	tx        *sqlx.Tx
 	opt       ImportOptions
 	custom    []CustomField
+	columns   []importColumn    // where each CSV column goes
 	emails    map[string]string // lower(email) → contact id
 	companies map[string]string // lower(name) → company id
 	tags      map[string]int64  // lower(tag) → seq
-	insert    *sqlx.Stmt
+	contacts  batchInsert       // new contacts not inserted yet
+	links     batchInsert       // their tags, inserted after them
 	res       *ImportResult
 	now       time.Time
+}
+
+// importColumn is where a CSV column goes: a contact field (an index into
+// ImportFields), a custom field, or columnIgnored.
+type importColumn struct {
+	field  int
+	custom string // the custom field's key, when field is columnCustom
 }
 
 // ImportContactsCSV imports contacts from CSV with a header row, in one
@@ -185,8 +216,17 @@ func (im *contactImport) prepare(header []string) error {
 	if len(im.opt.Mapping) != len(header) {
 		return Errorf(EInvalid, "The mapping has %d columns; the CSV has %d.", len(im.opt.Mapping), len(header))
 	}
-	for _, f := range im.opt.Mapping {
-		if f != "" && !contains(ImportFields, f) && !strings.HasPrefix(f, "custom.") {
+	im.columns = make([]importColumn, len(im.opt.Mapping))
+	for i, f := range im.opt.Mapping {
+		key, custom := strings.CutPrefix(f, "custom.")
+		switch {
+		case f == "":
+			im.columns[i].field = columnIgnored
+		case custom:
+			im.columns[i] = importColumn{field: columnCustom, custom: key}
+		case slices.Contains(ImportFields, f):
+			im.columns[i].field = slices.Index(ImportFields, f)
+		default:
 			return Errorf(EInvalid, "%q is not a contact field to import into.", f)
 		}
 	}
@@ -206,12 +246,67 @@ func (im *contactImport) prepare(header []string) error {
 	for rows.Next() {
 		var name string
 		var seq int64
-		rows.Scan(&name, &seq)
+		if err := rows.Scan(&name, &seq); err != nil {
+			return err
+		}
 		im.tags[name] = seq
 	}
-	im.insert, err = im.tx.PreparexContext(im.ctx, `INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, stage, custom, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, ?)`)
+	im.contacts = batchInsert{
+		prefix: `INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, stage, custom, created_at, updated_at) VALUES `,
+		row:    `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, width: 11, size: contactBatch,
+	}
+	im.links = batchInsert{
+		prefix: `INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES `,
+		row:    `(?, ?)`, width: 2, size: contactBatch,
+	}
+	return rows.Err()
+}
+
+// contactBatch is how many contacts (and tag links) one INSERT statement
+// takes: a statement per row cost more in database/sql and the driver
+// than in SQLite.
+const contactBatch = 100
+
+// batchInsert gathers rows for a multi-row INSERT.
+type batchInsert struct {
+	prefix string    // INSERT INTO t (a, b) VALUES
+	row    string    // one row's placeholders: (?, ?)
+	width  int       // placeholders per row
+	size   int       // rows per batch
+	full   *sql.Stmt // the statement for size rows, prepared on first use
+	args   []any
+}
+
+// add appends one row's values and reports whether the batch is full.
+func (b *batchInsert) add(values ...any) bool {
+	b.args = append(b.args, values...)
+	return len(b.args) >= b.width*b.size
+}
+
+// flush inserts the rows gathered so far.
+func (b *batchInsert) flush(ctx context.Context, tx *sqlx.Tx) error {
+	n := len(b.args) / b.width
+	if n == 0 {
+		return nil
+	}
+	var err error
+	if n == b.size {
+		if b.full == nil {
+			if b.full, err = tx.PrepareContext(ctx, b.sql(n)); err != nil {
+				return err
+			}
+		}
+		_, err = b.full.ExecContext(ctx, b.args...)
+	} else {
+		_, err = tx.ExecContext(ctx, b.sql(n), b.args...)
+	}
+	clear(b.args) // let the values go
+	b.args = b.args[:0]
 	return err
+}
+
+func (b *batchInsert) sql(rows int) string {
+	return b.prefix + strings.Repeat(b.row+", ", rows-1) + b.row
 }
 
 func lowerMap(ctx context.Context, tx *sqlx.Tx, query string) (map[string]string, error) {
@@ -269,12 +364,12 @@ func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) e
 		case row <= len(head):
 			rec, err = head[row-1].fields, head[row-1].err
 		case complete:
-			return nil
+			return im.flush()
 		default:
 			rec, err = cr.Read()
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return im.flush()
 		}
 		if err != nil {
 			var pe *csv.ParseError
@@ -311,26 +406,32 @@ func (im *contactImport) fail(row int, msg string) {
 // row imports one record: a new contact, an update of the one with its
 // email, or a skip.
 func (im *contactImport) row(rec []string) error {
-	values := map[string]string{}
-	custom := map[string]any{}
-	for i, field := range im.opt.Mapping {
-		if field == "" || i >= len(rec) {
-			continue
-		}
-		if key, ok := strings.CutPrefix(field, "custom."); ok {
+	var values [fieldCount]string
+	var custom map[string]any
+	for i, col := range im.columns[:min(len(rec), len(im.columns))] {
+		switch col.field {
+		case columnIgnored:
+		case columnCustom:
 			if v := strings.TrimSpace(rec[i]); v != "" {
-				custom[key] = v
+				if custom == nil {
+					custom = map[string]any{}
+				}
+				custom[col.custom] = v
 			}
-			continue
+		default:
+			values[col.field] = rec[i]
 		}
-		values[field] = rec[i]
 	}
-	in := importInput(values, custom)
-	email := strings.ToLower(strings.TrimSpace(values["email"]))
+	in := importInput(&values, custom)
+	email := strings.ToLower(strings.TrimSpace(values[fieldEmail]))
 	if id, ok := im.emails[email]; ok && email != "" {
 		if !im.opt.Update {
 			im.res.Skipped++
 			return nil
+		}
+		// The contact may be one of this import's, still in the batch.
+		if err := im.flush(); err != nil {
+			return err
 		}
 		if _, err := updateContact(im.ctx, im.tx, Actor{Kind: "system", ID: "import"}, id, in); err != nil {
 			return err
@@ -343,17 +444,17 @@ func (im *contactImport) row(rec []string) error {
 
 // importInput turns a row's cells into a contact input; empty cells are
 // left out, so an update never blanks a field.
-func importInput(values map[string]string, custom map[string]any) ContactInput {
-	set := func(field string) *string {
+func importInput(values *[fieldCount]string, custom map[string]any) ContactInput {
+	set := func(field int) *string {
 		v := strings.TrimSpace(values[field])
 		if v == "" {
 			return nil
 		}
 		return &v
 	}
-	in := ContactInput{FirstName: set("first_name"), LastName: set("last_name"), Email: set("email"), Phone: set("phone"),
-		Title: set("title"), Company: set("company"), Stage: set("stage")}
-	if full := set("name"); full != nil && in.FirstName == nil && in.LastName == nil {
+	in := ContactInput{FirstName: set(fieldFirstName), LastName: set(fieldLastName), Email: set(fieldEmail), Phone: set(fieldPhone),
+		Title: set(fieldTitle), Company: set(fieldCompany), Stage: set(fieldStage)}
+	if full := set(fieldName); full != nil && in.FirstName == nil && in.LastName == nil {
 		first, last, _ := strings.Cut(*full, " ")
 		in.FirstName, in.LastName = &first, &last
 	}
@@ -361,7 +462,7 @@ func importInput(values map[string]string, custom map[string]any) ContactInput {
 		lower := strings.ToLower(*in.Stage)
 		in.Stage = &lower
 	}
-	if t := set("tags"); t != nil {
+	if t := set(fieldTags); t != nil {
 		tags := strings.FieldsFunc(*t, func(r rune) bool { return r == ',' || r == ';' || r == '|' })
 		in.Tags = &tags
 	}
@@ -371,10 +472,10 @@ func importInput(values map[string]string, custom map[string]any) ContactInput {
 	return in
 }
 
-// create validates a new contact like CreateContact does, then inserts it
-// with the prepared statement; companies and tags come from the caches.
+// create validates a new contact like CreateContact does, then adds it to
+// the batch to insert; companies and tags come from the caches.
 func (im *contactImport) create(in ContactInput) error {
-	c := &Contact{ID: newID(), Stage: Stages[0], Custom: Custom{}}
+	c := &Contact{ID: newID(), Stage: Stages[0]}
 	company := in.Company
 	in.Company = nil // resolved from the cache below, not one query per row
 	if err := applyContactFields(c, in); err != nil {
@@ -394,20 +495,34 @@ func (im *contactImport) create(in ContactInput) error {
 		c.CompanyID = id
 	}
 	customJSON, _ := c.Custom.Value()
-	_, err := im.insert.ExecContext(im.ctx, c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.CompanyID, c.Stage, customJSON, im.now, im.now)
-	if err != nil {
-		return err
+	var companyID any // NULL for none
+	if c.CompanyID != "" {
+		companyID = c.CompanyID
 	}
+	full := im.contacts.add(c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.Stage, customJSON, im.now, im.now)
 	if c.Email != "" {
 		im.emails[strings.ToLower(c.Email)] = c.ID
 	}
-	if len(c.Tags) > 0 {
-		if err := im.tagContact(c.ID, c.Tags); err != nil {
+	for _, t := range c.Tags {
+		seq, err := im.tag(t)
+		if err != nil {
 			return err
 		}
+		full = im.links.add(c.ID, seq) || full
 	}
 	im.res.Created++
+	if full {
+		return im.flush()
+	}
 	return nil
+}
+
+// flush inserts the contacts gathered so far, then their tags.
+func (im *contactImport) flush() error {
+	if err := im.contacts.flush(im.ctx, im.tx); err != nil {
+		return err
+	}
+	return im.links.flush(im.ctx, im.tx)
 }
 
 func (im *contactImport) company(name string) (string, error) {
@@ -426,22 +541,18 @@ func (im *contactImport) company(name string) (string, error) {
 	return id, nil
 }
 
-func (im *contactImport) tagContact(id string, tags []string) error {
-	for _, t := range tags {
-		seq, ok := im.tags[strings.ToLower(t)]
-		if !ok {
-			res, err := im.tx.ExecContext(im.ctx, `INSERT INTO tags (name) VALUES (?)`, t)
-			if err != nil {
-				return err
-			}
-			seq, _ = res.LastInsertId()
-			im.tags[strings.ToLower(t)] = seq
-		}
-		if _, err := im.tx.ExecContext(im.ctx, `INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES (?, ?)`, id, seq); err != nil {
-			return err
-		}
+// tag returns the seq of a tag, created if new.
+func (im *contactImport) tag(name string) (int64, error) {
+	if seq, ok := im.tags[strings.ToLower(name)]; ok {
+		return seq, nil
 	}
-	return nil
+	res, err := im.tx.ExecContext(im.ctx, `INSERT INTO tags (name) VALUES (?)`, name)
+	if err != nil {
+		return 0, err
+	}
+	seq, err := res.LastInsertId()
+	im.tags[strings.ToLower(name)] = seq
+	return seq, err
 }
 
 // withoutSearchTriggers runs fn with the contacts' and companies' FTS and
