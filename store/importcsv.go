@@ -6,10 +6,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -146,6 +148,7 @@ type contactImport struct {
 	tags      map[string]int64  // lower(tag) → seq
 	contacts  batchInsert       // new contacts not inserted yet
 	links     batchInsert       // their tags, inserted after them
+	bypass    *searchBypass     // set while the search triggers are dropped
 	res       *ImportResult
 	now       time.Time
 }
@@ -200,7 +203,10 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 		if complete {
 			return load() // a small file: the triggers index row by row
 		}
-		return withoutSearchTriggers(ctx, tx, load)
+		return withoutSearchTriggers(ctx, tx, func(b *searchBypass) error {
+			im.bypass = b
+			return load()
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -256,14 +262,9 @@ func (im *contactImport) prepare(header []string) error {
 		}
 		im.tags[name] = seq
 	}
-	im.contacts = batchInsert{
-		prefix: `INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, stage, custom, created_at, updated_at) VALUES `,
-		row:    `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, width: 11, size: contactBatch,
-	}
-	im.links = batchInsert{
-		prefix: `INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES `,
-		row:    `(?, ?)`, width: 2, size: contactBatch,
-	}
+	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, stage, custom, created_at, updated_at) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
+	im.links = newBatchInsert(`INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES `, `(?, ?)`)
 	return rows.Err()
 }
 
@@ -275,27 +276,52 @@ const contactBatch = 100
 // batchInsert gathers rows for a multi-row INSERT.
 type batchInsert struct {
 	prefix string    // INSERT INTO t (a, b) VALUES
-	row    string    // one row's placeholders: (?, ?)
-	width  int       // placeholders per row
-	size   int       // rows per batch
-	full   *sql.Stmt // the statement for size rows, prepared on first use
-	args   []any
+	row    string    // one row: "?" for each of its values, "?1"… for shared ones
+	shared []any     // values the same in every row, bound once per statement
+	width  int       // values per row
+	full   *sql.Stmt // the statement for contactBatch rows, prepared on first use
+	args   []any     // shared, then each row's values
+}
+
+func newBatchInsert(prefix, row string, shared ...any) batchInsert {
+	b := batchInsert{prefix: prefix, row: row, shared: shared}
+	for i := range row {
+		if b.own(i) {
+			b.width++
+		}
+	}
+	return b
+}
+
+// own reports whether row[i] is the placeholder of a row's own value.
+func (b *batchInsert) own(i int) bool {
+	return b.row[i] == '?' && (i+1 == len(b.row) || b.row[i+1] < '0' || b.row[i+1] > '9')
 }
 
 // add appends one row's values and reports whether the batch is full.
 func (b *batchInsert) add(values ...any) bool {
+	if len(values) != b.width {
+		panic(fmt.Sprintf("batchInsert: %d values for %d placeholders", len(values), b.width))
+	}
+	if len(b.args) == 0 {
+		b.args = append(b.args, b.shared...)
+	}
 	b.args = append(b.args, values...)
-	return len(b.args) >= b.width*b.size
+	return b.rows() >= contactBatch
+}
+
+func (b *batchInsert) rows() int {
+	return (len(b.args) - len(b.shared)) / b.width
 }
 
 // flush inserts the rows gathered so far.
 func (b *batchInsert) flush(ctx context.Context, tx *sqlx.Tx) error {
-	n := len(b.args) / b.width
+	n := max(b.rows(), 0)
 	if n == 0 {
 		return nil
 	}
 	var err error
-	if n == b.size {
+	if n == contactBatch {
 		if b.full == nil {
 			if b.full, err = tx.PrepareContext(ctx, b.sql(n)); err != nil {
 				return err
@@ -310,8 +336,25 @@ func (b *batchInsert) flush(ctx context.Context, tx *sqlx.Tx) error {
 	return err
 }
 
-func (b *batchInsert) sql(rows int) string {
-	return b.prefix + strings.Repeat(b.row+", ", rows-1) + b.row
+// sql is the statement for n rows; the rows' own values are numbered
+// after the shared ones.
+func (b *batchInsert) sql(n int) string {
+	var s strings.Builder
+	s.WriteString(b.prefix)
+	next := len(b.shared) + 1
+	for r := range n {
+		if r > 0 {
+			s.WriteString(", ")
+		}
+		for i := range len(b.row) {
+			s.WriteByte(b.row[i])
+			if b.own(i) {
+				s.WriteString(strconv.Itoa(next))
+				next++
+			}
+		}
+	}
+	return s.String()
 }
 
 func lowerMap(ctx context.Context, tx *sqlx.Tx, query string) (map[string]string, error) {
@@ -438,13 +481,24 @@ func (im *contactImport) row(rec []string) error {
 		if err := im.flush(); err != nil {
 			return err
 		}
-		if _, err := updateContact(im.ctx, im.tx, Actor{Kind: "system", ID: "import"}, id, in); err != nil {
-			return err
-		}
-		im.res.Updated++
-		return nil
+		return im.update(id, in)
 	}
 	return im.create(in)
+}
+
+// update applies a row to the contact with its email; with the search
+// triggers dropped, the contact's search entry is redone at the end.
+func (im *contactImport) update(id string, in ContactInput) error {
+	if im.bypass != nil {
+		if err := im.bypass.unindex(im.ctx, im.tx, id); err != nil {
+			return err
+		}
+	}
+	if _, err := updateContact(im.ctx, im.tx, Actor{Kind: "system", ID: "import"}, id, in); err != nil {
+		return err
+	}
+	im.res.Updated++
+	return nil
 }
 
 // importInput turns a row's cells into a contact input; empty cells are
@@ -504,7 +558,7 @@ func (im *contactImport) create(in ContactInput) error {
 	if c.CompanyID != "" {
 		companyID = c.CompanyID
 	}
-	full := im.contacts.add(c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.Stage, customJSON, im.now, im.now)
+	full := im.contacts.add(c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.Stage, customJSON)
 	if c.Email != "" {
 		im.emails[strings.ToLower(c.Email)] = c.ID
 	}
@@ -569,12 +623,16 @@ var appendedIndexes = [...]string{"contacts_owner", "contacts_stage", "contacts_
 
 // withoutSearchTriggers runs fn with the contacts' and companies' FTS and
 // counting triggers and the contacts' scattered indexes dropped, then
-// rebuilds the search indexes and the counts once, recreates the indexes
-// (a sort, far cheaper than inserting all over two b-trees row by row) and
-// restores the triggers, each from its own SQL, all in tx: the schema is
-// unchanged after commit, and a rollback undoes it all. A per-row trigger
-// makes a bulk load four times slower (see ARCHITECTURE.md).
-func withoutSearchTriggers(ctx context.Context, tx *sqlx.Tx, fn func() error) error {
+// indexes the new and updated rows for search and recounts once,
+// recreates the indexes (a sort, far cheaper than inserting all over two
+// b-trees row by row) and restores the triggers, each from its own SQL, all
+// in tx: the schema is unchanged after commit, and a rollback undoes it
+// all. A per-row trigger makes a bulk load four times slower (see
+// ARCHITECTURE.md).
+//
+// fn may add contacts and companies, and update contacts after telling
+// searchBypass.unindex.
+func withoutSearchTriggers(ctx context.Context, tx *sqlx.Tx, fn func(*searchBypass) error) error {
 	var objects []struct {
 		Type string `db:"type"`
 		Name string `db:"name"`
@@ -586,17 +644,22 @@ func withoutSearchTriggers(ctx context.Context, tx *sqlx.Tx, fn func() error) er
 			AND name NOT IN (?, ?, ?))`, appendedIndexes[0], appendedIndexes[1], appendedIndexes[2]); err != nil {
 		return err
 	}
+	b, err := newSearchBypass(ctx, tx)
+	if err != nil {
+		return err
+	}
 	for _, o := range objects {
 		if _, err := tx.ExecContext(ctx, `DROP `+strings.ToUpper(o.Type)+` `+o.Name); err != nil {
 			return err
 		}
 	}
-	if err := fn(); err != nil {
+	if err := fn(b); err != nil {
+		return err
+	}
+	if err := b.finish(ctx, tx); err != nil {
 		return err
 	}
 	for _, stmt := range []string{
-		`INSERT INTO contacts_fts (contacts_fts) VALUES ('rebuild')`,
-		`INSERT INTO companies_fts (companies_fts) VALUES ('rebuild')`,
 		`UPDATE counters SET n = (SELECT count(*) FROM contacts) WHERE name = 'contacts'`,
 		`UPDATE counters SET n = (SELECT count(*) FROM companies) WHERE name = 'companies'`,
 	} {
@@ -606,6 +669,96 @@ func withoutSearchTriggers(ctx context.Context, tx *sqlx.Tx, fn func() error) er
 	}
 	for _, o := range objects {
 		if _, err := tx.ExecContext(ctx, o.SQL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchBypass keeps the contacts' and companies' search indexes right
+// while their triggers are dropped. Rows added are indexed at the end, not
+// everything again (a 'rebuild' of a 500,000-contact workspace took most
+// of a 100,000-row import's time). A contact updated is taken out of the
+// index at the end too, with the values it was indexed with, and indexed
+// again: FTS5 writes between the load's statements would each be flushed
+// as a tiny segment.
+type searchBypass struct {
+	contacts, companies ftsContent
+	unindexed           map[string]bool // contacts (by id) to take out of the index
+	stale               [][]any         // their seqs and indexed values
+}
+
+// ftsContent is a content table with its external-content FTS5 index,
+// whose columns are the table's columns of the same names.
+type ftsContent struct {
+	table string
+	cols  []string
+	last  int64 // the largest seq before the load; rows above it are not indexed
+}
+
+func newSearchBypass(ctx context.Context, tx *sqlx.Tx) (*searchBypass, error) {
+	b := &searchBypass{contacts: ftsContent{table: "contacts"}, companies: ftsContent{table: "companies"}, unindexed: map[string]bool{}}
+	for _, t := range []*ftsContent{&b.contacts, &b.companies} {
+		if err := tx.SelectContext(ctx, &t.cols, `SELECT name FROM pragma_table_info(?)`, t.table+"_fts"); err != nil {
+			return nil, err
+		}
+		if err := tx.GetContext(ctx, &t.last, `SELECT coalesce(max(seq), 0) FROM `+t.table); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// unindex notes, before a contact's first update in the load, the values
+// it is indexed with; contacts the load added are not in the index yet.
+func (b *searchBypass) unindex(ctx context.Context, tx *sqlx.Tx, id string) error {
+	if b.unindexed[id] {
+		return nil
+	}
+	b.unindexed[id] = true
+	rows, err := tx.QueryxContext(ctx, `SELECT seq, `+strings.Join(b.contacts.cols, ", ")+` FROM contacts WHERE id = ? AND seq <= ?`, id, b.contacts.last)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		values, err := rows.SliceScan()
+		if err != nil {
+			return err
+		}
+		b.stale = append(b.stale, values)
+	}
+	return rows.Err()
+}
+
+// finish takes the updated contacts out of the index, then indexes them
+// and the rows added.
+func (b *searchBypass) finish(ctx context.Context, tx *sqlx.Tx) error {
+	c := &b.contacts
+	list := strings.Join(c.cols, ", ")
+	deletes := newBatchInsert(`INSERT INTO contacts_fts (contacts_fts, rowid, `+list+`) VALUES `,
+		`('delete', ?`+strings.Repeat(", ?", len(c.cols))+`)`)
+	seqs := make([]any, 0, len(b.stale))
+	for _, values := range b.stale {
+		seqs = append(seqs, values[0])
+		if deletes.add(values...) {
+			if err := deletes.flush(ctx, tx); err != nil {
+				return err
+			}
+		}
+	}
+	if err := deletes.flush(ctx, tx); err != nil {
+		return err
+	}
+	reindex, _ := json.Marshal(seqs)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO contacts_fts (rowid, `+list+`) SELECT seq, `+list+
+		` FROM contacts WHERE seq IN (SELECT value FROM json_each(?))`, string(reindex)); err != nil {
+		return err
+	}
+	for _, t := range []*ftsContent{c, &b.companies} {
+		list := strings.Join(t.cols, ", ")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+t.table+`_fts (rowid, `+list+`) SELECT seq, `+list+
+			` FROM `+t.table+` WHERE seq > ?`, t.last); err != nil {
 			return err
 		}
 	}

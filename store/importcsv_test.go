@@ -235,15 +235,18 @@ func workspaceState(t *testing.T, db *DB) string {
 	return b.String()
 }
 
-// importWorkspace is a workspace with custom fields, a company and a
-// contact, made the same way each time.
-func importWorkspace(t *testing.T) *DB {
+// importWorkspace is a workspace with custom fields and, if seeded, a
+// company and a contact, made the same way each time.
+func importWorkspace(t *testing.T, seeded bool) *DB {
 	ctx := context.Background()
 	db := MustOpenWorkspace(t)
 	for _, f := range []NewCustomField{{Entity: "contact", Label: "Budget", Type: "number"}, {Entity: "contact", Label: "Region", Type: "text"}} {
 		if _, err := CreateCustomField(ctx, db, tester, f); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if !seeded {
+		return db
 	}
 	if _, err := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Acme Corp")}); err != nil {
 		t.Fatal(err)
@@ -253,11 +256,27 @@ func importWorkspace(t *testing.T) *DB {
 }
 
 func TestImportCSV_BulkMatchesRowByRow(t *testing.T) {
-	bulk, small := importWorkspace(t), importWorkspace(t)
-	rows := importRows(2*bulkThreshold+500, 0, false)
+	t.Run("IntoEmpty", func(t *testing.T) {
+		bulk, small := importWorkspace(t, false), importWorkspace(t, false)
+		rows := importRows(bulkThreshold+300, 0, false)
+		c1, u1, s1 := importChunks(t, bulk, rows, len(rows), ImportOptions{})
+		c2, u2, s2 := importChunks(t, small, rows, bulkThreshold-1, ImportOptions{})
+		if c1 != c2 || u1 != u2 || s1 != s2 || c1 < bulkThreshold || s1 == 0 {
+			t.Fatalf("bulk created, updated, skipped %d, %d, %d; row by row %d, %d, %d", c1, u1, s1, c2, u2, s2)
+		}
+		if got, want := workspaceState(t, bulk), workspaceState(t, small); got != want {
+			t.Fatalf("a bulk import leaves another state than importing row by row:\n%s", firstDiff(got, want))
+		}
+	})
+	t.Run("IntoExisting", testImportIntoExisting)
+}
+
+func testImportIntoExisting(t *testing.T) {
+	bulk, small := importWorkspace(t, true), importWorkspace(t, true)
+	rows := importRows(bulkThreshold+300, 0, false)
 	c1, u1, s1 := importChunks(t, bulk, rows, len(rows), ImportOptions{})
 	c2, u2, s2 := importChunks(t, small, rows, bulkThreshold-1, ImportOptions{})
-	if c1 != c2 || u1 != u2 || s1 != s2 || c1 < 4000 || s1 == 0 {
+	if c1 != c2 || u1 != u2 || s1 != s2 || c1 < bulkThreshold || s1 == 0 {
 		t.Fatalf("bulk created, updated, skipped %d, %d, %d; row by row %d, %d, %d", c1, u1, s1, c2, u2, s2)
 	}
 	if got, want := workspaceState(t, bulk), workspaceState(t, small); got != want {
@@ -267,11 +286,11 @@ func TestImportCSV_BulkMatchesRowByRow(t *testing.T) {
 	// Update mode: renames contacts made before (their old words must leave
 	// the index), adds new ones, and updates a contact made earlier in the
 	// same file.
-	rows = append(importRows(3000, 1000, true), importRows(1000, 4000, false)...)
-	rows = append(rows, "Same Again,p4500@example.com,,,,,,,", "Same Again Twice,P4500@example.com,,CEO,,,,,")
+	rows = append(importRows(600, 1000, true), importRows(bulkThreshold-600, 2000, false)...)
+	rows = append(rows, "Same Again,p3000@example.com,,,,,,,", "Same Again Twice,P3000@example.com,,CEO,,,,,")
 	c1, u1, s1 = importChunks(t, bulk, rows, len(rows), ImportOptions{Update: true})
 	c2, u2, s2 = importChunks(t, small, rows, bulkThreshold-1, ImportOptions{Update: true})
-	if c1 != c2 || u1 != u2 || s1 != s2 || u1 < 3000 {
+	if c1 != c2 || u1 != u2 || s1 != s2 || u1 < 600 {
 		t.Fatalf("update: bulk created, updated, skipped %d, %d, %d; row by row %d, %d, %d", c1, u1, s1, c2, u2, s2)
 	}
 	if got, want := workspaceState(t, bulk), workspaceState(t, small); got != want {
