@@ -336,21 +336,23 @@ func (b *batchInsert) flush(ctx context.Context, tx *sqlx.Tx) error {
 	return err
 }
 
-// sql is the statement for n rows; the rows' own values are numbered
-// after the shared ones.
+// sql is the statement for n rows. The rows' own values follow the shared
+// ones: the first is numbered, the others take the next numbers. Numbering
+// them all would make binding quadratic: SQLite looks each numbered
+// parameter's name up in a list of all of them.
 func (b *batchInsert) sql(n int) string {
 	var s strings.Builder
 	s.WriteString(b.prefix)
-	next := len(b.shared) + 1
+	first := len(b.shared) > 0
 	for r := range n {
 		if r > 0 {
 			s.WriteString(", ")
 		}
 		for i := range len(b.row) {
 			s.WriteByte(b.row[i])
-			if b.own(i) {
-				s.WriteString(strconv.Itoa(next))
-				next++
+			if first && b.own(i) {
+				s.WriteString(strconv.Itoa(len(b.shared) + 1))
+				first = false
 			}
 		}
 	}
