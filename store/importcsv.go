@@ -143,9 +143,9 @@ type contactImport struct {
 	opt       ImportOptions
 	custom    []CustomField
 	columns   []importColumn    // where each CSV column goes
-	emails    map[string]string // lower(email) → contact id
-	companies map[string]string // lower(name) → company id
-	tags      map[string]int64  // lower(tag) → seq
+	emails    map[string]string // email, lower-cased by strings.ToLower → contact id
+	companies map[string]string // name, lower-cased → company id
+	tags      map[string]int64  // name, lower-cased → seq
 	contacts  batchInsert       // new contacts not inserted yet
 	links     batchInsert       // their tags, inserted after them
 	bypass    *searchBypass     // set while the search triggers are dropped
@@ -241,31 +241,19 @@ func (im *contactImport) prepare(header []string) error {
 			return Errorf(EInvalid, "%q is not a contact field to import into.", f)
 		}
 	}
-	im.emails, err = lowerMap(im.ctx, im.tx, `SELECT lower(email), id FROM contacts WHERE email <> ''`)
-	if err != nil {
+	if im.emails, err = lowerMap[string](im.ctx, im.tx, `SELECT email, id FROM contacts WHERE email <> '' ORDER BY seq`); err != nil {
 		return err
 	}
-	if im.companies, err = lowerMap(im.ctx, im.tx, `SELECT lower(name), id FROM companies ORDER BY seq DESC`); err != nil {
+	if im.companies, err = lowerMap[string](im.ctx, im.tx, `SELECT name, id FROM companies ORDER BY seq`); err != nil {
 		return err
 	}
-	im.tags = map[string]int64{}
-	rows, err := im.tx.QueryContext(im.ctx, `SELECT lower(name), seq FROM tags`)
-	if err != nil {
+	if im.tags, err = lowerMap[int64](im.ctx, im.tx, `SELECT name, seq FROM tags ORDER BY seq`); err != nil {
 		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var seq int64
-		if err := rows.Scan(&name, &seq); err != nil {
-			return err
-		}
-		im.tags[name] = seq
 	}
 	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, stage, custom, created_at, updated_at) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
 	im.links = newBatchInsert(`INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES `, `(?, ?)`)
-	return rows.Err()
+	return nil
 }
 
 // contactBatch is how many contacts (and tag links) one INSERT statement
@@ -359,19 +347,26 @@ func (b *batchInsert) sql(n int) string {
 	return s.String()
 }
 
-func lowerMap(ctx context.Context, tx *sqlx.Tx, query string) (map[string]string, error) {
-	m := map[string]string{}
+// lowerMap maps the first column, lower-cased as rows are looked up, to the
+// second; the first row of a key wins. SQLite's lower() folds only ASCII:
+// with its keys, an existing "Ä@x.com" or tag "Übung" was not found, and
+// inserting it again failed the whole import on a unique index.
+func lowerMap[V any](ctx context.Context, tx *sqlx.Tx, query string) (map[string]V, error) {
+	m := map[string]V{}
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k, v string
+		var k string
+		var v V
 		if err := rows.Scan(&k, &v); err != nil {
 			return nil, err
 		}
-		m[k] = v
+		if _, ok := m[strings.ToLower(k)]; !ok {
+			m[strings.ToLower(k)] = v
+		}
 	}
 	return m, rows.Err()
 }

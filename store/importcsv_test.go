@@ -314,3 +314,27 @@ func firstDiff(got, want string) string {
 	}
 	return fmt.Sprintf("%d lines, want %d", len(g), len(w))
 }
+
+func TestImportCSV_NonASCIICase(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	csv := "name,email,company,tags\nÖrjan Berg,Örjan@example.com,Ärzte AG,Übung\n"
+	if res := importCSV(t, db, csv, ImportOptions{}); res.Created != 1 {
+		t.Fatalf("first import: %+v", res)
+	}
+	// The same file again: the contact, its company and its tag are found,
+	// not inserted again (which failed on the unique indexes).
+	res := importCSV(t, db, strings.ReplaceAll(csv, "Berg", "Lind"), ImportOptions{Update: true})
+	if res.Created != 0 || res.Updated != 1 || len(res.Errors) != 0 {
+		t.Fatalf("second import: %+v", res)
+	}
+	var companies, tags int
+	db.R.Get(&companies, `SELECT count(*) FROM companies`)
+	db.R.Get(&tags, `SELECT count(*) FROM tags`)
+	if companies != 1 || tags != 1 {
+		t.Fatalf("%d companies, %d tags; want one of each", companies, tags)
+	}
+	if rs, _ := Search(ctx, db, "lind", 5); len(rs) != 1 {
+		t.Fatalf("the updated contact is not found: %+v", rs)
+	}
+}
