@@ -747,15 +747,26 @@ func (b *searchBypass) finish(ctx context.Context, tx *sqlx.Tx) error {
 	if err := deletes.flush(ctx, tx); err != nil {
 		return err
 	}
-	reindex, _ := json.Marshal(seqs)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO contacts_fts (rowid, `+list+`) SELECT seq, `+list+
-		` FROM contacts WHERE seq IN (SELECT value FROM json_each(?))`, string(reindex)); err != nil {
-		return err
+	if len(seqs) > 0 {
+		reindex, _ := json.Marshal(seqs)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO contacts_fts (rowid, `+list+`) SELECT seq, `+list+
+			` FROM contacts WHERE seq IN (SELECT value FROM json_each(?))`, string(reindex)); err != nil {
+			return err
+		}
 	}
 	for _, t := range []*ftsContent{c, &b.companies} {
-		list := strings.Join(t.cols, ", ")
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+t.table+`_fts (rowid, `+list+`) SELECT seq, `+list+
-			` FROM `+t.table+` WHERE seq > ?`, t.last); err != nil {
+		var err error
+		if t.last == 0 {
+			// The table was empty: 'rebuild' indexes the same rows, and as
+			// a one-row INSERT it needs no statement journal, which an
+			// INSERT ... SELECT fills with a copy of each page it changes.
+			_, err = tx.ExecContext(ctx, `INSERT INTO `+t.table+`_fts (`+t.table+`_fts) VALUES ('rebuild')`)
+		} else {
+			list := strings.Join(t.cols, ", ")
+			_, err = tx.ExecContext(ctx, `INSERT INTO `+t.table+`_fts (rowid, `+list+`) SELECT seq, `+list+
+				` FROM `+t.table+` WHERE seq > ?`, t.last)
+		}
+		if err != nil {
 			return err
 		}
 	}
