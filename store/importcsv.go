@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -408,6 +409,15 @@ func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) e
 	stop := make(chan struct{})
 	go func() {
 		defer close(ops)
+		defer func() {
+			// A panic here would take the process down, not the request.
+			if r := recover(); r != nil {
+				select {
+				case ops <- []rowOp{{err: fmt.Errorf("import: reading rows: %v\n%s", r, debug.Stack())}}:
+				case <-stop:
+				}
+			}
+		}()
 		im.read(head, cr, complete, ops, stop)
 	}()
 	err := im.write(ops)

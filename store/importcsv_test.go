@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func importCSV(t *testing.T, db *DB, csv string, opt ImportOptions) *ImportResult {
@@ -337,4 +340,41 @@ func TestImportCSV_NonASCIICase(t *testing.T) {
 	if rs, _ := Search(ctx, db, "lind", 5); len(rs) != 1 {
 		t.Fatalf("the updated contact is not found: %+v", rs)
 	}
+}
+
+func TestImportCSV_BulkStops(t *testing.T) {
+	schema := func(db *DB) string {
+		var sqls []string
+		db.W.Select(&sqls, `SELECT coalesce(sql, name) FROM sqlite_schema ORDER BY name`)
+		return strings.Join(sqls, "\n")
+	}
+	var b strings.Builder
+	b.WriteString("email\n")
+	for i := range 2*5000 + 1 {
+		fmt.Fprintf(&b, "p%d@example.com\n", i)
+	}
+	t.Run("Canceled", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		before := schema(db)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		// Cancelled at the first progress report, seen at the next one.
+		_, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(b.String()), ImportOptions{Progress: func(int) { cancel() }})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		if n, _ := CountContacts(context.Background(), db, ContactFilter{}); n != 0 || schema(db) != before {
+			t.Fatalf("%d contacts after a cancelled import; schema unchanged: %v", n, schema(db) == before)
+		}
+	})
+	t.Run("ReadError", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		broken := io.MultiReader(strings.NewReader(b.String()[:b.Len()/2]), iotest.ErrReader(errors.New("disk on fire")))
+		if _, err := ImportContactsCSV(context.Background(), db, tester, broken, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+			t.Fatalf("got %v, want the read error", err)
+		}
+		if n, _ := CountContacts(context.Background(), db, ContactFilter{}); n != 0 {
+			t.Fatalf("%d contacts after a failed import", n)
+		}
+	})
 }
