@@ -163,8 +163,8 @@ type importColumn struct {
 
 // ImportContactsCSV imports contacts from CSV with a header row, in one
 // transaction: all rows that pass go in together, each refused row is
-// reported with its number and why. The search index is rebuilt once at
-// the end instead of row by row.
+// reported with its number and why. From bulkThreshold rows, the search
+// index takes the new rows once at the end instead of row by row.
 func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt ImportOptions) (*ImportResult, error) {
 	cr, err := NewCSVReader(r)
 	if err != nil {
@@ -305,10 +305,10 @@ func (b *batchInsert) rows() int {
 
 // flush inserts the rows gathered so far.
 func (b *batchInsert) flush(ctx context.Context, tx *sqlx.Tx) error {
-	n := max(b.rows(), 0)
-	if n == 0 {
+	if len(b.args) == 0 {
 		return nil
 	}
+	n := b.rows()
 	var err error
 	if n == contactBatch {
 		if b.full == nil {
@@ -372,8 +372,8 @@ func lowerMap[V any](ctx context.Context, tx *sqlx.Tx, query string) (map[string
 	return m, rows.Err()
 }
 
-// bulkThreshold is the row count from which an import rebuilds the search
-// index once instead of updating it row by row.
+// bulkThreshold is the row count from which an import indexes its rows for
+// search once at the end instead of row by row.
 const bulkThreshold = 2000
 
 // readAhead reads up to n records (copies: the reader reuses its slice)

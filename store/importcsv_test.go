@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -377,4 +378,12 @@ func TestImportCSV_BulkStops(t *testing.T) {
 			t.Fatalf("%d contacts after a failed import", n)
 		}
 	})
+}
+
+func TestImportFields_Indexes(t *testing.T) {
+	want := [fieldCount]string{fieldFirstName: "first_name", fieldLastName: "last_name", fieldName: "name", fieldEmail: "email",
+		fieldPhone: "phone", fieldTitle: "title", fieldCompany: "company", fieldStage: "stage", fieldTags: "tags"}
+	if !slices.Equal(ImportFields, want[:]) {
+		t.Fatalf("ImportFields %v, field indexes name %v", ImportFields, want)
+	}
 }
