@@ -64,9 +64,11 @@ type replicator struct {
 	idle  *list.List               // lingering registrations, longest unused first
 	dirty bool                     // a final sync failed: the next start syncs everything
 	stop  chan struct{}
-	ctx   context.Context // cancelled when the replicator closes
-	quit  context.CancelFunc
-	wg    sync.WaitGroup // the driver, the reaper and unregistrations in flight
+	// overflow wakes the reaper when more registrations linger than allowed.
+	overflow chan struct{}
+	ctx      context.Context // cancelled when the replicator closes
+	quit     context.CancelFunc
+	wg       sync.WaitGroup // the driver, the reaper and unregistrations in flight
 }
 
 type registration struct {
@@ -116,6 +118,7 @@ func newReplicator(ctx context.Context, log *slog.Logger, opts replicatorOptions
 		regs:         map[string]*registration{},
 		idle:         list.New(),
 		stop:         make(chan struct{}),
+		overflow:     make(chan struct{}, 1),
 	}
 	r.ctx, r.quit = context.WithCancel(context.Background())
 	r.wg.Add(2)
@@ -216,22 +219,60 @@ func (r *replicator) release(path string) {
 	g.idleSince = time.Now()
 	g.pending = true
 	g.elem = r.idle.PushBack(g)
-	for r.idle.Len() > r.maxLingering {
-		r.unregisterLocked(r.idle.Front().Value.(*registration))
+	if r.idle.Len() > r.maxLingering {
+		select {
+		case r.overflow <- struct{}{}:
+		default: // the reaper is already woken
+		}
 	}
 }
 
-// unregisterLocked unregisters g in the background; acquire waits for it.
-// r.mu must be held.
-func (r *replicator) unregisterLocked(g *registration) {
+// reap unregisters, one at a time, the lingering registrations beyond
+// maxLingering and those unused for longer than linger. One at a time:
+// closing a Litestream DB is CPU work (a last sync, a checkpoint), and a
+// goroutine per unregistration let a burst of them take both cores from
+// the requests. Until its turn comes a registration can still be reused.
+func (r *replicator) reap() {
+	defer r.wg.Done()
+	t := time.NewTicker(min(r.linger/4, time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		case <-r.overflow:
+		}
+		for {
+			g := r.nextToUnregister(time.Now())
+			if g == nil {
+				break
+			}
+			r.finishUnregister(context.Background(), g)
+			if r.ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+// nextToUnregister takes the longest unused registration off the idle list
+// and marks it leaving, if the list is over its bound or it is too old.
+func (r *replicator) nextToUnregister(now time.Time) *registration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	front := r.idle.Front()
+	if front == nil {
+		return nil
+	}
+	g := front.Value.(*registration)
+	if r.idle.Len() <= r.maxLingering && now.Sub(g.idleSince) < r.linger {
+		return nil
+	}
 	r.idle.Remove(g.elem)
 	g.elem = nil
 	g.leaving = make(chan struct{})
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.finishUnregister(context.Background(), g)
-	}()
+	return g
 }
 
 // finishUnregister syncs g a last time, stops replicating it and forgets it.
@@ -289,29 +330,6 @@ func (r *replicator) remove(ctx context.Context, path string) error {
 	}
 }
 
-// reap unregisters registrations unused for longer than linger.
-func (r *replicator) reap() {
-	defer r.wg.Done()
-	t := time.NewTicker(min(r.linger/4, time.Minute))
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case now := <-t.C:
-			r.mu.Lock()
-			for r.idle.Len() > 0 {
-				g := r.idle.Front().Value.(*registration)
-				if now.Sub(g.idleSince) < r.linger {
-					break
-				}
-				r.unregisterLocked(g)
-			}
-			r.mu.Unlock()
-		}
-	}
-}
-
 // drive syncs, every interval, the files that can have changed.
 func (r *replicator) drive(every time.Duration) {
 	defer r.wg.Done()
@@ -352,7 +370,11 @@ func (r *replicator) syncIfChanged(g *registration) {
 	defer g.syncMu.Unlock()
 	stamp := stampWAL(g.path)
 	r.mu.Lock()
-	skip := g.leaving != nil || (stamp.valid() && stamp == g.synced)
+	unchanged := stamp.valid() && stamp == g.synced
+	if unchanged && g.users == 0 {
+		g.pending = false
+	}
+	skip := g.leaving != nil || unchanged
 	r.mu.Unlock()
 	if skip {
 		return
@@ -425,6 +447,22 @@ func (r *replicator) sync(ctx context.Context, path string) (litestream.SyncDBRe
 // by the WAL's size.
 func syncLocal(ctx context.Context, db *litestream.DB) error {
 	return db.Sync(context.WithoutCancel(ctx))
+}
+
+// pauseSyncs keeps the driver from syncing path until resume is called.
+// The app opens a file this way: Litestream's first sync of a file opens
+// its own connection and writes, and two connections opening one WAL file
+// at once make one wait in SQLite's busy handler, which sleeps in steps of
+// up to 100 ms. The caller holds a registration of path.
+func (r *replicator) pauseSyncs(path string) (resume func()) {
+	r.mu.Lock()
+	g := r.regs[path]
+	r.mu.Unlock()
+	if g == nil {
+		return func() {}
+	}
+	g.syncMu.Lock()
+	return g.syncMu.Unlock
 }
 
 // registered returns the Litestream DB of path, or nil.
