@@ -292,9 +292,7 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 	if err := m.acquireReplication(ctx, w, path); err != nil {
 		return nil, nil, err
 	}
-	resume := m.repl.pauseSyncs(path)
 	db, err := m.openMigrated(ctx, id, path)
-	resume()
 	if err != nil {
 		m.repl.release(path)
 		return nil, nil, err

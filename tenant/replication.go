@@ -449,22 +449,6 @@ func syncLocal(ctx context.Context, db *litestream.DB) error {
 	return db.Sync(context.WithoutCancel(ctx))
 }
 
-// pauseSyncs keeps the driver from syncing path until resume is called.
-// The app opens a file this way: Litestream's first sync of a file opens
-// its own connection and writes, and two connections opening one WAL file
-// at once make one wait in SQLite's busy handler, which sleeps in steps of
-// up to 100 ms. The caller holds a registration of path.
-func (r *replicator) pauseSyncs(path string) (resume func()) {
-	r.mu.Lock()
-	g := r.regs[path]
-	r.mu.Unlock()
-	if g == nil {
-		return func() {}
-	}
-	g.syncMu.Lock()
-	return g.syncMu.Unlock
-}
-
 // registered returns the Litestream DB of path, or nil.
 func (r *replicator) registered(path string) *litestream.DB {
 	r.mu.Lock()
