@@ -50,24 +50,19 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 	if opts.Create {
 		mode = "rwc"
 	}
-	w, err := sqlx.Open("sqlite", dsn(path, mode, sync, "_pragma=journal_mode(wal)&_txlock=immediate"))
+	w, err := sqlx.Open("sqlite", dsn(path, mode, sync, "_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
-	// The writer connects on first use: a workspace opened to be read costs
-	// one connection, and every connection parses the whole schema (~1 ms).
-	// A new file is made now; its first connection also sets WAL mode.
-	if opts.Create {
-		if err := w.Ping(); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
+	// The first connection sets WAL mode, which needs a write lock; doing it
+	// here surfaces a broken or unwritable file at open, not at first query.
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Readers leave the journal mode alone: the writer sets WAL, which
-	// needs a write lock, and readers follow the mode the file is in.
 	r, err := sqlx.Open("sqlite", dsn(path, "rw", sync, "_pragma=query_only(1)"))
 	if err != nil {
 		w.Close()
@@ -84,6 +79,7 @@ func dsn(path, mode, sync, extra string) string {
 	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
 	q := "mode=" + mode +
 		"&_pragma=busy_timeout(5000)" +
+		"&_pragma=journal_mode(wal)" +
 		"&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(" + sync + ")" +
 		// Deleted and overwritten record bytes are zeroed in their pages, so

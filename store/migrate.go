@@ -77,7 +77,7 @@ func Migrate(ctx context.Context, db *DB, s Schema) (from, to int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := db.R.GetContext(ctx, &from, "PRAGMA user_version"); err != nil {
+	if err := db.W.GetContext(ctx, &from, "PRAGMA user_version"); err != nil {
 		return 0, 0, fmt.Errorf("read schema version of %s: %w", db.Path, err)
 	}
 	if from > len(ms) {

@@ -113,6 +113,7 @@ func benchmarkAcquireCold(b *testing.B, settle bool) {
 func settleReplication(tb testing.TB, m *Manager) {
 	tb.Helper()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		m.repl.syncChanging() // rather than wait for the driver's next tick
 		m.repl.mu.Lock()
 		busy := 0
 		for _, g := range m.repl.regs {

@@ -224,12 +224,8 @@ func setWALMode(path string) error {
 	if err != nil {
 		return err
 	}
-	// The writer's first connection runs PRAGMA journal_mode(wal); closing
-	// the last connection checkpoints and removes the WAL, and the mode stays.
-	if err := db.W.Ping(); err != nil {
-		db.Close()
-		return err
-	}
+	// Open already ran PRAGMA journal_mode(wal); closing the last
+	// connection checkpoints and removes the WAL, and the mode stays.
 	return db.Close()
 }
 

@@ -204,25 +204,35 @@ func (r *replicator) newDB(path string, client litestream.ReplicaClient, t *repl
 }
 
 // release ends one use of path's registration. The registration lingers;
-// beyond maxLingering the longest unused one is unregistered.
+// beyond maxLingering the longest unused one is unregistered, by the reaper,
+// or by the caller when the reaper has fallen behind: a burst of closes
+// must not grow the registrations (memory) without bound.
 func (r *replicator) release(path string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	g := r.regs[path]
 	if g == nil || g.leaving != nil {
+		r.mu.Unlock()
 		return
 	}
 	g.users--
 	if g.users > 0 {
+		r.mu.Unlock()
 		return
 	}
 	g.idleSince = time.Now()
 	g.pending = true
 	g.elem = r.idle.PushBack(g)
+	behind := r.idle.Len() > 2*r.maxLingering
 	if r.idle.Len() > r.maxLingering {
 		select {
 		case r.overflow <- struct{}{}:
 		default: // the reaper is already woken
+		}
+	}
+	r.mu.Unlock()
+	if behind {
+		if g := r.nextToUnregister(time.Now()); g != nil {
+			r.finishUnregister(context.Background(), g)
 		}
 	}
 }
@@ -232,6 +242,7 @@ func (r *replicator) release(path string) {
 // closing a Litestream DB is CPU work (a last sync, a checkpoint), and a
 // goroutine per unregistration let a burst of them take both cores from
 // the requests. Until its turn comes a registration can still be reused.
+// When it falls behind, release unregisters in its caller (see there).
 func (r *replicator) reap() {
 	defer r.wg.Done()
 	t := time.NewTicker(min(r.linger/4, time.Minute))
