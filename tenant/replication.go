@@ -442,8 +442,23 @@ func (s walStamp) valid() bool { return !s.modTime.IsZero() }
 
 // sync replicates path's pending changes now and waits for the upload.
 func (r *replicator) sync(ctx context.Context, path string) (litestream.SyncDBResult, error) {
-	if db := r.store.FindDB(path); db != nil {
-		if err := syncLocal(ctx, db); err != nil {
+	r.mu.Lock()
+	g := r.regs[path]
+	r.mu.Unlock()
+	if g != nil {
+		// Under syncMu, like the driver: a caller that holds no
+		// registration (restore) must not sync a DB the reaper just
+		// closed, which would open it again outside the store.
+		g.syncMu.Lock()
+		r.mu.Lock()
+		live := g.db != nil && g.leaving == nil
+		r.mu.Unlock()
+		var err error
+		if live {
+			err = syncLocal(ctx, g.db)
+		}
+		g.syncMu.Unlock()
+		if err != nil {
 			return litestream.SyncDBResult{}, err
 		}
 	}
