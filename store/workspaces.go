@@ -87,9 +87,15 @@ func UntrashWorkspace(ctx context.Context, x sqlx.ExtContext, id string) error {
 
 // MarkWorkspaceDeleting starts the hard deletion of an active or trashed
 // workspace; a row already deleting stays so.
-func MarkWorkspaceDeleting(ctx context.Context, x sqlx.ExtContext, id, by string) error {
-	res, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'deleting', deleted_by = ?
-		WHERE id = ? AND state IN ('active', 'trashed', 'deleting')`, by, id)
+// Only a row still in one of the states from moves: a purge that listed a
+// trashed workspace must not delete it once it was restored meanwhile.
+func MarkWorkspaceDeleting(ctx context.Context, x sqlx.ExtContext, id, by string, from ...string) error {
+	query, args, err := sqlx.In(`UPDATE workspaces SET state = 'deleting', deleted_by = ?
+		WHERE id = ? AND state IN (?)`, by, id, from)
+	if err != nil {
+		return err
+	}
+	res, err := x.ExecContext(ctx, query, args...)
 	return expectOne(res, err, Errorf(ENotFound, "Workspace %s does not exist.", id))
 }
 

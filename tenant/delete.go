@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -96,6 +97,12 @@ func (m *Manager) ListTrashed(ctx context.Context) ([]store.Workspace, error) {
 // or crash part-way is finished later by the background job or the next
 // Open.
 func (m *Manager) Delete(ctx context.Context, id, actor string) (*Removal, error) {
+	return m.deleteFrom(ctx, id, actor, store.StateActive, store.StateTrashed, store.StateDeleting)
+}
+
+// deleteFrom hard-deletes workspace id if its row is in one of the states
+// from when the deletion starts (after the leases drained).
+func (m *Manager) deleteFrom(ctx context.Context, id, actor string, from ...string) (*Removal, error) {
 	id, err := ParseID(id)
 	if err != nil {
 		return nil, err
@@ -104,16 +111,14 @@ func (m *Manager) Delete(ctx context.Context, id, actor string) (*Removal, error
 	if err != nil {
 		return nil, err
 	}
-	switch w.State {
-	case store.StateActive, store.StateTrashed, store.StateDeleting:
-	default:
+	if !slices.Contains(from, w.State) {
 		return nil, errNoWorkspace(id)
 	}
 	if err := m.cache.takeForDelete(ctx, id); err != nil {
 		return nil, err
 	}
 	defer m.cache.endDelete(id)
-	if err := store.MarkWorkspaceDeleting(ctx, m.catalog.W, id, actorOr(actor)); err != nil {
+	if err := store.MarkWorkspaceDeleting(ctx, m.catalog.W, id, actorOr(actor), from...); err != nil {
 		return nil, err
 	}
 	return m.removeAndTombstone(ctx, w, actorOr(actor))
@@ -252,7 +257,12 @@ func (m *Manager) PurgeDue(ctx context.Context) ([]*Removal, error) {
 		if w.State == store.StateDeleting {
 			actor = actorOr(w.DeletedBy)
 		}
-		rm, err := m.Delete(ctx, w.ID, actor)
+		// Only from the state listed: a workspace restored from the trash
+		// since is not deleted.
+		rm, err := m.deleteFrom(ctx, w.ID, actor, w.State)
+		if store.ErrorCode(err) == store.ENotFound {
+			continue
+		}
 		if err != nil {
 			m.log.Error("hard deletion failed; it will be retried", "workspace", w.ID, "err", err)
 			firstErr = cmpOr(firstErr, err)

@@ -555,3 +555,27 @@ func TestTemplate_IsWAL(t *testing.T) {
 		t.Fatalf("template header read/write versions = %d, %d; want 2, 2 (WAL)", m.template[18], m.template[19])
 	}
 }
+
+// A purge lists the trashed workspaces, then deletes them one by one; one
+// restored from the trash meanwhile must survive.
+func TestPurge_SkipsWorkspaceRestoredMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Kept")
+	addCompany(t, m, w.ID, "kept")
+	if _, err := m.Trash(ctx, w.ID, "user:owner"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Untrash(ctx, w.ID, "user:owner"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.deleteFrom(ctx, w.ID, "system:purge", store.StateTrashed); store.ErrorCode(err) != store.ENotFound {
+		t.Fatalf("delete of a restored workspace as trashed: %v", err)
+	}
+	if got := companyNames(t, m, w.ID); got != "kept" {
+		t.Fatalf("rows = %q", got)
+	}
+}
