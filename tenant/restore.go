@@ -121,9 +121,15 @@ func restoreDetail(opts RestoreOptions, gen int) map[string]any {
 }
 
 // swapIn replaces the file at path, its WAL and Litestream's local state
-// with the restored file at tmp.
+// with the restored file at tmp. The file itself is replaced by the rename,
+// so a failure or crash part-way never leaves path without a file.
 func swapIn(tmp, path string) error {
-	if _, err := removeWorkspaceFiles(path); err != nil {
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.RemoveAll(metaPath(path)); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -363,11 +369,22 @@ func (m *Manager) RestoreMissing(ctx context.Context, concurrency int, report fu
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, max(concurrency, 1))
 	)
+	done := func(w *store.Workspace, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		firstErr = cmpOr(firstErr, err)
+		if report != nil {
+			report(w, err)
+		}
+	}
 	for i := range ws {
 		w := &ws[i]
 		path, err := m.FilePath(w)
 		if err != nil {
-			return err
+			// Reported like the others, so the restores under way are
+			// still waited for below.
+			done(w, err)
+			continue
 		}
 		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -376,13 +393,7 @@ func (m *Manager) RestoreMissing(ctx context.Context, concurrency int, report fu
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := m.restoreIfMissing(ctx, w, path)
-			mu.Lock()
-			defer mu.Unlock()
-			firstErr = cmpOr(firstErr, err)
-			if report != nil {
-				report(w, err)
-			}
+			done(w, m.restoreIfMissing(ctx, w, path))
 		}()
 	}
 	wg.Wait()
