@@ -44,7 +44,9 @@ func (m *Main) applyRetention(ctx context.Context) {
 		if err == nil && (policy.AuditDays > 0 || policy.ActivityDays > 0) {
 			var run store.RetentionRun
 			run, err = store.ApplyRetention(ctx, lease.DB, store.Actor{Kind: "system", ID: "retention"}, time.Now().UTC())
-			m.Logger.Info("retention applied", "workspace", w.ID, "audit_events", run.AuditEvents, "activities", run.Activities)
+			if err == nil {
+				m.Logger.Info("retention applied", "workspace", w.ID, "audit_events", run.AuditEvents, "activities", run.Activities)
+			}
 		}
 		lease.Release()
 		if err != nil {

@@ -61,10 +61,13 @@ func parseRestoreTime(value, offset string) (time.Time, error) {
 		if err != nil {
 			continue
 		}
-		if layout != time.RFC3339 {
-			if d, err := time.ParseDuration(strings.TrimSpace(offset) + "m"); err == nil {
-				t = t.Add(-d)
+		if offset = strings.TrimSpace(offset); layout != time.RFC3339 && offset != "" {
+			d, err := time.ParseDuration(offset + "m")
+			if err != nil {
+				// A wrong zone would restore to a moment hours away.
+				return time.Time{}, store.FieldError("at", "The time zone of the moment could not be read; reload the page and try again.")
 			}
+			t = t.Add(-d)
 		}
 		return t.UTC(), nil
 	}

@@ -250,6 +250,11 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 	if !already {
 		lease, err := s.tenants.Acquire(context.WithoutCancel(r.Context()), wc.ws.ID)
 		if err != nil {
+			// Not started after all: the form can be sent again, and the
+			// sweep still removes a job left alone.
+			job.mu.Lock()
+			job.started = false
+			job.mu.Unlock()
 			s.fail(w, r, err)
 			return
 		}
