@@ -78,13 +78,18 @@ func ContactSubjectAccess(ctx context.Context, db *DB, id string) (*SubjectAcces
 	if err := db.R.SelectContext(ctx, &sa.Notes, noteSelect+` WHERE contact_id = ? ORDER BY seq`, id); err != nil {
 		return nil, err
 	}
-	if sa.Tasks, _, err = ListTasks(ctx, db, TaskFilter{ContactID: id, Limit: MaxLimit}); err != nil {
+	// Everything, not a first page: the export must hold all of it.
+	if sa.Tasks, err = allPages(func(cursor string) ([]Task, string, error) {
+		return ListTasks(ctx, db, TaskFilter{ContactID: id, Limit: MaxLimit, Cursor: cursor})
+	}); err != nil {
 		return nil, err
 	}
-	if sa.Deals, _, err = ListDeals(ctx, db, DealFilter{ContactID: id, Limit: MaxLimit}); err != nil {
+	if sa.Deals, err = allPages(func(cursor string) ([]Deal, string, error) {
+		return ListDeals(ctx, db, DealFilter{ContactID: id, Limit: MaxLimit, Cursor: cursor})
+	}); err != nil {
 		return nil, err
 	}
-	if sa.Timeline, err = Timeline(ctx, db, "contact", id, MaxLimit); err != nil {
+	if sa.Timeline, err = timeline(ctx, db, "contact", id, -1); err != nil {
 		return nil, err
 	}
 	err = db.R.SelectContext(ctx, &sa.Audit, `SELECT * FROM audit_log WHERE (entity_type = 'contact' AND entity_id = ?1)
@@ -97,4 +102,21 @@ func ContactSubjectAccess(ctx context.Context, db *DB, id string) (*SubjectAcces
 		sa.Audit = []AuditEvent{}
 	}
 	return sa, err
+}
+
+// allPages calls list with each page's next cursor until the last page.
+func allPages[T any](list func(cursor string) ([]T, string, error)) ([]T, error) {
+	all := []T{}
+	cursor := ""
+	for {
+		page, next, err := list(cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, nil
+		}
+		cursor = next
+	}
 }

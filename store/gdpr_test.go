@@ -87,3 +87,20 @@ func TestEraseContact(t *testing.T) {
 		t.Errorf("%d timeline entries left", n)
 	}
 }
+
+// A subject-access export holds all of a person's records, not one page.
+func TestSubjectAccess_BeyondOnePage(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	c := mustContact(t, db, ContactInput{FirstName: ptr("Many")})
+	const n = MaxLimit + 5
+	for i := 0; i < n; i++ {
+		if _, err := CreateTask(ctx, db, tester, TaskInput{ContactID: &c.ID, Title: ptr("Task")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa, err := ContactSubjectAccess(ctx, db, c.ID)
+	if err != nil || len(sa.Tasks) != n || len(sa.Timeline) < n || len(sa.Deals) != 0 || sa.Deals == nil {
+		t.Fatalf("tasks %d, timeline %d, deals %v, err %v; want %d tasks and at least as many timeline entries", len(sa.Tasks), len(sa.Timeline), sa.Deals, err, n)
+	}
+}

@@ -26,6 +26,11 @@ func (t TimelineItem) Changes() map[string]Change {
 // Timeline returns the newest entries of a contact's (entity "contact") or a
 // company's timeline: activities, notes and tasks, newest first.
 func Timeline(ctx context.Context, db *DB, entity, id string, limit int) ([]TimelineItem, error) {
+	return timeline(ctx, db, entity, id, clampLimit(limit))
+}
+
+// timeline is Timeline without the page bound: a limit of -1 returns all.
+func timeline(ctx context.Context, db *DB, entity, id string, limit int) ([]TimelineItem, error) {
 	col := "contact_id"
 	if entity == "company" {
 		col = "company_id"
@@ -40,6 +45,6 @@ func Timeline(ctx context.Context, db *DB, entity, id string, limit int) ([]Time
 				json_object('due_date', due_date) FROM tasks WHERE `+col+` = ?1
 			UNION ALL
 			SELECT 'deal_' || status, created_at, '', id, title, '{}' FROM deals WHERE `+col+` = ?1
-		) ORDER BY at DESC LIMIT ?2`, id, clampLimit(limit))
+		) ORDER BY at DESC LIMIT ?2`, id, limit)
 	return items, err
 }
