@@ -144,7 +144,7 @@ func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.readImportHead(r.Context(), job); err != nil {
+	if err := readImportHead(r.Context(), wc.lease.DB, job); err != nil {
 		os.Remove(job.Path)
 		s.importFormError(w, r, store.ErrorMessage(err))
 		return
@@ -167,7 +167,7 @@ func saveUpload(src io.Reader, path string) error {
 }
 
 // readImportHead reads the header, five preview rows and the row count.
-func (s *Server) readImportHead(ctx context.Context, job *importJob) error {
+func readImportHead(ctx context.Context, db *store.DB, job *importJob) error {
 	f, err := os.Open(job.Path)
 	if err != nil {
 		return err
@@ -196,12 +196,7 @@ func (s *Server) readImportHead(ctx context.Context, job *importJob) error {
 		}
 		job.Total++
 	}
-	lease, err := s.tenants.Acquire(ctx, job.WorkspaceID)
-	if err != nil {
-		return err
-	}
-	defer lease.Release()
-	fields, err := store.CustomFields(ctx, lease.DB, "contact")
+	fields, err := store.CustomFields(ctx, db, "contact")
 	if err != nil {
 		return err
 	}
