@@ -145,6 +145,9 @@ func (m *Main) cmdBackupStatus(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "WORKSPACE\tNAME\tREGION\tLOCAL TXID\tREPLICATED TXID\tLAST REPLICATED\tLAG\tLAST ERROR")
 	for _, st := range sts {
 		last := "never"
+		if st.Pristine {
+			last = "never opened"
+		}
 		if st.LastReplicatedAt != nil {
 			last = st.LastReplicatedAt.UTC().Format(time.RFC3339)
 		}

@@ -35,15 +35,25 @@ type Workspace struct {
 	// ReplicaGen numbers the replica history the file streams to; see the
 	// catalog schema.
 	ReplicaGen int `db:"replica_gen" json:"-"`
+	// Pristine says the file is still the empty template and has never
+	// been opened, so it has no replica; see the catalog schema.
+	Pristine bool `db:"pristine" json:"-"`
 }
 
 // InsertWorkspace adds a catalog row.
 func InsertWorkspace(ctx context.Context, x sqlx.ExtContext, w *Workspace) error {
-	_, err := sqlx.NamedExecContext(ctx, x, `INSERT INTO workspaces (id, name, region, state, created_at)
-		VALUES (:id, :name, :region, :state, :created_at)`, w)
+	_, err := sqlx.NamedExecContext(ctx, x, `INSERT INTO workspaces (id, name, region, state, created_at, pristine)
+		VALUES (:id, :name, :region, :state, :created_at, :pristine)`, w)
 	if isUniqueViolation(err) {
 		return Errorf(EConflict, "A workspace with the id %s already exists.", w.ID)
 	}
+	return err
+}
+
+// ClearPristine records that a workspace's file is about to be opened (and
+// may be written) for the first time.
+func ClearPristine(ctx context.Context, x sqlx.ExecerContext, id string) error {
+	_, err := x.ExecContext(ctx, `UPDATE workspaces SET pristine = 0 WHERE id = ?`, id)
 	return err
 }
 

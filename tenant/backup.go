@@ -131,6 +131,9 @@ func (m *Manager) syncUnreplicated(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if ws[i].Pristine {
+			continue // never written, so nothing to replicate
+		}
 		if err := m.syncOne(ctx, &ws[i]); err != nil {
 			if ctx.Err() != nil {
 				return // Close came first; the next start tries again

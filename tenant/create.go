@@ -57,7 +57,8 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*store.Worksp
 			return nil, err
 		}
 	}
-	w := &store.Workspace{ID: NewID(), Name: name, Region: region.Name, State: store.StateCreating, CreatedAt: time.Now().UTC()}
+	w := &store.Workspace{ID: NewID(), Name: name, Region: region.Name, State: store.StateCreating,
+		CreatedAt: time.Now().UTC(), Pristine: opts.From == ""}
 	if err := store.InsertWorkspace(ctx, m.catalog.W, w); err != nil {
 		return nil, err
 	}
@@ -107,15 +108,20 @@ func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *s
 	if err != nil {
 		return err
 	}
-	// Replicated from the start, so even an empty workspace has a backup to
-	// come back from. The first snapshot and upload run in the background,
-	// off the creator's path: a first open of the workspace registers it
-	// too, and waits for this registration when it is under way.
+	if w.Pristine {
+		// An empty workspace is the template, which needs no backup; its
+		// first open registers it with Litestream (see openWorkspace).
+		return nil
+	}
+	// An imported file is replicated at once, so its content has a backup
+	// even if it is never opened. The first snapshot and upload run in the
+	// background, off the creator's path: a first open registers it too,
+	// and waits for this registration when it is under way.
 	m.goBackground(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := m.acquireReplication(ctx, w, path); err != nil {
-			m.log.Error("first replication of a new workspace failed; its first open retries", "workspace", w.ID, "err", err)
+			m.log.Error("first replication of an imported workspace failed; its first open retries", "workspace", w.ID, "err", err)
 			return
 		}
 		m.repl.release(path)

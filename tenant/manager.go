@@ -292,6 +292,15 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 	if err := m.acquireReplication(ctx, w, path); err != nil {
 		return nil, nil, err
 	}
+	if w.Pristine {
+		// From now on the file may differ from the template: a restore
+		// must find it in the replica, not recreate it empty.
+		if err := store.ClearPristine(ctx, m.catalog.W, w.ID); err != nil {
+			m.repl.release(path)
+			return nil, nil, fmt.Errorf("cannot open workspace %s: %w", id, err)
+		}
+		w.Pristine = false
+	}
 	db, err := m.openMigrated(ctx, id, path)
 	if err != nil {
 		m.repl.release(path)

@@ -579,3 +579,75 @@ func TestPurge_SkipsWorkspaceRestoredMeanwhile(t *testing.T) {
 		t.Fatalf("rows = %q", got)
 	}
 }
+
+// A workspace never opened is the empty template: it has no replica, and a
+// lost file comes back empty. Its first open registers it before anything
+// can write, so from then on it comes back from its replica, even when the
+// catalog restored after a disaster still calls it pristine.
+func TestPristineWorkspace(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, replicas := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	quiet, used := mustCreate(t, m, "Quiet"), mustCreate(t, m, "Used")
+	pristine := func(m *Manager, w *store.Workspace) bool {
+		t.Helper()
+		got, err := store.GetWorkspace(ctx, m.Catalog().R, w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Pristine
+	}
+	if !pristine(m, quiet) || !pristine(m, used) {
+		t.Fatal("a new workspace is not pristine")
+	}
+	sts, err := m.BackupStatus(ctx)
+	if err != nil || len(sts) != 3 || !sts[1].Pristine || sts[1].LastError != "" || sts[1].Registered {
+		t.Fatalf("status = %+v, %v", sts, err)
+	}
+	addCompany(t, m, used.ID, "u1")
+	if pristine(m, used) || !pristine(m, quiet) {
+		t.Fatal("the first open did not clear pristine, or cleared another workspace's")
+	}
+	mustSync(t, m, used.ID)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(replicas, quiet.ID)); !os.IsNotExist(err) {
+		t.Fatalf("a pristine workspace was replicated: %v", filesUnder(t, filepath.Join(replicas, quiet.ID)))
+	}
+
+	// Disaster: the data directory is lost; the catalog comes back from
+	// its replica, the used workspace from its own, the quiet one from the
+	// template.
+	if err := os.RemoveAll(dataDir); err != nil {
+		t.Fatal(err)
+	}
+	m = openWithConfig(t, dataDir, cfg)
+	if got := companyNames(t, m, used.ID); got != "u1" {
+		t.Fatalf("used workspace rows = %q", got)
+	}
+	if got := companyNames(t, m, quiet.ID); got != "" {
+		t.Fatalf("quiet workspace rows = %q", got)
+	}
+	if pristine(m, quiet) {
+		t.Fatal("opened after recovery, the quiet workspace is still pristine")
+	}
+	// The catalog's replica can lag behind the first open: a workspace the
+	// catalog calls pristine but that has a replica restores from it.
+	if _, err := m.Catalog().W.Exec(`UPDATE workspaces SET pristine = 1 WHERE id = ?`, used.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := m.FilePath(used)
+	if _, err := removeWorkspaceFiles(path); err != nil {
+		t.Fatal(err)
+	}
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	if got := companyNames(t, m, used.ID); got != "u1" {
+		t.Fatalf("after losing the file of a workspace marked pristine, rows = %q", got)
+	}
+}

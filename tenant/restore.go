@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -230,6 +231,10 @@ func (m *Manager) restoreWorkspaceFile(ctx context.Context, w *store.Workspace, 
 			continue // nothing in this generation, or it starts after at
 		}
 		return restoreFile(ctx, c, at, out, w.ID)
+	}
+	if w.Pristine && at.IsZero() {
+		// Never opened, so never replicated: its latest state is the template.
+		return writeFileDurably(out, bytes.NewReader(m.template))
 	}
 	return errNoBackup(w.ID, at)
 }

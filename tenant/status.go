@@ -17,6 +17,9 @@ type BackupStatus struct {
 	WorkspaceID string `json:"workspace_id"`
 	Name        string `json:"name,omitempty"`
 	Region      string `json:"region"`
+	// Pristine says the workspace has never been opened: its file is the
+	// empty template, which is not replicated (a restore recreates it).
+	Pristine bool `json:"pristine,omitempty"`
 	// Registered says Litestream is replicating the file now; the others
 	// are fully replicated unless LagTXIDs says otherwise.
 	Registered bool `json:"registered"`
@@ -54,10 +57,17 @@ func (m *Manager) BackupStatus(ctx context.Context) ([]BackupStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		st := BackupStatus{WorkspaceID: w.ID, Name: w.Name, Region: w.Region}
-		out = append(out, m.fileStatus(ctx, st, path, replicaElems(w)...))
+		out = append(out, m.workspaceStatus(ctx, w, path))
 	}
 	return out, nil
+}
+
+func (m *Manager) workspaceStatus(ctx context.Context, w *store.Workspace, path string) BackupStatus {
+	st := BackupStatus{WorkspaceID: w.ID, Name: w.Name, Region: w.Region, Pristine: w.Pristine}
+	if w.Pristine {
+		return st // nothing replicated, and nothing to list
+	}
+	return m.fileStatus(ctx, st, path, replicaElems(w)...)
 }
 
 func (m *Manager) fileStatus(ctx context.Context, st BackupStatus, path string, elems ...string) BackupStatus {

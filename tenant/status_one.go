@@ -10,6 +10,5 @@ func (m *Manager) WorkspaceBackupStatus(ctx context.Context, id string) (BackupS
 	if err != nil {
 		return BackupStatus{}, err
 	}
-	st := BackupStatus{WorkspaceID: w.ID, Name: w.Name, Region: w.Region}
-	return m.fileStatus(ctx, st, path, replicaElems(w)...), nil
+	return m.workspaceStatus(ctx, w, path), nil
 }
