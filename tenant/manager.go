@@ -292,21 +292,33 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 	if err := m.acquireReplication(ctx, w, path); err != nil {
 		return nil, nil, err
 	}
-	if w.Pristine {
-		// From now on the file may differ from the template: a restore
-		// must find it in the replica, not recreate it empty.
-		if err := store.ClearPristine(ctx, m.catalog.W, w.ID); err != nil {
-			m.repl.release(path)
-			return nil, nil, fmt.Errorf("cannot open workspace %s: %w", id, err)
-		}
-		w.Pristine = false
-	}
+	cleared := m.clearPristine(ctx, w)
 	db, err := m.openMigrated(ctx, id, path)
+	if cerr := <-cleared; err == nil && cerr != nil {
+		db.Close()
+		err = fmt.Errorf("cannot open workspace %s: %w", id, cerr)
+	}
 	if err != nil {
 		m.repl.release(path)
 		return nil, nil, err
 	}
 	return db, w, nil
+}
+
+// clearPristine records, when w is pristine, that its file may differ from
+// the template from now on, so a restore looks for it in the replica instead
+// of recreating it empty. The catalog write runs while the caller opens the
+// file (its fsync overlaps the schema parse); the result arrives on the
+// channel, which the caller reads before it hands out the handle.
+func (m *Manager) clearPristine(ctx context.Context, w *store.Workspace) <-chan error {
+	done := make(chan error, 1)
+	if !w.Pristine {
+		done <- nil
+		return done
+	}
+	go func() { done <- store.ClearPristine(ctx, m.catalog.W, w.ID) }()
+	w.Pristine = false
+	return done
 }
 
 func (m *Manager) openMigrated(ctx context.Context, id, path string) (*store.DB, error) {
