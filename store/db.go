@@ -5,12 +5,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"os"
 
 	"github.com/jmoiron/sqlx"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver, the only SQLite driver in the binary
+	"modernc.org/sqlite" // the only SQLite driver in the binary
 )
 
 // ReaderConns is the size of each database's read pool; two cores make more
@@ -50,7 +52,7 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 	if opts.Create {
 		mode = "rwc"
 	}
-	w, err := sqlx.Open("sqlite", dsn(path, mode, sync, "_txlock=immediate"))
+	w, err := openPool(dsn(path, mode, sync, "_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +65,7 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r, err := sqlx.Open("sqlite", dsn(path, "rw", sync, "_pragma=query_only(1)"))
+	r, err := openPool(dsn(path, "rw", sync, "_pragma=query_only(1)"))
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -71,6 +73,34 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 	r.SetMaxOpenConns(ReaderConns)
 	r.SetMaxIdleConns(ReaderConns)
 	return &DB{Path: path, W: w, R: r}, nil
+}
+
+// openPool opens a connection pool whose connections keep the WAL file
+// when they close (SQLITE_FCNTL_PERSIST_WAL), as Litestream's own
+// connection does. Whichever connection to a file closes last checkpoints
+// it; without this, when that was one of ours, SQLite deleted the WAL, and
+// Litestream, finding it gone the next time the file was registered,
+// uploaded a full snapshot of the file instead of what changed.
+func openPool(dsn string) (*sqlx.DB, error) {
+	base, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sqlx.NewDb(sql.OpenDB(persistWAL{base}), "sqlite"), nil
+}
+
+type persistWAL struct{ driver.Connector }
+
+func (c persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.(sqlite.FileControl).FileControlPersistWAL("main", 1); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("keep the WAL on close: %w", err)
+	}
+	return conn, nil
 }
 
 // dsn builds a file: URI so SQLite's mode parameter applies ("rw" never

@@ -294,6 +294,7 @@ func (r *replicator) finishUnregister(ctx context.Context, g *registration) erro
 	// (it initialises lazily), so a brief registration would replicate
 	// nothing: sync first.
 	err := syncLocal(ctx, g.db)
+	dropIdleConn(g.db)
 	if uerr := r.store.UnregisterDB(ctx, g.path); err == nil {
 		err = uerr
 	}
@@ -397,12 +398,7 @@ func (r *replicator) syncIfChanged(g *registration) {
 		}
 		return
 	}
-	if sqlDB := g.db.SQLDB(); sqlDB != nil {
-		// Litestream's pool keeps a second connection idle beside the one
-		// that holds its read transaction: ~90 KB of SQLite memory per
-		// registration (BENCHMARKS.md). Its rare checkpoints open one.
-		sqlDB.SetMaxIdleConns(0)
-	}
+	dropIdleConn(g.db)
 	r.mu.Lock()
 	g.synced = stamp
 	if g.users == 0 {
@@ -473,6 +469,20 @@ func (r *replicator) sync(ctx context.Context, path string) (litestream.SyncDBRe
 // by the WAL's size.
 func syncLocal(ctx context.Context, db *litestream.DB) error {
 	return db.Sync(context.WithoutCancel(ctx))
+}
+
+// dropIdleConn closes the connection Litestream's pool keeps idle beside
+// the one that holds its read transaction, and any it opens later once it
+// is done with it. It saves ~90 KB of SQLite memory per registration
+// (BENCHMARKS.md). It also matters when Litestream closes the database:
+// only the read transaction's connection has PERSIST_WAL set, so it must be
+// the last to close: if the other one did, SQLite would delete the WAL, and
+// the next registration would upload a full snapshot of the file (see
+// store.openPool for the app's side of this).
+func dropIdleConn(db *litestream.DB) {
+	if sqlDB := db.SQLDB(); sqlDB != nil {
+		sqlDB.SetMaxIdleConns(0)
+	}
 }
 
 // registered returns the Litestream DB of path, or nil.

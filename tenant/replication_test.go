@@ -3,12 +3,15 @@ package tenant
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/superfly/ltx"
 
 	"atrium/store"
 )
@@ -649,5 +652,74 @@ func TestPristineWorkspace(t *testing.T) {
 	defer m.Close()
 	if got := companyNames(t, m, used.ID); got != "u1" {
 		t.Fatalf("after losing the file of a workspace marked pristine, rows = %q", got)
+	}
+}
+
+// Opening a workspace that is no longer registered registers it again;
+// that must continue its replica with what changed, not upload the whole
+// file again. Litestream re-snapshots when the WAL was deleted while the
+// file was not registered, which happened when its connection without
+// PERSIST_WAL closed last. Opens back to back through a cache of one, with
+// one registration lingering, so every open re-registers.
+func TestReregistration_UploadsNoFullSnapshot(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg, replicas := fileReplicaConfig(t, dataDir)
+	m, err := Open(context.Background(), Options{DataDir: dataDir, Config: cfg, MaxOpen: 1, MaxLingering: 1,
+		JanitorInterval: time.Hour, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var ids []string
+	for range 6 {
+		ids = append(ids, mustCreate(t, m, "W").ID)
+	}
+	for i := range 6 * len(ids) {
+		l, err := m.Acquire(context.Background(), ids[i%len(ids)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := l.R.Get(&n, `SELECT count(*) FROM contacts`); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+	settleReplication(t, m)
+	for _, id := range ids {
+		full := 0
+		for _, f := range filesUnder(t, filepath.Join(replicas, id)) {
+			if pages := ltxPages(t, filepath.Join(replicas, id, f)); pages > 10 {
+				full++
+			}
+		}
+		if full != 1 {
+			t.Errorf("workspace %s: %d full snapshots in its replica, want 1 (%v)", id, full, filesUnder(t, filepath.Join(replicas, id)))
+		}
+	}
+}
+
+// ltxPages counts the pages an LTX file holds.
+func ltxPages(tb testing.TB, path string) int {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	dec := ltx.NewDecoder(f)
+	if err := dec.DecodeHeader(); err != nil {
+		tb.Fatal(err)
+	}
+	buf := make([]byte, dec.Header().PageSize)
+	n := 0
+	for {
+		var hdr ltx.PageHeader
+		if err := dec.DecodePage(&hdr, buf); errors.Is(err, io.EOF) {
+			return n
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		n++
 	}
 }
