@@ -22,15 +22,7 @@ func (m *Manager) regionTarget(region string) (*replicaTarget, error) {
 	if !ok {
 		return nil, fmt.Errorf("region %q is not configured", region)
 	}
-	if r.Replica == nil || r.Replica.target == nil {
-		if r.Replica == nil {
-			return nil, fmt.Errorf("region %s has no replica", region)
-		}
-		if err := r.Replica.resolve(); err != nil {
-			return nil, fmt.Errorf("region %s: %w", region, err)
-		}
-	}
-	return r.Replica.target, nil
+	return r.Replica.target, nil // set by Config.resolve in Open
 }
 
 // catalogTarget is the default region's replica: the catalog replicates

@@ -30,7 +30,7 @@ type Cache struct {
 	entries  map[string]*entry
 	idle     *list.List               // leaseless entries, least recently used at the front
 	closing  map[string]chan struct{} // handles being closed; a re-open waits for them
-	deleting map[string]bool          // workspaces whose deletion refuses new leases
+	takenOut map[string]error         // workspaces being deleted, restored or moved: what a new lease gets
 	shut     bool
 	closers  sync.WaitGroup
 }
@@ -43,7 +43,7 @@ type entry struct {
 	ready   chan struct{} // closed once the open finished, with db or err set
 	leases  int
 	elem    *list.Element // position in idle while leaseless
-	drained chan struct{} // closed when the last lease ends, for a waiting delete
+	drained chan struct{} // closed when the last lease ends, for a waiting takeOut
 }
 
 // Lease is one user's hold on an open workspace handle. Release it exactly
@@ -72,7 +72,7 @@ func newCache(maxOpen int, open openFunc, close closeFunc) *Cache {
 		entries:  map[string]*entry{},
 		idle:     list.New(),
 		closing:  map[string]chan struct{}{},
-		deleting: map[string]bool{},
+		takenOut: map[string]error{},
 	}
 }
 
@@ -85,9 +85,9 @@ func (c *Cache) Acquire(ctx context.Context, id string) (*Lease, error) {
 			c.mu.Unlock()
 			return nil, store.Errorf(store.EUnavailable, "The server is shutting down.")
 		}
-		if c.deleting[id] {
+		if refusal, ok := c.takenOut[id]; ok {
 			c.mu.Unlock()
-			return nil, errNoWorkspace(id)
+			return nil, refusal
 		}
 		if e, ok := c.entries[id]; ok {
 			c.addLease(e)
@@ -157,7 +157,7 @@ func (c *Cache) release(e *entry) {
 		case e.drained != nil:
 			close(e.drained)
 			e.drained = nil
-		case e.err == nil && c.entries[e.id] == e && !c.deleting[e.id]:
+		case e.err == nil && c.entries[e.id] == e && !c.isTakenOut(e.id):
 			e.elem = c.idle.PushBack(e)
 		}
 	}
@@ -188,15 +188,16 @@ func (c *Cache) evict() {
 	}
 }
 
-// takeForDelete refuses new leases of id, waits until the existing ones end,
-// and closes the handle. Call endDelete when the deletion is over.
-func (c *Cache) takeForDelete(ctx context.Context, id string) error {
+// takeOut refuses new leases of id with refusal, waits until the existing
+// ones end, and closes the handle, so a deletion, restore or move can work
+// on the file alone. Call putBack when it is over.
+func (c *Cache) takeOut(ctx context.Context, id string, refusal error) error {
 	c.mu.Lock()
-	if c.deleting[id] {
+	if _, ok := c.takenOut[id]; ok {
 		c.mu.Unlock()
-		return store.Errorf(store.EConflict, "Workspace %s is already being deleted.", id)
+		return store.Errorf(store.EConflict, "Workspace %s is already being deleted, restored or moved.", id)
 	}
-	c.deleting[id] = true
+	c.takenOut[id] = refusal
 	e := c.entries[id]
 	var drained chan struct{}
 	if e != nil && e.leases > 0 {
@@ -209,8 +210,8 @@ func (c *Cache) takeForDelete(ctx context.Context, id string) error {
 		select {
 		case <-drained:
 		case <-ctx.Done():
-			c.abortDelete(id, e)
-			return store.Errorf(store.EUnavailable, "Workspace %s is still in use; the deletion was cancelled: %v.", id, ctx.Err())
+			c.abortTakeOut(id, e)
+			return store.Errorf(store.EUnavailable, "Workspace %s is still in use; the operation was cancelled: %v.", id, ctx.Err())
 		}
 	}
 	c.mu.Lock()
@@ -234,10 +235,10 @@ func (c *Cache) takeForDelete(ctx context.Context, id string) error {
 	return nil
 }
 
-func (c *Cache) abortDelete(id string, e *entry) {
+func (c *Cache) abortTakeOut(id string, e *entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.deleting, id)
+	delete(c.takenOut, id)
 	if e.drained != nil {
 		e.drained = nil
 		if e.leases == 0 && c.entries[id] == e {
@@ -246,9 +247,16 @@ func (c *Cache) abortDelete(id string, e *entry) {
 	}
 }
 
-func (c *Cache) endDelete(id string) {
+// isTakenOut reports whether id is taken out; c.mu must be held.
+func (c *Cache) isTakenOut(id string) bool {
+	_, ok := c.takenOut[id]
+	return ok
+}
+
+// putBack lets id be leased again after takeOut.
+func (c *Cache) putBack(id string) {
 	c.mu.Lock()
-	delete(c.deleting, id)
+	delete(c.takenOut, id)
 	c.mu.Unlock()
 }
 

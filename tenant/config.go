@@ -35,12 +35,7 @@ type Config struct {
 }
 
 // Grace returns how long a trashed workspace stays restorable.
-func (c *Config) Grace() time.Duration {
-	if c.DeletionGrace == "" {
-		return DefaultDeletionGrace
-	}
-	return c.grace
-}
+func (c *Config) Grace() time.Duration { return c.grace }
 
 // Region is a place where workspace files and their replicas live. A
 // workspace's region is fixed when it is created.
@@ -90,26 +85,64 @@ func LoadConfig(path, dataDir string) (*Config, error) {
 			return nil, fmt.Errorf("config file %s is not valid: %w", path, err)
 		}
 	}
-	if err := cfg.parseGrace(); err != nil {
+	if err := cfg.resolve(dataDir); err != nil {
 		return nil, err
 	}
-	if len(cfg.Regions) == 0 {
-		cfg.Regions = map[string]*Region{DefaultRegion: nil}
+	return cfg, nil
+}
+
+// resolve checks the config and fills in what it leaves out. LoadConfig
+// calls it, and Open calls it again for a Config built in code; it gives
+// the same result when run twice.
+func (c *Config) resolve(dataDir string) error {
+	if err := c.parseGrace(); err != nil {
+		return err
 	}
-	for name, r := range cfg.Regions {
+	if len(c.Regions) == 0 {
+		c.Regions = map[string]*Region{DefaultRegion: nil}
+	}
+	for name, r := range c.Regions {
 		if !regionName.MatchString(name) {
-			return nil, fmt.Errorf("region name %q is not valid: use lower-case letters, digits and hyphens", name)
+			return fmt.Errorf("region name %q is not valid: use lower-case letters, digits and hyphens", name)
 		}
 		if r == nil {
 			r = &Region{}
-			cfg.Regions[name] = r
+			c.Regions[name] = r
 		}
 		r.Name = name
 		if err := r.resolve(dataDir); err != nil {
-			return nil, fmt.Errorf("region %s: %w", name, err)
+			return fmt.Errorf("region %s: %w", name, err)
 		}
 	}
-	return cfg, nil
+	return c.checkApart()
+}
+
+// checkApart refuses regions whose data directories or replicas are the
+// same place or one inside the other: moving a workspace between two such
+// regions, or deleting it from one, would remove the other's copy.
+func (c *Config) checkApart() error {
+	type place struct{ what, region, where string }
+	var places []place
+	for _, name := range c.RegionNames() {
+		r := c.Regions[name]
+		places = append(places, place{"data directory", name, "file://" + r.Data}, place{"replica", name, r.Replica.target.location()})
+	}
+	for i, a := range places {
+		for _, b := range places[i+1:] {
+			if nested(a.where, b.where) || nested(b.where, a.where) {
+				return fmt.Errorf("the %s of region %s (%s) and the %s of region %s (%s) overlap; give each its own place",
+					a.what, a.region, a.where, b.what, b.region, b.where)
+			}
+		}
+	}
+	return nil
+}
+
+// nested reports whether the place inner is outer or lies under it; places
+// are slash-separated locations such as file:///srv/x or s3://host/bucket/p.
+func nested(outer, inner string) bool {
+	outer, inner = strings.TrimSuffix(outer, "/"), strings.TrimSuffix(inner, "/")
+	return inner == outer || strings.HasPrefix(inner, outer+"/")
 }
 
 func (c *Config) parseGrace() error {

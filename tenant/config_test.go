@@ -86,4 +86,34 @@ regions:
 			t.Errorf("missing file: %v", err)
 		}
 	})
+	t.Run("RegionsMustNotOverlap", func(t *testing.T) {
+		// A move between two regions that share a place, or a deletion in
+		// one of them, would remove the other's copy.
+		dir := t.TempDir()
+		for name, body := range map[string]string{
+			"same data":            "regions:\n  a:\n    data: /srv/x\n  b:\n    data: /srv/x/\n",
+			"nested data":          "regions:\n  a:\n    data: /srv/x\n  b:\n    data: /srv/x/b\n",
+			"same file replica":    "regions:\n  a:\n    replica:\n      url: file:///r\n  b:\n    replica:\n      url: file:///r\n",
+			"replica in data":      "regions:\n  a:\n    data: /srv/a\n  b:\n    replica:\n      url: file:///srv/a/r\n",
+			"same bucket and path": "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p\n",
+			"nested bucket prefix": "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p/q\n",
+		} {
+			path := filepath.Join(dir, "c.yml")
+			os.WriteFile(path, []byte(body), 0o600)
+			if _, err := LoadConfig(path, dir); err == nil || !strings.Contains(err.Error(), "overlap") {
+				t.Errorf("%s: err = %v", name, err)
+			}
+		}
+		for name, body := range map[string]string{
+			"prefix that is not a parent": "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p2\n",
+			"other bucket":                "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://other/p\n",
+			"other endpoint":              "regions:\n  a:\n    replica:\n      url: s3://bkt/p?endpoint=http://127.0.0.1:1\n  b:\n    replica:\n      url: s3://bkt/p?endpoint=http://127.0.0.1:2\n",
+		} {
+			path := filepath.Join(dir, "c.yml")
+			os.WriteFile(path, []byte(body), 0o600)
+			if _, err := LoadConfig(path, dir); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	})
 }

@@ -46,10 +46,10 @@ func (m *Manager) Trash(ctx context.Context, id, actor string) (*store.Workspace
 	if err != nil {
 		return nil, err
 	}
-	if err := m.cache.takeForDelete(ctx, w.ID); err != nil {
+	if err := m.cache.takeOut(ctx, w.ID, errNoWorkspace(w.ID)); err != nil {
 		return nil, err
 	}
-	defer m.cache.endDelete(w.ID)
+	defer m.cache.putBack(w.ID)
 	if err := m.repl.remove(ctx, path); err != nil {
 		m.log.Warn("trash: the last sync failed; the startup sync of the next run retries it", "workspace", w.ID, "err", err)
 	}
@@ -114,10 +114,10 @@ func (m *Manager) deleteFrom(ctx context.Context, id, actor string, from ...stri
 	if !slices.Contains(from, w.State) {
 		return nil, errNoWorkspace(id)
 	}
-	if err := m.cache.takeForDelete(ctx, id); err != nil {
+	if err := m.cache.takeOut(ctx, id, errNoWorkspace(id)); err != nil {
 		return nil, err
 	}
-	defer m.cache.endDelete(id)
+	defer m.cache.putBack(id)
 	if err := store.MarkWorkspaceDeleting(ctx, m.catalog.W, id, actorOr(actor), from...); err != nil {
 		return nil, err
 	}

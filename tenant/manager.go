@@ -133,9 +133,10 @@ func prepareDirs(opts Options) (string, *Config, error) {
 	}
 	cfg := opts.Config
 	if cfg == nil {
-		if cfg, err = LoadConfig("", dataDir); err != nil {
-			return "", nil, err
-		}
+		cfg = &Config{}
+	}
+	if err := cfg.resolve(dataDir); err != nil {
+		return "", nil, err
 	}
 	for _, r := range cfg.Regions {
 		if err := os.MkdirAll(r.Data, 0o700); err != nil {

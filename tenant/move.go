@@ -30,10 +30,11 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 	if to.Name == w.Region {
 		return nil, store.Errorf(store.EConflict, "Workspace %s is already in region %s.", w.ID, w.Region)
 	}
-	if err := m.cache.takeForDelete(ctx, w.ID); err != nil {
+	busy := store.Errorf(store.EUnavailable, "Workspace %s is being moved to region %s; try again in a moment.", w.ID, to.Name)
+	if err := m.cache.takeOut(ctx, w.ID, busy); err != nil {
 		return nil, err
 	}
-	defer m.cache.endDelete(w.ID)
+	defer m.cache.putBack(w.ID)
 	// The last sync makes the old replica hold every committed write.
 	if err := m.repl.remove(ctx, oldPath); err != nil {
 		return nil, fmt.Errorf("cannot move workspace %s: its last changes did not reach the replica: %w", w.ID, err)
@@ -51,6 +52,12 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The catalog's replica must know the new region before the old copy
+	// goes: a disaster recovery from an older catalog would look for the
+	// workspace where it no longer is.
+	if err := m.SyncCatalog(ctx); err != nil {
+		return &moved, fmt.Errorf("workspace %s moved to %s, but its copy in %s is kept: the catalog did not reach its replica: %w", w.ID, moved.Region, w.Region, err)
 	}
 	rm, err := m.removeEverywhere(ctx, w)
 	if err != nil {

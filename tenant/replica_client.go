@@ -158,6 +158,15 @@ func (t *replicaTarget) String() string {
 	return s
 }
 
+// location names the place the target stores its files, for comparing
+// targets: file:///dir, or s3://endpoint/bucket/prefix.
+func (t *replicaTarget) location() string {
+	if t.kind == "file" {
+		return "file://" + filepath.ToSlash(t.dir)
+	}
+	return "s3://" + t.endpoint + "/" + t.bucket + "/" + strings.Trim(t.prefix, "/")
+}
+
 // client returns a replica client for the database stored under the given
 // prefix elements, e.g. a workspace id and generation.
 func (t *replicaTarget) client(elems ...string) litestream.ReplicaClient {

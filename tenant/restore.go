@@ -72,28 +72,31 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 	return m.restoreInPlace(ctx, w, opts)
 }
 
+// restoreInPlace takes the workspace out of use before it restores, so its
+// last writes reach the replica first ("latest" holds them; a restore to an
+// earlier moment leaves them restorable in the old generation) and none can
+// come after that sync and be lost in the swap.
 func (m *Manager) restoreInPlace(ctx context.Context, w *store.Workspace, opts RestoreOptions) (*store.Workspace, error) {
 	path, err := m.FilePath(w)
 	if err != nil {
 		return nil, err
 	}
-	if m.repl.registered(path) != nil {
-		m.repl.sync(ctx, path) // so "latest" includes the last second's writes
+	busy := store.Errorf(store.EUnavailable, "Workspace %s is being restored; try again in a moment.", w.ID)
+	if err := m.cache.takeOut(ctx, w.ID, busy); err != nil {
+		return nil, err
+	}
+	defer m.cache.putBack(w.ID)
+	if err := m.repl.remove(ctx, path); err != nil {
+		// A restore is how a broken file is mended, so it goes on.
+		m.log.Warn("restore: the last sync of the replaced file failed", "workspace", w.ID, "err", err)
 	}
 	tmp, cleanup, err := m.restoreValidated(ctx, w, opts.At, filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	if err := m.cache.takeForDelete(ctx, w.ID); err != nil {
-		return nil, err
-	}
-	defer m.cache.endDelete(w.ID)
-	if err := m.repl.remove(ctx, path); err != nil {
-		m.log.Warn("restore: the last sync of the replaced file failed", "workspace", w.ID, "err", err)
-	}
 	// The catalog moves to the new generation before the swap: a crash in
-	// between leaves a missing file, which the next open restores.
+	// between leaves the old file, replicating under the new generation.
 	w.ReplicaGen = max(w.ReplicaGen, 1) + 1
 	err = m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := store.SetWorkspaceReplica(ctx, tx, w.ID, w.Region, w.ReplicaGen); err != nil {
