@@ -38,7 +38,10 @@ type AuditEvent struct {
 	EntityType string    `db:"entity_type" json:"entity_type"`
 	EntityID   string    `db:"entity_id" json:"entity_id"`
 	IP         string    `db:"ip" json:"ip"`
-	Changes    string    `db:"changes" json:"-"`
+	// ContactID is the person the event is about, if any; see the migration
+	// that added it.
+	ContactID string `db:"contact_id" json:"contact_id,omitempty"`
+	Changes   string `db:"changes" json:"-"`
 }
 
 // ChangesMap decodes the event's changes.
@@ -67,6 +70,16 @@ func orEmptyObject(s string) string {
 // audit writes an event in the caller's transaction, so the log and the
 // change commit together or not at all.
 func audit(ctx context.Context, tx sqlx.ExecerContext, a Actor, action, entityType, entityID string, changes map[string]Change) error {
+	contactID := ""
+	if entityType == "contact" {
+		contactID = entityID
+	}
+	return auditAbout(ctx, tx, a, contactID, action, entityType, entityID, changes)
+}
+
+// auditAbout records an event about a contact's note, task or deal, linked
+// to that contact so an erasure finds it after the record itself is gone.
+func auditAbout(ctx context.Context, tx sqlx.ExecerContext, a Actor, contactID, action, entityType, entityID string, changes map[string]Change) error {
 	if changes == nil {
 		changes = map[string]Change{}
 	}
@@ -74,8 +87,8 @@ func audit(ctx context.Context, tx sqlx.ExecerContext, a Actor, action, entityTy
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, entity_type, entity_id, ip, changes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		time.Now().UTC(), a.String(), action, entityType, entityID, a.IP, string(b))
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, entity_type, entity_id, ip, contact_id, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		time.Now().UTC(), a.String(), action, entityType, entityID, a.IP, contactID, string(b))
 	return err
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"strings"
 	"time"
@@ -96,7 +97,7 @@ func CreateDeal(ctx context.Context, db *DB, a Actor, in DealInput) (*Deal, erro
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "deal.create", "deal", d.ID, dealChanges(&Deal{}, d))
+		return auditAbout(ctx, tx, a, d.ContactID, "deal.create", "deal", d.ID, dealChanges(&Deal{}, d))
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +131,7 @@ func UpdateDeal(ctx context.Context, db *DB, a Actor, id string, in DealInput) (
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "deal.update", "deal", id, changes)
+		return auditAbout(ctx, tx, a, cmp.Or(before.ContactID, d.ContactID), "deal.update", "deal", id, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -148,7 +149,7 @@ func DeleteDeal(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deals WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "deal.delete", "deal", id, dealChanges(before, &Deal{}))
+		return auditAbout(ctx, tx, a, before.ContactID, "deal.delete", "deal", id, dealChanges(before, &Deal{}))
 	})
 }
 

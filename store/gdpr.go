@@ -5,11 +5,22 @@ import (
 	"time"
 )
 
+// auditAboutContact selects the audit events about contact ?1: those linked
+// to it when they were written (the contact's own, and those of its notes,
+// tasks and deals, even deleted since), and those of the notes, tasks and
+// deals linked to it now (a task or deal can be linked after its first
+// events). An erasure clears exactly what a subject-access export shows.
+const auditAboutContact = `(contact_id = ?1
+	OR (entity_type = 'note' AND entity_id IN (SELECT id FROM notes WHERE contact_id = ?1))
+	OR (entity_type = 'task' AND entity_id IN (SELECT id FROM tasks WHERE contact_id = ?1))
+	OR (entity_type = 'deal' AND entity_id IN (SELECT id FROM deals WHERE contact_id = ?1)))`
+
 // EraseContact removes every trace of a person from the workspace, for a
 // GDPR erasure request: the contact, their notes, tasks and timeline, their
 // place on deals (the deals stay, without them), their search index
-// entries, and the personal data in audit events about them or their notes
-// and tasks. The audit log keeps the fact of the erasure and nothing else.
+// entries, and the personal data in audit events about them or their notes,
+// tasks and deals. The audit log keeps the fact of the erasure and nothing
+// else.
 // Every connection zeroes deleted bytes within pages (secure_delete=fast);
 // the erasure also zeroes whole freed pages, and optimizes the FTS indexes
 // so no deleted token stays in a segment. Copies outside the file — the
@@ -34,10 +45,7 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 	}
 	steps := []string{
 		// Audit events keep who did what and when, not what the values were.
-		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'contact' AND entity_id = ?1`,
-		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'note' AND entity_id IN (SELECT id FROM notes WHERE contact_id = ?1)`,
-		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'task' AND entity_id IN (SELECT id FROM tasks WHERE contact_id = ?1)`,
-		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'deal' AND entity_id IN (SELECT id FROM deals WHERE contact_id = ?1)`,
+		`UPDATE audit_log SET changes = '{}' WHERE ` + auditAboutContact,
 		`UPDATE deals SET contact_id = NULL WHERE contact_id = ?1`,
 		// Notes, tasks, tags and activities go with the contact (ON DELETE
 		// CASCADE), and the FTS triggers take them out of the index.
@@ -92,9 +100,7 @@ func ContactSubjectAccess(ctx context.Context, db *DB, id string) (*SubjectAcces
 	if sa.Timeline, err = timeline(ctx, db, "contact", id, -1); err != nil {
 		return nil, err
 	}
-	err = db.R.SelectContext(ctx, &sa.Audit, `SELECT * FROM audit_log WHERE (entity_type = 'contact' AND entity_id = ?1)
-		OR (entity_type = 'note' AND entity_id IN (SELECT id FROM notes WHERE contact_id = ?1))
-		OR (entity_type = 'task' AND entity_id IN (SELECT id FROM tasks WHERE contact_id = ?1)) ORDER BY seq`, id)
+	err = db.R.SelectContext(ctx, &sa.Audit, `SELECT * FROM audit_log WHERE `+auditAboutContact+` ORDER BY seq`, id)
 	if sa.Notes == nil {
 		sa.Notes = []Note{}
 	}

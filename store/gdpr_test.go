@@ -20,10 +20,24 @@ func TestEraseContact(t *testing.T) {
 	CreateNote(ctx, db, tester, NoteInput{ContactID: c.ID, Body: "Zsofia prefers calls"})
 	CreateTask(ctx, db, tester, TaskInput{ContactID: &c.ID, Title: ptr("Call Zsofia")})
 	d, _ := CreateDeal(ctx, db, tester, DealInput{Title: ptr("Renewal"), ContactID: &c.ID})
+	// Records about them deleted, or moved to someone else, before the
+	// request: their audit events still hold what was written about them.
+	gone, _ := CreateNote(ctx, db, tester, NoteInput{ContactID: c.ID, Body: "Allergic to peanuts"})
+	DeleteNote(ctx, db, tester, gone.ID)
+	goneDeal, _ := CreateDeal(ctx, db, tester, DealInput{Title: ptr("Quimbyology expansion"), ContactID: &c.ID})
+	DeleteDeal(ctx, db, tester, goneDeal.ID)
+	moved, _ := CreateTask(ctx, db, tester, TaskInput{ContactID: &c.ID, Title: ptr("Send birthday card")})
+	UpdateTask(ctx, db, tester, moved.ID, TaskInput{ContactID: &other.ID})
 
 	sa, err := ContactSubjectAccess(ctx, db, c.ID)
-	if err != nil || len(sa.Notes) != 1 || len(sa.Tasks) != 1 || len(sa.Deals) != 1 || len(sa.Audit) < 4 {
+	if err != nil || len(sa.Notes) != 1 || len(sa.Tasks) != 1 || len(sa.Deals) != 1 {
 		t.Fatalf("subject access: %+v %v", sa, err)
+	}
+	saJSON, _ := json.Marshal(sa.Audit)
+	for _, word := range []string{"Renewal", "peanuts", "Quimbyology expansion", "birthday card"} {
+		if !bytes.Contains(saJSON, []byte(word)) {
+			t.Errorf("the subject-access export's audit events miss %q", word)
+		}
 	}
 	if err := EraseContact(ctx, db, tester, c.ID); err != nil {
 		t.Fatal(err)
@@ -39,7 +53,7 @@ func TestEraseContact(t *testing.T) {
 	}
 	events, _ := ListAudit(ctx, db, AuditFilter{Limit: 200})
 	b, _ := json.Marshal(events)
-	for _, word := range []string{"Zsofia", "zsofia", "Quimby", "555 0199", "prefers calls"} {
+	for _, word := range []string{"Zsofia", "zsofia", "Quimby", "555 0199", "prefers calls", "peanuts", "birthday card"} {
 		if strings.Contains(string(b), word) {
 			t.Errorf("the audit log still holds %q", word)
 		}
@@ -102,5 +116,38 @@ func TestSubjectAccess_BeyondOnePage(t *testing.T) {
 	sa, err := ContactSubjectAccess(ctx, db, c.ID)
 	if err != nil || len(sa.Tasks) != n || len(sa.Timeline) < n || len(sa.Deals) != 0 || sa.Deals == nil {
 		t.Fatalf("tasks %d, timeline %d, deals %v, err %v; want %d tasks and at least as many timeline entries", len(sa.Tasks), len(sa.Timeline), sa.Deals, err, n)
+	}
+}
+
+// A file from before the audit log named contacts gets the links its notes,
+// tasks and deals have when it is migrated.
+func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	c := mustContact(t, db, ContactInput{FirstName: ptr("Old")})
+	n, _ := CreateNote(ctx, db, tester, NoteInput{ContactID: c.ID, Body: "from before"})
+	task, _ := CreateTask(ctx, db, tester, TaskInput{ContactID: &c.ID, Title: ptr("Call")})
+	co, _ := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Elsewhere")})
+	unlinked, _ := CreateNote(ctx, db, tester, NoteInput{CompanyID: co.ID, Body: "about a company"})
+	// Back to schema version 1: no contact_id column.
+	for _, stmt := range []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`, `PRAGMA user_version = 1`} {
+		if _, err := db.W.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := Migrate(ctx, db, WorkspaceSchema); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{c.ID: c.ID, n.ID: c.ID, task.ID: c.ID, co.ID: "", unlinked.ID: ""}
+	for entity, contact := range want {
+		var got []string
+		if err := db.R.Select(&got, `SELECT contact_id FROM audit_log WHERE entity_id = ?`, entity); err != nil || len(got) == 0 {
+			t.Fatalf("events of %s: %v, %v", entity, got, err)
+		}
+		for _, g := range got {
+			if g != contact {
+				t.Errorf("an event of %s names contact %q, want %q", entity, g, contact)
+			}
+		}
 	}
 }

@@ -51,7 +51,7 @@ func CreateNote(ctx context.Context, db *DB, a Actor, in NoteInput) (*Note, erro
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "note.create", "note", n.ID, map[string]Change{"body": {After: body}})
+		return auditAbout(ctx, tx, a, n.ContactID, "note.create", "note", n.ID, map[string]Change{"body": {After: body}})
 	})
 	if err != nil {
 		return nil, err
@@ -106,8 +106,11 @@ func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string) (*Note, e
 		return nil, err
 	}
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var before string
-		err := tx.GetContext(ctx, &before, `SELECT body FROM notes WHERE id = ?`, id)
+		var before struct {
+			Body      string `db:"body"`
+			ContactID string `db:"contact_id"`
+		}
+		err := tx.GetContext(ctx, &before, `SELECT body, coalesce(contact_id, '') AS contact_id FROM notes WHERE id = ?`, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return Errorf(ENotFound, "That note does not exist.")
 		}
@@ -117,7 +120,7 @@ func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string) (*Note, e
 		if _, err := tx.ExecContext(ctx, `UPDATE notes SET body = ?, updated_at = ? WHERE id = ?`, body, time.Now().UTC(), id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "note.update", "note", id, map[string]Change{"body": {Before: before, After: body}})
+		return auditAbout(ctx, tx, a, before.ContactID, "note.update", "note", id, map[string]Change{"body": {Before: before.Body, After: body}})
 	})
 	if err != nil {
 		return nil, err
@@ -135,14 +138,15 @@ func GetNoteW(ctx context.Context, db *DB, id string) (*Note, error) {
 // DeleteNote removes a note.
 func DeleteNote(ctx context.Context, db *DB, a Actor, id string) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM notes WHERE id = ?`, id)
+		var contactID string
+		err := tx.GetContext(ctx, &contactID, `DELETE FROM notes WHERE id = ? RETURNING coalesce(contact_id, '')`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Errorf(ENotFound, "That note does not exist.")
+		}
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return Errorf(ENotFound, "That note does not exist.")
-		}
-		return audit(ctx, tx, a, "note.delete", "note", id, nil)
+		return auditAbout(ctx, tx, a, contactID, "note.delete", "note", id, nil)
 	})
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -79,7 +80,7 @@ func CreateTask(ctx context.Context, db *DB, a Actor, in TaskInput) (*Task, erro
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "task.create", "task", t.ID, taskChanges(&Task{}, t))
+		return auditAbout(ctx, tx, a, t.ContactID, "task.create", "task", t.ID, taskChanges(&Task{}, t))
 	})
 	if err != nil {
 		return nil, err
@@ -116,7 +117,7 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "task.update", "task", id, changes)
+		return auditAbout(ctx, tx, a, cmp.Or(before.ContactID, t.ContactID), "task.update", "task", id, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -134,7 +135,7 @@ func DeleteTask(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "task.delete", "task", id, taskChanges(before, &Task{}))
+		return auditAbout(ctx, tx, a, before.ContactID, "task.delete", "task", id, taskChanges(before, &Task{}))
 	})
 }
 
