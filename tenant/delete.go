@@ -179,6 +179,7 @@ func (m *Manager) deleteReplica(ctx context.Context, w *store.Workspace) (string
 	if err := initClient(ctx, c, t); err != nil {
 		return "", err
 	}
+	m.repl.forgetMarks(replicaWhere(t, []string{w.ID}))
 	if err := c.DeleteAll(ctx); err != nil {
 		return "", fmt.Errorf("cannot delete the replica of workspace %s: %w", w.ID, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,10 @@ type replicator struct {
 
 	mu    sync.Mutex
 	regs  map[string]*registration // by file path
+	// marks remembers where the replicas of files no longer registered
+	// ended, by replicaWhere: a file that is not registered does not change,
+	// so its backup status needs no LIST of its replica.
+	marks map[string]replicaMark
 	idle  *list.List               // lingering registrations, longest unused first
 	dirty bool                     // a final sync failed: the next start syncs everything
 	stop  chan struct{}
@@ -71,8 +76,15 @@ type replicator struct {
 	wg       sync.WaitGroup // the driver, the reaper and unregistrations in flight
 }
 
+// replicaMark is the last transaction a replica holds and when it arrived.
+type replicaMark struct {
+	txid uint64
+	at   time.Time
+}
+
 type registration struct {
 	path    string
+	where   string // its place in the replica; see replicaWhere
 	db      *litestream.DB
 	client  litestream.ReplicaClient
 	users   int
@@ -116,6 +128,7 @@ func newReplicator(ctx context.Context, log *slog.Logger, opts replicatorOptions
 		linger:       orDefault(opts.linger, DefaultLinger),
 		maxLingering: orDefault(opts.maxLingering, DefaultMaxLingering),
 		regs:         map[string]*registration{},
+		marks:        map[string]replicaMark{},
 		idle:         list.New(),
 		stop:         make(chan struct{}),
 		overflow:     make(chan struct{}, 1),
@@ -170,6 +183,7 @@ func (r *replicator) acquire(ctx context.Context, path string, t *replicaTarget,
 }
 
 func (r *replicator) register(ctx context.Context, g *registration, t *replicaTarget, elems []string) error {
+	g.where = replicaWhere(t, elems)
 	client := t.client(elems...)
 	var db *litestream.DB
 	err := initClient(ctx, client, t)
@@ -302,6 +316,8 @@ func (r *replicator) finishUnregister(ctx context.Context, g *registration) erro
 	if err != nil {
 		r.dirty = true
 		r.log.Error("final replication sync failed; the next start retries it", "path", g.path, "err", err)
+	} else if txid := uint64(g.db.Replica.Pos().TXID); txid > 0 {
+		r.marks[g.where] = replicaMark{txid: txid, at: g.db.LastSuccessfulSyncAt()}
 	}
 	delete(r.regs, g.path)
 	r.mu.Unlock()
@@ -482,6 +498,39 @@ func syncLocal(ctx context.Context, db *litestream.DB) error {
 func dropIdleConn(db *litestream.DB) {
 	if sqlDB := db.SQLDB(); sqlDB != nil {
 		sqlDB.SetMaxIdleConns(0)
+	}
+}
+
+// replicaWhere names one database's place in a replica: the target's
+// location and the database's prefix below it.
+func replicaWhere(t *replicaTarget, elems []string) string {
+	return t.location() + "/" + strings.Join(elems, "/")
+}
+
+// mark returns what is remembered of the replica at where.
+func (r *replicator) mark(where string) (replicaMark, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mk, ok := r.marks[where]
+	return mk, ok
+}
+
+// setMark remembers the replica at where, as read from it.
+func (r *replicator) setMark(where string, mk replicaMark) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.marks[where] = mk
+}
+
+// forgetMarks drops what is remembered of every replica under prefix, when
+// its objects are deleted.
+func (r *replicator) forgetMarks(prefix string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for where := range r.marks {
+		if nested(prefix, where) {
+			delete(r.marks, where)
+		}
 	}
 }
 

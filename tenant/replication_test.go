@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -780,5 +781,64 @@ func TestRestoreLatest_KeepsWritesUpToTheSwap(t *testing.T) {
 	}
 	if len(written) < 10 {
 		t.Fatalf("only %d writes: the test did not exercise the race", len(written))
+	}
+}
+
+// The backup status of a workspace that is no longer registered comes from
+// memory: where its replica ended when it was unregistered, or when it was
+// first listed after a start. The console does not LIST every replica on
+// every view.
+func TestBackupStatus_ListsEachReplicaOnce(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	var lists atomic.Int64
+	testHookListReplica = func() { lists.Add(1) }
+	t.Cleanup(func() { testHookListReplica = nil })
+	var ws []*store.Workspace
+	for _, name := range []string{"A", "B", "C"} {
+		w := mustCreate(t, m, name)
+		addCompany(t, m, w.ID, name)
+		mustSync(t, m, w.ID)
+		path, _ := m.FilePath(w)
+		if err := m.cache.takeOut(ctx, w.ID, errNoWorkspace(w.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.repl.remove(ctx, path); err != nil {
+			t.Fatal(err)
+		}
+		m.cache.putBack(w.ID)
+		ws = append(ws, w)
+	}
+	inSync := func(m *Manager) {
+		t.Helper()
+		sts, err := m.BackupStatus(ctx)
+		if err != nil || len(sts) != 4 {
+			t.Fatalf("status = %+v, %v", sts, err)
+		}
+		for _, st := range sts[1:] {
+			if st.Registered || st.ReplicatedTXID == 0 || st.LagTXIDs != 0 || st.LastReplicatedAt == nil {
+				t.Fatalf("status = %+v", st)
+			}
+		}
+	}
+	inSync(m)
+	inSync(m)
+	if n := lists.Load(); n != 0 {
+		t.Fatalf("%d replica listings for workspaces unregistered by this process", n)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	inSync(m)
+	first := lists.Load()
+	inSync(m)
+	// One per workspace, and the catalog's when it has not synced yet
+	// since the start.
+	if n := lists.Load(); first < int64(len(ws)) || first > int64(len(ws))+1 || n != first {
+		t.Fatalf("replica listings after a restart: %d on the first view, %d in all; want one per replica", first, n)
 	}
 }

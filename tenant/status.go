@@ -88,8 +88,15 @@ func (m *Manager) fileStatus(ctx context.Context, st BackupStatus, path string, 
 	return st
 }
 
-// readStoredStatus fills st from Litestream's local state directory and a
-// listing of the replica, for a file that is not registered now.
+// testHookListReplica, when set by tests, runs before each listing of a
+// replica for a backup status.
+var testHookListReplica func()
+
+// readStoredStatus fills st from Litestream's local state directory and,
+// for a file that is not registered now, from where its replica ended: as
+// remembered from its unregistration or an earlier listing, else listed
+// (a few LIST calls). An unregistered file does not change, and only this
+// process writes its replica, so what is remembered stays true.
 func (m *Manager) readStoredStatus(ctx context.Context, st *BackupStatus, path string, elems []string) {
 	if _, maxTXID, err := litestream.NewDB(path).MaxLTX(); err == nil && uint64(maxTXID) > st.LocalTXID {
 		st.LocalTXID = uint64(maxTXID)
@@ -99,10 +106,21 @@ func (m *Manager) readStoredStatus(ctx context.Context, st *BackupStatus, path s
 		st.LastError = err.Error()
 		return
 	}
+	where := replicaWhere(t, elems)
+	if mk, ok := m.repl.mark(where); ok {
+		st.ReplicatedTXID = mk.txid
+		if !mk.at.IsZero() && st.LastReplicatedAt == nil {
+			st.LastReplicatedAt = &mk.at
+		}
+		return
+	}
 	c := t.client(elems...)
 	if err := initClient(ctx, c, t); err != nil {
 		st.LastError = err.Error()
 		return
+	}
+	if testHookListReplica != nil {
+		testHookListReplica()
 	}
 	newest, err := newestReplicaFile(ctx, c)
 	if err != nil {
@@ -113,6 +131,9 @@ func (m *Manager) readStoredStatus(ctx context.Context, st *BackupStatus, path s
 	if !newest.CreatedAt.IsZero() && st.LastReplicatedAt == nil {
 		at := newest.CreatedAt
 		st.LastReplicatedAt = &at
+	}
+	if newest.MaxTXID > 0 {
+		m.repl.setMark(where, replicaMark{txid: st.ReplicatedTXID, at: newest.CreatedAt})
 	}
 }
 
