@@ -60,14 +60,14 @@ type replicator struct {
 	linger       time.Duration
 	maxLingering int
 
-	mu    sync.Mutex
-	regs  map[string]*registration // by file path
+	mu   sync.Mutex
+	regs map[string]*registration // by file path
 	// marks remembers where the replicas of files no longer registered
 	// ended, by replicaWhere: a file that is not registered does not change,
 	// so its backup status needs no LIST of its replica.
 	marks map[string]replicaMark
-	idle  *list.List               // lingering registrations, longest unused first
-	dirty bool                     // a final sync failed: the next start syncs everything
+	idle  *list.List // lingering registrations, longest unused first
+	dirty bool       // a final sync failed: the next start syncs everything
 	stop  chan struct{}
 	// overflow wakes the reaper when more registrations linger than allowed.
 	overflow chan struct{}
