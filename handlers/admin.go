@@ -2,51 +2,66 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"atrium/store"
 	"atrium/tenant"
 )
 
+// adminPerPage is how many workspaces one page of the console shows; only
+// those get their backup status read.
+const adminPerPage = 100
+
 // adminPage is the instance console.
 type adminPage struct {
 	Workspaces []adminWorkspace
 	Trashed    []store.Workspace
-	Catalog    *tenant.BackupStatus
-	TotalBytes int64
+	Catalog    tenant.BackupStatus
+	// Total and TotalBytes count every workspace, Matching those the
+	// search keeps; From and To number the ones on this page (1-based).
+	Total, Matching, From, To int
+	TotalBytes                int64
+	Query                     string
+	Params                    url.Values
+	Prev, Next                int // page numbers; 0 when there is none
 }
 
 type adminWorkspace struct {
 	tenant.Info
 	Members int
-	Backup  *tenant.BackupStatus
+	Backup  tenant.BackupStatus
 }
 
-// admin lists every workspace with its region, size, members and state.
+// admin lists the instance's workspaces, a page at a time, with their
+// region, size, members, state and backup, and the trashed ones.
 func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 	infos, err := s.tenants.List(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	counts, err := store.MemberCounts(r.Context(), s.catalog.R)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	statuses, err := s.tenants.BackupStatus(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	byID := map[string]*tenant.BackupStatus{}
-	for i := range statuses {
-		byID[statuses[i].WorkspaceID] = &statuses[i]
-	}
-	page := adminPage{Catalog: byID["catalog"]}
+	page := adminPage{Total: len(infos), Query: strings.TrimSpace(r.URL.Query().Get("q")), Params: r.URL.Query()}
 	for _, info := range infos {
-		page.Workspaces = append(page.Workspaces, adminWorkspace{Info: info, Members: counts[info.ID], Backup: byID[info.ID]})
 		page.TotalBytes += info.SizeBytes
 	}
+	infos = matchingWorkspaces(infos, page.Query)
+	page.Matching = len(infos)
+	n := pageNumber(r.URL.Query().Get("page"), len(infos))
+	start, end := min((n-1)*adminPerPage, len(infos)), min(n*adminPerPage, len(infos))
+	page.From, page.To = start+1, end
+	if n > 1 {
+		page.Prev = n - 1
+	}
+	if end < len(infos) {
+		page.Next = n + 1
+	}
+	if page.Workspaces, err = s.adminRows(r, infos[start:end]); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page.Catalog = s.tenants.CatalogBackupStatus(r.Context())
 	if page.Trashed, err = s.tenants.ListTrashed(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -54,4 +69,49 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 	v := s.newView(r, "Console")
 	v.Page = page
 	s.render(w, r, http.StatusOK, "admin", v)
+}
+
+// adminRows adds members and backup status to one page of workspaces.
+func (s *Server) adminRows(r *http.Request, infos []tenant.Info) ([]adminWorkspace, error) {
+	counts, err := store.MemberCounts(r.Context(), s.catalog.R)
+	if err != nil {
+		return nil, err
+	}
+	ws := make([]store.Workspace, len(infos))
+	for i := range infos {
+		ws[i] = infos[i].Workspace
+	}
+	statuses, err := s.tenants.WorkspacesBackupStatus(r.Context(), ws)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]adminWorkspace, len(infos))
+	for i, info := range infos {
+		rows[i] = adminWorkspace{Info: info, Members: counts[info.ID], Backup: statuses[i]}
+	}
+	return rows, nil
+}
+
+// matchingWorkspaces keeps those whose name or id contains q, ignoring case.
+func matchingWorkspaces(infos []tenant.Info, q string) []tenant.Info {
+	if q == "" {
+		return infos
+	}
+	q = strings.ToLower(q)
+	var out []tenant.Info
+	for _, info := range infos {
+		if strings.Contains(strings.ToLower(info.Name), q) || strings.Contains(info.ID, q) {
+			out = append(out, info)
+		}
+	}
+	return out
+}
+
+// pageNumber reads a 1-based page number, clamped to the pages there are.
+func pageNumber(raw string, items int) int {
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		n = 1
+	}
+	return min(n, max(1, (items+adminPerPage-1)/adminPerPage))
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 // route is one route of the table every access test walks.
@@ -653,6 +655,49 @@ func TestAdmin(t *testing.T) {
 	wantStatus(t, "superadmin restores", root.post("/workspaces/"+f.b+"/untrash", root.token("/"), url.Values{"from": {"admin"}}), http.StatusSeeOther)
 	wantStatus(t, "restored", f.ts.loggedIn(t, f.owner.Email).get("/w/"+f.b+"/"), http.StatusOK)
 	wantStatus(t, "not superadmin", f.ts.loggedIn(t, f.owner.Email).get("/admin"), http.StatusNotFound)
+}
+
+// The console shows a page of workspaces at a time and finds one by name
+// or id.
+func TestAdmin_PagesAndSearch(t *testing.T) {
+	f := newFixture(t)
+	f.ts.mustUser(t, "root@example.com", true)
+	root := f.ts.loggedIn(t, "root@example.com")
+	for i := range 100 {
+		if _, err := f.ts.tenants.Create(t.Context(), tenant.CreateOptions{Name: fmt.Sprintf("Filler %03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos, err := f.ts.tenants.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := len(infos)
+	r := root.get("/admin")
+	wantStatus(t, "first page", r, http.StatusOK)
+	if !strings.Contains(r.body, fmt.Sprintf("1–100 of %d", total)) || !strings.Contains(r.body, `rel="next" href="?page=2"`) || strings.Contains(r.body, `rel="prev"`) {
+		t.Fatalf("first page: no range or no next link")
+	}
+	if n := strings.Count(r.body, `class="mono muted"`); n != 100 {
+		t.Fatalf("first page shows %d workspaces", n)
+	}
+	r = root.get("/admin?page=2")
+	if !strings.Contains(r.body, fmt.Sprintf("101–%d of %d", total, total)) || !strings.Contains(r.body, `rel="prev" href="?page=1"`) || strings.Contains(r.body, `rel="next"`) {
+		t.Fatalf("last page: wrong range or links")
+	}
+	for _, page := range []string{"0", "-3", "abc", "99999"} {
+		wantStatus(t, "page "+page, root.get("/admin?page="+page), http.StatusOK)
+	}
+	r = root.get("/admin?q=globex")
+	if !strings.Contains(r.body, "Globex") || strings.Contains(r.body, "Filler") || !strings.Contains(r.body, "1–1 of 1") {
+		t.Fatal("search by name")
+	}
+	if r = root.get("/admin?q=" + f.a); !strings.Contains(r.body, "1–1 of 1") {
+		t.Fatal("search by id")
+	}
+	if r = root.get("/admin?q=nothing-like-this"); !strings.Contains(r.body, "No workspace matches") {
+		t.Fatal("search without a match")
+	}
 }
 
 func TestCreateWorkspace(t *testing.T) {

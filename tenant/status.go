@@ -50,14 +50,27 @@ func (m *Manager) BackupStatus(ctx context.Context) ([]BackupStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []BackupStatus{m.fileStatus(ctx, BackupStatus{WorkspaceID: catalogPrefix, Region: m.catalogRegion()}, m.catalogPath(), catalogPrefix)}
+	sts, err := m.WorkspacesBackupStatus(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return append([]BackupStatus{m.CatalogBackupStatus(ctx)}, sts...), nil
+}
+
+// CatalogBackupStatus returns the replication status of the catalog.
+func (m *Manager) CatalogBackupStatus(ctx context.Context) BackupStatus {
+	return m.fileStatus(ctx, BackupStatus{WorkspaceID: catalogPrefix, Region: m.catalogRegion()}, m.catalogPath(), catalogPrefix)
+}
+
+// WorkspacesBackupStatus returns the replication status of each of ws.
+func (m *Manager) WorkspacesBackupStatus(ctx context.Context, ws []store.Workspace) ([]BackupStatus, error) {
+	out := make([]BackupStatus, 0, len(ws))
 	for i := range ws {
-		w := &ws[i]
-		path, err := m.FilePath(w)
+		path, err := m.FilePath(&ws[i])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m.workspaceStatus(ctx, w, path))
+		out = append(out, m.workspaceStatus(ctx, &ws[i], path))
 	}
 	return out, nil
 }
