@@ -232,7 +232,7 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
 		}
 		return n
 	}
-	err := store.SetRetention(r.Context(), wc.lease.DB, s.actor(r), store.Retention{AuditDays: days("audit_days"), ActivityDays: days("activity_days")})
+	err := s.tenants.SetRetention(r.Context(), wc.lease, s.actor(r), store.Retention{AuditDays: days("audit_days"), ActivityDays: days("activity_days")})
 	if err != nil {
 		s.recordFormError(w, r, f, err, "audit_days", func(status int) { s.renderSettings(w, r, status, f) })
 		return

@@ -76,15 +76,17 @@ func SetRetention(ctx context.Context, db *DB, a Actor, r Retention) error {
 	})
 }
 
-// RetentionRun says what one application of the policy removed.
+// RetentionRun says what one application of the policy removed, and by
+// which policy.
 type RetentionRun struct {
-	AuditEvents int64 `json:"audit_events"`
-	Activities  int64 `json:"activities"`
+	Policy      Retention `json:"policy"`
+	AuditEvents int64     `json:"audit_events"`
+	Activities  int64     `json:"activities"`
 }
 
 // ApplyRetention deletes the history older than the policy allows, as of
-// now, and records the run in the audit log (the run's own event is new, so
-// it survives it).
+// now, and records in the audit log a run that deleted anything (the run's
+// own event is new, so it survives it).
 func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time) (RetentionRun, error) {
 	var run RetentionRun
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -92,6 +94,7 @@ func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time) (Retent
 		if err != nil {
 			return err
 		}
+		run.Policy = r
 		if r.AuditDays > 0 {
 			if run.AuditEvents, err = deleteOlder(ctx, tx, `DELETE FROM audit_log WHERE at < ?`, now, r.AuditDays); err != nil {
 				return err
@@ -101,6 +104,9 @@ func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time) (Retent
 			if run.Activities, err = deleteOlder(ctx, tx, `DELETE FROM activities WHERE created_at < ?`, now, r.ActivityDays); err != nil {
 				return err
 			}
+		}
+		if run.AuditEvents == 0 && run.Activities == 0 {
+			return nil
 		}
 		return audit(ctx, tx, a, "retention.apply", "workspace", "", map[string]Change{
 			"audit_events_deleted": {After: run.AuditEvents}, "activities_deleted": {After: run.Activities},

@@ -15,8 +15,12 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("negative days: %v", err)
 	}
 	// Nothing is deleted while the policy keeps everything.
-	if run, _ := ApplyRetention(ctx, db, tester, time.Now().Add(400*24*time.Hour)); run.AuditEvents != 0 || run.Activities != 0 {
+	if run, _ := ApplyRetention(ctx, db, tester, time.Now().Add(400*24*time.Hour)); run.AuditEvents != 0 || run.Activities != 0 || run.Policy != (Retention{}) {
 		t.Fatalf("deleted with no policy: %+v", run)
+	}
+	// A run that deletes nothing leaves no trace in the audit log.
+	if events, _ := ListAudit(ctx, db, AuditFilter{Action: "retention.apply"}); len(events) != 0 {
+		t.Fatalf("a run that deleted nothing was audited: %+v", events)
 	}
 	if err := SetRetention(ctx, db, tester, Retention{AuditDays: 30, ActivityDays: 90}); err != nil {
 		t.Fatal(err)
@@ -25,7 +29,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("policy %+v", r)
 	}
 	run, err := ApplyRetention(ctx, db, tester, time.Now().Add(60*24*time.Hour))
-	if err != nil || run.AuditEvents < 3 || run.Activities != 0 {
+	if err != nil || run.AuditEvents < 3 || run.Activities != 0 || run.Policy.AuditDays != 30 {
 		t.Fatalf("after 60 days: %+v %v", run, err)
 	}
 	run, _ = ApplyRetention(ctx, db, tester, time.Now().Add(100*24*time.Hour))

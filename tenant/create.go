@@ -57,8 +57,9 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*store.Worksp
 			return nil, err
 		}
 	}
+	// An imported file may carry a retention policy; the template has none.
 	w := &store.Workspace{ID: NewID(), Name: name, Region: region.Name, State: store.StateCreating,
-		CreatedAt: time.Now().UTC(), Pristine: opts.From == ""}
+		CreatedAt: time.Now().UTC(), Pristine: opts.From == "", RetentionPolicy: opts.From != ""}
 	if err := store.InsertWorkspace(ctx, m.catalog.W, w); err != nil {
 		return nil, err
 	}

@@ -102,6 +102,10 @@ func (m *Manager) restoreInPlace(ctx context.Context, w *store.Workspace, opts R
 		if err := store.SetWorkspaceReplica(ctx, tx, w.ID, w.Region, w.ReplicaGen); err != nil {
 			return err
 		}
+		// The restored file may hold another retention policy.
+		if err := store.SetRetentionFlag(ctx, tx, w.ID, true); err != nil {
+			return err
+		}
 		return store.LogEvent(ctx, tx, actorOr(opts.Actor), "workspace.restore", w.ID, restoreDetail(opts, w.ReplicaGen))
 	})
 	if err != nil {
@@ -147,7 +151,8 @@ func (m *Manager) restoreAsNew(ctx context.Context, src *store.Workspace, opts R
 	if err != nil {
 		return nil, err
 	}
-	w := &store.Workspace{ID: NewID(), Name: name, Region: src.Region, State: store.StateCreating, CreatedAt: time.Now().UTC(), ReplicaGen: 1}
+	w := &store.Workspace{ID: NewID(), Name: name, Region: src.Region, State: store.StateCreating, CreatedAt: time.Now().UTC(),
+		ReplicaGen: 1, RetentionPolicy: true} // the restored file may hold a policy
 	path, err := m.FilePath(w)
 	if err != nil {
 		return nil, err
