@@ -31,11 +31,16 @@ func (m *Manager) MigrateAll(ctx context.Context, concurrency int) (MigrateSumma
 		if err := m.restoreIfMissing(ctx, w, path); err != nil {
 			return err
 		}
-		// A migration writes: Litestream tracks the file first.
-		if err := m.acquireReplication(ctx, w, path); err != nil {
-			return err
+		// A migration writes: Litestream tracks the file first, unless it
+		// was never opened and so has no replica yet (its first open
+		// registers it; registering every one of them here would replicate
+		// thousands of empty workspaces).
+		if !w.Pristine {
+			if err := m.acquireReplication(ctx, w, path); err != nil {
+				return err
+			}
+			defer m.repl.release(path)
 		}
-		defer m.repl.release(path)
 		db, err := store.Open(path, store.OpenOptions{})
 		if err != nil {
 			return fmt.Errorf("workspace %s: %w", w.ID, err)
@@ -70,10 +75,20 @@ func (m *Manager) CheckAll(ctx context.Context, concurrency int, fail func(what 
 		mu.Lock()
 		checked++
 		mu.Unlock()
-		l, err := m.Acquire(ctx, w.ID)
-		if err == nil {
-			err = l.IntegrityCheck(ctx)
-			l.Release()
+		var err error
+		if w.Pristine {
+			// Read where it lies: a lease would open it for the first time
+			// (registering it, so it would start replicating).
+			var path string
+			if path, err = m.FilePath(w); err == nil {
+				err = checkFile(ctx, path)
+			}
+		} else {
+			var l *Lease
+			if l, err = m.Acquire(ctx, w.ID); err == nil {
+				err = l.IntegrityCheck(ctx)
+				l.Release()
+			}
 		}
 		if err != nil {
 			fail("workspace "+w.ID, err)

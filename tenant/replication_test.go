@@ -610,6 +610,16 @@ func TestPristineWorkspace(t *testing.T) {
 	if err != nil || len(sts) != 3 || !sts[1].Pristine || sts[1].LastError != "" || sts[1].Registered {
 		t.Fatalf("status = %+v, %v", sts, err)
 	}
+	// Checking and migrating every workspace does not open them for use.
+	if n, err := m.CheckAll(ctx, 2, func(what string, err error) { t.Errorf("check %s: %v", what, err) }); err != nil || n != 3 {
+		t.Fatalf("checked %d, %v", n, err)
+	}
+	if sum, err := m.MigrateAll(ctx, 2); err != nil || sum.Current != 2 {
+		t.Fatalf("migrate: %+v, %v", sum, err)
+	}
+	if !pristine(m, quiet) || !pristine(m, used) || m.repl.registered(mustPath(t, m, quiet.ID)) != nil {
+		t.Fatal("check or migrate opened a pristine workspace")
+	}
 	addCompany(t, m, used.ID, "u1")
 	if pristine(m, used) || !pristine(m, quiet) {
 		t.Fatal("the first open did not clear pristine, or cleared another workspace's")

@@ -212,7 +212,7 @@ func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at t
 		cleanup()
 		return "", nil, err
 	}
-	if err := checkRestored(ctx, out); err != nil {
+	if err := checkFile(ctx, out); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("the restored file of workspace %s is not usable: %w", w.ID, err)
 	}
@@ -261,8 +261,8 @@ func restoreFile(ctx context.Context, c litestream.ReplicaClient, at time.Time, 
 	return nil
 }
 
-// checkRestored runs integrity_check on a restored file.
-func checkRestored(ctx context.Context, path string) error {
+// checkFile runs integrity_check on the file at path, opened on its own.
+func checkFile(ctx context.Context, path string) error {
 	db, err := store.Open(path, store.OpenOptions{})
 	if err != nil {
 		return err
@@ -360,7 +360,7 @@ func (m *Manager) restoreCatalogIfMissing(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("catalog.db is missing and cannot be restored from %s: %w", t, err)
 	}
-	if err := checkRestored(ctx, out); err != nil {
+	if err := checkFile(ctx, out); err != nil {
 		return false, fmt.Errorf("the restored catalog is not usable: %w", err)
 	}
 	m.log.Warn("catalog.db was missing; restored it from the replica", "replica", t.String())
