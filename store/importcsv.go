@@ -513,7 +513,17 @@ func (im *contactImport) decide(row int, rec []string) rowOp {
 		if !im.opt.Update {
 			return rowOp{row: row, skip: true}
 		}
-		return rowOp{row: row, update: id, in: in}
+		op := rowOp{row: row, update: id, in: in}
+		if in.Company != nil {
+			// Through the cache like a new row's, so that a later row naming
+			// the same new company does not make a second one.
+			cid, create, err := im.companyFor(*in.Company)
+			if err != nil {
+				return rowOp{row: row, fail: ErrorMessage(err)}
+			}
+			op.company, op.in.Company, op.in.CompanyID = create, nil, &cid
+		}
+		return op
 	}
 	op, err := im.create(in)
 	if err != nil {
@@ -575,6 +585,22 @@ func importInput(values *[fieldCount]string, custom map[string]any) ContactInput
 	return in
 }
 
+// companyFor returns the id of the company named raw: from the cache, or a
+// new one, returned as create too, to insert before the row that names it.
+func (im *contactImport) companyFor(raw string) (id string, create []any, err error) {
+	name, err := cleanText("company", "The company name", raw, 200)
+	if err != nil {
+		return "", nil, err
+	}
+	key := strings.ToLower(name)
+	if id, ok := im.companies[key]; ok {
+		return id, nil, nil
+	}
+	id = newID()
+	im.companies[key] = id
+	return id, []any{id, name}, nil
+}
+
 // create validates a new contact like CreateContact does; its company
 // comes from the cache, or is new.
 func (im *contactImport) create(in ContactInput) (rowOp, error) {
@@ -593,17 +619,11 @@ func (im *contactImport) create(in ContactInput) (rowOp, error) {
 	}
 	var companyID any // NULL for none
 	if company != nil {
-		name, err := cleanText("company", "The company name", *company, 200)
+		id, create, err := im.companyFor(*company)
 		if err != nil {
 			return op, err
 		}
-		id, ok := im.companies[strings.ToLower(name)]
-		if !ok {
-			id = newID()
-			im.companies[strings.ToLower(name)] = id
-			op.company = []any{id, name}
-		}
-		companyID = id
+		companyID, op.company = id, create
 	}
 	customJSON, _ := c.Custom.Value()
 	op.contact = []any{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.Stage, customJSON}
@@ -652,6 +672,9 @@ func (im *contactImport) apply(op *rowOp) error {
 		if err := im.flush(); err != nil {
 			return err
 		}
+		if err := im.insertCompany(op); err != nil {
+			return err
+		}
 		if err := im.update(op.update, op.in); err != nil {
 			if ErrorCode(err) == EInternal {
 				return err
@@ -667,11 +690,8 @@ func (im *contactImport) apply(op *rowOp) error {
 // insert adds a new contact to the batch to insert, after its company if
 // new; its tags come from the cache.
 func (im *contactImport) insert(op *rowOp) error {
-	if op.company != nil {
-		if _, err := im.tx.ExecContext(im.ctx, `INSERT INTO companies (id, name, created_at, updated_at) VALUES (?, ?, ?3, ?3)`,
-			op.company[0], op.company[1], im.now); err != nil {
-			return err
-		}
+	if err := im.insertCompany(op); err != nil {
+		return err
 	}
 	full := im.contacts.add(op.contact...)
 	for _, t := range op.tags {
@@ -686,6 +706,17 @@ func (im *contactImport) insert(op *rowOp) error {
 		return im.flush()
 	}
 	return nil
+}
+
+// insertCompany inserts the new company a row names, if any. A row that
+// then fails leaves it: later rows may name it too.
+func (im *contactImport) insertCompany(op *rowOp) error {
+	if op.company == nil {
+		return nil
+	}
+	_, err := im.tx.ExecContext(im.ctx, `INSERT INTO companies (id, name, created_at, updated_at) VALUES (?, ?, ?3, ?3)`,
+		op.company[0], op.company[1], im.now)
+	return err
 }
 
 // flush inserts the contacts gathered so far, then their tags.

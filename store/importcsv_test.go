@@ -343,6 +343,31 @@ func TestImportCSV_NonASCIICase(t *testing.T) {
 	}
 }
 
+// A company first named by a row that updates a contact, then by a new
+// row, is one company.
+func TestImportCSV_NewCompanyOnAnUpdateRow(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	importCSV(t, db, "name,email\nAda Lovelace,ada@example.com\n", ImportOptions{})
+	csv := "name,email,company\nAda Lovelace,ada@example.com,Initech\nBob Slydell,bob@example.com,initech\n"
+	if res := importCSV(t, db, csv, ImportOptions{Update: true}); res.Created != 1 || res.Updated != 1 || len(res.Errors) != 0 {
+		t.Fatalf("import: %+v", res)
+	}
+	var ids []string
+	db.R.Select(&ids, `SELECT id FROM companies`)
+	if len(ids) != 1 {
+		t.Fatalf("%d companies, want 1", len(ids))
+	}
+	var linked int
+	db.R.Get(&linked, `SELECT count(*) FROM contacts WHERE company_id = ?`, ids[0])
+	if linked != 2 {
+		t.Fatalf("%d contacts at the company, want 2", linked)
+	}
+	if rs, _ := Search(ctx, db, "initech", 5); len(rs) == 0 {
+		t.Fatal("the company is not in the search index")
+	}
+}
+
 func TestImportCSV_BulkStops(t *testing.T) {
 	schema := func(db *DB) string {
 		var sqls []string
