@@ -213,15 +213,19 @@ func (s *Server) importJobPage(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	fields := append([]string{}, store.ImportFields...)
-	if cf, err := store.CustomFields(r.Context(), wc.lease.DB, "contact"); err == nil {
-		for _, f := range cf {
-			fields = append(fields, "custom."+f.Key)
+	page := importPage{Job: job, Progress: job.progress()}
+	if !page.Progress.Started {
+		// The mapping step's choices; the progress polls need none.
+		page.Fields = append([]string{}, store.ImportFields...)
+		if cf, err := store.CustomFields(r.Context(), wc.lease.DB, "contact"); err == nil {
+			for _, f := range cf {
+				page.Fields = append(page.Fields, "custom."+f.Key)
+			}
 		}
 	}
 	v := s.newView(r, "Import contacts")
 	v.Section = "contacts"
-	v.Page = importPage{Job: job, Progress: job.progress(), Fields: fields}
+	v.Page = page
 	s.render(w, r, http.StatusOK, "import", v)
 }
 
