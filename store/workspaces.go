@@ -239,3 +239,31 @@ func WorkspaceEvents(ctx context.Context, q sqlx.QueryerContext, workspaceID str
 	err := sqlx.SelectContext(ctx, q, &es, `SELECT * FROM events WHERE workspace_id = ? ORDER BY seq`, workspaceID)
 	return es, err
 }
+
+// Leftover is a copy of a workspace in a region it moved away from.
+type Leftover struct {
+	WorkspaceID string    `db:"workspace_id"`
+	Region      string    `db:"region"`
+	CreatedAt   time.Time `db:"created_at"`
+}
+
+// AddLeftover records that workspace id's copy in region is to be removed.
+func AddLeftover(ctx context.Context, x sqlx.ExecerContext, id, region string) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO leftovers (workspace_id, region, created_at) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, id, region, time.Now().UTC())
+	return err
+}
+
+// RemoveLeftover forgets workspace id's copy in region: it is gone, or the
+// workspace lives there again.
+func RemoveLeftover(ctx context.Context, x sqlx.ExecerContext, id, region string) error {
+	_, err := x.ExecContext(ctx, `DELETE FROM leftovers WHERE workspace_id = ? AND region = ?`, id, region)
+	return err
+}
+
+// Leftovers lists the copies still to be removed, oldest first.
+func Leftovers(ctx context.Context, q sqlx.QueryerContext) ([]Leftover, error) {
+	var ls []Leftover
+	err := sqlx.SelectContext(ctx, q, &ls, `SELECT * FROM leftovers ORDER BY created_at, workspace_id`)
+	return ls, err
+}

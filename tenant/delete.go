@@ -233,6 +233,9 @@ func (m *Manager) janitor(ctx context.Context, every time.Duration) {
 			if _, err := m.PurgeDue(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("hard deletion job", "err", err)
 			}
+			if err := m.RemoveLeftovers(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("removing copies left by moves", "err", err)
+			}
 		}
 	}
 }

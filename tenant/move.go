@@ -48,6 +48,15 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 		if err := store.SetWorkspaceReplica(ctx, tx, w.ID, moved.Region, moved.ReplicaGen); err != nil {
 			return err
 		}
+		// The old copy is recorded until it is gone, so a failure below is
+		// retried by the background job; a copy once left in the new
+		// region was replaced by placeInRegion.
+		if err := store.AddLeftover(ctx, tx, w.ID, w.Region); err != nil {
+			return err
+		}
+		if err := store.RemoveLeftover(ctx, tx, w.ID, moved.Region); err != nil {
+			return err
+		}
 		return store.LogEvent(ctx, tx, actorOr(actor), "workspace.move", w.ID, map[string]string{"from": w.Region, "to": moved.Region})
 	})
 	if err != nil {
@@ -59,12 +68,65 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 	if err := m.SyncCatalog(ctx); err != nil {
 		return &moved, fmt.Errorf("workspace %s moved to %s, but its copy in %s is kept: the catalog did not reach its replica: %w", w.ID, moved.Region, w.Region, err)
 	}
+	if err := m.removeLeftover(ctx, w, actorOr(actor)); err != nil {
+		return &moved, fmt.Errorf("workspace %s moved to %s, but removing its copy in %s failed (it will be retried): %w", w.ID, moved.Region, w.Region, err)
+	}
+	return &moved, nil
+}
+
+// removeLeftover removes the copy of a workspace in the region w names (one
+// it moved away from) and forgets it.
+func (m *Manager) removeLeftover(ctx context.Context, w *store.Workspace, actor string) error {
 	rm, err := m.removeEverywhere(ctx, w)
 	if err != nil {
-		return &moved, fmt.Errorf("workspace %s moved to %s, but removing its copy in %s failed: %w", w.ID, moved.Region, w.Region, err)
+		return err
 	}
-	store.LogEvent(ctx, m.catalog.W, actorOr(actor), "workspace.move.removed", w.ID, rm)
-	return &moved, nil
+	return m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.RemoveLeftover(ctx, tx, w.ID, w.Region); err != nil {
+			return err
+		}
+		return store.LogEvent(ctx, tx, actor, "workspace.move.removed", w.ID, rm)
+	})
+}
+
+// RemoveLeftovers retries the removal of copies that moves left in their
+// old regions. It returns the first error; the others are logged.
+func (m *Manager) RemoveLeftovers(ctx context.Context) error {
+	ls, err := store.Leftovers(ctx, m.catalog.R)
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for _, l := range ls {
+		if err := m.retryLeftover(ctx, l); err != nil {
+			m.log.Error("removing a copy left by a move failed; it will be retried", "workspace", l.WorkspaceID, "region", l.Region, "err", err)
+			firstErr = cmpOr(firstErr, err)
+		}
+	}
+	return firstErr
+}
+
+// retryLeftover removes one leftover copy, with the workspace taken out of
+// use meanwhile, so a move back into that region cannot run at the same
+// time and have its new file removed.
+func (m *Manager) retryLeftover(ctx context.Context, l store.Leftover) error {
+	busy := store.Errorf(store.EUnavailable, "Workspace %s is being moved; try again in a moment.", l.WorkspaceID)
+	drain, cancel := context.WithTimeout(ctx, 30*time.Second) // a long import can hold it: next run
+	err := m.cache.takeOut(drain, l.WorkspaceID, busy)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer m.cache.putBack(l.WorkspaceID)
+	w, err := store.GetWorkspace(ctx, m.catalog.R, l.WorkspaceID)
+	switch {
+	case err == nil && w.Region == l.Region && w.State != store.StateDeleted:
+		// It lives there again: that copy is the workspace.
+		return store.RemoveLeftover(ctx, m.catalog.W, l.WorkspaceID, l.Region)
+	case err == nil || store.ErrorCode(err) == store.ENotFound:
+		return m.removeLeftover(ctx, &store.Workspace{ID: l.WorkspaceID, Region: l.Region}, "system:leftovers")
+	}
+	return err
 }
 
 // placeInRegion restores w's latest state as the file of moved in its new

@@ -852,3 +852,69 @@ func TestBackupStatus_ListsEachReplicaOnce(t *testing.T) {
 		t.Fatalf("replica listings after a restart: %d on the first view, %d in all; want one per replica", first, n)
 	}
 }
+
+// A move whose removal of the old copy fails records the copy, and the
+// background job removes it later: no copy stays behind in the region the
+// workspace left.
+func TestMove_OldCopyRemovedLater(t *testing.T) {
+	ctx := context.Background()
+	dataDir, other := t.TempDir(), t.TempDir()
+	cfg := mustConfig(t, dataDir, `
+regions:
+  default:
+    replica:
+      url: file://`+other+`/default-replica
+  eu:
+    data: `+other+`/eu-data
+    replica:
+      url: file://`+other+`/eu-replica
+`)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Home")
+	addCompany(t, m, w.ID, "home")
+	mustSync(t, m, w.ID)
+	oldPath := mustPath(t, m, w.ID)
+	calls := 0
+	testHookDeleteReplica = func(string) error {
+		if calls++; calls > 1 { // the first is the new region's, before the switch
+			return errors.New("object storage unreachable")
+		}
+		return nil
+	}
+	defer func() { testHookDeleteReplica = nil }()
+	moved, err := m.Move(ctx, w.ID, "eu", "test")
+	if moved == nil || moved.Region != "eu" || err == nil || !strings.Contains(err.Error(), "will be retried") {
+		t.Fatalf("move = %+v, %v", moved, err)
+	}
+	if _, err := os.Stat(oldPath); err != nil {
+		t.Fatalf("the old copy went although its replica could not: %v", err)
+	}
+	if err := m.RemoveLeftovers(ctx); err == nil {
+		t.Fatal("retry while the replica is unreachable: no error")
+	}
+	testHookDeleteReplica = nil
+	if err := m.RemoveLeftovers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(oldPath); !os.IsNotExist(err) {
+		t.Fatalf("old file left: %v", err)
+	}
+	assertOnlyPrefixes(t, filepath.Join(other, "default-replica"), catalogPrefix)
+	if ls, _ := store.Leftovers(ctx, m.Catalog().R); len(ls) != 0 {
+		t.Fatalf("leftovers = %+v", ls)
+	}
+	if got := companyNames(t, m, w.ID); got != "home" {
+		t.Fatalf("rows after the cleanup = %q", got)
+	}
+	// Moved back: the copy there is the workspace, not a leftover.
+	if _, err := m.Move(ctx, w.ID, "default", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveLeftovers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := companyNames(t, m, w.ID); got != "home" {
+		t.Fatalf("rows after moving back = %q", got)
+	}
+}
