@@ -77,6 +77,15 @@ func audit(ctx context.Context, tx sqlx.ExecerContext, a Actor, action, entityTy
 	return auditAbout(ctx, tx, a, contactID, action, entityType, entityID, changes)
 }
 
+// linkAudit gives a task's or deal's events from before it had a contact
+// to the contact it is linked to now: they are about that person too, and an
+// erasure must find them after the record is gone.
+func linkAudit(ctx context.Context, tx sqlx.ExecerContext, entityType, entityID, contactID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE audit_log SET contact_id = ? WHERE entity_type = ? AND entity_id = ? AND contact_id = ''`,
+		contactID, entityType, entityID)
+	return err
+}
+
 // auditAbout records an event about a contact's note, task or deal, linked
 // to that contact so an erasure finds it after the record itself is gone.
 func auditAbout(ctx context.Context, tx sqlx.ExecerContext, a Actor, contactID, action, entityType, entityID string, changes map[string]Change) error {

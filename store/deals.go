@@ -131,6 +131,11 @@ func UpdateDeal(ctx context.Context, db *DB, a Actor, id string, in DealInput) (
 		if err != nil {
 			return err
 		}
+		if before.ContactID == "" && d.ContactID != "" {
+			if err := linkAudit(ctx, tx, "deal", id, d.ContactID); err != nil {
+				return err
+			}
+		}
 		return auditAbout(ctx, tx, a, cmp.Or(before.ContactID, d.ContactID), "deal.update", "deal", id, changes)
 	})
 	if err != nil {

@@ -10,7 +10,9 @@ import (
 // tasks and deals, even deleted since), and those of the notes, tasks and
 // deals linked to it now (a task or deal can be linked after its first
 // events). An erasure clears exactly what a subject-access export shows.
-const auditAboutContact = `(contact_id = ?1
+// (The second condition on contact_id lets SQLite use the partial index
+// audit_log_contact, which leaves out the events about no one.)
+const auditAboutContact = `((contact_id = ?1 AND contact_id <> '')
 	OR (entity_type = 'note' AND entity_id IN (SELECT id FROM notes WHERE contact_id = ?1))
 	OR (entity_type = 'task' AND entity_id IN (SELECT id FROM tasks WHERE contact_id = ?1))
 	OR (entity_type = 'deal' AND entity_id IN (SELECT id FROM deals WHERE contact_id = ?1)))`
@@ -23,8 +25,9 @@ const auditAboutContact = `(contact_id = ?1
 // else.
 // Every connection zeroes deleted bytes within pages (secure_delete=fast);
 // the erasure also zeroes whole freed pages, and optimizes the FTS indexes
-// so no deleted token stays in a segment. Copies outside the file — the
-// replicas' history — age out with the replica's retention.
+// so no deleted token stays in a segment. Older copies of the changed pages
+// stay in the WAL file until it is overwritten, and in the replicas'
+// history until it ages out with the replica's retention.
 func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 	conn, err := db.W.Connx(ctx)
 	if err != nil {

@@ -28,13 +28,22 @@ func TestEraseContact(t *testing.T) {
 	DeleteDeal(ctx, db, tester, goneDeal.ID)
 	moved, _ := CreateTask(ctx, db, tester, TaskInput{ContactID: &c.ID, Title: ptr("Send birthday card")})
 	UpdateTask(ctx, db, tester, moved.ID, TaskInput{ContactID: &other.ID})
+	// Records made without them, linked to them later, then deleted.
+	co, _ := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Holdings Ltd")})
+	later, _ := CreateTask(ctx, db, tester, TaskInput{CompanyID: &co.ID, Title: ptr("Ask about SECRETX")})
+	UpdateTask(ctx, db, tester, later.ID, TaskInput{ContactID: &c.ID, CompanyID: ptr("")})
+	DeleteTask(ctx, db, tester, later.ID)
+	laterDeal, _ := CreateDeal(ctx, db, tester, DealInput{Title: ptr("SECRETY upsell")})
+	UpdateDeal(ctx, db, tester, laterDeal.ID, DealInput{ContactID: &c.ID})
+	DeleteDeal(ctx, db, tester, laterDeal.ID)
+	DeleteCompany(ctx, db, tester, co.ID)
 
 	sa, err := ContactSubjectAccess(ctx, db, c.ID)
 	if err != nil || len(sa.Notes) != 1 || len(sa.Tasks) != 1 || len(sa.Deals) != 1 {
 		t.Fatalf("subject access: %+v %v", sa, err)
 	}
 	saJSON, _ := json.Marshal(sa.Audit)
-	for _, word := range []string{"Renewal", "peanuts", "Quimbyology expansion", "birthday card"} {
+	for _, word := range []string{"Renewal", "peanuts", "Quimbyology expansion", "birthday card", "SECRETX", "SECRETY"} {
 		if !bytes.Contains(saJSON, []byte(word)) {
 			t.Errorf("the subject-access export's audit events miss %q", word)
 		}
@@ -53,7 +62,7 @@ func TestEraseContact(t *testing.T) {
 	}
 	events, _ := ListAudit(ctx, db, AuditFilter{Limit: 200})
 	b, _ := json.Marshal(events)
-	for _, word := range []string{"Zsofia", "zsofia", "Quimby", "555 0199", "prefers calls", "peanuts", "birthday card"} {
+	for _, word := range []string{"Zsofia", "zsofia", "Quimby", "555 0199", "prefers calls", "peanuts", "birthday card", "SECRETX", "SECRETY"} {
 		if strings.Contains(string(b), word) {
 			t.Errorf("the audit log still holds %q", word)
 		}
@@ -148,6 +157,26 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 			if g != contact {
 				t.Errorf("an event of %s names contact %q, want %q", entity, g, contact)
 			}
+		}
+	}
+}
+
+// The audit events of one person are found through indexes, not by reading
+// the whole audit log.
+func TestAuditAboutContact_UsesIndexes(t *testing.T) {
+	db := MustOpenWorkspace(t)
+	var plan []struct {
+		ID      int    `db:"id"`
+		Parent  int    `db:"parent"`
+		NotUsed int    `db:"notused"`
+		Detail  string `db:"detail"`
+	}
+	if err := db.R.Select(&plan, `EXPLAIN QUERY PLAN SELECT * FROM audit_log WHERE `+auditAboutContact, "x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plan {
+		if strings.HasPrefix(p.Detail, "SCAN audit_log") {
+			t.Fatalf("the audit log is scanned: %+v", plan)
 		}
 	}
 }

@@ -117,6 +117,11 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		if err != nil {
 			return err
 		}
+		if before.ContactID == "" && t.ContactID != "" {
+			if err := linkAudit(ctx, tx, "task", id, t.ContactID); err != nil {
+				return err
+			}
+		}
 		return auditAbout(ctx, tx, a, cmp.Or(before.ContactID, t.ContactID), "task.update", "task", id, changes)
 	})
 	if err != nil {
