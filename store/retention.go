@@ -51,8 +51,14 @@ func intSetting(ctx context.Context, q sqlx.QueryerContext, key string) (int, er
 	return strconv.Atoi(v)
 }
 
+// PolicyHook, when given to SetRetention or ApplyRetention, runs inside
+// their transaction, told whether the workspace has a retention policy
+// (after the change, or as read). Holding the workspace's write lock, it
+// cannot interleave with another such call on the same workspace.
+type PolicyHook func(hasPolicy bool) error
+
 // SetRetention changes the retention policy; the change is audited.
-func SetRetention(ctx context.Context, db *DB, a Actor, r Retention) error {
+func SetRetention(ctx context.Context, db *DB, a Actor, r Retention, hook PolicyHook) error {
 	for field, days := range map[string]int{"audit_days": r.AuditDays, "activity_days": r.ActivityDays} {
 		if days < 0 || days > MaxRetentionDays {
 			return FieldError(field, "Keep history from 1 to %d days, or 0 for forever.", MaxRetentionDays)
@@ -72,6 +78,11 @@ func SetRetention(ctx context.Context, db *DB, a Actor, r Retention) error {
 		ch := map[string]Change{}
 		diff(ch, "audit_days", before.AuditDays, r.AuditDays)
 		diff(ch, "activity_days", before.ActivityDays, r.ActivityDays)
+		if hook != nil {
+			if err := hook(r != Retention{}); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, a, "retention.update", "workspace", "", ch)
 	})
 }
@@ -87,7 +98,7 @@ type RetentionRun struct {
 // ApplyRetention deletes the history older than the policy allows, as of
 // now, and records in the audit log a run that deleted anything (the run's
 // own event is new, so it survives it).
-func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time) (RetentionRun, error) {
+func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time, hook PolicyHook) (RetentionRun, error) {
 	var run RetentionRun
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		r, err := getRetention(ctx, tx)
@@ -95,6 +106,11 @@ func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time) (Retent
 			return err
 		}
 		run.Policy = r
+		if hook != nil {
+			if err := hook(r != Retention{}); err != nil {
+				return err
+			}
+		}
 		if r.AuditDays > 0 {
 			if run.AuditEvents, err = deleteOlder(ctx, tx, `DELETE FROM audit_log WHERE at < ?`, now, r.AuditDays); err != nil {
 				return err

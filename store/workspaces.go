@@ -67,6 +67,13 @@ func SetRetentionFlag(ctx context.Context, x sqlx.ExecerContext, id string, on b
 	return err
 }
 
+// FlagAllForRetention marks every workspace as possibly holding a retention
+// policy, so the next run of the job looks at each once.
+func FlagAllForRetention(ctx context.Context, x sqlx.ExecerContext) error {
+	_, err := x.ExecContext(ctx, `UPDATE workspaces SET retention_policy = 1 WHERE retention_policy = 0`)
+	return err
+}
+
 // WorkspacesWithRetention lists the active workspaces whose file may hold a
 // retention policy.
 func WorkspacesWithRetention(ctx context.Context, q sqlx.QueryerContext) ([]Workspace, error) {

@@ -232,7 +232,8 @@ func setWALMode(path string) error {
 		return err
 	}
 	// Open already ran PRAGMA journal_mode(wal); closing the last
-	// connection checkpoints and removes the WAL, and the mode stays.
+	// connection checkpoints the WAL into the file, and the mode stays (the
+	// WAL file itself is kept: see store.openPool).
 	return db.Close()
 }
 

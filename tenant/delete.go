@@ -179,7 +179,10 @@ func (m *Manager) deleteReplica(ctx context.Context, w *store.Workspace) (string
 	if err := initClient(ctx, c, t); err != nil {
 		return "", err
 	}
+	// Forgotten before and after: a status read while the objects go must
+	// not keep what it listed.
 	m.repl.forgetMarks(replicaWhere(t, []string{w.ID}))
+	defer m.repl.forgetMarks(replicaWhere(t, []string{w.ID}))
 	if err := c.DeleteAll(ctx); err != nil {
 		return "", fmt.Errorf("cannot delete the replica of workspace %s: %w", w.ID, err)
 	}

@@ -81,7 +81,9 @@ func (m *Manager) CheckAll(ctx context.Context, concurrency int, fail func(what 
 			// (registering it, so it would start replicating).
 			var path string
 			if path, err = m.FilePath(w); err == nil {
-				err = checkFile(ctx, path)
+				if err = m.restoreIfMissing(ctx, w, path); err == nil {
+					err = checkFile(ctx, path)
+				}
 			}
 		} else {
 			var l *Lease

@@ -162,6 +162,12 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	if restored {
+		// The catalog's replica can lag the workspaces': a policy saved
+		// just before the loss may not be flagged in it.
+		if err := store.FlagAllForRetention(ctx, m.catalog.W); err != nil {
+			m.catalog.Close()
+			return err
+		}
 		m.recoverWorkspaces(ctx)
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -515,11 +515,14 @@ func (r *replicator) mark(where string) (replicaMark, bool) {
 	return mk, ok
 }
 
-// setMark remembers the replica at where, as read from it.
+// setMark remembers the replica at where, as read from it, unless a newer
+// position is known (a slow listing can end after an unregistration).
 func (r *replicator) setMark(where string, mk replicaMark) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.marks[where] = mk
+	if old, ok := r.marks[where]; !ok || mk.txid > old.txid {
+		r.marks[where] = mk
+	}
 }
 
 // forgetMarks drops what is remembered of every replica under prefix, when

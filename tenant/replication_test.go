@@ -645,6 +645,11 @@ func TestPristineWorkspace(t *testing.T) {
 	if got := companyNames(t, m, quiet.ID); got != "" {
 		t.Fatalf("quiet workspace rows = %q", got)
 	}
+	// The recovered catalog may be older than a retention policy: every
+	// workspace is looked at by the next retention run.
+	if ws, err := store.WorkspacesWithRetention(ctx, m.Catalog().R); err != nil || len(ws) != 2 {
+		t.Fatalf("flagged for retention after recovery: %d, %v", len(ws), err)
+	}
 	if pristine(m, quiet) {
 		t.Fatal("opened after recovery, the quiet workspace is still pristine")
 	}

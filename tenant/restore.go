@@ -69,26 +69,28 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 	if w.State != store.StateActive {
 		return nil, errNoWorkspace(id)
 	}
-	return m.restoreInPlace(ctx, w, opts)
+	return m.restoreInPlace(ctx, id, opts)
 }
 
 // restoreInPlace takes the workspace out of use before it restores, so its
 // last writes reach the replica first ("latest" holds them; a restore to an
 // earlier moment leaves them restorable in the old generation) and none can
 // come after that sync and be lost in the swap.
-func (m *Manager) restoreInPlace(ctx context.Context, w *store.Workspace, opts RestoreOptions) (*store.Workspace, error) {
-	path, err := m.FilePath(w)
+func (m *Manager) restoreInPlace(ctx context.Context, id string, opts RestoreOptions) (*store.Workspace, error) {
+	busy := store.Errorf(store.EUnavailable, "Workspace %s is being restored; try again in a moment.", id)
+	if err := m.cache.takeOut(ctx, id, busy); err != nil {
+		return nil, err
+	}
+	defer m.cache.putBack(id)
+	// Read now that nothing else uses it: a first open that was under way
+	// has cleared pristine, a move has changed its region.
+	w, path, err := m.activeWorkspace(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	busy := store.Errorf(store.EUnavailable, "Workspace %s is being restored; try again in a moment.", w.ID)
-	if err := m.cache.takeOut(ctx, w.ID, busy); err != nil {
-		return nil, err
-	}
-	defer m.cache.putBack(w.ID)
 	if err := m.repl.remove(ctx, path); err != nil {
-		// A restore is how a broken file is mended, so it goes on.
-		m.log.Warn("restore: the last sync of the replaced file failed", "workspace", w.ID, "err", err)
+		return nil, fmt.Errorf("cannot restore workspace %s: its last changes could not be backed up first, and restoring would lose them (%w); "+
+			"if its file is damaged, remove the file and it is restored from its replica when next opened", w.ID, err)
 	}
 	tmp, cleanup, err := m.restoreValidated(ctx, w, opts.At, filepath.Dir(path))
 	if err != nil {

@@ -9,20 +9,21 @@ import (
 
 // SetRetention saves the retention policy of the leased workspace and
 // records in the catalog whether it has one, so the retention job opens
-// only the workspaces that do. The flag is raised before a policy is saved
-// and lowered after one is removed: a failure in between leaves the job
-// looking at a workspace, never skipping one.
+// only the workspaces that do. The flag is raised inside the workspace's
+// transaction, which the job's reading of the policy cannot interleave
+// with; it is lowered only once a removal committed, so a failure leaves
+// the job looking at a workspace, never skipping one.
 func (m *Manager) SetRetention(ctx context.Context, l *Lease, a store.Actor, r store.Retention) error {
-	on := r.AuditDays > 0 || r.ActivityDays > 0
-	if on {
-		if err := store.SetRetentionFlag(ctx, m.catalog.W, l.Workspace.ID, true); err != nil {
-			return err
+	raise := func(hasPolicy bool) error {
+		if !hasPolicy {
+			return nil
 		}
+		return store.SetRetentionFlag(ctx, m.catalog.W, l.Workspace.ID, true)
 	}
-	if err := store.SetRetention(ctx, l.DB, a, r); err != nil {
+	if err := store.SetRetention(ctx, l.DB, a, r, raise); err != nil {
 		return err
 	}
-	if !on {
+	if r == (store.Retention{}) {
 		return store.SetRetentionFlag(ctx, m.catalog.W, l.Workspace.ID, false)
 	}
 	return nil
@@ -79,9 +80,13 @@ func (m *Manager) ApplyRetention(ctx context.Context, now time.Time, fail func(w
 // applyRetention applies the leased workspace's policy, or flags it as
 // having none.
 func (m *Manager) applyRetention(ctx context.Context, l *Lease, now time.Time) (store.RetentionRun, error) {
-	run, err := store.ApplyRetention(ctx, l.DB, store.Actor{Kind: "system", ID: "retention"}, now)
-	if err == nil && run.Policy == (store.Retention{}) {
-		err = store.SetRetentionFlag(ctx, m.catalog.W, l.Workspace.ID, false)
+	// Lowered inside the transaction that found no policy: a policy being
+	// saved meanwhile waits for it, then raises the flag again.
+	lower := func(hasPolicy bool) error {
+		if hasPolicy {
+			return nil
+		}
+		return store.SetRetentionFlag(ctx, m.catalog.W, l.Workspace.ID, false)
 	}
-	return run, err
+	return store.ApplyRetention(ctx, l.DB, store.Actor{Kind: "system", ID: "retention"}, now, lower)
 }
