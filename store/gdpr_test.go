@@ -136,6 +136,7 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	c := mustContact(t, db, ContactInput{FirstName: ptr("Old")})
 	n, _ := CreateNote(ctx, db, tester, NoteInput{ContactID: c.ID, Body: "from before"})
 	task, _ := CreateTask(ctx, db, tester, TaskInput{ContactID: &c.ID, Title: ptr("Call")})
+	deal, _ := CreateDeal(ctx, db, tester, DealInput{Title: ptr("Renewal"), ContactID: &c.ID})
 	co, _ := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Elsewhere")})
 	unlinked, _ := CreateNote(ctx, db, tester, NoteInput{CompanyID: co.ID, Body: "about a company"})
 	// Back to schema version 1: no contact_id column.
@@ -147,7 +148,7 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	if _, _, err := Migrate(ctx, db, WorkspaceSchema); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{c.ID: c.ID, n.ID: c.ID, task.ID: c.ID, co.ID: "", unlinked.ID: ""}
+	want := map[string]string{c.ID: c.ID, n.ID: c.ID, task.ID: c.ID, deal.ID: c.ID, co.ID: "", unlinked.ID: ""}
 	for entity, contact := range want {
 		var got []string
 		if err := db.R.Select(&got, `SELECT contact_id FROM audit_log WHERE entity_id = ?`, entity); err != nil || len(got) == 0 {
