@@ -19,7 +19,7 @@ import (
 // region (replica objects and local files). The workspace keeps its id;
 // its restorable history starts again in the new region.
 func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Workspace, error) {
-	w, oldPath, err := m.activeWorkspace(ctx, id)
+	id, err := ParseID(id)
 	if err != nil {
 		return nil, err
 	}
@@ -27,14 +27,20 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 	if err != nil {
 		return nil, store.Errorf(store.EValidation, "%s.", capitalize(err.Error()))
 	}
+	busy := store.Errorf(store.EUnavailable, "Workspace %s is being moved to region %s; try again in a moment.", id, to.Name)
+	if err := m.cache.takeOut(ctx, id, busy); err != nil {
+		return nil, err
+	}
+	defer m.cache.putBack(id)
+	// Read now that nothing else uses it: another move or a first open may
+	// have changed it while this one waited.
+	w, oldPath, err := m.activeWorkspace(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if to.Name == w.Region {
 		return nil, store.Errorf(store.EConflict, "Workspace %s is already in region %s.", w.ID, w.Region)
 	}
-	busy := store.Errorf(store.EUnavailable, "Workspace %s is being moved to region %s; try again in a moment.", w.ID, to.Name)
-	if err := m.cache.takeOut(ctx, w.ID, busy); err != nil {
-		return nil, err
-	}
-	defer m.cache.putBack(w.ID)
 	// The last sync makes the old replica hold every committed write.
 	if err := m.repl.remove(ctx, oldPath); err != nil {
 		return nil, fmt.Errorf("cannot move workspace %s: its last changes did not reach the replica: %w", w.ID, err)
