@@ -42,14 +42,18 @@ type Removal struct {
 // inaccessible. It stays restorable with Untrash until the grace period
 // ends; then the background job hard-deletes it.
 func (m *Manager) Trash(ctx context.Context, id, actor string) (*store.Workspace, error) {
-	w, path, err := m.activeWorkspace(ctx, id)
+	id, err := ParseID(id)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.cache.takeOut(ctx, w.ID, errNoWorkspace(w.ID)); err != nil {
+	if err := m.cache.takeOut(ctx, id, errNoWorkspace(id)); err != nil {
 		return nil, err
 	}
-	defer m.cache.putBack(w.ID)
+	defer m.cache.putBack(id)
+	w, path, err := m.activeWorkspace(ctx, id) // read once nothing else uses it
+	if err != nil {
+		return nil, err
+	}
 	if err := m.repl.remove(ctx, path); err != nil {
 		m.log.Warn("trash: the last sync failed; the startup sync of the next run retries it", "workspace", w.ID, "err", err)
 	}
@@ -119,6 +123,11 @@ func (m *Manager) deleteFrom(ctx context.Context, id, actor string, from ...stri
 	}
 	defer m.cache.putBack(id)
 	if err := store.MarkWorkspaceDeleting(ctx, m.catalog.W, id, actorOr(actor), from...); err != nil {
+		return nil, err
+	}
+	// Read again now that nothing else uses it: a move that ended while
+	// this waited put its files in another region.
+	if w, err = store.GetWorkspace(ctx, m.catalog.R, id); err != nil {
 		return nil, err
 	}
 	return m.removeAndTombstone(ctx, w, actorOr(actor))
