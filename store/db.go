@@ -34,6 +34,11 @@ type OpenOptions struct {
 	Create bool
 	// Synchronous is SQLite's synchronous setting; "normal" when empty.
 	Synchronous string
+	// Transient is for a brief look at a file nothing replicates now (a
+	// check, a migration of a never-opened workspace, a file being made):
+	// the last connection to close removes the WAL and shared-memory files,
+	// as SQLite does by default, instead of keeping them (see openPool).
+	Transient bool
 }
 
 // Open opens the SQLite file at path. The pragmas are in the DSN so every
@@ -52,7 +57,7 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 	if opts.Create {
 		mode = "rwc"
 	}
-	w, err := openPool(dsn(path, mode, sync, "_txlock=immediate"))
+	w, err := openPool(dsn(path, mode, sync, "_txlock=immediate"), !opts.Transient)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +70,7 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r, err := openPool(dsn(path, "rw", sync, "_pragma=query_only(1)"))
+	r, err := openPool(dsn(path, "rw", sync, "_pragma=query_only(1)"), !opts.Transient)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -81,10 +86,13 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 // it; without this, when that was one of ours, SQLite deleted the WAL, and
 // Litestream, finding it gone the next time the file was registered,
 // uploaded a full snapshot of the file instead of what changed.
-func openPool(dsn string) (*sqlx.DB, error) {
+func openPool(dsn string, keepWAL bool) (*sqlx.DB, error) {
 	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
+	}
+	if !keepWAL {
+		return sqlx.NewDb(sql.OpenDB(base), "sqlite"), nil
 	}
 	return sqlx.NewDb(sql.OpenDB(persistWAL{base}), "sqlite"), nil
 }

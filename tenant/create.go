@@ -227,13 +227,12 @@ func buildTemplate(ctx context.Context, dataDir string) ([]byte, error) {
 // open needs an exclusive lock, which can time out while Litestream, which
 // tracks the file from its creation, is reading it.
 func setWALMode(path string) error {
-	db, err := store.Open(path, store.OpenOptions{})
+	db, err := store.Open(path, store.OpenOptions{Transient: true})
 	if err != nil {
 		return err
 	}
 	// Open already ran PRAGMA journal_mode(wal); closing the last
-	// connection checkpoints the WAL into the file, and the mode stays (the
-	// WAL file itself is kept: see store.openPool).
+	// connection checkpoints and removes the WAL, and the mode stays.
 	return db.Close()
 }
 

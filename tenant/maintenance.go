@@ -41,7 +41,7 @@ func (m *Manager) MigrateAll(ctx context.Context, concurrency int) (MigrateSumma
 			}
 			defer m.repl.release(path)
 		}
-		db, err := store.Open(path, store.OpenOptions{})
+		db, err := store.Open(path, store.OpenOptions{Transient: w.Pristine})
 		if err != nil {
 			return fmt.Errorf("workspace %s: %w", w.ID, err)
 		}

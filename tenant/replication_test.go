@@ -620,6 +620,11 @@ func TestPristineWorkspace(t *testing.T) {
 	if !pristine(m, quiet) || !pristine(m, used) || m.repl.registered(mustPath(t, m, quiet.ID)) != nil {
 		t.Fatal("check or migrate opened a pristine workspace")
 	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(mustPath(t, m, quiet.ID) + suffix); !os.IsNotExist(err) {
+			t.Errorf("check or migrate left %s beside a pristine workspace: %v", suffix, err)
+		}
+	}
 	addCompany(t, m, used.ID, "u1")
 	if pristine(m, used) || !pristine(m, quiet) {
 		t.Fatal("the first open did not clear pristine, or cleared another workspace's")

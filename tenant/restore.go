@@ -265,7 +265,7 @@ func restoreFile(ctx context.Context, c litestream.ReplicaClient, at time.Time, 
 
 // checkFile runs integrity_check on the file at path, opened on its own.
 func checkFile(ctx context.Context, path string) error {
-	db, err := store.Open(path, store.OpenOptions{})
+	db, err := store.Open(path, store.OpenOptions{Transient: true})
 	if err != nil {
 		return err
 	}
