@@ -113,6 +113,13 @@ func TestBrowser_SetupInviteSwitchLogout(t *testing.T) {
 		fill(map[string]string{"f-name": "Globex"}, "#new-workspace button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".sections")))
 	globex := workspaceIDOf(t, read(t, ana, "location", location))
+	run(t, ana, "the restore panel loads after the settings page",
+		chromedp.Navigate(ts.URL+"/w/"+acme+"/settings"),
+		chromedp.WaitVisible(chromedp.ID("restore-panel")),
+		chromedp.WaitNotPresent(chromedp.CSS("#restore-panel [hx-get]")))
+	if text := read(t, ana, "restore panel", chromedp.Text(chromedp.ID("restore-panel"))); !strings.Contains(text, "bring the workspace back") && !strings.Contains(text, "No backup yet: the first one is made") {
+		t.Fatalf("restore panel: %q", text)
+	}
 
 	run(t, ana, "invite by link",
 		chromedp.Navigate(ts.URL+"/w/"+globex+"/members"),

@@ -291,8 +291,17 @@ func TestRestoreUI_PointInTime(t *testing.T) {
 	if !strings.Contains(settings, "<h2>Backup</h2>") || !strings.Contains(settings, "Last replicated") {
 		t.Fatal("the settings page has no backup panel")
 	}
-	if !strings.Contains(settings, "Restore from backup") || !strings.Contains(settings, "You can bring the workspace back") {
+	// The window takes LIST calls on the replica: the page asks for it
+	// once loaded.
+	if !strings.Contains(settings, "Restore from backup") || strings.Contains(settings, "You can bring the workspace back") ||
+		!strings.Contains(settings, `hx-get="/w/`+f.a+`/settings?window=1"`) {
+		t.Fatal("the settings page reads the restore window before it is shown")
+	}
+	if settings = c.get("/w/" + f.a + "/settings?window=1").body; !strings.Contains(settings, "You can bring the workspace back") {
 		t.Fatal("the settings page does not offer a restore window")
+	}
+	if admin := f.ts.loggedIn(t, f.admin.Email).get("/w/" + f.a + "/settings?window=1").body; strings.Contains(admin, "Restore from backup") {
+		t.Fatal("an admin is offered a restore")
 	}
 	admin := f.ts.loggedIn(t, f.admin.Email)
 	wantStatus(t, "an admin restores", admin.post("/w/"+f.a+"/restore", admin.workspaceToken(f.a), url.Values{"at": {between.Format(time.RFC3339Nano)}}), http.StatusForbidden)

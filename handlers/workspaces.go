@@ -107,8 +107,12 @@ func (s *Server) workspaceHome(w http.ResponseWriter, r *http.Request) {
 // settingsPage is a workspace's settings.
 type settingsPage struct {
 	SizeBytes int64
-	Window    *tenant.Window // the restorable span, when the replica has one
-	WindowErr string
+	// WindowRead says the restorable span was read: it takes several LIST
+	// calls per replica generation, so the page asks for it after loading
+	// (?window=1, swapped in by htmx), or when a restore form comes back.
+	WindowRead bool
+	Window     *tenant.Window // the restorable span, when the replica has one
+	WindowErr  string
 	Retention store.Retention
 	Backup    *tenant.BackupStatus
 }
@@ -141,10 +145,13 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		v.Form.Values.Set("audit_days", strconv.Itoa(page.Retention.AuditDays))
 		v.Form.Values.Set("activity_days", strconv.Itoa(page.Retention.ActivityDays))
 	}
-	if wc.role == "owner" {
-		if win, err := s.tenants.RestoreWindow(r.Context(), wc.ws.ID); err == nil {
+	if wc.role == "owner" && (f != nil || r.URL.Query().Get("window") != "") {
+		page.WindowRead = true
+		win, err := s.tenants.RestoreWindow(r.Context(), wc.ws.ID)
+		switch {
+		case err == nil:
 			page.Window = &win
-		} else {
+		case store.ErrorCode(err) != store.ENotFound: // none yet: the page says so
 			page.WindowErr = store.ErrorMessage(err)
 		}
 	}

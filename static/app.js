@@ -95,7 +95,10 @@ document.addEventListener("change", function (e) {
   });
 })();
 
-// Forms that take a local date and time send the browser's UTC offset.
-document.querySelectorAll("[data-tz-offset]").forEach(function (input) {
-  input.value = String(-new Date().getTimezoneOffset());
+// Forms that take a local date and time send the browser's UTC offset,
+// set as they are sent: the form may have arrived after the page (htmx).
+document.addEventListener("submit", function (e) {
+  e.target.querySelectorAll("[data-tz-offset]").forEach(function (input) {
+    input.value = String(-new Date().getTimezoneOffset());
+  });
 });
