@@ -113,8 +113,8 @@ type settingsPage struct {
 	WindowRead bool
 	Window     *tenant.Window // the restorable span, when the replica has one
 	WindowErr  string
-	Retention store.Retention
-	Backup    *tenant.BackupStatus
+	Retention  store.Retention
+	Backup     *tenant.BackupStatus
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
