@@ -125,7 +125,7 @@ func (c *Config) checkApart() error {
 	var places []place
 	for _, name := range c.RegionNames() {
 		r := c.Regions[name]
-		places = append(places, place{"data directory", name, "file://" + r.Data}, place{"replica", name, r.Replica.target.location()})
+		places = append(places, place{"data directory", name, "file://" + filepath.ToSlash(realPath(r.Data))}, place{"replica", name, r.Replica.target.location()})
 	}
 	for i, a := range places {
 		for _, b := range places[i+1:] {

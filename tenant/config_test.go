@@ -90,13 +90,19 @@ regions:
 		// A move between two regions that share a place, or a deletion in
 		// one of them, would remove the other's copy.
 		dir := t.TempDir()
+		os.Mkdir(filepath.Join(dir, "real"), 0o700)
+		if err := os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "link")); err != nil {
+			t.Fatal(err)
+		}
 		for name, body := range map[string]string{
-			"same data":            "regions:\n  a:\n    data: /srv/x\n  b:\n    data: /srv/x/\n",
-			"nested data":          "regions:\n  a:\n    data: /srv/x\n  b:\n    data: /srv/x/b\n",
-			"same file replica":    "regions:\n  a:\n    replica:\n      url: file:///r\n  b:\n    replica:\n      url: file:///r\n",
-			"replica in data":      "regions:\n  a:\n    data: /srv/a\n  b:\n    replica:\n      url: file:///srv/a/r\n",
-			"same bucket and path": "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p\n",
-			"nested bucket prefix": "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p/q\n",
+			"same data":              "regions:\n  a:\n    data: /srv/x\n  b:\n    data: /srv/x/\n",
+			"nested data":            "regions:\n  a:\n    data: /srv/x\n  b:\n    data: /srv/x/b\n",
+			"same file replica":      "regions:\n  a:\n    replica:\n      url: file:///r\n  b:\n    replica:\n      url: file:///r\n",
+			"replica in data":        "regions:\n  a:\n    data: /srv/a\n  b:\n    replica:\n      url: file:///srv/a/r\n",
+			"same bucket and path":   "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p\n",
+			"nested bucket prefix":   "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p/q\n",
+			"AWS written two ways":   "regions:\n  a:\n    replica:\n      url: s3://bkt/p\n  b:\n    replica:\n      url: s3://bkt/p?endpoint=https://s3.eu-west-1.amazonaws.com\n",
+			"data through a symlink": "regions:\n  a:\n    data: " + dir + "/real\n  b:\n    data: " + dir + "/link/b\n",
 		} {
 			path := filepath.Join(dir, "c.yml")
 			os.WriteFile(path, []byte(body), 0o600)

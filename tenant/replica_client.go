@@ -159,12 +159,40 @@ func (t *replicaTarget) String() string {
 }
 
 // location names the place the target stores its files, for comparing
-// targets: file:///dir, or s3://endpoint/bucket/prefix.
+// targets: file:///dir (symlinks resolved), or s3://service/bucket/prefix.
 func (t *replicaTarget) location() string {
 	if t.kind == "file" {
-		return "file://" + filepath.ToSlash(t.dir)
+		return "file://" + filepath.ToSlash(realPath(t.dir))
 	}
-	return "s3://" + t.endpoint + "/" + t.bucket + "/" + strings.Trim(t.prefix, "/")
+	return "s3://" + s3Service(t.endpoint) + "/" + t.bucket + "/" + strings.Trim(t.prefix, "/")
+}
+
+// s3Service names the S3 service an endpoint reaches: "aws" for AWS however
+// it is written (bucket names are global there), else the endpoint's host.
+func s3Service(endpoint string) string {
+	host := endpoint
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	host = strings.ToLower(host)
+	if host == "" || host == "amazonaws.com" || strings.HasSuffix(host, ".amazonaws.com") {
+		return "aws"
+	}
+	return host
+}
+
+// realPath resolves the symlinks in path, as far as it exists.
+func realPath(path string) string {
+	rest := ""
+	for dir := filepath.Clean(path); ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if filepath.Dir(dir) == dir {
+			return path
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
 }
 
 // client returns a replica client for the database stored under the given
