@@ -1,0 +1,146 @@
+package tenant
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"atrium/store"
+)
+
+// Requests keep writing to three workspaces while one is restored again and
+// again, one moves back and forth between regions, and one goes to the
+// trash and back. A request is only ever told to come back later (restore,
+// move) or that the workspace is gone (trash); no write that succeeded is
+// lost, and every file ends where its row says.
+func TestLifecycle_ConcurrentWithRequests(t *testing.T) {
+	ctx := context.Background()
+	dataDir, other := t.TempDir(), t.TempDir()
+	cfg := mustConfig(t, dataDir, `
+regions:
+  default:
+    replica:
+      url: file://`+other+`/default-replica
+  eu:
+    data: `+other+`/eu-data
+    replica:
+      url: file://`+other+`/eu-replica
+`)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	restored, moved, trashed := mustCreate(t, m, "Restored"), mustCreate(t, m, "Moved"), mustCreate(t, m, "Trashed")
+	ws := []*store.Workspace{restored, moved, trashed}
+
+	var (
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		written = map[string][]string{}
+		errs    []string
+	)
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		errs = append(errs, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				w := ws[(g+i)%len(ws)]
+				l, err := m.Acquire(ctx, w.ID)
+				switch code := store.ErrorCode(err); {
+				case err == nil:
+				case code == store.EUnavailable, code == store.ENotFound && w == trashed:
+					time.Sleep(time.Millisecond)
+					continue
+				default:
+					fail("acquire %s: %v", w.Name, err)
+					continue
+				}
+				name := fmt.Sprintf("g%d-%d", g, i)
+				_, err = l.W.Exec(`INSERT INTO companies (id, name, created_at, updated_at) VALUES (?, ?, 0, 0)`, name, name)
+				l.Release()
+				if err != nil {
+					fail("write to %s: %v", w.Name, err)
+					continue
+				}
+				mu.Lock()
+				written[w.ID] = append(written[w.ID], name)
+				mu.Unlock()
+			}
+		}()
+	}
+	var restores, moves, trashes atomic.Int64
+	busy := func(err error) bool {
+		code := store.ErrorCode(err)
+		return err == nil || code == store.EConflict || code == store.EUnavailable
+	}
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			_, err := m.Restore(ctx, restored.ID, RestoreOptions{Actor: "test"})
+			if !busy(err) {
+				fail("restore: %v", err)
+			} else if err == nil {
+				restores.Add(1)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			_, err := m.Move(ctx, moved.ID, []string{"eu", "default"}[i%2], "test")
+			if !busy(err) {
+				fail("move: %v", err)
+			} else if err == nil {
+				moves.Add(1)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			_, err := m.Trash(ctx, trashed.ID, "test")
+			if !busy(err) {
+				fail("trash: %v", err)
+			} else if err == nil {
+				trashes.Add(1)
+			}
+			time.Sleep(20 * time.Millisecond)
+			if err := m.Untrash(ctx, trashed.ID, "test"); err != nil {
+				fail("untrash: %v", err)
+			}
+		}
+	}()
+	time.Sleep(3 * time.Second)
+	stop.Store(true)
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d errors, first: %s", len(errs), errs[0])
+	}
+	if restores.Load() == 0 || moves.Load() < 2 || trashes.Load() == 0 {
+		t.Fatalf("%d restores, %d moves, %d trashes: the operations did not run", restores.Load(), moves.Load(), trashes.Load())
+	}
+	t.Logf("%d restores, %d moves, %d trashes", restores.Load(), moves.Load(), trashes.Load())
+	for _, w := range ws {
+		got := "," + companyNames(t, m, w.ID) + ","
+		for _, name := range written[w.ID] {
+			if !strings.Contains(got, ","+name+",") {
+				t.Fatalf("%s: write %s succeeded but is gone (%d written)", w.Name, name, len(written[w.ID]))
+			}
+		}
+		if len(written[w.ID]) == 0 {
+			t.Errorf("%s: no write got through", w.Name)
+		}
+	}
+	if _, err := m.CheckAll(ctx, 2, func(what string, err error) { t.Errorf("%s: %v", what, err) }); err != nil {
+		t.Fatal(err)
+	}
+}
