@@ -33,13 +33,15 @@ const (
 	// defaultL0RetentionCheckInterval replaces Litestream's 15s: each check
 	// LISTs two levels of every registered database, idle or not.
 	defaultL0RetentionCheckInterval = 15 * time.Minute
-	// shutdownSyncTimeout bounds the final upload of one database when it is
-	// unregistered, so an unreachable replica cannot hold a shutdown for long.
-	shutdownSyncTimeout = 10 * time.Second
 )
 
 // l0RetentionCheckInterval is a variable so benchmarks can shorten it.
 var l0RetentionCheckInterval = defaultL0RetentionCheckInterval
+
+// shutdownSyncTimeout bounds the final upload of one database when it is
+// unregistered, so an unreachable replica cannot hold a shutdown for long.
+// A variable so tests of an unreachable replica need not wait for it.
+var shutdownSyncTimeout = 10 * time.Second
 
 // replicator streams the catalog and workspace files to their regions'
 // replicas through one embedded Litestream store. Databases are registered

@@ -928,3 +928,35 @@ regions:
 		t.Fatalf("rows after moving back = %q", got)
 	}
 }
+
+// A restore in place refuses when the workspace's last changes cannot reach
+// the replica first, instead of replacing them; the file stays as it was.
+func TestRestore_RefusedWhenLastChangesCannotBeBackedUp(t *testing.T) {
+	defer func(d time.Duration) { shutdownSyncTimeout = d }(shutdownSyncTimeout)
+	shutdownSyncTimeout = 300 * time.Millisecond
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, replicas := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Acme")
+	addCompany(t, m, w.ID, "a")
+	mustSync(t, m, w.ID)
+	addCompany(t, m, w.ID, "b")
+	// The replica becomes unwritable (a file where its directory was: even
+	// root cannot write below it).
+	dir := filepath.Join(replicas, w.ID)
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.Restore(ctx, w.ID, RestoreOptions{Actor: "test"})
+	if err == nil || !strings.Contains(err.Error(), "could not be backed up first") {
+		t.Fatalf("restore with an unwritable replica: %v", err)
+	}
+	if got := companyNames(t, m, w.ID); got != "a,b" {
+		t.Fatalf("rows after the refused restore = %q", got)
+	}
+}
