@@ -33,6 +33,7 @@ type replicaTarget struct {
 	accessKeyID, secretAccessKey     string
 
 	syncInterval time.Duration // 0: Litestream's default
+	place        string        // see location; set once parsed
 }
 
 // resolve checks the replica settings and turns them into a target. A url
@@ -61,7 +62,11 @@ func (c *ReplicaConfig) parse() (*replicaTarget, error) {
 		}
 		t.syncInterval = d
 	}
-	return t, t.check()
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	t.place = t.locate()
+	return t, nil
 }
 
 func (t *replicaTarget) parseURL(raw string) error {
@@ -160,7 +165,11 @@ func (t *replicaTarget) String() string {
 
 // location names the place the target stores its files, for comparing
 // targets: file:///dir (symlinks resolved), or s3://service/bucket/prefix.
-func (t *replicaTarget) location() string {
+// It is worked out once, when the config is read: every registration of a
+// file uses it.
+func (t *replicaTarget) location() string { return t.place }
+
+func (t *replicaTarget) locate() string {
 	if t.kind == "file" {
 		return "file://" + filepath.ToSlash(realPath(t.dir))
 	}
