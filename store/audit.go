@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"time"
@@ -77,13 +78,18 @@ func audit(ctx context.Context, tx sqlx.ExecerContext, a Actor, action, entityTy
 	return auditAbout(ctx, tx, a, contactID, action, entityType, entityID, changes)
 }
 
-// linkAudit gives a task's or deal's events from before it had a contact
-// to the contact it is linked to now: they are about that person too, and an
+// auditRelink records the update of a task or deal whose contact went from
+// before to after (either may be ""). When it gets its first contact, its
+// earlier events go to that contact: they are about that person too, and an
 // erasure must find them after the record is gone.
-func linkAudit(ctx context.Context, tx sqlx.ExecerContext, entityType, entityID, contactID string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE audit_log SET contact_id = ? WHERE entity_type = ? AND entity_id = ? AND contact_id = ''`,
-		contactID, entityType, entityID)
-	return err
+func auditRelink(ctx context.Context, tx sqlx.ExecerContext, a Actor, entityType, entityID, before, after string, changes map[string]Change) error {
+	if before == "" && after != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET contact_id = ? WHERE entity_type = ? AND entity_id = ? AND contact_id = ''`,
+			after, entityType, entityID); err != nil {
+			return err
+		}
+	}
+	return auditAbout(ctx, tx, a, cmp.Or(before, after), entityType+".update", entityType, entityID, changes)
 }
 
 // auditAbout records an event about a contact's note, task or deal, linked

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"strings"
 	"time"
@@ -131,12 +130,7 @@ func UpdateDeal(ctx context.Context, db *DB, a Actor, id string, in DealInput) (
 		if err != nil {
 			return err
 		}
-		if before.ContactID == "" && d.ContactID != "" {
-			if err := linkAudit(ctx, tx, "deal", id, d.ContactID); err != nil {
-				return err
-			}
-		}
-		return auditAbout(ctx, tx, a, cmp.Or(before.ContactID, d.ContactID), "deal.update", "deal", id, changes)
+		return auditRelink(ctx, tx, a, "deal", id, before.ContactID, d.ContactID, changes)
 	})
 	if err != nil {
 		return nil, err

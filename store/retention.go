@@ -57,6 +57,13 @@ func intSetting(ctx context.Context, q sqlx.QueryerContext, key string) (int, er
 // cannot interleave with another such call on the same workspace.
 type PolicyHook func(hasPolicy bool) error
 
+func (h PolicyHook) run(hasPolicy bool) error {
+	if h == nil {
+		return nil
+	}
+	return h(hasPolicy)
+}
+
 // SetRetention changes the retention policy; the change is audited.
 func SetRetention(ctx context.Context, db *DB, a Actor, r Retention, hook PolicyHook) error {
 	for field, days := range map[string]int{"audit_days": r.AuditDays, "activity_days": r.ActivityDays} {
@@ -78,10 +85,8 @@ func SetRetention(ctx context.Context, db *DB, a Actor, r Retention, hook Policy
 		ch := map[string]Change{}
 		diff(ch, "audit_days", before.AuditDays, r.AuditDays)
 		diff(ch, "activity_days", before.ActivityDays, r.ActivityDays)
-		if hook != nil {
-			if err := hook(r != Retention{}); err != nil {
-				return err
-			}
+		if err := hook.run(r != Retention{}); err != nil {
+			return err
 		}
 		return audit(ctx, tx, a, "retention.update", "workspace", "", ch)
 	})
@@ -106,10 +111,8 @@ func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time, hook Po
 			return err
 		}
 		run.Policy = r
-		if hook != nil {
-			if err := hook(r != Retention{}); err != nil {
-				return err
-			}
+		if err := hook.run(r != Retention{}); err != nil {
+			return err
 		}
 		if r.AuditDays > 0 {
 			if run.AuditEvents, err = deleteOlder(ctx, tx, `DELETE FROM audit_log WHERE at < ?`, now, r.AuditDays); err != nil {

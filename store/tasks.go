@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -117,12 +116,7 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		if err != nil {
 			return err
 		}
-		if before.ContactID == "" && t.ContactID != "" {
-			if err := linkAudit(ctx, tx, "task", id, t.ContactID); err != nil {
-				return err
-			}
-		}
-		return auditAbout(ctx, tx, a, cmp.Or(before.ContactID, t.ContactID), "task.update", "task", id, changes)
+		return auditRelink(ctx, tx, a, "task", id, before.ContactID, t.ContactID, changes)
 	})
 	if err != nil {
 		return nil, err
