@@ -296,10 +296,16 @@ func (r *replicator) nextToUnregister(now time.Time) *registration {
 	if r.idle.Len() <= r.maxLingering && now.Sub(g.idleSince) < r.linger {
 		return nil
 	}
+	r.startLeaving(g)
+	return g
+}
+
+// startLeaving takes g off the idle list and marks it leaving, for
+// finishUnregister; acquire waits for it. r.mu must be held.
+func (r *replicator) startLeaving(g *registration) {
 	r.idle.Remove(g.elem)
 	g.elem = nil
 	g.leaving = make(chan struct{})
-	return g
 }
 
 // finishUnregister syncs g a last time, stops replicating it and forgets it.
@@ -352,9 +358,7 @@ func (r *replicator) remove(ctx context.Context, path string) error {
 				return ctx.Err()
 			}
 		}
-		r.idle.Remove(g.elem)
-		g.elem = nil
-		g.leaving = make(chan struct{})
+		r.startLeaving(g)
 		r.mu.Unlock()
 		return r.finishUnregister(ctx, g)
 	}

@@ -64,13 +64,13 @@ func (m *Manager) CatalogBackupStatus(ctx context.Context) BackupStatus {
 
 // WorkspacesBackupStatus returns the replication status of each of ws.
 func (m *Manager) WorkspacesBackupStatus(ctx context.Context, ws []store.Workspace) ([]BackupStatus, error) {
-	out := make([]BackupStatus, 0, len(ws))
+	out := make([]BackupStatus, len(ws))
 	for i := range ws {
-		path, err := m.FilePath(&ws[i])
+		st, err := m.WorkspaceBackupStatus(ctx, &ws[i])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m.workspaceStatus(ctx, &ws[i], path))
+		out[i] = st
 	}
 	return out, nil
 }

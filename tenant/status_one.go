@@ -1,12 +1,16 @@
 package tenant
 
-import "context"
+import (
+	"context"
 
-// WorkspaceBackupStatus returns the replication status of one active
-// workspace, for its settings page: from memory while it is registered
-// (it is, while a request holds it open), else from its replica.
-func (m *Manager) WorkspaceBackupStatus(ctx context.Context, id string) (BackupStatus, error) {
-	w, path, err := m.activeWorkspace(ctx, id)
+	"atrium/store"
+)
+
+// WorkspaceBackupStatus returns the replication status of one workspace, as
+// the caller read its row (for a settings page, a lease's: registered while
+// the request holds it, so the status comes from memory).
+func (m *Manager) WorkspaceBackupStatus(ctx context.Context, w *store.Workspace) (BackupStatus, error) {
+	path, err := m.FilePath(w)
 	if err != nil {
 		return BackupStatus{}, err
 	}
