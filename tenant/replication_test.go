@@ -47,6 +47,22 @@ func openWithConfig(tb testing.TB, dataDir string, cfg *Config) *Manager {
 	return m
 }
 
+// twoRegionConfig gives a default region and "eu", each with its own file
+// replica, eu's data and both replicas under other.
+func twoRegionConfig(tb testing.TB, dataDir string) (*Config, string) {
+	other := tb.TempDir()
+	return mustConfig(tb, dataDir, `
+regions:
+  default:
+    replica:
+      url: file://`+other+`/default-replica
+  eu:
+    data: `+other+`/eu-data
+    replica:
+      url: file://`+other+`/eu-replica
+`), other
+}
+
 // fileReplicaConfig keeps the replica outside the data directory, so a test
 // can lose the one and keep the other.
 func fileReplicaConfig(tb testing.TB, dataDir string) (*Config, string) {
@@ -868,17 +884,8 @@ func TestBackupStatus_ListsEachReplicaOnce(t *testing.T) {
 // workspace left.
 func TestMove_OldCopyRemovedLater(t *testing.T) {
 	ctx := context.Background()
-	dataDir, other := t.TempDir(), t.TempDir()
-	cfg := mustConfig(t, dataDir, `
-regions:
-  default:
-    replica:
-      url: file://`+other+`/default-replica
-  eu:
-    data: `+other+`/eu-data
-    replica:
-      url: file://`+other+`/eu-replica
-`)
+	dataDir := t.TempDir()
+	cfg, other := twoRegionConfig(t, dataDir)
 	m := openWithConfig(t, dataDir, cfg)
 	defer m.Close()
 	w := mustCreate(t, m, "Home")
