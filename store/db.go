@@ -37,7 +37,9 @@ type OpenOptions struct {
 	// Transient is for a brief look at a file nothing replicates now (a
 	// check, a migration of a never-opened workspace, a file being made):
 	// the last connection to close removes the WAL and shared-memory files,
-	// as SQLite does by default, instead of keeping them (see openPool).
+	// and commits may checkpoint, as SQLite does by default. Other files
+	// are replicated by Litestream, which must see every WAL frame before
+	// it reaches the database file (see openPool).
 	Transient bool
 }
 
@@ -80,18 +82,31 @@ func Open(path string, opts OpenOptions) (*DB, error) {
 	return &DB{Path: path, W: w, R: r}, nil
 }
 
-// openPool opens a connection pool whose connections keep the WAL file
-// when they close (SQLITE_FCNTL_PERSIST_WAL), as Litestream's own
-// connection does. Whichever connection to a file closes last checkpoints
-// it; without this, when that was one of ours, SQLite deleted the WAL, and
-// Litestream, finding it gone the next time the file was registered,
-// uploaded a full snapshot of the file instead of what changed.
-func openPool(dsn string, keepWAL bool) (*sqlx.DB, error) {
+// openPool opens a connection pool. For a replicated file, its
+// connections never checkpoint on commit and keep the WAL file when they
+// close (SQLITE_FCNTL_PERSIST_WAL), as Litestream's own connection does.
+//
+// Checkpoints are Litestream's alone: it copies the WAL's new frames to
+// LTX files first. A checkpoint by a commit (SQLite's default once the WAL
+// holds 1,000 pages) at a moment Litestream held no read transaction (from
+// a registration until its first sync) let the next commit restart the
+// WAL over frames Litestream had not read; their changes were missing from
+// the replica, which restored as a corrupt file (issue 25).
+//
+// Whichever connection to a file closes last checkpoints it without
+// restarting the WAL; without PERSIST_WAL, when that was one of ours,
+// SQLite deleted the WAL, and Litestream, finding it gone the next time the
+// file was registered, uploaded a full snapshot of the file instead of
+// what changed.
+func openPool(dsn string, replicated bool) (*sqlx.DB, error) {
+	if replicated {
+		dsn += "&_pragma=wal_autocheckpoint(0)"
+	}
 	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	if !keepWAL {
+	if !replicated {
 		return sqlx.NewDb(sql.OpenDB(base), "sqlite"), nil
 	}
 	return sqlx.NewDb(sql.OpenDB(persistWAL{base}), "sqlite"), nil
