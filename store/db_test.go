@@ -47,4 +47,3 @@ func walHeader(tb testing.TB, path string) []byte {
 	}
 	return b[:32]
 }
-
