@@ -37,6 +37,12 @@ type Options struct {
 	// JanitorInterval is how often trashed workspaces past their grace
 	// period and interrupted deletions are hard-deleted (DefaultJanitorInterval if 0).
 	JanitorInterval time.Duration
+	// VerifyInterval is how often the rolling sample verifies a replica
+	// (DefaultVerifyInterval if 0; negative turns background verification
+	// off). VerifyBytesPerSecond bounds its I/O on average
+	// (DefaultVerifyBytesPerSecond if 0).
+	VerifyInterval       time.Duration
+	VerifyBytesPerSecond int64
 }
 
 // Manager is the one entry point to workspaces: it creates, opens, lists,
@@ -52,6 +58,7 @@ type Manager struct {
 	lock     *os.File // held while open; see lockDataDir
 	template []byte   // an empty, migrated workspace file, copied on create
 
+	verifier  *verifier
 	bgCancel  context.CancelFunc
 	bg        sync.WaitGroup // the janitor and the startup sync
 	recovery  Recovery
@@ -112,7 +119,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		lock.Close()
 		return nil, err
 	}
-	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock}
+	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, verifier: newVerifier()}
 	m.cache = newCache(opts.MaxOpen, m.openWorkspace, m.closeWorkspace)
 	m.warnCABundle()
 	if err := m.start(ctx, opts); err != nil {
@@ -173,9 +180,19 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.bgCancel = cancel
 	if !wasClean {
-		m.goBackground(func() { m.syncUnreplicated(bg) })
+		m.goBackground(func() {
+			m.queueVerifyRegisteredAtCrash(bg)
+			m.syncUnreplicated(bg)
+		})
 	}
 	m.goBackground(func() { m.janitor(bg, orDefault(opts.JanitorInterval, DefaultJanitorInterval)) })
+	if opts.VerifyInterval >= 0 {
+		m.repl.reregistered = m.queueVerifyReregistered
+		m.goBackground(func() {
+			m.verifyLoop(bg, orDefault(opts.VerifyInterval, DefaultVerifyInterval),
+				orDefault(opts.VerifyBytesPerSecond, DefaultVerifyBytesPerSecond))
+		})
+	}
 	return nil
 }
 

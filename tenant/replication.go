@@ -76,6 +76,9 @@ type replicator struct {
 	ctx      context.Context // cancelled when the replicator closes
 	quit     context.CancelFunc
 	wg       sync.WaitGroup // the driver, the reaper and unregistrations in flight
+	// reregistered, when set, is told of each file registered again
+	// (Litestream has local state of it from an earlier registration).
+	reregistered func(path string)
 }
 
 // replicaMark is the last transaction a replica holds and when it arrived.
@@ -202,7 +205,44 @@ func (r *replicator) register(ctx context.Context, g *registration, t *replicaTa
 	}
 	close(g.ready)
 	r.mu.Unlock()
+	if err == nil {
+		again := markRegistered(g.path)
+		if again && r.reregistered != nil {
+			r.reregistered(g.path)
+		}
+	}
 	return g.err
+}
+
+// registeredMarker names the file that says a database is registered. It
+// lives in Litestream's local state directory, and only a clean end of
+// the registration removes it, so after a crash it names the files that
+// were being replicated when the process died: their replicas are
+// verified first.
+func registeredMarker(path string) string {
+	return filepath.Join(metaPath(path), "atrium-registered")
+}
+
+// markRegistered writes path's marker (not synced: a crash of the process
+// keeps it; the loss of a power cut only skips a verification) and reports
+// whether Litestream has local state from an earlier registration.
+func markRegistered(path string) (again bool) {
+	dir := metaPath(path)
+	_, err := os.Stat(dir)
+	again = err == nil
+	if err := os.MkdirAll(dir, 0o700); err == nil {
+		if f, err := os.Create(registeredMarker(path)); err == nil {
+			f.Close()
+		}
+	}
+	return again
+}
+
+// wasRegistered reports whether path was registered when the last process
+// stopped without unregistering it.
+func wasRegistered(path string) bool {
+	_, err := os.Stat(registeredMarker(path))
+	return err == nil
 }
 
 func (r *replicator) newDB(path string, client litestream.ReplicaClient, t *replicaTarget) *litestream.DB {
@@ -319,6 +359,9 @@ func (r *replicator) finishUnregister(ctx context.Context, g *registration) erro
 	dropIdleConn(g.db)
 	if uerr := r.store.UnregisterDB(ctx, g.path); err == nil {
 		err = uerr
+	}
+	if err == nil {
+		os.Remove(registeredMarker(g.path))
 	}
 	r.mu.Lock()
 	if err != nil {
@@ -597,7 +640,13 @@ func (r *replicator) close(ctx context.Context) (clean bool, err error) {
 	err = r.store.Close(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	clean = !r.dirty && err == nil
+	if clean {
+		for _, g := range gs {
+			os.Remove(registeredMarker(g.path))
+		}
+	}
 	r.regs = map[string]*registration{}
 	r.idle.Init()
-	return !r.dirty && err == nil, err
+	return clean, err
 }

@@ -39,6 +39,14 @@ type BackupStatus struct {
 	// successful upload.
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// VerifiedAt is when the replica last restored to the live file
+	// (integrity and every page checked), at transaction VerifiedTXID.
+	VerifiedAt   *time.Time `json:"verified_at,omitempty"`
+	VerifiedTXID uint64     `json:"verified_txid,omitempty"`
+	// VerifyFailedAt is when a verification last failed, and VerifyFailure
+	// why; a new replica generation was started then.
+	VerifyFailedAt *time.Time `json:"verify_failed_at,omitempty"`
+	VerifyFailure  string     `json:"verify_failure,omitempty"`
 }
 
 // BackupStatus returns the replication status of the catalog and of every
@@ -80,7 +88,19 @@ func (m *Manager) workspaceStatus(ctx context.Context, w *store.Workspace, path 
 	if w.Pristine {
 		return st // nothing replicated, and nothing to list
 	}
-	return m.fileStatus(ctx, st, path, replicaElems(w)...)
+	st = m.fileStatus(ctx, st, path, replicaElems(w)...)
+	c, err := store.GetReplicaCheck(ctx, m.catalog.R, w.ID)
+	if err != nil {
+		st.LastError = "cannot read the replica's verifications: " + err.Error()
+		return st
+	}
+	if c.VerifiedAt.Valid {
+		st.VerifiedAt, st.VerifiedTXID = &c.VerifiedAt.Time, uint64(c.VerifiedTXID)
+	}
+	if c.FailedAt.Valid {
+		st.VerifyFailedAt, st.VerifyFailure = &c.FailedAt.Time, c.Failure
+	}
+	return st
 }
 
 func (m *Manager) fileStatus(ctx context.Context, st BackupStatus, path string, elems ...string) BackupStatus {

@@ -1,0 +1,192 @@
+package tenant
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"testing"
+
+	"modernc.org/sqlite"
+
+	"atrium/store"
+)
+
+func TestVerifyReplica_Passes(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Acme")
+	for i := range 20 {
+		if err := createContact(m, w.ID, fmt.Sprintf("c%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := m.VerifyReplica(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Failure != "" || v.TXID == 0 || v.Pages < 10 || v.Generation != 1 || v.NewGeneration != 0 {
+		t.Fatalf("got %+v", v)
+	}
+	st := mustBackupStatus(t, m, w.ID)
+	if st.VerifiedAt == nil || st.VerifiedTXID != v.TXID || st.VerifyFailedAt != nil {
+		t.Fatalf("status after a verification that passed: %+v", st)
+	}
+
+	t.Run("NeverOpened", func(t *testing.T) {
+		p := mustCreate(t, m, "Pristine")
+		if _, err := m.VerifyReplica(ctx, p.ID); store.ErrorCode(err) != store.EInvalid {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("Unknown", func(t *testing.T) {
+		if _, err := m.VerifyReplica(ctx, NewID()); store.ErrorCode(err) != store.ENotFound {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// A replica that lost changes (written here behind Litestream's back, the
+// way the bug of issue 25 lost them) fails its verification, which starts
+// a new generation; the latest state then restores from it.
+func TestVerifyReplica_FailureStartsNewGeneration(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	w := mustCreate(t, m, "Acme")
+	// A long WAL, all of it replicated: the frames written behind
+	// Litestream's back come after its end.
+	mustExec(t, m, w.ID, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+		INSERT INTO companies (id, name, created_at, updated_at) SELECT 'before-' || i, hex(randomblob(1500)), 0, 0 FROM n`)
+	path := mustPath(t, m, w.ID)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	restartWALBehindLitestream(t, path)
+
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	v, err := m.VerifyReplica(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Failure == "" || v.Generation != 1 || v.NewGeneration != 2 {
+		t.Fatalf("got %+v", v)
+	}
+	t.Logf("failure: %s", v.Failure)
+	st := mustBackupStatus(t, m, w.ID)
+	if st.VerifyFailedAt == nil || st.VerifyFailure != v.Failure || st.VerifiedAt != nil {
+		t.Fatalf("status after a failed verification: %+v", st)
+	}
+	events, err := store.WorkspaceEvents(ctx, m.catalog.R, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Action != "workspace.backup_failed" {
+		t.Fatalf("last event = %+v", last)
+	}
+	if _, failed := m.VerifyCounts(); failed != 1 {
+		t.Fatalf("failed verifications counted: %d", failed)
+	}
+
+	// The new generation holds a full snapshot: it verifies, and a restore
+	// of the latest state brings back every company.
+	v, err = m.VerifyReplica(ctx, w.ID)
+	if err != nil || v.Failure != "" || v.Generation != 2 {
+		t.Fatalf("second verification: %+v, %v", v, err)
+	}
+	st = mustBackupStatus(t, m, w.ID)
+	if st.VerifiedAt == nil || st.VerifyFailedAt == nil {
+		t.Fatalf("status keeps the failure beside the later success: %+v", st)
+	}
+	want := companyCount(t, m, w.ID)
+	if _, err := m.Restore(ctx, w.ID, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := companyCount(t, m, w.ID); got != want || want < 100 {
+		t.Fatalf("restored %d companies, had %d", got, want)
+	}
+}
+
+// restartWALBehindLitestream writes to the file at path, which nothing
+// replicates now, from a connection that checkpoints as SQLite does by
+// default, until the WAL restarts, and keeps the WAL when it closes. The
+// WAL's frames from before the restart are lost to Litestream.
+func restartWALBehindLitestream(tb testing.TB, path string) {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(c any) error {
+		_, err := c.(sqlite.FileControl).FileControlPersistWAL("main", 1)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	header := walHeaderOf(tb, path)
+	for i := 0; ; i++ {
+		if _, err := conn.ExecContext(context.Background(), `INSERT INTO companies (id, name, created_at, updated_at)
+			VALUES (?, hex(randomblob(1500)), 0, 0)`, fmt.Sprintf("behind-%d", i)); err != nil {
+			tb.Fatal(err)
+		}
+		if !bytes.Equal(header, walHeaderOf(tb, path)) {
+			return
+		}
+	}
+}
+
+func walHeaderOf(tb testing.TB, path string) []byte {
+	tb.Helper()
+	f, err := os.Open(path + "-wal")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 32)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func companyCount(tb testing.TB, m *Manager, id string) int {
+	tb.Helper()
+	l, err := m.Acquire(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Release()
+	var n int
+	if err := l.R.Get(&n, `SELECT count(*) FROM companies`); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func mustBackupStatus(tb testing.TB, m *Manager, id string) BackupStatus {
+	tb.Helper()
+	w, err := store.GetWorkspace(context.Background(), m.catalog.R, id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := m.WorkspaceBackupStatus(context.Background(), w)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
