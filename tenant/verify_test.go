@@ -189,4 +189,3 @@ func mustBackupStatus(tb testing.TB, m *Manager, id string) BackupStatus {
 	}
 	return st
 }
-
