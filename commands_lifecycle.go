@@ -142,7 +142,7 @@ func (m *Main) cmdBackupStatus(ctx context.Context, args []string) error {
 		return enc.Encode(sts)
 	}
 	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKSPACE\tNAME\tREGION\tLOCAL TXID\tREPLICATED TXID\tLAST REPLICATED\tLAG\tLAST ERROR")
+	fmt.Fprintln(tw, "WORKSPACE\tNAME\tREGION\tLOCAL TXID\tREPLICATED TXID\tLAST REPLICATED\tLAG\tVERIFIED\tLAST ERROR")
 	for _, st := range sts {
 		last := "never"
 		if st.Pristine {
@@ -155,10 +155,54 @@ func (m *Main) cmdBackupStatus(ctx context.Context, args []string) error {
 		if st.LagTXIDs > 0 {
 			lag = fmt.Sprintf("%d txns, %s", st.LagTXIDs, st.Lag.Round(time.Second))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", st.WorkspaceID, st.Name, st.Region,
-			st.LocalTXID, st.ReplicatedTXID, last, lag, st.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", st.WorkspaceID, st.Name, st.Region,
+			st.LocalTXID, st.ReplicatedTXID, last, lag, verified(st), st.LastError)
 	}
 	return tw.Flush()
+}
+
+// verified says how the last verifications of a replica went.
+func verified(st tenant.BackupStatus) string {
+	if st.VerifyFailedAt != nil && (st.VerifiedAt == nil || st.VerifyFailedAt.After(*st.VerifiedAt)) {
+		return "FAILED " + st.VerifyFailedAt.UTC().Format(time.RFC3339) + ": " + st.VerifyFailure
+	}
+	if st.VerifiedAt != nil {
+		return st.VerifiedAt.UTC().Format(time.RFC3339)
+	}
+	return "not yet"
+}
+
+// cmdBackupVerify verifies one workspace's replica now: it is restored into
+// a temporary file, checked, and compared with the live file.
+func (m *Main) cmdBackupVerify(ctx context.Context, args []string) error {
+	fs := m.flagSet("backup verify")
+	asJSON := fs.Bool("json", false, "print JSON")
+	id, err := m.parseID(fs, "backup verify", args)
+	if err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	v, err := m.Manager.VerifyReplica(ctx, id)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+	} else if v.Failure == "" {
+		fmt.Fprintf(m.stdout, "verified workspace %s: replica generation %d restores to the live file at transaction %d (%d pages)\n",
+			v.WorkspaceID, v.Generation, v.TXID, v.Pages)
+	}
+	if v.Failure != "" {
+		return fmt.Errorf("the replica of workspace %s (generation %d) does not restore to the live file: %s; started generation %d with a full snapshot",
+			v.WorkspaceID, v.Generation, v.Failure, v.NewGeneration)
+	}
+	return nil
 }
 
 // cmdRestoreAll is disaster recovery: opening the data directory restores
@@ -168,7 +212,7 @@ func (m *Main) cmdRestoreAll(ctx context.Context, args []string) error {
 	if err := m.parseNone(m.flagSet("restore-all"), args); err != nil {
 		return err
 	}
-	if err := m.open(ctx); err != nil {
+	if err := m.openFor(ctx, true); err != nil {
 		return err
 	}
 	rec := m.Manager.Recovery()
@@ -194,6 +238,10 @@ func (m *Main) cmdRestoreAll(ctx context.Context, args []string) error {
 		restored++
 		fmt.Fprintf(m.stdout, "restored %s\n", w.ID)
 	})
+	if !rec.CatalogRestored && restored == 0 && fail == 0 && err == nil {
+		fmt.Fprintln(m.stdout, "nothing to restore: the catalog and every workspace file are in place")
+		return nil
+	}
 	fmt.Fprintf(m.stdout, "%d workspaces restored, %d failed\n", restored, fail)
 	return err
 }

@@ -125,7 +125,8 @@ Commands:
                                                   make a workspace from an archive or a .db file
   apikey create --workspace ID [--name N] [--role read|write]
                                                   create an API key; the key is the last word printed
-  backup status [--json]                          replication position and lag of every file
+  backup status [--json]                          replication position, lag and verification of every file
+  backup verify ID [--json]                       restore a workspace's replica aside and compare it with the live file
   restore-all                                     bring back the catalog and every workspace from the replicas
   migrate                                         migrate the catalog and every workspace
   check                                           run PRAGMA integrity_check over every file
@@ -167,7 +168,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			"import":   m.cmdWorkspaceImport,
 		})
 	case "backup":
-		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus})
+		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus, "verify": m.cmdBackupVerify})
 	case "apikey":
 		return m.dispatch(ctx, "apikey", rest, map[string]command{"create": m.cmdAPIKeyCreate})
 	case "restore-all":
@@ -246,6 +247,12 @@ func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // open builds the workspace manager from the settings.
 func (m *Main) open(ctx context.Context) error {
+	return m.openFor(ctx, false)
+}
+
+// openFor opens the Manager; recovering, a missing catalog must come back
+// from its replica (see tenant.Options.Recover).
+func (m *Main) openFor(ctx context.Context, recovering bool) error {
 	if m.DataDir == "" {
 		return usagef("--data must not be empty.")
 	}
@@ -262,7 +269,7 @@ func (m *Main) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger})
+	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger, Recover: recovering})
 	return err
 }
 

@@ -203,10 +203,23 @@ func TestDurability_KilledMidWritesThenWrittenAgain(t *testing.T) {
 		t.Fatalf("the writer did not die by SIGKILL: %v\n%s", err, out)
 	}
 
+	var atCrash []string // being replicated when the writer died
+	for _, id := range ids {
+		if wasRegistered(filepath.Join(dataDir, "workspaces", id+".db")) {
+			atCrash = append(atCrash, id)
+		}
+	}
+	if len(atCrash) == 0 {
+		t.Fatal("no workspace was registered when the writer died")
+	}
+
 	m = openChurnManager(t, dataDir, replicas)
 	stop := make(chan struct{})
 	time.AfterFunc(durabilityRun, func() { close(stop) })
 	writeChurn(t, m, ids, "after", 4, stop)
+	// The restart queued a verification of each workspace registered at
+	// the crash.
+	waitVerified(t, m, atCrash...)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

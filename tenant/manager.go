@@ -43,7 +43,15 @@ type Options struct {
 	// (DefaultVerifyBytesPerSecond if 0).
 	VerifyInterval       time.Duration
 	VerifyBytesPerSecond int64
+	// Recover is for disaster recovery: a data directory without a catalog
+	// must get it back from the replica. When the replica holds none, Open
+	// fails (ErrNoReplica) instead of starting a new, empty instance.
+	Recover bool
 }
+
+// ErrNoReplica says the catalog was to be recovered and its replica holds
+// nothing.
+var ErrNoReplica = errors.New("no replica")
 
 // Manager is the one entry point to workspaces: it creates, opens, lists,
 // deletes, restores and moves them, owns the catalog, and replicates both
@@ -157,9 +165,19 @@ func prepareDirs(opts Options) (string, *Config, error) {
 // the background work.
 func (m *Manager) start(ctx context.Context, opts Options) error {
 	wasClean := m.takeCleanMarker()
+	_, err := os.Stat(m.catalogPath())
+	missing := errors.Is(err, fs.ErrNotExist)
 	restored, err := m.restoreCatalogIfMissing(ctx)
 	if err != nil {
 		return err
+	}
+	if missing && !restored && opts.Recover {
+		t, err := m.catalogTarget()
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s has no catalog, and there is no backup of one at %s to restore; check the replica URLs in the configuration (--config)",
+			ErrNoReplica, m.dataDir, t)
 	}
 	if err := m.openCatalog(ctx); err != nil {
 		return err
@@ -180,10 +198,9 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.bgCancel = cancel
 	if !wasClean {
-		m.goBackground(func() {
-			m.queueVerifyRegisteredAtCrash(bg)
-			m.syncUnreplicated(bg)
-		})
+		// Before any registration can end and remove its marker.
+		m.queueVerifyRegisteredAtCrash(ctx)
+		m.goBackground(func() { m.syncUnreplicated(bg) })
 	}
 	m.goBackground(func() { m.janitor(bg, orDefault(opts.JanitorInterval, DefaultJanitorInterval)) })
 	if opts.VerifyInterval >= 0 {

@@ -38,13 +38,15 @@ const (
 	// reverifyAfter spares a workspace verified recently a verification
 	// for being registered again (a cache that churns registers often).
 	reverifyAfter = time.Hour
-	// reregistrationDelay lets a workspace registered again take its writes
-	// before it is verified: damage would come from those writes.
-	reregistrationDelay = time.Minute
 	// maxVerifyQueue bounds the workspaces waiting for a verification; the
 	// rolling sample reaches those dropped.
 	maxVerifyQueue = 1024
 )
+
+// reregistrationDelay lets a workspace registered again take its writes
+// before it is verified: damage would come from those writes. A variable
+// so tests need not wait for it.
+var reregistrationDelay = time.Minute
 
 // Verification is what one check of a workspace's replica found.
 type Verification struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"modernc.org/sqlite"
 
@@ -188,4 +189,74 @@ func mustBackupStatus(tb testing.TB, m *Manager, id string) BackupStatus {
 		tb.Fatal(err)
 	}
 	return st
+}
+
+// The background verifier takes a rolling sample: every workspace that was
+// ever opened gets verified in turn, the one checked longest ago first.
+func TestVerifier_RollingSample(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m, err := Open(context.Background(), Options{DataDir: dataDir, Config: cfg, SyncInterval: testSyncInterval,
+		JanitorInterval: time.Hour, VerifyInterval: 20 * time.Millisecond, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var ids []string
+	for i := range 3 {
+		w := mustCreate(t, m, "W")
+		addCompany(t, m, w.ID, fmt.Sprint(i))
+		ids = append(ids, w.ID)
+	}
+	pristine := mustCreate(t, m, "Never opened")
+	waitVerified(t, m, ids...)
+	if st := mustBackupStatus(t, m, pristine.ID); st.VerifiedAt != nil || st.VerifyFailedAt != nil {
+		t.Fatalf("a never-opened workspace was verified: %+v", st)
+	}
+	if passed, failed := m.VerifyCounts(); passed < 3 || failed != 0 {
+		t.Fatalf("passed %d, failed %d", passed, failed)
+	}
+}
+
+// A workspace registered again (its handle and registration ended, then it
+// was opened again) is verified once its writes have landed.
+func TestVerifier_AfterReregistration(t *testing.T) {
+	defer func(d time.Duration) { reregistrationDelay = d }(reregistrationDelay)
+	reregistrationDelay = 0
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m, err := Open(context.Background(), Options{DataDir: dataDir, Config: cfg, MaxOpen: 1, MaxLingering: 1,
+		SyncInterval: testSyncInterval, JanitorInterval: time.Hour, VerifyInterval: time.Hour, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a, b, c := mustCreate(t, m, "A"), mustCreate(t, m, "B"), mustCreate(t, m, "C")
+	addCompany(t, m, a.ID, "first")
+	addCompany(t, m, b.ID, "b")
+	addCompany(t, m, c.ID, "c") // A's registration ends
+	settleReplication(t, m)
+	addCompany(t, m, a.ID, "again")
+	waitVerified(t, m, a.ID)
+}
+
+// waitVerified waits until each of ids has a verification that passed.
+func waitVerified(tb testing.TB, m *Manager, ids ...string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range ids {
+		for {
+			st := mustBackupStatus(tb, m, id)
+			if st.VerifyFailedAt != nil {
+				tb.Fatalf("workspace %s failed its verification: %s", id, st.VerifyFailure)
+			}
+			if st.VerifiedAt != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("workspace %s was not verified within 30 s", id)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
