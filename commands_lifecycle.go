@@ -163,7 +163,7 @@ func (m *Main) cmdBackupStatus(ctx context.Context, args []string) error {
 
 // verified says how the last verifications of a replica went.
 func verified(st tenant.BackupStatus) string {
-	if st.VerifyFailedAt != nil && (st.VerifiedAt == nil || st.VerifyFailedAt.After(*st.VerifiedAt)) {
+	if st.VerifyFailedLast() {
 		return "FAILED " + st.VerifyFailedAt.UTC().Format(time.RFC3339) + ": " + st.VerifyFailure
 	}
 	if st.VerifiedAt != nil {

@@ -813,3 +813,34 @@ func (f *fixture) uploadCSV(t *testing.T, c *client, ws, content string) string 
 	loc := r.header.Get("Location")
 	return loc[strings.LastIndex(loc, "/")+1:]
 }
+
+// Settings and the console show when a workspace's backup was last
+// verified, and a failed verification, to whoever sees its backup state.
+func TestBackupVerification_Shown(t *testing.T) {
+	f := newFixture(t)
+	f.ts.mustUser(t, "root@example.com", true)
+	root := f.ts.loggedIn(t, "root@example.com")
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	if body := owner.get("/w/" + f.a + "/settings").body; !strings.Contains(body, "<dt>Verified</dt><dd>not yet") {
+		t.Fatal("settings do not say the backup is not verified yet")
+	}
+	if v, err := f.ts.tenants.VerifyReplica(t.Context(), f.a); err != nil || v.Failure != "" {
+		t.Fatalf("verify: %+v, %v", v, err)
+	}
+	if body := owner.get("/w/" + f.a + "/settings").body; !strings.Contains(body, "restored aside and compared with this workspace page by page") {
+		t.Fatal("settings do not show the verification")
+	}
+	if body := root.get("/admin").body; !strings.Contains(body, "· verified ") {
+		t.Fatal("the console does not show the verification")
+	}
+	if err := store.RecordReplicaFailed(t.Context(), f.ts.tenants.Catalog().W, f.b, "page 7 of 90 differs from the live file's", time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	body := owner.get("/w/" + f.b + "/settings").body
+	if !strings.Contains(body, "Last failed check") || !strings.Contains(body, "page 7 of 90 differs from the live file&#39;s. A new backup") {
+		t.Fatal("settings do not show the failed verification")
+	}
+	if body := root.get("/admin").body; !strings.Contains(body, `title="page 7 of 90 differs from the live file&#39;s">check failed</span>`) {
+		t.Fatal("the console does not show the failed verification")
+	}
+}

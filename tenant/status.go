@@ -191,6 +191,12 @@ func newestReplicaFile(ctx context.Context, c litestream.ReplicaClient) (ltx.Fil
 	return newest, nil
 }
 
+// VerifyFailedLast says the last verification of the replica failed, with
+// none passing since.
+func (st BackupStatus) VerifyFailedLast() bool {
+	return st.VerifyFailedAt != nil && (st.VerifiedAt == nil || st.VerifyFailedAt.After(*st.VerifiedAt))
+}
+
 // finish computes the lag and attaches the latest error, if it is newer
 // than the last successful upload.
 func (st *BackupStatus) finish(errs *lastErrors, name string) {
