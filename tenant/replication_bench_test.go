@@ -12,6 +12,8 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
+
+	"atrium/store"
 )
 
 // The replication benchmarks report their own metrics; run each with
@@ -117,21 +119,7 @@ func maxDuration(ds []time.Duration) time.Duration {
 func BenchmarkRestore100MB(b *testing.B) {
 	for _, kind := range []string{"s3", "file"} {
 		b.Run(kind, func(b *testing.B) {
-			dataDir := b.TempDir()
-			var cfg *Config
-			if kind == "s3" {
-				cfg = mustConfig(b, dataDir, "regions:\n  default:\n"+newS3(b).replicaYAML("big"))
-			} else {
-				cfg, _ = fileReplicaConfig(b, dataDir)
-			}
-			m, err := Open(context.Background(), Options{DataDir: dataDir, Config: cfg})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
-			w := mustCreate(b, m, "Big")
-			fillMB(b, m, w.ID, 100)
-			mustSync(b, m, w.ID)
+			m, w := openBigWorkspace(b, kind)
 			var ds []time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -144,6 +132,51 @@ func BenchmarkRestore100MB(b *testing.B) {
 			b.StopTimer()
 			reportPercentiles(b, ds)
 			b.ReportMetric(float64(fileSize(mustPath(b, m, w.ID)))/1e6, "db-MB")
+		})
+	}
+}
+
+// openBigWorkspace opens a Manager replicating to the in-process S3 server
+// or to a file replica, with one workspace of 100 MB, replicated.
+func openBigWorkspace(b *testing.B, kind string) (*Manager, *store.Workspace) {
+	dataDir := b.TempDir()
+	var cfg *Config
+	if kind == "s3" {
+		cfg = mustConfig(b, dataDir, "regions:\n  default:\n"+newS3(b).replicaYAML("big"))
+	} else {
+		cfg, _ = fileReplicaConfig(b, dataDir)
+	}
+	m, err := Open(context.Background(), Options{DataDir: dataDir, Config: cfg, VerifyInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	w := mustCreate(b, m, "Big")
+	fillMB(b, m, w.ID, 100)
+	mustSync(b, m, w.ID)
+	return m, w
+}
+
+// BenchmarkVerifyReplica100MB verifies the replica of a workspace holding
+// 100 MB (sync, read every live page, restore aside, integrity_check,
+// compare), from the in-process S3 server and from a file replica. Compare
+// with BenchmarkRestore100MB in the same run.
+func BenchmarkVerifyReplica100MB(b *testing.B) {
+	for _, kind := range []string{"s3", "file"} {
+		b.Run(kind, func(b *testing.B) {
+			m, w := openBigWorkspace(b, kind)
+			var ds []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				v, err := m.VerifyReplica(context.Background(), w.ID)
+				if err != nil || v.Failure != "" {
+					b.Fatalf("%+v, %v", v, err)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			b.StopTimer()
+			reportPercentiles(b, ds)
 		})
 	}
 }
