@@ -204,8 +204,8 @@ func TestDurability_KilledMidWritesThenWrittenAgain(t *testing.T) {
 	}
 
 	var atCrash []string // being replicated when the writer died
-	for _, id := range ids {
-		if wasRegistered(filepath.Join(dataDir, "workspaces", id+".db")) {
+	for _, name := range registeredAtLastStop(filepath.Join(dataDir, registeredList)) {
+		if id, err := ParseID(strings.TrimSuffix(name, ".db")); err == nil {
 			atCrash = append(atCrash, id)
 		}
 	}

@@ -122,7 +122,8 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	repl, err := newReplicator(ctx, log, replicatorOptions{syncInterval: opts.SyncInterval, linger: opts.Linger, maxLingering: opts.MaxLingering})
+	repl, err := newReplicator(ctx, log, replicatorOptions{syncInterval: opts.SyncInterval, linger: opts.Linger, maxLingering: opts.MaxLingering,
+		listPath: filepath.Join(dataDir, registeredList)})
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -198,8 +199,7 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.bgCancel = cancel
 	if !wasClean {
-		// Before any registration can end and remove its marker.
-		m.queueVerifyRegisteredAtCrash(ctx)
+		m.queueVerifyRegisteredAtCrash()
 		m.goBackground(func() { m.syncUnreplicated(bg) })
 	}
 	m.goBackground(func() { m.janitor(bg, orDefault(opts.JanitorInterval, DefaultJanitorInterval)) })

@@ -79,6 +79,13 @@ type replicator struct {
 	// reregistered, when set, is told of each file registered again
 	// (Litestream has local state of it from an earlier registration).
 	reregistered func(path string)
+	// listPath, when set, is where saveRegistered keeps the names of the
+	// registered files; listChanged says they changed since.
+	listPath    string
+	listChanged bool
+	// atLastStop names the files registered when the last process stopped
+	// without closing cleanly (read before this one overwrites them).
+	atLastStop []string
 }
 
 // replicaMark is the last transaction a replica holds and when it arrived.
@@ -109,6 +116,9 @@ type replicatorOptions struct {
 	syncInterval time.Duration
 	linger       time.Duration
 	maxLingering int
+	// listPath is where the names of the registered files are kept; see
+	// saveRegistered.
+	listPath string
 }
 
 func newReplicator(ctx context.Context, log *slog.Logger, opts replicatorOptions) (*replicator, error) {
@@ -137,6 +147,8 @@ func newReplicator(ctx context.Context, log *slog.Logger, opts replicatorOptions
 		idle:         list.New(),
 		stop:         make(chan struct{}),
 		overflow:     make(chan struct{}, 1),
+		listPath:     opts.listPath,
+		atLastStop:   registeredAtLastStop(opts.listPath),
 	}
 	r.ctx, r.quit = context.WithCancel(context.Background())
 	r.wg.Add(2)
@@ -206,43 +218,52 @@ func (r *replicator) register(ctx context.Context, g *registration, t *replicaTa
 	close(g.ready)
 	r.mu.Unlock()
 	if err == nil {
-		again := markRegistered(g.path)
-		if again && r.reregistered != nil {
-			r.reregistered(g.path)
+		r.mu.Lock()
+		r.listChanged = true
+		r.mu.Unlock()
+		if _, serr := os.Stat(metaPath(g.path)); serr == nil && r.reregistered != nil {
+			r.reregistered(g.path) // Litestream has state from an earlier registration
 		}
 	}
 	return g.err
 }
 
-// registeredMarker names the file that says a database is registered. It
-// lives in Litestream's local state directory, and only a clean end of
-// the registration removes it, so after a crash it names the files that
-// were being replicated when the process died: their replicas are
+// saveRegistered writes the names of the registered files to listPath, if
+// they changed since the last time. Not synced: a crash of the process
+// keeps it; the loss of a power cut only skips some verifications. So,
+// after a crash, it names the files that were being replicated when the
+// process died (give or take one driver tick): their replicas are
 // verified first.
-func registeredMarker(path string) string {
-	return filepath.Join(metaPath(path), "atrium-registered")
-}
-
-// markRegistered writes path's marker (not synced: a crash of the process
-// keeps it; the loss of a power cut only skips a verification) and reports
-// whether Litestream has local state from an earlier registration.
-func markRegistered(path string) (again bool) {
-	dir := metaPath(path)
-	_, err := os.Stat(dir)
-	again = err == nil
-	if err := os.MkdirAll(dir, 0o700); err == nil {
-		if f, err := os.Create(registeredMarker(path)); err == nil {
-			f.Close()
-		}
+func (r *replicator) saveRegistered() {
+	r.mu.Lock()
+	if !r.listChanged || r.listPath == "" {
+		r.mu.Unlock()
+		return
 	}
-	return again
+	r.listChanged = false
+	var b strings.Builder
+	for path := range r.regs {
+		b.WriteString(filepath.Base(path) + "\n")
+	}
+	r.mu.Unlock()
+	tmp := r.listPath + ".tmp"
+	err := os.WriteFile(tmp, []byte(b.String()), 0o600)
+	if err == nil {
+		err = os.Rename(tmp, r.listPath)
+	}
+	if err != nil {
+		r.log.Warn("cannot record the files being replicated", "path", r.listPath, "err", err)
+	}
 }
 
-// wasRegistered reports whether path was registered when the last process
-// stopped without unregistering it.
-func wasRegistered(path string) bool {
-	_, err := os.Stat(registeredMarker(path))
-	return err == nil
+// registeredAtLastStop reads the names of the files that were registered
+// when the last process stopped, if it did not close cleanly.
+func registeredAtLastStop(listPath string) []string {
+	b, err := os.ReadFile(listPath)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
 }
 
 func (r *replicator) newDB(path string, client litestream.ReplicaClient, t *replicaTarget) *litestream.DB {
@@ -360,10 +381,8 @@ func (r *replicator) finishUnregister(ctx context.Context, g *registration) erro
 	if uerr := r.store.UnregisterDB(ctx, g.path); err == nil {
 		err = uerr
 	}
-	if err == nil {
-		os.Remove(registeredMarker(g.path))
-	}
 	r.mu.Lock()
+	r.listChanged = true
 	if err != nil {
 		r.dirty = true
 		r.log.Error("final replication sync failed; the next start retries it", "path", g.path, "err", err)
@@ -418,6 +437,7 @@ func (r *replicator) drive(every time.Duration) {
 			return
 		case <-t.C:
 			r.syncChanging()
+			r.saveRegistered()
 		}
 	}
 }
@@ -641,10 +661,8 @@ func (r *replicator) close(ctx context.Context) (clean bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clean = !r.dirty && err == nil
-	if clean {
-		for _, g := range gs {
-			os.Remove(registeredMarker(g.path))
-		}
+	if clean && r.listPath != "" {
+		os.Remove(r.listPath)
 	}
 	r.regs = map[string]*registration{}
 	r.idle.Init()

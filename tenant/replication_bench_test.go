@@ -281,3 +281,59 @@ func BenchmarkRSSThousandWritten(b *testing.B) {
 		m.Close()
 	}
 }
+
+// BenchmarkWritesDuringVerify measures what a verification costs the
+// writers of the workspace it verifies (it holds the write lock while it
+// syncs and starts reading): a writer commits one row at a time to a
+// 100 MB workspace for 10 s, first alone, then while verifications run
+// back to back, and the latencies of each phase are reported.
+func BenchmarkWritesDuringVerify(b *testing.B) {
+	m, w := openBigWorkspace(b, "file")
+	write := func(stop <-chan struct{}) []time.Duration {
+		var ds []time.Duration
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return ds
+			default:
+			}
+			start := time.Now()
+			mustExec(b, m, w.ID, `INSERT INTO companies (id, name, created_at, updated_at) VALUES (?, 'x', 0, 0)`, fmt.Sprintf("%d-%d", len(ds), time.Now().UnixNano()))
+			ds = append(ds, time.Since(start))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	phase := func(verifying bool) []time.Duration {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		if verifying {
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if v, err := m.VerifyReplica(context.Background(), w.ID); err != nil || v.Failure != "" {
+						b.Errorf("%+v, %v", v, err)
+						return
+					}
+				}
+			}()
+		} else {
+			close(done)
+		}
+		time.AfterFunc(envDuration("ATRIUM_BENCH_PHASE", 10*time.Second), func() { close(stop) })
+		ds := write(stop)
+		<-done
+		return ds
+	}
+	for i := 0; i < b.N; i++ {
+		alone := phase(false)
+		during := phase(true)
+		reportPercentilesAs(b, "alone-", alone)
+		reportPercentilesAs(b, "verifying-", during)
+		b.ReportMetric(float64(maxDuration(during))/1e6, "verifying-max-ms")
+	}
+}

@@ -424,18 +424,17 @@ func (m *Manager) verifyInBackground(ctx context.Context, r verifyRequest) int64
 	return v.Bytes
 }
 
+// registeredList names the file in the data directory that lists the
+// files being replicated (see replicator.saveRegistered).
+const registeredList = "replicating"
+
 // queueVerifyRegisteredAtCrash queues, after a start that did not follow a
 // clean stop, the workspaces that were being replicated when the process
 // died.
-func (m *Manager) queueVerifyRegisteredAtCrash(ctx context.Context) {
-	ws, err := store.ListWorkspaces(ctx, m.catalog.R, store.StateActive)
-	if err != nil {
-		m.log.Error("replica verification: list workspaces", "err", err)
-		return
-	}
-	for i := range ws {
-		if path, err := m.FilePath(&ws[i]); err == nil && wasRegistered(path) {
-			m.verifier.enqueue(verifyRequest{id: ws[i].ID, always: true})
+func (m *Manager) queueVerifyRegisteredAtCrash() {
+	for _, name := range m.repl.atLastStop {
+		if id, err := ParseID(strings.TrimSuffix(name, ".db")); err == nil {
+			m.verifier.enqueue(verifyRequest{id: id, always: true})
 		}
 	}
 }
