@@ -165,6 +165,7 @@ func prepareDirs(opts Options) (string, *Config, error) {
 // start brings back a lost catalog, opens it under replication, and starts
 // the background work.
 func (m *Manager) start(ctx context.Context, opts Options) error {
+	m.removeTempDirs()
 	wasClean := m.takeCleanMarker()
 	_, err := os.Stat(m.catalogPath())
 	missing := errors.Is(err, fs.ErrNotExist)
@@ -211,6 +212,30 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 		})
 	}
 	return nil
+}
+
+// tempDirPrefixes name the working directories of restores,
+// verifications, imports and template builds.
+var tempDirPrefixes = []string{".restore-", ".verify-", ".import-", ".template-"}
+
+// removeTempDirs removes the working directories an earlier process left
+// when it died (a verification's is as large as the workspace). Only one
+// process uses a data directory, so none of them is in use.
+func (m *Manager) removeTempDirs() {
+	dirs := []string{m.dataDir}
+	for _, r := range m.cfg.Regions {
+		dirs = append(dirs, r.Data)
+	}
+	for _, dir := range dirs {
+		for _, prefix := range tempDirPrefixes {
+			matches, _ := filepath.Glob(filepath.Join(dir, prefix+"*"))
+			for _, p := range matches {
+				if err := os.RemoveAll(p); err != nil {
+					m.log.Warn("cannot remove a leftover working directory", "path", p, "err", err)
+				}
+			}
+		}
+	}
 }
 
 func (m *Manager) goBackground(fn func()) {

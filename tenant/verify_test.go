@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -258,5 +259,41 @@ func waitVerified(tb testing.TB, m *Manager, ids ...string) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+	}
+}
+
+// A verification's working directory (as large as the workspace) and the
+// others a dead process left behind are removed at the next start.
+func TestOpen_RemovesLeftoverWorkingDirs(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg, other := twoRegionConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eu := filepath.Join(other, "eu-data")
+	left := []string{filepath.Join(dataDir, "workspaces", ".verify-123"), filepath.Join(eu, ".verify-9"),
+		filepath.Join(dataDir, ".restore-1"), filepath.Join(dataDir, ".import-2"), filepath.Join(dataDir, ".template-3")}
+	for _, dir := range left {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "x.db"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := filepath.Join(dataDir, "workspaces", "verify-not-a-leftover")
+	if err := os.WriteFile(keep, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	for _, dir := range left {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v)", dir, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("a file that is no working directory was removed: %v", err)
 	}
 }
