@@ -91,7 +91,7 @@ func (s *Server) routes() http.Handler {
 	web.Use(s.loadSession)
 
 	public := web.NewRoute().Subrouter()
-	public.Use(s.checkCSRF)
+	public.Use(s.checkCSRF(false))
 	public.HandleFunc("/setup", s.setupForm).Methods(http.MethodGet)
 	public.HandleFunc("/setup", s.setup).Methods(http.MethodPost)
 	public.HandleFunc("/login", s.loginForm).Methods(http.MethodGet)
@@ -104,7 +104,7 @@ func (s *Server) routes() http.Handler {
 	user.Use(s.requireUser)
 
 	account := user.NewRoute().Subrouter()
-	account.Use(s.checkCSRF)
+	account.Use(s.checkCSRF(true))
 	account.HandleFunc("/", s.home).Methods(http.MethodGet)
 	account.HandleFunc("/workspaces", s.createWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/workspaces/import", s.importWorkspace).Methods(http.MethodPost)
@@ -116,7 +116,7 @@ func (s *Server) routes() http.Handler {
 	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
 
 	ws := user.PathPrefix("/w/{workspace}").Subrouter()
-	ws.Use(s.workspace, s.checkCSRF)
+	ws.Use(s.workspace, s.checkCSRF(true))
 	read, write := s.requireRole("viewer"), s.requireRole("member")
 	admin, owner := s.requireRole("admin"), s.requireRole("owner")
 	ws.Handle("/", read(http.HandlerFunc(s.workspaceHome))).Methods(http.MethodGet)

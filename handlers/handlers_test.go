@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -842,5 +843,47 @@ func TestBackupVerification_Shown(t *testing.T) {
 	}
 	if body := root.get("/admin").body; !strings.Contains(body, `title="page 7 of 90 differs from the live file&#39;s">check failed</span>`) {
 		t.Fatal("the console does not show the failed verification")
+	}
+}
+
+// No request leaves a file in the temporary directory: public routes refuse
+// an upload unread, and every upload that is read is removed when its
+// request ends, whatever the answer.
+func TestUploads_LeaveNoTemporaryFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where mime/multipart spills files past 8 MiB
+	f := newFixture(t)
+	big := "first_name,email\n" + strings.Repeat("Zoe,zoe@example.com\n", 600_000) // 12 MiB
+	anon := f.ts.newClient(t)
+	anonToken := anon.token("/login")
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	cases := []struct {
+		name   string
+		c      *client
+		path   string
+		token  string
+		status int
+	}{
+		{"anonymous sign-in", anon, "/login", anonToken, http.StatusUnsupportedMediaType},
+		{"anonymous setup", anon, "/setup", anonToken, http.StatusUnsupportedMediaType},
+		{"anonymous sign-out", anon, "/logout", anonToken, http.StatusUnsupportedMediaType},
+		{"anonymous invitation", anon, "/invite/x", anonToken, http.StatusUnsupportedMediaType},
+		{"signed-in sign-out", owner, "/logout", owner.token("/"), http.StatusUnsupportedMediaType},
+		{"upload with a wrong token", owner, "/w/" + f.a + "/contacts/import", "nope", http.StatusForbidden},
+		{"upload of another workspace's token", owner, "/w/" + f.a + "/contacts/import", owner.workspaceToken(f.b), http.StatusForbidden},
+		{"CSV upload", owner, "/w/" + f.a + "/contacts/import", owner.workspaceToken(f.a), http.StatusSeeOther},
+		{"workspace import of a non-archive", owner, "/workspaces/import", owner.token("/"), http.StatusUnprocessableEntity},
+	}
+	for _, tc := range cases {
+		r := tc.c.postFile(tc.path, tc.token, "people.csv", big)
+		if r.status != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, r.status, tc.status)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("%s: %d files left in the temporary directory (%s…)", tc.name, len(left), left[0].Name())
+			for _, e := range left {
+				os.RemoveAll(filepath.Join(tmp, e.Name()))
+			}
+		}
 	}
 }

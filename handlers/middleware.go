@@ -214,29 +214,44 @@ func csrfToken(seed []byte, scope string) string {
 
 // checkCSRF refuses a state-changing request without the token of the
 // scope it is sent to, from the form field csrf_token or the X-CSRF-Token
-// header (htmx).
-func (s *Server) checkCSRF(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
+// header (htmx). Uploads (multipart bodies) are read only where uploads
+// allows them (routes for signed-in users); elsewhere they are refused
+// unread.
+func (s *Server) checkCSRF(uploads bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+				next.ServeHTTP(w, r)
+				return
+			}
+			if isMultipart(r) && !uploads {
+				s.renderError(w, r, http.StatusUnsupportedMediaType, "This form does not take files.")
+				return
+			}
+			err := parseForm(w, r)
+			// net/http removes the temporary files of the request it made,
+			// not of this copy (the middleware above made it); without this
+			// every upload left its file in the temporary directory.
+			if r.MultipartForm != nil {
+				defer r.MultipartForm.RemoveAll()
+			}
+			if err != nil {
+				s.renderError(w, r, http.StatusRequestEntityTooLarge, "The form is too large or malformed.")
+				return
+			}
+			got := r.Header.Get("X-CSRF-Token")
+			if got == "" {
+				got = r.PostForm.Get("csrf_token")
+			}
+			want := csrfToken(authFrom(r).seed, mux.Vars(r)["workspace"])
+			if !hmac.Equal([]byte(got), []byte(want)) {
+				s.renderError(w, r, http.StatusForbidden, "This form has expired or belongs to another workspace. Reload the page and try again.")
+				return
+			}
 			next.ServeHTTP(w, r)
-			return
-		}
-		if err := parseForm(w, r); err != nil {
-			s.renderError(w, r, http.StatusRequestEntityTooLarge, "The form is too large or malformed.")
-			return
-		}
-		got := r.Header.Get("X-CSRF-Token")
-		if got == "" {
-			got = r.PostForm.Get("csrf_token")
-		}
-		want := csrfToken(authFrom(r).seed, mux.Vars(r)["workspace"])
-		if !hmac.Equal([]byte(got), []byte(want)) {
-			s.renderError(w, r, http.StatusForbidden, "This form has expired or belongs to another workspace. Reload the page and try again.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+		})
+	}
 }
 
 // requireUser sends anonymous visitors to the sign-in page.
@@ -331,10 +346,14 @@ func (s *Server) noteSignIn(r *http.Request, lease *tenant.Lease) {
 // parseForm reads a urlencoded form of up to maxFormBytes, or a multipart
 // upload of up to maxUploadBytes (files past 8 MiB go to temporary files).
 func parseForm(w http.ResponseWriter, r *http.Request) error {
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+	if isMultipart(r) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
 		return r.ParseMultipartForm(8 << 20)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	return r.ParseForm()
+}
+
+func isMultipart(r *http.Request) bool {
+	return strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/")
 }

@@ -214,9 +214,9 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// tempDirPrefixes name the working directories of restores,
-// verifications, imports and template builds.
-var tempDirPrefixes = []string{".restore-", ".verify-", ".import-", ".template-"}
+// tempDirPrefixes name the working files and directories of restores,
+// verifications, imports, uploads, exports and template builds.
+var tempDirPrefixes = []string{".restore-", ".verify-", ".import-", ".upload-", ".export-", ".template-"}
 
 // removeTempDirs removes the working directories an earlier process left
 // when it died (a verification's is as large as the workspace). Only one

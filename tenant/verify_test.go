@@ -273,7 +273,8 @@ func TestOpen_RemovesLeftoverWorkingDirs(t *testing.T) {
 	}
 	eu := filepath.Join(other, "eu-data")
 	left := []string{filepath.Join(dataDir, "workspaces", ".verify-123"), filepath.Join(eu, ".verify-9"),
-		filepath.Join(dataDir, ".restore-1"), filepath.Join(dataDir, ".import-2"), filepath.Join(dataDir, ".template-3")}
+		filepath.Join(dataDir, ".restore-1"), filepath.Join(dataDir, ".import-2"), filepath.Join(dataDir, ".template-3"),
+		filepath.Join(dataDir, ".export-4"), filepath.Join(dataDir, ".upload-5")}
 	for _, dir := range left {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
