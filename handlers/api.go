@@ -193,6 +193,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		if isTimeout(err) {
+			return errBodyTimeout
+		}
 		return decodeError(err, dst)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -25,6 +25,8 @@ func statusOf(code string) int {
 		return http.StatusUnprocessableEntity
 	case store.EUnavailable:
 		return http.StatusServiceUnavailable
+	case store.ETimeout:
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -79,7 +79,7 @@ func (s *Server) routes() http.Handler {
 	// mux does not run middleware for these two, so they get headers here.
 	r.NotFoundHandler = s.secureHeaders(http.HandlerFunc(s.notFound))
 	r.MethodNotAllowedHandler = s.secureHeaders(http.HandlerFunc(s.methodNotAllowed))
-	r.Use(s.recoverPanics, s.logRequests, s.secureHeaders)
+	r.Use(s.recoverPanics, s.logRequests, s.secureHeaders, s.limitBodyTime)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.PathPrefix("/static/").Handler(s.cacheStatic(s.static)).Methods(http.MethodGet, http.MethodHead)

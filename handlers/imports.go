@@ -319,6 +319,9 @@ func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 		if tooLarge(err) {
 			err = store.Errorf(store.ETooLarge, "The CSV is larger than %d MiB.", maxUploadBytes>>20)
 		}
+		if isTimeout(err) {
+			err = errBodyTimeout
+		}
 		s.apiFail(w, r, err)
 		return
 	}

@@ -236,6 +236,10 @@ func (s *Server) checkCSRF(uploads bool) func(http.Handler) http.Handler {
 			if r.MultipartForm != nil {
 				defer r.MultipartForm.RemoveAll()
 			}
+			if isTimeout(err) {
+				s.renderError(w, r, http.StatusRequestTimeout, "The form took too long to arrive. Try again.")
+				return
+			}
 			if err != nil {
 				s.renderError(w, r, http.StatusRequestEntityTooLarge, "The form is too large or malformed.")
 				return

@@ -17,6 +17,7 @@ const (
 	EUnavailable  = "unavailable"
 	EInternal     = "internal"
 	EUnauthorized = "unauthenticated"
+	ETimeout      = "timeout" // the request took too long to arrive
 )
 
 // Error is a domain error: a code for programs and a message safe to show
