@@ -21,7 +21,7 @@ func TestSlowBodies_TimeOut(t *testing.T) {
 	key, _ := ts.mustAPIKey(t, id, "write")
 	cases := []struct {
 		name, path, contentType, auth, part string
-		atLeast                              time.Duration
+		atLeast                             time.Duration
 	}{
 		{"sign-in form", "/login", "application/x-www-form-urlencoded", "", "email=a%40example.com&pass", 200 * time.Millisecond},
 		{"API JSON", "/api/v1/contacts", "application/json", "Bearer " + key, `{"first_name":"Sl`, 200 * time.Millisecond},
@@ -66,4 +66,3 @@ func slowPost(tb testing.TB, base, path, contentType, auth, part string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-
