@@ -29,7 +29,7 @@ func (s *Server) exportContacts(w http.ResponseWriter, r *http.Request, format s
 		return
 	}
 	name := fmt.Sprintf("contacts-%s.%s", time.Now().UTC().Format("2006-01-02"), format)
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	download(w, "", name)
 	out := newContactWriter(w, format, fields)
 	for {
 		list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
@@ -140,8 +140,7 @@ func (s *Server) exportWorkspace(w http.ResponseWriter, r *http.Request) {
 // records the export in its audit log; the UI and the API both use it.
 func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, ws *store.Workspace, db *store.DB, a store.Actor) {
 	name := fmt.Sprintf("atrium-%s-%s.zip", ws.ID, time.Now().UTC().Format("20060102-150405"))
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	download(w, "application/zip", name)
 	meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
 	if _, err := store.ExportWorkspace(r.Context(), db, meta, s.tenants.DataDir(), w); err != nil {
 		// The archive is cut short, so the download fails visibly.

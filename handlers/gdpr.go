@@ -44,7 +44,7 @@ func (s *Server) contactSubjectAccess(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="contact-`+sa.Contact.ID+`.json"`)
+	download(w, "", "contact-"+sa.Contact.ID+".json")
 	writeJSON(w, http.StatusOK, sa)
 }
 

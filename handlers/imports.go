@@ -296,8 +296,7 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="import-errors.csv"`)
+	download(w, "text/csv; charset=utf-8", "import-errors.csv")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"row", "message"})
 	if res := job.progress().Result; res != nil {

@@ -371,3 +371,22 @@ func TestImportJobs_SweepForgetsOldUploads(t *testing.T) {
 		t.Fatal("a running import's file was removed")
 	}
 }
+
+// Every download of a workspace's data tells caches not to keep it.
+func TestDownloads_NotCached(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.owner.Email)
+	for _, path := range []string{
+		"/w/" + f.a + "/export",
+		"/w/" + f.a + "/contacts?format=csv",
+		"/w/" + f.a + "/contacts?format=json",
+		"/w/" + f.a + "/contacts/" + f.contact + "/export.json",
+		"/w/" + f.a + "/contacts/import/" + f.job + "/errors.csv",
+	} {
+		r := c.get(path)
+		wantStatus(t, path, r, http.StatusOK)
+		if got := r.header.Get("Cache-Control"); got != "no-store" || !strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment") {
+			t.Errorf("%s: Cache-Control %q, Content-Disposition %q", path, got, r.header.Get("Content-Disposition"))
+		}
+	}
+}

@@ -360,3 +360,13 @@ func dict(kv ...any) map[string]any {
 	}
 	return m
 }
+
+// download makes the response a file to save, named name (of contentType,
+// when given). Exports hold a workspace's data: no cache may keep a copy.
+func download(w http.ResponseWriter, contentType, name string) {
+	if contentType != "" {
+		w.Header().Set("Content-Type", contentType)
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+}
