@@ -887,3 +887,35 @@ func TestUploads_LeaveNoTemporaryFiles(t *testing.T) {
 		}
 	}
 }
+
+// A member who leaves a workspace, or can no longer invite, takes their
+// pending invitations with them: a removed admin cannot rejoin through a
+// link they made.
+func TestInvitation_RevokedWithItsCreator(t *testing.T) {
+	for _, how := range []string{"removed", "demoted"} {
+		t.Run(how, func(t *testing.T) {
+			f := newFixture(t)
+			admin := f.ts.loggedIn(t, f.admin.Email)
+			r := admin.post("/w/"+f.a+"/members/invite", admin.workspaceToken(f.a), url.Values{"role": {"admin"}})
+			wantStatus(t, "invite", r, http.StatusCreated)
+			link := r.body[strings.Index(r.body, "/invite/"):]
+			link = link[:strings.IndexAny(link, `"<`)]
+			owner := f.ts.loggedIn(t, f.owner.Email)
+			if how == "removed" {
+				wantStatus(t, how, owner.post("/w/"+f.a+"/members/"+f.admin.ID+"/remove", owner.workspaceToken(f.a), nil), http.StatusSeeOther)
+			} else {
+				wantStatus(t, how, owner.post("/w/"+f.a+"/members/"+f.admin.ID, owner.workspaceToken(f.a), url.Values{"role": {"member"}}), http.StatusSeeOther)
+			}
+			wantStatus(t, "the link afterwards", admin.get(link), http.StatusNotFound)
+			wantStatus(t, "accepting it", admin.post(link, admin.token(link), nil), http.StatusNotFound)
+			if role, _ := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, f.admin.ID, f.a); role == "admin" {
+				t.Fatalf("the %s admin is admin again", how)
+			}
+			// Invitations made by others stay.
+			invs, err := store.PendingInvitations(t.Context(), f.ts.tenants.Catalog().R, f.a)
+			if err != nil || len(invs) != 1 || invs[0].ID != f.inviteID {
+				t.Fatalf("pending invitations: %+v, %v", invs, err)
+			}
+		})
+	}
+}

@@ -84,7 +84,10 @@ func SetMemberRole(ctx context.Context, db *DB, workspaceID, userID, role string
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE memberships SET role = ? WHERE workspace_id = ? AND user_id = ?`, role, workspaceID, userID)
-		return err
+		if err != nil || RoleRank(role) >= RoleRank("admin") {
+			return err
+		}
+		return revokeInvitationsBy(ctx, tx, workspaceID, userID)
 	})
 }
 
@@ -95,8 +98,20 @@ func RemoveMember(ctx context.Context, db *DB, workspaceID, userID string) error
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?`, workspaceID, userID)
-		return err
+		if err != nil {
+			return err
+		}
+		return revokeInvitationsBy(ctx, tx, workspaceID, userID)
 	})
+}
+
+// revokeInvitationsBy deletes the pending invitations a user made to a
+// workspace, when the user leaves it or can no longer invite: otherwise a
+// removed admin could come back through a link of their own.
+func revokeInvitationsBy(ctx context.Context, tx *sqlx.Tx, workspaceID, userID string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM invitations WHERE workspace_id = ? AND created_by = ? AND accepted_by = ''`,
+		workspaceID, "user:"+userID)
+	return err
 }
 
 // guardLastOwner fails when userID is a member whose change to newRole ("" for
