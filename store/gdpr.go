@@ -46,18 +46,30 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 	if err := getOne(ctx, tx, new(string), "contact", `SELECT id FROM contacts WHERE id = ?`, id); err != nil {
 		return err
 	}
+	var traces personTraces
+	if err := tx.GetContext(ctx, &traces, `SELECT coalesce(company_id, '') AS company_id,
+		(SELECT json_group_array(tag_seq) FROM contact_tags WHERE contact_id = ?1) AS tags FROM contacts WHERE id = ?1`, id); err != nil {
+		return err
+	}
 	steps := []string{
 		// Audit events keep who did what and when, not what the values were.
 		`UPDATE audit_log SET changes = '{}' WHERE ` + auditAboutContact,
 		`UPDATE deals SET contact_id = NULL WHERE contact_id = ?1`,
-		// Notes, tasks, tags and activities go with the contact (ON DELETE
-		// CASCADE), and the FTS triggers take them out of the index.
+		// Notes, tasks, their tag links and activities go with the contact
+		// (ON DELETE CASCADE), and the FTS triggers take them out of the
+		// index.
 		`DELETE FROM contacts WHERE id = ?1`,
+		// Tags and a company that only this person had (a tag made for
+		// them, the company named in their record) are theirs too.
+		`DELETE FROM tags WHERE seq IN (SELECT value FROM json_each(?2))
+			AND NOT EXISTS (SELECT 1 FROM contact_tags WHERE tag_seq = tags.seq)
+			AND NOT EXISTS (SELECT 1 FROM company_tags WHERE tag_seq = tags.seq)`,
+		`DELETE FROM companies WHERE id = ?3 AND ` + onlyANameCompany,
 		`INSERT INTO contacts_fts (contacts_fts) VALUES ('optimize')`,
 		`INSERT INTO notes_fts (notes_fts) VALUES ('optimize')`,
 	}
 	for _, stmt := range steps {
-		if _, err := tx.ExecContext(ctx, stmt, id); err != nil {
+		if _, err := tx.ExecContext(ctx, stmt, id, traces.Tags, traces.CompanyID); err != nil {
 			return err
 		}
 	}
@@ -66,6 +78,25 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 	}
 	return tx.Commit()
 }
+
+// personTraces are records a contact points to that may be theirs alone.
+type personTraces struct {
+	CompanyID string `db:"company_id"`
+	Tags      string `db:"tags"` // a JSON array of tag seqs
+}
+
+// onlyANameCompany matches a company that holds nothing but its name and
+// that nothing points to: what naming a company in a contact's record
+// creates. A company someone created, edited, tagged or linked to anything
+// else stays. Its FTS row goes with it (the companies triggers).
+const onlyANameCompany = `domain = '' AND industry = '' AND size = '' AND owner_id = '' AND custom = '{}'
+	AND NOT EXISTS (SELECT 1 FROM contacts WHERE company_id = companies.id)
+	AND NOT EXISTS (SELECT 1 FROM deals WHERE company_id = companies.id)
+	AND NOT EXISTS (SELECT 1 FROM notes WHERE company_id = companies.id)
+	AND NOT EXISTS (SELECT 1 FROM tasks WHERE company_id = companies.id)
+	AND NOT EXISTS (SELECT 1 FROM activities WHERE company_id = companies.id)
+	AND NOT EXISTS (SELECT 1 FROM company_tags WHERE company_id = companies.id)
+	AND NOT EXISTS (SELECT 1 FROM audit_log WHERE entity_id = companies.id)`
 
 // SubjectAccess is everything the workspace holds about one person, for a
 // GDPR subject-access request.

@@ -181,3 +181,43 @@ func TestAuditAboutContact_UsesIndexes(t *testing.T) {
 		}
 	}
 }
+
+// Erasure takes what only the person had: a tag made for them, and the
+// company named in their record, when nothing else uses it. Shared tags
+// and companies someone created or uses stay.
+func TestEraseContact_TheirTagsAndCompany(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	acme, err := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Acme")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustContact(t, db, ContactInput{FirstName: ptr("Zsofia"), Company: ptr("Quimby Family Trust"), Tags: ptr([]string{"zsofia-vip", "shared"})})
+	mustContact(t, db, ContactInput{FirstName: ptr("Bo"), Company: ptr("Shared Name Only"), Tags: ptr([]string{"shared"})})
+	inAcme := mustContact(t, db, ContactInput{FirstName: ptr("Cy"), Company: ptr("Acme")})
+	withShared := mustContact(t, db, ContactInput{FirstName: ptr("Di"), Company: ptr("Shared Name Only")})
+	for _, id := range []string{c.ID, inAcme.ID, withShared.ID} {
+		if err := EraseContact(ctx, db, tester, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tags, companies []string
+	if err := db.R.Select(&tags, `SELECT name FROM tags ORDER BY name`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.R.Select(&companies, `SELECT name FROM companies ORDER BY name`); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(tags, ","), "shared"; got != want {
+		t.Errorf("tags = %s, want %s", got, want)
+	}
+	if got, want := strings.Join(companies, ","), "Acme,Shared Name Only"; got != want {
+		t.Errorf("companies = %s, want %s", got, want)
+	}
+	if rs, _ := Search(ctx, db, "quimby", 10); len(rs) != 0 {
+		t.Errorf("search still finds their company: %+v", rs)
+	}
+	if _, err := GetCompany(ctx, db, acme.ID); err != nil {
+		t.Errorf("a company someone created went with them: %v", err)
+	}
+}
