@@ -52,7 +52,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	if err := store.RevokeAPIKey(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["key"]); err != nil {
+	if err := s.tenants.RevokeAPIKey(r.Context(), wc.lease, s.actor(r), mux.Vars(r)["key"]); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -189,3 +189,38 @@ func RevokeAPIKey(ctx context.Context, db *DB, a Actor, id string) error {
 		return audit(ctx, tx, a, "apikey.revoke", "apikey", id, nil)
 	})
 }
+
+// RecordKeyRevocation remembers in the catalog that a workspace's key was
+// revoked, so that a restore of the workspace's file cannot undo it.
+func RecordKeyRevocation(ctx context.Context, x sqlx.ExecerContext, workspaceID, keyID string) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO revoked_api_keys (workspace_id, key_id, revoked_at) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, workspaceID, keyID, time.Now().UTC())
+	return err
+}
+
+// RevokedKeyIDs returns the ids of a workspace's revoked keys, from the
+// catalog.
+func RevokedKeyIDs(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([]string, error) {
+	var ids []string
+	err := sqlx.SelectContext(ctx, q, &ids, `SELECT key_id FROM revoked_api_keys WHERE workspace_id = ? ORDER BY key_id`, workspaceID)
+	return ids, err
+}
+
+// RevokeKeysAgain revokes, in a workspace file brought back by a restore,
+// the keys that had been revoked since; with all, every key is removed (a
+// restore as a new workspace starts with none, as an import does).
+func RevokeKeysAgain(ctx context.Context, db *DB, ids []string, all bool) error {
+	if all {
+		_, err := db.W.ExecContext(ctx, `DELETE FROM api_keys`)
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query, args, err := sqlx.In(`UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL AND id IN (?)`, time.Now().UTC(), ids)
+	if err != nil {
+		return err
+	}
+	_, err = db.W.ExecContext(ctx, query, args...)
+	return err
+}

@@ -73,7 +73,7 @@ func assertReplicasRestore(t *testing.T, m *Manager, ids []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, t.TempDir())
+		tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, t.TempDir(), false)
 		if err != nil {
 			failed++
 			t.Errorf("workspace %s: %v", id, err)

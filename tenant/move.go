@@ -143,7 +143,7 @@ func (m *Manager) placeInRegion(ctx context.Context, w, moved *store.Workspace) 
 	if err != nil {
 		return err
 	}
-	tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, filepath.Dir(newPath))
+	tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, filepath.Dir(newPath), false)
 	if err != nil {
 		return err
 	}

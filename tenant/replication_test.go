@@ -967,3 +967,62 @@ func TestRestore_RefusedWhenLastChangesCannotBeBackedUp(t *testing.T) {
 		t.Fatalf("rows after the refused restore = %q", got)
 	}
 }
+
+// A key revoked after the moment a workspace is restored to stays revoked
+// after the restore; a workspace restored as new starts with no key.
+func TestRestore_KeepsKeysRevoked(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Acme")
+	l, err := m.Acquire(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, k, err := store.CreateAPIKey(ctx, l.DB, store.Actor{Kind: "system"}, w.ID, "ci", "write")
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := syncedMoment(t, m, w.ID)
+	l, _ = m.Acquire(ctx, w.ID)
+	err = m.RevokeAPIKey(ctx, l, store.Actor{Kind: "system"}, k.ID)
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, m, w.ID)
+
+	works := func(id string) bool {
+		t.Helper()
+		_, keyID, secret, err := store.ParseAPIKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := m.Acquire(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		_, err = store.AuthenticateAPIKey(ctx, l.DB, keyID, secret)
+		return err == nil
+	}
+	copied, err := m.Restore(ctx, w.ID, RestoreOptions{At: before, AsNew: "Copy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := m.Acquire(ctx, copied.ID)
+	keys, err := store.ListAPIKeys(ctx, cl.DB)
+	cl.Release()
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("the workspace restored as new has keys: %+v, %v", keys, err)
+	}
+	if _, err := m.Restore(ctx, w.ID, RestoreOptions{At: before}); err != nil {
+		t.Fatal(err)
+	}
+	if works(w.ID) {
+		t.Fatal("the revoked key works again after a restore to before its revocation")
+	}
+}

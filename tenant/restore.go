@@ -92,7 +92,7 @@ func (m *Manager) restoreInPlace(ctx context.Context, id string, opts RestoreOpt
 		return nil, fmt.Errorf("cannot restore workspace %s: its last changes could not be backed up first, and restoring would lose them (%w); "+
 			"if its file is damaged, remove the file and it is restored from its replica when next opened", w.ID, err)
 	}
-	tmp, cleanup, err := m.restoreValidated(ctx, w, opts.At, filepath.Dir(path))
+	tmp, cleanup, err := m.restoreValidated(ctx, w, opts.At, filepath.Dir(path), false)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (m *Manager) restoreAsNew(ctx context.Context, src *store.Workspace, opts R
 	if err != nil {
 		return nil, err
 	}
-	tmp, cleanup, err := m.restoreValidated(ctx, src, opts.At, filepath.Dir(path))
+	tmp, cleanup, err := m.restoreValidated(ctx, src, opts.At, filepath.Dir(path), true)
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +202,9 @@ func (m *Manager) finishRestoreAsNew(ctx context.Context, src, w *store.Workspac
 }
 
 // restoreValidated restores w (as of at, or latest) into a new file in a
-// temporary directory under dir and checks it. cleanup removes what is left.
-func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at time.Time, dir string) (string, func(), error) {
+// temporary directory under dir, takes away the access revoked since (see
+// revokeAgain), and checks it. cleanup removes what is left.
+func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at time.Time, dir string, asNew bool) (string, func(), error) {
 	tmpDir, err := os.MkdirTemp(dir, ".restore-")
 	if err != nil {
 		return "", nil, err
@@ -213,6 +214,10 @@ func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at t
 	if err := m.restoreWorkspaceFile(ctx, w, at, out); err != nil {
 		cleanup()
 		return "", nil, err
+	}
+	if err := m.revokeAgain(ctx, w.ID, out, asNew); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("cannot revoke the API keys revoked since in the restored file of workspace %s: %w", w.ID, err)
 	}
 	if err := checkFile(ctx, out); err != nil {
 		cleanup()
@@ -261,6 +266,33 @@ func restoreFile(ctx context.Context, c litestream.ReplicaClient, at time.Time, 
 		return fmt.Errorf("cannot restore %s: %w", id, err)
 	}
 	return nil
+}
+
+// revokeAgain makes a restored file of workspace id give no access that
+// was taken away since the moment it comes from: keys revoked since are
+// revoked again (the catalog remembers them), and a file restored as a new
+// workspace keeps no key at all. Members and invitations live in the
+// catalog, which a restore does not touch.
+func (m *Manager) revokeAgain(ctx context.Context, id, path string, asNew bool) error {
+	ids, err := store.RevokedKeyIDs(ctx, m.catalog.R, id)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(path, store.OpenOptions{Transient: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return store.RevokeKeysAgain(ctx, db, ids, asNew)
+}
+
+// RevokeAPIKey revokes a key of the leased workspace for good: in its file,
+// and in the catalog, so that no restore brings it back.
+func (m *Manager) RevokeAPIKey(ctx context.Context, l *Lease, a store.Actor, keyID string) error {
+	if err := store.RevokeAPIKey(ctx, l.DB, a, keyID); err != nil {
+		return err
+	}
+	return store.RecordKeyRevocation(ctx, m.catalog.W, l.Workspace.ID, keyID)
 }
 
 // checkFile runs integrity_check on the file at path, opened on its own.
@@ -324,7 +356,7 @@ func (m *Manager) restoreIfMissing(ctx context.Context, w *store.Workspace, path
 		return err
 	}
 	m.log.Warn("workspace file is missing; restoring it from the replica", "workspace", w.ID, "path", path)
-	tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, filepath.Dir(path))
+	tmp, cleanup, err := m.restoreValidated(ctx, w, time.Time{}, filepath.Dir(path), false)
 	if err != nil {
 		return err
 	}
