@@ -92,7 +92,7 @@ func (cw *contactWriter) write(c *store.Contact) {
 		row = append(row, customText(c.Custom[f.Key]))
 	}
 	for i, v := range row {
-		row[i] = csvSafe(v)
+		row[i] = store.CSVSafe(v)
 	}
 	cw.csv.Write(row)
 }
@@ -103,15 +103,6 @@ func (cw *contactWriter) close() {
 		return
 	}
 	cw.w.Write([]byte("]\n"))
-}
-
-// csvSafe defuses spreadsheet formula injection: a cell starting with = + -
-// @ is prefixed with a quote, as OWASP advises.
-func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }
 
 // customText shows a custom field value as text.

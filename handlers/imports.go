@@ -301,7 +301,7 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 	cw.Write([]string{"row", "message"})
 	if res := job.progress().Result; res != nil {
 		for _, e := range res.Errors {
-			cw.Write([]string{strconv.Itoa(e.Row), csvSafe(e.Message)})
+			cw.Write([]string{strconv.Itoa(e.Row), store.CSVSafe(e.Message)})
 		}
 	}
 	cw.Flush()

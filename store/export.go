@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -239,14 +240,28 @@ func eachRow(ctx context.Context, db *DB, table string, fn func(cols []string, v
 	return n, rows.Err()
 }
 
+// CSVSafe defuses spreadsheet formula injection: a cell starting with = +
+// - @ (or a tab or carriage return) is prefixed with a quote, as OWASP
+// advises. Every CSV Atrium writes passes its text through it.
+func CSVSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// csvCells formats a row for an archive's CSV: text defused (numbers are
+// written as they are; the archive's database keeps every value exact).
 func csvCells(vals []any) []string {
 	out := make([]string, len(vals))
 	for i, v := range vals {
 		switch x := v.(type) {
 		case nil:
 			out[i] = ""
+		case string:
+			out[i] = CSVSafe(x)
 		case []byte:
-			out[i] = string(x)
+			out[i] = CSVSafe(string(x))
 		case time.Time:
 			out[i] = x.UTC().Format(time.RFC3339Nano)
 		default:

@@ -129,3 +129,40 @@ func peakRSSKB() int {
 	}
 	return -1
 }
+
+// The archive's CSV files are defused against formula injection like the
+// list export; its JSON and its database keep the values exact.
+func TestExportWorkspace_CSVDefused(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	mustContact(t, db, ContactInput{FirstName: ptr(`=HYPERLINK("http://evil.example","x")`), Title: ptr("@SUM(A1)")})
+	var buf bytes.Buffer
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1", Name: "Acme"}, t.TempDir(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		f, err := zr.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		return string(b)
+	}
+	rows, err := csv.NewReader(strings.NewReader(read("data/contacts.csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cell := range rows[1] {
+		if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+			t.Errorf("a cell starts with a formula: %q", cell)
+		}
+	}
+	if js := read("data/contacts.json"); !strings.Contains(js, `"first_name":"=HYPERLINK`) {
+		t.Errorf("the JSON lost the exact value: %s", js)
+	}
+}
