@@ -72,6 +72,9 @@ type Main struct {
 	DataDir    string
 	ConfigPath string
 	MaxOpen    int
+	// MaxImportMB bounds a workspace file an import takes in (see
+	// store.MaxImportBytes); parallel imports stage at most twice it.
+	MaxImportMB int64
 
 	Manager *tenant.Manager
 	Logger  *slog.Logger
@@ -83,15 +86,19 @@ type Main struct {
 // NewMain returns a Main with settings from the environment.
 func NewMain(stdin io.Reader, stdout, stderr io.Writer) *Main {
 	m := &Main{
-		DataDir:    envOr("ATRIUM_DATA", "./data"),
-		ConfigPath: os.Getenv("ATRIUM_CONFIG"),
-		MaxOpen:    tenant.DefaultMaxOpen,
-		stdin:      stdin,
-		stdout:     stdout,
-		stderr:     stderr,
+		DataDir:     envOr("ATRIUM_DATA", "./data"),
+		ConfigPath:  os.Getenv("ATRIUM_CONFIG"),
+		MaxOpen:     tenant.DefaultMaxOpen,
+		MaxImportMB: store.DefaultMaxImportBytes >> 20,
+		stdin:       stdin,
+		stdout:      stdout,
+		stderr:      stderr,
 	}
 	if v, err := strconv.Atoi(os.Getenv("ATRIUM_MAX_OPEN")); err == nil {
 		m.MaxOpen = v
+	}
+	if v, err := strconv.ParseInt(os.Getenv("ATRIUM_MAX_IMPORT_MB"), 10, 64); err == nil {
+		m.MaxImportMB = v
 	}
 	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return m
@@ -135,6 +142,8 @@ Global flags (each also an environment variable):
   --data DIR       ATRIUM_DATA      where the catalog and workspace files live (default ./data)
   --config FILE    ATRIUM_CONFIG    regions and replication (default ./litestream.yml when present)
   --max-open N     ATRIUM_MAX_OPEN  idle workspace files kept open (default 256)
+  --max-import-mb N  ATRIUM_MAX_IMPORT_MB
+                   largest workspace file an import takes in, in MiB (default 2048)
 `
 
 // Run executes one command line.
@@ -217,6 +226,7 @@ func (m *Main) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&m.DataDir, "data", m.DataDir, "data directory")
 	fs.StringVar(&m.ConfigPath, "config", m.ConfigPath, "config file")
 	fs.IntVar(&m.MaxOpen, "max-open", m.MaxOpen, "idle workspace files kept open")
+	fs.Int64Var(&m.MaxImportMB, "max-import-mb", m.MaxImportMB, "largest workspace file an import takes in, in MiB")
 	return fs
 }
 
@@ -259,6 +269,12 @@ func (m *Main) openFor(ctx context.Context, recovering bool) error {
 	if m.MaxOpen < 1 {
 		return usagef("--max-open must be at least 1.")
 	}
+	if m.MaxImportMB < 1 || m.MaxImportMB > 1<<20 {
+		return usagef("--max-import-mb must be between 1 and 1048576.")
+	}
+	// Process-wide, like the imports they bound.
+	store.MaxImportBytes = m.MaxImportMB << 20
+	tenant.MaxStagingBytes = 2 * store.MaxImportBytes
 	configPath := m.ConfigPath
 	if configPath == "" {
 		if _, err := os.Stat("litestream.yml"); err == nil {

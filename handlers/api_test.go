@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -464,4 +465,37 @@ func TestAPI_SessionCookieIsNoKey(t *testing.T) {
 	wantAPIError(t, "GET with a session", c.get("/api/v1/contacts"), http.StatusUnauthorized, "unauthenticated", "")
 	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/contacts", strings.NewReader(`{"first_name":"Forged"}`))
 	wantAPIError(t, "POST with a session", c.do(req), http.StatusUnauthorized, "unauthenticated", "")
+}
+
+// TestAPI_HostileListQueries sends well-formed but hostile list queries:
+// each must be a 400 invalid, never a 500.
+func TestAPI_HostileListQueries(t *testing.T) {
+	f := newAPIFixture(t)
+	t.Run("CraftedCursor", func(t *testing.T) {
+		for _, path := range []string{"/api/v1/contacts", "/api/v1/contacts?sort=name", "/api/v1/companies", "/api/v1/notes", "/api/v1/tasks", "/api/v1/deals", "/api/v1/pipelines"} {
+			for _, raw := range []string{`[[1]]`, `[{"a":1}]`, `[true]`, `[[1],[2],[3]]`, `[null,{},[]]`} {
+				sep := "?"
+				if strings.Contains(path, "?") {
+					sep = "&"
+				}
+				cursor := base64.RawURLEncoding.EncodeToString([]byte(raw))
+				resp := f.ts.api(t, f.a.key, "GET", path+sep+"cursor="+cursor, "")
+				if resp.status == http.StatusOK && strings.HasPrefix(path, "/api/v1/pipelines") {
+					continue // pipelines come in one page and take no cursor
+				}
+				wantAPIError(t, path+" cursor "+raw, resp, 400, "invalid", "")
+			}
+		}
+	})
+	t.Run("TooManyCustomFilters", func(t *testing.T) {
+		q := url.Values{}
+		for i := range 2000 {
+			q.Set(fmt.Sprintf("custom.f%d", i), "x")
+		}
+		resp := f.ts.api(t, f.a.key, "GET", "/api/v1/contacts?"+q.Encode(), "")
+		wantAPIError(t, "2000 custom filters", resp, 400, "invalid", "")
+		if !strings.Contains(resp.body, "20") {
+			t.Errorf("the message does not name the limit: %s", resp.body)
+		}
+	})
 }

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -202,4 +204,42 @@ func TestFieldsUI(t *testing.T) {
 	if r := c.get("/w/" + f.a + "/contacts/new"); !strings.Contains(r.body, "custom.budget_eur") {
 		t.Error("the new field is not on the contact form")
 	}
+}
+
+// TestContactsUI_HostileListQueries: a crafted cursor or thousands of
+// custom-field filters get a clear error page, never a 500.
+func TestContactsUI_HostileListQueries(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	base := "/w/" + f.a
+	t.Run("CraftedCursor", func(t *testing.T) {
+		cursor := base64.RawURLEncoding.EncodeToString([]byte(`[[1]]`))
+		for _, path := range []string{"/contacts", "/contacts?format=csv", "/companies", "/deals?view=table"} {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			r := c.get(base + path + sep + "cursor=" + cursor)
+			if path == "/contacts?format=csv" && r.status == http.StatusOK {
+				continue // the export ignores the cursor
+			}
+			wantStatus(t, path, r, http.StatusBadRequest)
+			if !strings.Contains(r.body, "cursor is not valid") {
+				t.Errorf("%s: no clear message", path)
+			}
+		}
+	})
+	t.Run("TooManyCustomFilters", func(t *testing.T) {
+		q := url.Values{}
+		for i := range 2000 {
+			q.Set(fmt.Sprintf("custom.f%d", i), "x")
+		}
+		for _, path := range []string{"/contacts?", "/contacts?format=csv&"} {
+			r := c.get(base + path + q.Encode())
+			wantStatus(t, path, r, http.StatusBadRequest)
+			if !strings.Contains(r.body, "at most 20 custom fields") {
+				t.Errorf("%s: the message does not name the limit", path)
+			}
+		}
+	})
 }

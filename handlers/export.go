@@ -28,16 +28,17 @@ func (s *Server) exportContacts(w http.ResponseWriter, r *http.Request, format s
 		s.serverError(w, r, err)
 		return
 	}
+	// The first page is read before anything is sent, so a filter the
+	// store refuses is an error page rather than an empty download.
+	list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	name := fmt.Sprintf("contacts-%s.%s", time.Now().UTC().Format("2006-01-02"), format)
 	download(w, "", name)
 	out := newContactWriter(w, format, fields)
 	for {
-		list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
-		if err != nil {
-			// Headers are sent; all that is left is to stop and log.
-			s.log.Error("export contacts", "err", err)
-			return
-		}
 		for i := range list {
 			out.write(&list[i])
 		}
@@ -45,6 +46,11 @@ func (s *Server) exportContacts(w http.ResponseWriter, r *http.Request, format s
 			break
 		}
 		f.Cursor = next
+		if list, next, err = store.ListContacts(ctx, wc.lease.DB, f); err != nil {
+			// Headers are sent; all that is left is to stop and log.
+			s.log.Error("export contacts", "err", err)
+			return
+		}
 	}
 	out.close()
 }

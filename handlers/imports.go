@@ -177,11 +177,9 @@ func readImportHead(ctx context.Context, db *store.DB, job *importJob) error {
 	if err != nil {
 		return err
 	}
-	header, err := cr.Read()
-	if err != nil || len(header) == 0 {
-		return store.Errorf(store.EInvalid, "The file has no header row; the first line must name the columns.")
+	if job.Header, err = store.ReadCSVHeader(cr); err != nil {
+		return err
 	}
-	job.Header = append([]string(nil), header...)
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {

@@ -390,3 +390,46 @@ func TestDownloads_NotCached(t *testing.T) {
 		}
 	}
 }
+
+// csvHeaderCases are CSVs whose header the import refuses, and what the
+// refusal must name.
+var csvHeaderCases = []struct{ name, csv, want string }{
+	{"500,000 columns", strings.Repeat("a,", 500_000) + "a\n1\n", "64 KiB"},
+	{"201 columns", strings.TrimSuffix(strings.Repeat("col,", 201), ",") + "\n1\n", "at most 200 columns"},
+	{"a long column name", "email," + strings.Repeat("x", 300) + "\na@example.com,1\n", "256 bytes"},
+}
+
+func TestImportUI_HeaderLimits(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	uploads := filepath.Join(f.ts.tenants.DataDir(), ".import-*")
+	before, _ := filepath.Glob(uploads) // the fixture's own job
+	for _, tc := range csvHeaderCases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.postFile("/w/"+f.a+"/contacts/import", c.workspaceToken(f.a), "wide.csv", tc.csv)
+			wantStatus(t, "upload", r, http.StatusUnprocessableEntity)
+			if !strings.Contains(r.body, tc.want) {
+				t.Errorf("the refusal does not name the limit %q", tc.want)
+			}
+			if after, _ := filepath.Glob(uploads); len(after) != len(before) {
+				t.Errorf("a refused upload was kept: got %v, want %v", after, before)
+			}
+		})
+	}
+	t.Run("OK", func(t *testing.T) {
+		f.uploadCSV(t, c, f.a, strings.TrimSuffix(strings.Repeat("col,", 200), ",")+"\n1\n")
+	})
+}
+
+func TestAPI_ImportContactsHeaderLimits(t *testing.T) {
+	f := newAPIFixture(t)
+	for _, tc := range csvHeaderCases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", tc.csv)
+			wantAPIError(t, "import", resp, http.StatusBadRequest, "invalid", "")
+			if !strings.Contains(resp.body, tc.want) {
+				t.Errorf("the refusal does not name the limit %q: %s", tc.want, resp.body)
+			}
+		})
+	}
+}

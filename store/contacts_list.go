@@ -22,6 +22,11 @@ type ContactFilter struct {
 	Limit     int
 }
 
+// MaxCustomFilters bounds the custom-field filters of one list query: each
+// is a condition of its own, and thousands of them overflow SQLite's
+// expression depth.
+const MaxCustomFilters = 20
+
 // sortKey orders rows by key expressions (the last one unique), each also
 // selected as k0, k1… so the next page's cursor can carry their values.
 type sortKey struct {
@@ -73,6 +78,9 @@ func (f ContactFilter) where() (string, []any, error) {
 	}
 	if f.CompanyID != "" {
 		add("c.company_id = ?", f.CompanyID)
+	}
+	if len(f.Custom) > MaxCustomFilters {
+		return "", nil, Errorf(EInvalid, "A list can be filtered by at most %d custom fields at once.", MaxCustomFilters)
 	}
 	for k, v := range f.Custom {
 		if !customKey.MatchString(k) {

@@ -18,61 +18,127 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// MaxImportBytes bounds a workspace file taken in, compressed or not.
-var MaxImportBytes int64 = 4 << 30
+// DefaultMaxImportBytes is MaxImportBytes unless the operator sets it.
+const DefaultMaxImportBytes int64 = 2 << 30
+
+// MaxImportBytes bounds a workspace file taken in, compressed or not, and
+// so the disk one import can fill while it is checked. It is process-wide
+// configuration (atrium --max-import-mb); tests lower it.
+var MaxImportBytes = DefaultMaxImportBytes
 
 // sqliteHeader starts every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
 
-// ExtractArchive takes workspace.db out of an export archive into destDir,
-// checking it against the manifest. Entry names that are absolute or climb
-// out with "..", and entries that inflate past MaxImportBytes (zip bombs,
-// whatever their headers claim), are refused.
-func ExtractArchive(archivePath, destDir string) (string, *Manifest, error) {
+// Archive is an export archive opened for import: its entry names and
+// manifest are checked, workspace.db is not read yet.
+type Archive struct {
+	Manifest Manifest
+	zr       *zip.ReadCloser
+	db       *zip.File
+}
+
+// OpenArchive opens the export archive at archivePath and checks it
+// without inflating workspace.db: entry names that are absolute or climb
+// out with "..", a foreign manifest, and a workspace.db declared larger
+// than MaxImportBytes are refused.
+func OpenArchive(archivePath string) (*Archive, error) {
 	zr, err := zip.OpenReader(archivePath)
 	if err != nil {
-		return "", nil, Errorf(EInvalid, "The file is neither a SQLite database nor a zip archive: %v.", err)
+		return nil, Errorf(EInvalid, "The file is neither a SQLite database nor a zip archive: %v.", err)
 	}
-	defer zr.Close()
-	var dbFile, manifestFile *zip.File
-	for _, f := range zr.File {
+	a := &Archive{zr: zr}
+	if err := a.check(); err != nil {
+		zr.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close closes the archive file.
+func (a *Archive) Close() error { return a.zr.Close() }
+
+// DBSize is the size workspace.db declares; ExtractDB writes no more.
+func (a *Archive) DBSize() int64 { return int64(a.db.UncompressedSize64) }
+
+func (a *Archive) check() error {
+	var manifestFile *zip.File
+	for _, f := range a.zr.File {
 		if err := checkEntryName(f.Name); err != nil {
-			return "", nil, err
+			return err
 		}
 		switch f.Name {
 		case "workspace.db":
-			dbFile = f
+			a.db = f
 		case "manifest.json":
 			manifestFile = f
 		}
 	}
-	if dbFile == nil || manifestFile == nil {
-		return "", nil, Errorf(EInvalid, "The archive has no workspace.db or no manifest.json; is it an Atrium export?")
+	if a.db == nil || manifestFile == nil {
+		return Errorf(EInvalid, "The archive has no workspace.db or no manifest.json; is it an Atrium export?")
 	}
-	var manifest Manifest
 	mb, err := readEntry(manifestFile, 1<<20)
 	if err == nil {
-		err = json.Unmarshal(mb, &manifest)
+		err = json.Unmarshal(mb, &a.Manifest)
 	}
-	if err != nil || manifest.Format != ExportFormat {
-		return "", nil, Errorf(EInvalid, "manifest.json is not the manifest of an Atrium export.")
+	if err != nil || a.Manifest.Format != ExportFormat {
+		return Errorf(EInvalid, "manifest.json is not the manifest of an Atrium export.")
 	}
-	if manifest.FormatVersion > ExportFormatVersion {
-		return "", nil, Errorf(EInvalid, "The archive has format version %d; this Atrium reads up to %d.", manifest.FormatVersion, ExportFormatVersion)
+	if a.Manifest.FormatVersion > ExportFormatVersion {
+		return Errorf(EInvalid, "The archive has format version %d; this Atrium reads up to %d.", a.Manifest.FormatVersion, ExportFormatVersion)
 	}
+	if a.db.UncompressedSize64 > uint64(MaxImportBytes) {
+		return ErrImportTooLarge()
+	}
+	return nil
+}
+
+// ExtractDB writes workspace.db into destDir and checks it against the
+// manifest's checksum. It refuses the entry from its first bytes when they
+// are not a SQLite header, and stops writing as soon as the entry inflates
+// past its declared size (a zip bomb whose header lies), removing what it
+// wrote.
+func (a *Archive) ExtractDB(destDir string) (string, error) {
 	dest := filepath.Join(destDir, "workspace.db")
-	sum, err := extractEntry(dbFile, dest)
+	sum, err := extractEntry(a.db, dest, a.DBSize())
 	if err != nil {
 		os.Remove(dest)
-		return "", nil, err
+		return "", err
 	}
-	for _, f := range manifest.Files {
+	for _, f := range a.Manifest.Files {
 		if f.Name == "workspace.db" && f.SHA256 != sum {
 			os.Remove(dest)
-			return "", nil, Errorf(EInvalid, "workspace.db does not match the checksum in the manifest; the archive is damaged.")
+			return "", Errorf(EInvalid, "workspace.db does not match the checksum in the manifest; the archive is damaged.")
 		}
 	}
-	return dest, &manifest, nil
+	return dest, nil
+}
+
+// ExtractArchive opens an export archive and takes workspace.db out of it
+// into destDir (see OpenArchive and ExtractDB).
+func ExtractArchive(archivePath, destDir string) (string, *Manifest, error) {
+	a, err := OpenArchive(archivePath)
+	if err != nil {
+		return "", nil, err
+	}
+	defer a.Close()
+	p, err := a.ExtractDB(destDir)
+	if err != nil {
+		return "", nil, err
+	}
+	return p, &a.Manifest, nil
+}
+
+// ErrImportTooLarge is the refusal of a workspace file past MaxImportBytes.
+func ErrImportTooLarge() error {
+	return Errorf(ETooLarge, "The workspace file is larger than the import limit of %s.", byteSize(MaxImportBytes))
+}
+
+// byteSize writes n in MiB or GiB, as the limits are set.
+func byteSize(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d MiB", (n+1<<20-1)>>20)
 }
 
 func checkEntryName(name string) error {
@@ -97,28 +163,64 @@ func readEntry(f *zip.File, max int64) ([]byte, error) {
 	return b, err
 }
 
-// extractEntry copies an entry to dest, stopping at MaxImportBytes however
-// small the entry says it is, and returns its SHA-256.
-func extractEntry(f *zip.File, dest string) (string, error) {
+// extractEntry copies an entry of at most size bytes to dest (see
+// copyEntry) and returns its SHA-256; dest is not created when the entry
+// does not start like a SQLite database.
+func extractEntry(f *zip.File, dest string, size int64) (string, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return "", Errorf(EInvalid, "workspace.db cannot be read from the archive: %v.", err)
 	}
 	defer rc.Close()
+	head, err := readSQLiteHeader(rc)
+	if err != nil {
+		return "", err
+	}
 	out, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", err
 	}
 	defer out.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(rc, MaxImportBytes+1))
-	if n > MaxImportBytes {
-		return "", Errorf(ETooLarge, "workspace.db inflates past %d bytes; it is refused.", MaxImportBytes)
-	}
+	sum, err := copyEntry(out, head, rc, size)
 	if err != nil {
+		return "", err
+	}
+	return sum, out.Sync()
+}
+
+// readSQLiteHeader reads the first bytes of r and refuses them unless they
+// are SQLite's magic: a zip bomb of zeros is refused before a byte is
+// written.
+func readSQLiteHeader(r io.Reader) ([]byte, error) {
+	head := make([]byte, len(sqliteHeader))
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, sqliteHeader) {
+		return nil, Errorf(EInvalid, "workspace.db in the archive is not a SQLite database.")
+	}
+	return head, nil
+}
+
+// copyEntry writes head and then the rest of an entry to w, and returns
+// the SHA-256 of it all. It stops as soon as the entry passes size or
+// MaxImportBytes, whatever its header says.
+func copyEntry(w io.Writer, head []byte, rest io.Reader, size int64) (string, error) {
+	limit := min(size, MaxImportBytes)
+	h := sha256.New()
+	mw := io.MultiWriter(w, h)
+	if _, err := mw.Write(head); err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(mw, io.LimitReader(rest, limit-int64(len(head)))); err != nil {
 		return "", Errorf(EInvalid, "workspace.db in the archive is damaged: %v.", err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), out.Sync()
+	// At the limit: one byte more, or archive/zip failing a read past the
+	// declared size, means the entry is larger than it may be.
+	switch _, err := io.ReadFull(rest, make([]byte, 1)); {
+	case err == nil, errors.Is(err, zip.ErrFormat):
+		return "", Errorf(ETooLarge, "workspace.db inflates past %d bytes, more than the archive declares or the import limit of %s allows; it is refused.", limit, byteSize(MaxImportBytes))
+	case !errors.Is(err, io.EOF):
+		return "", Errorf(EInvalid, "workspace.db in the archive is damaged: %v.", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // IsSQLiteFile reports whether the file at path starts like a SQLite database.
@@ -145,7 +247,7 @@ func ValidateImport(ctx context.Context, p string) error {
 		return err
 	}
 	if st.Size() > MaxImportBytes {
-		return Errorf(ETooLarge, "The file is larger than %d bytes.", MaxImportBytes)
+		return ErrImportTooLarge()
 	}
 	if ok, err := IsSQLiteFile(p); err != nil || !ok {
 		return Errorf(EInvalid, "The file is not a SQLite database.")

@@ -3,7 +3,9 @@ package store
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,19 +107,7 @@ func TestImport_HostileFiles(t *testing.T) {
 }
 
 func TestImport_HostileArchives(t *testing.T) {
-	write := func(t *testing.T, entries map[string][]byte) string {
-		p := filepath.Join(t.TempDir(), "a.zip")
-		var buf bytes.Buffer
-		zw := zip.NewWriter(&buf)
-		for name, b := range entries {
-			w, _ := zw.Create(name)
-			w.Write(b)
-		}
-		zw.Close()
-		os.WriteFile(p, buf.Bytes(), 0o600)
-		return p
-	}
-	manifest := []byte(`{"format":"atrium-workspace-export","format_version":1}`)
+	write := writeZip
 	for name, tc := range map[string]struct {
 		entries map[string][]byte
 		want    string
@@ -126,7 +116,8 @@ func TestImport_HostileArchives(t *testing.T) {
 		"absolute path":    {map[string][]byte{"/tmp/evil": []byte("x"), "manifest.json": manifest}, "outside"},
 		"no manifest":      {map[string][]byte{"workspace.db": []byte("x")}, "no manifest"},
 		"foreign manifest": {map[string][]byte{"workspace.db": []byte("x"), "manifest.json": []byte(`{"format":"other"}`)}, "not the manifest"},
-		"bad checksum": {map[string][]byte{"workspace.db": []byte("x"),
+		"not SQLite":       {map[string][]byte{"workspace.db": []byte("x"), "manifest.json": manifest}, "not a SQLite database"},
+		"bad checksum": {map[string][]byte{"workspace.db": []byte("SQLite format 3\x00x"),
 			"manifest.json": []byte(`{"format":"atrium-workspace-export","format_version":1,"files":[{"name":"workspace.db","sha256":"00"}]}`)}, "checksum"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -159,6 +150,107 @@ func TestImport_HostileArchives(t *testing.T) {
 		os.WriteFile(p, []byte("garbage"), 0o600)
 		if _, _, err := ExtractArchive(p, t.TempDir()); ErrorCode(err) != EInvalid {
 			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+var manifest = []byte(`{"format":"atrium-workspace-export","format_version":1}`)
+
+// writeZip writes an archive of the given entries and returns its path.
+func writeZip(t *testing.T, entries map[string][]byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "a.zip")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, b := range entries {
+		w, _ := zw.Create(name)
+		w.Write(b)
+	}
+	zw.Close()
+	os.WriteFile(p, buf.Bytes(), 0o600)
+	return p
+}
+
+// lyingZip writes an archive whose workspace.db inflates to content but
+// declares only declared bytes, as a hostile archive can.
+func lyingZip(t *testing.T, content []byte, declared uint64) string {
+	t.Helper()
+	var deflated bytes.Buffer
+	fw, _ := flate.NewWriter(&deflated, flate.BestCompression)
+	fw.Write(content)
+	fw.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "workspace.db", Method: zip.Deflate, CRC32: crc32.ChecksumIEEE(content[:declared]),
+		CompressedSize64: uint64(deflated.Len()), UncompressedSize64: declared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(deflated.Bytes())
+	mw, _ := zw.Create("manifest.json")
+	mw.Write(manifest)
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "lying.zip")
+	os.WriteFile(p, buf.Bytes(), 0o600)
+	return p
+}
+
+// TestImport_ZipBombs: an archive's workspace.db is refused from its first
+// bytes when they are not SQLite's, and no more than its declared size or
+// MaxImportBytes is ever written.
+func TestImport_ZipBombs(t *testing.T) {
+	zeros := make([]byte, 4<<20)
+	withHeader := append(append([]byte{}, sqliteHeader...), zeros...)
+	t.Run("ErrZerosRefusedAtOnce", func(t *testing.T) {
+		dest := t.TempDir()
+		_, _, err := ExtractArchive(writeZip(t, map[string][]byte{"workspace.db": zeros, "manifest.json": manifest}), dest)
+		if got, want := ErrorCode(err), EInvalid; got != want || !strings.Contains(err.Error(), "not a SQLite database") {
+			t.Fatalf("got %q (%v), want %q", got, err, want)
+		}
+		if got := filesIn(t, dest); got != 0 {
+			t.Fatalf("got %d files written, want 0", got)
+		}
+	})
+	t.Run("ErrDeclaredPastLimit", func(t *testing.T) {
+		defer func(old int64) { MaxImportBytes = old }(MaxImportBytes)
+		MaxImportBytes = 1 << 20
+		_, err := OpenArchive(writeZip(t, map[string][]byte{"workspace.db": withHeader, "manifest.json": manifest}))
+		if got, want := ErrorCode(err), ETooLarge; got != want || !strings.Contains(err.Error(), "1 MiB") {
+			t.Fatalf("got %q (%v), want %q naming the limit", got, err, want)
+		}
+	})
+	t.Run("ErrDeclaredSizeLies", func(t *testing.T) {
+		const declared = 64 << 10
+		a, err := OpenArchive(lyingZip(t, withHeader, declared))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		rc, _ := a.db.Open()
+		defer rc.Close()
+		head, err := readSQLiteHeader(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w countingWriter
+		_, err = copyEntry(&w, head, rc, a.DBSize())
+		if got, want := ErrorCode(err), ETooLarge; got != want {
+			t.Fatalf("got %q (%v), want %q", got, err, want)
+		}
+		if w.n > declared {
+			t.Fatalf("got %d bytes written, want at most the %d declared", w.n, declared)
+		}
+		if _, err := a.ExtractDB(t.TempDir()); ErrorCode(err) != ETooLarge {
+			t.Fatalf("ExtractDB: got %v, want too_large", err)
+		}
+	})
+	t.Run("ErrPastLimitWhateverDeclared", func(t *testing.T) {
+		defer func(old int64) { MaxImportBytes = old }(MaxImportBytes)
+		MaxImportBytes = 1 << 20
+		var w countingWriter
+		_, err := copyEntry(&w, sqliteHeader, bytes.NewReader(zeros), 1<<40)
+		if got, want := ErrorCode(err), ETooLarge; got != want || w.n > MaxImportBytes {
+			t.Fatalf("got %q (%v) after %d bytes, want %q within %d", got, err, w.n, want, MaxImportBytes)
 		}
 	})
 }

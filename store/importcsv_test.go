@@ -412,3 +412,34 @@ func TestImportFields_Indexes(t *testing.T) {
 		t.Fatalf("ImportFields %v, field indexes name %v", ImportFields, want)
 	}
 }
+
+func TestReadCSVHeader_Limits(t *testing.T) {
+	cols := func(n int) string { return strings.TrimSuffix(strings.Repeat("c,", n), ",") }
+	for name, tc := range map[string]struct{ csv, want string }{
+		"OK":                {cols(MaxCSVColumns) + "\r\n1\n", ""},
+		"OKBOMAndSemicolon": {"\ufeff" + strings.ReplaceAll(cols(MaxCSVColumns), ",", ";") + "\n", ""},
+		"ErrLongLine":       {strings.Repeat("a,", 500_000) + "a\n1\n", "64 KiB"},
+		"ErrLongLineNoEOL":  {strings.Repeat("a", MaxCSVHeaderBytes+1), "64 KiB"},
+		"ErrQuotedNewlines": {strings.Repeat("\"a\n\",", 20_000) + "a\n", "64 KiB"},
+		"ErrColumns":        {cols(MaxCSVColumns+1) + "\n", "at most 200 columns"},
+		"ErrColumnName":     {"a," + strings.Repeat("x", MaxCSVColumnName+1) + "\n", "column 2"},
+		"ErrEmpty":          {"", "no header row"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cr, err := NewCSVReader(strings.NewReader(tc.csv))
+			var header []string
+			if err == nil {
+				header, err = ReadCSVHeader(cr)
+			}
+			if tc.want == "" {
+				if err != nil || len(header) != MaxCSVColumns {
+					t.Fatalf("got %d columns, %v, want %d", len(header), err, MaxCSVColumns)
+				}
+				return
+			}
+			if got := ErrorMessage(err); ErrorCode(err) != EInvalid || !strings.Contains(got, tc.want) {
+				t.Fatalf("got %q (%s), want an invalid error naming %q", got, ErrorCode(err), tc.want)
+			}
+		})
+	}
+}

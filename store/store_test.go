@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -325,5 +326,22 @@ func TestTimeline(t *testing.T) {
 	}
 	if items[1].Changes()["stage"].After != "customer" {
 		t.Fatalf("change detail %v", items[1].Changes())
+	}
+}
+
+func TestDecodeCursor_WrongShape(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		c, err := decodeCursor(cursor{"2024-01-01", 7.0, nil}.encode(), 3)
+		if err != nil || len(c) != 3 {
+			t.Fatalf("got %v, %v, want a cursor of 3", c, err)
+		}
+	})
+	for _, raw := range []string{`[[1]]`, `[{"a":1}]`, `[true]`, `{"a":1}`, `[1,2]`} {
+		t.Run("Err"+raw, func(t *testing.T) {
+			_, err := decodeCursor(base64.RawURLEncoding.EncodeToString([]byte(raw)), 1)
+			if got, want := ErrorCode(err), EInvalid; got != want {
+				t.Fatalf("got %q (%v), want %q", got, err, want)
+			}
+		})
 	}
 }

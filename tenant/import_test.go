@@ -136,3 +136,77 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// exportArchive writes an export of a small workspace of m and returns its path.
+func exportArchive(t *testing.T, m *Manager) string {
+	t.Helper()
+	ctx := context.Background()
+	src := mustCreate(t, m, "Source")
+	l, err := m.Acquire(ctx, src.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	seedForExport(t, l.DB)
+	archive := filepath.Join(t.TempDir(), "source.zip")
+	f, _ := os.Create(archive)
+	defer f.Close()
+	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: src.ID, Name: src.Name}, t.TempDir(), f); err != nil {
+		t.Fatal(err)
+	}
+	return archive
+}
+
+// TestImport_Limits: a file past the import limit is refused before it is
+// staged, and imports together stage no more than MaxStagingBytes.
+func TestImport_Limits(t *testing.T) {
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	archive := exportArchive(t, m)
+	bare := filepath.Join(t.TempDir(), "bare.db")
+	p, _, err := store.ExtractArchive(archive, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bare, mustRead(t, p), 0o600)
+	noStaging := func(t *testing.T) {
+		t.Helper()
+		if left, _ := filepath.Glob(filepath.Join(m.DataDir(), ".import-*")); len(left) != 0 {
+			t.Fatalf("staging left behind: %v", left)
+		}
+	}
+	t.Run("ErrPastImportLimit", func(t *testing.T) {
+		defer func(old int64) { store.MaxImportBytes = old }(store.MaxImportBytes)
+		store.MaxImportBytes = 16 << 10
+		for name, src := range map[string]string{"archive": archive, "bare .db": bare} {
+			_, err := m.Import(ctx, src, CreateOptions{Name: "X"})
+			if got, want := store.ErrorCode(err), store.ETooLarge; got != want || !strings.Contains(err.Error(), "import limit") {
+				t.Errorf("%s: got %q (%v), want %q", name, got, err, want)
+			}
+		}
+		noStaging(t)
+	})
+	t.Run("ErrStagingBudgetHeld", func(t *testing.T) {
+		defer func(old int64) { MaxStagingBytes = old }(MaxStagingBytes)
+		MaxStagingBytes = 1 << 20
+		release, err := reserveStaging(MaxStagingBytes - 1<<10) // another import, staging
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, src := range map[string]string{"archive": archive, "bare .db": bare} {
+			_, err := m.Import(ctx, src, CreateOptions{Name: "X"})
+			if got, want := store.ErrorCode(err), store.EUnavailable; got != want {
+				t.Errorf("%s: got %q (%v), want %q", name, got, err, want)
+			}
+		}
+		noStaging(t)
+		release()
+		release() // idempotent
+		if _, err := m.Import(ctx, archive, CreateOptions{Name: "After"}); err != nil {
+			t.Fatalf("with the budget free again: %v", err)
+		}
+		if got := staging.used; got != 0 {
+			t.Fatalf("got %d bytes still reserved, want 0", got)
+		}
+	})
+}
