@@ -331,6 +331,11 @@ func (n *sqlNullString) Scan(v any) error {
 	return nil
 }
 
+// litestreamTables are the tables Litestream keeps in every file it
+// replicates; an import drops them. Any other name is refused, theirs look
+// alike or not.
+var litestreamTables = map[string]bool{"_litestream_seq": true, "_litestream_lock": true}
+
 // checkSchema compares the file's schema objects with those our migrations
 // make at the same version: same names, same types, same SQL.
 func checkSchema(ctx context.Context, db *DB, version int) error {
@@ -343,7 +348,7 @@ func checkSchema(ctx context.Context, db *DB, version int) error {
 		return Errorf(EInvalid, "The database schema cannot be read.")
 	}
 	for _, o := range got {
-		if strings.HasPrefix(o.Name, "_litestream_") && o.Type == "table" {
+		if litestreamTables[o.Name] && o.Type == "table" {
 			continue // replication bookkeeping, dropped below
 		}
 		w, ok := want[o.Name]

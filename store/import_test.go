@@ -76,11 +76,12 @@ func TestImport_HostileFiles(t *testing.T) {
 		make func(t *testing.T) string
 		want string
 	}{
-		"a trigger":       {tamper(`CREATE TRIGGER evil AFTER INSERT ON contacts BEGIN DELETE FROM contacts; END`), "trigger"},
-		"a view":          {tamper(`CREATE VIEW v AS SELECT * FROM contacts`), "view"},
-		"another table":   {tamper(`CREATE TABLE users (id INTEGER)`), "does not define"},
-		"a changed table": {tamper(`DROP TRIGGER contacts_fts_insert; CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN SELECT 1; END`), "differently"},
-		"a newer version": {tamper(`PRAGMA user_version = 99`), "schema version 99"},
+		"a trigger":                       {tamper(`CREATE TRIGGER evil AFTER INSERT ON contacts BEGIN DELETE FROM contacts; END`), "trigger"},
+		"a view":                          {tamper(`CREATE VIEW v AS SELECT * FROM contacts`), "view"},
+		"another table":                   {tamper(`CREATE TABLE users (id INTEGER)`), "does not define"},
+		"a table named like Litestream's": {tamper(`CREATE TABLE _litestream_secrets (v TEXT); INSERT INTO _litestream_secrets VALUES ('kept')`), "_litestream_secrets"},
+		"a changed table":                 {tamper(`DROP TRIGGER contacts_fts_insert; CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN SELECT 1; END`), "differently"},
+		"a newer version":                 {tamper(`PRAGMA user_version = 99`), "schema version 99"},
 		"not SQLite": {func(t *testing.T) string {
 			p := filepath.Join(t.TempDir(), "x.db")
 			os.WriteFile(p, []byte("hello, I am a text file"), 0o600)
