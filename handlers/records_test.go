@@ -3,6 +3,7 @@ package handlers
 import (
 	"archive/zip"
 	"bytes"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -319,11 +320,12 @@ func TestImportWorkspaceUI(t *testing.T) {
 	admin := f.ts.loggedIn(t, f.admin.Email)
 	archive := admin.get("/w/" + f.a + "/export").body
 	c := f.ts.loggedIn(t, f.member.Email)
+	workspaceName := "Acme copy"
 	upload := func(name, content string) response {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
 		mw.WriteField("csrf_token", c.token("/"))
-		mw.WriteField("name", "Acme copy")
+		mw.WriteField("name", workspaceName)
 		fw, _ := mw.CreateFormFile("archive", name)
 		fw.Write([]byte(content))
 		mw.Close()
@@ -347,6 +349,25 @@ func TestImportWorkspaceUI(t *testing.T) {
 	}
 	if role, _ := store.MemberRole(t.Context(), f.ts.tenants.Catalog().R, f.member.ID, id); role != "owner" {
 		t.Fatalf("the importer is %q", role)
+	}
+
+	// A bare .db imported without a name is named after its file.
+	zr, err := zip.NewReader(strings.NewReader(archive), int64(len(archive)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbFile, err := zr.Open("workspace.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := io.ReadAll(dbFile)
+	dbFile.Close()
+	workspaceName = ""
+	r = upload(`C:\exports\Globex Holdings.db`, string(db))
+	wantStatus(t, "import of a bare .db without a name", r, http.StatusSeeOther)
+	w, err := store.GetWorkspace(t.Context(), f.ts.tenants.Catalog().R, workspaceIDOf(t, r.header.Get("Location")))
+	if err != nil || w.Name != "Globex Holdings" {
+		t.Fatalf("imported as %+v, %v", w, err)
 	}
 }
 

@@ -4,10 +4,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
-	"strings"
 
 	"atrium/store"
 	"atrium/tenant"
@@ -257,18 +258,25 @@ func (s *Server) importWorkspace(w http.ResponseWriter, r *http.Request) {
 		f.Fail("archive", msg)
 		s.renderHome(w, r, status, f)
 	}
-	file, _, err := r.FormFile("archive")
+	file, fh, err := r.FormFile("archive")
 	if err != nil {
 		fail(http.StatusUnprocessableEntity, "Choose an export archive (.zip) or a workspace file (.db).")
 		return
 	}
 	defer file.Close()
-	upload, err := os.CreateTemp(s.tenants.DataDir(), ".upload-*")
+	// The upload keeps its file's name: a bare .db imported without a name
+	// is named after it.
+	dir, err := os.MkdirTemp(s.tenants.DataDir(), ".upload-")
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	defer os.Remove(upload.Name())
+	defer os.RemoveAll(dir)
+	upload, err := os.Create(filepath.Join(dir, uploadName(fh.Filename)))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	_, err = io.Copy(upload, file)
 	if cerr := upload.Close(); err == nil {
 		err = cerr
@@ -290,4 +298,17 @@ func (s *Server) importWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "success", "Workspace "+ws.Name+" was imported.")
 	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
+}
+
+// uploadName is a safe local name for an uploaded file: the base of the
+// name the browser sent, without separators or a leading dot.
+func uploadName(sent string) string {
+	name := strings.TrimLeft(filepath.Base(strings.ReplaceAll(sent, "\\", "/")), ".")
+	if name == "" || name == "/" {
+		return "upload"
+	}
+	if r := []rune(name); len(r) > 100 {
+		name = string(r[len(r)-100:]) // keep the extension
+	}
+	return name
 }
