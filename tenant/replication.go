@@ -523,27 +523,38 @@ func (s walStamp) valid() bool { return !s.modTime.IsZero() }
 
 // sync replicates path's pending changes now and waits for the upload.
 func (r *replicator) sync(ctx context.Context, path string) (litestream.SyncDBResult, error) {
+	if _, err := r.syncPathLocally(ctx, path); err != nil {
+		return litestream.SyncDBResult{}, err
+	}
+	return r.store.SyncDB(ctx, path, true)
+}
+
+// syncPathLocally turns path's new WAL frames into LTX files without
+// waiting for their upload, and returns the last transaction Litestream
+// recorded locally (0 when path is not registered).
+func (r *replicator) syncPathLocally(ctx context.Context, path string) (uint64, error) {
 	r.mu.Lock()
 	g := r.regs[path]
 	r.mu.Unlock()
-	if g != nil {
-		// Under syncMu, like the driver: a caller that holds no
-		// registration (restore) must not sync a DB the reaper just
-		// closed, which would open it again outside the store.
-		g.syncMu.Lock()
-		r.mu.Lock()
-		live := g.db != nil && g.leaving == nil
-		r.mu.Unlock()
-		var err error
-		if live {
-			err = syncLocal(ctx, g.db)
-		}
-		g.syncMu.Unlock()
-		if err != nil {
-			return litestream.SyncDBResult{}, err
-		}
+	if g == nil {
+		return 0, nil
 	}
-	return r.store.SyncDB(ctx, path, true)
+	// Under syncMu, like the driver: a caller that holds no registration
+	// (restore) must not sync a DB the reaper just closed, which would
+	// open it again outside the store.
+	g.syncMu.Lock()
+	defer g.syncMu.Unlock()
+	r.mu.Lock()
+	live := g.db != nil && g.leaving == nil
+	r.mu.Unlock()
+	if !live {
+		return 0, nil
+	}
+	if err := syncLocal(ctx, g.db); err != nil {
+		return 0, err
+	}
+	pos, err := g.db.Pos()
+	return uint64(pos.TXID), err
 }
 
 // syncLocal turns db's new WAL frames into LTX files, which the replica

@@ -158,9 +158,10 @@ type livePages struct {
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // readAtReplicatedPosition replicates the lease's file and reads its pages
-// as of the replicated transaction, which it records in v. Commits wait
-// while it syncs and starts the read (the write lock is held): nothing
-// else would tie the read to a replicated position.
+// as of a replicated transaction, which it records in v. Commits wait
+// while Litestream records the last of them locally and the read starts
+// (the write lock is held): nothing else would tie the read to a
+// transaction. The upload is waited for after the lock is let go.
 func (m *Manager) readAtReplicatedPosition(ctx context.Context, l *Lease, v *Verification) (livePages, error) {
 	// A first sync outside the lock does most of the work (and starts
 	// Litestream's tracking of the file if it had not yet).
@@ -172,14 +173,9 @@ func (m *Manager) readAtReplicatedPosition(ctx context.Context, l *Lease, v *Ver
 		return livePages{}, err
 	}
 	defer wtx.Rollback()
-	res, err := m.repl.sync(ctx, l.Path)
-	if err != nil {
+	if v.TXID, err = m.repl.syncPathLocally(ctx, l.Path); err != nil {
 		return livePages{}, fmt.Errorf("cannot replicate workspace %s: %w", v.WorkspaceID, err)
 	}
-	if res.ReplicatedTXID != res.TXID {
-		return livePages{}, fmt.Errorf("the replica of workspace %s is at transaction %d of %d", v.WorkspaceID, res.ReplicatedTXID, res.TXID)
-	}
-	v.TXID = res.TXID
 	rtx, err := l.R.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return livePages{}, err
@@ -195,6 +191,13 @@ func (m *Manager) readAtReplicatedPosition(ctx context.Context, l *Lease, v *Ver
 		return livePages{}, err
 	}
 	wtx.Rollback()
+	res, err := m.repl.sync(ctx, l.Path)
+	if err != nil {
+		return livePages{}, fmt.Errorf("cannot replicate workspace %s: %w", v.WorkspaceID, err)
+	}
+	if res.ReplicatedTXID < v.TXID {
+		return livePages{}, fmt.Errorf("the replica of workspace %s is at transaction %d of %d", v.WorkspaceID, res.ReplicatedTXID, v.TXID)
+	}
 	live.sums, err = pageSums(ctx, rtx)
 	v.Pages, v.Bytes = len(live.sums), int64(len(live.sums))*int64(live.size)
 	return live, err
