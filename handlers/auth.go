@@ -90,10 +90,13 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 
 // login signs a user in. Unknown email and wrong password get the same
 // answer; repeated failures per account and per address are slowed down.
+// Every attempt is counted as a failure before the password is checked, and
+// given back only if it succeeds, so concurrent attempts cannot overrun the
+// limit.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	email, ip, now := f.Get("email"), s.clientIP(r), time.Now()
-	if wait := s.limiter.blocked(email, ip, now); wait > 0 {
+	if wait := s.limiter.reserve(email, ip, now); wait > 0 {
 		minutes := int(math.Ceil(wait.Minutes()))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		f.Fail("email", fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes)))
@@ -103,15 +106,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	u, err := store.Authenticate(r.Context(), s.catalog, email, f.Values.Get("password"))
 	if err != nil {
 		if store.ErrorCode(err) != store.EUnauthorized {
+			s.limiter.release(email, ip, now)
 			s.serverError(w, r, err)
 			return
 		}
-		s.limiter.fail(email, ip, now)
 		f.Fail("email", store.ErrorMessage(err))
 		s.renderLogin(w, r, http.StatusUnauthorized, f)
 		return
 	}
-	s.limiter.succeed(email)
+	s.limiter.succeed(email, ip, now)
 	if err := s.signIn(w, r, u); err != nil {
 		s.serverError(w, r, err)
 		return
