@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +85,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.newView(r, "Sign in")
-	v.Form.Values.Set("next", r.URL.Query().Get("next"))
+	v.Form.Values.Set("next", safeNext(r.URL.Query().Get("next")))
 	s.render(w, r, http.StatusOK, "login", v)
 }
 
@@ -135,13 +136,34 @@ func plural(n int) string {
 	return "s"
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext is the one gate for a redirect target taken from the request
+// (the next parameter): it returns a path of this site, or "/". The target
+// is first normalised as browsers do when they read a Location, because
+// the check must see what the browser will follow: "/\t/evil" passes a
+// plain prefix test, and a browser drops the tab and goes to //evil.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	next = browserNormal(next)
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, isControl) {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
 	return next
 }
+
+// browserNormal applies the WHATWG URL parser's clean-ups: leading and
+// trailing controls and spaces go, tabs and newlines anywhere go, and a
+// backslash is a slash in http(s) URLs.
+func browserNormal(s string) string {
+	s = strings.TrimFunc(s, func(r rune) bool { return r == ' ' || isControl(r) })
+	return browserDrops.Replace(s)
+}
+
+var browserDrops = strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/")
+
+// isControl reports an ASCII control character (C0 or DEL).
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)
