@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // nextCases are next values, as the handler reads them (decoded), and the
@@ -90,4 +92,22 @@ func TestLogin_NextStaysOnSite(t *testing.T) {
 // hidden field (as html/template escapes it).
 func containsHiddenNext(body, next string) bool {
 	return strings.Contains(body, `name="next" value="`+html.EscapeString(next)+`"`)
+}
+
+// TestBrowser_NextStaysOnSite asks Chromium itself, which drops the tab in
+// /%09/evil.example and would otherwise leave for another origin.
+func TestBrowser_NextStaysOnSite(t *testing.T) {
+	ts := newTestServer(t)
+	ts.mustUser(t, "ann@example.com", false)
+	b := newBrowser(t)
+	run(t, b, "sign in", chromedp.Navigate(ts.URL+"/login"), chromedp.WaitVisible(chromedp.ID("f-email")),
+		fill(map[string]string{"f-email": "ann@example.com", "f-password": testPassword}, "form button[type=submit]"),
+		chromedp.WaitVisible(chromedp.ID("new-workspace")))
+	for _, next := range []string{"/%09/evil.example", "/%5C/evil.example", "%2F%2Fevil.example"} {
+		err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/login?next="+next))
+		location := read(t, b, "location", chromedp.Location())
+		if got, want := location, ts.URL+"/"; err != nil || got != want {
+			t.Errorf("next=%s: got %q (%v), want %q", next, got, err, want)
+		}
+	}
 }
