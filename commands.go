@@ -27,13 +27,23 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	fs := m.flagSet("serve")
 	addr := fs.String("addr", envOr("ATRIUM_ADDR", "127.0.0.1:8080"), "listen address")
 	trustProxy := fs.Bool("trust-proxy", os.Getenv("ATRIUM_TRUST_PROXY") == "1", "trust X-Forwarded-Proto and X-Forwarded-For")
+	proxyList := fs.String("trusted-proxies", os.Getenv("ATRIUM_TRUSTED_PROXIES"), "further proxies (addresses, CIDR ranges) in front of the one Atrium talks to")
 	if err := m.parseNone(fs, args); err != nil {
 		return err
+	}
+	trustedProxies, err := handlers.ParseTrustedProxies(*proxyList)
+	switch {
+	case err != nil:
+		return usagef("--trusted-proxies: %s.", err)
+	case len(trustedProxies) > 0 && !*trustProxy:
+		return usagef("--trusted-proxies needs --trust-proxy.")
 	}
 	if err := m.open(ctx); err != nil {
 		return err
 	}
-	handler, err := handlers.New(ctx, handlers.Config{Tenants: m.Manager, Logger: m.Logger, Assets: assets, TrustProxy: *trustProxy})
+	handler, err := handlers.New(ctx, handlers.Config{
+		Tenants: m.Manager, Logger: m.Logger, Assets: assets, TrustProxy: *trustProxy, TrustedProxies: trustedProxies,
+	})
 	if err != nil {
 		return err
 	}

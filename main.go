@@ -117,7 +117,8 @@ Usage:
   atrium [global flags] <command> [flags]
 
 Commands:
-  serve [--addr HOST:PORT] [--trust-proxy]        run the web UI, the API and the background work
+  serve [--addr HOST:PORT] [--trust-proxy [--trusted-proxies CIDRS]]
+                                                  run the web UI, the API and the background work
   user create --email E [--name N] [--superadmin] create a user; the password is the first line of stdin
   workspace create --name N [--owner EMAIL] [--region R]
                                                   create a workspace and print its id

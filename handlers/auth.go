@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,16 +85,19 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.newView(r, "Sign in")
-	v.Form.Values.Set("next", r.URL.Query().Get("next"))
+	v.Form.Values.Set("next", safeNext(r.URL.Query().Get("next")))
 	s.render(w, r, http.StatusOK, "login", v)
 }
 
 // login signs a user in. Unknown email and wrong password get the same
 // answer; repeated failures per account and per address are slowed down.
+// Every attempt is counted as a failure before the password is checked, and
+// given back only if it succeeds, so concurrent attempts cannot overrun the
+// limit.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	email, ip, now := f.Get("email"), s.clientIP(r), time.Now()
-	if wait := s.limiter.blocked(email, ip, now); wait > 0 {
+	if wait := s.limiter.reserve(email, ip, now); wait > 0 {
 		minutes := int(math.Ceil(wait.Minutes()))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		f.Fail("email", fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes)))
@@ -103,15 +107,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	u, err := store.Authenticate(r.Context(), s.catalog, email, f.Values.Get("password"))
 	if err != nil {
 		if store.ErrorCode(err) != store.EUnauthorized {
+			s.limiter.release(email, ip, now)
 			s.serverError(w, r, err)
 			return
 		}
-		s.limiter.fail(email, ip, now)
 		f.Fail("email", store.ErrorMessage(err))
 		s.renderLogin(w, r, http.StatusUnauthorized, f)
 		return
 	}
-	s.limiter.succeed(email)
+	s.limiter.succeed(email, ip, now)
 	if err := s.signIn(w, r, u); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -132,13 +136,34 @@ func plural(n int) string {
 	return "s"
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext is the one gate for a redirect target taken from the request
+// (the next parameter): it returns a path of this site, or "/". The target
+// is first normalised as browsers do when they read a Location, because
+// the check must see what the browser will follow: "/\t/evil" passes a
+// plain prefix test, and a browser drops the tab and goes to //evil.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	next = browserNormal(next)
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, isControl) {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
 	return next
 }
+
+// browserNormal applies the WHATWG URL parser's clean-ups: leading and
+// trailing controls and spaces go, tabs and newlines anywhere go, and a
+// backslash is a slash in http(s) URLs.
+func browserNormal(s string) string {
+	s = strings.TrimFunc(s, func(r rune) bool { return r == ' ' || isControl(r) })
+	return browserDrops.Replace(s)
+}
+
+var browserDrops = strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/")
+
+// isControl reports an ASCII control character (C0 or DEL).
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)

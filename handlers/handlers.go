@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/gorilla/mux"
 	"github.com/gorilla/sessions"
@@ -28,6 +29,10 @@ type Config struct {
 	// TrustProxy trusts X-Forwarded-Proto and X-Forwarded-For from the
 	// reverse proxy in front of Atrium.
 	TrustProxy bool
+	// TrustedProxies are further proxies (behind the one in front) whose
+	// X-Forwarded-For entries are skipped to find the client; only used
+	// with TrustProxy.
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds what the handlers share.
@@ -40,7 +45,9 @@ type Server struct {
 	limiter    *loginLimiter
 	imports    importJobs
 	trustProxy bool
-	static     http.Handler
+	// trustedProxies are the X-Forwarded-For hops skipped besides the peer.
+	trustedProxies []netip.Prefix
+	static         http.Handler
 }
 
 // New builds the HTTP handler of the whole application. It fails when a
@@ -59,14 +66,15 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &Server{
-		tenants:    cfg.Tenants,
-		catalog:    cfg.Tenants.Catalog(),
-		log:        cfg.Logger,
-		pages:      pg,
-		cookies:    newCookieStore(keys),
-		limiter:    newLoginLimiter(),
-		trustProxy: cfg.TrustProxy,
-		static:     http.StripPrefix("/static/", http.FileServer(http.FS(staticFS))),
+		tenants:        cfg.Tenants,
+		catalog:        cfg.Tenants.Catalog(),
+		log:            cfg.Logger,
+		pages:          pg,
+		cookies:        newCookieStore(keys),
+		limiter:        newLoginLimiter(),
+		trustProxy:     cfg.TrustProxy,
+		trustedProxies: cfg.TrustedProxies,
+		static:         http.StripPrefix("/static/", http.FileServer(http.FS(staticFS))),
 	}
 	return s.routes(), nil
 }

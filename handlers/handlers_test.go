@@ -11,10 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/crypto/bcrypt"
 
 	"atrium/store"
 	"atrium/tenant"
@@ -764,18 +766,144 @@ func TestLoginLimiter_Window(t *testing.T) {
 	l := newLoginLimiter()
 	start := time.Now()
 	for i := 0; i < maxFailuresPerEmail; i++ {
-		l.fail("a@example.com", "1.2.3.4", start)
+		l.reserve("a@example.com", "1.2.3.4", start)
 	}
-	if l.blocked("A@example.com", "5.6.7.8", start) == 0 {
+	if l.reserve("A@example.com", "5.6.7.8", start) == 0 {
 		t.Fatal("not blocked after the limit, in another letter case and from another address")
 	}
-	if l.blocked("a@example.com", "5.6.7.8", start.Add(loginWindow)) != 0 {
+	if l.reserve("a@example.com", "5.6.7.8", start.Add(loginWindow)) != 0 {
 		t.Fatal("still blocked after the window")
 	}
-	l.succeed("a@example.com")
-	if l.blocked("a@example.com", "9.9.9.9", start) != 0 {
+	l.succeed("a@example.com", "5.6.7.8", start.Add(loginWindow))
+	if l.reserve("a@example.com", "9.9.9.9", start) != 0 {
 		t.Fatal("a success did not clear the account")
 	}
+}
+
+func TestLoginLimiter_Reserve(t *testing.T) {
+	now := time.Now()
+	t.Run("SuccessGivesBackTheAddress", func(t *testing.T) {
+		l := newLoginLimiter()
+		for i := 0; i < maxFailuresPerIP-1; i++ {
+			l.reserve("guess"+strconv.Itoa(i)+"@example.com", "1.2.3.4", now)
+		}
+		l.reserve("a@example.com", "1.2.3.4", now)
+		l.succeed("a@example.com", "1.2.3.4", now)
+		if got := len(l.failures["ip:1.2.3.4"]); got != maxFailuresPerIP-1 {
+			t.Fatalf("address failures after a success: got %d, want %d", got, maxFailuresPerIP-1)
+		}
+	})
+	t.Run("ReleaseGivesBackBoth", func(t *testing.T) {
+		l := newLoginLimiter()
+		l.reserve("a@example.com", "1.2.3.4", now)
+		l.release("A@example.com", "1.2.3.4", now)
+		if got := len(l.failures); got != 0 {
+			t.Fatalf("keys left after a release: got %d, want 0", got)
+		}
+	})
+	t.Run("RefusedIsNotCounted", func(t *testing.T) {
+		l := newLoginLimiter()
+		for i := 0; i < maxFailuresPerEmail+3; i++ {
+			l.reserve("a@example.com", "1.2.3.4", now)
+		}
+		if got, want := len(l.failures["ip:1.2.3.4"]), maxFailuresPerEmail; got != want {
+			t.Fatalf("address failures: got %d, want %d", got, want)
+		}
+	})
+}
+
+// TestLogin_ConcurrentAttempts fires many wrong passwords at once: no more
+// than the limit may be checked, however the requests interleave. The
+// accounts get slow password hashes so that, without an atomic check and
+// count, every request would pass the check before the first is counted.
+func TestLogin_ConcurrentAttempts(t *testing.T) {
+	const attempts = 40
+	t.Run("OneAccount", func(t *testing.T) {
+		ts := newTestServer(t)
+		u := ts.mustUser(t, "ann@example.com", false)
+		ts.slowPasswords(t)
+		c := ts.newClient(t)
+		checked, limited := c.concurrentLogins(t, attempts, func(int) string { return u.Email })
+		if checked > maxFailuresPerEmail {
+			t.Errorf("passwords checked: got %d, want at most %d", checked, maxFailuresPerEmail)
+		}
+		if got, want := checked+limited, attempts; got != want {
+			t.Errorf("checked or limited: got %d, want %d", got, want)
+		}
+		r := c.post("/login", c.token("/login"), url.Values{"email": {u.Email}, "password": {testPassword}})
+		wantStatus(t, "right password while limited", r, http.StatusTooManyRequests)
+	})
+	t.Run("OneAddress", func(t *testing.T) {
+		ts := newTestServer(t)
+		emails := make([]string, attempts+1)
+		for i := range emails {
+			emails[i] = "user" + strconv.Itoa(i) + "@example.com"
+			ts.mustUser(t, emails[i], false)
+		}
+		ts.slowPasswords(t)
+		c := ts.newClient(t)
+		checked, limited := c.concurrentLogins(t, attempts, func(i int) string { return emails[i] })
+		if checked > maxFailuresPerIP {
+			t.Errorf("passwords checked: got %d, want at most %d", checked, maxFailuresPerIP)
+		}
+		if got, want := checked+limited, attempts; got != want {
+			t.Errorf("checked or limited: got %d, want %d", got, want)
+		}
+		r := c.post("/login", c.token("/login"), url.Values{"email": {emails[attempts]}, "password": {testPassword}})
+		wantStatus(t, "another account from the limited address", r, http.StatusTooManyRequests)
+	})
+}
+
+// slowPasswords gives every user testPassword hashed at a cost high enough
+// that a comparison takes milliseconds.
+func (ts *testServer) slowPasswords(tb testing.TB) {
+	tb.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost+4)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := ts.tenants.Catalog().W.Exec(`UPDATE users SET password_hash = ?`, string(hash)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// concurrentLogins posts n wrong passwords at once, for emailOf(i), and
+// counts the answers: checked (401) and rate-limited (429).
+func (c *client) concurrentLogins(t *testing.T, n int, emailOf func(int) string) (checked, limited int) {
+	t.Helper()
+	token := c.token("/login")
+	start := make(chan struct{})
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		body := url.Values{"email": {emailOf(i)}, "password": {"wrong password"}, "csrf_token": {token}}.Encode()
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, c.ts.URL+"/login", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			<-start
+			resp, err := c.hc.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(statuses)
+	for status := range statuses {
+		switch status {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Errorf("status %d, want 401 or 429", status)
+		}
+	}
+	return checked, limited
 }
 
 func TestCookies_SecureBehindTrustedProxy(t *testing.T) {

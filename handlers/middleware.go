@@ -145,18 +145,18 @@ func (s *Server) isHTTPS(r *http.Request) bool {
 	return r.TLS != nil || (s.trustProxy && r.Header.Get("X-Forwarded-Proto") == "https")
 }
 
+// clientIP is the address that sign-in limits and the audit log use: the
+// peer's, or with --trust-proxy the one the proxies vouch for (see
+// forwardedClient); never simply what the client wrote in a header.
 func (s *Server) clientIP(r *http.Request) string {
-	if s.trustProxy {
-		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
-			first, _, _ := strings.Cut(fwd, ",")
-			return strings.TrimSpace(first)
-		}
-	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	if !s.trustProxy {
+		return host
+	}
+	return forwardedClient(r.Header.Values("X-Forwarded-For"), host, s.trustedProxies)
 }
 
 // loadSession reads the cookie, gives every visitor a CSRF seed, and looks
