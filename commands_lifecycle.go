@@ -177,9 +177,18 @@ func verified(st tenant.BackupStatus) string {
 func (m *Main) cmdBackupVerify(ctx context.Context, args []string) error {
 	fs := m.flagSet("backup verify")
 	asJSON := fs.Bool("json", false, "print JSON")
-	id, err := m.parseID(fs, "backup verify", args)
+	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if len(pos) != 1 {
+		return usagef("'atrium backup verify' takes one workspace id, or catalog.")
+	}
+	id := pos[0]
+	if id != "catalog" {
+		if id, err = tenant.ParseID(id); err != nil {
+			return err
+		}
 	}
 	if err := m.open(ctx); err != nil {
 		return err
@@ -194,11 +203,16 @@ func (m *Main) cmdBackupVerify(ctx context.Context, args []string) error {
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
+	} else if v.Failure == "" && id == "catalog" {
+		fmt.Fprintf(m.stdout, "verified the catalog: its replica restores to the live file at transaction %d (%d pages)\n", v.TXID, v.Pages)
 	} else if v.Failure == "" {
 		fmt.Fprintf(m.stdout, "verified workspace %s: replica generation %d restores to the live file at transaction %d (%d pages)\n",
 			v.WorkspaceID, v.Generation, v.TXID, v.Pages)
 	}
-	if v.Failure != "" {
+	switch {
+	case v.Failure != "" && id == "catalog":
+		return fmt.Errorf("the replica of the catalog does not restore to the live file: %s", v.Failure)
+	case v.Failure != "":
 		return fmt.Errorf("the replica of workspace %s (generation %d) does not restore to the live file: %s; started generation %d with a full snapshot",
 			v.WorkspaceID, v.Generation, v.Failure, v.NewGeneration)
 	}

@@ -134,7 +134,7 @@ Commands:
   apikey create --workspace ID [--name N] [--role read|write]
                                                   create an API key; the key is the last word printed
   backup status [--json]                          replication position, lag and verification of every file
-  backup verify ID [--json]                       restore a workspace's replica aside and compare it with the live file
+  backup verify ID|catalog [--json]               restore a replica aside and compare it with the live file
   restore-all                                     bring back the catalog and every workspace from the replicas
   migrate                                         migrate the catalog and every workspace
   check                                           run PRAGMA integrity_check over every file

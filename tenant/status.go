@@ -67,7 +67,7 @@ func (m *Manager) BackupStatus(ctx context.Context) ([]BackupStatus, error) {
 
 // CatalogBackupStatus returns the replication status of the catalog.
 func (m *Manager) CatalogBackupStatus(ctx context.Context) BackupStatus {
-	return m.fileStatus(ctx, BackupStatus{WorkspaceID: catalogPrefix, Region: m.catalogRegion()}, m.catalogPath(), catalogPrefix)
+	return m.withVerification(ctx, m.fileStatus(ctx, BackupStatus{WorkspaceID: catalogPrefix, Region: m.catalogRegion()}, m.catalogPath(), catalogPrefix))
 }
 
 // WorkspacesBackupStatus returns the replication status of each of ws.
@@ -88,8 +88,12 @@ func (m *Manager) workspaceStatus(ctx context.Context, w *store.Workspace, path 
 	if w.Pristine {
 		return st // nothing replicated, and nothing to list
 	}
-	st = m.fileStatus(ctx, st, path, replicaElems(w)...)
-	c, err := store.GetReplicaCheck(ctx, m.catalog.R, w.ID)
+	return m.withVerification(ctx, m.fileStatus(ctx, st, path, replicaElems(w)...))
+}
+
+// withVerification adds to st the last verifications of its replica.
+func (m *Manager) withVerification(ctx context.Context, st BackupStatus) BackupStatus {
+	c, err := store.GetReplicaCheck(ctx, m.catalog.R, st.WorkspaceID)
 	if err != nil {
 		st.LastError = "cannot read the replica's verifications: " + err.Error()
 		return st

@@ -69,11 +69,14 @@ type errNotVerifiable struct{ err error }
 func (e errNotVerifiable) Error() string { return e.err.Error() }
 func (e errNotVerifiable) Unwrap() error { return e.err }
 
-// VerifyReplica verifies workspace id's replica now. A replica that does
-// not restore to the live file is recorded as failed, logged, and replaced
-// by a new generation; the result says so. An error means the
-// verification could not run.
+// VerifyReplica verifies workspace id's replica now ("catalog": the
+// catalog's). A workspace's replica that does not restore to the live file
+// is recorded as failed, logged, and replaced by a new generation; the
+// result says so. An error means the verification could not run.
 func (m *Manager) VerifyReplica(ctx context.Context, id string) (Verification, error) {
+	if id == catalogPrefix {
+		return m.VerifyCatalogReplica(ctx)
+	}
 	id, err := ParseID(id)
 	if err != nil {
 		return Verification{}, err
@@ -89,16 +92,7 @@ func (m *Manager) VerifyReplica(ctx context.Context, id string) (Verification, e
 	if err != nil {
 		return v, err
 	}
-	now := time.Now()
-	v.Failure = truncate(v.Failure, 500) // integrity_check lists every broken row
-	if v.Failure == "" {
-		m.verifier.passed.Add(1)
-		return v, store.RecordReplicaVerified(ctx, m.catalog.W, id, v.Generation, v.TXID, now)
-	}
-	m.verifier.failed.Add(1)
-	m.log.Error("the replica of a workspace does not restore to its live file; starting a new replica generation",
-		"workspace", id, "generation", v.Generation, "txid", v.TXID, "failure", v.Failure)
-	if err := store.RecordReplicaFailed(ctx, m.catalog.W, id, v.Failure, now); err != nil {
+	if err := m.recordVerification(ctx, &v); err != nil || v.Failure == "" {
 		return v, err
 	}
 	gen, err := m.startNewGeneration(ctx, id, v)
@@ -107,6 +101,20 @@ func (m *Manager) VerifyReplica(ctx context.Context, id string) (Verification, e
 	}
 	v.NewGeneration = gen
 	return v, nil
+}
+
+// recordVerification counts, logs and records in the catalog what a
+// verification found.
+func (m *Manager) recordVerification(ctx context.Context, v *Verification) error {
+	now := time.Now()
+	v.Failure = truncate(v.Failure, 500) // integrity_check lists every broken row
+	if v.Failure == "" {
+		m.verifier.passed.Add(1)
+		return store.RecordReplicaVerified(ctx, m.catalog.W, v.WorkspaceID, v.Generation, v.TXID, now)
+	}
+	m.verifier.failed.Add(1)
+	m.log.Error("a replica does not restore to its live file", "file", v.WorkspaceID, "generation", v.Generation, "txid", v.TXID, "failure", v.Failure)
+	return store.RecordReplicaFailed(ctx, m.catalog.W, v.WorkspaceID, v.Failure, now)
 }
 
 // verify restores id's replica at the position the live file is read at,
@@ -118,22 +126,29 @@ func (m *Manager) verify(ctx context.Context, id string) (Verification, error) {
 	}
 	w := *l.Workspace
 	v := Verification{WorkspaceID: id, Generation: max(w.ReplicaGen, 1)}
-	live, err := m.readAtReplicatedPosition(ctx, l, &v)
+	live, err := m.readAtReplicatedPosition(ctx, l.DB, &v)
 	l.Release()
 	if err != nil {
 		return v, errNotVerifiable{err}
 	}
-	path, err := m.FilePath(&w)
+	t, err := m.regionTarget(w.Region)
 	if err != nil {
 		return v, err
 	}
-	tmpDir, err := os.MkdirTemp(filepath.Dir(path), ".verify-")
+	return m.compareReplica(ctx, v, live, t, replicaElems(&w), filepath.Dir(l.Path))
+}
+
+// compareReplica restores the replica under elems of t at v.TXID into a
+// working directory in dir, checks it and compares it with the live pages,
+// and records in v what differs.
+func (m *Manager) compareReplica(ctx context.Context, v Verification, live livePages, t *replicaTarget, elems []string, dir string) (Verification, error) {
+	tmpDir, err := os.MkdirTemp(dir, ".verify-")
 	if err != nil {
 		return v, err
 	}
 	defer os.RemoveAll(tmpDir)
-	out := filepath.Join(tmpDir, id+".db")
-	if err := m.restoreAt(ctx, &w, v.TXID, out); err != nil {
+	out := filepath.Join(tmpDir, "restored.db")
+	if err := restoreAt(ctx, t, elems, v.TXID, out); err != nil {
 		if ctx.Err() != nil {
 			return v, ctx.Err()
 		}
@@ -141,11 +156,31 @@ func (m *Manager) verify(ctx context.Context, id string) (Verification, error) {
 		return v, nil
 	}
 	if err := checkFile(ctx, out); err != nil {
-		v.Failure = err.Error()
+		v.Failure = strings.ReplaceAll(err.Error(), out, "the restored file") // not a temporary path
 		return v, nil
 	}
 	v.Failure, err = comparePages(out, live)
 	return v, err
+}
+
+// VerifyCatalogReplica verifies the catalog's replica now, as VerifyReplica
+// does a workspace's, and records the result under "catalog". A failure
+// is logged and shown; the catalog has no replica generations, so it is
+// not replaced (disaster recovery starts from it: see the README).
+func (m *Manager) VerifyCatalogReplica(ctx context.Context) (Verification, error) {
+	v := Verification{WorkspaceID: catalogPrefix, Generation: 1}
+	live, err := m.readAtReplicatedPosition(ctx, m.catalog, &v)
+	if err != nil {
+		return v, errNotVerifiable{err}
+	}
+	t, err := m.catalogTarget()
+	if err != nil {
+		return v, err
+	}
+	if v, err = m.compareReplica(ctx, v, live, t, []string{catalogPrefix}, m.dataDir); err != nil {
+		return v, err
+	}
+	return v, m.recordVerification(ctx, &v)
 }
 
 // livePages are the checksums of a file's pages as a read transaction saw
@@ -157,26 +192,26 @@ type livePages struct {
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
-// readAtReplicatedPosition replicates the lease's file and reads its pages
+// readAtReplicatedPosition replicates db's file and reads its pages
 // as of a replicated transaction, which it records in v. Commits wait
 // while Litestream records the last of them locally and the read starts
 // (the write lock is held): nothing else would tie the read to a
 // transaction. The upload is waited for after the lock is let go.
-func (m *Manager) readAtReplicatedPosition(ctx context.Context, l *Lease, v *Verification) (livePages, error) {
+func (m *Manager) readAtReplicatedPosition(ctx context.Context, db *store.DB, v *Verification) (livePages, error) {
 	// A first sync outside the lock does most of the work (and starts
 	// Litestream's tracking of the file if it had not yet).
-	if _, err := m.repl.sync(ctx, l.Path); err != nil {
+	if _, err := m.repl.sync(ctx, db.Path); err != nil {
 		return livePages{}, fmt.Errorf("cannot replicate workspace %s: %w", v.WorkspaceID, err)
 	}
-	wtx, err := l.W.BeginTxx(ctx, nil)
+	wtx, err := db.W.BeginTxx(ctx, nil)
 	if err != nil {
 		return livePages{}, err
 	}
 	defer wtx.Rollback()
-	if v.TXID, err = m.repl.syncPathLocally(ctx, l.Path); err != nil {
+	if v.TXID, err = m.repl.syncPathLocally(ctx, db.Path); err != nil {
 		return livePages{}, fmt.Errorf("cannot replicate workspace %s: %w", v.WorkspaceID, err)
 	}
-	rtx, err := l.R.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	rtx, err := db.R.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return livePages{}, err
 	}
@@ -191,7 +226,7 @@ func (m *Manager) readAtReplicatedPosition(ctx context.Context, l *Lease, v *Ver
 		return livePages{}, err
 	}
 	wtx.Rollback()
-	res, err := m.repl.sync(ctx, l.Path)
+	res, err := m.repl.sync(ctx, db.Path)
 	if err != nil {
 		return livePages{}, fmt.Errorf("cannot replicate workspace %s: %w", v.WorkspaceID, err)
 	}
@@ -246,14 +281,10 @@ func comparePages(path string, live livePages) (string, error) {
 	return "", nil
 }
 
-// restoreAt writes workspace w's state at transaction txid of its current
-// replica generation to out.
-func (m *Manager) restoreAt(ctx context.Context, w *store.Workspace, txid uint64, out string) error {
-	t, err := m.regionTarget(w.Region)
-	if err != nil {
-		return err
-	}
-	c := t.client(replicaElems(w)...)
+// restoreAt writes the state at transaction txid of the replica under
+// elems of t to out.
+func restoreAt(ctx context.Context, t *replicaTarget, elems []string, txid uint64, out string) error {
+	c := t.client(elems...)
 	if err := initClient(ctx, c, t); err != nil {
 		return err
 	}
@@ -384,7 +415,7 @@ func (m *Manager) verifyLoop(ctx context.Context, interval time.Duration, bytesP
 			case <-due:
 				continue
 			case <-sample.C:
-				id, err := store.LeastRecentlyChecked(ctx, m.catalog.R)
+				id, err := m.nextSample(ctx)
 				if err != nil || id == "" {
 					continue
 				}
@@ -399,6 +430,20 @@ func (m *Manager) verifyLoop(ctx context.Context, interval time.Duration, bytesP
 		case <-time.After(pause):
 		}
 	}
+}
+
+// nextSample picks what the rolling sample verifies next: the catalog
+// when it was not checked in the last hour, otherwise the workspace
+// checked longest ago.
+func (m *Manager) nextSample(ctx context.Context) (string, error) {
+	c, err := store.GetReplicaCheck(ctx, m.catalog.R, catalogPrefix)
+	if err != nil {
+		return "", err
+	}
+	if time.Since(c.CheckedAt) >= reverifyAfter {
+		return catalogPrefix, nil
+	}
+	return store.LeastRecentlyChecked(ctx, m.catalog.R)
 }
 
 // verifyInBackground runs one queued or sampled verification and returns
@@ -436,7 +481,8 @@ const registeredList = "replicating"
 // died.
 func (m *Manager) queueVerifyRegisteredAtCrash() {
 	for _, name := range m.repl.atLastStop {
-		if id, err := ParseID(strings.TrimSuffix(name, ".db")); err == nil {
+		id := strings.TrimSuffix(name, ".db")
+		if _, err := ParseID(id); err == nil || id == catalogPrefix {
 			m.verifier.enqueue(verifyRequest{id: id, always: true})
 		}
 	}

@@ -39,6 +39,15 @@ func TestVerifyReplica_Passes(t *testing.T) {
 		t.Fatalf("status after a verification that passed: %+v", st)
 	}
 
+	t.Run("Catalog", func(t *testing.T) {
+		v, err := m.VerifyReplica(ctx, "catalog")
+		if err != nil || v.Failure != "" || v.TXID == 0 {
+			t.Fatalf("got %+v, %v", v, err)
+		}
+		if st := m.CatalogBackupStatus(ctx); st.VerifiedAt == nil || st.VerifiedTXID != v.TXID {
+			t.Fatalf("catalog status: %+v", st)
+		}
+	})
 	t.Run("NeverOpened", func(t *testing.T) {
 		p := mustCreate(t, m, "Pristine")
 		if _, err := m.VerifyReplica(ctx, p.ID); store.ErrorCode(err) != store.EInvalid {
@@ -69,7 +78,7 @@ func TestVerifyReplica_FailureStartsNewGeneration(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	restartWALBehindLitestream(t, path)
+	restartWALBehindLitestream(t, path, `INSERT INTO companies (id, name, created_at, updated_at) VALUES ('behind-' || ?, hex(randomblob(1500)), 0, 0)`)
 
 	m = openWithConfig(t, dataDir, cfg)
 	defer m.Close()
@@ -115,11 +124,12 @@ func TestVerifyReplica_FailureStartsNewGeneration(t *testing.T) {
 	}
 }
 
-// restartWALBehindLitestream writes to the file at path, which nothing
-// replicates now, from a connection that checkpoints as SQLite does by
-// default, until the WAL restarts, and keeps the WAL when it closes. The
-// WAL's frames from before the restart are lost to Litestream.
-func restartWALBehindLitestream(tb testing.TB, path string) {
+// restartWALBehindLitestream runs insert (given a counter) on the file at
+// path, which nothing replicates now, from a connection that checkpoints
+// as SQLite does by default, until the WAL restarts, and keeps the WAL
+// when it closes. The WAL's frames from before the restart are lost to
+// Litestream.
+func restartWALBehindLitestream(tb testing.TB, path, insert string) {
 	tb.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -141,8 +151,7 @@ func restartWALBehindLitestream(tb testing.TB, path string) {
 	}
 	header := walHeaderOf(tb, path)
 	for i := 0; ; i++ {
-		if _, err := conn.ExecContext(context.Background(), `INSERT INTO companies (id, name, created_at, updated_at)
-			VALUES (?, hex(randomblob(1500)), 0, 0)`, fmt.Sprintf("behind-%d", i)); err != nil {
+		if _, err := conn.ExecContext(context.Background(), insert, i); err != nil {
 			tb.Fatal(err)
 		}
 		if !bytes.Equal(header, walHeaderOf(tb, path)) {
@@ -296,5 +305,37 @@ func TestOpen_RemovesLeftoverWorkingDirs(t *testing.T) {
 	}
 	if _, err := os.Stat(keep); err != nil {
 		t.Errorf("a file that is no working directory was removed: %v", err)
+	}
+}
+
+// The catalog's replica is verified too; a damaged one is shown as failed
+// (the catalog has no generations to replace it with).
+func TestVerifyCatalogReplica_Failure(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, replicas := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	if err := m.SyncCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files := filesUnder(t, filepath.Join(replicas, catalogPrefix))
+	last := filepath.Join(replicas, catalogPrefix, files[len(files)-1])
+	b, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(b) / 2; i < len(b)/2+64 && i < len(b); i++ {
+		b[i] ^= 0xff
+	}
+	if err := os.WriteFile(last, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.VerifyReplica(ctx, "catalog")
+	if err != nil || v.Failure == "" {
+		t.Fatalf("got %+v, %v", v, err)
+	}
+	if st := m.CatalogBackupStatus(ctx); !st.VerifyFailedLast() || st.VerifyFailure != v.Failure {
+		t.Fatalf("catalog status: %+v", st)
 	}
 }
