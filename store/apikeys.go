@@ -58,7 +58,7 @@ func CreateAPIKey(ctx context.Context, db *DB, a Actor, workspaceID, name, role 
 	if err != nil || ws.String() != workspaceID {
 		return "", nil, Errorf(EInvalid, "%q is not a workspace id.", truncateText(workspaceID, 80))
 	}
-	if name, err = cleanText("name", "The name", name, 100); err != nil {
+	if name, err = cleanText("name", "The name", name, maxAPIKeyName); err != nil {
 		return "", nil, err
 	}
 	if name == "" {

@@ -172,9 +172,9 @@ func applyCompanyInput(ctx context.Context, tx *sqlx.Tx, c *Company, in CompanyI
 		name, text string
 		max        int
 	}{
-		{in.Name, &c.Name, "name", "The name", 200},
-		{in.Industry, &c.Industry, "industry", "The industry", 100},
-		{in.OwnerID, &c.OwnerID, "owner_id", "The owner", 100},
+		{in.Name, &c.Name, "name", "The name", maxRecordTitle},
+		{in.Industry, &c.Industry, "industry", "The industry", maxShortName},
+		{in.OwnerID, &c.OwnerID, "owner_id", "The owner", maxMemberRef},
 	} {
 		if f.in != nil {
 			if *f.out, err = cleanText(f.name, f.text, *f.in, f.max); err != nil {

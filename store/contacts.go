@@ -244,10 +244,10 @@ func applyContactFields(c *Contact, in ContactInput) error {
 		name, text string
 		max        int
 	}{
-		{in.FirstName, &c.FirstName, "first_name", "The first name", 100},
-		{in.LastName, &c.LastName, "last_name", "The last name", 100},
-		{in.Phone, &c.Phone, "phone", "The phone number", 50},
-		{in.Title, &c.Title, "title", "The title", 100},
+		{in.FirstName, &c.FirstName, "first_name", "The first name", maxPersonName},
+		{in.LastName, &c.LastName, "last_name", "The last name", maxPersonName},
+		{in.Phone, &c.Phone, "phone", "The phone number", maxPhone},
+		{in.Title, &c.Title, "title", "The title", maxPersonName},
 	} {
 		if f.in != nil {
 			if *f.out, err = cleanText(f.name, f.text, *f.in, f.max); err != nil {
@@ -300,7 +300,7 @@ func resolveCompany(ctx context.Context, tx *sqlx.Tx, c *Contact, in ContactInpu
 	case in.CompanyID != nil || (in.Company != nil && strings.TrimSpace(*in.Company) == ""):
 		c.CompanyID, c.Company = "", ""
 	case in.Company != nil:
-		name, err := cleanText("company", "The company name", *in.Company, 200)
+		name, err := cleanText("company", "The company name", *in.Company, maxRecordTitle)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func (f CustomField) OptionList() []string {
 // CustomFieldTypes are the kinds of custom field.
 var CustomFieldTypes = []string{"text", "number", "date", "select"}
 
-var customKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+var customKey = regexp.MustCompile(fmt.Sprintf(`^[a-z][a-z0-9_]{0,%d}$`, maxCustomKey-1))
 
 // NewCustomField is what defining a custom field takes.
 type NewCustomField struct {
@@ -47,7 +48,7 @@ func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) 
 	if in.Entity != "contact" && in.Entity != "company" {
 		return nil, FieldError("entity", "Custom fields belong to contacts or companies.")
 	}
-	label, err := cleanText("label", "The label", in.Label, 60)
+	label, err := cleanText("label", "The label", in.Label, maxFieldLabel)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func cleanOptions(typ string, options []string) ([]string, error) {
 	}
 	var out []string
 	for _, o := range options {
-		o, err := cleanText("options", "An option", o, 60)
+		o, err := cleanText("options", "An option", o, maxFieldLabel)
 		if err != nil {
 			return nil, err
 		}
@@ -124,8 +125,8 @@ func keyFromLabel(label string) string {
 	if key == "" || key[0] < 'a' {
 		key = "field_" + key
 	}
-	if len(key) > 40 {
-		key = key[:40]
+	if len(key) > maxCustomKey {
+		key = key[:maxCustomKey]
 	}
 	return key
 }
@@ -217,7 +218,7 @@ func customValue(def CustomField, v any) (any, error) {
 		if !ok {
 			return nil, FieldError(field, "%s must be text.", def.Label)
 		}
-		return cleanText(field, def.Label, s, 1000)
+		return cleanText(field, def.Label, s, maxCustomText)
 	}
 }
 

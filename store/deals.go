@@ -157,7 +157,7 @@ func DeleteDeal(ctx context.Context, db *DB, a Actor, id string) error {
 func applyDealInput(ctx context.Context, tx *sqlx.Tx, d *Deal, in DealInput) error {
 	var err error
 	if in.Title != nil {
-		if d.Title, err = cleanText("title", "The title", *in.Title, 200); err != nil {
+		if d.Title, err = cleanText("title", "The title", *in.Title, maxRecordTitle); err != nil {
 			return err
 		}
 	}
@@ -197,7 +197,7 @@ func applyDealInput(ctx context.Context, tx *sqlx.Tx, d *Deal, in DealInput) err
 		}
 	}
 	if in.LostReason != nil {
-		if d.LostReason, err = cleanText("lost_reason", "The lost reason", *in.LostReason, 500); err != nil {
+		if d.LostReason, err = cleanText("lost_reason", "The lost reason", *in.LostReason, maxLostReason); err != nil {
 			return err
 		}
 	}

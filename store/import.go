@@ -240,7 +240,8 @@ func IsSQLiteFile(p string) (bool, error) {
 // must not come in: API keys and replication tables. It refuses a file that
 // is not SQLite, fails integrity_check, has a schema version newer than this
 // binary, or holds any table, index, trigger or view our schema at its
-// version does not define, or defines differently.
+// version does not define, or defines differently; then, at our schema,
+// any row a normal write could not have made (see importrules.go).
 func ValidateImport(ctx context.Context, p string) error {
 	st, err := os.Stat(p)
 	if err != nil {
@@ -276,6 +277,10 @@ func ValidateImport(ctx context.Context, p string) error {
 		return Errorf(EInvalid, "The database has %d broken references between records.", fkProblems)
 	}
 	if _, _, err := Migrate(ctx, db, WorkspaceSchema); err != nil {
+		return err
+	}
+	// After the migrations, so the rules are those of one schema, ours.
+	if err := checkRows(ctx, db); err != nil {
 		return err
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {

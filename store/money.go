@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,7 +37,11 @@ func cleanCurrency(code string) (string, error) {
 	return code, nil
 }
 
-var decimalText = regexp.MustCompile(`^([0-9]{1,13})(?:\.([0-9]+))?$`)
+// maxMoneyDigits bounds the digits of a value's whole part, so minor units
+// fit an int64 whatever the currency's decimals.
+const maxMoneyDigits = 13
+
+var decimalText = regexp.MustCompile(fmt.Sprintf(`^([0-9]{1,%d})(?:\.([0-9]+))?$`, maxMoneyDigits))
 
 // ParseMoney turns a decimal string into minor units of the currency. It
 // refuses more decimals than the currency has, negative values, thousands

@@ -133,7 +133,7 @@ func createPipeline(ctx context.Context, tx *sqlx.Tx, a Actor, name string) (str
 
 // cleanName checks a required short name.
 func cleanName(field, label, s string) (string, error) {
-	s, err := cleanText(field, label, s, 100)
+	s, err := cleanText(field, label, s, maxShortName)
 	if err == nil && s == "" {
 		err = FieldError(field, "%s is empty.", label)
 	}

@@ -143,7 +143,7 @@ func DeleteTask(ctx context.Context, db *DB, a Actor, id string) error {
 func applyTaskInput(t *Task, in TaskInput, now time.Time) error {
 	var err error
 	if in.Title != nil {
-		if t.Title, err = cleanText("title", "The title", *in.Title, 200); err != nil {
+		if t.Title, err = cleanText("title", "The title", *in.Title, maxRecordTitle); err != nil {
 			return err
 		}
 	}
@@ -156,7 +156,7 @@ func applyTaskInput(t *Task, in TaskInput, now time.Time) error {
 		}
 	}
 	if in.AssigneeID != nil {
-		if t.AssigneeID, err = cleanText("assignee_id", "The assignee", *in.AssigneeID, 100); err != nil {
+		if t.AssigneeID, err = cleanText("assignee_id", "The assignee", *in.AssigneeID, maxMemberRef); err != nil {
 			return err
 		}
 	}

@@ -44,7 +44,7 @@ type NewUser struct {
 func NormalizeEmail(email string) (string, error) {
 	email = strings.TrimSpace(email)
 	addr, err := mail.ParseAddress(email)
-	if email == "" || err != nil || addr.Address != email || len(email) > 254 {
+	if email == "" || err != nil || addr.Address != email || len(email) > maxEmailAddress {
 		return "", Errorf(EValidation, "%q is not a valid email address.", email)
 	}
 	return email, nil

@@ -210,3 +210,37 @@ func TestImport_Limits(t *testing.T) {
 		}
 	})
 }
+
+// TestImport_RowLimits: a workspace file whose note is longer than a note
+// may be is refused whole, naming the table, row and column, and leaves
+// neither a workspace nor staging behind.
+func TestImport_RowLimits(t *testing.T) {
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	p, _, err := store.ExtractArchive(exportArchive(t, m), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(p, store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.W.Exec(`UPDATE notes SET body = ?`, strings.Repeat("x", store.MaxNoteLength+1)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, _ := m.List(ctx)
+	_, err = m.Import(ctx, p, CreateOptions{Name: "X"})
+	if got, want := store.ErrorCode(err), store.EInvalid; got != want {
+		t.Fatalf("got %q (%v), want %q", got, err, want)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "Table notes, row seq 1, column body: ") {
+		t.Fatalf("got %q, want the table, row and column named", msg)
+	}
+	if after, _ := m.List(ctx); len(after) != len(before) {
+		t.Fatalf("a refused import left a workspace: %d → %d", len(before), len(after))
+	}
+	if left, _ := filepath.Glob(filepath.Join(m.DataDir(), ".import-*")); len(left) != 0 {
+		t.Fatalf("staging left behind: %v", left)
+	}
+}

@@ -1,0 +1,422 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// An imported workspace file is written by whoever made it, not by our
+// write paths: a schema-valid file can still hold a 200 MiB note or a
+// retention setting that is not a number, and every page showing them then
+// renders megabytes or fails. importTables states, for every table of the
+// schema, what each column may hold — the limits and types a normal write
+// enforces, read from the same constants — and checkRows refuses the file
+// at the first row that breaks one.
+
+// importTable is the row rules of one table.
+type importTable struct {
+	name  string
+	row   string // SQL naming a row in a refusal: its seq, rowid or key
+	rules []importRule
+}
+
+// importRule is one column's condition.
+type importRule struct {
+	column string
+	check  string // SQL, true of every row our write paths can make
+	want   string // what the column must hold, for the refusal
+}
+
+// Generous bounds where the write paths set none, so an imported row cannot
+// make a page render megabytes.
+const (
+	// maxJSONBytes bounds the JSON of a record's custom values, a timeline
+	// entry's and an audit event's changes. Writes bound each value (custom
+	// text at 1,000 characters, a note at 20,000) but not their number.
+	maxJSONBytes = 1 << 20
+	// maxFieldOptions bounds the choices of a select field.
+	maxFieldOptions = 1000
+	// maxActorLength bounds "user:<id>", "apikey:<id>", "system:<name>".
+	maxActorLength = 150
+	// maxAuditWord bounds an audit event's action and entity type, both
+	// short words the code writes, such as "contact.update".
+	maxAuditWord = 100
+	// maxIPLength bounds a client address: an IPv6 address is at most 45
+	// characters, but behind a trusted proxy X-Forwarded-For is taken as sent.
+	maxIPLength = 255
+)
+
+// importTables are the rules of the latest workspace schema. Tables left
+// out are in importUnchecked; a test fails when a table is in neither.
+func importTables() []importTable {
+	bySeq := `'seq ' || seq`
+	return []importTable{
+		{"custom_fields", bySeq, []importRule{
+			uuidRule("id"),
+			enumRule("entity", []string{"contact", "company"}),
+			{"key", customKeySQL("key"), fmt.Sprintf("a key of lower-case letters, digits and underscores starting with a letter, at most %d", maxCustomKey)},
+			textRule("label", 1, maxFieldLabel),
+			enumRule("type", CustomFieldTypes),
+			{"options", fmt.Sprintf(`CASE WHEN typeof(options) <> 'text' OR length(CAST(options AS BLOB)) > %d THEN 0
+				WHEN NOT json_valid(options) THEN 0 WHEN json_type(options) <> 'array' THEN 0
+				WHEN json_array_length(options) > %d OR (type = 'select') <> (json_array_length(options) > 0) THEN 0
+				ELSE NOT EXISTS (SELECT 1 FROM json_each(options) WHERE type <> 'text' OR NOT (%s)) END`,
+				maxJSONBytes, maxFieldOptions, textSQL("value", 1, maxFieldLabel)),
+				fmt.Sprintf("a JSON array of 1 to %d options of at most %d characters for a select field, empty for another", maxFieldOptions, maxFieldLabel)},
+			intRule("position"),
+			timeRule("created_at"),
+		}},
+		{"companies", bySeq, []importRule{
+			uuidRule("id"),
+			textRule("name", 1, maxRecordTitle),
+			{"domain", domainSQL("domain"), "empty or a lower-case domain such as example.com"},
+			textRule("industry", 0, maxShortName),
+			{"size", fmt.Sprintf(`size = '' OR size IN (%s)`, sqlList(CompanySizes)), "empty or one of " + strings.Join(CompanySizes, ", ")},
+			textRule("owner_id", 0, maxMemberRef),
+			customRule("custom"),
+			timeRule("created_at"),
+			timeRule("updated_at"),
+		}},
+		{"contacts", bySeq, []importRule{
+			uuidRule("id"),
+			textRule("first_name", 0, maxPersonName),
+			textRule("last_name", 0, maxPersonName),
+			{"email", emailSQL("email"), fmt.Sprintf("empty or an email address of at most %d characters", maxEmailAddress)},
+			{"first_name", `first_name <> '' OR last_name <> '' OR email <> ''`, "set: a contact needs a name or an email"},
+			textRule("phone", 0, maxPhone),
+			textRule("title", 0, maxPersonName),
+			refRule("company_id"),
+			// The write path only trims a contact's owner; companies bound theirs.
+			textRule("owner_id", 0, maxMemberRef),
+			enumRule("stage", Stages),
+			customRule("custom"),
+			timeRule("created_at"),
+			timeRule("updated_at"),
+		}},
+		{"notes", bySeq, []importRule{
+			uuidRule("id"),
+			refRule("contact_id"),
+			refRule("company_id"),
+			parentRule(),
+			textRule("author_id", 0, maxMemberRef),
+			textRule("body", 1, MaxNoteLength),
+			timeRule("created_at"),
+			timeRule("updated_at"),
+		}},
+		{"tasks", bySeq, []importRule{
+			uuidRule("id"),
+			refRule("contact_id"),
+			refRule("company_id"),
+			parentRule(),
+			textRule("title", 1, maxRecordTitle),
+			dateRule("due_date"),
+			textRule("assignee_id", 0, maxMemberRef),
+			{"done", `typeof(done) = 'integer' AND done IN (0, 1)`, "0 or 1"},
+			nullableTimeRule("done_at"),
+			actorRule("created_by", true),
+			timeRule("created_at"),
+			timeRule("updated_at"),
+		}},
+		{"tags", bySeq, []importRule{
+			textRule("name", 1, MaxTagLength),
+		}},
+		tagLinks("contact_tags", "contact_id", "contact"),
+		tagLinks("company_tags", "company_id", "company"),
+		{"pipelines", bySeq, []importRule{
+			uuidRule("id"),
+			textRule("name", 1, maxShortName),
+			intRule("position"),
+			timeRule("created_at"),
+			timeRule("updated_at"),
+		}},
+		{"stages", bySeq, []importRule{
+			uuidRule("id"),
+			uuidRule("pipeline_id"),
+			textRule("name", 1, maxShortName),
+			{"probability", `typeof(probability) = 'integer' AND probability BETWEEN 0 AND 100`, "a whole percentage from 0 to 100"},
+			intRule("position"),
+			timeRule("created_at"),
+		}},
+		{"deals", bySeq, []importRule{
+			uuidRule("id"),
+			textRule("title", 1, maxRecordTitle),
+			{"currency", `typeof(currency) = 'text' AND length(currency) = 3 AND currency GLOB '[A-Z][A-Z][A-Z]'`, "a three-letter currency code such as EUR"},
+			{"value_minor", moneySQL("value_minor", "currency"), fmt.Sprintf("a whole number of the currency's minor unit (cents), from 0 to %d digits before the decimals", maxMoneyDigits)},
+			uuidRule("pipeline_id"),
+			uuidRule("stage_id"),
+			{"stage_id", `EXISTS (SELECT 1 FROM stages s WHERE s.id = deals.stage_id AND s.pipeline_id = deals.pipeline_id)`, "a stage of the deal's pipeline"},
+			refRule("contact_id"),
+			refRule("company_id"),
+			textRule("owner_id", 0, maxMemberRef),
+			dateRule("expected_close"),
+			enumRule("status", DealStatuses),
+			textRule("lost_reason", 0, maxLostReason),
+			nullableTimeRule("closed_at"),
+			timeRule("created_at"),
+			timeRule("updated_at"),
+		}},
+		{"activities", bySeq, []importRule{
+			refRule("contact_id"),
+			refRule("company_id"),
+			parentRule(),
+			enumRule("kind", []string{"created", "changed"}),
+			actorRule("actor", false),
+			// logActivity marshals a nil map of changes: "null".
+			{"detail", `detail = 'null' OR (` + jsonObjectSQL("detail") + `)`, fmt.Sprintf("null or a JSON object of at most %d bytes", maxJSONBytes)},
+			timeRule("created_at"),
+		}},
+		{"workspace_settings", `'key ' || quote(substr(key, 1, 60))`, []importRule{
+			enumRule("key", []string{settingAuditDays, settingActivityDays}),
+			{"value", fmt.Sprintf(`typeof(value) = 'text' AND length(value) BETWEEN 1 AND %d AND value NOT GLOB '*[^0-9]*'
+				AND CAST(value AS INTEGER) <= %d AND (value = '0' OR value NOT GLOB '0*')`, len(fmt.Sprint(MaxRetentionDays)), MaxRetentionDays),
+				fmt.Sprintf("a whole number of days from 0 to %d", MaxRetentionDays)},
+		}},
+		{"audit_log", bySeq, []importRule{
+			timeRule("at"),
+			actorRule("actor", false),
+			{"action", wordSQL("action", 1) + ` AND action GLOB '[a-z]*.[a-z]*'`, "an action such as contact.update"},
+			{"entity_type", wordSQL("entity_type", 0), "empty or a word such as contact"},
+			textRule("entity_id", 0, maxMemberRef),
+			textRule("ip", 0, maxIPLength),
+			jsonObjectRule("changes"),
+			{"contact_id", `contact_id = '' OR ` + uuidSQL("contact_id"), "empty or a contact id (a lower-case UUID)"},
+		}},
+		{"counters", `'name ' || quote(substr(name, 1, 60))`, []importRule{
+			enumRule("name", []string{"contacts", "companies"}),
+			{"n", `typeof(n) = 'integer' AND n >= 0`, "a whole number from 0"},
+		}},
+	}
+}
+
+// importUnchecked are the tables whose rows are not checked, and why.
+var importUnchecked = func() map[string]string {
+	m := map[string]string{"api_keys": "emptied by every import"}
+	// Full-text indexes are derived from their tables by triggers, and
+	// integrity_check checks them against their content.
+	for _, t := range []string{"contacts", "companies", "deals", "notes"} {
+		for _, suffix := range []string{"", "_data", "_idx", "_docsize", "_config"} {
+			m[t+"_fts"+suffix] = "full-text index of " + t
+		}
+	}
+	return m
+}()
+
+// checkRows refuses the file at the first row that breaks a rule, naming
+// its table, row and column. One scan per table: a CASE names the first
+// rule a row breaks.
+func checkRows(ctx context.Context, db *DB) error {
+	for _, t := range importTables() {
+		var row string
+		var i int
+		err := db.R.QueryRowxContext(ctx, t.query()).Scan(&row, &i)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			continue
+		case err != nil:
+			return Errorf(EInvalid, "The rows of table %s cannot be checked: %v.", t.name, err)
+		}
+		r := t.rules[i]
+		return Errorf(EInvalid, "Table %s, row %s, column %s: the value is not %s. The file is refused.",
+			t.name, truncateText(row, 80), r.column, r.want)
+	}
+	return nil
+}
+
+// query selects the first row breaking a rule, and the rule's index. A
+// check that is NULL is broken: coalesce makes it false.
+func (t importTable) query() string {
+	var cases strings.Builder
+	for i, r := range t.rules {
+		fmt.Fprintf(&cases, "\n\t\tWHEN NOT coalesce((%s), 0) THEN %d", r.check, i)
+	}
+	return fmt.Sprintf(`SELECT row, rule FROM (SELECT coalesce(%s, '?') AS row, CASE%s ELSE -1 END AS rule FROM %s) WHERE rule >= 0 LIMIT 1`,
+		t.row, cases.String(), t.name)
+}
+
+// importTableNames are the tables importTables checks, sorted.
+func importTableNames() []string {
+	var names []string
+	for _, t := range importTables() {
+		names = append(names, t.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func textRule(col string, min, max int) importRule {
+	want := fmt.Sprintf("text of at most %d characters without control characters", max)
+	if min > 0 {
+		want = fmt.Sprintf("text of %d to %d characters without control characters", min, max)
+	}
+	return importRule{col, textSQL(col, min, max), want}
+}
+
+// textSQL is cleanText's check: a length in characters and no control
+// characters but tab and line breaks. The byte length is bounded first
+// (at most 4 bytes a character), as SQLite counts characters only up to a
+// NUL, which is refused too.
+func textSQL(col string, min, max int) string {
+	return fmt.Sprintf(`typeof(%[1]s) = 'text' AND length(CAST(%[1]s AS BLOB)) <= %[4]d AND instr(CAST(%[1]s AS BLOB), x'00') = 0
+		AND length(%[1]s) BETWEEN %[2]d AND %[3]d AND %[1]s NOT GLOB %[5]s`, col, min, max, 4*max, controlGlob)
+}
+
+// controlGlob matches text with a character unicode.IsControl reports
+// (C0, DEL, C1), tab, line feed and carriage return excepted.
+const controlGlob = `'*[' || char(1) || '-' || char(8, 11, 12, 14) || '-' || char(31, 127) || '-' || char(159) || ']*'`
+
+func uuidRule(col string) importRule {
+	return importRule{col, uuidSQL(col), "an id (a lower-case UUID)"}
+}
+
+// uuidSQL matches the canonical form ValidID accepts.
+func uuidSQL(col string) string {
+	h := "[0-9a-f]"
+	return fmt.Sprintf(`typeof(%s) = 'text' AND %[1]s GLOB '%s-%s-%s-%s-%s'`, col,
+		strings.Repeat(h, 8), strings.Repeat(h, 4), strings.Repeat(h, 4), strings.Repeat(h, 4), strings.Repeat(h, 12))
+}
+
+// refRule is a nullable reference: foreign_key_check has checked it names
+// a row, this that it is text (an integer would match no id and be kept).
+func refRule(col string) importRule {
+	return importRule{col, fmt.Sprintf(`%[1]s IS NULL OR (%s)`, col, uuidSQL(col)), "empty or an id (a lower-case UUID)"}
+}
+
+// parentRule is checkParent's: exactly one of a contact or a company.
+func parentRule() importRule {
+	return importRule{"contact_id", `(contact_id IS NULL) <> (company_id IS NULL)`, "set when company_id is not, and only then"}
+}
+
+func enumRule(col string, values []string) importRule {
+	return importRule{col, fmt.Sprintf(`typeof(%s) = 'text' AND %[1]s IN (%s)`, col, sqlList(values)), "one of " + strings.Join(values, ", ")}
+}
+
+func intRule(col string) importRule {
+	return importRule{col, fmt.Sprintf(`typeof(%s) = 'integer'`, col), "a whole number"}
+}
+
+// dateRule is an optional YYYY-MM-DD date, as cleanDate takes it: SQLite's
+// date() rolls 2024-02-30 over to March, so a date it changes is refused.
+func dateRule(col string) importRule {
+	return importRule{col, fmt.Sprintf(`typeof(%[1]s) = 'text' AND (%[1]s = '' OR (%[1]s GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' AND date(%[1]s) IS %[1]s))`, col),
+		"empty or a date written YYYY-MM-DD"}
+}
+
+// timeRule is a time as the driver writes our UTC times (Go's
+// Time.String): "2006-01-02 15:04:05.999999999 +0000 UTC". Anything else
+// fails the page scanning it; times also compare as text (retention), so
+// another zone would sort wrong.
+func timeRule(col string) importRule {
+	return importRule{col, timeSQL(col), "a UTC time written like 2006-01-02 15:04:05.999 +0000 UTC"}
+}
+
+func nullableTimeRule(col string) importRule {
+	return importRule{col, col + ` IS NULL OR (` + timeSQL(col) + `)`, "empty or a UTC time written like 2006-01-02 15:04:05.999 +0000 UTC"}
+}
+
+func timeSQL(col string) string {
+	return fmt.Sprintf(`typeof(%[1]s) = 'text' AND length(%[1]s) BETWEEN 29 AND 39
+		AND %[1]s GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'
+		AND datetime(substr(%[1]s, 1, 19)) IS substr(%[1]s, 1, 19)
+		AND (substr(%[1]s, 20) = ' +0000 UTC'
+			OR (substr(%[1]s, 20) GLOB '.[0-9]* +0000 UTC' AND substr(%[1]s, 21, length(%[1]s) - 30) NOT GLOB '*[^0-9]*'))`, col)
+}
+
+// actorRule is Actor.String: "system", or a kind and an id, which may be
+// empty (the first pipeline is made by "system:").
+func actorRule(col string, emptyOK bool) importRule {
+	check := fmt.Sprintf(`(%s) AND (%[2]s = 'system' OR %[2]s GLOB 'user:*' OR %[2]s GLOB 'apikey:*' OR %[2]s GLOB 'system:*')`,
+		textSQL(col, 1, maxActorLength), col)
+	want := fmt.Sprintf("system, or user:, apikey: or system: and an id, at most %d characters", maxActorLength)
+	if emptyOK {
+		check = col + ` = '' OR (` + check + `)`
+		want = "empty, " + want
+	}
+	return importRule{col, check, want}
+}
+
+// wordSQL is a short word of lower-case letters, underscores and dots.
+func wordSQL(col string, min int) string {
+	return fmt.Sprintf(`typeof(%[1]s) = 'text' AND length(%[1]s) BETWEEN %d AND %d AND %[1]s NOT GLOB '*[^a-z_.]*'`, col, min, maxAuditWord)
+}
+
+// jsonObjectRule is JSON of an object, as the write paths marshal maps.
+func jsonObjectRule(col string) importRule {
+	return importRule{col, jsonObjectSQL(col), fmt.Sprintf("a JSON object of at most %d bytes", maxJSONBytes)}
+}
+
+// jsonObjectSQL checks the type and size before json_valid reads the
+// text, and json_valid before json_type, which fails the query on bad JSON:
+// only CASE is sure to stop at the first test that fails.
+func jsonObjectSQL(col string) string {
+	return fmt.Sprintf(`CASE WHEN typeof(%[1]s) <> 'text' OR length(CAST(%[1]s AS BLOB)) > %d THEN 0
+		WHEN NOT json_valid(%[1]s) THEN 0 ELSE json_type(%[1]s) = 'object' END`, col, maxJSONBytes)
+}
+
+// customRule is a record's custom values: an object whose keys are custom
+// field keys and values what customValue keeps, a number or text of at
+// most maxCustomText characters (dates and select options are text too).
+// Keys of deleted fields stay in records, so a key need not be defined.
+func customRule(col string) importRule {
+	check := fmt.Sprintf(`CASE WHEN NOT (%s) THEN 0
+		ELSE NOT EXISTS (SELECT 1 FROM json_each(%s) WHERE NOT (%s) OR type NOT IN ('integer', 'real', 'text')
+			OR (type = 'text' AND NOT (%s))) END`, jsonObjectSQL(col), col, customKeySQL("key"), textSQL("value", 0, maxCustomText))
+	return importRule{col, check, fmt.Sprintf("a JSON object of custom field keys to numbers or text of at most %d characters", maxCustomText)}
+}
+
+// customKeySQL is the customKey pattern.
+func customKeySQL(col string) string {
+	return fmt.Sprintf(`typeof(%[1]s) = 'text' AND length(%[1]s) BETWEEN 1 AND %d AND %[1]s GLOB '[a-z]*' AND %[1]s NOT GLOB '*[^a-z0-9_]*'`, col, maxCustomKey)
+}
+
+// domainSQL is cleanDomain's result, its label-by-label rules loosened to
+// the characters and dots.
+func domainSQL(col string) string {
+	return fmt.Sprintf(`typeof(%[1]s) = 'text' AND (%[1]s = '' OR (length(%[1]s) <= 253 AND %[1]s GLOB '?*.?*'
+		AND %[1]s NOT GLOB '*[^a-z0-9.-]*' AND %[1]s NOT GLOB '.*' AND %[1]s NOT GLOB '*.' AND %[1]s NOT GLOB '*..*'))`, col)
+}
+
+// emailSQL is NormalizeEmail loosened to what SQL can tell: the length,
+// an @ between two parts, no spaces or control characters.
+func emailSQL(col string) string {
+	return fmt.Sprintf(`%[1]s = '' OR ((%s) AND %[1]s GLOB '?*@?*' AND %[1]s NOT GLOB '*[ ]*')`, col, textSQL(col, 3, maxEmailAddress))
+}
+
+// moneySQL is what ParseMoney can return: an integer of minor units from
+// 0, with at most maxMoneyDigits digits before the currency's decimals.
+func moneySQL(col, currency string) string {
+	byExp := map[int][]string{}
+	for code, exp := range currencyExponents {
+		byExp[exp] = append(byExp[exp], code)
+	}
+	var cases strings.Builder
+	for _, exp := range []int{0, 3} {
+		sort.Strings(byExp[exp])
+		fmt.Fprintf(&cases, " WHEN %s IN (%s) THEN %s", currency, sqlList(byExp[exp]), "1"+strings.Repeat("0", maxMoneyDigits+exp))
+	}
+	return fmt.Sprintf(`typeof(%s) = 'integer' AND %[1]s >= 0 AND %[1]s < CASE%s ELSE %s END`,
+		col, cases.String(), "1"+strings.Repeat("0", maxMoneyDigits+2))
+}
+
+// tagLinks are the rules of a link table between records and tags; its
+// rows have no seq, so a refusal names the rowid.
+func tagLinks(table, col, entity string) importTable {
+	return importTable{table, `'rowid ' || rowid`, []importRule{
+		uuidRule(col),
+		intRule("tag_seq"),
+		{col, fmt.Sprintf(`(SELECT count(*) FROM %[1]s x WHERE x.%[2]s = %[1]s.%[2]s) <= %d`, table, col, MaxTags),
+			fmt.Sprintf("a %s with at most %d tags", entity, MaxTags)},
+	}}
+}
+
+// sqlList writes values as a list of SQL string literals.
+func sqlList(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	return strings.Join(q, ", ")
+}
