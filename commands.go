@@ -103,7 +103,7 @@ func (m *Main) cmdUserCreate(ctx context.Context, args []string) error {
 	if err := m.open(ctx); err != nil {
 		return err
 	}
-	u, err := store.CreateUser(ctx, m.Manager.Catalog(), store.NewUser{Email: *email, Name: *name, Password: password, Superadmin: *superadmin})
+	u, err := store.CreateUser(ctx, m.Manager.Catalog(), store.NewUser{Email: *email, Name: *name, Password: password, Superadmin: *superadmin, Verified: true})
 	if err != nil {
 		return err
 	}

@@ -1047,3 +1047,57 @@ func TestInvitation_RevokedWithItsCreator(t *testing.T) {
 		})
 	}
 }
+
+// An address claimed through an open invitation link is unverified: it
+// cannot keep an invitation addressed to it from the person who holds that
+// invitation, who proves the address. A verified address stays its
+// account's, and accepting an invitation addressed to your own address
+// verifies it.
+func TestInvitation_AddressProof(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	catalog := f.ts.tenants.Catalog()
+	join := func(c *client, link string, email string) response {
+		return c.post(link, c.token(link), url.Values{"email": {email}, "password": {testPassword}})
+	}
+	open, _ := store.CreateInvitation(ctx, catalog, f.a, "viewer", "", "test")
+	squatter := f.ts.newClient(t)
+	wantStatus(t, "claim through an open link", join(squatter, "/invite/"+open, "bob@example.com"), http.StatusSeeOther)
+	claimed, err := store.UserByEmail(ctx, catalog.R, "bob@example.com")
+	if err != nil || claimed.EmailVerified {
+		t.Fatalf("the account from an open link: %+v, %v", claimed, err)
+	}
+	if body := f.ts.loggedIn(t, f.owner.Email).get("/w/" + f.a + "/members").body; !strings.Contains(body, ">unverified</span>") {
+		t.Error("the members page does not mark the unverified address")
+	}
+
+	// The real Bob holds an invitation addressed to him.
+	addressed, _ := store.CreateInvitation(ctx, catalog, f.b, "member", "bob@example.com", "test")
+	bob := f.ts.newClient(t)
+	wantStatus(t, "join with the addressed link", join(bob, "/invite/"+addressed, "bob@example.com"), http.StatusSeeOther)
+	real, err := store.UserByEmail(ctx, catalog.R, "bob@example.com")
+	if err != nil || real.ID == claimed.ID || !real.EmailVerified {
+		t.Fatalf("the address went to %+v (claimed by %s), %v", real, claimed.ID, err)
+	}
+	if role, _ := store.MemberRole(ctx, catalog.R, claimed.ID, f.b); role != "" {
+		t.Fatal("the squatter joined the workspace the invitation was for")
+	}
+	r := squatter.get("/")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login") {
+		t.Fatalf("the squatter is still signed in: %d", r.status)
+	}
+
+	// A verified address is not taken away: its owner signs in first.
+	again, _ := store.CreateInvitation(ctx, catalog, f.a, "member", "bob@example.com", "test")
+	wantStatus(t, "another account for a verified address", join(f.ts.newClient(t), "/invite/"+again, "bob@example.com"), http.StatusConflict)
+
+	// Accepting an invitation addressed to your own address verifies it.
+	open2, _ := store.CreateInvitation(ctx, catalog, f.a, "viewer", "", "test")
+	carol := f.ts.newClient(t)
+	wantStatus(t, "carol through an open link", join(carol, "/invite/"+open2, "carol@example.com"), http.StatusSeeOther)
+	forCarol, _ := store.CreateInvitation(ctx, catalog, f.b, "viewer", "carol@example.com", "test")
+	wantStatus(t, "carol accepts hers", carol.post("/invite/"+forCarol, carol.token("/invite/"+forCarol), nil), http.StatusSeeOther)
+	if c, _ := store.UserByEmail(ctx, catalog.R, "carol@example.com"); !c.EmailVerified {
+		t.Fatal("accepting an invitation addressed to her did not verify carol's address")
+	}
+}

@@ -48,7 +48,7 @@ const testPassword = "correct horse battery"
 // mustUser creates a user with testPassword.
 func (ts *testServer) mustUser(tb testing.TB, email string, superadmin bool) *store.User {
 	tb.Helper()
-	u, err := store.CreateUser(context.Background(), ts.tenants.Catalog(), store.NewUser{Email: email, Password: testPassword, Superadmin: superadmin})
+	u, err := store.CreateUser(context.Background(), ts.tenants.Catalog(), store.NewUser{Email: email, Password: testPassword, Superadmin: superadmin, Verified: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -177,7 +177,17 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 			s.renderInvitation(w, r, http.StatusUnprocessableEntity, inv, token, f)
 			return
 		}
-		user, err = store.CreateUser(ctx, s.catalog, store.NewUser{Email: f.Get("email"), Name: f.Get("name"), Password: f.Values.Get("password")})
+		// An invitation addressed to this address proves it: an account
+		// that only claimed the address (through an open link) gives it up.
+		// An open link proves nothing, so its account stays unverified.
+		addressed := inv.Email != ""
+		if addressed {
+			if _, err := store.ClaimAddress(ctx, s.catalog, inv.Email); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+		}
+		user, err = store.CreateUser(ctx, s.catalog, store.NewUser{Email: f.Get("email"), Name: f.Get("name"), Password: f.Values.Get("password"), Verified: addressed})
 		if err != nil {
 			if store.ErrorCode(err) == store.EConflict {
 				err = store.Errorf(store.EConflict, "An account with this email exists; sign in first, then open the link again.")
@@ -201,6 +211,12 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	if _, err := store.AcceptInvitation(ctx, s.catalog, token, user.ID); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if inv.Email != "" && !user.EmailVerified {
+		// Holding an invitation addressed to their address proves it.
+		if err := store.MarkEmailVerified(ctx, s.catalog, user.ID); err != nil {
+			s.log.Error("mark email verified", "user", user.ID, "err", err)
+		}
 	}
 	s.flash(w, r, "success", "You have joined "+inv.WorkspaceName+" as "+inv.Role+".")
 	http.Redirect(w, r, "/w/"+inv.WorkspaceID+"/", http.StatusSeeOther)

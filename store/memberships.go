@@ -31,6 +31,8 @@ type MemberWorkspace struct {
 	Region    string    `db:"region"`
 	Role      string    `db:"role"`
 	CreatedAt time.Time `db:"created_at"`
+	// EmailVerified says the member's address is proven (see User).
+	EmailVerified bool `db:"email_verified"`
 }
 
 // UserWorkspaces returns the active workspaces a user belongs to, by name.
@@ -62,12 +64,14 @@ type Member struct {
 	Name      string    `db:"name"`
 	Role      string    `db:"role"`
 	CreatedAt time.Time `db:"created_at"`
+	// EmailVerified says the member's address is proven (see User).
+	EmailVerified bool `db:"email_verified"`
 }
 
 // WorkspaceMembers lists a workspace's members, owners first.
 func WorkspaceMembers(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([]Member, error) {
 	var ms []Member
-	err := sqlx.SelectContext(ctx, q, &ms, `SELECT m.user_id, u.email, u.name, m.role, m.created_at
+	err := sqlx.SelectContext(ctx, q, &ms, `SELECT m.user_id, u.email, u.name, m.role, m.created_at, u.email_verified
 		FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ?
 		ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END, u.email`, workspaceID)
 	return ms, err

@@ -30,6 +30,9 @@ type User struct {
 	PasswordHash string    `db:"password_hash" json:"-"`
 	Superadmin   bool      `db:"superadmin" json:"superadmin"`
 	CreatedAt    time.Time `db:"created_at" json:"created_at"`
+	// EmailVerified says the account has proven its address; see the
+	// catalog migration that adds it.
+	EmailVerified bool `db:"email_verified" json:"email_verified"`
 }
 
 // NewUser is what it takes to create a user.
@@ -38,6 +41,9 @@ type NewUser struct {
 	Name       string
 	Password   string
 	Superadmin bool
+	// Verified says the address is proven: an operator typed it, or the
+	// user holds an invitation addressed to it.
+	Verified bool
 }
 
 // NormalizeEmail trims an address and checks it is one plain address.
@@ -64,15 +70,16 @@ func CreateUser(ctx context.Context, db *DB, nu NewUser) (*User, error) {
 		return nil, err
 	}
 	u := &User{
-		ID:           uuid.Must(uuid.NewV7()).String(),
-		Email:        email,
-		Name:         strings.TrimSpace(nu.Name),
-		PasswordHash: string(hash),
-		Superadmin:   nu.Superadmin,
-		CreatedAt:    time.Now().UTC(),
+		ID:            uuid.Must(uuid.NewV7()).String(),
+		Email:         email,
+		Name:          strings.TrimSpace(nu.Name),
+		PasswordHash:  string(hash),
+		Superadmin:    nu.Superadmin,
+		CreatedAt:     time.Now().UTC(),
+		EmailVerified: nu.Verified,
 	}
-	_, err = db.W.NamedExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, superadmin, created_at)
-		VALUES (:id, :email, :name, :password_hash, :superadmin, :created_at)`, u)
+	_, err = db.W.NamedExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, superadmin, created_at, email_verified)
+		VALUES (:id, :email, :name, :password_hash, :superadmin, :created_at, :email_verified)`, u)
 	if isUniqueViolation(err) {
 		return nil, Errorf(EConflict, "A user with the email %s already exists.", email)
 	}
@@ -160,5 +167,42 @@ func SetPassword(ctx context.Context, db *DB, userID, password string) error {
 		return err
 	}
 	_, err = db.W.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), userID)
+	return err
+}
+
+// ClaimAddress takes email away from an account that only claimed it (made
+// through an open invitation link), for someone who has just proven it by
+// holding an invitation addressed to it. That account keeps its
+// memberships under a placeholder address nobody can sign in with, and its
+// sessions end. It reports whether an account lost the address; a
+// verified account keeps it.
+func ClaimAddress(ctx context.Context, db *DB, email string) (bool, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return false, err
+	}
+	var claimed bool
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var id string
+		err := tx.GetContext(ctx, &id, `SELECT id FROM users WHERE email = ? AND NOT email_verified`, email)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET email = 'unverified-' || id || '@invalid' WHERE id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id)
+		claimed = err == nil
+		return err
+	})
+	return claimed, err
+}
+
+// MarkEmailVerified records that a user has proven their address.
+func MarkEmailVerified(ctx context.Context, db *DB, userID string) error {
+	_, err := db.W.ExecContext(ctx, `UPDATE users SET email_verified = 1 WHERE id = ?`, userID)
 	return err
 }
