@@ -258,6 +258,25 @@ func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals?pipeline="+d.PipelineID, http.StatusSeeOther)
 }
 
+// closeDeal marks a deal won or lost (or open again). It sends and changes
+// the status alone: a form that sent every field back reverted what others
+// had changed since the page was loaded.
+func (s *Server) closeDeal(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	id := mux.Vars(r)["deal"]
+	status, reason := r.PostForm.Get("status"), r.PostForm.Get("lost_reason")
+	_, err := store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, store.DealInput{Status: &status, LostReason: &reason})
+	if store.ErrorCode(err) == store.EValidation {
+		s.renderError(w, r, http.StatusUnprocessableEntity, store.ErrorMessage(err))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals/"+id, http.StatusSeeOther)
+}
+
 func (s *Server) confirmDeleteDeal(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	d, err := store.GetDeal(r.Context(), wc.lease.DB, mux.Vars(r)["deal"])

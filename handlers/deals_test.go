@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -189,4 +190,61 @@ func TestBrowser_DragDealToAnotherStage(t *testing.T) {
 	if strings.Contains(first, "1200.10") {
 		t.Fatalf("the first column still counts the deal: %q", first)
 	}
+}
+
+// "Mark won" and "Mark lost" send the status alone: what someone else
+// changed after the page was loaded stays.
+func TestDealsUI_CloseKeepsOthersChanges(t *testing.T) {
+	for _, status := range []string{"won", "lost"} {
+		t.Run(status, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.ts.loggedIn(t, f.member.Email)
+			w := "/w/" + f.a
+			r := c.post(w+"/deals", c.workspaceToken(f.a), url.Values{"title": {"Renewal"}, "value": {"99.90"}, "currency": {"EUR"}})
+			wantStatus(t, "create", r, http.StatusSeeOther)
+			page := r.header.Get("Location")
+			id := strings.TrimPrefix(page, w+"/deals/")
+			action, values := formOf(t, c.get(page).body, "Mark "+status)
+			// Meanwhile someone else edits the deal.
+			l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = store.UpdateDeal(t.Context(), l.DB, store.Actor{Kind: "user", ID: f.owner.ID}, id,
+				store.DealInput{Title: s("Renewal 2027"), Value: s("150.00"), ExpectedClose: s("2027-01-31")})
+			l.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			values.Set("lost_reason", "Went elsewhere")
+			wantStatus(t, "mark "+status, c.post(action, values.Get("csrf_token"), values), http.StatusSeeOther)
+			l, _ = f.ts.tenants.Acquire(t.Context(), f.a)
+			d, err := store.GetDeal(t.Context(), l.DB, id)
+			l.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != status || d.Title != "Renewal 2027" || d.Value != "150.00" || d.ExpectedClose != "2027-01-31" {
+				t.Fatalf("after marking %s: %+v", status, d)
+			}
+		})
+	}
+}
+
+// formOf returns the action and the fields of the form on page whose
+// submit button says button, as a browser would send them.
+func formOf(tb testing.TB, page, button string) (string, url.Values) {
+	tb.Helper()
+	end := strings.Index(page, ">"+button+"</button>")
+	if end < 0 {
+		tb.Fatalf("no %q button on the page", button)
+	}
+	start := strings.LastIndex(page[:end], "<form ")
+	form := page[start:end]
+	action := regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(form)[1]
+	values := url.Values{}
+	for _, m := range regexp.MustCompile(`<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"`).FindAllStringSubmatch(form, -1) {
+		values.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return html.UnescapeString(action), values
 }

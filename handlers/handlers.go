@@ -175,6 +175,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/deals/{deal}", write(http.HandlerFunc(s.updateDeal))).Methods(http.MethodPost)
 	ws.Handle("/deals/{deal}/edit", write(http.HandlerFunc(s.editDeal))).Methods(http.MethodGet)
 	ws.Handle("/deals/{deal}/move", write(http.HandlerFunc(s.moveDeal))).Methods(http.MethodPost)
+	ws.Handle("/deals/{deal}/status", write(http.HandlerFunc(s.closeDeal))).Methods(http.MethodPost)
 	ws.Handle("/deals/{deal}/delete", write(http.HandlerFunc(s.confirmDeleteDeal))).Methods(http.MethodGet)
 	ws.Handle("/deals/{deal}/delete", write(http.HandlerFunc(s.deleteDeal))).Methods(http.MethodPost)
 	ws.Handle("/settings/pipelines", read(http.HandlerFunc(s.pipelines))).Methods(http.MethodGet)

@@ -78,6 +78,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/deals/{deal}", "member"},
 	{"GET", "/w/{ws}/deals/{deal}/edit", "member"},
 	{"POST", "/w/{ws}/deals/{deal}/move", "member"},
+	{"POST", "/w/{ws}/deals/{deal}/status", "member"},
 	{"GET", "/w/{ws}/deals/{deal}/delete", "member"},
 	{"POST", "/w/{ws}/deals/{deal}/delete", "member"},
 	{"GET", "/w/{ws}/settings/pipelines", "viewer"},
