@@ -237,7 +237,8 @@ func TestImportUI(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, want := range []string{"Import finished", "<dt>Created</dt><dd>1</dd>", "<dt>Skipped</dt><dd>2</dd>", "row 3", "not a valid email"} {
+	for _, want := range []string{"Import finished", "<dt>Rows read</dt><dd>3</dd>", "<dt>Created</dt><dd>1</dd>", "<dt>Skipped (already there)</dt><dd>1</dd>",
+		"<dt>Rows with errors</dt><dd>1</dd>", "row 3", "not a valid email"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the report lacks %q", want)
 		}
@@ -260,7 +261,7 @@ func TestAPI_ImportContacts(t *testing.T) {
 	wantStatus(t, "import", resp, http.StatusOK)
 	var res store.ImportResult
 	mustDecode(t, resp.body, &res)
-	if res.Created != 1 || res.Skipped != 2 || len(res.Errors) != 1 || res.Errors[0].Row != 3 {
+	if res.Read != 3 || res.Created != 1 || res.Skipped != 1 || res.Failed != 1 || len(res.Errors) != 1 || res.Errors[0].Row != 3 {
 		t.Fatalf("result %+v", res)
 	}
 	resp = f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import?mode=update", "email,title\nacmeword@example.com,Boss\n")

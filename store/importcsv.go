@@ -168,13 +168,23 @@ type RowError struct {
 	Message string `json:"message"`
 }
 
-// ImportResult counts what an import did.
+// ImportResult counts what an import did. Every data row read is counted
+// once: Read = Created + Updated + Skipped + Failed. Skipped rows are
+// duplicates left alone; Failed ones are refused, and Errors says why (the
+// first MaxImportErrors of them).
 type ImportResult struct {
+	Read    int        `json:"read"`
 	Created int        `json:"created"`
 	Updated int        `json:"updated"`
 	Skipped int        `json:"skipped"`
+	Failed  int        `json:"failed"`
 	Errors  []RowError `json:"errors"`
 }
+
+// progressEvery is how many rows an import reads between two progress
+// reports (and checks of its context): often enough that a file of a few
+// thousand rows shows it moving.
+const progressEvery = 100
 
 // MaxImportErrors bounds the errors kept in a report.
 const MaxImportErrors = 10000
@@ -240,7 +250,7 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 				return err
 			}
 			return audit(ctx, tx, a, "contact.import", "contact", "", map[string]Change{
-				"created": {After: res.Created}, "updated": {After: res.Updated}, "skipped": {After: res.Skipped}, "errors": {After: len(res.Errors)},
+				"created": {After: res.Created}, "updated": {After: res.Updated}, "skipped": {After: res.Skipped}, "failed": {After: res.Failed},
 			})
 		}
 		if complete {
@@ -576,7 +586,7 @@ func (im *contactImport) decide(row int, rec []string) rowOp {
 }
 
 func (im *contactImport) fail(row int, msg string) {
-	im.res.Skipped++
+	im.res.Failed++
 	if len(im.res.Errors) < MaxImportErrors {
 		im.res.Errors = append(im.res.Errors, RowError{Row: row, Message: msg})
 	}
@@ -689,14 +699,15 @@ func (im *contactImport) write(ops <-chan []rowOp) error {
 }
 
 func (im *contactImport) apply(op *rowOp) error {
-	switch {
-	case op.err != nil:
+	if op.err != nil {
 		return op.err
-	case op.malformed:
+	}
+	im.res.Read++
+	if op.malformed {
 		im.fail(op.row, op.fail)
 		return nil
 	}
-	if op.row%5000 == 0 {
+	if op.row%progressEvery == 0 {
 		if err := im.ctx.Err(); err != nil {
 			return err
 		}

@@ -34,7 +34,10 @@ func TestImportCSV_EdgeCases(t *testing.T) {
 		"Eve;;eve@example.com;;;lots;\n" +
 		"Ana again;;ANA@example.com;;;;\n"
 	res := importCSV(t, db, csv, ImportOptions{})
-	if res.Created != 2 || res.Skipped != 5 || res.Updated != 0 {
+	// Each row is counted once: a duplicate is skipped, a refused row
+	// failed (it was counted as both once), and they add up to the rows.
+	if res.Read != 7 || res.Created != 2 || res.Skipped != 2 || res.Failed != 3 || res.Updated != 0 ||
+		res.Created+res.Updated+res.Skipped+res.Failed != res.Read {
 		t.Fatalf("result %+v", res)
 	}
 	var rows []string
@@ -441,5 +444,20 @@ func TestReadCSVHeader_Limits(t *testing.T) {
 				t.Fatalf("got %q (%s), want an invalid error naming %q", got, ErrorCode(err), tc.want)
 			}
 		})
+	}
+}
+
+// Progress moves for a file of a few hundred rows, not only every 5,000.
+func TestImportCSV_ProgressMoves(t *testing.T) {
+	db := MustOpenWorkspace(t)
+	var b strings.Builder
+	b.WriteString("email\n")
+	for i := range 350 {
+		fmt.Fprintf(&b, "p%d@example.com\n", i)
+	}
+	var seen []int
+	res := importCSV(t, db, b.String(), ImportOptions{Progress: func(rows int) { seen = append(seen, rows) }})
+	if res.Created != 350 || len(seen) == 0 || seen[0] >= 350 {
+		t.Fatalf("created %d, progress reports %v", res.Created, seen)
 	}
 }
