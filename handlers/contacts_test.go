@@ -136,7 +136,7 @@ func TestContactsUI_ListFiltersBulkExport(t *testing.T) {
 	wantStatus(t, "bad cursor", c.get(base+"?cursor=zzz"), http.StatusBadRequest)
 
 	csvResp := c.get(base + "?format=csv&tag=vip")
-	rows, err := csv.NewReader(strings.NewReader(csvResp.body)).ReadAll()
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(csvResp.body, "\ufeff"))).ReadAll()
 	if err != nil || len(rows) != 3 || rows[0][0] != "id" || rows[0][len(rows[0])-1] != "custom.tier" {
 		t.Fatalf("csv export: %v %q", err, csvResp.body)
 	}

@@ -69,6 +69,9 @@ func newContactWriter(w http.ResponseWriter, format string, fields []store.Custo
 	cw := &contactWriter{w: w, fields: fields}
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		// A byte-order mark, or Excel on Windows reads the UTF-8 as a
+		// legacy code page (Nuñez becomes NuÃ±ez); the importer skips it.
+		w.Write([]byte("\ufeff"))
 		cw.csv = csv.NewWriter(w)
 		header := append([]string{}, contactCSVHeader...)
 		for _, f := range fields {

@@ -542,10 +542,22 @@ func (im *contactImport) read(head []csvRecord, cr *csv.Reader, complete bool, o
 
 // decide reads one record: a new contact, an update of the one with its
 // email, a skip, or a refusal.
+// undefuse takes back the quote CSVSafe puts before a cell that a
+// spreadsheet would read as a formula, so that an export imports as it
+// was ('+33 1 …' is the phone +33 1 …). The value is stored as text and
+// defused again by every export.
+func undefuse(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(cell[1])) {
+		return cell[1:]
+	}
+	return cell
+}
+
 func (im *contactImport) decide(row int, rec []string) rowOp {
 	var values [fieldCount]string
 	var custom map[string]any
 	for i, col := range im.columns[:min(len(rec), len(im.columns))] {
+		rec[i] = undefuse(rec[i])
 		switch col.field {
 		case columnIgnored:
 		case columnCustom:
