@@ -114,6 +114,14 @@ func Audit(ctx context.Context, db *DB, a Actor, action, entityType, entityID st
 	})
 }
 
+// AuditChanges records one event with the changes (or facts) it carries,
+// in its own transaction.
+func AuditChanges(ctx context.Context, db *DB, a Actor, action, entityType, entityID string, changes map[string]Change) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		return audit(ctx, tx, a, action, entityType, entityID, changes)
+	})
+}
+
 // AuditFilter narrows the audit log; zero values mean any.
 type AuditFilter struct {
 	Action     string

@@ -1026,3 +1026,50 @@ func TestRestore_KeepsKeysRevoked(t *testing.T) {
 		t.Fatal("the revoked key works again after a restore to before its revocation")
 	}
 }
+
+// A restore is written into the restored file's audit log (who, which
+// moment, from which workspace), after the events it took back, as well as
+// into the catalog's event log.
+func TestRestore_RecordedInTheRestoredFile(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Acme")
+	addCompany(t, m, w.ID, "Before")
+	at := syncedMoment(t, m, w.ID)
+	addCompany(t, m, w.ID, "After")
+	mustSync(t, m, w.ID)
+	lastEvent := func(id string) store.AuditEvent {
+		t.Helper()
+		l, err := m.Acquire(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		events, err := store.ListAudit(ctx, l.DB, store.AuditFilter{Limit: 1})
+		if err != nil || len(events) == 0 {
+			t.Fatalf("audit: %v, %v", events, err)
+		}
+		return events[0]
+	}
+	if _, err := m.Restore(ctx, w.ID, RestoreOptions{At: at, Actor: "user:u-1"}); err != nil {
+		t.Fatal(err)
+	}
+	e := lastEvent(w.ID)
+	if e.Action != "workspace.restore" || e.Actor != "user:u-1" || e.ChangesMap()["restored_to"].After != at.UTC().Format(time.RFC3339Nano) {
+		t.Fatalf("the restored file's last event: %+v", e)
+	}
+	copied, err := m.Restore(ctx, w.ID, RestoreOptions{AsNew: "Copy", Actor: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := lastEvent(copied.ID); e.Action != "workspace.restore" || e.ChangesMap()["restored_from"].After != w.ID || e.ChangesMap()["restored_to"].After != "latest" {
+		t.Fatalf("the copy's last event: %+v", e)
+	}
+	events, err := store.WorkspaceEvents(ctx, m.catalog.R, w.ID)
+	if err != nil || events[len(events)-1].Action != "workspace.restore" {
+		t.Fatalf("catalog events: %+v, %v", events, err)
+	}
+}

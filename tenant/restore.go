@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,9 @@ func (m *Manager) restoreInPlace(ctx context.Context, id string, opts RestoreOpt
 		return nil, err
 	}
 	defer cleanup()
+	if err := recordRestore(ctx, tmp, w.ID, w.ID, opts); err != nil {
+		return nil, err
+	}
 	// The catalog moves to the new generation before the swap: a crash in
 	// between leaves the old file, replicating under the new generation.
 	w.ReplicaGen = max(w.ReplicaGen, 1) + 1
@@ -164,6 +168,9 @@ func (m *Manager) restoreAsNew(ctx context.Context, src *store.Workspace, opts R
 		return nil, err
 	}
 	defer cleanup()
+	if err := recordRestore(ctx, tmp, w.ID, src.ID, opts); err != nil {
+		return nil, err
+	}
 	if err := store.InsertWorkspace(ctx, m.catalog.W, w); err != nil {
 		return nil, err
 	}
@@ -293,6 +300,33 @@ func (m *Manager) RevokeAPIKey(ctx context.Context, l *Lease, a store.Actor, key
 		return err
 	}
 	return store.RecordKeyRevocation(ctx, m.catalog.W, l.Workspace.ID, keyID)
+}
+
+// recordRestore writes into the restored file at path, which becomes
+// workspace id, who restored it, when, and from which workspace and
+// moment: its audit log then says why it holds what it holds, after the
+// events the restore took back. (The catalog's event log records it too.)
+func recordRestore(ctx context.Context, path, id, from string, opts RestoreOptions) error {
+	db, err := store.Open(path, store.OpenOptions{Transient: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	moment := "latest"
+	if !opts.At.IsZero() {
+		moment = opts.At.UTC().Format(time.RFC3339Nano)
+	}
+	facts := map[string]store.Change{"restored_to": {After: moment}, "restored_from": {After: from}}
+	return store.AuditChanges(ctx, db, actorOf(opts.Actor), "workspace.restore", "workspace", id, facts)
+}
+
+// actorOf turns an event-log actor ("user:<id>", "cli") into a workspace
+// audit actor.
+func actorOf(s string) store.Actor {
+	if kind, id, ok := strings.Cut(s, ":"); ok {
+		return store.Actor{Kind: kind, ID: id}
+	}
+	return store.Actor{Kind: "system", ID: actorOr(s)}
 }
 
 // checkFile runs integrity_check on the file at path, opened on its own.
