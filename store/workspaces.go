@@ -149,10 +149,10 @@ func SetWorkspaceReplica(ctx context.Context, x sqlx.ExtContext, id, region stri
 	return expectOne(res, err, Errorf(ENotFound, "Workspace %s does not exist.", id))
 }
 
-// CopyMemberships gives every member of one workspace the same role in another.
-func CopyMemberships(ctx context.Context, x sqlx.ExtContext, fromID, toID string) error {
+// CopyOwners makes the owners of one workspace the owners of another.
+func CopyOwners(ctx context.Context, x sqlx.ExtContext, fromID, toID string) error {
 	_, err := x.ExecContext(ctx, `INSERT INTO memberships (user_id, workspace_id, role, created_at)
-		SELECT user_id, ?, role, ? FROM memberships WHERE workspace_id = ?`, toID, time.Now().UTC(), fromID)
+		SELECT user_id, ?, 'owner', ? FROM memberships WHERE workspace_id = ? AND role = 'owner'`, toID, time.Now().UTC(), fromID)
 	return err
 }
 

@@ -1073,3 +1073,59 @@ func TestRestore_RecordedInTheRestoredFile(t *testing.T) {
 		t.Fatalf("catalog events: %+v, %v", events, err)
 	}
 }
+
+// A workspace restored as new has as members the person who restored it
+// (its owner) or, restored from the command line, the source's owners:
+// nobody else of the source comes along.
+func TestRestoreAsNew_Members(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	users := map[string]*store.User{}
+	for _, email := range []string{"owner@example.com", "admin@example.com", "viewer@example.com"} {
+		u, err := store.CreateUser(ctx, m.catalog, store.NewUser{Email: email, Password: "correct horse battery", Verified: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[email] = u
+	}
+	w, err := m.Create(ctx, CreateOptions{Name: "Acme", OwnerEmail: "owner@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for email, role := range map[string]string{"admin@example.com": "admin", "viewer@example.com": "viewer"} {
+		if err := store.AddMember(ctx, m.catalog.W, users[email].ID, w.ID, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addCompany(t, m, w.ID, "Acme Inc")
+	mustSync(t, m, w.ID)
+	members := func(id string) string {
+		t.Helper()
+		ms, err := store.WorkspaceMembers(ctx, m.catalog.R, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, mb := range ms {
+			got = append(got, mb.Email+":"+mb.Role)
+		}
+		return strings.Join(got, ",")
+	}
+	byAdmin, err := m.Restore(ctx, w.ID, RestoreOptions{AsNew: "By the admin", Actor: "user:" + users["admin@example.com"].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := members(byAdmin.ID), "admin@example.com:owner"; got != want {
+		t.Errorf("restored by a person: members %s, want %s", got, want)
+	}
+	fromCLI, err := m.Restore(ctx, w.ID, RestoreOptions{AsNew: "From the CLI", Actor: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := members(fromCLI.ID), "owner@example.com:owner"; got != want {
+		t.Errorf("restored from the command line: members %s, want %s", got, want)
+	}
+}

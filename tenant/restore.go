@@ -49,8 +49,8 @@ func errNoBackup(id string, at time.Time) error {
 // finish on the old handle; the workspace is then taken out of the cache
 // like a deletion does, the file is swapped, and it replicates from then on
 // under a new generation, so the history before the restore stays
-// restorable. With opts.AsNew it becomes a new workspace (same region, same
-// members) and the original is untouched. Restore works when the local file
+// restorable. With opts.AsNew it becomes a new workspace (same region; see
+// giveRestoredCopy for its members) and the original is untouched. Restore works when the local file
 // and Litestream's local state are gone.
 func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (*store.Workspace, error) {
 	id, err := ParseID(id)
@@ -197,7 +197,7 @@ func (m *Manager) finishRestoreAsNew(ctx context.Context, src, w *store.Workspac
 		if err := store.SetWorkspaceState(ctx, tx, w.ID, store.StateCreating, store.StateActive); err != nil {
 			return err
 		}
-		if err := store.CopyMemberships(ctx, tx, src.ID, w.ID); err != nil {
+		if err := giveRestoredCopy(ctx, tx, src.ID, w.ID, opts.Actor); err != nil {
 			return err
 		}
 		detail := map[string]any{"name": w.Name, "region": w.Region, "restored_from": src.ID}
@@ -300,6 +300,17 @@ func (m *Manager) RevokeAPIKey(ctx context.Context, l *Lease, a store.Actor, key
 		return err
 	}
 	return store.RecordKeyRevocation(ctx, m.catalog.W, l.Workspace.ID, keyID)
+}
+
+// giveRestoredCopy decides who has a workspace restored as new: the
+// person who restored it, as owner, or, restored from the command line,
+// the source's owners. Other members are not carried over: the copy may
+// hold what some of them were never meant to see again.
+func giveRestoredCopy(ctx context.Context, tx *sqlx.Tx, srcID, id, actor string) error {
+	if kind, userID, ok := strings.Cut(actor, ":"); ok && kind == "user" {
+		return store.AddMember(ctx, tx, userID, id, "owner")
+	}
+	return store.CopyOwners(ctx, tx, srcID, id)
 }
 
 // recordRestore writes into the restored file at path, which becomes
