@@ -50,8 +50,8 @@ func errNoBackup(id string, at time.Time) error {
 // like a deletion does, the file is swapped, and it replicates from then on
 // under a new generation, so the history before the restore stays
 // restorable. With opts.AsNew it becomes a new workspace (same region; see
-// giveRestoredCopy for its members) and the original is untouched. Restore works when the local file
-// and Litestream's local state are gone.
+// giveRestoredCopy for its members) and the original is untouched. Restore
+// works when the local file and Litestream's local state are gone.
 func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (*store.Workspace, error) {
 	id, err := ParseID(id)
 	if err != nil {
