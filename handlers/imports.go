@@ -295,11 +295,17 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	download(w, "text/csv; charset=utf-8", "import-errors.csv")
+	// The report is the refused rows as they were, after their row number
+	// and what is wrong: fixed, they can be imported again as they are.
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"row", "message"})
+	cw.Write(append([]string{"row", "message"}, job.Header...))
 	if res := job.progress().Result; res != nil {
 		for _, e := range res.Errors {
-			cw.Write([]string{strconv.Itoa(e.Row), store.CSVSafe(e.Message)})
+			line := []string{strconv.Itoa(e.Row), store.CSVSafe(e.Message)}
+			for _, v := range e.Values {
+				line = append(line, store.CSVSafe(v))
+			}
+			cw.Write(line)
 		}
 	}
 	cw.Flush()

@@ -245,8 +245,11 @@ func TestImportUI(t *testing.T) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
+	// The report holds the refused rows as they were, to fix and import
+	// again.
 	errs := c.get(w + "/" + job + "/errors.csv").body
-	if !strings.Contains(errs, "3,") || !strings.Contains(errs, "not a valid email") {
+	if !strings.HasPrefix(errs, "row,message,Vorname,Nachname,E-Mail,Firma,Tier\n") || !strings.Contains(errs, "3,") ||
+		!strings.Contains(errs, "not a valid email") || !strings.Contains(errs, ",Max,,not-an-email,,\n") {
 		t.Errorf("errors.csv: %q", errs)
 	}
 	if !strings.Contains(c.get("/w/"+f.a+"/contacts?q=jonas").body, "Initech") {

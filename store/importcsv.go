@@ -163,9 +163,12 @@ type ImportOptions struct {
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
+// Values are its cells as read (none when the CSV could not be parsed
+// there), so the report can be fixed and imported again.
 type RowError struct {
-	Row     int    `json:"row"`
-	Message string `json:"message"`
+	Row     int      `json:"row"`
+	Message string   `json:"message"`
+	Values  []string `json:"values,omitempty"`
 }
 
 // ImportResult counts what an import did. Every data row read is counted
@@ -484,6 +487,7 @@ func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) e
 // transaction, the tag cache and the result.
 type rowOp struct {
 	row       int
+	values    []string     // the row's cells as read, kept for the error report
 	malformed bool         // the CSV could not be parsed here
 	fail      string       // the row is refused with this message
 	skip      bool         // its email exists, and rows do not update
@@ -540,8 +544,6 @@ func (im *contactImport) read(head []csvRecord, cr *csv.Reader, complete bool, o
 	}
 }
 
-// decide reads one record: a new contact, an update of the one with its
-// email, a skip, or a refusal.
 // undefuse takes back the quote CSVSafe puts before a cell that a
 // spreadsheet would read as a formula, so that an export imports as it
 // was ('+33 1 …' is the phone +33 1 …). The value is stored as text and
@@ -553,22 +555,33 @@ func undefuse(cell string) string {
 	return cell
 }
 
+// decide reads one record: a new contact, an update of the one with its
+// email, a skip, or a refusal. A refused row, or one that updates (and may
+// yet be refused), keeps a copy of its cells for the error report.
 func (im *contactImport) decide(row int, rec []string) rowOp {
+	op := im.decideCells(row, rec)
+	if op.fail != "" || op.update != "" {
+		op.values = slices.Clone(rec)
+	}
+	return op
+}
+
+func (im *contactImport) decideCells(row int, rec []string) rowOp {
 	var values [fieldCount]string
 	var custom map[string]any
 	for i, col := range im.columns[:min(len(rec), len(im.columns))] {
-		rec[i] = undefuse(rec[i])
+		cell := undefuse(rec[i])
 		switch col.field {
 		case columnIgnored:
 		case columnCustom:
-			if v := strings.TrimSpace(rec[i]); v != "" {
+			if v := strings.TrimSpace(cell); v != "" {
 				if custom == nil {
 					custom = map[string]any{}
 				}
 				custom[col.custom] = v
 			}
 		default:
-			values[col.field] = rec[i]
+			values[col.field] = cell
 		}
 	}
 	in := importInput(&values, custom)
@@ -597,10 +610,10 @@ func (im *contactImport) decide(row int, rec []string) rowOp {
 	return op
 }
 
-func (im *contactImport) fail(row int, msg string) {
+func (im *contactImport) fail(op *rowOp, msg string) {
 	im.res.Failed++
 	if len(im.res.Errors) < MaxImportErrors {
-		im.res.Errors = append(im.res.Errors, RowError{Row: row, Message: msg})
+		im.res.Errors = append(im.res.Errors, RowError{Row: op.row, Message: msg, Values: op.values})
 	}
 }
 
@@ -716,7 +729,7 @@ func (im *contactImport) apply(op *rowOp) error {
 	}
 	im.res.Read++
 	if op.malformed {
-		im.fail(op.row, op.fail)
+		im.fail(op, op.fail)
 		return nil
 	}
 	if op.row%progressEvery == 0 {
@@ -729,7 +742,7 @@ func (im *contactImport) apply(op *rowOp) error {
 	}
 	switch {
 	case op.fail != "":
-		im.fail(op.row, op.fail)
+		im.fail(op, op.fail)
 	case op.skip:
 		im.res.Skipped++
 	case op.update != "":
@@ -744,7 +757,7 @@ func (im *contactImport) apply(op *rowOp) error {
 			if ErrorCode(err) == EInternal {
 				return err
 			}
-			im.fail(op.row, ErrorMessage(err))
+			im.fail(op, ErrorMessage(err))
 		}
 	default:
 		return im.insert(op)

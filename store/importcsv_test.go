@@ -44,7 +44,7 @@ func TestImportCSV_EdgeCases(t *testing.T) {
 	for _, e := range res.Errors {
 		rows = append(rows, fmt.Sprint(e.Row))
 	}
-	if strings.Join(rows, ",") != "3,4,6" {
+	if strings.Join(rows, ",") != "3,4,6" || strings.Join(res.Errors[0].Values, ";") != "Carla;;not-an-email;;;;" {
 		t.Fatalf("errors %+v", res.Errors)
 	}
 	if !strings.Contains(res.Errors[0].Message, "not a valid email") || !strings.Contains(res.Errors[2].Message, "Budget must be a number") {
