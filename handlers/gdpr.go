@@ -21,14 +21,16 @@ func (s *Server) confirmEraseContact(w http.ResponseWriter, r *http.Request) {
 	s.renderConfirm(w, r, confirmPage{
 		Question: "Erase every trace of " + c.Name() + "?",
 		Detail: "For a GDPR erasure request: the contact, their notes, tasks and timeline, their search entries, and their " +
-			"personal data in the audit log are removed for good. Deals stay, without them. The audit log keeps only the fact of the erasure.",
+			"personal data in the audit log are removed for good. Deals stay, without them. The audit log keeps only the fact of the erasure. " +
+			"Backups taken before now still hold them until they age out of the restore window; a restore, or an import of this " +
+			"workspace's archive, erases them again.",
 		Action: base + "/erase", Button: "Erase for good", Cancel: base,
 	})
 }
 
 func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	if err := store.EraseContact(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["contact"]); err != nil {
+	if err := s.tenants.EraseContact(r.Context(), wc.lease.DB, wc.ws.ID, s.actor(r), mux.Vars(r)["contact"]); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -53,7 +55,7 @@ func (s *Server) apiEraseContact(w http.ResponseWriter, r *http.Request) {
 	id, err := recordID(r)
 	if err == nil {
 		c := callerFrom(r)
-		err = store.EraseContact(r.Context(), c.db(), c.actor, id)
+		err = s.tenants.EraseContact(r.Context(), c.db(), c.lease.Workspace.ID, c.actor, id)
 	}
 	if err != nil {
 		s.apiFail(w, r, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -219,5 +220,47 @@ func TestEraseContact_TheirTagsAndCompany(t *testing.T) {
 	}
 	if _, err := GetCompany(ctx, db, acme.ID); err != nil {
 		t.Errorf("a company someone created went with them: %v", err)
+	}
+}
+
+// EraseAgain finds the erased by id, and by email when the person was
+// made again under another id; the ledger holds a keyed hash, not the
+// address.
+func TestEraseAgain_ByIDAndEmail(t *testing.T) {
+	ctx := context.Background()
+	catalog, err := Open(filepath.Join(t.TempDir(), "catalog.db"), OpenOptions{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer catalog.Close()
+	if _, _, err := Migrate(ctx, catalog, CatalogSchema); err != nil {
+		t.Fatal(err)
+	}
+	db := MustOpenWorkspace(t)
+	gone := mustContact(t, db, ContactInput{FirstName: ptr("Ann"), Email: ptr("ann@example.com")})
+	// Zed was deleted and made again (another id) before the erasure; this
+	// file holds the older record.
+	again := mustContact(t, db, ContactInput{FirstName: ptr("Zed"), Email: ptr("zed@example.com")})
+	kept := mustContact(t, db, ContactInput{FirstName: ptr("Bo"), Email: ptr("bo@example.com")})
+	if err := RecordErasure(ctx, catalog, "w1", gone.ID, "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordErasure(ctx, catalog, "w1", "01a22b40-0000-7000-8000-000000000000", " ZED@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	es, err := Erasures(ctx, catalog.R, "w1")
+	if err != nil || len(es) != 2 || strings.Contains(es[0].EmailHash+es[1].EmailHash, "example") {
+		t.Fatalf("ledger %+v, %v", es, err)
+	}
+	if n, err := EraseAgain(ctx, catalog, db, es); err != nil || n != 2 {
+		t.Fatalf("erased %d, %v", n, err)
+	}
+	for _, id := range []string{gone.ID, again.ID} {
+		if _, err := GetContact(ctx, db, id); ErrorCode(err) != ENotFound {
+			t.Errorf("contact %s is still there: %v", id, err)
+		}
+	}
+	if _, err := GetContact(ctx, db, kept.ID); err != nil {
+		t.Errorf("another contact went too: %v", err)
 	}
 }

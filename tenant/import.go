@@ -72,6 +72,9 @@ func (m *Manager) Import(ctx context.Context, src string, opts CreateOptions) (*
 	if err := store.ValidateImport(ctx, path); err != nil {
 		return nil, err
 	}
+	if err := m.eraseAgainIn(ctx, in.origin(), path); err != nil {
+		return nil, err
+	}
 	if opts.Name == "" {
 		opts.Name = in.name
 	}
@@ -110,6 +113,30 @@ func openImport(src string) (*importSource, error) {
 		return nil, store.ErrImportTooLarge()
 	}
 	return &importSource{path: src, size: st.Size(), name: strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))}, nil
+}
+
+// origin is the id of the workspace an archive was exported from ("" for
+// a bare .db, which does not say).
+func (s *importSource) origin() string {
+	if s.archive == nil {
+		return ""
+	}
+	return s.archive.Manifest.Workspace.ID
+}
+
+// eraseAgainIn erases, in the staged file at path exported from workspace
+// origin, the people erased there since the export: an old archive must
+// not bring them back.
+func (m *Manager) eraseAgainIn(ctx context.Context, origin, path string) error {
+	if _, err := ParseID(origin); err != nil {
+		return nil // not an archive of one of this instance's workspaces
+	}
+	db, err := store.Open(path, store.OpenOptions{Transient: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return m.eraseAgain(ctx, origin, db)
 }
 
 // stage writes the workspace file into dir and returns its path.

@@ -1129,3 +1129,81 @@ func TestRestoreAsNew_Members(t *testing.T) {
 		t.Errorf("restored from the command line: members %s, want %s", got, want)
 	}
 }
+
+// An erasure survives restores and imports of the workspace's own archive:
+// the person erased is erased again, found by id or, if recreated, by
+// email; the ledger keeps no personal data.
+func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	w := mustCreate(t, m, "Acme")
+	l, err := m.Acquire(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, email := "Zsofia", "zsofia@example.com"
+	c, err := store.CreateContact(ctx, l.DB, store.Actor{Kind: "system"}, store.ContactInput{FirstName: &name, Email: &email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "Bo"
+	if _, err := store.CreateContact(ctx, l.DB, store.Actor{Kind: "system"}, store.ContactInput{FirstName: &other}); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "acme.zip")
+	f, _ := os.Create(archive)
+	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: w.ID, Name: w.Name}, t.TempDir(), f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l.Release()
+	before := syncedMoment(t, m, w.ID)
+	l, _ = m.Acquire(ctx, w.ID)
+	err = m.EraseContact(ctx, l.DB, w.ID, store.Actor{Kind: "system"}, c.ID)
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, m, w.ID)
+
+	names := func(id string) string {
+		t.Helper()
+		l, err := m.Acquire(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		var got []string
+		if err := l.R.Select(&got, `SELECT first_name FROM contacts ORDER BY first_name`); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(got, ",")
+	}
+	copied, err := m.Restore(ctx, w.ID, RestoreOptions{At: before, AsNew: "Copy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(copied.ID); got != "Bo" {
+		t.Errorf("restored as new from before the erasure: %s", got)
+	}
+	if _, err := m.Restore(ctx, w.ID, RestoreOptions{At: before}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(w.ID); got != "Bo" {
+		t.Errorf("restored in place to before the erasure: %s", got)
+	}
+	imported, err := m.Import(ctx, archive, CreateOptions{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(imported.ID); got != "Bo" {
+		t.Errorf("its archive from before the erasure imported: %s", got)
+	}
+	es, err := store.Erasures(ctx, m.catalog.R, w.ID)
+	if err != nil || len(es) != 1 || es[0].ContactID != c.ID || strings.Contains(es[0].EmailHash, "zsofia") || es[0].EmailHash == "" {
+		t.Fatalf("the ledger: %+v, %v", es, err)
+	}
+}

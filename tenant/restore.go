@@ -222,9 +222,9 @@ func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at t
 		cleanup()
 		return "", nil, err
 	}
-	if err := m.revokeAgain(ctx, w.ID, out, asNew); err != nil {
+	if err := m.takeBackRemovals(ctx, w.ID, out, asNew); err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("cannot revoke the API keys revoked since in the restored file of workspace %s: %w", w.ID, err)
+		return "", nil, fmt.Errorf("cannot take back, in the restored file of workspace %s, what was removed since: %w", w.ID, err)
 	}
 	if err := checkFile(ctx, out); err != nil {
 		cleanup()
@@ -275,12 +275,13 @@ func restoreFile(ctx context.Context, c litestream.ReplicaClient, at time.Time, 
 	return nil
 }
 
-// revokeAgain makes a restored file of workspace id give no access that
-// was taken away since the moment it comes from: keys revoked since are
-// revoked again (the catalog remembers them), and a file restored as a new
-// workspace keeps no key at all. Members and invitations live in the
-// catalog, which a restore does not touch.
-func (m *Manager) revokeAgain(ctx context.Context, id, path string, asNew bool) error {
+// takeBackRemovals makes a restored file of workspace id give back nothing
+// that was taken away since the moment it comes from: keys revoked since
+// are revoked again and people erased since are erased again (the catalog
+// remembers both), and a file restored as a new workspace keeps no key at
+// all. Members and invitations live in the catalog, which a restore does
+// not touch.
+func (m *Manager) takeBackRemovals(ctx context.Context, id, path string, asNew bool) error {
 	ids, err := store.RevokedKeyIDs(ctx, m.catalog.R, id)
 	if err != nil {
 		return err
@@ -290,7 +291,39 @@ func (m *Manager) revokeAgain(ctx context.Context, id, path string, asNew bool) 
 		return err
 	}
 	defer db.Close()
-	return store.RevokeKeysAgain(ctx, db, ids, asNew)
+	if err := store.RevokeKeysAgain(ctx, db, ids, asNew); err != nil {
+		return err
+	}
+	return m.eraseAgain(ctx, id, db)
+}
+
+// eraseAgain erases in db, a file of workspace id (or a copy of it) that
+// comes from before some erasures, the people erased since.
+func (m *Manager) eraseAgain(ctx context.Context, id string, db *store.DB) error {
+	es, err := store.Erasures(ctx, m.catalog.R, id)
+	if err != nil {
+		return err
+	}
+	n, err := store.EraseAgain(ctx, m.catalog, db, es)
+	if n > 0 {
+		m.log.Info("erased again the people erased since the restored moment", "workspace", id, "contacts", n)
+	}
+	return err
+}
+
+// EraseContact erases a contact of workspace id for good (GDPR): from its
+// file, and, in the catalog's ledger of erasures (its id and a keyed hash
+// of its email, never its data), so that no restore or import of the
+// workspace's archive brings the person back.
+func (m *Manager) EraseContact(ctx context.Context, db *store.DB, id string, a store.Actor, contactID string) error {
+	c, err := store.GetContactW(ctx, db, contactID)
+	if err != nil {
+		return err
+	}
+	if err := store.RecordErasure(ctx, m.catalog, id, c.ID, c.Email); err != nil {
+		return err
+	}
+	return store.EraseContact(ctx, db, a, c.ID)
 }
 
 // RevokeAPIKey revokes a key of the leased workspace for good: in its file,
