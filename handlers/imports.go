@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -29,6 +28,7 @@ type importJob struct {
 	Preview     [][]string
 	Suggested   []string
 	Total       int // data rows
+	Scan        store.CSVScan
 	Created     time.Time
 
 	mu      sync.Mutex
@@ -180,20 +180,14 @@ func readImportHead(ctx context.Context, db *store.DB, job *importJob) error {
 	if job.Header, err = store.ReadCSVHeader(cr); err != nil {
 		return err
 	}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var pe *csv.ParseError
-		if err != nil && !errors.As(err, &pe) {
-			return err
-		}
-		if len(job.Preview) < 5 && err == nil {
-			job.Preview = append(job.Preview, append([]string(nil), rec...))
-		}
-		job.Total++
+	// The whole file is read now, so the row count is the real one and
+	// structural problems show, with their lines, before anything is
+	// imported.
+	scan, err := store.ScanCSV(cr, len(job.Header), 5)
+	if err != nil {
+		return err
 	}
+	job.Total, job.Preview, job.Scan = scan.Rows, scan.Preview, scan
 	fields, err := store.CustomFields(ctx, db, "contact")
 	if err != nil {
 		return err

@@ -515,3 +515,27 @@ func contactsDump(tb testing.TB, ts *testServer, id string) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
+
+// The mapping step reads the whole file first: a broken quote that would
+// swallow the rows after it is shown, with its line, before anything is
+// imported.
+func TestImportUI_StructuralProblems(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	var b strings.Builder
+	b.WriteString("first_name,email\n")
+	for i := range 50 {
+		if i == 9 {
+			b.WriteString("\"Broken,broken@example.com\n")
+			continue
+		}
+		fmt.Fprintf(&b, "P%d,p%d@example.com\n", i, i)
+	}
+	job := f.uploadCSV(t, c, f.a, b.String())
+	page := c.get("/w/" + f.a + "/contacts/import/" + job).body
+	for _, want := range []string{"This file has problems", "line 11", "quote"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the mapping step lacks %q", want)
+		}
+	}
+}
