@@ -129,6 +129,10 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, verifier: newVerifier()}
+	if opts.VerifyInterval >= 0 {
+		// Before anything registers: registrations read it.
+		repl.reregistered = m.queueVerifyReregistered
+	}
 	m.cache = newCache(opts.MaxOpen, m.openWorkspace, m.closeWorkspace)
 	m.warnCABundle()
 	if err := m.start(ctx, opts); err != nil {
@@ -205,7 +209,6 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 	}
 	m.goBackground(func() { m.janitor(bg, orDefault(opts.JanitorInterval, DefaultJanitorInterval)) })
 	if opts.VerifyInterval >= 0 {
-		m.repl.reregistered = m.queueVerifyReregistered
 		m.goBackground(func() {
 			m.verifyLoop(bg, orDefault(opts.VerifyInterval, DefaultVerifyInterval),
 				orDefault(opts.VerifyBytesPerSecond, DefaultVerifyBytesPerSecond))
