@@ -69,7 +69,10 @@ func TestLifecycle_ConcurrentWithRequests(t *testing.T) {
 	}
 	var restores, moves, trashes atomic.Int64
 	// repeat runs op until the end, counting its successes; another
-	// operation on the same workspace in the way is no error.
+	// operation on the same workspace in the way is no error. It pauses a
+	// little between two: back to back on a loaded machine (-race), the
+	// operations left the writers no moment to get in, and the test then
+	// proved nothing about them.
 	repeat := func(what string, done *atomic.Int64, op func(i int) error) {
 		wg.Add(1)
 		go func() {
@@ -82,6 +85,7 @@ func TestLifecycle_ConcurrentWithRequests(t *testing.T) {
 				default:
 					fail("%s: %v", what, err)
 				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		}()
 	}
