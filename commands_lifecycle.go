@@ -184,33 +184,28 @@ func (m *Main) cmdBackupVerify(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("'atrium backup verify' takes one workspace id, or catalog.")
 	}
-	id := pos[0]
-	if id != "catalog" {
-		if id, err = tenant.ParseID(id); err != nil {
-			return err
-		}
-	}
 	if err := m.open(ctx); err != nil {
 		return err
 	}
-	v, err := m.Manager.VerifyReplica(ctx, id)
+	v, err := m.Manager.VerifyReplica(ctx, pos[0]) // it reads "catalog" or an id
 	if err != nil {
 		return err
 	}
+	catalog := v.WorkspaceID == "catalog"
 	if *asJSON {
 		enc := json.NewEncoder(m.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
-	} else if v.Failure == "" && id == "catalog" {
+	} else if v.Failure == "" && catalog {
 		fmt.Fprintf(m.stdout, "verified the catalog: its replica restores to the live file at transaction %d (%d pages)\n", v.TXID, v.Pages)
 	} else if v.Failure == "" {
 		fmt.Fprintf(m.stdout, "verified workspace %s: replica generation %d restores to the live file at transaction %d (%d pages)\n",
 			v.WorkspaceID, v.Generation, v.TXID, v.Pages)
 	}
 	switch {
-	case v.Failure != "" && id == "catalog":
+	case v.Failure != "" && catalog:
 		return fmt.Errorf("the replica of the catalog does not restore to the live file: %s", v.Failure)
 	case v.Failure != "":
 		return fmt.Errorf("the replica of workspace %s (generation %d) does not restore to the live file: %s; started generation %d with a full snapshot",

@@ -212,12 +212,6 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if inv.Email != "" && !user.EmailVerified {
-		// Holding an invitation addressed to their address proves it.
-		if err := store.MarkEmailVerified(ctx, s.catalog, user.ID); err != nil {
-			s.log.Error("mark email verified", "user", user.ID, "err", err)
-		}
-	}
 	s.flash(w, r, "success", "You have joined "+inv.WorkspaceName+" as "+inv.Role+".")
 	http.Redirect(w, r, "/w/"+inv.WorkspaceID+"/", http.StatusSeeOther)
 }

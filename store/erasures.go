@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -23,13 +22,7 @@ type Erasure struct {
 
 // erasureKey is the instance's key for hashing erased emails, made once.
 func erasureKey(ctx context.Context, catalog *DB) ([]byte, error) {
-	return Setting(ctx, catalog, "erasure_key", func() []byte { return randomKey() })
-}
-
-func randomKey() []byte {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return b
+	return Setting(ctx, catalog, "erasure_key", func() []byte { return randomBytes(32) })
 }
 
 // emailHash is the keyed hash an erasure keeps of an email ("" for none).
@@ -63,9 +56,15 @@ func Erasures(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([
 }
 
 // EraseAgain erases, in a workspace file brought back by a restore or an
-// import, the contacts erased since: by id, and by email (a contact made
-// again with the same address). It returns how many it erased.
-func EraseAgain(ctx context.Context, catalog, db *DB, es []Erasure) (int, error) {
+// import, the contacts erased since: by id, and with byEmail by email too
+// (a contact made again with the same address). It returns how many it
+// erased.
+//
+// An import passes byEmail false: the archive names its workspace itself,
+// so anyone could send one naming another workspace, full of addresses,
+// and learn from what vanished who was erased there. An id matches only
+// the data of that workspace.
+func EraseAgain(ctx context.Context, catalog, db *DB, es []Erasure, byEmail bool) (int, error) {
 	if len(es) == 0 {
 		return 0, nil
 	}
@@ -76,7 +75,7 @@ func EraseAgain(ctx context.Context, catalog, db *DB, es []Erasure) (int, error)
 	ids, hashes := map[string]bool{}, map[string]bool{}
 	for _, e := range es {
 		ids[e.ContactID] = true
-		if e.EmailHash != "" {
+		if byEmail && e.EmailHash != "" {
 			hashes[e.EmailHash] = true
 		}
 	}
@@ -89,7 +88,7 @@ func EraseAgain(ctx context.Context, catalog, db *DB, es []Erasure) (int, error)
 	}
 	n := 0
 	for _, c := range contacts {
-		if !ids[c.ID] && !hashes[emailHash(key, c.Email)] {
+		if !ids[c.ID] && (len(hashes) == 0 || !hashes[emailHash(key, c.Email)]) {
 			continue
 		}
 		if err := EraseContact(ctx, db, Actor{Kind: "system", ID: "erasure"}, c.ID); err != nil {

@@ -60,7 +60,8 @@ func InvitationByToken(ctx context.Context, q sqlx.QueryerContext, token string)
 }
 
 // AcceptInvitation makes the user a member with the invitation's role and
-// uses the invitation up.
+// uses the invitation up. An invitation addressed to the user's own
+// address proves it, so the address is verified in the same step.
 func AcceptInvitation(ctx context.Context, db *DB, token, userID string) (*Invitation, error) {
 	var inv *Invitation
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -76,7 +77,11 @@ func AcceptInvitation(ctx context.Context, db *DB, token, userID string) (*Invit
 		if n, _ := res.RowsAffected(); n != 1 {
 			return Errorf(ENotFound, "This invitation has just been used.")
 		}
-		return AddMember(ctx, tx, userID, inv.WorkspaceID, inv.Role)
+		if err := AddMember(ctx, tx, userID, inv.WorkspaceID, inv.Role); err != nil || inv.Email == "" {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE users SET email_verified = 1 WHERE id = ? AND email = ?`, userID, inv.Email)
+		return err
 	})
 	return inv, err
 }

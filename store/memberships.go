@@ -31,8 +31,6 @@ type MemberWorkspace struct {
 	Region    string    `db:"region"`
 	Role      string    `db:"role"`
 	CreatedAt time.Time `db:"created_at"`
-	// EmailVerified says the member's address is proven (see User).
-	EmailVerified bool `db:"email_verified"`
 }
 
 // UserWorkspaces returns the active workspaces a user belongs to, by name.

@@ -32,6 +32,27 @@ func GetReplicaCheck(ctx context.Context, q sqlx.QueryerContext, id string) (Rep
 	return c, err
 }
 
+// ReplicaChecks returns the verifications of the replicas of ids, by
+// workspace id; those never verified are missing.
+func ReplicaChecks(ctx context.Context, q sqlx.QueryerContext, ids []string) (map[string]ReplicaCheck, error) {
+	out := map[string]ReplicaCheck{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	query, args, err := sqlx.In(`SELECT * FROM replica_checks WHERE workspace_id IN (?)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var cs []ReplicaCheck
+	if err := sqlx.SelectContext(ctx, q, &cs, query, args...); err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		out[c.WorkspaceID] = c
+	}
+	return out, nil
+}
+
 // RecordReplicaVerified records a verification of generation gen that
 // passed at transaction txid.
 func RecordReplicaVerified(ctx context.Context, x sqlx.ExecerContext, id string, gen int, txid uint64, at time.Time) error {

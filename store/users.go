@@ -200,9 +200,3 @@ func ClaimAddress(ctx context.Context, db *DB, email string) (bool, error) {
 	})
 	return claimed, err
 }
-
-// MarkEmailVerified records that a user has proven their address.
-func MarkEmailVerified(ctx context.Context, db *DB, userID string) error {
-	_, err := db.W.ExecContext(ctx, `UPDATE users SET email_verified = 1 WHERE id = ?`, userID)
-	return err
-}

@@ -136,7 +136,7 @@ func (m *Manager) eraseAgainIn(ctx context.Context, origin, path string) error {
 		return err
 	}
 	defer db.Close()
-	return m.eraseAgain(ctx, origin, db)
+	return m.eraseAgain(ctx, origin, db, false)
 }
 
 // stage writes the workspace file into dir and returns its path.

@@ -209,8 +209,8 @@ func (m *Manager) finishRestoreAsNew(ctx context.Context, src, w *store.Workspac
 }
 
 // restoreValidated restores w (as of at, or latest) into a new file in a
-// temporary directory under dir, takes away the access revoked since (see
-// revokeAgain), and checks it. cleanup removes what is left.
+// temporary directory under dir, takes back what was removed since (see
+// takeBackRemovals), and checks it. cleanup removes what is left.
 func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at time.Time, dir string, asNew bool) (string, func(), error) {
 	tmpDir, err := os.MkdirTemp(dir, ".restore-")
 	if err != nil {
@@ -294,17 +294,18 @@ func (m *Manager) takeBackRemovals(ctx context.Context, id, path string, asNew b
 	if err := store.RevokeKeysAgain(ctx, db, ids, asNew); err != nil {
 		return err
 	}
-	return m.eraseAgain(ctx, id, db)
+	return m.eraseAgain(ctx, id, db, true)
 }
 
 // eraseAgain erases in db, a file of workspace id (or a copy of it) that
-// comes from before some erasures, the people erased since.
-func (m *Manager) eraseAgain(ctx context.Context, id string, db *store.DB) error {
+// comes from before some erasures, the people erased since (see
+// store.EraseAgain for byEmail).
+func (m *Manager) eraseAgain(ctx context.Context, id string, db *store.DB, byEmail bool) error {
 	es, err := store.Erasures(ctx, m.catalog.R, id)
 	if err != nil {
 		return err
 	}
-	n, err := store.EraseAgain(ctx, m.catalog, db, es)
+	n, err := store.EraseAgain(ctx, m.catalog, db, es, byEmail)
 	if n > 0 {
 		m.log.Info("erased again the people erased since the restored moment", "workspace", id, "contacts", n)
 	}
@@ -340,8 +341,8 @@ func (m *Manager) RevokeAPIKey(ctx context.Context, l *Lease, a store.Actor, key
 // the source's owners. Other members are not carried over: the copy may
 // hold what some of them were never meant to see again.
 func giveRestoredCopy(ctx context.Context, tx *sqlx.Tx, srcID, id, actor string) error {
-	if kind, userID, ok := strings.Cut(actor, ":"); ok && kind == "user" {
-		return store.AddMember(ctx, tx, userID, id, "owner")
+	if a := actorOf(actor); a.Kind == "user" {
+		return store.AddMember(ctx, tx, a.ID, id, "owner")
 	}
 	return store.CopyOwners(ctx, tx, srcID, id)
 }

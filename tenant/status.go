@@ -67,37 +67,46 @@ func (m *Manager) BackupStatus(ctx context.Context) ([]BackupStatus, error) {
 
 // CatalogBackupStatus returns the replication status of the catalog.
 func (m *Manager) CatalogBackupStatus(ctx context.Context) BackupStatus {
-	return m.withVerification(ctx, m.fileStatus(ctx, BackupStatus{WorkspaceID: catalogPrefix, Region: m.catalogRegion()}, m.catalogPath(), catalogPrefix))
+	st := m.fileStatus(ctx, BackupStatus{WorkspaceID: catalogPrefix, Region: m.catalogRegion()}, m.catalogPath(), catalogPrefix)
+	c, err := store.GetReplicaCheck(ctx, m.catalog.R, catalogPrefix)
+	if err != nil {
+		st.LastError = "cannot read the replica's verifications: " + err.Error()
+	}
+	return st.withVerification(c)
 }
 
 // WorkspacesBackupStatus returns the replication status of each of ws.
+// The verifications of all of them are read in one query.
 func (m *Manager) WorkspacesBackupStatus(ctx context.Context, ws []store.Workspace) ([]BackupStatus, error) {
+	ids := make([]string, len(ws))
+	for i := range ws {
+		ids[i] = ws[i].ID
+	}
+	checks, err := store.ReplicaChecks(ctx, m.catalog.R, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]BackupStatus, len(ws))
 	for i := range ws {
-		st, err := m.WorkspaceBackupStatus(ctx, &ws[i])
+		path, err := m.FilePath(&ws[i])
 		if err != nil {
 			return nil, err
 		}
-		out[i] = st
+		out[i] = m.workspaceStatus(ctx, &ws[i], path, checks[ws[i].ID])
 	}
 	return out, nil
 }
 
-func (m *Manager) workspaceStatus(ctx context.Context, w *store.Workspace, path string) BackupStatus {
+func (m *Manager) workspaceStatus(ctx context.Context, w *store.Workspace, path string, check store.ReplicaCheck) BackupStatus {
 	st := BackupStatus{WorkspaceID: w.ID, Name: w.Name, Region: w.Region, Pristine: w.Pristine}
 	if w.Pristine {
 		return st // nothing replicated, and nothing to list
 	}
-	return m.withVerification(ctx, m.fileStatus(ctx, st, path, replicaElems(w)...))
+	return m.fileStatus(ctx, st, path, replicaElems(w)...).withVerification(check)
 }
 
-// withVerification adds to st the last verifications of its replica.
-func (m *Manager) withVerification(ctx context.Context, st BackupStatus) BackupStatus {
-	c, err := store.GetReplicaCheck(ctx, m.catalog.R, st.WorkspaceID)
-	if err != nil {
-		st.LastError = "cannot read the replica's verifications: " + err.Error()
-		return st
-	}
+// withVerification adds to st the last verifications of its replica, c.
+func (st BackupStatus) withVerification(c store.ReplicaCheck) BackupStatus {
 	if c.VerifiedAt.Valid {
 		st.VerifiedAt, st.VerifiedTXID = &c.VerifiedAt.Time, uint64(c.VerifiedTXID)
 	}

@@ -14,5 +14,9 @@ func (m *Manager) WorkspaceBackupStatus(ctx context.Context, w *store.Workspace)
 	if err != nil {
 		return BackupStatus{}, err
 	}
-	return m.workspaceStatus(ctx, w, path), nil
+	check, err := store.GetReplicaCheck(ctx, m.catalog.R, w.ID)
+	if err != nil {
+		return BackupStatus{}, err
+	}
+	return m.workspaceStatus(ctx, w, path, check), nil
 }
