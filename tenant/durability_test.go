@@ -141,6 +141,18 @@ func openChurnManager(tb testing.TB, dataDir, replicas string) *Manager {
 	return m
 }
 
+// churnWorkspaces opens a churn Manager on dataDir and creates the eight
+// workspaces the durability runs write to.
+func churnWorkspaces(tb testing.TB, dataDir, replicas string) (*Manager, []string) {
+	tb.Helper()
+	m := openChurnManager(tb, dataDir, replicas)
+	var ids []string
+	for range 8 {
+		ids = append(ids, mustCreate(tb, m, "W").ID)
+	}
+	return m, ids
+}
+
 // durabilityRun is how long the durability tests write, in each phase.
 var durabilityRun = envDuration("ATRIUM_TEST_DURABILITY", 5*time.Second)
 
@@ -151,11 +163,7 @@ func TestDurability_EvictionChurnUnderWrites(t *testing.T) {
 		t.Skip("a durability run")
 	}
 	dataDir, replicas := t.TempDir(), filepath.Join(t.TempDir(), "replicas")
-	m := openChurnManager(t, dataDir, replicas)
-	var ids []string
-	for range 8 {
-		ids = append(ids, mustCreate(t, m, "W").ID)
-	}
+	m, ids := churnWorkspaces(t, dataDir, replicas)
 	stop := make(chan struct{})
 	time.AfterFunc(durabilityRun, func() { close(stop) })
 	n := writeChurn(t, m, ids, "w", 4, stop)
@@ -186,11 +194,7 @@ func TestDurability_KilledMidWritesThenWrittenAgain(t *testing.T) {
 		t.Skip("a durability run")
 	}
 	dataDir, replicas := t.TempDir(), filepath.Join(t.TempDir(), "replicas")
-	m := openChurnManager(t, dataDir, replicas)
-	var ids []string
-	for range 8 {
-		ids = append(ids, mustCreate(t, m, "W").ID)
-	}
+	m, ids := churnWorkspaces(t, dataDir, replicas)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

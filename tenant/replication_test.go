@@ -70,6 +70,17 @@ func fileReplicaConfig(tb testing.TB, dataDir string) (*Config, string) {
 	return mustConfig(tb, dataDir, "regions:\n  default:\n    replica:\n      url: file://"+replicas+"\n"), replicas
 }
 
+// openFileReplicated opens a Manager on a fresh data directory whose
+// replica is a directory outside it; it is closed when the test ends.
+func openFileReplicated(tb testing.TB) *Manager {
+	tb.Helper()
+	dataDir := tb.TempDir()
+	cfg, _ := fileReplicaConfig(tb, dataDir)
+	m := openWithConfig(tb, dataDir, cfg)
+	tb.Cleanup(func() { m.Close() })
+	return m
+}
+
 // testLogger logs to stderr when ATRIUM_TEST_LOG is set, for debugging.
 func testLogger() *slog.Logger {
 	if os.Getenv("ATRIUM_TEST_LOG") == "" {
@@ -97,16 +108,23 @@ func addCompany(tb testing.TB, m *Manager, id, name string) {
 
 func companyNames(tb testing.TB, m *Manager, id string) string {
 	tb.Helper()
+	return joinedColumn(tb, m, id, `SELECT name FROM companies ORDER BY name`)
+}
+
+// joinedColumn runs query, which selects one text column, on workspace id
+// and joins the values with commas.
+func joinedColumn(tb testing.TB, m *Manager, id, query string) string {
+	tb.Helper()
 	l, err := m.Acquire(context.Background(), id)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer l.Release()
-	var names []string
-	if err := l.R.Select(&names, `SELECT name FROM companies ORDER BY name`); err != nil {
+	var values []string
+	if err := l.R.Select(&values, query); err != nil {
 		tb.Fatal(err)
 	}
-	return strings.Join(names, ",")
+	return strings.Join(values, ",")
 }
 
 func mustSync(tb testing.TB, m *Manager, id string) {
@@ -972,10 +990,7 @@ func TestRestore_RefusedWhenLastChangesCannotBeBackedUp(t *testing.T) {
 // after the restore; a workspace restored as new starts with no key.
 func TestRestore_KeepsKeysRevoked(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	cfg, _ := fileReplicaConfig(t, dataDir)
-	m := openWithConfig(t, dataDir, cfg)
-	defer m.Close()
+	m := openFileReplicated(t)
 	w := mustCreate(t, m, "Acme")
 	l, err := m.Acquire(ctx, w.ID)
 	if err != nil {
@@ -1032,10 +1047,7 @@ func TestRestore_KeepsKeysRevoked(t *testing.T) {
 // into the catalog's event log.
 func TestRestore_RecordedInTheRestoredFile(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	cfg, _ := fileReplicaConfig(t, dataDir)
-	m := openWithConfig(t, dataDir, cfg)
-	defer m.Close()
+	m := openFileReplicated(t)
 	w := mustCreate(t, m, "Acme")
 	addCompany(t, m, w.ID, "Before")
 	at := syncedMoment(t, m, w.ID)
@@ -1079,10 +1091,7 @@ func TestRestore_RecordedInTheRestoredFile(t *testing.T) {
 // nobody else of the source comes along.
 func TestRestoreAsNew_Members(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	cfg, _ := fileReplicaConfig(t, dataDir)
-	m := openWithConfig(t, dataDir, cfg)
-	defer m.Close()
+	m := openFileReplicated(t)
 	users := map[string]*store.User{}
 	for _, email := range []string{"owner@example.com", "admin@example.com", "viewer@example.com"} {
 		u, err := store.CreateUser(ctx, m.catalog, store.NewUser{Email: email, Password: "correct horse battery", Verified: true})
@@ -1135,10 +1144,7 @@ func TestRestoreAsNew_Members(t *testing.T) {
 // email; the ledger keeps no personal data.
 func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	cfg, _ := fileReplicaConfig(t, dataDir)
-	m := openWithConfig(t, dataDir, cfg)
-	defer m.Close()
+	m := openFileReplicated(t)
 	w := mustCreate(t, m, "Acme")
 	l, err := m.Acquire(ctx, w.ID)
 	if err != nil {
@@ -1171,16 +1177,7 @@ func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
 
 	names := func(id string) string {
 		t.Helper()
-		l, err := m.Acquire(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Release()
-		var got []string
-		if err := l.R.Select(&got, `SELECT first_name FROM contacts ORDER BY first_name`); err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(got, ",")
+		return joinedColumn(t, m, id, `SELECT first_name FROM contacts ORDER BY first_name`)
 	}
 	copied, err := m.Restore(ctx, w.ID, RestoreOptions{At: before, AsNew: "Copy"})
 	if err != nil {

@@ -17,10 +17,7 @@ import (
 
 func TestVerifyReplica_Passes(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	cfg, _ := fileReplicaConfig(t, dataDir)
-	m := openWithConfig(t, dataDir, cfg)
-	defer m.Close()
+	m := openFileReplicated(t)
 	w := mustCreate(t, m, "Acme")
 	for i := range 20 {
 		if err := createContact(m, w.ID, fmt.Sprintf("c%d", i)); err != nil {
