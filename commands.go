@@ -60,7 +60,7 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	go m.runRetention(ctx)
+	m.Manager.StartScheduler()
 	m.Logger.Info("atrium is serving", "addr", "http://"+ln.Addr().String(), "data", m.Manager.DataDir())
 	select {
 	case err := <-errc:

@@ -45,7 +45,11 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 		return fmt.Errorf("cannot write next to %s: %w", *out, err)
 	}
 	defer os.Remove(tmp.Name())
-	meta := store.ExportMeta{ID: lease.Workspace.ID, Name: lease.Workspace.Name, Region: lease.Workspace.Region}
+	ws, err := m.Manager.Workspace(ctx, lease.ID)
+	if err != nil {
+		return err
+	}
+	meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
 	manifest, err := store.ExportWorkspace(ctx, lease.DB, meta, m.Manager.DataDir(), tmp)
 	if err == nil {
 		err = tmp.Sync()

@@ -75,6 +75,10 @@ type Main struct {
 	// MaxImportMB bounds a workspace file an import takes in (see
 	// store.MaxImportBytes); parallel imports stage at most twice it.
 	MaxImportMB int64
+	// MaxJobs and MaxJobsPerWorkspace bound the background jobs running
+	// at once (see tenant.Options).
+	MaxJobs             int
+	MaxJobsPerWorkspace int
 
 	Manager *tenant.Manager
 	Logger  *slog.Logger
@@ -90,9 +94,18 @@ func NewMain(stdin io.Reader, stdout, stderr io.Writer) *Main {
 		ConfigPath:  os.Getenv("ATRIUM_CONFIG"),
 		MaxOpen:     tenant.DefaultMaxOpen,
 		MaxImportMB: store.DefaultMaxImportBytes >> 20,
+		MaxJobs:     tenant.DefaultMaxJobs,
 		stdin:       stdin,
 		stdout:      stdout,
 		stderr:      stderr,
+
+		MaxJobsPerWorkspace: tenant.DefaultMaxJobsPerWorkspace,
+	}
+	if v, err := strconv.Atoi(os.Getenv("ATRIUM_MAX_JOBS")); err == nil {
+		m.MaxJobs = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("ATRIUM_MAX_JOBS_PER_WORKSPACE")); err == nil {
+		m.MaxJobsPerWorkspace = v
 	}
 	if v, err := strconv.Atoi(os.Getenv("ATRIUM_MAX_OPEN")); err == nil {
 		m.MaxOpen = v
@@ -145,6 +158,9 @@ Global flags (each also an environment variable):
   --max-open N     ATRIUM_MAX_OPEN  idle workspace files kept open (default 256)
   --max-import-mb N  ATRIUM_MAX_IMPORT_MB
                    largest workspace file an import takes in, in MiB (default 2048)
+  --max-jobs N     ATRIUM_MAX_JOBS  background jobs (imports, retention, purges) running at once (default 2)
+  --max-jobs-per-workspace N  ATRIUM_MAX_JOBS_PER_WORKSPACE
+                   of them, at once for one workspace (default 1)
 `
 
 // Run executes one command line.
@@ -228,6 +244,8 @@ func (m *Main) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&m.ConfigPath, "config", m.ConfigPath, "config file")
 	fs.IntVar(&m.MaxOpen, "max-open", m.MaxOpen, "idle workspace files kept open")
 	fs.Int64Var(&m.MaxImportMB, "max-import-mb", m.MaxImportMB, "largest workspace file an import takes in, in MiB")
+	fs.IntVar(&m.MaxJobs, "max-jobs", m.MaxJobs, "background jobs running at once")
+	fs.IntVar(&m.MaxJobsPerWorkspace, "max-jobs-per-workspace", m.MaxJobsPerWorkspace, "background jobs running at once for one workspace")
 	return fs
 }
 
@@ -270,6 +288,9 @@ func (m *Main) openFor(ctx context.Context, recovering bool) error {
 	if m.MaxOpen < 1 {
 		return usagef("--max-open must be at least 1.")
 	}
+	if m.MaxJobs < 1 || m.MaxJobsPerWorkspace < 1 {
+		return usagef("--max-jobs and --max-jobs-per-workspace must be at least 1.")
+	}
 	if m.MaxImportMB < 1 || m.MaxImportMB > 1<<20 {
 		return usagef("--max-import-mb must be between 1 and 1048576.")
 	}
@@ -286,7 +307,8 @@ func (m *Main) openFor(ctx context.Context, recovering bool) error {
 	if err != nil {
 		return err
 	}
-	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger, Recover: recovering})
+	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger, Recover: recovering,
+		MaxJobs: m.MaxJobs, MaxJobsPerWorkspace: m.MaxJobsPerWorkspace})
 	return err
 }
 

@@ -49,5 +49,10 @@ var pipelinesAPI = resource[store.Pipeline, pipelineInput]{
 // apiExport streams the workspace export archive of the key's workspace.
 func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
-	s.streamExport(w, r, c.lease.Workspace, c.db(), c.actor)
+	ws, err := s.tenants.Workspace(r.Context(), c.lease.ID)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.streamExport(w, r, ws, c.db(), c.actor)
 }

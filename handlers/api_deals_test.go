@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"archive/zip"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -62,5 +63,28 @@ func TestAPI_Export(t *testing.T) {
 	}
 	if strings.Contains(resp.body, "Globexword") {
 		t.Fatal("A's export contains B's data")
+	}
+
+	// The lease, open since the first request, carries no copy of the
+	// name: after a rename the manifest says the new one, as
+	// /api/v1/workspace does.
+	if err := store.RenameWorkspace(t.Context(), f.ts.tenants.Catalog(), f.a.id, "Acme Renamed"); err != nil {
+		t.Fatal(err)
+	}
+	resp = f.ts.api(t, f.a.readKey, "GET", "/api/v1/export", "")
+	zr, err = zip.NewReader(strings.NewReader(resp.body), int64(len(resp.body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := zr.Open("manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	var manifest struct {
+		Workspace struct{ Name string } `json:"workspace"`
+	}
+	if err := json.NewDecoder(mf).Decode(&manifest); err != nil || manifest.Workspace.Name != "Acme Renamed" {
+		t.Fatalf("manifest after a rename: %+v, %v", manifest, err)
 	}
 }

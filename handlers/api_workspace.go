@@ -10,7 +10,7 @@ import (
 // apiWorkspace describes the key's workspace, read from the catalog so a
 // rename shows at once.
 func (s *Server) apiWorkspace(w http.ResponseWriter, r *http.Request) {
-	ws, err := store.GetWorkspace(r.Context(), s.catalog.R, callerFrom(r).lease.Workspace.ID)
+	ws, err := store.GetWorkspace(r.Context(), s.catalog.R, callerFrom(r).lease.ID)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

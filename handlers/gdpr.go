@@ -55,7 +55,7 @@ func (s *Server) apiEraseContact(w http.ResponseWriter, r *http.Request) {
 	id, err := recordID(r)
 	if err == nil {
 		c := callerFrom(r)
-		err = s.tenants.EraseContact(r.Context(), c.db(), c.lease.Workspace.ID, c.actor, id)
+		err = s.tenants.EraseContact(r.Context(), c.db(), c.lease.ID, c.actor, id)
 	}
 	if err != nil {
 		s.apiFail(w, r, err)

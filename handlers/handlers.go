@@ -43,7 +43,7 @@ type Server struct {
 	pages      *pages
 	cookies    *sessions.CookieStore
 	limiter    *loginLimiter
-	imports    importJobs
+	imports    importUploads
 	trustProxy bool
 	// trustedProxies are the X-Forwarded-For hops skipped besides the peer.
 	trustedProxies []netip.Prefix

@@ -189,7 +189,14 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.inviteID = store.HashToken(token)
 	f.seedRecords(t)
-	f.job = f.uploadCSV(t, ts.loggedIn(t, f.owner.Email), f.a, "first_name,email\nZoe,zoe@example.com\n")
+	owner := ts.loggedIn(t, f.owner.Email)
+	// An import that adds nothing: Ana is there already, Zoe's email is
+	// refused (so the job has an error report).
+	f.job = f.uploadCSV(t, owner, f.a, "first_name,email\nAna,ana@acme.example\nZoe,zoe-at-example\n")
+	owner.post("/w/"+f.a+"/contacts/import/"+f.job, owner.workspaceToken(f.a), url.Values{"map_0": {"first_name"}, "map_1": {"email"}})
+	if j, err := ts.tenants.WaitJob(t.Context(), f.a, f.job); err != nil || j.State != store.JobDone {
+		t.Fatalf("the fixture's import: %+v, %v", j, err)
+	}
 	return f
 }
 

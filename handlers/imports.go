@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -14,13 +15,15 @@ import (
 	"github.com/gorilla/mux"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
-// importJob is one CSV import of contacts: uploaded, mapped, then run in
-// the background while its page shows progress. Jobs live in memory; a
-// restart forgets them (the upload is a temporary file).
-type importJob struct {
-	ID          string
+// importUpload is an uploaded CSV waiting for its mapping. Once the import
+// starts it is a job of the workspace (tenant.StartContactImport), which
+// outlives the upload: uploads live in memory, and a restart forgets those
+// never started (their file is a temporary one).
+type importUpload struct {
+	ID          string // the job's id once started
 	WorkspaceID string
 	Path        string
 	FileName    string
@@ -33,82 +36,88 @@ type importJob struct {
 
 	mu      sync.Mutex
 	started bool
-	done    bool
-	rows    int
-	result  *store.ImportResult
-	err     string
 }
 
-// snapshot is the job's progress, read under its lock.
-type importProgress struct {
-	Started, Done bool
-	Rows, Total   int
-	Percent       int
-	Result        *store.ImportResult
-	Err           string
+// start marks the upload as started; false when it already was.
+func (u *importUpload) start() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	already := u.started
+	u.started = true
+	return !already
 }
 
-func (j *importJob) progress() importProgress {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	p := importProgress{Started: j.started, Done: j.done, Rows: j.rows, Total: j.Total, Result: j.result, Err: j.err}
-	if j.Total > 0 {
-		p.Percent = min(100, j.rows*100/j.Total)
+func (u *importUpload) unstart() {
+	u.mu.Lock()
+	u.started = false
+	u.mu.Unlock()
+}
+
+func (u *importUpload) isStarted() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.started
+}
+
+// importUploads holds the uploads of the instance.
+type importUploads struct {
+	mu      sync.Mutex
+	uploads map[string]*importUpload
+}
+
+// importUploadTTL is how long an upload is kept: one never started loses
+// its file then.
+const importUploadTTL = 6 * time.Hour
+
+func (us *importUploads) add(u *importUpload) {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if us.uploads == nil {
+		us.uploads = map[string]*importUpload{}
 	}
-	if j.done {
-		p.Percent = 100
-	}
-	return p
+	us.sweep(u.Created)
+	us.uploads[u.ID] = u
 }
 
-// importJobs holds the jobs of the instance.
-type importJobs struct {
-	mu   sync.Mutex
-	jobs map[string]*importJob
-}
-
-// importJobTTL is how long a job is kept: an upload never started loses
-// its file then, and a finished report is forgotten.
-const importJobTTL = 6 * time.Hour
-
-func (js *importJobs) add(j *importJob) {
-	js.mu.Lock()
-	defer js.mu.Unlock()
-	if js.jobs == nil {
-		js.jobs = map[string]*importJob{}
-	}
-	js.sweep(j.Created)
-	js.jobs[j.ID] = j
-}
-
-// sweep forgets jobs older than importJobTTL that are not running, and
-// removes the uploads of those never started; js.mu is held.
-func (js *importJobs) sweep(now time.Time) {
-	for id, old := range js.jobs {
-		p := old.progress()
-		if now.Sub(old.Created) < importJobTTL || (p.Started && !p.Done) {
+// sweep forgets uploads older than importUploadTTL and removes the files of
+// those never started (a started one's job removes its file); us.mu is held.
+func (us *importUploads) sweep(now time.Time) {
+	for id, old := range us.uploads {
+		if now.Sub(old.Created) < importUploadTTL {
 			continue
 		}
-		if !p.Started {
+		if !old.isStarted() {
 			os.Remove(old.Path)
 		}
-		delete(js.jobs, id)
+		delete(us.uploads, id)
 	}
 }
 
-// get returns a job of the workspace; a job of another is not found.
-func (js *importJobs) get(workspaceID, id string) *importJob {
-	js.mu.Lock()
-	defer js.mu.Unlock()
-	if j := js.jobs[id]; j != nil && j.WorkspaceID == workspaceID {
-		return j
+// get returns an upload of the workspace; one of another is not found.
+func (us *importUploads) get(workspaceID, id string) *importUpload {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if u := us.uploads[id]; u != nil && u.WorkspaceID == workspaceID {
+		return u
 	}
 	return nil
 }
 
+// importProgress is a started import as its page shows it.
+type importProgress struct {
+	Started, Done bool
+	Interrupted   bool
+	Rows, Total   int64
+	Percent       int64
+	Result        *store.ImportResult
+	Err           string
+}
+
 // importPage is the upload form, the mapping step, or the progress of one import.
 type importPage struct {
-	Job      *importJob
+	Upload   *importUpload // the mapping step
+	JobID    string        // once started
+	FileName string        // when the upload is still known
 	Progress importProgress
 	Fields   []string
 }
@@ -138,19 +147,19 @@ func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer file.Close()
-	job := &importJob{ID: store.NewToken()[:22], WorkspaceID: wc.ws.ID, FileName: fh.Filename, Created: time.Now()}
-	job.Path = filepath.Join(s.tenants.DataDir(), ".import-"+job.ID+".csv")
-	if err := saveUpload(file, job.Path); err != nil {
+	up := &importUpload{ID: store.NewToken()[:22], WorkspaceID: wc.ws.ID, FileName: fh.Filename, Created: time.Now()}
+	up.Path = filepath.Join(s.tenants.DataDir(), ".import-"+up.ID+".csv")
+	if err := saveUpload(file, up.Path); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := readImportHead(r.Context(), wc.lease.DB, job); err != nil {
-		os.Remove(job.Path)
+	if err := readImportHead(r.Context(), wc.lease.DB, up); err != nil {
+		os.Remove(up.Path)
 		s.importFormError(w, r, store.ErrorMessage(err))
 		return
 	}
-	s.imports.add(job)
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/import/"+job.ID, http.StatusSeeOther)
+	s.imports.add(up)
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/import/"+up.ID, http.StatusSeeOther)
 }
 
 func saveUpload(src io.Reader, path string) error {
@@ -167,8 +176,8 @@ func saveUpload(src io.Reader, path string) error {
 }
 
 // readImportHead reads the header, five preview rows and the row count.
-func readImportHead(ctx context.Context, db *store.DB, job *importJob) error {
-	f, err := os.Open(job.Path)
+func readImportHead(ctx context.Context, db *store.DB, up *importUpload) error {
+	f, err := os.Open(up.Path)
 	if err != nil {
 		return err
 	}
@@ -177,43 +186,53 @@ func readImportHead(ctx context.Context, db *store.DB, job *importJob) error {
 	if err != nil {
 		return err
 	}
-	if job.Header, err = store.ReadCSVHeader(cr); err != nil {
+	if up.Header, err = store.ReadCSVHeader(cr); err != nil {
 		return err
 	}
 	// The whole file is read now, so the row count is the real one and
 	// structural problems show, with their lines, before anything is
 	// imported.
-	scan, err := store.ScanCSV(cr, len(job.Header), 5)
+	scan, err := store.ScanCSV(cr, len(up.Header), 5)
 	if err != nil {
 		return err
 	}
-	job.Total, job.Preview, job.Scan = scan.Rows, scan.Preview, scan
+	up.Total, up.Preview, up.Scan = scan.Rows, scan.Preview, scan
 	fields, err := store.CustomFields(ctx, db, "contact")
 	if err != nil {
 		return err
 	}
-	job.Suggested = store.SuggestMapping(job.Header, fields)
+	up.Suggested = store.SuggestMapping(up.Header, fields)
 	return nil
 }
 
 // importJobPage shows the mapping step before the import starts, then its
-// progress (polled by htmx every second), then its report.
+// progress (polled by htmx every second), then its report. A started
+// import is a job of the workspace, so its page survives a restart.
 func (s *Server) importJobPage(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	job := s.imports.get(wc.ws.ID, mux.Vars(r)["job"])
-	if job == nil {
-		s.notFound(w, r)
-		return
+	id := mux.Vars(r)["job"]
+	up := s.imports.get(wc.ws.ID, id)
+	page := importPage{Upload: up, JobID: id}
+	if up != nil {
+		page.FileName = up.FileName
 	}
-	page := importPage{Job: job, Progress: job.progress()}
-	if !page.Progress.Started {
-		// The mapping step's choices; the progress polls need none.
-		page.Fields = append([]string{}, store.ImportFields...)
-		if cf, err := store.CustomFields(r.Context(), wc.lease.DB, "contact"); err == nil {
-			for _, f := range cf {
-				page.Fields = append(page.Fields, "custom."+f.Key)
-			}
+	job, err := s.tenants.Job(r.Context(), wc.ws.ID, id)
+	switch {
+	case err == nil && job.Kind == tenant.JobImportContacts:
+		page.Upload = nil
+		if page.Progress, err = importProgressOf(r.Context(), wc.lease.DB, job); err != nil {
+			s.fail(w, r, err)
+			return
 		}
+	case err == nil || store.ErrorCode(err) == store.ENotFound:
+		if up == nil {
+			s.notFound(w, r)
+			return
+		}
+		page.Fields = s.importFields(r.Context(), wc.lease.DB)
+	default:
+		s.fail(w, r, err)
+		return
 	}
 	v := s.newView(r, "Import contacts")
 	v.Section = "contacts"
@@ -221,80 +240,98 @@ func (s *Server) importJobPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "import", v)
 }
 
-// startImport takes the mapping and runs the import in the background,
-// holding a lease on the workspace until it ends.
+// importFields are the mapping step's choices.
+func (s *Server) importFields(ctx context.Context, db *store.DB) []string {
+	fields := append([]string{}, store.ImportFields...)
+	if cf, err := store.CustomFields(ctx, db, "contact"); err == nil {
+		for _, f := range cf {
+			fields = append(fields, "custom."+f.Key)
+		}
+	}
+	return fields
+}
+
+// importProgressOf reads a started import: its progress from the catalog,
+// and once done its report from the workspace's file.
+func importProgressOf(ctx context.Context, db *store.DB, job *store.Job) (importProgress, error) {
+	p := importProgress{Started: true, Done: job.Finished(), Rows: job.Progress, Total: job.Total,
+		Interrupted: job.State == store.JobInterrupted, Err: job.Error}
+	if job.Total > 0 {
+		p.Percent = min(100, job.Progress*100/job.Total)
+	}
+	if job.State != store.JobDone {
+		return p, nil
+	}
+	p.Percent = 100
+	var rep tenant.ContactImportReport
+	err := store.JobReport(ctx, db, job.ID, &rep)
+	switch {
+	case err == nil:
+		p.Result = rep.Result
+	case store.ErrorCode(err) == store.ENotFound:
+		// The report is gone (kept 30 days, or it could not be saved):
+		// the counts remain.
+		var c tenant.ImportCounts
+		if err := json.Unmarshal([]byte(job.Result), &c); err != nil {
+			return p, err
+		}
+		p.Result = &store.ImportResult{Read: c.Read, Created: c.Created, Updated: c.Updated, Skipped: c.Skipped, Failed: c.Failed}
+	default:
+		return p, err
+	}
+	return p, nil
+}
+
+// startImport takes the mapping and starts the import as a job of the
+// workspace.
 func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	job := s.imports.get(wc.ws.ID, mux.Vars(r)["job"])
-	if job == nil {
+	up := s.imports.get(wc.ws.ID, mux.Vars(r)["job"])
+	if up == nil {
 		s.notFound(w, r)
 		return
 	}
-	mapping := make([]string, len(job.Header))
+	mapping := make([]string, len(up.Header))
 	for i := range mapping {
 		mapping[i] = r.PostForm.Get("map_" + strconv.Itoa(i))
 	}
-	job.mu.Lock()
-	already := job.started
-	job.started = true
-	job.mu.Unlock()
-	if !already {
-		lease, err := s.tenants.Acquire(context.WithoutCancel(r.Context()), wc.ws.ID)
+	if up.start() {
+		_, err := s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
+			JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: up.Header, Rows: up.Total,
+			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update"},
+		})
 		if err != nil {
 			// Not started after all: the form can be sent again, and the
-			// sweep still removes a job left alone.
-			job.mu.Lock()
-			job.started = false
-			job.mu.Unlock()
+			// sweep still removes an upload left alone.
+			up.unstart()
 			s.fail(w, r, err)
 			return
 		}
-		opt := store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update"}
-		go s.runImport(job, lease.DB, lease.Release, s.actor(r), opt)
 	}
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/import/"+job.ID, http.StatusSeeOther)
-}
-
-func (s *Server) runImport(job *importJob, db *store.DB, release func(), a store.Actor, opt store.ImportOptions) {
-	defer release()
-	defer os.Remove(job.Path)
-	opt.Progress = func(rows int) {
-		job.mu.Lock()
-		job.rows = rows
-		job.mu.Unlock()
-	}
-	f, err := os.Open(job.Path)
-	var res *store.ImportResult
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-		res, err = store.ImportContactsCSV(ctx, db, a, f, opt)
-		cancel()
-		f.Close()
-	}
-	job.mu.Lock()
-	defer job.mu.Unlock()
-	job.done, job.result, job.rows = true, res, job.Total
-	if err != nil {
-		s.log.Error("import contacts", "workspace", job.WorkspaceID, "err", err)
-		job.err = store.ErrorMessage(err)
-	}
+	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/import/"+up.ID, http.StatusSeeOther)
 }
 
 // importErrors downloads the rows an import refused, as CSV.
 func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	job := s.imports.get(wc.ws.ID, mux.Vars(r)["job"])
-	if job == nil {
+	id := mux.Vars(r)["job"]
+	job, err := s.tenants.Job(r.Context(), wc.ws.ID, id)
+	if err != nil || job.Kind != tenant.JobImportContacts {
 		s.notFound(w, r)
+		return
+	}
+	var rep tenant.ContactImportReport
+	if err := store.JobReport(r.Context(), wc.lease.DB, id, &rep); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	download(w, "text/csv; charset=utf-8", "import-errors.csv")
 	// The report is the refused rows as they were, after their row number
 	// and what is wrong: fixed, they can be imported again as they are.
 	cw := csv.NewWriter(w)
-	cw.Write(append([]string{"row", "message"}, job.Header...))
-	if res := job.progress().Result; res != nil {
-		for _, e := range res.Errors {
+	cw.Write(append([]string{"row", "message"}, rep.Header...))
+	if rep.Result != nil {
+		for _, e := range rep.Result.Errors {
 			line := []string{strconv.Itoa(e.Row), store.CSVSafe(e.Message)}
 			for _, v := range e.Values {
 				line = append(line, store.CSVSafe(v))

@@ -332,19 +332,19 @@ func (s *Server) requireRole(min string) func(http.Handler) http.Handler {
 // workspace's audit log gets a sign-in event.
 func (s *Server) noteSignIn(r *http.Request, lease *tenant.Lease) {
 	a := authFrom(r)
-	if a.session == nil || a.session.WorkspaceID == lease.Workspace.ID {
+	if a.session == nil || a.session.WorkspaceID == lease.ID {
 		return
 	}
 	ctx := r.Context()
 	actor := store.Actor{Kind: "user", ID: a.user.ID, IP: s.clientIP(r)}
-	if err := store.Audit(ctx, lease.DB, actor, "member.sign_in", "workspace", lease.Workspace.ID); err != nil {
+	if err := store.Audit(ctx, lease.DB, actor, "member.sign_in", "workspace", lease.ID); err != nil {
 		s.log.Error("audit sign-in", "err", err)
 		return
 	}
-	if err := store.SetSessionWorkspace(ctx, s.catalog, a.session.ID, lease.Workspace.ID); err != nil {
+	if err := store.SetSessionWorkspace(ctx, s.catalog, a.session.ID, lease.ID); err != nil {
 		s.log.Error("set session workspace", "err", err)
 	}
-	a.session.WorkspaceID = lease.Workspace.ID
+	a.session.WorkspaceID = lease.ID
 }
 
 // parseForm reads a urlencoded form of up to maxFormBytes, or a multipart

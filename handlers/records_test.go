@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 func TestCompaniesUI(t *testing.T) {
@@ -377,25 +378,26 @@ func TestImportWorkspaceUI(t *testing.T) {
 	}
 }
 
-func TestImportJobs_SweepForgetsOldUploads(t *testing.T) {
+func TestImportUploads_SweepForgetsOldUploads(t *testing.T) {
 	dir := t.TempDir()
-	var js importJobs
+	var us importUploads
 	now := time.Now()
-	stale := &importJob{ID: "stale", Path: filepath.Join(dir, "stale.csv"), Created: now.Add(-2 * importJobTTL)}
-	running := &importJob{ID: "running", Path: filepath.Join(dir, "running.csv"), Created: now.Add(-2 * importJobTTL), started: true}
+	stale := &importUpload{ID: "stale", Path: filepath.Join(dir, "stale.csv"), Created: now.Add(-2 * importUploadTTL)}
+	started := &importUpload{ID: "started", Path: filepath.Join(dir, "started.csv"), Created: now.Add(-2 * importUploadTTL), started: true}
 	os.WriteFile(stale.Path, []byte("a\n"), 0o600)
-	os.WriteFile(running.Path, []byte("a\n"), 0o600)
-	js.add(stale)
-	js.add(running)
-	js.add(&importJob{ID: "new", Created: now})
-	if js.get("", "stale") != nil || js.get("", "running") == nil || js.get("", "new") == nil {
-		t.Fatal("the sweep kept a stale upload or dropped a running or new job")
+	os.WriteFile(started.Path, []byte("a\n"), 0o600)
+	us.add(stale)
+	us.add(started)
+	us.add(&importUpload{ID: "new", Created: now})
+	if us.get("", "stale") != nil || us.get("", "new") == nil {
+		t.Fatal("the sweep kept a stale upload or dropped a new one")
 	}
 	if _, err := os.Stat(stale.Path); !os.IsNotExist(err) {
 		t.Fatal("the stale upload's file is still there")
 	}
-	if _, err := os.Stat(running.Path); err != nil {
-		t.Fatal("a running import's file was removed")
+	// A started upload is a job now, which removes its file when it ends.
+	if _, err := os.Stat(started.Path); err != nil {
+		t.Fatal("a started import's file was removed")
 	}
 }
 
@@ -538,4 +540,29 @@ func TestImportUI_StructuralProblems(t *testing.T) {
 			t.Errorf("the mapping step lacks %q", want)
 		}
 	}
+}
+
+// A started import is a job of the workspace: after a restart its page
+// says it was interrupted (the upload, kept in memory, is gone), and
+// another workspace's member does not see it.
+func TestImportUI_InterruptedJob(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	cat := f.ts.tenants.Catalog()
+	j := &store.Job{ID: "interruptedjob00000000", Kind: tenant.JobImportContacts, WorkspaceID: f.a, CreatedAt: time.Now().UTC()}
+	if err := store.InsertJob(ctx, cat.W, j); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.FinishJob(ctx, cat.W, j.ID, store.JobInterrupted, "", "The server stopped before this job finished.", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	c := f.ts.loggedIn(t, f.member.Email)
+	page := c.get("/w/" + f.a + "/contacts/import/" + j.ID)
+	wantStatus(t, "interrupted import", page, http.StatusOK)
+	if !strings.Contains(page.body, "The import was interrupted") || !strings.Contains(page.body, "The server stopped before this job finished.") {
+		t.Errorf("the page does not say the import was interrupted: %.2000s", page.body)
+	}
+	wantStatus(t, "its errors", c.get("/w/"+f.a+"/contacts/import/"+j.ID+"/errors.csv"), http.StatusNotFound)
+	outsider := f.ts.loggedIn(t, f.owner.Email)
+	wantStatus(t, "from B's URL", outsider.get("/w/"+f.b+"/contacts/import/"+j.ID), http.StatusNotFound)
 }

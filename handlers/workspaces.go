@@ -138,7 +138,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	if store.RoleRank(wc.role) >= store.RoleRank("admin") {
-		if st, err := s.tenants.WorkspaceBackupStatus(r.Context(), wc.lease.Workspace); err == nil {
+		if st, err := s.tenants.WorkspaceBackupStatus(r.Context(), wc.ws); err == nil {
 			page.Backup = &st
 		}
 	}

@@ -38,15 +38,12 @@ type Workspace struct {
 	// Pristine says the file is still the empty template and has never
 	// been opened, so it has no replica; see the catalog schema.
 	Pristine bool `db:"pristine" json:"-"`
-	// RetentionPolicy says the file may hold a retention policy; see the
-	// catalog schema.
-	RetentionPolicy bool `db:"retention_policy" json:"-"`
 }
 
 // InsertWorkspace adds a catalog row.
 func InsertWorkspace(ctx context.Context, x sqlx.ExtContext, w *Workspace) error {
-	_, err := sqlx.NamedExecContext(ctx, x, `INSERT INTO workspaces (id, name, region, state, created_at, pristine, retention_policy)
-		VALUES (:id, :name, :region, :state, :created_at, :pristine, :retention_policy)`, w)
+	_, err := sqlx.NamedExecContext(ctx, x, `INSERT INTO workspaces (id, name, region, state, created_at, pristine)
+		VALUES (:id, :name, :region, :state, :created_at, :pristine)`, w)
 	if isUniqueViolation(err) {
 		return Errorf(EConflict, "A workspace with the id %s already exists.", w.ID)
 	}
@@ -58,28 +55,6 @@ func InsertWorkspace(ctx context.Context, x sqlx.ExtContext, w *Workspace) error
 func ClearPristine(ctx context.Context, x sqlx.ExecerContext, id string) error {
 	_, err := x.ExecContext(ctx, `UPDATE workspaces SET pristine = 0 WHERE id = ?`, id)
 	return err
-}
-
-// SetRetentionFlag records whether a workspace's file may hold a retention
-// policy.
-func SetRetentionFlag(ctx context.Context, x sqlx.ExecerContext, id string, on bool) error {
-	_, err := x.ExecContext(ctx, `UPDATE workspaces SET retention_policy = ? WHERE id = ?`, on, id)
-	return err
-}
-
-// FlagAllForRetention marks every workspace as possibly holding a retention
-// policy, so the next run of the job looks at each once.
-func FlagAllForRetention(ctx context.Context, x sqlx.ExecerContext) error {
-	_, err := x.ExecContext(ctx, `UPDATE workspaces SET retention_policy = 1 WHERE retention_policy = 0`)
-	return err
-}
-
-// WorkspacesWithRetention lists the active workspaces whose file may hold a
-// retention policy.
-func WorkspacesWithRetention(ctx context.Context, q sqlx.QueryerContext) ([]Workspace, error) {
-	var ws []Workspace
-	err := sqlx.SelectContext(ctx, q, &ws, `SELECT * FROM workspaces WHERE retention_policy = 1 AND state = 'active' ORDER BY id`)
-	return ws, err
 }
 
 // SetWorkspaceState moves a workspace from one state to another; it fails
@@ -98,6 +73,9 @@ func SetWorkspaceState(ctx context.Context, x sqlx.ExtContext, id, from, to stri
 // MarkWorkspaceDeleted records who deleted a workspace and when.
 func MarkWorkspaceDeleted(ctx context.Context, x sqlx.ExtContext, id, by string, at time.Time) error {
 	_, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'deleted', deleted_at = ?, purge_at = NULL, deleted_by = ? WHERE id = ?`, at, by, id)
+	if err == nil {
+		_, err = x.ExecContext(ctx, `DELETE FROM due_work WHERE workspace_id = ?`, id)
+	}
 	if err != nil {
 		return err
 	}

@@ -48,12 +48,18 @@ type entry struct {
 
 // Lease is one user's hold on an open workspace handle. Release it exactly
 // once the work is done; the handle stays open until then.
+//
+// A lease carries only what cannot change while it is held: the id, the
+// region and the file (a move or a restore takes the workspace out of the
+// cache first). The name and the other mutable facts are read fresh from
+// the catalog (Manager.Workspace), so no stale copy travels with it.
 type Lease struct {
 	*store.DB
-	Workspace *store.Workspace
-	cache     *Cache
-	entry     *entry
-	once      sync.Once
+	ID     string
+	Region string
+	cache  *Cache
+	entry  *entry
+	once   sync.Once
 }
 
 // Release ends the lease. Calling it again does nothing.
@@ -131,7 +137,7 @@ func (c *Cache) await(ctx context.Context, e *entry) (*Lease, error) {
 		c.release(e)
 		return nil, e.err
 	}
-	return &Lease{DB: e.db, Workspace: e.ws, cache: c, entry: e}, nil
+	return &Lease{DB: e.db, ID: e.id, Region: e.ws.Region, cache: c, entry: e}, nil
 }
 
 // openEntry opens the file for a new entry. The open does not follow the

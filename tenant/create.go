@@ -57,10 +57,9 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*store.Worksp
 			return nil, err
 		}
 	}
-	// An imported file may carry a retention policy; the template has none.
 	w := &store.Workspace{ID: NewID(), Name: name, Region: region.Name, State: store.StateCreating,
-		CreatedAt: time.Now().UTC(), Pristine: opts.From == "", RetentionPolicy: opts.From != ""}
-	if err := store.InsertWorkspace(ctx, m.catalog.W, w); err != nil {
+		CreatedAt: time.Now().UTC(), Pristine: opts.From == ""}
+	if err := m.insertWorkspace(ctx, w, opts.From != ""); err != nil {
 		return nil, err
 	}
 	if err := m.finishCreate(ctx, w, owner, opts); err != nil {
@@ -69,6 +68,21 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*store.Worksp
 	}
 	w.State = store.StateActive
 	return w, nil
+}
+
+// insertWorkspace adds w's catalog row. A file that comes from elsewhere (an
+// import, a restore) may carry a retention policy, so the retention job
+// looks at it once; the template has none.
+func (m *Manager) insertWorkspace(ctx context.Context, w *store.Workspace, fromElsewhere bool) error {
+	return m.catalog.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.InsertWorkspace(ctx, tx, w); err != nil {
+			return err
+		}
+		if !fromElsewhere {
+			return nil
+		}
+		return store.SetDue(ctx, tx, w.ID, store.DueRetention, time.Now())
+	})
 }
 
 func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *store.User, opts CreateOptions) error {

@@ -242,14 +242,39 @@ func (m *Manager) janitor(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := m.PurgeDue(ctx); err != nil && ctx.Err() == nil {
+			if err := m.startPurge(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("hard deletion job", "err", err)
+			}
+			if _, err := store.PruneJobs(ctx, m.catalog.W, time.Now().Add(-jobKeep)); err != nil && ctx.Err() == nil {
+				m.log.Error("pruning finished jobs", "err", err)
 			}
 			if err := m.RemoveLeftovers(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("removing copies left by moves", "err", err)
 			}
 		}
 	}
+}
+
+// startPurge runs PurgeDue as a job when a workspace is due for it.
+func (m *Manager) startPurge(ctx context.Context) error {
+	due, err := store.WorkspacesDueForPurge(ctx, m.catalog.R, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	stuck, err := store.ListWorkspaces(ctx, m.catalog.R, store.StateDeleting)
+	if err != nil || len(due)+len(stuck) == 0 {
+		return err
+	}
+	_, err = m.StartJob(ctx, JobSpec{Kind: "purge", CreatedBy: "system:purge", Unique: true,
+		Run: func(ctx context.Context, _ *JobRun) (any, error) {
+			removed, err := m.PurgeDue(ctx)
+			ids := make([]string, len(removed))
+			for i, rm := range removed {
+				ids[i] = rm.WorkspaceID
+			}
+			return map[string][]string{"removed": ids}, err
+		}})
+	return err
 }
 
 // PurgeDue hard-deletes the trashed workspaces whose grace period ended and

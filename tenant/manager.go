@@ -43,6 +43,16 @@ type Options struct {
 	// (DefaultVerifyBytesPerSecond if 0).
 	VerifyInterval       time.Duration
 	VerifyBytesPerSecond int64
+	// MaxJobs bounds the background jobs running at once (DefaultMaxJobs
+	// if 0), MaxJobsPerWorkspace those of one workspace
+	// (DefaultMaxJobsPerWorkspace if 0). JobDrain is how long Close waits
+	// for running jobs before it cancels them (DefaultJobDrain if 0).
+	MaxJobs             int
+	MaxJobsPerWorkspace int
+	JobDrain            time.Duration
+	// ScheduleInterval is how often the scheduler looks for due work
+	// (DefaultScheduleInterval if 0).
+	ScheduleInterval time.Duration
 	// Recover is for disaster recovery: a data directory without a catalog
 	// must get it back from the replica. When the replica holds none, Open
 	// fails (ErrNoReplica) instead of starting a new, empty instance.
@@ -66,12 +76,17 @@ type Manager struct {
 	lock     *os.File // held while open; see lockDataDir
 	template []byte   // an empty, migrated workspace file, copied on create
 
-	verifier  *verifier
-	bgCancel  context.CancelFunc
-	bg        sync.WaitGroup // the janitor and the startup sync
-	recovery  Recovery
-	closeOnce sync.Once
-	closeErr  error
+	verifier *verifier
+	jobs     *runner
+	jobDrain time.Duration
+	// scheduleInterval is how often StartScheduler's loop looks for due work.
+	scheduleInterval time.Duration
+	bgCtx            context.Context // ends when Close starts
+	bgCancel         context.CancelFunc
+	bg               sync.WaitGroup // the janitor and the startup sync
+	recovery         Recovery
+	closeOnce        sync.Once
+	closeErr         error
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -192,17 +207,24 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 		m.catalog.Close()
 		return err
 	}
+	m.jobs = newRunner(m.catalog, m.log, m.Acquire, opts.MaxJobs, opts.MaxJobsPerWorkspace)
+	m.jobDrain = orDefault(opts.JobDrain, DefaultJobDrain)
+	m.scheduleInterval = orDefault(opts.ScheduleInterval, DefaultScheduleInterval)
+	if err := m.jobs.interruptLeftovers(ctx); err != nil {
+		m.catalog.Close()
+		return err
+	}
 	if restored {
-		// The catalog's replica can lag the workspaces': a policy saved
-		// just before the loss may not be flagged in it.
-		if err := store.FlagAllForRetention(ctx, m.catalog.W); err != nil {
+		// The catalog's replica can lag the workspaces': work created
+		// just before the loss may be missing from its index.
+		if err := m.rebuildDue(ctx); err != nil {
 			m.catalog.Close()
 			return err
 		}
 		m.recoverWorkspaces(ctx)
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.bgCancel = cancel
+	m.bgCtx, m.bgCancel = bg, cancel
 	if !wasClean {
 		m.queueVerifyRegisteredAtCrash()
 		m.goBackground(func() { m.syncUnreplicated(bg) })
@@ -291,6 +313,8 @@ func (m *Manager) Close() error {
 
 func (m *Manager) close() error {
 	m.bgCancel()
+	// Jobs hold leases: they end before the handles close.
+	m.jobs.close(m.jobDrain)
 	m.bg.Wait()
 	m.cache.Close()
 	err := m.catalog.Close()
@@ -309,6 +333,12 @@ func (m *Manager) close() error {
 
 // Catalog returns the catalog database.
 func (m *Manager) Catalog() *store.DB { return m.catalog }
+
+// Workspace returns the catalog row of a workspace as it is now: the one
+// way to read its name and other facts that change.
+func (m *Manager) Workspace(ctx context.Context, id string) (*store.Workspace, error) {
+	return store.GetWorkspace(ctx, m.catalog.R, id)
+}
 
 // Config returns the regions in use.
 func (m *Manager) Config() *Config { return m.cfg }

@@ -109,7 +109,7 @@ func (m *Manager) restoreInPlace(ctx context.Context, id string, opts RestoreOpt
 			return err
 		}
 		// The restored file may hold another retention policy.
-		if err := store.SetRetentionFlag(ctx, tx, w.ID, true); err != nil {
+		if err := store.SetDue(ctx, tx, w.ID, store.DueRetention, time.Now()); err != nil {
 			return err
 		}
 		return store.LogEvent(ctx, tx, actorOr(opts.Actor), "workspace.restore", w.ID, restoreDetail(opts, w.ReplicaGen))
@@ -158,7 +158,7 @@ func (m *Manager) restoreAsNew(ctx context.Context, src *store.Workspace, opts R
 		return nil, err
 	}
 	w := &store.Workspace{ID: NewID(), Name: name, Region: src.Region, State: store.StateCreating, CreatedAt: time.Now().UTC(),
-		ReplicaGen: 1, RetentionPolicy: true} // the restored file may hold a policy
+		ReplicaGen: 1}
 	path, err := m.FilePath(w)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (m *Manager) restoreAsNew(ctx context.Context, src *store.Workspace, opts R
 	if err := recordRestore(ctx, tmp, w.ID, src.ID, opts); err != nil {
 		return nil, err
 	}
-	if err := store.InsertWorkspace(ctx, m.catalog.W, w); err != nil {
+	if err := m.insertWorkspace(ctx, w, true); err != nil {
 		return nil, err
 	}
 	if err := m.finishRestoreAsNew(ctx, src, w, tmp, path, opts); err != nil {
@@ -333,7 +333,7 @@ func (m *Manager) RevokeAPIKey(ctx context.Context, l *Lease, a store.Actor, key
 	if err := store.RevokeAPIKey(ctx, l.DB, a, keyID); err != nil {
 		return err
 	}
-	return store.RecordKeyRevocation(ctx, m.catalog.W, l.Workspace.ID, keyID)
+	return store.RecordKeyRevocation(ctx, m.catalog.W, l.ID, keyID)
 }
 
 // giveRestoredCopy decides who has a workspace restored as new: the

@@ -124,7 +124,13 @@ func (m *Manager) verify(ctx context.Context, id string) (Verification, error) {
 	if err != nil {
 		return Verification{}, errNotVerifiable{err}
 	}
-	w := *l.Workspace
+	// Read while leased: a restore or a move (which change the replica
+	// generation) wait for the lease to end.
+	w, err := m.Workspace(ctx, id)
+	if err != nil {
+		l.Release()
+		return Verification{}, errNotVerifiable{err}
+	}
 	v := Verification{WorkspaceID: id, Generation: max(w.ReplicaGen, 1)}
 	live, err := m.readAtReplicatedPosition(ctx, l.DB, &v)
 	l.Release()
@@ -135,7 +141,7 @@ func (m *Manager) verify(ctx context.Context, id string) (Verification, error) {
 	if err != nil {
 		return v, err
 	}
-	return m.compareReplica(ctx, v, live, t, replicaElems(&w), filepath.Dir(l.Path))
+	return m.compareReplica(ctx, v, live, t, replicaElems(w), filepath.Dir(l.Path))
 }
 
 // compareReplica restores the replica under elems of t at v.TXID into a

@@ -1,0 +1,314 @@
+package tenant
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"atrium/store"
+)
+
+// Defaults of the job runner.
+const (
+	// DefaultMaxJobs bounds the jobs running at once on the instance: one
+	// per core of a small machine, so requests still get served.
+	DefaultMaxJobs = 2
+	// DefaultMaxJobsPerWorkspace bounds them per workspace, so one tenant's
+	// import cannot take every slot.
+	DefaultMaxJobsPerWorkspace = 1
+	// DefaultJobDrain is how long Close waits for running jobs to finish
+	// before it cancels them.
+	DefaultJobDrain = 30 * time.Second
+	// jobKeep is how long a finished job's row is kept.
+	jobKeep = 30 * 24 * time.Hour
+	// progressWriteEvery bounds the catalog writes of a job's progress.
+	progressWriteEvery = time.Second
+)
+
+// interruptedMessage is what a job cut short by a stop says.
+const interruptedMessage = "The server stopped before this job finished; nothing of it was kept half-done. Start it again."
+
+// JobSpec describes a piece of background work to run.
+type JobSpec struct {
+	// ID is the job's id; a new one when empty.
+	ID   string
+	Kind string
+	// WorkspaceID is the workspace the job works on, leased for the job's
+	// lifetime; empty for work on the instance.
+	WorkspaceID string
+	CreatedBy   string
+	// Total is how many units the job expects to process, when known.
+	Total int64
+	// Unique says at most one job of this kind runs or waits for the
+	// workspace at a time: starting another returns the first one's id.
+	Unique bool
+	// Run does the work. Its result is stored as the job's JSON result (in
+	// the catalog, so never workspace data: that goes in the workspace's
+	// file). A context cancelled by a stop makes the job interrupted.
+	Run func(ctx context.Context, run *JobRun) (result any, err error)
+}
+
+// JobRun is what a running job sees of itself.
+type JobRun struct {
+	ID string
+	// Lease is the workspace's lease; nil for work on the instance.
+	Lease *Lease
+
+	r         *runner
+	mu        sync.Mutex
+	lastWrite time.Time
+}
+
+// Progress records how far the job got. Writes to the catalog are spaced
+// out, so it can be called for every row.
+func (j *JobRun) Progress(done, total int64) {
+	j.mu.Lock()
+	now := time.Now()
+	due := now.Sub(j.lastWrite) >= progressWriteEvery
+	if due {
+		j.lastWrite = now
+	}
+	j.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := store.SetJobProgress(context.Background(), j.r.catalog.W, j.ID, done, total); err != nil {
+		j.r.log.Warn("cannot record a job's progress", "job", j.ID, "err", err)
+	}
+}
+
+// runner runs jobs with bounded concurrency, records them in the catalog,
+// and drains them on close.
+type runner struct {
+	catalog *store.DB
+	log     *slog.Logger
+	acquire func(ctx context.Context, id string) (*Lease, error)
+	perWS   int
+	total   chan struct{} // a slot per running job
+
+	ctx    context.Context // cancelled when close gives up waiting
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	slots  map[string]*wsSlots // per workspace ("" for the instance)
+	active map[string]string   // workspace+"/"+kind → job id, queued or running
+	closed bool
+}
+
+type wsSlots struct {
+	ch    chan struct{}
+	users int
+}
+
+func newRunner(catalog *store.DB, log *slog.Logger, acquire func(context.Context, string) (*Lease, error), maxJobs, perWS int) *runner {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &runner{
+		catalog: catalog, log: log, acquire: acquire,
+		perWS: orDefault(perWS, DefaultMaxJobsPerWorkspace),
+		total: make(chan struct{}, orDefault(maxJobs, DefaultMaxJobs)),
+		ctx:   ctx, cancel: cancel,
+		slots: map[string]*wsSlots{}, active: map[string]string{},
+	}
+}
+
+// interruptLeftovers marks the jobs a previous process left queued or
+// running as interrupted.
+func (r *runner) interruptLeftovers(ctx context.Context) error {
+	n, err := store.InterruptJobs(ctx, r.catalog.W, interruptedMessage, time.Now().UTC())
+	if n > 0 {
+		r.log.Warn("jobs were interrupted by the last stop", "jobs", n)
+	}
+	return err
+}
+
+// start records the job as queued and runs it in the background once a
+// slot is free. A unique job already queued or running for the workspace
+// is not started twice: start returns its id with started false.
+func (r *runner) start(ctx context.Context, spec JobSpec) (id string, started bool, err error) {
+	if spec.ID == "" {
+		spec.ID = store.NewToken()[:22]
+	}
+	key := spec.WorkspaceID + "/" + spec.Kind
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return "", false, store.Errorf(store.EUnavailable, "The server is shutting down; try again in a moment.")
+	}
+	if running, ok := r.active[key]; ok && spec.Unique {
+		r.mu.Unlock()
+		return running, false, nil
+	}
+	if spec.Unique {
+		r.active[key] = spec.ID
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+
+	job := &store.Job{ID: spec.ID, Kind: spec.Kind, WorkspaceID: spec.WorkspaceID, CreatedBy: spec.CreatedBy,
+		Total: spec.Total, CreatedAt: time.Now().UTC()}
+	if err := store.InsertJob(ctx, r.catalog.W, job); err != nil {
+		r.done(key, spec.ID)
+		return "", false, err
+	}
+	go func() {
+		defer r.done(key, spec.ID)
+		r.run(spec)
+	}()
+	return spec.ID, true, nil
+}
+
+func (r *runner) done(key, id string) {
+	r.mu.Lock()
+	if r.active[key] == id {
+		delete(r.active, key)
+	}
+	r.mu.Unlock()
+	r.wg.Done()
+}
+
+// run waits for a slot, leases the workspace, runs the job and records how
+// it ended.
+func (r *runner) run(spec JobSpec) {
+	result, err := r.runInSlot(spec)
+	state, msg := store.JobDone, ""
+	switch {
+	case err != nil && r.ctx.Err() != nil:
+		state, msg = store.JobInterrupted, interruptedMessage
+	case err != nil:
+		state, msg = store.JobFailed, store.ErrorMessage(err)
+		if store.ErrorCode(err) == store.EInternal {
+			r.log.Error("job failed", "job", spec.ID, "kind", spec.Kind, "workspace", spec.WorkspaceID, "err", err)
+		}
+	}
+	var encoded []byte
+	if err == nil && result != nil {
+		if encoded, err = json.Marshal(result); err != nil {
+			state, msg = store.JobFailed, store.ErrorMessage(err)
+		}
+	}
+	// The record must land even when the runner is being stopped.
+	if err := store.FinishJob(context.Background(), r.catalog.W, spec.ID, state, string(encoded), msg, time.Now().UTC()); err != nil {
+		r.log.Error("cannot record the end of a job", "job", spec.ID, "err", err)
+	}
+}
+
+func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
+	release, err := r.takeSlot(spec.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	run := &JobRun{ID: spec.ID, r: r, lastWrite: time.Now()}
+	if spec.WorkspaceID != "" {
+		if run.Lease, err = r.acquire(r.ctx, spec.WorkspaceID); err != nil {
+			return nil, err
+		}
+		defer run.Lease.Release()
+	}
+	if err := store.StartJob(r.ctx, r.catalog.W, spec.ID, time.Now().UTC()); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("job %s panicked: %v", spec.ID, p)
+		}
+	}()
+	return spec.Run(r.ctx, run)
+}
+
+// takeSlot waits for a free slot of the workspace, then of the instance.
+func (r *runner) takeSlot(workspaceID string) (release func(), err error) {
+	r.mu.Lock()
+	s := r.slots[workspaceID]
+	if s == nil {
+		s = &wsSlots{ch: make(chan struct{}, r.perWS)}
+		r.slots[workspaceID] = s
+	}
+	s.users++
+	r.mu.Unlock()
+	leave := func() {
+		r.mu.Lock()
+		if s.users--; s.users == 0 {
+			delete(r.slots, workspaceID)
+		}
+		r.mu.Unlock()
+	}
+	select {
+	case s.ch <- struct{}{}:
+	case <-r.ctx.Done():
+		leave()
+		return nil, r.ctx.Err()
+	}
+	select {
+	case r.total <- struct{}{}:
+	case <-r.ctx.Done():
+		<-s.ch
+		leave()
+		return nil, r.ctx.Err()
+	}
+	return func() {
+		<-r.total
+		<-s.ch
+		leave()
+	}, nil
+}
+
+// close refuses new jobs and waits up to drain for the running ones to
+// finish; then it cancels them and waits for them to return.
+func (r *runner) close(drain time.Duration) {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(drain):
+		r.log.Warn("jobs still running at shutdown are cancelled", "waited", drain)
+		r.cancel()
+		<-finished
+	}
+	r.cancel()
+}
+
+// StartJob runs a piece of background work on the job runner and returns
+// its id. A unique job already queued or running for the same workspace is
+// not started twice; its id is returned instead.
+func (m *Manager) StartJob(ctx context.Context, spec JobSpec) (string, error) {
+	id, _, err := m.jobs.start(ctx, spec)
+	return id, err
+}
+
+// Job returns a job of a workspace ("" for the instance's).
+func (m *Manager) Job(ctx context.Context, workspaceID, id string) (*store.Job, error) {
+	return store.GetJob(ctx, m.catalog.R, workspaceID, id)
+}
+
+// Jobs returns a workspace's latest jobs ("" for the instance's).
+func (m *Manager) Jobs(ctx context.Context, workspaceID string, limit int) ([]store.Job, error) {
+	return store.ListJobs(ctx, m.catalog.R, workspaceID, limit)
+}
+
+// WaitJob waits until a job finished and returns it; for commands and tests.
+func (m *Manager) WaitJob(ctx context.Context, workspaceID, id string) (*store.Job, error) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		j, err := m.Job(ctx, workspaceID, id)
+		if err != nil || j.Finished() {
+			return j, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
