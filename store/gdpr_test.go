@@ -228,12 +228,12 @@ func TestEraseContact_TheirTagsAndCompany(t *testing.T) {
 // address.
 func TestEraseAgain_ByIDAndEmail(t *testing.T) {
 	ctx := context.Background()
-	catalog, err := Open(filepath.Join(t.TempDir(), "catalog.db"), OpenOptions{Create: true})
+	catalog, err := OpenCatalog(filepath.Join(t.TempDir(), "catalog.db"), OpenOptions{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer catalog.Close()
-	if _, _, err := Migrate(ctx, catalog, CatalogSchema); err != nil {
+	if _, _, err := Migrate(ctx, catalog.DB, CatalogSchema); err != nil {
 		t.Fatal(err)
 	}
 	db := MustOpenWorkspace(t)
