@@ -128,50 +128,20 @@ type AuditFilter struct {
 	EntityType string
 	EntityID   string
 	Actor      string
-	Before     int64 // only events older than this seq: the cursor
+	Cursor     string // from the previous page's next cursor
 	Limit      int
 }
 
-// ListAudit returns audit events, newest first.
-func ListAudit(ctx context.Context, db *DB, f AuditFilter) ([]AuditEvent, error) {
-	where, args := "1=1", []any{}
-	add := func(cond string, v any) {
-		where += " AND " + cond
-		args = append(args, v)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.EntityType != "" {
-		add("entity_type = ?", f.EntityType)
-	}
-	if f.EntityID != "" {
-		add("entity_id = ?", f.EntityID)
-	}
-	if f.Actor != "" {
-		add("actor = ?", f.Actor)
-	}
-	if f.Before > 0 {
-		add("seq < ?", f.Before)
-	}
-	args = append(args, clampLimit(f.Limit))
-	var es []AuditEvent
-	err := db.R.SelectContext(ctx, &es, `SELECT * FROM audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ?`, args...)
-	return es, err
-}
-
-// DefaultLimit and MaxLimit bound list pages.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 200
-)
-
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return DefaultLimit
-	case n > MaxLimit:
-		return MaxLimit
-	}
-	return n
+// ListAudit returns one page of audit events, newest first, and the cursor
+// of the next page ("" on the last).
+func ListAudit(ctx context.Context, db *DB, f AuditFilter) ([]AuditEvent, string, error) {
+	var w clause
+	w.eq("action", f.Action)
+	w.eq("entity_type", f.EntityType)
+	w.eq("entity_id", f.EntityID)
+	w.eq("actor", f.Actor)
+	return listKeyset(ctx, db, keysetPage[AuditEvent]{
+		selectSQL: `SELECT * FROM audit_log`, where: w, sort: bySeq("seq"), cursor: f.Cursor, limit: f.Limit,
+		key: func(e AuditEvent) cursor { return cursor{e.Seq} },
+	})
 }

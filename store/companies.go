@@ -298,28 +298,17 @@ var companySorts = map[string]sortKey{
 // companyRow is a company with the sort key values of its row.
 type companyRow struct {
 	Company
-	K0 any `db:"k0"`
-	K1 any `db:"k1"`
+	sortValues
 }
 
-func (r companyRow) key(n int) cursor { return cursor{r.K0, r.K1}[:n] }
-
 // where builds the filter's conditions, the cursor's excepted.
-func (f CompanyFilter) where() (string, []any) {
-	conds, args := []string{"1=1"}, []any{}
-	if f.Query != "" {
-		if match := ftsQuery(f.Query); match == "" {
-			conds = append(conds, "0")
-		} else {
-			conds = append(conds, "co.seq IN (SELECT rowid FROM companies_fts WHERE companies_fts MATCH ?)")
-			args = append(args, match)
-		}
-	}
+func (f CompanyFilter) where() clause {
+	var w clause
+	w.match("co.seq", "companies_fts", f.Query)
 	if f.Tag != "" {
-		conds = append(conds, "co.id IN (SELECT l.company_id FROM company_tags l JOIN tags t ON t.seq = l.tag_seq WHERE t.name = ?)")
-		args = append(args, f.Tag)
+		w.and("co.id IN (SELECT l.company_id FROM company_tags l JOIN tags t ON t.seq = l.tag_seq WHERE t.name = ?)", f.Tag)
 	}
-	return strings.Join(conds, " AND "), args
+	return w
 }
 
 // ListCompanies returns one page of companies and the cursor of the next
@@ -332,10 +321,10 @@ func ListCompanies(ctx context.Context, db *DB, f CompanyFilter) ([]Company, str
 	if !ok {
 		return nil, "", Errorf(EInvalid, "Companies can be sorted by created or name.")
 	}
-	where, args := f.where()
-	rows, next, err := listKeyset[companyRow](ctx, db, keysetPage{
-		selectSQL: companySelect, where: where, args: args,
+	rows, next, err := listKeyset(ctx, db, keysetPage[companyRow]{
+		selectSQL: companySelect, where: f.where(),
 		sort: sort, asc: f.Asc, cursor: f.Cursor, limit: f.Limit,
+		key: func(r companyRow) cursor { return r.cursor() },
 	})
 	if err != nil {
 		return nil, "", err
@@ -358,8 +347,8 @@ func ListCompanies(ctx context.Context, db *DB, f CompanyFilter) ([]Company, str
 // CountCompanies returns how many companies match the filter (its cursor
 // and sort ignored).
 func CountCompanies(ctx context.Context, db *DB, f CompanyFilter) (int, error) {
-	where, args := f.where()
+	where := f.where()
 	var n int
-	err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM companies co WHERE `+where, args...)
+	err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM companies co WHERE `+where.sql(), where.args...)
 	return n, err
 }

@@ -61,7 +61,7 @@ func TestEraseContact(t *testing.T) {
 	if got, _ := GetDeal(ctx, db, d.ID); got.ContactID != "" {
 		t.Fatal("the deal still names them")
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{Limit: 200})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{Limit: 200})
 	b, _ := json.Marshal(events)
 	for _, word := range []string{"Zsofia", "zsofia", "Quimby", "555 0199", "prefers calls", "peanuts", "birthday card", "SECRETX", "SECRETY"} {
 		if strings.Contains(string(b), word) {

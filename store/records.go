@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -163,43 +162,6 @@ func AllTags(ctx context.Context, db *DB) ([]string, error) {
 	var tags []string
 	err := db.R.SelectContext(ctx, &tags, `SELECT name FROM tags ORDER BY name COLLATE NOCASE`)
 	return tags, err
-}
-
-// cursor is the position after the last row of a page: the sort key values
-// and the row's seq. It travels as opaque URL-safe text.
-type cursor []any
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal([]any(c))
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeCursor reads a cursor of n sort key values. The text comes from the
-// client, so a well-formed cursor of the wrong shape (an array or object
-// where a key value goes) is refused here: the driver cannot bind one.
-func decodeCursor(s string, n int) (cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	var c cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || len(c) != n || !c.scalars() {
-		return nil, Errorf(EInvalid, "The cursor is not valid; start again from the first page.")
-	}
-	return c, nil
-}
-
-// scalars reports whether every value is one a sort key can hold: text, a
-// number or NULL.
-func (c cursor) scalars() bool {
-	for _, v := range c {
-		switch v.(type) {
-		case string, float64, nil:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // diff records the change of one field in changes when before and after differ.
