@@ -63,7 +63,7 @@ func getCompany(ctx context.Context, q sqlx.QueryerContext, id string) (*Company
 	if err != nil {
 		return nil, err
 	}
-	tags, err := tagsOf(ctx, q, "company", []string{id})
+	tags, err := tagsOf(ctx, q, KindCompany, []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +85,13 @@ func CreateCompany(ctx context.Context, db *DB, a Actor, in CompanyInput) (*Comp
 		if err != nil {
 			return err
 		}
-		if err := setTags(ctx, tx, "company", c.ID, c.Tags); err != nil {
+		if err := setTags(ctx, tx, KindCompany, c.ID, c.Tags); err != nil {
 			return err
 		}
-		if err := logActivity(ctx, tx, "company", c.ID, "created", a, nil); err != nil {
+		if err := logActivity(ctx, tx, KindCompany, c.ID, "created", a, nil); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "company.create", "company", c.ID, companyChanges(&Company{}, c))
+		return audit(ctx, tx, a, "company.create", KindCompany, c.ID, companyChanges(&Company{}, c))
 	})
 	if err != nil {
 		return nil, err
@@ -123,14 +123,14 @@ func UpdateCompany(ctx context.Context, db *DB, a Actor, id string, in CompanyIn
 			return err
 		}
 		if _, ok := changes["tags"]; ok {
-			if err := setTags(ctx, tx, "company", id, c.Tags); err != nil {
+			if err := setTags(ctx, tx, KindCompany, id, c.Tags); err != nil {
 				return err
 			}
 		}
-		if err := logActivity(ctx, tx, "company", id, "changed", a, changes); err != nil {
+		if err := logActivity(ctx, tx, KindCompany, id, "changed", a, changes); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "company.update", "company", id, changes)
+		return audit(ctx, tx, a, "company.update", KindCompany, id, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func DeleteCompany(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM companies WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "company.delete", "company", id, companyChanges(before, &Company{}))
+		return audit(ctx, tx, a, "company.delete", KindCompany, id, companyChanges(before, &Company{}))
 	})
 }
 
@@ -202,7 +202,7 @@ func applyCompanyInput(ctx context.Context, tx *sqlx.Tx, c *Company, in CompanyI
 		}
 	}
 	if in.Custom != nil {
-		defs, err := customFieldsTx(ctx, tx, "company")
+		defs, err := customFields(ctx, tx, KindCompany)
 		if err != nil {
 			return err
 		}
@@ -334,7 +334,7 @@ func ListCompanies(ctx context.Context, db *DB, f CompanyFilter) ([]Company, str
 	for i, r := range rows {
 		list[i], ids[i] = r.Company, r.ID
 	}
-	tags, err := tagsOf(ctx, db.R, "company", ids)
+	tags, err := tagsOf(ctx, db.R, KindCompany, ids)
 	if err != nil {
 		return nil, "", err
 	}

@@ -114,7 +114,7 @@ func attachContactTags(ctx context.Context, q sqlx.QueryerContext, list []Contac
 	for i := range list {
 		ids[i] = list[i].ID
 	}
-	tags, err := tagsOf(ctx, q, "contact", ids)
+	tags, err := tagsOf(ctx, q, KindContact, ids)
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func CreateDeal(ctx context.Context, db *DB, a Actor, in DealInput) (*Deal, erro
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, d.ContactID, "deal.create", "deal", d.ID, dealChanges(&Deal{}, d))
+		return auditAbout(ctx, tx, a, d.ContactID, "deal.create", KindDeal, d.ID, dealChanges(&Deal{}, d))
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func UpdateDeal(ctx context.Context, db *DB, a Actor, id string, in DealInput) (
 		if err != nil {
 			return err
 		}
-		return auditRelink(ctx, tx, a, "deal", id, before.ContactID, d.ContactID, changes)
+		return auditRelink(ctx, tx, a, KindDeal, id, before.ContactID, d.ContactID, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func DeleteDeal(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deals WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, before.ContactID, "deal.delete", "deal", id, dealChanges(before, &Deal{}))
+		return auditAbout(ctx, tx, a, before.ContactID, "deal.delete", KindDeal, id, dealChanges(before, &Deal{}))
 	})
 }
 

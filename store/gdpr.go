@@ -73,7 +73,7 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 			return err
 		}
 	}
-	if err := audit(ctx, tx, a, "contact.erase", "contact", id, nil); err != nil {
+	if err := audit(ctx, tx, a, "contact.erase", KindContact, id, nil); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -131,7 +131,7 @@ func ContactSubjectAccess(ctx context.Context, db *DB, id string) (*SubjectAcces
 	}); err != nil {
 		return nil, err
 	}
-	if sa.Timeline, err = timeline(ctx, db, "contact", id, -1); err != nil {
+	if sa.Timeline, err = timeline(ctx, db, KindContact, id, -1); err != nil {
 		return nil, err
 	}
 	err = db.R.SelectContext(ctx, &sa.Audit, `SELECT * FROM audit_log WHERE `+auditAboutContact+` ORDER BY seq`, id)

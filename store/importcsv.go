@@ -252,7 +252,7 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 			if err := im.rows(head, cr, complete); err != nil {
 				return err
 			}
-			return audit(ctx, tx, a, "contact.import", "contact", "", map[string]Change{
+			return audit(ctx, tx, a, "contact.import", KindContact, "", map[string]Change{
 				"created": {After: res.Created}, "updated": {After: res.Updated}, "skipped": {After: res.Skipped}, "failed": {After: res.Failed},
 			})
 		}
@@ -274,7 +274,7 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 // what rows are checked against.
 func (im *contactImport) prepare(header []string) error {
 	var err error
-	if im.custom, err = customFieldsTx(im.ctx, im.tx, "contact"); err != nil {
+	if im.custom, err = customFields(im.ctx, im.tx, KindContact); err != nil {
 		return err
 	}
 	if im.opt.Mapping == nil {

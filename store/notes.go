@@ -51,7 +51,7 @@ func CreateNote(ctx context.Context, db *DB, a Actor, in NoteInput) (*Note, erro
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, n.ContactID, "note.create", "note", n.ID, map[string]Change{"body": {After: body}})
+		return auditAbout(ctx, tx, a, n.ContactID, "note.create", KindNote, n.ID, map[string]Change{"body": {After: body}})
 	})
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string) (*Note, e
 		if _, err := tx.ExecContext(ctx, `UPDATE notes SET body = ?, updated_at = ? WHERE id = ?`, body, time.Now().UTC(), id); err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, before.ContactID, "note.update", "note", id, map[string]Change{"body": {Before: before.Body, After: body}})
+		return auditAbout(ctx, tx, a, before.ContactID, "note.update", KindNote, id, map[string]Change{"body": {Before: before.Body, After: body}})
 	})
 	if err != nil {
 		return nil, err
@@ -146,7 +146,7 @@ func DeleteNote(ctx context.Context, db *DB, a Actor, id string) error {
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, contactID, "note.delete", "note", id, nil)
+		return auditAbout(ctx, tx, a, contactID, "note.delete", KindNote, id, nil)
 	})
 }
 

@@ -99,26 +99,30 @@ func cleanTags(tags []string) ([]string, error) {
 	return out, nil
 }
 
-// tagTable names the link table of contacts or companies.
-func tagTable(entity string) (table, column string) {
-	if entity == "company" {
-		return "company_tags", "company_id"
-	}
-	return "contact_tags", "contact_id"
+// tagTable names the link table of contacts' or companies' tags.
+func tagTable(k Kind) (table, column string, err error) {
+	column, err = k.recordColumn()
+	return string(k) + "_tags", column, err
 }
 
 // setTags replaces a record's tags, creating tags as needed.
-func setTags(ctx context.Context, tx *sqlx.Tx, entity, id string, tags []string) error {
-	table, col := tagTable(entity)
+func setTags(ctx context.Context, tx *sqlx.Tx, k Kind, id string, tags []string) error {
+	table, col, err := tagTable(k)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+col+` = ?`, id); err != nil {
 		return err
 	}
-	return addTags(ctx, tx, entity, id, tags)
+	return addTags(ctx, tx, k, id, tags)
 }
 
 // addTags adds tags to a record, keeping the ones it has.
-func addTags(ctx context.Context, tx *sqlx.Tx, entity, id string, tags []string) error {
-	table, col := tagTable(entity)
+func addTags(ctx context.Context, tx *sqlx.Tx, k Kind, id string, tags []string) error {
+	table, col, err := tagTable(k)
+	if err != nil {
+		return err
+	}
 	for _, t := range tags {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, t); err != nil {
 			return err
@@ -131,12 +135,15 @@ func addTags(ctx context.Context, tx *sqlx.Tx, entity, id string, tags []string)
 }
 
 // tagsOf returns the tags of the given records, by record id.
-func tagsOf(ctx context.Context, q sqlx.QueryerContext, entity string, ids []string) (map[string][]string, error) {
+func tagsOf(ctx context.Context, q sqlx.QueryerContext, k Kind, ids []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	table, col := tagTable(entity)
+	table, col, err := tagTable(k)
+	if err != nil {
+		return nil, err
+	}
 	query, args, err := sqlx.In(`SELECT l.`+col+` AS id, t.name FROM `+table+` l JOIN tags t ON t.seq = l.tag_seq
 		WHERE l.`+col+` IN (?) ORDER BY t.name COLLATE NOCASE`, ids)
 	if err != nil {

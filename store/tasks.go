@@ -79,7 +79,7 @@ func CreateTask(ctx context.Context, db *DB, a Actor, in TaskInput) (*Task, erro
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, t.ContactID, "task.create", "task", t.ID, taskChanges(&Task{}, t))
+		return auditAbout(ctx, tx, a, t.ContactID, "task.create", KindTask, t.ID, taskChanges(&Task{}, t))
 	})
 	if err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		if err != nil {
 			return err
 		}
-		return auditRelink(ctx, tx, a, "task", id, before.ContactID, t.ContactID, changes)
+		return auditRelink(ctx, tx, a, KindTask, id, before.ContactID, t.ContactID, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func DeleteTask(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, before.ContactID, "task.delete", "task", id, taskChanges(before, &Task{}))
+		return auditAbout(ctx, tx, a, before.ContactID, "task.delete", KindTask, id, taskChanges(before, &Task{}))
 	})
 }
 
