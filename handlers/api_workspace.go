@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"atrium/store"
 )
@@ -23,9 +22,8 @@ func (s *Server) apiWorkspace(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiAudit lists the workspace's audit events, newest first, filtered by
-// ?action=, ?entity_type=, ?entity_id= and ?actor=. The cursor is the seq
-// of the last event of the previous page; a full page always has one, so
-// the last page may come back empty.
+// ?action=, ?entity_type=, ?entity_id= and ?actor=, keyset-paginated like
+// every list.
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, err := pageOf(q)
@@ -34,26 +32,13 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := store.AuditFilter{Action: q.Get("action"), EntityType: q.Get("entity_type"), EntityID: q.Get("entity_id"),
-		Actor: q.Get("actor"), Limit: p.limit}
-	if p.cursor != "" {
-		if f.Before, err = strconv.ParseInt(p.cursor, 10, 64); err != nil || f.Before < 1 {
-			s.apiFail(w, r, store.Errorf(store.EInvalid, "The cursor is not valid; start again from the first page."))
-			return
-		}
-	}
-	events, err := store.ListAudit(r.Context(), callerFrom(r).db(), f)
+		Actor: q.Get("actor"), Cursor: p.cursor, Limit: p.limit}
+	events, next, err := store.ListAudit(r.Context(), callerFrom(r).db(), f)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	resp := listResponse[store.AuditEvent]{Data: events}
-	if resp.Data == nil {
-		resp.Data = []store.AuditEvent{}
-	}
-	if n := len(events); n > 0 && n == p.limit {
-		resp.NextCursor = strconv.FormatInt(events[n-1].Seq, 10)
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, listResponse[store.AuditEvent]{Data: events, NextCursor: next})
 }
 
 // apiSearch finds contacts, companies and notes of the workspace matching

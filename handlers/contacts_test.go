@@ -106,7 +106,7 @@ func TestContactsUI_OtherWorkspacesRecords(t *testing.T) {
 	if err != nil || got.FirstName != "Zed" {
 		t.Fatalf("B's contact changed: %+v %v", got, err)
 	}
-	if events, _ := store.ListAudit(t.Context(), l.DB, store.AuditFilter{EntityID: theirs.ID}); len(events) != 1 {
+	if events, _, _ := store.ListAudit(t.Context(), l.DB, store.AuditFilter{EntityID: theirs.ID}); len(events) != 1 {
 		t.Fatalf("B's contact has %d audit events, want only its creation", len(events))
 	}
 }

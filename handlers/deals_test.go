@@ -147,7 +147,7 @@ func TestDealsUI_OtherWorkspacesRecords(t *testing.T) {
 	if err != nil || got.Title != title || got.StageID != d.StageID {
 		t.Fatalf("B's deal changed: %+v %v", got, err)
 	}
-	if events, _ := store.ListAudit(t.Context(), l.DB, store.AuditFilter{EntityType: "stage"}); len(events) != 0 {
+	if events, _, _ := store.ListAudit(t.Context(), l.DB, store.AuditFilter{EntityType: "stage"}); len(events) != 0 {
 		t.Fatalf("B's stages changed: %d events", len(events))
 	}
 }

@@ -38,7 +38,7 @@ type Config struct {
 // Server holds what the handlers share.
 type Server struct {
 	tenants    *tenant.Manager
-	catalog    *store.DB
+	catalog    *store.Catalog
 	log        *slog.Logger
 	pages      *pages
 	cookies    *sessions.CookieStore

@@ -187,7 +187,7 @@ func TestExportUI(t *testing.T) {
 	}
 	l, _ := f.ts.tenants.Acquire(t.Context(), f.a)
 	defer l.Release()
-	if events, _ := store.ListAudit(t.Context(), l.DB, store.AuditFilter{Action: "workspace.export"}); len(events) != 1 {
+	if events, _, _ := store.ListAudit(t.Context(), l.DB, store.AuditFilter{Action: "workspace.export"}); len(events) != 1 {
 		t.Fatal("the export was not audited")
 	}
 }

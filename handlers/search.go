@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"atrium/store"
@@ -49,13 +48,11 @@ func (p auditPage) ActorName(actor string) string {
 func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	q := r.URL.Query()
-	f := store.AuditFilter{Action: q.Get("action"), EntityType: q.Get("entity"), EntityID: q.Get("entity_id"), Actor: q.Get("actor"), Limit: 50}
-	if before, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil {
-		f.Before = before
-	}
-	events, err := store.ListAudit(r.Context(), wc.lease.DB, f)
+	f := store.AuditFilter{Action: q.Get("action"), EntityType: q.Get("entity"), EntityID: q.Get("entity_id"), Actor: q.Get("actor"),
+		Cursor: q.Get("before"), Limit: 50}
+	events, next, err := store.ListAudit(r.Context(), wc.lease.DB, f)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
@@ -63,10 +60,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	page := auditPage{Events: events, Filter: f, Members: members}
-	if len(events) == f.Limit {
-		page.Next = strconv.FormatInt(events[len(events)-1].Seq, 10)
-	}
+	page := auditPage{Events: events, Filter: f, Next: next, Members: members}
 	v := s.newView(r, "Audit log")
 	v.Section = "audit"
 	v.Page = page

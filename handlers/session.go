@@ -14,7 +14,7 @@ const cookieName = "atrium"
 
 // cookieKeys returns the instance's cookie signing and encryption keys,
 // made once and kept in the catalog so sessions survive restarts.
-func cookieKeys(ctx context.Context, catalog *store.DB) ([][]byte, error) {
+func cookieKeys(ctx context.Context, catalog *store.Catalog) ([][]byte, error) {
 	hashKey, err := store.Setting(ctx, catalog, "cookie_hash_key", func() []byte { return randomBytes(64) })
 	if err != nil {
 		return nil, err

@@ -76,7 +76,7 @@ func CreateAPIKey(ctx context.Context, db *DB, a Actor, workspaceID, name, role 
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "apikey.create", "apikey", k.ID, map[string]Change{"name": {After: name}, "role": {After: role}})
+		return audit(ctx, tx, a, "apikey.create", KindAPIKey, k.ID, map[string]Change{"name": {After: name}, "role": {After: role}})
 	})
 	if err != nil {
 		return "", nil, err
@@ -186,7 +186,7 @@ func RevokeAPIKey(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ?`, time.Now().UTC(), id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "apikey.revoke", "apikey", id, nil)
+		return audit(ctx, tx, a, "apikey.revoke", KindAPIKey, id, nil)
 	})
 }
 

@@ -32,7 +32,7 @@ func TestAPIKeys_CreateParseAuthenticate(t *testing.T) {
 	if err != nil || got.Role != "read" || got.CanWrite() || got.LastUsedAt == nil {
 		t.Fatalf("authenticate: %+v %v", got, err)
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{EntityID: k.ID})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: k.ID})
 	if len(events) != 1 || events[0].Action != "apikey.create" || strings.Contains(events[0].Changes, secret) {
 		t.Fatalf("audit = %+v", events)
 	}
@@ -59,7 +59,7 @@ func TestAPIKeys_CreateParseAuthenticate(t *testing.T) {
 		if _, err := AuthenticateAPIKey(ctx, db, id, secret); ErrorCode(err) != EUnauthorized {
 			t.Fatalf("err = %v", err)
 		}
-		if events, _ := ListAudit(ctx, db, AuditFilter{EntityID: k.ID, Action: "apikey.revoke"}); len(events) != 1 {
+		if events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: k.ID, Action: "apikey.revoke"}); len(events) != 1 {
 			t.Fatalf("revoke events = %d", len(events))
 		}
 		if err := RevokeAPIKey(ctx, db, tester, "0123456789abcdef"); ErrorCode(err) != ENotFound {

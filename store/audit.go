@@ -70,31 +70,31 @@ func orEmptyObject(s string) string {
 
 // audit writes an event in the caller's transaction, so the log and the
 // change commit together or not at all.
-func audit(ctx context.Context, tx sqlx.ExecerContext, a Actor, action, entityType, entityID string, changes map[string]Change) error {
+func audit(ctx context.Context, tx sqlx.ExecerContext, a Actor, action string, k Kind, entityID string, changes map[string]Change) error {
 	contactID := ""
-	if entityType == "contact" {
+	if k == KindContact {
 		contactID = entityID
 	}
-	return auditAbout(ctx, tx, a, contactID, action, entityType, entityID, changes)
+	return auditAbout(ctx, tx, a, contactID, action, k, entityID, changes)
 }
 
 // auditRelink records the update of a task or deal whose contact went from
 // before to after (either may be ""). When it gets its first contact, its
 // earlier events go to that contact: they are about that person too, and an
 // erasure must find them after the record is gone.
-func auditRelink(ctx context.Context, tx sqlx.ExecerContext, a Actor, entityType, entityID, before, after string, changes map[string]Change) error {
+func auditRelink(ctx context.Context, tx sqlx.ExecerContext, a Actor, k Kind, entityID, before, after string, changes map[string]Change) error {
 	if before == "" && after != "" {
 		if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET contact_id = ? WHERE entity_type = ? AND entity_id = ? AND contact_id = ''`,
-			after, entityType, entityID); err != nil {
+			after, k, entityID); err != nil {
 			return err
 		}
 	}
-	return auditAbout(ctx, tx, a, cmp.Or(before, after), entityType+".update", entityType, entityID, changes)
+	return auditAbout(ctx, tx, a, cmp.Or(before, after), string(k)+".update", k, entityID, changes)
 }
 
 // auditAbout records an event about a contact's note, task or deal, linked
 // to that contact so an erasure finds it after the record itself is gone.
-func auditAbout(ctx context.Context, tx sqlx.ExecerContext, a Actor, contactID, action, entityType, entityID string, changes map[string]Change) error {
+func auditAbout(ctx context.Context, tx sqlx.ExecerContext, a Actor, contactID, action string, k Kind, entityID string, changes map[string]Change) error {
 	if changes == nil {
 		changes = map[string]Change{}
 	}
@@ -103,75 +103,51 @@ func auditAbout(ctx context.Context, tx sqlx.ExecerContext, a Actor, contactID, 
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, entity_type, entity_id, ip, contact_id, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		time.Now().UTC(), a.String(), action, entityType, entityID, a.IP, contactID, string(b))
+		time.Now().UTC(), a.String(), action, k, entityID, a.IP, contactID, string(b))
 	return err
 }
 
 // Audit records an event on its own, such as a sign-in.
-func Audit(ctx context.Context, db *DB, a Actor, action, entityType, entityID string) error {
+func Audit(ctx context.Context, db *DB, a Actor, action string, k Kind, entityID string) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		return audit(ctx, tx, a, action, entityType, entityID, nil)
+		return audit(ctx, tx, a, action, k, entityID, nil)
 	})
 }
 
 // AuditChanges records one event with the changes (or facts) it carries,
 // in its own transaction.
-func AuditChanges(ctx context.Context, db *DB, a Actor, action, entityType, entityID string, changes map[string]Change) error {
+func AuditChanges(ctx context.Context, db *DB, a Actor, action string, k Kind, entityID string, changes map[string]Change) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		return audit(ctx, tx, a, action, entityType, entityID, changes)
+		return audit(ctx, tx, a, action, k, entityID, changes)
 	})
 }
 
 // AuditFilter narrows the audit log; zero values mean any.
 type AuditFilter struct {
 	Action     string
-	EntityType string
+	EntityType string // a Kind's name; any other is an invalid request
 	EntityID   string
 	Actor      string
-	Before     int64 // only events older than this seq: the cursor
+	Cursor     string // from the previous page's next cursor
 	Limit      int
 }
 
-// ListAudit returns audit events, newest first.
-func ListAudit(ctx context.Context, db *DB, f AuditFilter) ([]AuditEvent, error) {
-	where, args := "1=1", []any{}
-	add := func(cond string, v any) {
-		where += " AND " + cond
-		args = append(args, v)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
+// ListAudit returns one page of audit events, newest first, and the cursor
+// of the next page ("" on the last).
+func ListAudit(ctx context.Context, db *DB, f AuditFilter) ([]AuditEvent, string, error) {
+	var w clause
 	if f.EntityType != "" {
-		add("entity_type = ?", f.EntityType)
+		k, err := ParseKind(f.EntityType)
+		if err != nil {
+			return nil, "", err
+		}
+		w.and("entity_type = ?", k)
 	}
-	if f.EntityID != "" {
-		add("entity_id = ?", f.EntityID)
-	}
-	if f.Actor != "" {
-		add("actor = ?", f.Actor)
-	}
-	if f.Before > 0 {
-		add("seq < ?", f.Before)
-	}
-	args = append(args, clampLimit(f.Limit))
-	var es []AuditEvent
-	err := db.R.SelectContext(ctx, &es, `SELECT * FROM audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ?`, args...)
-	return es, err
-}
-
-// DefaultLimit and MaxLimit bound list pages.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 200
-)
-
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return DefaultLimit
-	case n > MaxLimit:
-		return MaxLimit
-	}
-	return n
+	w.eq("action", f.Action)
+	w.eq("entity_id", f.EntityID)
+	w.eq("actor", f.Actor)
+	return listKeyset(ctx, db, keysetPage[AuditEvent]{
+		selectSQL: `SELECT * FROM audit_log`, where: w, sort: bySeq("seq"), cursor: f.Cursor, limit: f.Limit,
+		key: func(e AuditEvent) cursor { return cursor{e.Seq} },
+	})
 }

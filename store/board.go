@@ -55,16 +55,16 @@ func LoadBoard(ctx context.Context, db *DB, pipelineID string, f DealFilter) (*B
 		return nil, err
 	}
 	f.PipelineID, f.StageID, f.Status, f.Cursor = pipelineID, "", "", ""
-	where, args := f.where()
+	where := f.where()
 	var sums []stageAmount
 	err = db.R.SelectContext(ctx, &sums, `SELECT d.stage_id, d.status, d.currency, sum(d.value_minor) AS minor, count(*) AS n
-		FROM deals d WHERE `+where+` GROUP BY d.stage_id, d.status, d.currency ORDER BY d.currency`, args...)
+		FROM deals d WHERE `+where.sql()+` GROUP BY d.stage_id, d.status, d.currency ORDER BY d.currency`, where.args...)
 	if err != nil {
 		return nil, err
 	}
 	var deals []boardDeal
 	err = db.R.SelectContext(ctx, &deals, `SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY x.stage_id ORDER BY x.seq DESC) AS rn
-		FROM (`+dealSelect+` WHERE `+where+` AND d.status = 'open') x) WHERE rn <= ?`, append(args, MaxCardsPerColumn)...)
+		FROM (`+dealSelect+` WHERE `+where.sql()+` AND d.status = 'open') x) WHERE rn <= ?`, append(where.args, MaxCardsPerColumn)...)
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +131,11 @@ func (r ForecastRow) WeightedText() string { return FormatMoney(r.Weighted, r.Cu
 // per deal, in integers.
 func Forecast(ctx context.Context, db *DB, pipelineID string, f DealFilter) ([]ForecastRow, error) {
 	f.PipelineID, f.Status, f.StageID, f.Cursor = pipelineID, "open", "", ""
-	where, args := f.where()
+	where := f.where()
 	var rows []ForecastRow
 	err := db.R.SelectContext(ctx, &rows, `SELECT substr(d.expected_close, 1, 7) AS month, d.currency,
 		sum(d.value_minor) AS total, sum(d.value_minor * s.probability / 100) AS weighted, count(*) AS n
-		FROM deals d JOIN stages s ON s.id = d.stage_id WHERE `+where+`
-		GROUP BY month, d.currency ORDER BY month = '', month, d.currency`, args...)
+		FROM deals d JOIN stages s ON s.id = d.stage_id WHERE `+where.sql()+`
+		GROUP BY month, d.currency ORDER BY month = '', month, d.currency`, where.args...)
 	return rows, err
 }

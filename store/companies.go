@@ -63,7 +63,7 @@ func getCompany(ctx context.Context, q sqlx.QueryerContext, id string) (*Company
 	if err != nil {
 		return nil, err
 	}
-	tags, err := tagsOf(ctx, q, "company", []string{id})
+	tags, err := tagsOf(ctx, q, KindCompany, []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +85,13 @@ func CreateCompany(ctx context.Context, db *DB, a Actor, in CompanyInput) (*Comp
 		if err != nil {
 			return err
 		}
-		if err := setTags(ctx, tx, "company", c.ID, c.Tags); err != nil {
+		if err := setTags(ctx, tx, KindCompany, c.ID, c.Tags); err != nil {
 			return err
 		}
-		if err := logActivity(ctx, tx, "company", c.ID, "created", a, nil); err != nil {
+		if err := logActivity(ctx, tx, KindCompany, c.ID, "created", a, nil); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "company.create", "company", c.ID, companyChanges(&Company{}, c))
+		return audit(ctx, tx, a, "company.create", KindCompany, c.ID, companyChanges(&Company{}, c))
 	})
 	if err != nil {
 		return nil, err
@@ -123,14 +123,14 @@ func UpdateCompany(ctx context.Context, db *DB, a Actor, id string, in CompanyIn
 			return err
 		}
 		if _, ok := changes["tags"]; ok {
-			if err := setTags(ctx, tx, "company", id, c.Tags); err != nil {
+			if err := setTags(ctx, tx, KindCompany, id, c.Tags); err != nil {
 				return err
 			}
 		}
-		if err := logActivity(ctx, tx, "company", id, "changed", a, changes); err != nil {
+		if err := logActivity(ctx, tx, KindCompany, id, "changed", a, changes); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "company.update", "company", id, changes)
+		return audit(ctx, tx, a, "company.update", KindCompany, id, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func DeleteCompany(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM companies WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "company.delete", "company", id, companyChanges(before, &Company{}))
+		return audit(ctx, tx, a, "company.delete", KindCompany, id, companyChanges(before, &Company{}))
 	})
 }
 
@@ -202,7 +202,7 @@ func applyCompanyInput(ctx context.Context, tx *sqlx.Tx, c *Company, in CompanyI
 		}
 	}
 	if in.Custom != nil {
-		defs, err := customFieldsTx(ctx, tx, "company")
+		defs, err := customFields(ctx, tx, KindCompany)
 		if err != nil {
 			return err
 		}
@@ -298,28 +298,17 @@ var companySorts = map[string]sortKey{
 // companyRow is a company with the sort key values of its row.
 type companyRow struct {
 	Company
-	K0 any `db:"k0"`
-	K1 any `db:"k1"`
+	sortValues
 }
 
-func (r companyRow) key(n int) cursor { return cursor{r.K0, r.K1}[:n] }
-
 // where builds the filter's conditions, the cursor's excepted.
-func (f CompanyFilter) where() (string, []any) {
-	conds, args := []string{"1=1"}, []any{}
-	if f.Query != "" {
-		if match := ftsQuery(f.Query); match == "" {
-			conds = append(conds, "0")
-		} else {
-			conds = append(conds, "co.seq IN (SELECT rowid FROM companies_fts WHERE companies_fts MATCH ?)")
-			args = append(args, match)
-		}
-	}
+func (f CompanyFilter) where() clause {
+	var w clause
+	w.match("co.seq", "companies_fts", f.Query)
 	if f.Tag != "" {
-		conds = append(conds, "co.id IN (SELECT l.company_id FROM company_tags l JOIN tags t ON t.seq = l.tag_seq WHERE t.name = ?)")
-		args = append(args, f.Tag)
+		w.and("co.id IN (SELECT l.company_id FROM company_tags l JOIN tags t ON t.seq = l.tag_seq WHERE t.name = ?)", f.Tag)
 	}
-	return strings.Join(conds, " AND "), args
+	return w
 }
 
 // ListCompanies returns one page of companies and the cursor of the next
@@ -332,10 +321,10 @@ func ListCompanies(ctx context.Context, db *DB, f CompanyFilter) ([]Company, str
 	if !ok {
 		return nil, "", Errorf(EInvalid, "Companies can be sorted by created or name.")
 	}
-	where, args := f.where()
-	rows, next, err := listKeyset[companyRow](ctx, db, keysetPage{
-		selectSQL: companySelect, where: where, args: args,
+	rows, next, err := listKeyset(ctx, db, keysetPage[companyRow]{
+		selectSQL: companySelect, where: f.where(),
 		sort: sort, asc: f.Asc, cursor: f.Cursor, limit: f.Limit,
+		key: func(r companyRow) cursor { return r.cursor() },
 	})
 	if err != nil {
 		return nil, "", err
@@ -345,7 +334,7 @@ func ListCompanies(ctx context.Context, db *DB, f CompanyFilter) ([]Company, str
 	for i, r := range rows {
 		list[i], ids[i] = r.Company, r.ID
 	}
-	tags, err := tagsOf(ctx, db.R, "company", ids)
+	tags, err := tagsOf(ctx, db.R, KindCompany, ids)
 	if err != nil {
 		return nil, "", err
 	}
@@ -358,8 +347,8 @@ func ListCompanies(ctx context.Context, db *DB, f CompanyFilter) ([]Company, str
 // CountCompanies returns how many companies match the filter (its cursor
 // and sort ignored).
 func CountCompanies(ctx context.Context, db *DB, f CompanyFilter) (int, error) {
-	where, args := f.where()
+	where := f.where()
 	var n int
-	err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM companies co WHERE `+where, args...)
+	err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM companies co WHERE `+where.sql(), where.args...)
 	return n, err
 }

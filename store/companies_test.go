@@ -29,7 +29,7 @@ func TestCompanies_Create(t *testing.T) {
 		if err != nil || got.Industry != "Rockets" || len(got.Tags) != 2 {
 			t.Fatalf("get: %+v %v", got, err)
 		}
-		events, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID})
+		events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID})
 		if len(events) != 1 || events[0].Action != "company.create" || events[0].ChangesMap()["domain"].After != "acme.example" {
 			t.Fatalf("audit = %+v", events)
 		}
@@ -78,7 +78,7 @@ func TestCompanies_UpdateAndCustomFields(t *testing.T) {
 	if _, err := UpdateCompany(ctx, db, tester, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", CompanyInput{Name: ptr("x")}); ErrorCode(err) != ENotFound {
 		t.Fatalf("unknown: %v", err)
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID, Action: "company.update"})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID, Action: "company.update"})
 	if len(events) != 1 || events[0].ChangesMap()["industry"].After != "Retail" {
 		t.Fatalf("audit = %+v", events)
 	}
@@ -86,7 +86,7 @@ func TestCompanies_UpdateAndCustomFields(t *testing.T) {
 	if _, err := UpdateCompany(ctx, db, tester, c.ID, CompanyInput{Industry: ptr("Retail")}); err != nil {
 		t.Fatal(err)
 	}
-	if events, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID, Action: "company.update"}); len(events) != 1 {
+	if events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID, Action: "company.update"}); len(events) != 1 {
 		t.Fatalf("no-op update audited: %d events", len(events))
 	}
 }

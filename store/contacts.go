@@ -78,7 +78,7 @@ func getContact(ctx context.Context, q sqlx.QueryerContext, id string) (*Contact
 	if err != nil {
 		return nil, err
 	}
-	tags, err := tagsOf(ctx, q, "contact", []string{id})
+	tags, err := tagsOf(ctx, q, KindContact, []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -108,15 +108,15 @@ func CreateContact(ctx context.Context, db *DB, a Actor, in ContactInput) (*Cont
 		if err != nil {
 			return contactWriteError(ctx, tx, err, c.Email)
 		}
-		if err := setTags(ctx, tx, "contact", c.ID, c.Tags); err != nil {
+		if err := setTags(ctx, tx, KindContact, c.ID, c.Tags); err != nil {
 			return err
 		}
 		changes := contactChanges(&Contact{}, c)
-		if err := logActivity(ctx, tx, "contact", c.ID, "created", a, nil); err != nil {
+		if err := logActivity(ctx, tx, KindContact, c.ID, "created", a, nil); err != nil {
 			return err
 		}
 		id = c.ID
-		return audit(ctx, tx, a, "contact.create", "contact", c.ID, changes)
+		return audit(ctx, tx, a, "contact.create", KindContact, c.ID, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -177,14 +177,14 @@ func editContact(ctx context.Context, tx *sqlx.Tx, a Actor, id string, edit func
 		return false, contactWriteError(ctx, tx, err, c.Email)
 	}
 	if _, ok := changes["tags"]; ok {
-		if err := setTags(ctx, tx, "contact", id, c.Tags); err != nil {
+		if err := setTags(ctx, tx, KindContact, id, c.Tags); err != nil {
 			return false, err
 		}
 	}
-	if err := logActivity(ctx, tx, "contact", id, "changed", a, changes); err != nil {
+	if err := logActivity(ctx, tx, KindContact, id, "changed", a, changes); err != nil {
 		return false, err
 	}
-	return true, audit(ctx, tx, a, "contact.update", "contact", id, changes)
+	return true, audit(ctx, tx, a, "contact.update", KindContact, id, changes)
 }
 
 // DeleteContact removes a contact with its notes, tasks and timeline.
@@ -202,7 +202,7 @@ func deleteContact(ctx context.Context, tx *sqlx.Tx, a Actor, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE id = ?`, id); err != nil {
 		return err
 	}
-	return audit(ctx, tx, a, "contact.delete", "contact", id, contactChanges(before, &Contact{}))
+	return audit(ctx, tx, a, "contact.delete", KindContact, id, contactChanges(before, &Contact{}))
 }
 
 // contactWriteError turns a duplicate email into a conflict that names the
@@ -224,7 +224,7 @@ func applyContactInput(ctx context.Context, tx *sqlx.Tx, c *Contact, in ContactI
 		return err
 	}
 	if in.Custom != nil {
-		defs, err := customFieldsTx(ctx, tx, "contact")
+		defs, err := customFields(ctx, tx, KindContact)
 		if err != nil {
 			return err
 		}
@@ -325,12 +325,6 @@ func findOrCreateCompany(ctx context.Context, tx *sqlx.Tx, name string) (string,
 	return id, err
 }
 
-func customFieldsTx(ctx context.Context, tx *sqlx.Tx, entity string) ([]CustomField, error) {
-	var fs []CustomField
-	err := tx.SelectContext(ctx, &fs, `SELECT * FROM custom_fields WHERE entity = ? ORDER BY position, seq`, entity)
-	return fs, err
-}
-
 // contactChanges lists the fields that differ between two versions.
 func contactChanges(before, after *Contact) map[string]Change {
 	ch := map[string]Change{}
@@ -352,14 +346,14 @@ func contactChanges(before, after *Contact) map[string]Change {
 }
 
 // logActivity adds an entry to a contact's or company's timeline.
-func logActivity(ctx context.Context, tx *sqlx.Tx, entity, id, kind string, a Actor, changes map[string]Change) error {
-	detail, err := json.Marshal(changes)
+func logActivity(ctx context.Context, tx *sqlx.Tx, k Kind, id, kind string, a Actor, changes map[string]Change) error {
+	col, err := k.recordColumn()
 	if err != nil {
 		return err
 	}
-	col := "contact_id"
-	if entity == "company" {
-		col = "company_id"
+	detail, err := json.Marshal(changes)
+	if err != nil {
+		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO activities (`+col+`, kind, actor, detail, created_at) VALUES (?, ?, ?, ?, ?)`,
 		id, kind, a.String(), string(detail), time.Now().UTC())

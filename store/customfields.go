@@ -16,7 +16,7 @@ import (
 type CustomField struct {
 	Seq       int64     `db:"seq" json:"-"`
 	ID        string    `db:"id" json:"id"`
-	Entity    string    `db:"entity" json:"entity"`
+	Entity    Kind      `db:"entity" json:"entity"`
 	Key       string    `db:"key" json:"key"`
 	Label     string    `db:"label" json:"label"`
 	Type      string    `db:"type" json:"type"`
@@ -45,7 +45,8 @@ type NewCustomField struct {
 
 // CreateCustomField defines a custom field for contacts or companies.
 func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) (*CustomField, error) {
-	if in.Entity != "contact" && in.Entity != "company" {
+	kind, err := ParseKind(in.Entity)
+	if err != nil || !kind.isRecord() {
 		return nil, FieldError("entity", "Custom fields belong to contacts or companies.")
 	}
 	label, err := cleanText("label", "The label", in.Label, maxFieldLabel)
@@ -70,7 +71,7 @@ func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) 
 		return nil, err
 	}
 	optJSON, _ := json.Marshal(opts)
-	f := &CustomField{ID: newID(), Entity: in.Entity, Key: key, Label: label, Type: in.Type, Options: string(optJSON), CreatedAt: time.Now().UTC()}
+	f := &CustomField{ID: newID(), Entity: kind, Key: key, Label: label, Type: in.Type, Options: string(optJSON), CreatedAt: time.Now().UTC()}
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &f.Position, `SELECT coalesce(max(position), 0) + 1 FROM custom_fields WHERE entity = ?`, f.Entity); err != nil {
 			return err
@@ -83,7 +84,7 @@ func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) 
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "custom_field.create", "custom_field", f.ID, map[string]Change{"key": {After: key}, "type": {After: in.Type}})
+		return audit(ctx, tx, a, "custom_field.create", KindCustomField, f.ID, map[string]Change{"key": {After: key}, "type": {After: in.Type}})
 	})
 	if err != nil {
 		return nil, err
@@ -132,9 +133,16 @@ func keyFromLabel(label string) string {
 }
 
 // CustomFields returns the custom fields of contacts or companies, in order.
-func CustomFields(ctx context.Context, db *DB, entity string) ([]CustomField, error) {
+func CustomFields(ctx context.Context, db *DB, k Kind) ([]CustomField, error) {
+	return customFields(ctx, db.R, k)
+}
+
+func customFields(ctx context.Context, q sqlx.QueryerContext, k Kind) ([]CustomField, error) {
+	if !k.isRecord() {
+		return nil, errNotRecord(k)
+	}
 	var fs []CustomField
-	err := db.R.SelectContext(ctx, &fs, `SELECT * FROM custom_fields WHERE entity = ? ORDER BY position, seq`, entity)
+	err := sqlx.SelectContext(ctx, q, &fs, `SELECT * FROM custom_fields WHERE entity = ? ORDER BY position, seq`, k)
 	return fs, err
 }
 
@@ -149,7 +157,7 @@ func DeleteCustomField(ctx context.Context, db *DB, a Actor, id string) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return Errorf(ENotFound, "That custom field does not exist.")
 		}
-		return audit(ctx, tx, a, "custom_field.delete", "custom_field", id, nil)
+		return audit(ctx, tx, a, "custom_field.delete", KindCustomField, id, nil)
 	})
 }
 

@@ -28,6 +28,23 @@ type DB struct {
 	R    *sqlx.DB
 }
 
+// Catalog is the instance's catalog file: users, workspaces, memberships,
+// sessions, invitations. It is its own type, not a *DB, so that handing the
+// catalog to a function that queries a workspace's tables (or a workspace
+// file to one that queries the catalog's) does not compile. Embedding keeps
+// W, R, InTx and Close as they are; the one way back to a bare *DB is to
+// write c.DB, which a reviewer sees.
+type Catalog struct{ *DB }
+
+// OpenCatalog opens the catalog file at path, as Open does.
+func OpenCatalog(path string, opts OpenOptions) (*Catalog, error) {
+	db, err := Open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{db}, nil
+}
+
 // OpenOptions tune how a file is opened.
 type OpenOptions struct {
 	// Create allows the file to be created; otherwise a missing file is an error.

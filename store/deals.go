@@ -96,7 +96,7 @@ func CreateDeal(ctx context.Context, db *DB, a Actor, in DealInput) (*Deal, erro
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, d.ContactID, "deal.create", "deal", d.ID, dealChanges(&Deal{}, d))
+		return auditAbout(ctx, tx, a, d.ContactID, "deal.create", KindDeal, d.ID, dealChanges(&Deal{}, d))
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func UpdateDeal(ctx context.Context, db *DB, a Actor, id string, in DealInput) (
 		if err != nil {
 			return err
 		}
-		return auditRelink(ctx, tx, a, "deal", id, before.ContactID, d.ContactID, changes)
+		return auditRelink(ctx, tx, a, KindDeal, id, before.ContactID, d.ContactID, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func DeleteDeal(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deals WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, before.ContactID, "deal.delete", "deal", id, dealChanges(before, &Deal{}))
+		return auditAbout(ctx, tx, a, before.ContactID, "deal.delete", KindDeal, id, dealChanges(before, &Deal{}))
 	})
 }
 
@@ -327,61 +327,37 @@ type DealFilter struct {
 	Limit      int
 }
 
-func (f DealFilter) where() (string, []any) {
-	conds, args := []string{"1=1"}, []any{}
-	add := func(cond string, v any) {
-		conds = append(conds, cond)
-		args = append(args, v)
-	}
-	if f.Query != "" {
-		if m := ftsQuery(f.Query); m == "" {
-			conds = append(conds, "0")
-		} else {
-			add("d.seq IN (SELECT rowid FROM deals_fts WHERE deals_fts MATCH ?)", m)
-		}
-	}
-	for _, c := range []struct{ col, v string }{
-		{"d.pipeline_id", f.PipelineID}, {"d.stage_id", f.StageID}, {"d.status", f.Status},
-		{"d.owner_id", f.OwnerID}, {"d.contact_id", f.ContactID}, {"d.company_id", f.CompanyID},
-	} {
-		if c.v != "" {
-			add(c.col+" = ?", c.v)
-		}
-	}
+// where builds the filter's conditions, the cursor's excepted.
+func (f DealFilter) where() clause {
+	var w clause
+	w.match("d.seq", "deals_fts", f.Query)
+	w.eq("d.pipeline_id", f.PipelineID)
+	w.eq("d.stage_id", f.StageID)
+	w.eq("d.status", f.Status)
+	w.eq("d.owner_id", f.OwnerID)
+	w.eq("d.contact_id", f.ContactID)
+	w.eq("d.company_id", f.CompanyID)
 	if f.CloseFrom != "" {
-		add("d.expected_close <> '' AND d.expected_close >= ?", f.CloseFrom)
+		w.and("d.expected_close <> '' AND d.expected_close >= ?", f.CloseFrom)
 	}
 	if f.CloseTo != "" {
-		add("d.expected_close <> '' AND d.expected_close <= ?", f.CloseTo)
+		w.and("d.expected_close <> '' AND d.expected_close <= ?", f.CloseTo)
 	}
-	return strings.Join(conds, " AND "), args
+	return w
 }
 
 // ListDeals returns deals newest first, keyset-paginated.
 func ListDeals(ctx context.Context, db *DB, f DealFilter) ([]Deal, string, error) {
-	where, args := f.where()
-	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor, 1)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = where+" AND d.seq < ?", append(args, c[0])
-	}
-	limit := clampLimit(f.Limit)
-	var deals []Deal
-	if err := db.R.SelectContext(ctx, &deals, dealSelect+` WHERE `+where+` ORDER BY d.seq DESC LIMIT ?`, append(args, limit+1)...); err != nil {
+	deals, next, err := listKeyset(ctx, db, keysetPage[Deal]{
+		selectSQL: dealSelect, where: f.where(), sort: bySeq("d.seq"),
+		cursor: f.Cursor, limit: f.Limit,
+		key: func(d Deal) cursor { return cursor{d.Seq} },
+	})
+	if err != nil {
 		return nil, "", err
-	}
-	next := ""
-	if len(deals) > limit {
-		deals = deals[:limit]
-		next = cursor{deals[limit-1].Seq}.encode()
 	}
 	for i := range deals {
 		deals[i].Value = FormatMoney(deals[i].ValueMinor, deals[i].Currency)
-	}
-	if deals == nil {
-		deals = []Deal{}
 	}
 	return deals, next, nil
 }

@@ -75,7 +75,7 @@ func TestDeals_ExactValueAndReferences(t *testing.T) {
 	if len(rs) != 1 || rs[0].Kind != "deal" {
 		t.Fatalf("search for the deal: %+v", rs)
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{EntityID: d.ID})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: d.ID})
 	if len(events) != 4 {
 		t.Fatalf("%d audit events for the deal, want 4", len(events))
 	}

@@ -21,7 +21,7 @@ type Erasure struct {
 }
 
 // erasureKey is the instance's key for hashing erased emails, made once.
-func erasureKey(ctx context.Context, catalog *DB) ([]byte, error) {
+func erasureKey(ctx context.Context, catalog *Catalog) ([]byte, error) {
 	return Setting(ctx, catalog, "erasure_key", func() []byte { return randomBytes(32) })
 }
 
@@ -38,7 +38,7 @@ func emailHash(key []byte, email string) string {
 
 // RecordErasure remembers, in the catalog, that a workspace's contact
 // with this email was erased.
-func RecordErasure(ctx context.Context, catalog *DB, workspaceID, contactID, email string) error {
+func RecordErasure(ctx context.Context, catalog *Catalog, workspaceID, contactID, email string) error {
 	key, err := erasureKey(ctx, catalog)
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func Erasures(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([
 // so anyone could send one naming another workspace, full of addresses,
 // and learn from what vanished who was erased there. An id matches only
 // the data of that workspace.
-func EraseAgain(ctx context.Context, catalog, db *DB, es []Erasure, byEmail bool) (int, error) {
+func EraseAgain(ctx context.Context, catalog *Catalog, db *DB, es []Erasure, byEmail bool) (int, error) {
 	if len(es) == 0 {
 		return 0, nil
 	}

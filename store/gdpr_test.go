@@ -61,7 +61,7 @@ func TestEraseContact(t *testing.T) {
 	if got, _ := GetDeal(ctx, db, d.ID); got.ContactID != "" {
 		t.Fatal("the deal still names them")
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{Limit: 200})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{Limit: 200})
 	b, _ := json.Marshal(events)
 	for _, word := range []string{"Zsofia", "zsofia", "Quimby", "555 0199", "prefers calls", "peanuts", "birthday card", "SECRETX", "SECRETY"} {
 		if strings.Contains(string(b), word) {
@@ -228,12 +228,12 @@ func TestEraseContact_TheirTagsAndCompany(t *testing.T) {
 // address.
 func TestEraseAgain_ByIDAndEmail(t *testing.T) {
 	ctx := context.Background()
-	catalog, err := Open(filepath.Join(t.TempDir(), "catalog.db"), OpenOptions{Create: true})
+	catalog, err := OpenCatalog(filepath.Join(t.TempDir(), "catalog.db"), OpenOptions{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer catalog.Close()
-	if _, _, err := Migrate(ctx, catalog, CatalogSchema); err != nil {
+	if _, _, err := Migrate(ctx, catalog.DB, CatalogSchema); err != nil {
 		t.Fatal(err)
 	}
 	db := MustOpenWorkspace(t)

@@ -28,7 +28,7 @@ type Invitation struct {
 
 // CreateInvitation makes an invitation link's token for a role in a
 // workspace; only its hash is stored.
-func CreateInvitation(ctx context.Context, db *DB, workspaceID, role, email, createdBy string) (string, error) {
+func CreateInvitation(ctx context.Context, db *Catalog, workspaceID, role, email, createdBy string) (string, error) {
 	if role == "owner" || !validRole(role) {
 		return "", Errorf(EValidation, "Invite as admin, member or viewer; make someone owner from the members list.")
 	}
@@ -62,7 +62,7 @@ func InvitationByToken(ctx context.Context, q sqlx.QueryerContext, token string)
 // AcceptInvitation makes the user a member with the invitation's role and
 // uses the invitation up. An invitation addressed to the user's own
 // address proves it, so the address is verified in the same step.
-func AcceptInvitation(ctx context.Context, db *DB, token, userID string) (*Invitation, error) {
+func AcceptInvitation(ctx context.Context, db *Catalog, token, userID string) (*Invitation, error) {
 	var inv *Invitation
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
@@ -95,7 +95,7 @@ func PendingInvitations(ctx context.Context, q sqlx.QueryerContext, workspaceID 
 }
 
 // RevokeInvitation deletes a pending invitation of a workspace.
-func RevokeInvitation(ctx context.Context, db *DB, workspaceID, id string) error {
+func RevokeInvitation(ctx context.Context, db *Catalog, workspaceID, id string) error {
 	res, err := db.W.ExecContext(ctx, `DELETE FROM invitations WHERE id = ? AND workspace_id = ? AND accepted_by = ''`, id, workspaceID)
 	if err != nil {
 		return err

@@ -1,8 +1,8 @@
 package store
 
 // Lengths of text fields, in characters. The write paths and the row checks
-// of a workspace import (importrules.go) read them from here, so what an
-// import accepts cannot drift from what a form or the API accepts.
+// of a workspace import (archive_import_rules.go) read them from here, so
+// what an import accepts cannot drift from what a form or the API accepts.
 const (
 	maxPersonName   = 100  // a contact's first and last name, and job title
 	maxPhone        = 50   // a contact's phone number

@@ -77,7 +77,7 @@ func WorkspaceMembers(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 
 // SetMemberRole changes a member's role. The last owner keeps the role, so a
 // workspace always has someone who can delete it.
-func SetMemberRole(ctx context.Context, db *DB, workspaceID, userID, role string) error {
+func SetMemberRole(ctx context.Context, db *Catalog, workspaceID, userID, role string) error {
 	if !validRole(role) {
 		return Errorf(EValidation, "%q is not a role; use owner, admin, member or viewer.", role)
 	}
@@ -94,7 +94,7 @@ func SetMemberRole(ctx context.Context, db *DB, workspaceID, userID, role string
 }
 
 // RemoveMember takes a user out of a workspace; the last owner stays.
-func RemoveMember(ctx context.Context, db *DB, workspaceID, userID string) error {
+func RemoveMember(ctx context.Context, db *Catalog, workspaceID, userID string) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := guardLastOwner(ctx, tx, workspaceID, userID, ""); err != nil {
 			return err
@@ -139,7 +139,7 @@ func guardLastOwner(ctx context.Context, tx *sqlx.Tx, workspaceID, userID, newRo
 }
 
 // RenameWorkspace changes an active workspace's name (already validated).
-func RenameWorkspace(ctx context.Context, db *DB, workspaceID, name string) error {
+func RenameWorkspace(ctx context.Context, db *Catalog, workspaceID, name string) error {
 	res, err := db.W.ExecContext(ctx, `UPDATE workspaces SET name = ? WHERE id = ? AND state = 'active'`, name, workspaceID)
 	if err != nil {
 		return err

@@ -51,7 +51,7 @@ func CreateNote(ctx context.Context, db *DB, a Actor, in NoteInput) (*Note, erro
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, n.ContactID, "note.create", "note", n.ID, map[string]Change{"body": {After: body}})
+		return auditAbout(ctx, tx, a, n.ContactID, "note.create", KindNote, n.ID, map[string]Change{"body": {After: body}})
 	})
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string) (*Note, e
 		if _, err := tx.ExecContext(ctx, `UPDATE notes SET body = ?, updated_at = ? WHERE id = ?`, body, time.Now().UTC(), id); err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, before.ContactID, "note.update", "note", id, map[string]Change{"body": {Before: before.Body, After: body}})
+		return auditAbout(ctx, tx, a, before.ContactID, "note.update", KindNote, id, map[string]Change{"body": {Before: before.Body, After: body}})
 	})
 	if err != nil {
 		return nil, err
@@ -146,44 +146,18 @@ func DeleteNote(ctx context.Context, db *DB, a Actor, id string) error {
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, contactID, "note.delete", "note", id, nil)
+		return auditAbout(ctx, tx, a, contactID, "note.delete", KindNote, id, nil)
 	})
 }
 
 // ListNotes returns notes newest first, optionally of one contact or company,
 // keyset-paginated by seq.
 func ListNotes(ctx context.Context, db *DB, contactID, companyID, cursorText string, limit int) ([]Note, string, error) {
-	where, args := "1=1", []any{}
-	if contactID != "" {
-		where, args = where+" AND contact_id = ?", append(args, contactID)
-	}
-	if companyID != "" {
-		where, args = where+" AND company_id = ?", append(args, companyID)
-	}
-	return pageBySeq[Note](ctx, db, noteSelect, where, args, cursorText, limit, func(n Note) int64 { return n.Seq })
-}
-
-// pageBySeq lists rows newest first, keyset-paginated on seq.
-func pageBySeq[T any](ctx context.Context, db *DB, selectSQL, where string, args []any, cursorText string, limit int, seqOf func(T) int64) ([]T, string, error) {
-	if cursorText != "" {
-		c, err := decodeCursor(cursorText, 1)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = where+" AND seq < ?", append(args, c[0])
-	}
-	limit = clampLimit(limit)
-	var rows []T
-	if err := db.R.SelectContext(ctx, &rows, selectSQL+` WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, limit+1)...); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = cursor{seqOf(rows[limit-1])}.encode()
-	}
-	if rows == nil {
-		rows = []T{}
-	}
-	return rows, next, nil
+	var w clause
+	w.eq("contact_id", contactID)
+	w.eq("company_id", companyID)
+	return listKeyset(ctx, db, keysetPage[Note]{
+		selectSQL: noteSelect, where: w, sort: bySeq("seq"), cursor: cursorText, limit: limit,
+		key: func(n Note) cursor { return cursor{n.Seq} },
+	})
 }

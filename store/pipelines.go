@@ -128,7 +128,7 @@ func createPipeline(ctx context.Context, tx *sqlx.Tx, a Actor, name string) (str
 			return "", err
 		}
 	}
-	return id, audit(ctx, tx, a, "pipeline.create", "pipeline", id, map[string]Change{"name": {After: name}})
+	return id, audit(ctx, tx, a, "pipeline.create", KindPipeline, id, map[string]Change{"name": {After: name}})
 }
 
 // cleanName checks a required short name.
@@ -154,7 +154,7 @@ func RenamePipeline(ctx context.Context, db *DB, a Actor, id, name string) error
 		if _, err := tx.ExecContext(ctx, `UPDATE pipelines SET name = ?, updated_at = ? WHERE id = ?`, name, time.Now().UTC(), id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "pipeline.update", "pipeline", id, map[string]Change{"name": {Before: before, After: name}})
+		return audit(ctx, tx, a, "pipeline.update", KindPipeline, id, map[string]Change{"name": {Before: before, After: name}})
 	})
 }
 
@@ -181,7 +181,7 @@ func DeletePipeline(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pipelines WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "pipeline.delete", "pipeline", id, map[string]Change{"name": {Before: name}})
+		return audit(ctx, tx, a, "pipeline.delete", KindPipeline, id, map[string]Change{"name": {Before: name}})
 	})
 }
 
@@ -233,7 +233,7 @@ func AddStage(ctx context.Context, db *DB, a Actor, pipelineID string, in StageI
 			VALUES (:id, :pipeline_id, :name, :probability, :position, :created_at)`, s); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "stage.create", "stage", s.ID, map[string]Change{"name": {After: s.Name}, "probability": {After: s.Probability}})
+		return audit(ctx, tx, a, "stage.create", KindStage, s.ID, map[string]Change{"name": {After: s.Name}, "probability": {After: s.Probability}})
 	})
 	if err != nil {
 		return nil, err
@@ -258,7 +258,7 @@ func UpdateStage(ctx context.Context, db *DB, a Actor, id string, in StageInput)
 		ch := map[string]Change{}
 		diff(ch, "name", before.Name, in.Name)
 		diff(ch, "probability", before.Probability, in.Probability)
-		return audit(ctx, tx, a, "stage.update", "stage", id, ch)
+		return audit(ctx, tx, a, "stage.update", KindStage, id, ch)
 	})
 }
 
@@ -284,7 +284,7 @@ func MoveStage(ctx context.Context, db *DB, a Actor, id string, delta int) error
 				return err
 			}
 		}
-		return audit(ctx, tx, a, "stage.move", "stage", id, map[string]Change{"position": {Before: i + 1, After: j + 1}})
+		return audit(ctx, tx, a, "stage.move", KindStage, id, map[string]Change{"position": {Before: i + 1, After: j + 1}})
 	})
 }
 
@@ -329,6 +329,6 @@ func DeleteStage(ctx context.Context, db *DB, a Actor, id, moveTo string) error 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM stages WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "stage.delete", "stage", id, map[string]Change{"name": {Before: s.Name}, "deals_moved_to": {After: moveTo}})
+		return audit(ctx, tx, a, "stage.delete", KindStage, id, map[string]Change{"name": {Before: s.Name}, "deals_moved_to": {After: moveTo}})
 	})
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -100,26 +99,30 @@ func cleanTags(tags []string) ([]string, error) {
 	return out, nil
 }
 
-// tagTable names the link table of contacts or companies.
-func tagTable(entity string) (table, column string) {
-	if entity == "company" {
-		return "company_tags", "company_id"
-	}
-	return "contact_tags", "contact_id"
+// tagTable names the link table of contacts' or companies' tags.
+func tagTable(k Kind) (table, column string, err error) {
+	column, err = k.recordColumn()
+	return string(k) + "_tags", column, err
 }
 
 // setTags replaces a record's tags, creating tags as needed.
-func setTags(ctx context.Context, tx *sqlx.Tx, entity, id string, tags []string) error {
-	table, col := tagTable(entity)
+func setTags(ctx context.Context, tx *sqlx.Tx, k Kind, id string, tags []string) error {
+	table, col, err := tagTable(k)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+col+` = ?`, id); err != nil {
 		return err
 	}
-	return addTags(ctx, tx, entity, id, tags)
+	return addTags(ctx, tx, k, id, tags)
 }
 
 // addTags adds tags to a record, keeping the ones it has.
-func addTags(ctx context.Context, tx *sqlx.Tx, entity, id string, tags []string) error {
-	table, col := tagTable(entity)
+func addTags(ctx context.Context, tx *sqlx.Tx, k Kind, id string, tags []string) error {
+	table, col, err := tagTable(k)
+	if err != nil {
+		return err
+	}
 	for _, t := range tags {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, t); err != nil {
 			return err
@@ -132,12 +135,15 @@ func addTags(ctx context.Context, tx *sqlx.Tx, entity, id string, tags []string)
 }
 
 // tagsOf returns the tags of the given records, by record id.
-func tagsOf(ctx context.Context, q sqlx.QueryerContext, entity string, ids []string) (map[string][]string, error) {
+func tagsOf(ctx context.Context, q sqlx.QueryerContext, k Kind, ids []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	table, col := tagTable(entity)
+	table, col, err := tagTable(k)
+	if err != nil {
+		return nil, err
+	}
 	query, args, err := sqlx.In(`SELECT l.`+col+` AS id, t.name FROM `+table+` l JOIN tags t ON t.seq = l.tag_seq
 		WHERE l.`+col+` IN (?) ORDER BY t.name COLLATE NOCASE`, ids)
 	if err != nil {
@@ -163,43 +169,6 @@ func AllTags(ctx context.Context, db *DB) ([]string, error) {
 	var tags []string
 	err := db.R.SelectContext(ctx, &tags, `SELECT name FROM tags ORDER BY name COLLATE NOCASE`)
 	return tags, err
-}
-
-// cursor is the position after the last row of a page: the sort key values
-// and the row's seq. It travels as opaque URL-safe text.
-type cursor []any
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal([]any(c))
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeCursor reads a cursor of n sort key values. The text comes from the
-// client, so a well-formed cursor of the wrong shape (an array or object
-// where a key value goes) is refused here: the driver cannot bind one.
-func decodeCursor(s string, n int) (cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	var c cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || len(c) != n || !c.scalars() {
-		return nil, Errorf(EInvalid, "The cursor is not valid; start again from the first page.")
-	}
-	return c, nil
-}
-
-// scalars reports whether every value is one a sort key can hold: text, a
-// number or NULL.
-func (c cursor) scalars() bool {
-	for _, v := range c {
-		switch v.(type) {
-		case string, float64, nil:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // diff records the change of one field in changes when before and after differ.

@@ -88,7 +88,7 @@ func SetRetention(ctx context.Context, db *DB, a Actor, r Retention, hook Policy
 		if err := hook.run(r != Retention{}); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "retention.update", "workspace", "", ch)
+		return audit(ctx, tx, a, "retention.update", KindWorkspace, "", ch)
 	})
 }
 
@@ -127,7 +127,7 @@ func ApplyRetention(ctx context.Context, db *DB, a Actor, now time.Time, hook Po
 		if run.AuditEvents == 0 && run.Activities == 0 {
 			return nil
 		}
-		return audit(ctx, tx, a, "retention.apply", "workspace", "", map[string]Change{
+		return audit(ctx, tx, a, "retention.apply", KindWorkspace, "", map[string]Change{
 			"audit_events_deleted": {After: run.AuditEvents}, "activities_deleted": {After: run.Activities},
 		})
 	})

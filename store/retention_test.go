@@ -19,7 +19,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("deleted with no policy: %+v", run)
 	}
 	// A run that deletes nothing leaves no trace in the audit log.
-	if events, _ := ListAudit(ctx, db, AuditFilter{Action: "retention.apply"}); len(events) != 0 {
+	if events, _, _ := ListAudit(ctx, db, AuditFilter{Action: "retention.apply"}); len(events) != 0 {
 		t.Fatalf("a run that deleted nothing was audited: %+v", events)
 	}
 	if err := SetRetention(ctx, db, tester, Retention{AuditDays: 30, ActivityDays: 90}, nil); err != nil {
@@ -36,7 +36,7 @@ func TestRetention(t *testing.T) {
 	if run.Activities != 2 {
 		t.Fatalf("after 100 days: %+v", run)
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{Action: "retention.apply"})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{Action: "retention.apply"})
 	if len(events) == 0 {
 		t.Fatal("runs are not audited")
 	}

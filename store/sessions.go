@@ -44,7 +44,7 @@ func HashToken(token string) string {
 }
 
 // CreateSession starts a session for a user and returns its token.
-func CreateSession(ctx context.Context, db *DB, userID, ip, userAgent string) (string, error) {
+func CreateSession(ctx context.Context, db *Catalog, userID, ip, userAgent string) (string, error) {
 	token := NewToken()
 	now := time.Now().UTC()
 	_, err := db.W.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
@@ -63,21 +63,21 @@ func SessionByToken(ctx context.Context, q sqlx.QueryerContext, token string) (*
 }
 
 // TouchSession extends a session's life; called at most once a minute per session.
-func TouchSession(ctx context.Context, db *DB, id string) error {
+func TouchSession(ctx context.Context, db *Catalog, id string) error {
 	now := time.Now().UTC()
 	_, err := db.W.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, now, now.Add(SessionLifetime), id)
 	return err
 }
 
 // SetSessionWorkspace records the workspace a session is working in.
-func SetSessionWorkspace(ctx context.Context, db *DB, id, workspaceID string) error {
+func SetSessionWorkspace(ctx context.Context, db *Catalog, id, workspaceID string) error {
 	_, err := db.W.ExecContext(ctx, `UPDATE sessions SET workspace_id = ? WHERE id = ?`, workspaceID, id)
 	return err
 }
 
 // RotateSession replaces a session's token and returns the new one; the old
 // token stops working at once.
-func RotateSession(ctx context.Context, db *DB, id string) (string, error) {
+func RotateSession(ctx context.Context, db *Catalog, id string) (string, error) {
 	token := NewToken()
 	res, err := db.W.ExecContext(ctx, `UPDATE sessions SET id = ? WHERE id = ?`, HashToken(token), id)
 	if err != nil {
@@ -90,14 +90,14 @@ func RotateSession(ctx context.Context, db *DB, id string) (string, error) {
 }
 
 // DeleteSession ends one session.
-func DeleteSession(ctx context.Context, db *DB, id string) error {
+func DeleteSession(ctx context.Context, db *Catalog, id string) error {
 	_, err := db.W.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return err
 }
 
 // DeleteUserSessions ends every session of a user except keepID ("" ends all)
 // and returns how many ended.
-func DeleteUserSessions(ctx context.Context, db *DB, userID, keepID string) (int64, error) {
+func DeleteUserSessions(ctx context.Context, db *Catalog, userID, keepID string) (int64, error) {
 	res, err := db.W.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keepID)
 	if err != nil {
 		return 0, err
@@ -106,7 +106,7 @@ func DeleteUserSessions(ctx context.Context, db *DB, userID, keepID string) (int
 }
 
 // Setting returns an instance setting, creating it with create() the first time.
-func Setting(ctx context.Context, db *DB, key string, create func() []byte) ([]byte, error) {
+func Setting(ctx context.Context, db *Catalog, key string, create func() []byte) ([]byte, error) {
 	if _, err := db.W.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, create()); err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func TestContacts_Create(t *testing.T) {
 		if other.CompanyID != c.CompanyID {
 			t.Fatal("the same company in another letter case made a second company")
 		}
-		events, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID})
+		events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID})
 		if len(events) != 1 || events[0].Action != "contact.create" || events[0].Actor != "user:u1" || events[0].ChangesMap()["email"].After != "Ana@Example.com" {
 			t.Fatalf("audit = %+v", events)
 		}
@@ -141,7 +141,7 @@ func TestContacts_UpdateAndTimeline(t *testing.T) {
 	if _, err := UpdateContact(ctx, db, tester, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", ContactInput{Title: ptr("x")}); ErrorCode(err) != ENotFound {
 		t.Fatalf("update unknown: %v", err)
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID, Action: "contact.update"})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: c.ID, Action: "contact.update"})
 	if len(events) != 1 || events[0].ChangesMap()["stage"].Before != "lead" || events[0].ChangesMap()["stage"].After != "customer" {
 		t.Fatalf("audit = %+v", events)
 	}

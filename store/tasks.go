@@ -79,7 +79,7 @@ func CreateTask(ctx context.Context, db *DB, a Actor, in TaskInput) (*Task, erro
 		if err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, t.ContactID, "task.create", "task", t.ID, taskChanges(&Task{}, t))
+		return auditAbout(ctx, tx, a, t.ContactID, "task.create", KindTask, t.ID, taskChanges(&Task{}, t))
 	})
 	if err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		if err != nil {
 			return err
 		}
-		return auditRelink(ctx, tx, a, "task", id, before.ContactID, t.ContactID, changes)
+		return auditRelink(ctx, tx, a, KindTask, id, before.ContactID, t.ContactID, changes)
 	})
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func DeleteTask(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return auditAbout(ctx, tx, a, before.ContactID, "task.delete", "task", id, taskChanges(before, &Task{}))
+		return auditAbout(ctx, tx, a, before.ContactID, "task.delete", KindTask, id, taskChanges(before, &Task{}))
 	})
 }
 
@@ -218,16 +218,15 @@ type TaskFilter struct {
 
 // ListTasks returns tasks newest first, keyset-paginated by seq.
 func ListTasks(ctx context.Context, db *DB, f TaskFilter) ([]Task, string, error) {
-	where, args := "1=1", []any{}
-	for _, c := range []struct{ col, v string }{
-		{"contact_id", f.ContactID}, {"company_id", f.CompanyID}, {"assignee_id", f.AssigneeID},
-	} {
-		if c.v != "" {
-			where, args = where+" AND "+c.col+" = ?", append(args, c.v)
-		}
-	}
+	var w clause
+	w.eq("contact_id", f.ContactID)
+	w.eq("company_id", f.CompanyID)
+	w.eq("assignee_id", f.AssigneeID)
 	if f.Done != nil {
-		where, args = where+" AND done = ?", append(args, *f.Done)
+		w.and("done = ?", *f.Done)
 	}
-	return pageBySeq[Task](ctx, db, taskSelect, where, args, f.Cursor, f.Limit, func(t Task) int64 { return t.Seq })
+	return listKeyset(ctx, db, keysetPage[Task]{
+		selectSQL: taskSelect, where: w, sort: bySeq("seq"), cursor: f.Cursor, limit: f.Limit,
+		key: func(t Task) cursor { return cursor{t.Seq} },
+	})
 }

@@ -16,7 +16,7 @@ func TestTasks_Create(t *testing.T) {
 		if err != nil || task.Title != "Call back" || task.ContactID != ana.ID || task.CompanyID != "" || task.Done || task.DoneAt != nil || task.CreatedBy != "user:u1" {
 			t.Fatalf("got %+v %v", task, err)
 		}
-		events, _ := ListAudit(ctx, db, AuditFilter{EntityID: task.ID})
+		events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: task.ID})
 		if len(events) != 1 || events[0].Action != "task.create" || events[0].ChangesMap()["due_date"].After != "2027-03-01" {
 			t.Fatalf("audit = %+v", events)
 		}
@@ -69,7 +69,7 @@ func TestTasks_UpdateDoneAndDelete(t *testing.T) {
 	if _, err := UpdateTask(ctx, db, tester, task.ID, TaskInput{Title: ptr("")}); ErrorField(err) != "title" {
 		t.Fatalf("blank title: %v", err)
 	}
-	events, _ := ListAudit(ctx, db, AuditFilter{EntityID: task.ID, Action: "task.update"})
+	events, _, _ := ListAudit(ctx, db, AuditFilter{EntityID: task.ID, Action: "task.update"})
 	if len(events) != 3 || events[2].ChangesMap()["done"].After != true {
 		t.Fatalf("audit = %+v", events)
 	}

@@ -23,20 +23,20 @@ func (t TimelineItem) Changes() map[string]Change {
 	return m
 }
 
-// Timeline returns the newest entries of a contact's (entity "contact") or a
-// company's timeline: activities, notes and tasks, newest first.
-func Timeline(ctx context.Context, db *DB, entity, id string, limit int) ([]TimelineItem, error) {
-	return timeline(ctx, db, entity, id, clampLimit(limit))
+// Timeline returns the newest entries of a contact's or a company's
+// timeline: activities, notes and tasks, newest first.
+func Timeline(ctx context.Context, db *DB, k Kind, id string, limit int) ([]TimelineItem, error) {
+	return timeline(ctx, db, k, id, clampLimit(limit))
 }
 
 // timeline is Timeline without the page bound: a limit of -1 returns all.
-func timeline(ctx context.Context, db *DB, entity, id string, limit int) ([]TimelineItem, error) {
-	col := "contact_id"
-	if entity == "company" {
-		col = "company_id"
+func timeline(ctx context.Context, db *DB, k Kind, id string, limit int) ([]TimelineItem, error) {
+	col, err := k.recordColumn()
+	if err != nil {
+		return nil, err
 	}
 	var items []TimelineItem
-	err := db.R.SelectContext(ctx, &items, `SELECT * FROM (
+	err = db.R.SelectContext(ctx, &items, `SELECT * FROM (
 			SELECT kind, created_at AS at, actor, '' AS ref_id, '' AS text, detail FROM activities WHERE `+col+` = ?1
 			UNION ALL
 			SELECT 'note', created_at, 'user:' || author_id, id, body, '{}' FROM notes WHERE `+col+` = ?1

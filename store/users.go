@@ -57,7 +57,7 @@ func NormalizeEmail(email string) (string, error) {
 }
 
 // CreateUser validates and inserts a user with a bcrypt hash of the password.
-func CreateUser(ctx context.Context, db *DB, nu NewUser) (*User, error) {
+func CreateUser(ctx context.Context, db *Catalog, nu NewUser) (*User, error) {
 	email, err := NormalizeEmail(nu.Email)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ var dummyHash = sync.OnceValue(func() []byte {
 var ErrBadCredentials = Errorf(EUnauthorized, "The email or password is not right.")
 
 // Authenticate returns the user with this email and password.
-func Authenticate(ctx context.Context, db *DB, email, password string) (*User, error) {
+func Authenticate(ctx context.Context, db *Catalog, email, password string) (*User, error) {
 	u, err := UserByEmail(ctx, db.R, email)
 	if ErrorCode(err) == ENotFound {
 		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
@@ -158,7 +158,7 @@ func ValidatePassword(password string) error {
 }
 
 // SetPassword replaces a user's password.
-func SetPassword(ctx context.Context, db *DB, userID, password string) error {
+func SetPassword(ctx context.Context, db *Catalog, userID, password string) error {
 	if err := ValidatePassword(password); err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func SetPassword(ctx context.Context, db *DB, userID, password string) error {
 // memberships under a placeholder address nobody can sign in with, and its
 // sessions end. It reports whether an account lost the address; a
 // verified account keeps it.
-func ClaimAddress(ctx context.Context, db *DB, email string) (bool, error) {
+func ClaimAddress(ctx context.Context, db *Catalog, email string) (bool, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return false, err

@@ -70,7 +70,7 @@ type Manager struct {
 	dataDir  string
 	cfg      *Config
 	log      *slog.Logger
-	catalog  *store.DB
+	catalog  *store.Catalog
 	cache    *Cache
 	repl     *replicator
 	lock     *os.File // held while open; see lockDataDir
@@ -282,7 +282,7 @@ func (m *Manager) openCatalog(ctx context.Context) error {
 	if err := m.repl.acquire(ctx, m.catalogPath(), t, catalogPrefix); err != nil {
 		return err
 	}
-	catalog, err := store.Open(m.catalogPath(), store.OpenOptions{Create: true, Synchronous: "full"})
+	catalog, err := store.OpenCatalog(m.catalogPath(), store.OpenOptions{Create: true, Synchronous: "full"})
 	if err != nil {
 		return fmt.Errorf("cannot open the catalog in %s: %w", m.dataDir, err)
 	}
@@ -291,7 +291,7 @@ func (m *Manager) openCatalog(ctx context.Context) error {
 }
 
 func (m *Manager) init(ctx context.Context) error {
-	if _, _, err := store.Migrate(ctx, m.catalog, store.CatalogSchema); err != nil {
+	if _, _, err := store.Migrate(ctx, m.catalog.DB, store.CatalogSchema); err != nil {
 		return fmt.Errorf("cannot migrate the catalog: %w", err)
 	}
 	tmpl, err := buildTemplate(ctx, m.dataDir)
@@ -332,7 +332,7 @@ func (m *Manager) close() error {
 }
 
 // Catalog returns the catalog database.
-func (m *Manager) Catalog() *store.DB { return m.catalog }
+func (m *Manager) Catalog() *store.Catalog { return m.catalog }
 
 // Workspace returns the catalog row of a workspace as it is now: the one
 // way to read its name and other facts that change.

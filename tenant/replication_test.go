@@ -1061,7 +1061,7 @@ func TestRestore_RecordedInTheRestoredFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Release()
-		events, err := store.ListAudit(ctx, l.DB, store.AuditFilter{Limit: 1})
+		events, _, err := store.ListAudit(ctx, l.DB, store.AuditFilter{Limit: 1})
 		if err != nil || len(events) == 0 {
 			t.Fatalf("audit: %v, %v", events, err)
 		}

@@ -175,7 +175,7 @@ func (m *Manager) compareReplica(ctx context.Context, v Verification, live liveP
 // not replaced (disaster recovery starts from it: see the README).
 func (m *Manager) VerifyCatalogReplica(ctx context.Context) (Verification, error) {
 	v := Verification{WorkspaceID: catalogPrefix, Generation: 1}
-	live, err := m.readAtReplicatedPosition(ctx, m.catalog, &v)
+	live, err := m.readAtReplicatedPosition(ctx, m.catalog.DB, &v)
 	if err != nil {
 		return v, errNotVerifiable{err}
 	}

@@ -241,7 +241,7 @@ func IsSQLiteFile(p string) (bool, error) {
 // is not SQLite, fails integrity_check, has a schema version newer than this
 // binary, or holds any table, index, trigger or view our schema at its
 // version does not define, or defines differently; then, at our schema,
-// any row a normal write could not have made (see importrules.go).
+// any row a normal write could not have made (see archive_import_rules.go).
 func ValidateImport(ctx context.Context, p string) error {
 	st, err := os.Stat(p)
 	if err != nil {

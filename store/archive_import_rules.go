@@ -57,7 +57,7 @@ func importTables() []importTable {
 	return []importTable{
 		{"custom_fields", bySeq, []importRule{
 			uuidRule("id"),
-			enumRule("entity", []string{"contact", "company"}),
+			enumRule("entity", kindNames(recordKinds)),
 			{"key", customKeySQL("key"), fmt.Sprintf("a key of lower-case letters, digits and underscores starting with a letter, at most %d", maxCustomKey)},
 			textRule("label", 1, maxFieldLabel),
 			enumRule("type", CustomFieldTypes),
@@ -124,8 +124,8 @@ func importTables() []importTable {
 		{"tags", bySeq, []importRule{
 			textRule("name", 1, MaxTagLength),
 		}},
-		tagLinks("contact_tags", "contact_id", "contact"),
-		tagLinks("company_tags", "company_id", "company"),
+		tagLinks(KindContact),
+		tagLinks(KindCompany),
 		{"pipelines", bySeq, []importRule{
 			uuidRule("id"),
 			textRule("name", 1, maxShortName),
@@ -403,12 +403,13 @@ func moneySQL(col, currency string) string {
 
 // tagLinks are the rules of a link table between records and tags; its
 // rows have no seq, so a refusal names the rowid.
-func tagLinks(table, col, entity string) importTable {
+func tagLinks(k Kind) importTable {
+	table, col, _ := tagTable(k) // a record kind: no error
 	return importTable{table, `'rowid ' || rowid`, []importRule{
 		uuidRule(col),
 		intRule("tag_seq"),
 		{col, fmt.Sprintf(`(SELECT count(*) FROM %[1]s x WHERE x.%[2]s = %[1]s.%[2]s) <= %d`, table, col, MaxTags),
-			fmt.Sprintf("a %s with at most %d tags", entity, MaxTags)},
+			fmt.Sprintf("a %s with at most %d tags", k, MaxTags)},
 	}}
 }
 

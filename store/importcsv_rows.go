@@ -1,0 +1,171 @@
+package store
+
+import (
+	"slices"
+	"strings"
+)
+
+// What each CSV row becomes: a new contact, an update, a skip or a
+// refusal, decided on the reading side of an import.
+
+// rowOp is what reading decided about a row, for writing to carry out in
+// row order. Reading owns the email and company caches, writing the
+// transaction, the tag cache and the result.
+type rowOp struct {
+	row       int
+	values    []string     // the row's cells as read, kept for the error report
+	malformed bool         // the CSV could not be parsed here
+	fail      string       // the row is refused with this message
+	skip      bool         // its email exists, and rows do not update
+	update    string       // the id of the contact that in updates
+	in        ContactInput // the update
+	company   []any        // a new company to insert first: id, name
+	contact   []any        // a new contact's values, as im.contacts takes them
+	tags      []string     // its tags
+	err       error        // reading failed: the import stops
+}
+
+// undefuse takes back the quote CSVSafe puts before a cell that a
+// spreadsheet would read as a formula, so that an export imports as it
+// was ('+33 1 …' is the phone +33 1 …). The value is stored as text and
+// defused again by every export.
+func undefuse(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(cell[1])) {
+		return cell[1:]
+	}
+	return cell
+}
+
+// decide reads one record: a new contact, an update of the one with its
+// email, a skip, or a refusal. A refused row, or one that updates (and may
+// yet be refused), keeps a copy of its cells for the error report.
+func (im *contactImport) decide(row int, rec []string) rowOp {
+	op := im.decideCells(row, rec)
+	if op.fail != "" || op.update != "" {
+		op.values = slices.Clone(rec)
+	}
+	return op
+}
+
+func (im *contactImport) decideCells(row int, rec []string) rowOp {
+	var values [fieldCount]string
+	var custom map[string]any
+	for i, col := range im.columns[:min(len(rec), len(im.columns))] {
+		cell := undefuse(rec[i])
+		switch col.field {
+		case columnIgnored:
+		case columnCustom:
+			if v := strings.TrimSpace(cell); v != "" {
+				if custom == nil {
+					custom = map[string]any{}
+				}
+				custom[col.custom] = v
+			}
+		default:
+			values[col.field] = cell
+		}
+	}
+	in := importInput(&values, custom)
+	email := strings.ToLower(strings.TrimSpace(values[fieldEmail]))
+	if id, ok := im.emails[email]; ok && email != "" {
+		if !im.opt.Update {
+			return rowOp{row: row, skip: true}
+		}
+		op := rowOp{row: row, update: id, in: in}
+		if in.Company != nil {
+			// Through the cache like a new row's, so that a later row naming
+			// the same new company does not make a second one.
+			cid, create, err := im.companyFor(*in.Company)
+			if err != nil {
+				return rowOp{row: row, fail: ErrorMessage(err)}
+			}
+			op.company, op.in.Company, op.in.CompanyID = create, nil, &cid
+		}
+		return op
+	}
+	op, err := im.create(in)
+	if err != nil {
+		return rowOp{row: row, fail: ErrorMessage(err)}
+	}
+	op.row = row
+	return op
+}
+
+// importInput turns a row's cells into a contact input; empty cells are
+// left out, so an update never blanks a field.
+func importInput(values *[fieldCount]string, custom map[string]any) ContactInput {
+	set := func(field int) *string {
+		v := strings.TrimSpace(values[field])
+		if v == "" {
+			return nil
+		}
+		return &v
+	}
+	in := ContactInput{FirstName: set(fieldFirstName), LastName: set(fieldLastName), Email: set(fieldEmail), Phone: set(fieldPhone),
+		Title: set(fieldTitle), Company: set(fieldCompany), Stage: set(fieldStage)}
+	if full := set(fieldName); full != nil && in.FirstName == nil && in.LastName == nil {
+		first, last, _ := strings.Cut(*full, " ")
+		in.FirstName, in.LastName = &first, &last
+	}
+	if in.Stage != nil {
+		lower := strings.ToLower(*in.Stage)
+		in.Stage = &lower
+	}
+	if t := set(fieldTags); t != nil {
+		tags := strings.FieldsFunc(*t, func(r rune) bool { return r == ',' || r == ';' || r == '|' })
+		in.Tags = &tags
+	}
+	if len(custom) > 0 {
+		in.Custom = custom
+	}
+	return in
+}
+
+// companyFor returns the id of the company named raw: from the cache, or a
+// new one, returned as create too, to insert before the row that names it.
+func (im *contactImport) companyFor(raw string) (id string, create []any, err error) {
+	name, err := cleanText("company", "The company name", raw, 200)
+	if err != nil {
+		return "", nil, err
+	}
+	key := strings.ToLower(name)
+	if id, ok := im.companies[key]; ok {
+		return id, nil, nil
+	}
+	id = newID()
+	im.companies[key] = id
+	return id, []any{id, name}, nil
+}
+
+// create validates a new contact like CreateContact does; its company
+// comes from the cache, or is new.
+func (im *contactImport) create(in ContactInput) (rowOp, error) {
+	var op rowOp
+	c := &Contact{ID: newID(), Stage: Stages[0]}
+	company := in.Company
+	in.Company = nil // resolved from the cache below, not one query per row
+	if err := applyContactFields(c, in); err != nil {
+		return op, err
+	}
+	if in.Custom != nil {
+		var err error
+		if c.Custom, err = applyCustom(im.custom, c.Custom, in.Custom); err != nil {
+			return op, err
+		}
+	}
+	var companyID any // NULL for none
+	if company != nil {
+		id, create, err := im.companyFor(*company)
+		if err != nil {
+			return op, err
+		}
+		companyID, op.company = id, create
+	}
+	customJSON, _ := c.Custom.Value()
+	op.contact = []any{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.Stage, customJSON}
+	op.tags = c.Tags
+	if c.Email != "" {
+		im.emails[strings.ToLower(c.Email)] = c.ID
+	}
+	return op, nil
+}
