@@ -36,6 +36,8 @@ var exportLeftOut = func() map[string]string {
 	m := map[string]string{
 		"api_keys": "secrets: never carried over (scrubbed from the archive's workspace.db too)",
 		"counters": "derived: row counts that triggers keep",
+		"job_reports": "reports of this instance's background jobs, whose ids mean nothing elsewhere " +
+			"(emptied in the archive's workspace.db too)",
 		"workspace_settings": "the workspace's configuration (its retention policy), not records; " +
 			"it travels in the archive's workspace.db",
 	}
@@ -125,7 +127,7 @@ func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string
 // scrubSnapshot removes from the snapshot what must not leave: API key
 // hashes, and the replication tables Litestream keeps in every file.
 func scrubSnapshot(ctx context.Context, snap *DB) error {
-	for _, stmt := range []string{`DELETE FROM api_keys`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
+	for _, stmt := range []string{`DELETE FROM api_keys`, `DELETE FROM job_reports`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
 		if _, err := snap.W.ExecContext(ctx, stmt); err != nil {
 			return err
 		}

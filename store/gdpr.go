@@ -65,8 +65,13 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 			AND NOT EXISTS (SELECT 1 FROM contact_tags WHERE tag_seq = tags.seq)
 			AND NOT EXISTS (SELECT 1 FROM company_tags WHERE tag_seq = tags.seq)`,
 		`DELETE FROM companies WHERE id = ?3 AND ` + onlyANameCompany,
+		// The reports of past imports keep the rows they refused as they
+		// were, which may be this person's: they go, all of them, since
+		// a refused row is linked to no contact.
+		`DELETE FROM job_reports`,
 		`INSERT INTO contacts_fts (contacts_fts) VALUES ('optimize')`,
 		`INSERT INTO notes_fts (notes_fts) VALUES ('optimize')`,
+		`INSERT INTO companies_fts (companies_fts) VALUES ('optimize')`,
 	}
 	for _, stmt := range steps {
 		if _, err := tx.ExecContext(ctx, stmt, id, traces.Tags, traces.CompanyID); err != nil {
@@ -96,7 +101,8 @@ var erasureReach = map[string]string{
 	"audit_log":     "events about them or their notes, tasks and deals keep no changes",
 	"contacts_fts":  "their entry leaves by trigger; 'optimize' rewrites the segments without it",
 	"notes_fts":     "their notes' entries leave by trigger; 'optimize' rewrites the segments without them",
-	"companies_fts": "a company deleted with them leaves by trigger",
+	"companies_fts": "a company deleted with them leaves by trigger; 'optimize' rewrites the segments without it",
+	"job_reports":   "reports of imports, which may hold rows they refused: all deleted",
 }
 
 // erasureLeftOut: see erasureReach.

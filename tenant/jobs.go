@@ -83,7 +83,7 @@ func (j *JobRun) Progress(done, total int64) {
 // runner runs jobs with bounded concurrency, records them in the catalog,
 // and drains them on close.
 type runner struct {
-	catalog *store.DB
+	catalog *store.Catalog
 	log     *slog.Logger
 	acquire func(ctx context.Context, id string) (*Lease, error)
 	perWS   int
@@ -104,7 +104,7 @@ type wsSlots struct {
 	users int
 }
 
-func newRunner(catalog *store.DB, log *slog.Logger, acquire func(context.Context, string) (*Lease, error), maxJobs, perWS int) *runner {
+func newRunner(catalog *store.Catalog, log *slog.Logger, acquire func(context.Context, string) (*Lease, error), maxJobs, perWS int) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &runner{
 		catalog: catalog, log: log, acquire: acquire,
