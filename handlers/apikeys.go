@@ -27,7 +27,7 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status in
 		s.serverError(w, r, err)
 		return
 	}
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return

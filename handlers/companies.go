@@ -73,7 +73,7 @@ func (s *Server) company(w http.ResponseWriter, r *http.Request) {
 		page.Timeline, err = store.Timeline(ctx, wc.lease.DB, "company", c.ID, 100)
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "company")
@@ -118,7 +118,7 @@ func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c *store.Company, f *form) {
 	wc := workspaceFrom(r)
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -170,12 +170,11 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 		return
 	}
 	in := companyInput(f, fields)
-	err = s.checkOwner(r, *in.OwnerID)
 	var saved *store.Company
-	if err == nil && id == "" {
-		saved, err = store.CreateCompany(ctx, wc.lease.DB, s.actor(r), in)
-	} else if err == nil {
-		saved, err = store.UpdateCompany(ctx, wc.lease.DB, s.actor(r), id, in)
+	if id == "" {
+		saved, err = wc.svc.CreateCompany(ctx, s.actor(r), in)
+	} else {
+		saved, err = wc.svc.UpdateCompany(ctx, s.actor(r), id, in)
 	}
 	if err != nil {
 		s.recordFormError(w, r, f, err, "name", func(status int) { s.renderCompanyForm(w, r, status, current, f) })

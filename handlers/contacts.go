@@ -78,7 +78,7 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		page.Tags, err = store.AllTags(ctx, wc.lease.DB)
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
@@ -123,7 +123,7 @@ func (s *Server) editContact(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderContactForm(w http.ResponseWriter, r *http.Request, status int, c *store.Contact, f *form) {
 	wc := workspaceFrom(r)
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -160,17 +160,6 @@ func contactInput(f *form, fields []store.CustomField) store.ContactInput {
 	return in
 }
 
-// checkOwner makes sure an owner is a member of this workspace.
-func (s *Server) checkOwner(r *http.Request, ownerID string) error {
-	if ownerID == "" {
-		return nil
-	}
-	if _, err := store.MemberRole(r.Context(), s.catalog.R, ownerID, workspaceFrom(r).ws.ID); err != nil {
-		return store.FieldError("owner_id", "The owner must be a member of this workspace.")
-	}
-	return nil
-}
-
 func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	f := newForm(r.PostForm)
@@ -179,12 +168,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	in := contactInput(f, fields)
-	err = s.checkOwner(r, *in.OwnerID)
-	var c *store.Contact
-	if err == nil {
-		c, err = store.CreateContact(r.Context(), wc.lease.DB, s.actor(r), in)
-	}
+	c, err := wc.svc.CreateContact(r.Context(), s.actor(r), contactInput(f, fields))
 	if err != nil {
 		s.contactFormError(w, r, nil, f, err)
 		return
@@ -207,12 +191,7 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	in := contactInput(f, fields)
-	err = s.checkOwner(r, *in.OwnerID)
-	if err == nil {
-		_, err = store.UpdateContact(r.Context(), wc.lease.DB, s.actor(r), id, in)
-	}
-	if err != nil {
+	if _, err := wc.svc.UpdateContact(r.Context(), s.actor(r), id, contactInput(f, fields)); err != nil {
 		s.contactFormError(w, r, current, f, err)
 		return
 	}
@@ -255,7 +234,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 		page.Tasks, _, err = store.ListTasks(ctx, wc.lease.DB, store.TaskFilter{ContactID: c.ID, Limit: store.MaxLimit})
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
@@ -315,12 +294,6 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	ids, kind, value := r.PostForm["id"], r.PostForm.Get("action"), strings.TrimSpace(r.PostForm.Get("value"))
 	back := "/w/" + wc.ws.ID + "/contacts"
-	if kind == "owner" {
-		if err := s.checkOwner(r, value); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
 	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
 		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}}
 		s.renderConfirm(w, r, confirmPage{
@@ -330,7 +303,7 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	n, err := store.BulkContacts(r.Context(), wc.lease.DB, s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
+	n, err := wc.svc.BulkContacts(r.Context(), s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
 	if err != nil {
 		if store.ErrorCode(err) == store.EValidation {
 			s.flash(w, r, "error", store.ErrorMessage(err))

@@ -59,7 +59,7 @@ func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
 		page.Forecast, err = store.Forecast(ctx, wc.lease.DB, page.Pipeline.ID, f)
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -88,7 +88,7 @@ func (s *Server) dealPageData(r *http.Request, d *store.Deal) (dealPage, error) 
 	var err error
 	page.Pipelines, err = store.Pipelines(r.Context(), wc.lease.DB)
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(r.Context())
 	}
 	return page, err
 }
@@ -177,9 +177,6 @@ func (s *Server) dealInput(r *http.Request, f *form) (store.DealInput, error) {
 		}
 		in.CompanyID = &id
 	}
-	if err := s.checkOwner(r, *in.OwnerID); err != nil {
-		return in, err
-	}
 	if *in.StageID != "" {
 		pipeline, err := s.pipelineOfStage(r, *in.StageID)
 		if err != nil {
@@ -220,9 +217,9 @@ func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
 	in, err := s.dealInput(r, f)
 	var saved *store.Deal
 	if err == nil && id == "" {
-		saved, err = store.CreateDeal(r.Context(), wc.lease.DB, s.actor(r), in)
+		saved, err = wc.svc.CreateDeal(r.Context(), s.actor(r), in)
 	} else if err == nil {
-		saved, err = store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, in)
+		saved, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, in)
 	}
 	if err != nil {
 		s.recordFormError(w, r, f, err, "title", func(status int) { s.renderDealForm(w, r, status, current, f) })
@@ -245,7 +242,7 @@ func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 	id, stage := mux.Vars(r)["deal"], r.PostForm.Get("stage_id")
 	d, err := store.GetDeal(r.Context(), wc.lease.DB, id)
 	if err == nil {
-		_, err = store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, store.DealInput{StageID: &stage})
+		_, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{StageID: &stage})
 	}
 	if err != nil {
 		if store.ErrorCode(err) == store.EValidation {
@@ -265,7 +262,7 @@ func (s *Server) closeDeal(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	id := mux.Vars(r)["deal"]
 	status, reason := r.PostForm.Get("status"), r.PostForm.Get("lost_reason")
-	_, err := store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, store.DealInput{Status: &status, LostReason: &reason})
+	_, err := wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{Status: &status, LostReason: &reason})
 	if store.ErrorCode(err) == store.EValidation {
 		s.renderError(w, r, http.StatusUnprocessableEntity, store.ErrorMessage(err))
 		return

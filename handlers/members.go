@@ -24,7 +24,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, status int, f *form, link string) {
 	wc := workspaceFrom(r)
 	ctx := r.Context()
-	members, err := store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(ctx)
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -58,7 +58,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -94,7 +94,7 @@ type workspacePage struct {
 
 func (s *Server) workspaceHome(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
