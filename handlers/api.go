@@ -226,6 +226,9 @@ func decodeError(err error, dst any) error {
 	case errors.As(err, &typeErr):
 		return store.Errorf(store.EInvalid, "The request body must be a JSON object.")
 	}
+	// encoding/json has no error type for an unknown field: its text is the
+	// only sign (stable since Go 1.10). The one error text read in handlers,
+	// and it is the standard library's, not ours.
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		field = strings.Trim(field, `"`)
 		return store.FieldError(field, "%s is not a field of this record.", field)

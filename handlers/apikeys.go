@@ -44,7 +44,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	key, _, err := store.CreateAPIKey(r.Context(), wc.lease.DB, s.actor(r), wc.ws.ID, f.Get("name"), f.Get("role"))
 	if err != nil {
-		s.recordFormError(w, r, f, err, "name", func(status int) { s.renderAPIKeys(w, r, status, f, "") })
+		s.failForm(w, r, f, err, func(status int) { s.renderAPIKeys(w, r, status, f, "") })
 		return
 	}
 	s.renderAPIKeys(w, r, http.StatusCreated, newForm(nil), key)

@@ -177,7 +177,7 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 		saved, err = wc.svc.UpdateCompany(ctx, s.actor(r), id, in)
 	}
 	if err != nil {
-		s.recordFormError(w, r, f, err, "name", func(status int) { s.renderCompanyForm(w, r, status, current, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderCompanyForm(w, r, status, current, f) })
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Name+".")
@@ -188,22 +188,6 @@ func (s *Server) createCompany(w http.ResponseWriter, r *http.Request) { s.saveC
 
 func (s *Server) updateCompany(w http.ResponseWriter, r *http.Request) {
 	s.saveCompany(w, r, mux.Vars(r)["company"])
-}
-
-// recordFormError puts a validation or conflict error on its field and
-// re-renders the form; anything else is an error page.
-func (s *Server) recordFormError(w http.ResponseWriter, r *http.Request, f *form, err error, defaultField string, rerender func(status int)) {
-	code := store.ErrorCode(err)
-	if code == store.EInternal || code == store.ENotFound {
-		s.fail(w, r, err)
-		return
-	}
-	field := store.ErrorField(err)
-	if field == "" {
-		field = defaultField
-	}
-	f.Fail(field, store.ErrorMessage(err))
-	rerender(statusOf(code))
 }
 
 func (s *Server) confirmDeleteCompany(w http.ResponseWriter, r *http.Request) {

@@ -201,7 +201,7 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 
 // contactFormError re-renders the form with the error on its field.
 func (s *Server) contactFormError(w http.ResponseWriter, r *http.Request, c *store.Contact, f *form, err error) {
-	s.recordFormError(w, r, f, err, "first_name", func(status int) { s.renderContactForm(w, r, status, c, f) })
+	s.failForm(w, r, f, err, func(status int) { s.renderContactForm(w, r, status, c, f) })
 }
 
 // contactPage is one contact with its timeline.

@@ -222,7 +222,7 @@ func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
 		saved, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, in)
 	}
 	if err != nil {
-		s.recordFormError(w, r, f, err, "title", func(status int) { s.renderDealForm(w, r, status, current, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderDealForm(w, r, status, current, f) })
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Title+".")
@@ -245,10 +245,6 @@ func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 		_, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{StageID: &stage})
 	}
 	if err != nil {
-		if store.ErrorCode(err) == store.EValidation {
-			s.renderError(w, r, http.StatusUnprocessableEntity, store.ErrorMessage(err))
-			return
-		}
 		s.fail(w, r, err)
 		return
 	}
@@ -263,10 +259,6 @@ func (s *Server) closeDeal(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["deal"]
 	status, reason := r.PostForm.Get("status"), r.PostForm.Get("lost_reason")
 	_, err := wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{Status: &status, LostReason: &reason})
-	if store.ErrorCode(err) == store.EValidation {
-		s.renderError(w, r, http.StatusUnprocessableEntity, store.ErrorMessage(err))
-		return
-	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -150,6 +150,10 @@ func (f *form) Fail(name, msg string) {
 	}
 }
 
+// FormError is the error of the whole form, one no field is at fault for
+// (recorded with Fail("", msg)); the layout shows it above the page.
+func (f *form) FormError() string { return f.Errors[""] }
+
 // Valid reports whether no field failed.
 func (f *form) Valid() bool { return len(f.Errors) == 0 }
 

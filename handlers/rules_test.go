@@ -161,3 +161,53 @@ func (c *client) formAnswer(path, token string, form url.Values) (accepted bool,
 	c.tb.Fatalf("POST %s: status %d", path, r.status)
 	return false, ""
 }
+
+// TestFormErrors_OnTheFieldTheErrorNames: a form shows an error on the
+// field the store or tenant names in it, never on one guessed from its
+// text; an error no field is at fault for is the whole form's.
+func TestFormErrors_OnTheFieldTheErrorNames(t *testing.T) {
+	f := newFixture(t)
+	admin := f.ts.loggedIn(t, f.admin.Email)
+	token := admin.workspaceToken(f.a)
+	global := admin.token("/")
+	for _, tc := range []struct {
+		name, path, token string
+		form              url.Values
+		status            int
+		field             string
+	}{
+		{"workspace without a name", "/workspaces", global, url.Values{"name": {" "}}, 422, "name"},
+		{"workspace in no region", "/workspaces", global, url.Values{"name": {"Mars"}, "region": {"mars"}}, 422, "region"},
+		{"invitation as root", "/w/" + f.a + "/members/invite", token, url.Values{"role": {"root"}}, 422, "role"},
+		{"invitation to no address", "/w/" + f.a + "/members/invite", token, url.Values{"role": {"member"}, "email": {"not an address"}}, 422, "email"},
+		{"the last pipeline", "/w/" + f.a + "/settings/pipelines/" + f.pipeline + "/delete", token, nil, 409, ""},
+	} {
+		r := admin.post(tc.path, tc.token, tc.form)
+		wantStatus(t, tc.name, r, tc.status)
+		wantFormError(t, tc.name, r.body, tc.field)
+	}
+
+	setup := newTestServer(t).newClient(t)
+	for _, tc := range []struct{ name, email, password, field string }{
+		{"setup with a bad email", "not an address", testPassword, "email"},
+		{"setup with a short password", "first@example.com", "short", "password"},
+	} {
+		r := setup.post("/setup", setup.token("/setup"), url.Values{"email": {tc.email}, "password": {tc.password}})
+		wantStatus(t, tc.name, r, http.StatusUnprocessableEntity)
+		wantFormError(t, tc.name, r.body, tc.field)
+	}
+}
+
+// wantFormError checks a page shows one error, on field ("" for the whole
+// form: an alert above the page).
+func wantFormError(t *testing.T, what, body, field string) {
+	t.Helper()
+	onField := strings.Count(body, `<p class="error" id="e-`)
+	formLevel := strings.Count(body, `class="flash flash-error" role="alert"`)
+	switch {
+	case field == "" && (formLevel != 1 || onField != 0):
+		t.Errorf("%s: %d form errors and %d field errors, want the form's own", what, formLevel, onField)
+	case field != "" && (onField != 1 || !strings.Contains(body, `id="e-`+field+`"`)):
+		t.Errorf("%s: %d field errors, want one on %s", what, onField, field)
+	}
+}

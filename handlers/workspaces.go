@@ -47,16 +47,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) {
 		Name: f.Get("name"), Region: f.Get("region"), OwnerEmail: u.Email, Actor: "user:" + u.ID,
 	})
 	if err != nil {
-		if store.ErrorCode(err) == store.EInternal {
-			s.serverError(w, r, err)
-			return
-		}
-		field := "name"
-		if strings.Contains(strings.ToLower(store.ErrorMessage(err)), "region") {
-			field = "region"
-		}
-		f.Fail(field, store.ErrorMessage(err))
-		s.renderHome(w, r, statusOf(store.ErrorCode(err)), f)
+		s.failForm(w, r, f, err, func(status int) { s.renderHome(w, r, status, f) })
 		return
 	}
 	s.flash(w, r, "success", "Workspace "+ws.Name+" is ready.")
@@ -168,12 +159,7 @@ func (s *Server) renameWorkspace(w http.ResponseWriter, r *http.Request) {
 		err = store.RenameWorkspace(r.Context(), s.catalog, wc.ws.ID, name)
 	}
 	if err != nil {
-		if store.ErrorCode(err) == store.EInternal {
-			s.serverError(w, r, err)
-			return
-		}
-		f.Fail("name", store.ErrorMessage(err))
-		s.renderSettings(w, r, statusOf(store.ErrorCode(err)), f)
+		s.failForm(w, r, f, err, func(status int) { s.renderSettings(w, r, status, f) })
 		return
 	}
 	s.flash(w, r, "success", "The workspace is now called "+name+".")
@@ -242,7 +228,7 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
 	}
 	err := s.tenants.SetRetention(r.Context(), wc.lease, s.actor(r), store.Retention{AuditDays: days("audit_days"), ActivityDays: days("activity_days")})
 	if err != nil {
-		s.recordFormError(w, r, f, err, "audit_days", func(status int) { s.renderSettings(w, r, status, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderSettings(w, r, status, f) })
 		return
 	}
 	s.flash(w, r, "success", "The retention policy was saved; it is applied within a few hours.")
