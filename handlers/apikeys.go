@@ -57,5 +57,5 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The key was revoked; requests with it are refused from now on.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings/api-keys", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "api-keys"), http.StatusSeeOther)
 }

@@ -181,7 +181,7 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Name+".")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/companies/"+saved.ID, http.StatusSeeOther)
+	http.Redirect(w, r, companyURL(wc.ws.ID, saved.ID), http.StatusSeeOther)
 }
 
 func (s *Server) createCompany(w http.ResponseWriter, r *http.Request) { s.saveCompany(w, r, "") }
@@ -197,11 +197,10 @@ func (s *Server) confirmDeleteCompany(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	base := "/w/" + wc.ws.ID + "/companies/" + c.ID
 	s.renderConfirm(w, r, confirmPage{
 		Question: "Delete " + c.Name + "?",
 		Detail:   "Its notes and tasks go too. Its contacts stay, without a company. This cannot be undone.",
-		Action:   base + "/delete", Button: "Delete company", Cancel: base,
+		Action:   companyURL(wc.ws.ID, c.ID, "delete"), Button: "Delete company", Cancel: companyURL(wc.ws.ID, c.ID),
 	})
 }
 
@@ -212,5 +211,5 @@ func (s *Server) deleteCompany(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The company was deleted.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/companies", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "companies"), http.StatusSeeOther)
 }

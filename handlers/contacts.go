@@ -174,7 +174,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", c.Name()+" was added.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/"+c.ID, http.StatusSeeOther)
+	http.Redirect(w, r, contactURL(wc.ws.ID, c.ID), http.StatusSeeOther)
 }
 
 func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +196,7 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "Saved.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/"+id, http.StatusSeeOther)
+	http.Redirect(w, r, contactURL(wc.ws.ID, id), http.StatusSeeOther)
 }
 
 // contactFormError re-renders the form with the error on its field.
@@ -260,9 +260,9 @@ func (s *Server) confirmDeleteContact(w http.ResponseWriter, r *http.Request) {
 	s.renderConfirm(w, r, confirmPage{
 		Question: "Delete " + c.Name() + "?",
 		Detail:   "Their notes, tasks and timeline go too. This cannot be undone.",
-		Action:   "/w/" + wc.ws.ID + "/contacts/" + c.ID + "/delete",
+		Action:   contactURL(wc.ws.ID, c.ID, "delete"),
 		Button:   "Delete contact",
-		Cancel:   "/w/" + wc.ws.ID + "/contacts/" + c.ID,
+		Cancel:   contactURL(wc.ws.ID, c.ID),
 	})
 }
 
@@ -273,7 +273,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The contact was deleted.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts"), http.StatusSeeOther)
 }
 
 // confirmPage asks before a destructive action; it works without JavaScript.
@@ -293,13 +293,13 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, p confirm
 func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	ids, kind, value := r.PostForm["id"], r.PostForm.Get("action"), strings.TrimSpace(r.PostForm.Get("value"))
-	back := "/w/" + wc.ws.ID + "/contacts"
+	back := workspaceURL(wc.ws.ID, "contacts")
 	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
 		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}}
 		s.renderConfirm(w, r, confirmPage{
 			Question: "Delete " + plural2(len(ids), "contact", "contacts") + "?",
 			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
-			Action:   back + "/bulk", Button: "Delete " + plural2(len(ids), "contact", "contacts"), Cancel: back, Hidden: hidden,
+			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + plural2(len(ids), "contact", "contacts"), Cancel: back, Hidden: hidden,
 		})
 		return
 	}

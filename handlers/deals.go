@@ -226,7 +226,7 @@ func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Title+".")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals/"+saved.ID, http.StatusSeeOther)
+	http.Redirect(w, r, dealURL(wc.ws.ID, saved.ID), http.StatusSeeOther)
 }
 
 func (s *Server) createDeal(w http.ResponseWriter, r *http.Request) { s.saveDeal(w, r, "") }
@@ -248,7 +248,7 @@ func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals?pipeline="+d.PipelineID, http.StatusSeeOther)
+	http.Redirect(w, r, pipelineDealsURL(wc.ws.ID, d.PipelineID), http.StatusSeeOther)
 }
 
 // closeDeal marks a deal won or lost (or open again). It sends and changes
@@ -263,7 +263,7 @@ func (s *Server) closeDeal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals/"+id, http.StatusSeeOther)
+	http.Redirect(w, r, dealURL(wc.ws.ID, id), http.StatusSeeOther)
 }
 
 func (s *Server) confirmDeleteDeal(w http.ResponseWriter, r *http.Request) {
@@ -273,9 +273,8 @@ func (s *Server) confirmDeleteDeal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	base := "/w/" + wc.ws.ID + "/deals/" + d.ID
 	s.renderConfirm(w, r, confirmPage{Question: "Delete the deal " + d.Title + "?", Detail: "This cannot be undone; to keep its history, mark it lost instead.",
-		Action: base + "/delete", Button: "Delete deal", Cancel: base})
+		Action: dealURL(wc.ws.ID, d.ID, "delete"), Button: "Delete deal", Cancel: dealURL(wc.ws.ID, d.ID)})
 }
 
 func (s *Server) deleteDeal(w http.ResponseWriter, r *http.Request) {
@@ -285,5 +284,5 @@ func (s *Server) deleteDeal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The deal was deleted.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "deals"), http.StatusSeeOther)
 }

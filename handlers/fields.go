@@ -50,7 +50,7 @@ func (s *Server) createField(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The field "+f.Get("label")+" was added.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings/fields", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
 }
 
 func (s *Server) deleteField(w http.ResponseWriter, r *http.Request) {
@@ -60,5 +60,5 @@ func (s *Server) deleteField(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The field was removed; values already entered are kept in exports.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings/fields", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
 }

@@ -17,14 +17,13 @@ func (s *Server) confirmEraseContact(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	base := "/w/" + wc.ws.ID + "/contacts/" + c.ID
 	s.renderConfirm(w, r, confirmPage{
 		Question: "Erase every trace of " + c.Name() + "?",
 		Detail: "For a GDPR erasure request: the contact, their notes, tasks and timeline, their search entries, and their " +
 			"personal data in the audit log are removed for good. Deals stay, without them. The audit log keeps only the fact of the erasure. " +
 			"Backups taken before now still hold them until they age out of the restore window; a restore, or an import of this " +
 			"workspace's archive, erases them again.",
-		Action: base + "/erase", Button: "Erase for good", Cancel: base,
+		Action: contactURL(wc.ws.ID, c.ID, "erase"), Button: "Erase for good", Cancel: contactURL(wc.ws.ID, c.ID),
 	})
 }
 
@@ -35,7 +34,7 @@ func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The contact was erased.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts"), http.StatusSeeOther)
 }
 
 // contactSubjectAccess downloads everything held about a contact as JSON.

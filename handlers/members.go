@@ -81,7 +81,7 @@ func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The role was changed.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/members", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "members"), http.StatusSeeOther)
 }
 
 // canManage refuses an admin changing an owner; owners may change anyone.
@@ -110,7 +110,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The member was removed from this workspace.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/members", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "members"), http.StatusSeeOther)
 }
 
 func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +120,7 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The invitation was revoked; its link no longer works.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/members", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "members"), http.StatusSeeOther)
 }
 
 // invitationPage shows an invitation to its recipient.
@@ -199,7 +199,7 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "You have joined "+inv.WorkspaceName+" as "+inv.Role+".")
-	http.Redirect(w, r, "/w/"+inv.WorkspaceID+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(inv.WorkspaceID), http.StatusSeeOther)
 }
 
 func equalFoldTrim(a, b string) bool {

@@ -29,9 +29,9 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 
 func noteParentURL(workspaceID, contactID, companyID string) string {
 	if companyID != "" {
-		return "/w/" + workspaceID + "/companies/" + companyID
+		return companyURL(workspaceID, companyID)
 	}
-	return "/w/" + workspaceID + "/contacts/" + contactID
+	return contactURL(workspaceID, contactID)
 }
 
 func (s *Server) deleteNote(w http.ResponseWriter, r *http.Request) {

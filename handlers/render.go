@@ -191,6 +191,7 @@ func makeField(f *form, name, label, typ string, opts ...string) field {
 
 var templateFuncs = template.FuncMap{
 	"field":         makeField,
+	"wsURL":         workspaceURL,
 	"ago":           ago,
 	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"bytes":         HumanBytes,

@@ -51,7 +51,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "Workspace "+ws.Name+" is ready.")
-	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(ws.ID), http.StatusSeeOther)
 }
 
 // switchWorkspace moves the session into another workspace: it gets a new
@@ -75,7 +75,7 @@ func (s *Server) switchWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	a.cookie.Values["sid"] = token
 	s.saveCookie(w, r, a.cookie)
-	http.Redirect(w, r, "/w/"+id+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(id), http.StatusSeeOther)
 }
 
 // workspacePage is the overview of one workspace.
@@ -163,7 +163,7 @@ func (s *Server) renameWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The workspace is now called "+name+".")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings"), http.StatusSeeOther)
 }
 
 // deleteWorkspace moves the workspace to the trash once the owner has typed
@@ -232,7 +232,7 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The retention policy was saved; it is applied within a few hours.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings"), http.StatusSeeOther)
 }
 
 // importWorkspace makes a workspace from an uploaded export archive or .db
@@ -283,7 +283,7 @@ func (s *Server) importWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "Workspace "+ws.Name+" was imported.")
-	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(ws.ID), http.StatusSeeOther)
 }
 
 // uploadName is a safe local name for an uploaded file: the base of the
