@@ -24,10 +24,12 @@ const maxAPIBody = 1 << 20
 type apiCallerKey struct{}
 
 // apiCaller is who calls the API: a key of one workspace, the lease of that
-// workspace's file, and the actor its changes are recorded under.
+// workspace's file, the workspace service on it, and the actor its changes
+// are recorded under.
 type apiCaller struct {
 	key   *store.APIKey
 	lease *tenant.Lease
+	svc   *tenant.Service
 	actor store.Actor
 }
 
@@ -101,7 +103,7 @@ func (s *Server) apiCaller(r *http.Request) (*apiCaller, error) {
 		lease.Release()
 		return nil, err
 	}
-	return &apiCaller{key: key, lease: lease, actor: store.Actor{Kind: "apikey", ID: key.ID, IP: s.clientIP(r)}}, nil
+	return &apiCaller{key: key, lease: lease, svc: s.tenants.Service(lease), actor: store.Actor{Kind: "apikey", ID: key.ID, IP: s.clientIP(r)}}, nil
 }
 
 // apiErrorBody is the one shape of every API error.
@@ -224,6 +226,9 @@ func decodeError(err error, dst any) error {
 	case errors.As(err, &typeErr):
 		return store.Errorf(store.EInvalid, "The request body must be a JSON object.")
 	}
+	// encoding/json has no error type for an unknown field: its text is the
+	// only sign (stable since Go 1.10). The one error text read in handlers,
+	// and it is the standard library's, not ours.
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		field = strings.Trim(field, `"`)
 		return store.FieldError(field, "%s is not a field of this record.", field)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 var dealsAPI = resource[store.Deal, store.DealInput]{
@@ -14,9 +15,9 @@ var dealsAPI = resource[store.Deal, store.DealInput]{
 			Status: q.Get("status"), OwnerID: q.Get("owner_id"), ContactID: q.Get("contact_id"), CompanyID: q.Get("company_id"),
 			CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"), Cursor: p.cursor, Limit: p.limit})
 	},
-	create: store.CreateDeal,
+	create: (*tenant.Service).CreateDeal,
 	get:    store.GetDeal,
-	update: store.UpdateDeal,
+	update: (*tenant.Service).UpdateDeal,
 	delete: store.DeleteDeal,
 }
 
@@ -31,17 +32,17 @@ var pipelinesAPI = resource[store.Pipeline, pipelineInput]{
 		ps, err := store.Pipelines(ctx, db)
 		return ps, "", err // a workspace has a handful: one page
 	},
-	create: func(ctx context.Context, db *store.DB, a store.Actor, in pipelineInput) (*store.Pipeline, error) {
-		return store.CreatePipeline(ctx, db, a, deref(in.Name))
+	create: func(svc *tenant.Service, ctx context.Context, a store.Actor, in pipelineInput) (*store.Pipeline, error) {
+		return store.CreatePipeline(ctx, svc.DB(), a, deref(in.Name))
 	},
 	get: store.GetPipeline,
-	update: func(ctx context.Context, db *store.DB, a store.Actor, id string, in pipelineInput) (*store.Pipeline, error) {
+	update: func(svc *tenant.Service, ctx context.Context, a store.Actor, id string, in pipelineInput) (*store.Pipeline, error) {
 		if in.Name != nil {
-			if err := store.RenamePipeline(ctx, db, a, id, *in.Name); err != nil {
+			if err := store.RenamePipeline(ctx, svc.DB(), a, id, *in.Name); err != nil {
 				return nil, err
 			}
 		}
-		return store.GetPipeline(ctx, db, id)
+		return store.GetPipeline(ctx, svc.DB(), id)
 	},
 	delete: store.DeletePipeline,
 }

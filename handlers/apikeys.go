@@ -27,7 +27,7 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status in
 		s.serverError(w, r, err)
 		return
 	}
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -44,7 +44,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	key, _, err := store.CreateAPIKey(r.Context(), wc.lease.DB, s.actor(r), wc.ws.ID, f.Get("name"), f.Get("role"))
 	if err != nil {
-		s.recordFormError(w, r, f, err, "name", func(status int) { s.renderAPIKeys(w, r, status, f, "") })
+		s.failForm(w, r, f, err, func(status int) { s.renderAPIKeys(w, r, status, f, "") })
 		return
 	}
 	s.renderAPIKeys(w, r, http.StatusCreated, newForm(nil), key)
@@ -52,10 +52,10 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	if err := s.tenants.RevokeAPIKey(r.Context(), wc.lease, s.actor(r), mux.Vars(r)["key"]); err != nil {
+	if err := wc.svc.RevokeAPIKey(r.Context(), s.actor(r), mux.Vars(r)["key"]); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.flash(w, r, "success", "The key was revoked; requests with it are refused from now on.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings/api-keys", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "api-keys"), http.StatusSeeOther)
 }

@@ -38,7 +38,11 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 		Email: f.Get("email"), Name: f.Get("name"), Password: f.Values.Get("password"), Superadmin: true, Verified: true,
 	})
 	if err != nil {
-		s.formError(w, r, "setup", "Set up Atrium", f, err, userField)
+		s.failForm(w, r, f, err, func(status int) {
+			v := s.newView(r, "Set up Atrium")
+			v.Form = f
+			s.render(w, r, status, "setup", v)
+		})
 		return
 	}
 	if err := s.signIn(w, r, u); err != nil {
@@ -47,32 +51,6 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "success", "Welcome to Atrium. Create your first workspace.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-// userField says which form field a user validation error belongs to.
-func userField(err error) string {
-	msg := store.ErrorMessage(err)
-	switch {
-	case strings.Contains(msg, "password"):
-		return "password"
-	case strings.Contains(msg, "email"):
-		return "email"
-	}
-	return "name"
-}
-
-// formError re-renders a form page: 422 (or the error's own status) with
-// the message on the field it concerns; internal errors become a 500 page.
-func (s *Server) formError(w http.ResponseWriter, r *http.Request, page, title string, f *form, err error, fieldOf func(error) string) {
-	code := store.ErrorCode(err)
-	if code == store.EInternal {
-		s.serverError(w, r, err)
-		return
-	}
-	f.Fail(fieldOf(err), store.ErrorMessage(err))
-	v := s.newView(r, title)
-	v.Form = f
-	s.render(w, r, statusOf(code), page, v)
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {

@@ -34,7 +34,7 @@ func (s *Server) restoreWorkspace(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if code := store.ErrorCode(err); code == store.ENotFound || code == store.EValidation || code == store.EInvalid {
 			s.flash(w, r, "error", store.ErrorMessage(err))
-			http.Redirect(w, r, "/w/"+id+"/settings", http.StatusSeeOther)
+			http.Redirect(w, r, workspaceURL(id, "settings"), http.StatusSeeOther)
 			return
 		}
 		s.fail(w, r, err)
@@ -45,7 +45,7 @@ func (s *Server) restoreWorkspace(w http.ResponseWriter, r *http.Request) {
 		when = at.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	}
 	s.flash(w, r, "success", restored.Name+" was restored to "+when+".")
-	http.Redirect(w, r, "/w/"+restored.ID+"/settings", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(restored.ID, "settings"), http.StatusSeeOther)
 }
 
 // parseRestoreTime reads a datetime-local value ("" means the latest

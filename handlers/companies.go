@@ -73,7 +73,7 @@ func (s *Server) company(w http.ResponseWriter, r *http.Request) {
 		page.Timeline, err = store.Timeline(ctx, wc.lease.DB, "company", c.ID, 100)
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "company")
@@ -118,7 +118,7 @@ func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c *store.Company, f *form) {
 	wc := workspaceFrom(r)
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -170,41 +170,24 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 		return
 	}
 	in := companyInput(f, fields)
-	err = s.checkOwner(r, *in.OwnerID)
 	var saved *store.Company
-	if err == nil && id == "" {
-		saved, err = store.CreateCompany(ctx, wc.lease.DB, s.actor(r), in)
-	} else if err == nil {
-		saved, err = store.UpdateCompany(ctx, wc.lease.DB, s.actor(r), id, in)
+	if id == "" {
+		saved, err = wc.svc.CreateCompany(ctx, s.actor(r), in)
+	} else {
+		saved, err = wc.svc.UpdateCompany(ctx, s.actor(r), id, in)
 	}
 	if err != nil {
-		s.recordFormError(w, r, f, err, "name", func(status int) { s.renderCompanyForm(w, r, status, current, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderCompanyForm(w, r, status, current, f) })
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Name+".")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/companies/"+saved.ID, http.StatusSeeOther)
+	http.Redirect(w, r, companyURL(wc.ws.ID, saved.ID), http.StatusSeeOther)
 }
 
 func (s *Server) createCompany(w http.ResponseWriter, r *http.Request) { s.saveCompany(w, r, "") }
 
 func (s *Server) updateCompany(w http.ResponseWriter, r *http.Request) {
 	s.saveCompany(w, r, mux.Vars(r)["company"])
-}
-
-// recordFormError puts a validation or conflict error on its field and
-// re-renders the form; anything else is an error page.
-func (s *Server) recordFormError(w http.ResponseWriter, r *http.Request, f *form, err error, defaultField string, rerender func(status int)) {
-	code := store.ErrorCode(err)
-	if code == store.EInternal || code == store.ENotFound {
-		s.fail(w, r, err)
-		return
-	}
-	field := store.ErrorField(err)
-	if field == "" {
-		field = defaultField
-	}
-	f.Fail(field, store.ErrorMessage(err))
-	rerender(statusOf(code))
 }
 
 func (s *Server) confirmDeleteCompany(w http.ResponseWriter, r *http.Request) {
@@ -214,11 +197,10 @@ func (s *Server) confirmDeleteCompany(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	base := "/w/" + wc.ws.ID + "/companies/" + c.ID
 	s.renderConfirm(w, r, confirmPage{
 		Question: "Delete " + c.Name + "?",
 		Detail:   "Its notes and tasks go too. Its contacts stay, without a company. This cannot be undone.",
-		Action:   base + "/delete", Button: "Delete company", Cancel: base,
+		Action:   companyURL(wc.ws.ID, c.ID, "delete"), Button: "Delete company", Cancel: companyURL(wc.ws.ID, c.ID),
 	})
 }
 
@@ -229,5 +211,5 @@ func (s *Server) deleteCompany(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The company was deleted.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/companies", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "companies"), http.StatusSeeOther)
 }

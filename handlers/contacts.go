@@ -78,7 +78,7 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		page.Tags, err = store.AllTags(ctx, wc.lease.DB)
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
@@ -123,7 +123,7 @@ func (s *Server) editContact(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderContactForm(w http.ResponseWriter, r *http.Request, status int, c *store.Contact, f *form) {
 	wc := workspaceFrom(r)
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -160,17 +160,6 @@ func contactInput(f *form, fields []store.CustomField) store.ContactInput {
 	return in
 }
 
-// checkOwner makes sure an owner is a member of this workspace.
-func (s *Server) checkOwner(r *http.Request, ownerID string) error {
-	if ownerID == "" {
-		return nil
-	}
-	if _, err := store.MemberRole(r.Context(), s.catalog.R, ownerID, workspaceFrom(r).ws.ID); err != nil {
-		return store.FieldError("owner_id", "The owner must be a member of this workspace.")
-	}
-	return nil
-}
-
 func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	f := newForm(r.PostForm)
@@ -179,18 +168,13 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	in := contactInput(f, fields)
-	err = s.checkOwner(r, *in.OwnerID)
-	var c *store.Contact
-	if err == nil {
-		c, err = store.CreateContact(r.Context(), wc.lease.DB, s.actor(r), in)
-	}
+	c, err := wc.svc.CreateContact(r.Context(), s.actor(r), contactInput(f, fields))
 	if err != nil {
 		s.contactFormError(w, r, nil, f, err)
 		return
 	}
 	s.flash(w, r, "success", c.Name()+" was added.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/"+c.ID, http.StatusSeeOther)
+	http.Redirect(w, r, contactURL(wc.ws.ID, c.ID), http.StatusSeeOther)
 }
 
 func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
@@ -207,22 +191,17 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	in := contactInput(f, fields)
-	err = s.checkOwner(r, *in.OwnerID)
-	if err == nil {
-		_, err = store.UpdateContact(r.Context(), wc.lease.DB, s.actor(r), id, in)
-	}
-	if err != nil {
+	if _, err := wc.svc.UpdateContact(r.Context(), s.actor(r), id, contactInput(f, fields)); err != nil {
 		s.contactFormError(w, r, current, f, err)
 		return
 	}
 	s.flash(w, r, "success", "Saved.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/"+id, http.StatusSeeOther)
+	http.Redirect(w, r, contactURL(wc.ws.ID, id), http.StatusSeeOther)
 }
 
 // contactFormError re-renders the form with the error on its field.
 func (s *Server) contactFormError(w http.ResponseWriter, r *http.Request, c *store.Contact, f *form, err error) {
-	s.recordFormError(w, r, f, err, "first_name", func(status int) { s.renderContactForm(w, r, status, c, f) })
+	s.failForm(w, r, f, err, func(status int) { s.renderContactForm(w, r, status, c, f) })
 }
 
 // contactPage is one contact with its timeline.
@@ -255,7 +234,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 		page.Tasks, _, err = store.ListTasks(ctx, wc.lease.DB, store.TaskFilter{ContactID: c.ID, Limit: store.MaxLimit})
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
@@ -281,9 +260,9 @@ func (s *Server) confirmDeleteContact(w http.ResponseWriter, r *http.Request) {
 	s.renderConfirm(w, r, confirmPage{
 		Question: "Delete " + c.Name() + "?",
 		Detail:   "Their notes, tasks and timeline go too. This cannot be undone.",
-		Action:   "/w/" + wc.ws.ID + "/contacts/" + c.ID + "/delete",
+		Action:   contactURL(wc.ws.ID, c.ID, "delete"),
 		Button:   "Delete contact",
-		Cancel:   "/w/" + wc.ws.ID + "/contacts/" + c.ID,
+		Cancel:   contactURL(wc.ws.ID, c.ID),
 	})
 }
 
@@ -294,7 +273,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The contact was deleted.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts"), http.StatusSeeOther)
 }
 
 // confirmPage asks before a destructive action; it works without JavaScript.
@@ -314,23 +293,17 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, p confirm
 func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	ids, kind, value := r.PostForm["id"], r.PostForm.Get("action"), strings.TrimSpace(r.PostForm.Get("value"))
-	back := "/w/" + wc.ws.ID + "/contacts"
-	if kind == "owner" {
-		if err := s.checkOwner(r, value); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
+	back := workspaceURL(wc.ws.ID, "contacts")
 	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
 		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}}
 		s.renderConfirm(w, r, confirmPage{
 			Question: "Delete " + plural2(len(ids), "contact", "contacts") + "?",
 			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
-			Action:   back + "/bulk", Button: "Delete " + plural2(len(ids), "contact", "contacts"), Cancel: back, Hidden: hidden,
+			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + plural2(len(ids), "contact", "contacts"), Cancel: back, Hidden: hidden,
 		})
 		return
 	}
-	n, err := store.BulkContacts(r.Context(), wc.lease.DB, s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
+	n, err := wc.svc.BulkContacts(r.Context(), s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
 	if err != nil {
 		if store.ErrorCode(err) == store.EValidation {
 			s.flash(w, r, "error", store.ErrorMessage(err))

@@ -59,7 +59,7 @@ func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
 		page.Forecast, err = store.Forecast(ctx, wc.lease.DB, page.Pipeline.ID, f)
 	}
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -88,7 +88,7 @@ func (s *Server) dealPageData(r *http.Request, d *store.Deal) (dealPage, error) 
 	var err error
 	page.Pipelines, err = store.Pipelines(r.Context(), wc.lease.DB)
 	if err == nil {
-		page.Members, err = store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+		page.Members, err = wc.svc.Members(r.Context())
 	}
 	return page, err
 }
@@ -177,9 +177,6 @@ func (s *Server) dealInput(r *http.Request, f *form) (store.DealInput, error) {
 		}
 		in.CompanyID = &id
 	}
-	if err := s.checkOwner(r, *in.OwnerID); err != nil {
-		return in, err
-	}
 	if *in.StageID != "" {
 		pipeline, err := s.pipelineOfStage(r, *in.StageID)
 		if err != nil {
@@ -220,16 +217,16 @@ func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
 	in, err := s.dealInput(r, f)
 	var saved *store.Deal
 	if err == nil && id == "" {
-		saved, err = store.CreateDeal(r.Context(), wc.lease.DB, s.actor(r), in)
+		saved, err = wc.svc.CreateDeal(r.Context(), s.actor(r), in)
 	} else if err == nil {
-		saved, err = store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, in)
+		saved, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, in)
 	}
 	if err != nil {
-		s.recordFormError(w, r, f, err, "title", func(status int) { s.renderDealForm(w, r, status, current, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderDealForm(w, r, status, current, f) })
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Title+".")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals/"+saved.ID, http.StatusSeeOther)
+	http.Redirect(w, r, dealURL(wc.ws.ID, saved.ID), http.StatusSeeOther)
 }
 
 func (s *Server) createDeal(w http.ResponseWriter, r *http.Request) { s.saveDeal(w, r, "") }
@@ -245,17 +242,13 @@ func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 	id, stage := mux.Vars(r)["deal"], r.PostForm.Get("stage_id")
 	d, err := store.GetDeal(r.Context(), wc.lease.DB, id)
 	if err == nil {
-		_, err = store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, store.DealInput{StageID: &stage})
+		_, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{StageID: &stage})
 	}
 	if err != nil {
-		if store.ErrorCode(err) == store.EValidation {
-			s.renderError(w, r, http.StatusUnprocessableEntity, store.ErrorMessage(err))
-			return
-		}
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals?pipeline="+d.PipelineID, http.StatusSeeOther)
+	http.Redirect(w, r, pipelineDealsURL(wc.ws.ID, d.PipelineID), http.StatusSeeOther)
 }
 
 // closeDeal marks a deal won or lost (or open again). It sends and changes
@@ -265,16 +258,12 @@ func (s *Server) closeDeal(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	id := mux.Vars(r)["deal"]
 	status, reason := r.PostForm.Get("status"), r.PostForm.Get("lost_reason")
-	_, err := store.UpdateDeal(r.Context(), wc.lease.DB, s.actor(r), id, store.DealInput{Status: &status, LostReason: &reason})
-	if store.ErrorCode(err) == store.EValidation {
-		s.renderError(w, r, http.StatusUnprocessableEntity, store.ErrorMessage(err))
-		return
-	}
+	_, err := wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{Status: &status, LostReason: &reason})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals/"+id, http.StatusSeeOther)
+	http.Redirect(w, r, dealURL(wc.ws.ID, id), http.StatusSeeOther)
 }
 
 func (s *Server) confirmDeleteDeal(w http.ResponseWriter, r *http.Request) {
@@ -284,9 +273,8 @@ func (s *Server) confirmDeleteDeal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	base := "/w/" + wc.ws.ID + "/deals/" + d.ID
 	s.renderConfirm(w, r, confirmPage{Question: "Delete the deal " + d.Title + "?", Detail: "This cannot be undone; to keep its history, mark it lost instead.",
-		Action: base + "/delete", Button: "Delete deal", Cancel: base})
+		Action: dealURL(wc.ws.ID, d.ID, "delete"), Button: "Delete deal", Cancel: dealURL(wc.ws.ID, d.ID)})
 }
 
 func (s *Server) deleteDeal(w http.ResponseWriter, r *http.Request) {
@@ -296,5 +284,5 @@ func (s *Server) deleteDeal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The deal was deleted.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/deals", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "deals"), http.StatusSeeOther)
 }

@@ -46,6 +46,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.renderError(w, r, statusOf(code), store.ErrorMessage(err))
 }
 
+// failForm re-renders a form with err on it, with the status of its code:
+// on the field the error names, or as the error of the whole form when it
+// names none (so no handler guesses a field). Internal and not-found errors
+// are not about the form: fail shows them as pages.
+func (s *Server) failForm(w http.ResponseWriter, r *http.Request, f *form, err error, rerender func(status int)) {
+	code := store.ErrorCode(err)
+	if code == store.EInternal || code == store.ENotFound {
+		s.fail(w, r, err)
+		return
+	}
+	f.Fail(store.ErrorField(err), store.ErrorMessage(err))
+	rerender(statusOf(code))
+}
+
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again; if it keeps happening, tell your administrator.")

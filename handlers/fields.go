@@ -46,20 +46,11 @@ func (s *Server) createField(w http.ResponseWriter, r *http.Request) {
 		Entity: f.Get("entity"), Label: f.Get("label"), Key: f.Get("key"), Type: f.Get("type"), Options: options,
 	})
 	if err != nil {
-		if store.ErrorCode(err) == store.EInternal {
-			s.serverError(w, r, err)
-			return
-		}
-		field := store.ErrorField(err)
-		if field == "" {
-			field = "label"
-		}
-		f.Fail(field, store.ErrorMessage(err))
-		s.renderFields(w, r, statusOf(store.ErrorCode(err)), f)
+		s.failForm(w, r, f, err, func(status int) { s.renderFields(w, r, status, f) })
 		return
 	}
 	s.flash(w, r, "success", "The field "+f.Get("label")+" was added.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings/fields", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
 }
 
 func (s *Server) deleteField(w http.ResponseWriter, r *http.Request) {
@@ -69,5 +60,5 @@ func (s *Server) deleteField(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The field was removed; values already entered are kept in exports.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings/fields", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
 }

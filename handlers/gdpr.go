@@ -17,25 +17,24 @@ func (s *Server) confirmEraseContact(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	base := "/w/" + wc.ws.ID + "/contacts/" + c.ID
 	s.renderConfirm(w, r, confirmPage{
 		Question: "Erase every trace of " + c.Name() + "?",
 		Detail: "For a GDPR erasure request: the contact, their notes, tasks and timeline, their search entries, and their " +
 			"personal data in the audit log are removed for good. Deals stay, without them. The audit log keeps only the fact of the erasure. " +
 			"Backups taken before now still hold them until they age out of the restore window; a restore, or an import of this " +
 			"workspace's archive, erases them again.",
-		Action: base + "/erase", Button: "Erase for good", Cancel: base,
+		Action: contactURL(wc.ws.ID, c.ID, "erase"), Button: "Erase for good", Cancel: contactURL(wc.ws.ID, c.ID),
 	})
 }
 
 func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	if err := s.tenants.EraseContact(r.Context(), wc.lease.DB, wc.ws.ID, s.actor(r), mux.Vars(r)["contact"]); err != nil {
+	if err := wc.svc.EraseContact(r.Context(), s.actor(r), mux.Vars(r)["contact"]); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.flash(w, r, "success", "The contact was erased.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts"), http.StatusSeeOther)
 }
 
 // contactSubjectAccess downloads everything held about a contact as JSON.
@@ -55,7 +54,7 @@ func (s *Server) apiEraseContact(w http.ResponseWriter, r *http.Request) {
 	id, err := recordID(r)
 	if err == nil {
 		c := callerFrom(r)
-		err = s.tenants.EraseContact(r.Context(), c.db(), c.lease.ID, c.actor, id)
+		err = c.svc.EraseContact(r.Context(), c.actor, id)
 	}
 	if err != nil {
 		s.apiFail(w, r, err)

@@ -159,7 +159,7 @@ func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.imports.add(up)
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/import/"+up.ID, http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts", "import", up.ID), http.StatusSeeOther)
 }
 
 func saveUpload(src io.Reader, path string) error {
@@ -308,7 +308,7 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/contacts/import/"+up.ID, http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts", "import", up.ID), http.StatusSeeOther)
 }
 
 // importErrors downloads the rows an import refused, as CSV.

@@ -24,7 +24,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, status int, f *form, link string) {
 	wc := workspaceFrom(r)
 	ctx := r.Context()
-	members, err := store.WorkspaceMembers(ctx, s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(ctx)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -52,16 +52,7 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	token, err := store.CreateInvitation(r.Context(), s.catalog, wc.ws.ID, f.Get("role"), f.Get("email"), "user:"+authFrom(r).user.ID)
 	if err != nil {
-		if store.ErrorCode(err) == store.EInternal {
-			s.serverError(w, r, err)
-			return
-		}
-		field := "role"
-		if f.Get("email") != "" && store.ErrorCode(err) == store.EValidation && f.Get("role") != "owner" {
-			field = "email"
-		}
-		f.Fail(field, store.ErrorMessage(err))
-		s.renderMembers(w, r, http.StatusUnprocessableEntity, f, "")
+		s.failForm(w, r, f, err, func(status int) { s.renderMembers(w, r, status, f, "") })
 		return
 	}
 	s.renderMembers(w, r, http.StatusCreated, nil, s.baseURL(r)+"/invite/"+token)
@@ -90,7 +81,7 @@ func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The role was changed.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/members", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "members"), http.StatusSeeOther)
 }
 
 // canManage refuses an admin changing an owner; owners may change anyone.
@@ -119,7 +110,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The member was removed from this workspace.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/members", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "members"), http.StatusSeeOther)
 }
 
 func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +120,7 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The invitation was revoked; its link no longer works.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/members", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "members"), http.StatusSeeOther)
 }
 
 // invitationPage shows an invitation to its recipient.
@@ -190,14 +181,9 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		user, err = store.CreateUser(ctx, s.catalog, store.NewUser{Email: f.Get("email"), Name: f.Get("name"), Password: f.Values.Get("password"), Verified: addressed})
 		if err != nil {
 			if store.ErrorCode(err) == store.EConflict {
-				err = store.Errorf(store.EConflict, "An account with this email exists; sign in first, then open the link again.")
+				err = &store.Error{Code: store.EConflict, Field: "email", Message: "An account with this email exists; sign in first, then open the link again."}
 			}
-			if store.ErrorCode(err) == store.EInternal {
-				s.serverError(w, r, err)
-				return
-			}
-			f.Fail(userField(err), store.ErrorMessage(err))
-			s.renderInvitation(w, r, statusOf(store.ErrorCode(err)), inv, token, f)
+			s.failForm(w, r, f, err, func(status int) { s.renderInvitation(w, r, status, inv, token, f) })
 			return
 		}
 		if err := s.signIn(w, r, user); err != nil {
@@ -213,7 +199,7 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "You have joined "+inv.WorkspaceName+" as "+inv.Role+".")
-	http.Redirect(w, r, "/w/"+inv.WorkspaceID+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(inv.WorkspaceID), http.StatusSeeOther)
 }
 
 func equalFoldTrim(a, b string) bool {

@@ -43,10 +43,12 @@ type auth struct {
 }
 
 // workspaceCtx is the workspace a request acts on: its catalog row as of
-// this request, the lease of its file, and the caller's role in it.
+// this request, the lease of its file, the workspace service on that lease
+// (for every write a rule across files concerns), and the caller's role.
 type workspaceCtx struct {
 	ws    *store.Workspace
 	lease *tenant.Lease
+	svc   *tenant.Service
 	role  string
 }
 
@@ -308,8 +310,9 @@ func (s *Server) workspace(next http.Handler) http.Handler {
 			return
 		}
 		defer lease.Release()
-		s.noteSignIn(r, lease)
-		ctx := context.WithValue(r.Context(), workspaceKey, &workspaceCtx{ws: ws, lease: lease, role: role})
+		svc := s.tenants.Service(lease)
+		s.noteSignIn(r, svc)
+		ctx := context.WithValue(r.Context(), workspaceKey, &workspaceCtx{ws: ws, lease: lease, svc: svc, role: role})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -327,24 +330,17 @@ func (s *Server) requireRole(min string) func(http.Handler) http.Handler {
 	}
 }
 
-// noteSignIn records, once per session and workspace, that the user entered
-// this workspace: the session's workspace context moves to it and the
-// workspace's audit log gets a sign-in event.
-func (s *Server) noteSignIn(r *http.Request, lease *tenant.Lease) {
+// noteSignIn has the workspace service note, once per session and
+// workspace, that the user entered this workspace. A failure is logged,
+// not shown: the page the user asked for does not depend on it.
+func (s *Server) noteSignIn(r *http.Request, svc *tenant.Service) {
 	a := authFrom(r)
-	if a.session == nil || a.session.WorkspaceID == lease.ID {
+	if a.session == nil {
 		return
 	}
-	ctx := r.Context()
-	actor := store.Actor{Kind: "user", ID: a.user.ID, IP: s.clientIP(r)}
-	if err := store.Audit(ctx, lease.DB, actor, "member.sign_in", "workspace", lease.ID); err != nil {
-		s.log.Error("audit sign-in", "err", err)
-		return
+	if err := svc.NoteSignIn(r.Context(), s.actor(r), a.session); err != nil {
+		s.log.Error("note sign-in", "err", err)
 	}
-	if err := store.SetSessionWorkspace(ctx, s.catalog, a.session.ID, lease.ID); err != nil {
-		s.log.Error("set session workspace", "err", err)
-	}
-	a.session.WorkspaceID = lease.ID
 }
 
 // parseForm reads a urlencoded form of up to maxFormBytes, or a multipart

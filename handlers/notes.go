@@ -12,7 +12,7 @@ import (
 func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	in := store.NoteInput{ContactID: r.PostForm.Get("contact_id"), CompanyID: r.PostForm.Get("company_id"), Body: r.PostForm.Get("body")}
-	_, err := store.CreateNote(r.Context(), wc.lease.DB, s.actor(r), in)
+	_, err := wc.svc.CreateNote(r.Context(), s.actor(r), in)
 	back := noteParentURL(wc.ws.ID, in.ContactID, in.CompanyID)
 	switch {
 	case err == nil:
@@ -29,9 +29,9 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 
 func noteParentURL(workspaceID, contactID, companyID string) string {
 	if companyID != "" {
-		return "/w/" + workspaceID + "/companies/" + companyID
+		return companyURL(workspaceID, companyID)
 	}
-	return "/w/" + workspaceID + "/contacts/" + contactID
+	return contactURL(workspaceID, contactID)
 }
 
 func (s *Server) deleteNote(w http.ResponseWriter, r *http.Request) {

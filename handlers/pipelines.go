@@ -39,10 +39,10 @@ func (s *Server) pipelineChange(w http.ResponseWriter, r *http.Request, done str
 	switch code := store.ErrorCode(err); code {
 	case "":
 		s.flash(w, r, "success", done)
-		http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings/pipelines", http.StatusSeeOther)
+		http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "pipelines"), http.StatusSeeOther)
 	case store.EValidation, store.EConflict:
 		f := newForm(r.PostForm)
-		f.Fail("pipelines", store.ErrorMessage(err))
+		f.Fail("", store.ErrorMessage(err)) // the page has a form per pipeline and stage: the error is the page's
 		s.renderPipelines(w, r, statusOf(code), f)
 	default:
 		s.fail(w, r, err)

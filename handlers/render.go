@@ -150,6 +150,10 @@ func (f *form) Fail(name, msg string) {
 	}
 }
 
+// FormError is the error of the whole form, one no field is at fault for
+// (recorded with Fail("", msg)); the layout shows it above the page.
+func (f *form) FormError() string { return f.Errors[""] }
+
 // Valid reports whether no field failed.
 func (f *form) Valid() bool { return len(f.Errors) == 0 }
 
@@ -187,6 +191,7 @@ func makeField(f *form, name, label, typ string, opts ...string) field {
 
 var templateFuncs = template.FuncMap{
 	"field":         makeField,
+	"wsURL":         workspaceURL,
 	"ago":           ago,
 	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"bytes":         HumanBytes,

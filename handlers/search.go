@@ -9,8 +9,15 @@ import (
 
 // searchPage is the results of a workspace search.
 type searchPage struct {
-	Query   string
-	Results []store.SearchResult
+	WorkspaceID string
+	Query       string
+	Results     []store.SearchResult
+}
+
+// ResultURL is the page a search result opens: the store gives its path
+// under the workspace ("contacts/<id>").
+func (p searchPage) ResultURL(r store.SearchResult) string {
+	return workspaceURL(p.WorkspaceID, strings.Split(r.Link, "/")...)
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
@@ -23,7 +30,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.newView(r, "Search")
 	v.Section = "search"
-	v.Page = searchPage{Query: q, Results: results}
+	v.Page = searchPage{WorkspaceID: wc.ws.ID, Query: q, Results: results}
 	s.render(w, r, http.StatusOK, "search", v)
 }
 
@@ -55,7 +62,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -20,12 +20,9 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	contactID, companyID := f.Get("contact_id"), f.Get("company_id")
 	title, due, assignee := f.Get("title"), f.Get("due_date"), f.Get("assignee_id")
 	back := noteParentURL(wc.ws.ID, contactID, companyID)
-	err := s.checkOwner(r, assignee)
-	if err == nil {
-		_, err = store.CreateTask(r.Context(), wc.lease.DB, s.actor(r), store.TaskInput{
-			ContactID: &contactID, CompanyID: &companyID, Title: &title, DueDate: &due, AssigneeID: &assignee,
-		})
-	}
+	_, err := wc.svc.CreateTask(r.Context(), s.actor(r), store.TaskInput{
+		ContactID: &contactID, CompanyID: &companyID, Title: &title, DueDate: &due, AssigneeID: &assignee,
+	})
 	switch field := store.ErrorField(err); {
 	case err == nil:
 		s.flash(w, r, "success", "Task added.")
@@ -49,7 +46,7 @@ func (s *Server) toggleTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done := !t.Done
-	if _, err := store.UpdateTask(r.Context(), wc.lease.DB, s.actor(r), t.ID, store.TaskInput{Done: &done}); err != nil {
+	if _, err := wc.svc.UpdateTask(r.Context(), s.actor(r), t.ID, store.TaskInput{Done: &done}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

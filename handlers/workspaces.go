@@ -47,20 +47,11 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) {
 		Name: f.Get("name"), Region: f.Get("region"), OwnerEmail: u.Email, Actor: "user:" + u.ID,
 	})
 	if err != nil {
-		if store.ErrorCode(err) == store.EInternal {
-			s.serverError(w, r, err)
-			return
-		}
-		field := "name"
-		if strings.Contains(strings.ToLower(store.ErrorMessage(err)), "region") {
-			field = "region"
-		}
-		f.Fail(field, store.ErrorMessage(err))
-		s.renderHome(w, r, statusOf(store.ErrorCode(err)), f)
+		s.failForm(w, r, f, err, func(status int) { s.renderHome(w, r, status, f) })
 		return
 	}
 	s.flash(w, r, "success", "Workspace "+ws.Name+" is ready.")
-	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(ws.ID), http.StatusSeeOther)
 }
 
 // switchWorkspace moves the session into another workspace: it gets a new
@@ -84,7 +75,7 @@ func (s *Server) switchWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	a.cookie.Values["sid"] = token
 	s.saveCookie(w, r, a.cookie)
-	http.Redirect(w, r, "/w/"+id+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(id), http.StatusSeeOther)
 }
 
 // workspacePage is the overview of one workspace.
@@ -94,7 +85,7 @@ type workspacePage struct {
 
 func (s *Server) workspaceHome(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	members, err := store.WorkspaceMembers(r.Context(), s.catalog.R, wc.ws.ID)
+	members, err := wc.svc.Members(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -138,7 +129,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	if store.RoleRank(wc.role) >= store.RoleRank("admin") {
-		if st, err := s.tenants.WorkspaceBackupStatus(r.Context(), wc.ws); err == nil {
+		if st, err := s.tenants.WorkspaceBackupStatus(r.Context(), wc.ws.ID); err == nil {
 			page.Backup = &st
 		}
 	}
@@ -168,16 +159,11 @@ func (s *Server) renameWorkspace(w http.ResponseWriter, r *http.Request) {
 		err = store.RenameWorkspace(r.Context(), s.catalog, wc.ws.ID, name)
 	}
 	if err != nil {
-		if store.ErrorCode(err) == store.EInternal {
-			s.serverError(w, r, err)
-			return
-		}
-		f.Fail("name", store.ErrorMessage(err))
-		s.renderSettings(w, r, statusOf(store.ErrorCode(err)), f)
+		s.failForm(w, r, f, err, func(status int) { s.renderSettings(w, r, status, f) })
 		return
 	}
 	s.flash(w, r, "success", "The workspace is now called "+name+".")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings"), http.StatusSeeOther)
 }
 
 // deleteWorkspace moves the workspace to the trash once the owner has typed
@@ -240,13 +226,13 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
 		}
 		return n
 	}
-	err := s.tenants.SetRetention(r.Context(), wc.lease, s.actor(r), store.Retention{AuditDays: days("audit_days"), ActivityDays: days("activity_days")})
+	err := wc.svc.SetRetention(r.Context(), s.actor(r), store.Retention{AuditDays: days("audit_days"), ActivityDays: days("activity_days")})
 	if err != nil {
-		s.recordFormError(w, r, f, err, "audit_days", func(status int) { s.renderSettings(w, r, status, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderSettings(w, r, status, f) })
 		return
 	}
 	s.flash(w, r, "success", "The retention policy was saved; it is applied within a few hours.")
-	http.Redirect(w, r, "/w/"+wc.ws.ID+"/settings", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings"), http.StatusSeeOther)
 }
 
 // importWorkspace makes a workspace from an uploaded export archive or .db
@@ -297,7 +283,7 @@ func (s *Server) importWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "Workspace "+ws.Name+" was imported.")
-	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
+	http.Redirect(w, r, workspaceURL(ws.ID), http.StatusSeeOther)
 }
 
 // uploadName is a safe local name for an uploaded file: the base of the

@@ -30,7 +30,7 @@ type Invitation struct {
 // workspace; only its hash is stored.
 func CreateInvitation(ctx context.Context, db *Catalog, workspaceID, role, email, createdBy string) (string, error) {
 	if role == "owner" || !validRole(role) {
-		return "", Errorf(EValidation, "Invite as admin, member or viewer; make someone owner from the members list.")
+		return "", FieldError("role", "Invite as admin, member or viewer; make someone owner from the members list.")
 	}
 	if email != "" {
 		var err error

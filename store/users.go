@@ -51,7 +51,7 @@ func NormalizeEmail(email string) (string, error) {
 	email = strings.TrimSpace(email)
 	addr, err := mail.ParseAddress(email)
 	if email == "" || err != nil || addr.Address != email || len(email) > maxEmailAddress {
-		return "", Errorf(EValidation, "%q is not a valid email address.", email)
+		return "", FieldError("email", "%q is not a valid email address.", email)
 	}
 	return email, nil
 }
@@ -81,7 +81,7 @@ func CreateUser(ctx context.Context, db *Catalog, nu NewUser) (*User, error) {
 	_, err = db.W.NamedExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, superadmin, created_at, email_verified)
 		VALUES (:id, :email, :name, :password_hash, :superadmin, :created_at, :email_verified)`, u)
 	if isUniqueViolation(err) {
-		return nil, Errorf(EConflict, "A user with the email %s already exists.", email)
+		return nil, &Error{Code: EConflict, Field: "email", Message: "A user with the email " + email + " already exists."}
 	}
 	if err != nil {
 		return nil, err
@@ -150,9 +150,9 @@ func CountUsers(ctx context.Context, q sqlx.QueryerContext) (int, error) {
 func ValidatePassword(password string) error {
 	switch {
 	case len(password) < MinPasswordLength:
-		return Errorf(EValidation, "The password must be at least %d characters long.", MinPasswordLength)
+		return FieldError("password", "The password must be at least %d characters long.", MinPasswordLength)
 	case len(password) > 72:
-		return Errorf(EValidation, "The password must be at most 72 bytes long.")
+		return FieldError("password", "The password must be at most 72 bytes long.")
 	}
 	return nil
 }

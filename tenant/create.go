@@ -49,7 +49,7 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*store.Worksp
 	}
 	region, err := m.cfg.Region(opts.Region)
 	if err != nil {
-		return nil, store.Errorf(store.EValidation, "%s.", capitalize(err.Error()))
+		return nil, store.FieldError("region", "%s.", capitalize(err.Error()))
 	}
 	var owner *store.User
 	if opts.OwnerEmail != "" {
@@ -194,13 +194,13 @@ func ValidateName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return "", store.Errorf(store.EValidation, "The workspace name is empty.")
+		return "", store.FieldError("name", "The workspace name is empty.")
 	case !utf8.ValidString(name):
-		return "", store.Errorf(store.EValidation, "The workspace name is not valid UTF-8.")
+		return "", store.FieldError("name", "The workspace name is not valid UTF-8.")
 	case utf8.RuneCountInString(name) > MaxNameLength:
-		return "", store.Errorf(store.EValidation, "The workspace name is longer than %d characters.", MaxNameLength)
+		return "", store.FieldError("name", "The workspace name is longer than %d characters.", MaxNameLength)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", store.Errorf(store.EValidation, "The workspace name contains control characters.")
+		return "", store.FieldError("name", "The workspace name contains control characters.")
 	}
 	return name, nil
 }

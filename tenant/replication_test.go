@@ -1004,7 +1004,7 @@ func TestRestore_KeepsKeysRevoked(t *testing.T) {
 	}
 	before := syncedMoment(t, m, w.ID)
 	l, _ = m.Acquire(ctx, w.ID)
-	err = m.RevokeAPIKey(ctx, l, store.Actor{Kind: "system"}, k.ID)
+	err = m.Service(l).RevokeAPIKey(ctx, store.Actor{Kind: "system"}, k.ID)
 	l.Release()
 	if err != nil {
 		t.Fatal(err)
@@ -1169,7 +1169,7 @@ func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
 	l.Release()
 	before := syncedMoment(t, m, w.ID)
 	l, _ = m.Acquire(ctx, w.ID)
-	err = m.EraseContact(ctx, l.DB, w.ID, store.Actor{Kind: "system"}, c.ID)
+	err = m.Service(l).EraseContact(ctx, store.Actor{Kind: "system"}, c.ID)
 	l.Release()
 	if err != nil {
 		t.Fatal(err)

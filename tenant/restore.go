@@ -312,30 +312,6 @@ func (m *Manager) eraseAgain(ctx context.Context, id string, db *store.DB, byEma
 	return err
 }
 
-// EraseContact erases a contact of workspace id for good (GDPR): from its
-// file, and, in the catalog's ledger of erasures (its id and a keyed hash
-// of its email, never its data), so that no restore or import of the
-// workspace's archive brings the person back.
-func (m *Manager) EraseContact(ctx context.Context, db *store.DB, id string, a store.Actor, contactID string) error {
-	c, err := store.GetContactW(ctx, db, contactID)
-	if err != nil {
-		return err
-	}
-	if err := store.RecordErasure(ctx, m.catalog, id, c.ID, c.Email); err != nil {
-		return err
-	}
-	return store.EraseContact(ctx, db, a, c.ID)
-}
-
-// RevokeAPIKey revokes a key of the leased workspace for good: in its file,
-// and in the catalog, so that no restore brings it back.
-func (m *Manager) RevokeAPIKey(ctx context.Context, l *Lease, a store.Actor, keyID string) error {
-	if err := store.RevokeAPIKey(ctx, l.DB, a, keyID); err != nil {
-		return err
-	}
-	return store.RecordKeyRevocation(ctx, m.catalog.W, l.ID, keyID)
-}
-
 // giveRestoredCopy decides who has a workspace restored as new: the
 // person who restored it, as owner, or, restored from the command line,
 // the source's owners. Other members are not carried over: the copy may

@@ -10,14 +10,15 @@ import (
 // RetentionEvery is how often a workspace's retention policy is applied.
 const RetentionEvery = 6 * time.Hour
 
-// SetRetention saves the retention policy of the leased workspace and
+// SetRetention saves the retention policy of the workspace and
 // records in the due-work index whether the retention job has work there,
 // so it opens only the workspaces that have a policy. The index is written
 // inside the workspace's transaction, which the job's reading of the policy
 // cannot interleave with; work is removed from it only once a run found no
 // policy, so a failure leaves the job looking at a workspace, never
 // skipping one.
-func (m *Manager) SetRetention(ctx context.Context, l *Lease, a store.Actor, r store.Retention) error {
+func (s *Service) SetRetention(ctx context.Context, a store.Actor, r store.Retention) error {
+	m, l := s.m, s.lease
 	id := l.ID
 	raise := func(hasPolicy bool) error {
 		if !hasPolicy {

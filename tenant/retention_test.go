@@ -55,7 +55,7 @@ func TestRetention_RunsOnlyWhereDue(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Release()
-		if err := m.SetRetention(ctx, l, store.Actor{Kind: "system", ID: "test"}, r); err != nil {
+		if err := m.Service(l).SetRetention(ctx, store.Actor{Kind: "system", ID: "test"}, r); err != nil {
 			t.Fatal(err)
 		}
 	}

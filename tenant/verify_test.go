@@ -191,7 +191,7 @@ func mustBackupStatus(tb testing.TB, m *Manager, id string) BackupStatus {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st, err := m.WorkspaceBackupStatus(context.Background(), w)
+	st, err := m.WorkspaceBackupStatus(context.Background(), w.ID)
 	if err != nil {
 		tb.Fatal(err)
 	}

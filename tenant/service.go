@@ -1,0 +1,180 @@
+package tenant
+
+import (
+	"context"
+	"strings"
+
+	"atrium/store"
+)
+
+// Service is the workspace service: the writes and reads of one leased
+// workspace that need the catalog as well as the workspace file (owners
+// and assignees are members, members' names, the sign-in note). The web
+// handlers and the API both call it, so each rule is written once and
+// neither can skip it; writes no such rule concerns stay store calls on
+// the lease. A Service lives as long as its lease.
+type Service struct {
+	lease *Lease
+	m     *Manager // for the catalog
+}
+
+// Service returns the workspace service of a leased workspace.
+func (m *Manager) Service(l *Lease) *Service { return &Service{lease: l, m: m} }
+
+// DB is the workspace file, for writes that no rule across files concerns
+// (pipelines, stages, custom fields).
+func (s *Service) DB() *store.DB { return s.lease.DB }
+
+// Members lists the workspace's members, owners first: for pickers and for
+// showing names where records keep only a user id.
+func (s *Service) Members(ctx context.Context) ([]store.Member, error) {
+	return store.WorkspaceMembers(ctx, s.m.Catalog().R, s.lease.ID)
+}
+
+// checkMember fails with a validation error on field unless id is empty or
+// a member of this workspace. The catalog is the authority on membership;
+// the workspace file keeps only ids. The store trims ids, so does this.
+func (s *Service) checkMember(ctx context.Context, field, who string, id *string) error {
+	if id == nil || strings.TrimSpace(*id) == "" {
+		return nil
+	}
+	_, err := store.MemberRole(ctx, s.m.Catalog().R, strings.TrimSpace(*id), s.lease.ID)
+	if store.ErrorCode(err) == store.ENotFound {
+		return store.FieldError(field, "%s must be a member of this workspace.", who)
+	}
+	return err
+}
+
+func (s *Service) checkOwner(ctx context.Context, id *string) error {
+	return s.checkMember(ctx, "owner_id", "The owner", id)
+}
+
+// CreateContact adds a contact whose owner, if any, is a member.
+func (s *Service) CreateContact(ctx context.Context, a store.Actor, in store.ContactInput) (*store.Contact, error) {
+	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+		return nil, err
+	}
+	return store.CreateContact(ctx, s.lease.DB, a, in)
+}
+
+// UpdateContact changes a contact; a new owner must be a member.
+func (s *Service) UpdateContact(ctx context.Context, a store.Actor, id string, in store.ContactInput) (*store.Contact, error) {
+	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+		return nil, err
+	}
+	return store.UpdateContact(ctx, s.lease.DB, a, id, in)
+}
+
+// BulkContacts applies one action to many contacts; setting their owner
+// follows the owner rule.
+func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string, act store.BulkAction) (int, error) {
+	if act.Kind == "owner" {
+		if err := s.checkOwner(ctx, &act.Value); err != nil {
+			return 0, err
+		}
+	}
+	return store.BulkContacts(ctx, s.lease.DB, a, ids, act)
+}
+
+// CreateCompany adds a company whose owner, if any, is a member.
+func (s *Service) CreateCompany(ctx context.Context, a store.Actor, in store.CompanyInput) (*store.Company, error) {
+	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+		return nil, err
+	}
+	return store.CreateCompany(ctx, s.lease.DB, a, in)
+}
+
+// UpdateCompany changes a company; a new owner must be a member.
+func (s *Service) UpdateCompany(ctx context.Context, a store.Actor, id string, in store.CompanyInput) (*store.Company, error) {
+	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+		return nil, err
+	}
+	return store.UpdateCompany(ctx, s.lease.DB, a, id, in)
+}
+
+// CreateDeal adds a deal whose owner, if any, is a member.
+func (s *Service) CreateDeal(ctx context.Context, a store.Actor, in store.DealInput) (*store.Deal, error) {
+	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+		return nil, err
+	}
+	return store.CreateDeal(ctx, s.lease.DB, a, in)
+}
+
+// UpdateDeal changes a deal; a new owner must be a member.
+func (s *Service) UpdateDeal(ctx context.Context, a store.Actor, id string, in store.DealInput) (*store.Deal, error) {
+	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+		return nil, err
+	}
+	return store.UpdateDeal(ctx, s.lease.DB, a, id, in)
+}
+
+// CreateTask adds a task whose assignee, if any, is a member.
+func (s *Service) CreateTask(ctx context.Context, a store.Actor, in store.TaskInput) (*store.Task, error) {
+	if err := s.checkMember(ctx, "assignee_id", "The assignee", in.AssigneeID); err != nil {
+		return nil, err
+	}
+	return store.CreateTask(ctx, s.lease.DB, a, in)
+}
+
+// UpdateTask changes a task; a new assignee must be a member.
+func (s *Service) UpdateTask(ctx context.Context, a store.Actor, id string, in store.TaskInput) (*store.Task, error) {
+	if err := s.checkMember(ctx, "assignee_id", "The assignee", in.AssigneeID); err != nil {
+		return nil, err
+	}
+	return store.UpdateTask(ctx, s.lease.DB, a, id, in)
+}
+
+// CreateNote adds a note. No rule crosses files yet (the author is the
+// actor); notes go through here so that one, when it comes, has its place.
+func (s *Service) CreateNote(ctx context.Context, a store.Actor, in store.NoteInput) (*store.Note, error) {
+	return store.CreateNote(ctx, s.lease.DB, a, in)
+}
+
+// UpdateNote changes a note's body.
+func (s *Service) UpdateNote(ctx context.Context, a store.Actor, id, body string) (*store.Note, error) {
+	return store.UpdateNote(ctx, s.lease.DB, a, id, body)
+}
+
+// NoteSignIn records, once per session and workspace, that a user entered
+// this workspace: the workspace's audit log gets a sign-in event, then the
+// session (in the catalog) moves to this workspace. The audit comes first,
+// so a failure leaves the session as it was and the next request tries
+// again.
+func (s *Service) NoteSignIn(ctx context.Context, a store.Actor, session *store.Session) error {
+	id := s.lease.ID
+	if session == nil || session.WorkspaceID == id {
+		return nil
+	}
+	if err := store.Audit(ctx, s.lease.DB, a, "member.sign_in", "workspace", id); err != nil {
+		return err
+	}
+	if err := store.SetSessionWorkspace(ctx, s.m.Catalog(), session.ID, id); err != nil {
+		return err
+	}
+	session.WorkspaceID = id
+	return nil
+}
+
+// EraseContact erases a contact of the workspace for good (GDPR): from its
+// file, and, in the catalog's ledger of erasures (its id and a keyed hash
+// of its email, never its data), so that no restore or import of the
+// workspace's archive brings the person back.
+func (s *Service) EraseContact(ctx context.Context, a store.Actor, contactID string) error {
+	c, err := store.GetContactW(ctx, s.lease.DB, contactID)
+	if err != nil {
+		return err
+	}
+	if err := store.RecordErasure(ctx, s.m.catalog, s.lease.ID, c.ID, c.Email); err != nil {
+		return err
+	}
+	return store.EraseContact(ctx, s.lease.DB, a, c.ID)
+}
+
+// RevokeAPIKey revokes a key of the leased workspace for good: in its file,
+// and in the catalog, so that no restore brings it back.
+func (s *Service) RevokeAPIKey(ctx context.Context, a store.Actor, keyID string) error {
+	if err := store.RevokeAPIKey(ctx, s.lease.DB, a, keyID); err != nil {
+		return err
+	}
+	return store.RecordKeyRevocation(ctx, s.m.catalog.W, s.lease.ID, keyID)
+}
