@@ -73,8 +73,12 @@ func SetWorkspaceState(ctx context.Context, x sqlx.ExtContext, id, from, to stri
 // MarkWorkspaceDeleted records who deleted a workspace and when.
 func MarkWorkspaceDeleted(ctx context.Context, x sqlx.ExtContext, id, by string, at time.Time) error {
 	_, err := x.ExecContext(ctx, `UPDATE workspaces SET state = 'deleted', deleted_at = ?, purge_at = NULL, deleted_by = ? WHERE id = ?`, at, by, id)
-	if err == nil {
-		_, err = x.ExecContext(ctx, `DELETE FROM due_work WHERE workspace_id = ?`, id)
+	// Its work is over, and its data key goes: a copy of its file
+	// anywhere keeps its secrets sealed for good.
+	for _, stmt := range []string{`DELETE FROM due_work WHERE workspace_id = ?`, `DELETE FROM workspace_keys WHERE workspace_id = ?`} {
+		if err == nil {
+			_, err = x.ExecContext(ctx, stmt, id)
+		}
 	}
 	if err != nil {
 		return err

@@ -74,6 +74,7 @@ type Manager struct {
 	cache    *Cache
 	repl     *replicator
 	lock     *os.File // held while open; see lockDataDir
+	master   *keyring // wraps the workspaces' data keys; see keys.go
 	template []byte   // an empty, migrated workspace file, copied on create
 
 	verifier *verifier
@@ -137,13 +138,18 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	master, err := loadMasterKey(dataDir)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	repl, err := newReplicator(ctx, log, replicatorOptions{syncInterval: opts.SyncInterval, linger: opts.Linger, maxLingering: opts.MaxLingering,
 		listPath: filepath.Join(dataDir, registeredList)})
 	if err != nil {
 		lock.Close()
 		return nil, err
 	}
-	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, verifier: newVerifier()}
+	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, verifier: newVerifier()}
 	if opts.VerifyInterval >= 0 {
 		// Before anything registers: registrations read it.
 		repl.reregistered = m.queueVerifyReregistered
