@@ -107,6 +107,7 @@ func importTables() []importTable {
 			timeRule("created_at"),
 			timeRule("updated_at"),
 		}},
+		{"mailboxes", bySeq, mailboxRules()},
 		{"tasks", bySeq, []importRule{
 			uuidRule("id"),
 			refRule("contact_id"),
@@ -245,6 +246,52 @@ func importTableNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// mailboxRules are validateMailbox's checks. The password is emptied by
+// every import (it was sealed with another workspace's key).
+func mailboxRules() []importRule {
+	between := func(col string, min, max any) importRule {
+		return importRule{col, fmt.Sprintf(`typeof(%[1]s) = 'integer' AND %[1]s BETWEEN %v AND %v`, col, min, max), fmt.Sprintf("a whole number from %v to %v", min, max)}
+	}
+	hhmm := func(col string) importRule {
+		return importRule{col, fmt.Sprintf(`typeof(%[1]s) = 'text' AND %[1]s GLOB '[0-2][0-9]:[0-5][0-9]' AND %[1]s <= '23:59'`, col), "a time of day written HH:MM"}
+	}
+	return []importRule{
+		uuidRule("id"),
+		oneLineRule("name", 1, maxMailboxName),
+		oneLineRule("from_name", 0, maxPersonName),
+		{"from_email", fmt.Sprintf(`from_email <> '' AND (%s)`, emailSQL("from_email")), "an email address"},
+		{"reply_to", emailSQL("reply_to"), "empty or an email address"},
+		{"smtp_host", fmt.Sprintf(`(%s) AND smtp_host NOT GLOB '*[^a-z0-9.:-]*'`, textSQL("smtp_host", 1, maxHostName)), "a host name"},
+		between("smtp_port", 1, 65535),
+		enumRule("tls_mode", TLSModes),
+		{"tls_mode", `tls_mode <> 'none' OR smtp_host IN ('localhost', '::1') OR smtp_host GLOB '127.[0-9]*'`, "tls or starttls for a server not on this machine"},
+		oneLineRule("username", 0, maxSMTPUser),
+		between("daily_limit", 1, maxDailyLimit),
+		between("gap_min", 0, maxGapSeconds),
+		between("gap_max", "gap_min", maxGapSeconds),
+		hhmm("window_start"),
+		hhmm("window_end"),
+		{"window_end", `window_end > window_start`, "after window_start"},
+		{"window_days", `typeof(window_days) = 'text' AND window_days GLOB '[1-7]*' AND window_days NOT GLOB '*[^1-7,]*' AND length(window_days) <= 13`, "ISO weekdays 1 to 7, separated by commas"},
+		textRule("time_zone", 1, 64),
+		between("ramp_per_day", 0, "daily_limit"),
+		timeRule("ramp_start"),
+		enumRule("state", []string{MailboxActive, MailboxPaused}),
+		textRule("last_error", 0, 2000),
+		intRule("failures"),
+		nullableTimeRule("last_checked_at"),
+		timeRule("created_at"),
+		timeRule("updated_at"),
+	}
+}
+
+// oneLineRule is textRule without line breaks: for values that go into a
+// message's header.
+func oneLineRule(col string, min, max int) importRule {
+	return importRule{col, fmt.Sprintf(`(%s) AND %s NOT GLOB '*[' || char(10, 13) || ']*'`, textSQL(col, min, max), col),
+		fmt.Sprintf("one line of at most %d characters", max)}
 }
 
 func textRule(col string, min, max int) importRule {

@@ -27,7 +27,7 @@ const (
 // JSON, parents before children so a re-import can follow the order. API
 // keys are left out: they are never carried over.
 var ExportTables = []string{"custom_fields", "companies", "contacts", "tags", "contact_tags", "company_tags",
-	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log"}
+	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log", "mailboxes"}
 
 // exportLeftOut are the tables of the workspace schema that ExportTables
 // leaves out, and why. A test fails when a table is in neither, so a table
@@ -127,7 +127,7 @@ func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string
 // scrubSnapshot removes from the snapshot what must not leave: API key
 // hashes, and the replication tables Litestream keeps in every file.
 func scrubSnapshot(ctx context.Context, snap *DB) error {
-	for _, stmt := range []string{`DELETE FROM api_keys`, `DELETE FROM job_reports`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
+	for _, stmt := range []string{`DELETE FROM api_keys`, `DELETE FROM job_reports`, `UPDATE mailboxes SET password = ''`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
 		if _, err := snap.W.ExecContext(ctx, stmt); err != nil {
 			return err
 		}

@@ -140,8 +140,23 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	deal, _ := CreateDeal(ctx, db, tester, DealInput{Title: ptr("Renewal"), ContactID: &c.ID})
 	co, _ := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Elsewhere")})
 	unlinked, _ := CreateNote(ctx, db, tester, NoteInput{CompanyID: co.ID, Body: "about a company"})
-	// Back to schema version 1: no contact_id column.
-	for _, stmt := range []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`, `DROP TABLE job_reports`, `PRAGMA user_version = 1`} {
+	// Back to schema version 1: no contact_id column, none of the tables
+	// later migrations add.
+	v1, err := referenceSchema(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := referenceSchema(ctx, LatestVersion(WorkspaceSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`}
+	for name, o := range latest {
+		if _, ok := v1[name]; !ok && o.Type == "table" {
+			back = append(back, `DROP TABLE `+name)
+		}
+	}
+	for _, stmt := range append(back, `PRAGMA user_version = 1`) {
 		if _, err := db.W.Exec(stmt); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ package tenant
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,6 +54,10 @@ type Options struct {
 	// ScheduleInterval is how often the scheduler looks for due work
 	// (DefaultScheduleInterval if 0).
 	ScheduleInterval time.Duration
+	// SMTPTLS, when set, is the TLS configuration of connections to the
+	// mailboxes' SMTP servers (tests trust their own authority); nil uses
+	// the system's roots.
+	SMTPTLS *tls.Config
 	// Recover is for disaster recovery: a data directory without a catalog
 	// must get it back from the replica. When the replica holds none, Open
 	// fails (ErrNoReplica) instead of starting a new, empty instance.
@@ -75,6 +80,7 @@ type Manager struct {
 	repl     *replicator
 	lock     *os.File // held while open; see lockDataDir
 	master   *keyring // wraps the workspaces' data keys; see keys.go
+	smtpTLS  *tls.Config
 	template []byte   // an empty, migrated workspace file, copied on create
 
 	verifier *verifier
@@ -149,7 +155,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		lock.Close()
 		return nil, err
 	}
-	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, verifier: newVerifier()}
+	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, smtpTLS: opts.SMTPTLS, verifier: newVerifier()}
 	if opts.VerifyInterval >= 0 {
 		// Before anything registers: registrations read it.
 		repl.reregistered = m.queueVerifyReregistered

@@ -338,6 +338,13 @@ func recordRestore(ctx context.Context, path, id, from string, opts RestoreOptio
 		moment = opts.At.UTC().Format(time.RFC3339Nano)
 	}
 	facts := map[string]store.Change{"restored_to": {After: moment}, "restored_from": {After: from}}
+	if id != from {
+		// A copy is another workspace, with another key: the secrets
+		// sealed with the source's cannot open there.
+		if err := store.ForgetSealedSecrets(ctx, db); err != nil {
+			return err
+		}
+	}
 	return store.AuditChanges(ctx, db, actorOf(opts.Actor), "workspace.restore", "workspace", id, facts)
 }
 
