@@ -298,7 +298,7 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 	if up.start() {
 		_, err := s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
 			JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: up.Header, Rows: up.Total,
-			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update"},
+			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: store.EncodingUTF8},
 		})
 		if err != nil {
 			// Not started after all: the form can be sent again, and the
@@ -344,11 +344,14 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 
 // apiImportContacts is POST /api/v1/contacts/import: a CSV body with a
 // header row, imported at once; ?mode=update updates contacts whose email
-// exists instead of skipping them.
+// exists instead of skipping them; ?encoding=windows-1252 or iso-8859-1
+// converts a file that is not UTF-8 (without it, such a file is refused,
+// naming its first line that is not UTF-8).
 func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
-	res, err := store.ImportContactsCSV(r.Context(), c.db(), c.actor, body, store.ImportOptions{Update: r.URL.Query().Get("mode") == "update"})
+	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding")}
+	res, err := store.ImportContactsCSV(r.Context(), c.db(), c.actor, body, opt)
 	if err != nil {
 		if tooLarge(err) {
 			err = store.Errorf(store.ETooLarge, "The CSV is larger than %d MiB.", maxUploadBytes>>20)

@@ -281,6 +281,29 @@ func TestAPI_ImportContacts(t *testing.T) {
 	wantAPIError(t, "no header", f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", ""), http.StatusBadRequest, "invalid", "")
 }
 
+// A CSV that is not UTF-8 is refused whole, naming its first such line,
+// unless ?encoding= names what to convert it from.
+func TestAPI_ImportContacts_Encoding(t *testing.T) {
+	f := newAPIFixture(t)
+	latin := "first_name,last_name,email\nAna,Silva,ana@example.com\nJos\xe9,Nu\xf1ez,jose@example.com\n"
+	r := f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", latin)
+	wantAPIError(t, "not UTF-8", r, http.StatusBadRequest, "invalid", "")
+	if !strings.Contains(r.body, "Line 3 is not UTF-8") || !strings.Contains(r.body, "encoding=windows-1252") {
+		t.Fatalf("the refusal does not say where and what to do: %s", r.body)
+	}
+	if strings.Contains(f.ts.api(t, f.a.key, "GET", "/api/v1/contacts?q=ana@example.com", "").body, "ana@example.com") {
+		t.Fatal("a refused file imported its first row")
+	}
+	wantAPIError(t, "unknown encoding", f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import?encoding=klingon", latin), http.StatusBadRequest, "invalid", "")
+	for _, enc := range []string{"windows-1252", "iso-8859-1"} {
+		r = f.ts.api(t, f.b.key, "POST", "/api/v1/contacts/import?mode=update&encoding="+enc, latin)
+		wantStatus(t, enc, r, http.StatusOK)
+		if body := f.ts.api(t, f.b.key, "GET", "/api/v1/contacts?q=jose", "").body; !strings.Contains(body, `"Nuñez"`) {
+			t.Fatalf("%s: José is not converted: %s", enc, body)
+		}
+	}
+}
+
 func TestRestoreUI_PointInTime(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()

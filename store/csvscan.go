@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"unicode/utf8"
 )
 
 // CSVProblem is a structural problem of a CSV file, at a line of it.
@@ -69,8 +68,6 @@ func ScanCSV(cr *csv.Reader, width, preview int) (CSVScan, error) {
 		}
 	}
 }
-
-func notUTF8(cell string) bool { return !utf8.ValidString(cell) }
 
 func (s *CSVScan) add(line int, msg string) {
 	if len(s.Problems) < maxCSVProblems {

@@ -461,3 +461,82 @@ func TestImportCSV_ProgressMoves(t *testing.T) {
 		t.Fatalf("created %d, progress reports %v", res.Created, seen)
 	}
 }
+
+// A file that is not UTF-8 is refused whole, naming its first such line,
+// unless its encoding is named: then it is converted. Named UTF-8, it is
+// read as it is, and its rows that are not UTF-8 are refused one by one.
+func TestImportCSV_Encoding(t *testing.T) {
+	ctx := context.Background()
+	// Windows-1252: é is E9, ñ F1, ’ 92, € 80. Line 3 is the first that
+	// is not UTF-8 (the quoted cell on line 2 is two lines long).
+	csv := "first_name,last_name,email,title\n\"Ana\nMaria\",Silva,ana@example.com,x\nJos\xe9,Nu\xf1ez,jose@example.com,O\x92Brien \x80\nL\xe9a,,lea@example.com,\n"
+	t.Run("ErrNotUTF8", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		_, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(csv), ImportOptions{})
+		if ErrorCode(err) != EInvalid || !strings.Contains(ErrorMessage(err), "Line 4 is not UTF-8") || !strings.Contains(ErrorMessage(err), "windows-1252") {
+			t.Fatalf("got %v, want a refusal naming line 4", err)
+		}
+		if n, _ := CountContacts(ctx, db, ContactFilter{}); n != 0 {
+			t.Fatalf("%d contacts imported from a refused file", n)
+		}
+		if _, err := ImportContactsCSV(ctx, db, tester, strings.NewReader("Pr\xe9nom,email\nAna,a@example.com\n"), ImportOptions{}); !strings.Contains(ErrorMessage(err), "Line 1 ") {
+			t.Fatalf("a header not UTF-8: got %v", err)
+		}
+	})
+	t.Run("ErrNotUTF8Bulk", func(t *testing.T) {
+		// Past the rows read ahead, where a bulk import streams them.
+		db := MustOpenWorkspace(t)
+		var b strings.Builder
+		b.WriteString("first_name,email\n")
+		for i := range bulkThreshold + 500 {
+			name := "Ana"
+			if i == bulkThreshold+300 {
+				name = "L\xe9a"
+			}
+			fmt.Fprintf(&b, "%s,p%d@example.com\n", name, i)
+		}
+		_, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(b.String()), ImportOptions{})
+		if want := fmt.Sprintf("Line %d is not UTF-8", bulkThreshold+302); !strings.Contains(ErrorMessage(err), want) {
+			t.Fatalf("got %v, want %q", err, want)
+		}
+		if n, _ := CountContacts(ctx, db, ContactFilter{}); n != 0 {
+			t.Fatalf("%d contacts imported from a refused file", n)
+		}
+	})
+	t.Run("ErrUnknownEncoding", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		if _, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(csv), ImportOptions{Encoding: "ebcdic"}); ErrorCode(err) != EInvalid {
+			t.Fatalf("got %v", err)
+		}
+	})
+	for _, tc := range []struct{ enc, title string }{
+		{EncodingWindows1252, "O’Brien €"},
+		{"ISO-8859-1", ""}, // C1 controls in Latin-1: that row's title is refused
+	} {
+		t.Run(tc.enc, func(t *testing.T) {
+			db := MustOpenWorkspace(t)
+			res := importCSV(t, db, csv, ImportOptions{Encoding: tc.enc})
+			list, _, _ := ListContacts(ctx, db, ContactFilter{Query: "jose"})
+			lea, _, _ := ListContacts(ctx, db, ContactFilter{Query: "lea"})
+			if len(lea) != 1 || lea[0].FirstName != "Léa" {
+				t.Fatalf("Léa: %+v (%+v)", lea, res)
+			}
+			if tc.title == "" {
+				if len(list) != 0 || res.Failed != 1 || !strings.Contains(res.Errors[0].Message, "control characters") {
+					t.Fatalf("got %+v, %+v", list, res)
+				}
+				return
+			}
+			if len(list) != 1 || list[0].FirstName != "José" || list[0].LastName != "Nuñez" || list[0].Title != tc.title || res.Created != 3 {
+				t.Fatalf("got %+v, %+v", list, res)
+			}
+		})
+	}
+	t.Run("UTF8AsIs", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		res := importCSV(t, db, csv, ImportOptions{Encoding: EncodingUTF8})
+		if res.Created != 1 || res.Failed != 2 || res.Errors[0].Row != 2 || !strings.Contains(res.Errors[0].Message, "not valid UTF-8") {
+			t.Fatalf("got %+v", res)
+		}
+	})
+}
