@@ -565,6 +565,57 @@ func TestImportUI_StructuralProblems(t *testing.T) {
 	}
 }
 
+// A file that is not UTF-8 is offered a conversion at the mapping step,
+// Windows-1252 first, with its rows shown converted in the encoding chosen;
+// the import reads it as it was shown.
+func TestImportUI_Encoding(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	w := "/w/" + f.a + "/contacts/import/"
+	// Windows-1252: é E9, ñ F1, ’ 92.
+	csv := "Pr\xe9nom;Nom;E-mail\nJos\xe9;Nu\xf1ez;jose@example.com\nL\xe9a;O\x92Brien;lea@example.com\nRen\xe9;;not-an-email\n"
+	job := f.uploadCSV(t, c, f.a, csv)
+	page := c.get(w + job).body
+	for _, want := range []string{"This file is not UTF-8", "4 rows of it (the header is one), the first on line 1,", `<option value="windows-1252" selected>`,
+		`<input type="hidden" name="encoding" value="windows-1252">`, "<strong>Prénom</strong>", "<td>José</td>", "<td>O’Brien</td>", "Import 3 rows from Windows-1252"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the mapping step lacks %q", want)
+		}
+	}
+	// Another encoding shows the rows converted from it, and keeps the
+	// columns' choices.
+	page = c.get(w + job + "?encoding=iso-8859-1&map_1=first_name").body
+	for _, want := range []string{`<option value="iso-8859-1" selected>`, `<input type="hidden" name="encoding" value="iso-8859-1">`, "<td>José</td>",
+		"<td>O\u0092Brien</td>", "Import 3 rows from ISO-8859-1", `name="map_1"><option value="">(ignore)</option><option value="first_name" selected>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the mapping step in ISO-8859-1 lacks %q", want)
+		}
+	}
+	if page = c.get(w + job + "?encoding=utf-8").body; !strings.Contains(page, "Import 3 rows</button>") {
+		t.Error("read as UTF-8, the import still says it converts")
+	}
+	start := url.Values{"map_0": {"first_name"}, "map_1": {"last_name"}, "map_2": {"email"}, "mode": {"skip"}, "encoding": {"windows-1252"}}
+	wantStatus(t, "start", c.post(w+job, c.workspaceToken(f.a), start), http.StatusSeeOther)
+	var body string
+	for range 100 {
+		if body = c.get(w + job).body; strings.Contains(body, "Import finished") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(body, "<dt>Created</dt><dd>2</dd>") || !strings.Contains(body, "<dt>Rows with errors</dt><dd>1</dd>") {
+		t.Fatalf("the report: %s", body)
+	}
+	if list := c.get("/w/" + f.a + "/contacts?q=lea").body; !strings.Contains(list, "O’Brien") {
+		t.Error("Léa O’Brien is not imported converted")
+	}
+	// The error report is the converted file's: it can be fixed and
+	// uploaded again as UTF-8.
+	if errs := c.get(w + job + "/errors.csv").body; !strings.HasPrefix(errs, "row,message,Prénom,Nom,E-mail\n") || !strings.Contains(errs, ",René,,not-an-email\n") {
+		t.Errorf("errors.csv: %q", errs)
+	}
+}
+
 // A started import is a job of the workspace: after a restart its page
 // says it was interrupted (the upload, kept in memory, is gone), and
 // another workspace's member does not see it.
