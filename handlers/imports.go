@@ -442,7 +442,7 @@ func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
 	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding")}
-	res, err := store.ImportContactsCSV(r.Context(), c.db(), c.actor, body, opt)
+	res, err := c.svc.ImportContacts(r.Context(), c.actor, body, opt)
 	if err != nil {
 		if tooLarge(err) {
 			err = store.Errorf(store.ETooLarge, "The CSV is larger than %d MiB.", maxUploadBytes>>20)

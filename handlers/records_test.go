@@ -486,23 +486,41 @@ func TestAPI_ImportContactsHeaderLimits(t *testing.T) {
 	}
 }
 
-// The list export of a workspace imports into an empty one as the same
-// contacts: formula-defused cells come back as they were, and the CSV
-// starts with a byte-order mark that the importer skips.
+// The list export of a workspace imports into an empty one of the same
+// members as the same contacts: formula-defused cells come back as they
+// were, the CSV starts with a byte-order mark that the importer skips, and
+// owners travel as emails (a user id of the export's workspace would mean
+// nothing to a reader), mapped back to the members.
 func TestExportImport_RoundTrip(t *testing.T) {
 	ts := newTestServer(t)
 	ts.mustUser(t, "owner@example.com", false)
+	seller := ts.mustUser(t, "Seller@Example.com", false)
 	from := ts.mustWorkspace(t, "From", "owner@example.com")
 	to := ts.mustWorkspace(t, "To", "owner@example.com")
+	for _, id := range []string{from, to} {
+		ts.mustMember(t, id, seller, "member")
+		l, err := ts.tenants.Acquire(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []store.NewCustomField{{Entity: "contact", Key: "tier", Label: "Tier", Type: "text"}, {Entity: "contact", Key: "budget", Label: "Budget", Type: "number"}} {
+			if _, err := store.CreateCustomField(t.Context(), l.DB, store.Actor{Kind: "system"}, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Release()
+	}
 	l, err := ts.tenants.Acquire(t.Context(), from)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, in := range []store.ContactInput{
-		{FirstName: s("José"), LastName: s("Nuñez"), Email: s("jose@example.com"), Phone: s("+33 1 23 45 67 89"), Company: s("Acme"), Tags: &[]string{"vip", "event"}, Stage: s("customer")},
-		{FirstName: s("=Eve"), Title: s("@boss"), Email: s("eve@example.com"), Phone: s("-1")},
+		{FirstName: s("José"), LastName: s("Nuñez"), Email: s("jose@example.com"), Phone: s("+33 1 23 45 67 89"), Company: s("Acme"), Tags: &[]string{"vip", "event"}, Stage: s("customer"),
+			OwnerID: &seller.ID, Custom: map[string]any{"tier": "=Gold", "budget": 1200.5}},
+		{FirstName: s("=Eve"), Title: s("@boss"), Email: s("eve@example.com"), Phone: s("-1"), Company: s("Acme")},
+		{FirstName: s("Zoë"), LastName: s("Ødegaard"), Email: s("zoe@example.com"), Tags: &[]string{"ski"}, OwnerID: &seller.ID, Custom: map[string]any{"tier": "Silver"}},
 	} {
-		if _, err := store.CreateContact(t.Context(), l.DB, store.Actor{Kind: "system"}, in); err != nil {
+		if _, err := ts.tenants.Service(l).CreateContact(t.Context(), store.Actor{Kind: "system"}, in); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -512,16 +530,29 @@ func TestExportImport_RoundTrip(t *testing.T) {
 	if !strings.HasPrefix(export, "\ufeff") {
 		t.Error("the CSV export does not start with a byte-order mark")
 	}
+	if !strings.Contains(export, ",Seller@Example.com,") || strings.Contains(export, seller.ID) {
+		t.Errorf("the CSV export does not name the owner by email:\n%s", export)
+	}
 	key, _ := ts.mustAPIKey(t, to, "write")
 	r := ts.api(t, key, "POST", "/api/v1/contacts/import", export)
 	wantStatus(t, "import the export", r, http.StatusOK)
-	if got, want := contactsDump(t, ts, to), contactsDump(t, ts, from); got != want {
+	var res store.ImportResult
+	mustDecode(t, r.body, &res)
+	if res.Created != 3 || res.Failed != 0 {
+		t.Fatalf("import: %+v", res)
+	}
+	got, want := contactsDump(t, ts, to), contactsDump(t, ts, from)
+	if got != want {
 		t.Fatalf("imported:\n%s\nexported:\n%s", got, want)
+	}
+	if !strings.Contains(want, "|"+seller.ID+"|") || !strings.Contains(want, "tier:=Gold") || !strings.Contains(want, "+33 1") {
+		t.Fatalf("the dump misses what it compares:\n%s", want)
 	}
 }
 
 // contactsDump lists a workspace's contacts by email, with the fields a
-// list export carries (not ids or times).
+// list export carries (not ids or times, but the owner's user id: users
+// are the instance's, the same in every workspace).
 func contactsDump(tb testing.TB, ts *testServer, id string) string {
 	tb.Helper()
 	l, err := ts.tenants.Acquire(tb.Context(), id)
@@ -535,7 +566,13 @@ func contactsDump(tb testing.TB, ts *testServer, id string) string {
 	}
 	var lines []string
 	for _, c := range list {
-		lines = append(lines, fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", c.Email, c.FirstName, c.LastName, c.Phone, c.Title, c.Company, c.Stage, strings.Join(c.Tags, ",")))
+		var custom []string
+		for k, v := range c.Custom {
+			custom = append(custom, fmt.Sprintf("%s:%v", k, v))
+		}
+		sort.Strings(custom)
+		lines = append(lines, fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", c.Email, c.FirstName, c.LastName, c.Phone, c.Title, c.Company, c.Stage,
+			strings.Join(c.Tags, ","), c.OwnerID, strings.Join(custom, ",")))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")

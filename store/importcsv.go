@@ -22,6 +22,11 @@ type ImportOptions struct {
 	// Encoding is the file's, converted to UTF-8 (see DecodeCSV); with
 	// none, a file that is not UTF-8 is refused whole.
 	Encoding string
+	// Owners are the workspace's members who can own a contact, by user id
+	// and by email lower-cased, to their user id: an "owner" cell names one
+	// of them, or its row is refused. The catalog knows the members, not
+	// the workspace file, so the caller gives them (tenant.Service does).
+	Owners map[string]string
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
@@ -171,8 +176,8 @@ func (im *contactImport) prepare(header []string) error {
 	if im.tags, err = lowerMap[int64](im.ctx, im.tx, `SELECT name, seq FROM tags ORDER BY seq`); err != nil {
 		return err
 	}
-	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, stage, custom, created_at, updated_at) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
+	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, owner_id, stage, custom, created_at, updated_at) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
 	im.links = newBatchInsert(`INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES `, `(?, ?)`)
 	return nil
 }

@@ -410,7 +410,7 @@ func TestImportCSV_BulkStops(t *testing.T) {
 
 func TestImportFields_Indexes(t *testing.T) {
 	want := [fieldCount]string{fieldFirstName: "first_name", fieldLastName: "last_name", fieldName: "name", fieldEmail: "email",
-		fieldPhone: "phone", fieldTitle: "title", fieldCompany: "company", fieldStage: "stage", fieldTags: "tags"}
+		fieldPhone: "phone", fieldTitle: "title", fieldCompany: "company", fieldStage: "stage", fieldTags: "tags", fieldOwner: "owner"}
 	if !slices.Equal(ImportFields, want[:]) {
 		t.Fatalf("ImportFields %v, field indexes name %v", ImportFields, want)
 	}
@@ -539,4 +539,42 @@ func TestImportCSV_Encoding(t *testing.T) {
 			t.Fatalf("got %+v", res)
 		}
 	})
+}
+
+// An owner column takes a member's email, in any letter case, or user id;
+// a row naming anyone else is refused, counted once as failed.
+func TestImportCSV_Owner(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	mustContact(t, db, ContactInput{FirstName: ptr("Old"), Email: ptr("old@example.com")})
+	owners := map[string]string{"u1": "u1", "ana@example.com": "u1", "u2": "u2", "bo@example.com": "u2"}
+	csv := "name,email,owner\nCy One,cy@example.com,Ana@Example.com\nDi Two,di@example.com,u2\nEd Three,ed@example.com,eve@example.com\nFay Four,fay@example.com,\nOld,old@example.com,bo@example.com\n"
+	res := importCSV(t, db, csv, ImportOptions{Owners: owners, Update: true})
+	if res.Read != 5 || res.Created != 3 || res.Updated != 1 || res.Failed != 1 || len(res.Errors) != 1 || res.Errors[0].Row != 3 ||
+		!strings.Contains(res.Errors[0].Message, `"eve@example.com" is not a member`) || res.Errors[0].Values[0] != "Ed Three" {
+		t.Fatalf("got %+v", res)
+	}
+	want := map[string]string{"cy@example.com": "u1", "di@example.com": "u2", "fay@example.com": "", "old@example.com": "u2"}
+	list, _, _ := ListContacts(ctx, db, ContactFilter{})
+	for _, c := range list {
+		if c.OwnerID != want[c.Email] {
+			t.Errorf("%s is owned by %q, want %q", c.Email, c.OwnerID, want[c.Email])
+		}
+	}
+	if len(list) != 4 {
+		t.Fatalf("%d contacts", len(list))
+	}
+	// Without members given, an owner cell refuses its row.
+	res = importCSV(t, MustOpenWorkspace(t), csv, ImportOptions{})
+	if res.Failed != 4 || res.Created != 1 {
+		t.Fatalf("no members: %+v", res)
+	}
+}
+
+func TestSuggestMapping_Export(t *testing.T) {
+	header := []string{"id", "first_name", "email", "owner", "custom.tier", "owner_id"}
+	got := SuggestMapping(header, []CustomField{{Key: "tier", Label: "Customer tier"}})
+	if want := []string{"", "first_name", "email", "owner", "custom.tier", ""}; !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
