@@ -28,6 +28,11 @@ func (s *Server) exportContacts(w http.ResponseWriter, r *http.Request, format s
 		s.serverError(w, r, err)
 		return
 	}
+	members, err := wc.svc.Members(ctx)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	// The first page is read before anything is sent, so a filter the
 	// store refuses is an error page rather than an empty download.
 	list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
@@ -38,6 +43,7 @@ func (s *Server) exportContacts(w http.ResponseWriter, r *http.Request, format s
 	name := fmt.Sprintf("contacts-%s.%s", time.Now().UTC().Format("2006-01-02"), format)
 	download(w, "", name)
 	out := newContactWriter(w, format, fields)
+	out.owners = ownerEmails(members)
 	for {
 		for i := range list {
 			out.write(&list[i])
@@ -60,10 +66,33 @@ type contactWriter struct {
 	w      http.ResponseWriter
 	csv    *csv.Writer
 	fields []store.CustomField
+	owners map[string]string // member's user id → email, for the CSV
 	n      int
 }
 
-var contactCSVHeader = []string{"id", "first_name", "last_name", "email", "phone", "title", "company", "company_id", "owner_id", "stage", "tags", "created_at", "updated_at"}
+// contactCSVHeader is the CSV export's header. Its owner is the member's
+// email, which a person reads and which the import maps back to the member
+// in any workspace they belong to (an id means nothing elsewhere).
+var contactCSVHeader = []string{"id", "first_name", "last_name", "email", "phone", "title", "company", "company_id", "owner", "stage", "tags", "created_at", "updated_at"}
+
+// ownerEmails maps the members' user ids to their emails.
+func ownerEmails(members []store.Member) map[string]string {
+	m := make(map[string]string, len(members))
+	for _, mb := range members {
+		m[mb.UserID] = mb.Email
+	}
+	return m
+}
+
+// ownerEmail is the email of a contact's owner. One who is no longer a
+// member keeps the id the contact holds: the import then refuses that row,
+// naming it, rather than dropping the owner unseen.
+func (cw *contactWriter) ownerEmail(id string) string {
+	if email, ok := cw.owners[id]; ok {
+		return email
+	}
+	return id
+}
 
 func newContactWriter(w http.ResponseWriter, format string, fields []store.CustomField) *contactWriter {
 	cw := &contactWriter{w: w, fields: fields}
@@ -95,7 +124,7 @@ func (cw *contactWriter) write(c *store.Contact) {
 		cw.n++
 		return
 	}
-	row := []string{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.CompanyID, c.OwnerID, c.Stage,
+	row := []string{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.CompanyID, cw.ownerEmail(c.OwnerID), c.Stage,
 		strings.Join(c.Tags, ";"), c.CreatedAt.UTC().Format(time.RFC3339), c.UpdatedAt.UTC().Format(time.RFC3339)}
 	for _, f := range cw.fields {
 		row = append(row, customText(c.Custom[f.Key]))

@@ -27,12 +27,14 @@ type importUpload struct {
 	WorkspaceID string
 	Path        string
 	FileName    string
-	Header      []string
-	Preview     [][]string
-	Suggested   []string
-	Total       int // data rows
+	Header      []string   // as read: UTF-8, or not
+	Preview     [][]string // as read
+	Total       int        // data rows
 	Scan        store.CSVScan
-	Created     time.Time
+	// Encoding is the conversion proposed for a file that is not UTF-8
+	// (store.LegacyEncoding); "" for a UTF-8 file.
+	Encoding string
+	Created  time.Time
 
 	mu      sync.Mutex
 	started bool
@@ -115,11 +117,50 @@ type importProgress struct {
 
 // importPage is the upload form, the mapping step, or the progress of one import.
 type importPage struct {
-	Upload   *importUpload // the mapping step
-	JobID    string        // once started
-	FileName string        // when the upload is still known
-	Progress importProgress
-	Fields   []string
+	Upload    *importUpload // the mapping step
+	View      importView    // the mapping step: the upload read in one encoding
+	Encodings []encodingChoice
+	JobID     string // once started
+	FileName  string // when the upload is still known
+	Progress  importProgress
+	Fields    []string
+}
+
+// importView is an upload read in one encoding: what the mapping step
+// shows, and what the import will read.
+type importView struct {
+	Encoding  string // "" for a UTF-8 file
+	Header    []string
+	Preview   [][]string
+	Suggested []string // the field each column is mapped to
+}
+
+// ConvertedFrom names the encoding the import converts from, if any.
+func (v importView) ConvertedFrom() string {
+	if v.Encoding == "" || v.Encoding == store.EncodingUTF8 {
+		return ""
+	}
+	return store.EncodingName(v.Encoding)
+}
+
+// encodingChoice is an option of the mapping step's encoding select.
+type encodingChoice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// encodingChoices are what a file that is not UTF-8 can be read as.
+func encodingChoices(selected string) []encodingChoice {
+	labels := map[string]string{
+		store.EncodingUTF8:        "UTF-8, as it is (its rows that are not UTF-8 are refused)",
+		store.EncodingWindows1252: "Windows-1252 (Excel on Windows)",
+		store.EncodingLatin1:      "ISO-8859-1 (Latin-1)",
+	}
+	var out []encodingChoice
+	for _, enc := range store.CSVEncodings {
+		out = append(out, encodingChoice{Value: enc, Label: labels[enc], Selected: enc == selected})
+	}
+	return out
 }
 
 func (s *Server) importForm(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +194,7 @@ func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := readImportHead(r.Context(), wc.lease.DB, up); err != nil {
+	if err := readImportHead(up); err != nil {
 		os.Remove(up.Path)
 		s.importFormError(w, r, store.ErrorMessage(err))
 		return
@@ -175,8 +216,9 @@ func saveUpload(src io.Reader, path string) error {
 	return out.Close()
 }
 
-// readImportHead reads the header, five preview rows and the row count.
-func readImportHead(ctx context.Context, db *store.DB, up *importUpload) error {
+// readImportHead reads the header, five preview rows and the row count, and
+// proposes a conversion for a file that is not UTF-8.
+func readImportHead(up *importUpload) error {
 	f, err := os.Open(up.Path)
 	if err != nil {
 		return err
@@ -192,17 +234,43 @@ func readImportHead(ctx context.Context, db *store.DB, up *importUpload) error {
 	// The whole file is read now, so the row count is the real one and
 	// structural problems show, with their lines, before anything is
 	// imported.
-	scan, err := store.ScanCSV(cr, len(up.Header), 5)
+	scan, err := store.ScanCSV(cr, up.Header, 5)
 	if err != nil {
 		return err
 	}
 	up.Total, up.Preview, up.Scan = scan.Rows, scan.Preview, scan
+	if scan.NotUTF8 > 0 {
+		up.Encoding = store.LegacyEncoding
+	}
+	return nil
+}
+
+// uploadView reads an upload in the encoding enc: a UTF-8 file as it is,
+// one that is not in the encoding chosen (its proposed one when enc is
+// empty or unknown). Only the first rows are read again: a conversion
+// keeps every row where it is, so the scan's counts and lines hold.
+func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string) (importView, error) {
+	v := importView{Header: up.Header, Preview: up.Preview}
+	if up.Encoding != "" {
+		v.Encoding = up.Encoding
+		if e, err := store.ParseEncoding(enc); err == nil && e != store.EncodingUTF8Strict {
+			v.Encoding = e
+		}
+		f, err := os.Open(up.Path)
+		if err != nil {
+			return v, err
+		}
+		defer f.Close()
+		if v.Header, v.Preview, err = store.PreviewCSV(f, v.Encoding, len(up.Preview)); err != nil {
+			return v, err
+		}
+	}
 	fields, err := store.CustomFields(ctx, db, "contact")
 	if err != nil {
-		return err
+		return v, err
 	}
-	up.Suggested = store.SuggestMapping(up.Header, fields)
-	return nil
+	v.Suggested = store.SuggestMapping(v.Header, fields)
+	return v, nil
 }
 
 // importJobPage shows the mapping step before the import starts, then its
@@ -230,6 +298,18 @@ func (s *Server) importJobPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		page.Fields = s.importFields(r.Context(), wc.lease.DB)
+		q := r.URL.Query()
+		if page.View, err = uploadView(r.Context(), wc.lease.DB, up, q.Get("encoding")); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page.Encodings = encodingChoices(page.View.Encoding)
+		// Choices made before the encoding changed are kept.
+		for i := range page.View.Suggested {
+			if m, ok := q["map_"+strconv.Itoa(i)]; ok {
+				page.View.Suggested[i] = m[0]
+			}
+		}
 	default:
 		s.fail(w, r, err)
 		return
@@ -295,10 +375,21 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 	for i := range mapping {
 		mapping[i] = r.PostForm.Get("map_" + strconv.Itoa(i))
 	}
+	// The file is read as its preview was: a UTF-8 one as it is, one that
+	// is not in the encoding its mapping step showed.
+	view, err := uploadView(r.Context(), wc.lease.DB, up, r.PostForm.Get("encoding"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	enc := view.Encoding
+	if enc == "" {
+		enc = store.EncodingUTF8
+	}
 	if up.start() {
 		_, err := s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
-			JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: up.Header, Rows: up.Total,
-			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update"},
+			JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: view.Header, Rows: up.Total,
+			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: enc},
 		})
 		if err != nil {
 			// Not started after all: the form can be sent again, and the
@@ -344,11 +435,14 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 
 // apiImportContacts is POST /api/v1/contacts/import: a CSV body with a
 // header row, imported at once; ?mode=update updates contacts whose email
-// exists instead of skipping them.
+// exists instead of skipping them; ?encoding=windows-1252 or iso-8859-1
+// converts a file that is not UTF-8 (without it, such a file is refused,
+// naming its first line that is not UTF-8).
 func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
-	res, err := store.ImportContactsCSV(r.Context(), c.db(), c.actor, body, store.ImportOptions{Update: r.URL.Query().Get("mode") == "update"})
+	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding")}
+	res, err := c.svc.ImportContacts(r.Context(), c.actor, body, opt)
 	if err != nil {
 		if tooLarge(err) {
 			err = store.Errorf(store.ETooLarge, "The CSV is larger than %d MiB.", maxUploadBytes>>20)

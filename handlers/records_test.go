@@ -281,6 +281,29 @@ func TestAPI_ImportContacts(t *testing.T) {
 	wantAPIError(t, "no header", f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", ""), http.StatusBadRequest, "invalid", "")
 }
 
+// A CSV that is not UTF-8 is refused whole, naming its first such line,
+// unless ?encoding= names what to convert it from.
+func TestAPI_ImportContacts_Encoding(t *testing.T) {
+	f := newAPIFixture(t)
+	latin := "first_name,last_name,email\nAna,Silva,ana@example.com\nJos\xe9,Nu\xf1ez,jose@example.com\n"
+	r := f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", latin)
+	wantAPIError(t, "not UTF-8", r, http.StatusBadRequest, "invalid", "")
+	if !strings.Contains(r.body, "Line 3 is not UTF-8") || !strings.Contains(r.body, "encoding=windows-1252") {
+		t.Fatalf("the refusal does not say where and what to do: %s", r.body)
+	}
+	if strings.Contains(f.ts.api(t, f.a.key, "GET", "/api/v1/contacts?q=ana@example.com", "").body, "ana@example.com") {
+		t.Fatal("a refused file imported its first row")
+	}
+	wantAPIError(t, "unknown encoding", f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import?encoding=klingon", latin), http.StatusBadRequest, "invalid", "")
+	for _, enc := range []string{"windows-1252", "iso-8859-1"} {
+		r = f.ts.api(t, f.b.key, "POST", "/api/v1/contacts/import?mode=update&encoding="+enc, latin)
+		wantStatus(t, enc, r, http.StatusOK)
+		if body := f.ts.api(t, f.b.key, "GET", "/api/v1/contacts?q=jose", "").body; !strings.Contains(body, `"Nuñez"`) {
+			t.Fatalf("%s: José is not converted: %s", enc, body)
+		}
+	}
+}
+
 func TestRestoreUI_PointInTime(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
@@ -463,23 +486,41 @@ func TestAPI_ImportContactsHeaderLimits(t *testing.T) {
 	}
 }
 
-// The list export of a workspace imports into an empty one as the same
-// contacts: formula-defused cells come back as they were, and the CSV
-// starts with a byte-order mark that the importer skips.
+// The list export of a workspace imports into an empty one of the same
+// members as the same contacts: formula-defused cells come back as they
+// were, the CSV starts with a byte-order mark that the importer skips, and
+// owners travel as emails (a user id of the export's workspace would mean
+// nothing to a reader), mapped back to the members.
 func TestExportImport_RoundTrip(t *testing.T) {
 	ts := newTestServer(t)
 	ts.mustUser(t, "owner@example.com", false)
+	seller := ts.mustUser(t, "Seller@Example.com", false)
 	from := ts.mustWorkspace(t, "From", "owner@example.com")
 	to := ts.mustWorkspace(t, "To", "owner@example.com")
+	for _, id := range []string{from, to} {
+		ts.mustMember(t, id, seller, "member")
+		l, err := ts.tenants.Acquire(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []store.NewCustomField{{Entity: "contact", Key: "tier", Label: "Tier", Type: "text"}, {Entity: "contact", Key: "budget", Label: "Budget", Type: "number"}} {
+			if _, err := store.CreateCustomField(t.Context(), l.DB, store.Actor{Kind: "system"}, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Release()
+	}
 	l, err := ts.tenants.Acquire(t.Context(), from)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, in := range []store.ContactInput{
-		{FirstName: s("José"), LastName: s("Nuñez"), Email: s("jose@example.com"), Phone: s("+33 1 23 45 67 89"), Company: s("Acme"), Tags: &[]string{"vip", "event"}, Stage: s("customer")},
-		{FirstName: s("=Eve"), Title: s("@boss"), Email: s("eve@example.com"), Phone: s("-1")},
+		{FirstName: s("José"), LastName: s("Nuñez"), Email: s("jose@example.com"), Phone: s("+33 1 23 45 67 89"), Company: s("Acme"), Tags: &[]string{"vip", "event"}, Stage: s("customer"),
+			OwnerID: &seller.ID, Custom: map[string]any{"tier": "=Gold", "budget": 1200.5}},
+		{FirstName: s("=Eve"), Title: s("@boss"), Email: s("eve@example.com"), Phone: s("-1"), Company: s("Acme")},
+		{FirstName: s("Zoë"), LastName: s("Ødegaard"), Email: s("zoe@example.com"), Tags: &[]string{"ski"}, OwnerID: &seller.ID, Custom: map[string]any{"tier": "Silver"}},
 	} {
-		if _, err := store.CreateContact(t.Context(), l.DB, store.Actor{Kind: "system"}, in); err != nil {
+		if _, err := ts.tenants.Service(l).CreateContact(t.Context(), store.Actor{Kind: "system"}, in); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -489,16 +530,29 @@ func TestExportImport_RoundTrip(t *testing.T) {
 	if !strings.HasPrefix(export, "\ufeff") {
 		t.Error("the CSV export does not start with a byte-order mark")
 	}
+	if !strings.Contains(export, ",Seller@Example.com,") || strings.Contains(export, seller.ID) {
+		t.Errorf("the CSV export does not name the owner by email:\n%s", export)
+	}
 	key, _ := ts.mustAPIKey(t, to, "write")
 	r := ts.api(t, key, "POST", "/api/v1/contacts/import", export)
 	wantStatus(t, "import the export", r, http.StatusOK)
-	if got, want := contactsDump(t, ts, to), contactsDump(t, ts, from); got != want {
+	var res store.ImportResult
+	mustDecode(t, r.body, &res)
+	if res.Created != 3 || res.Failed != 0 {
+		t.Fatalf("import: %+v", res)
+	}
+	got, want := contactsDump(t, ts, to), contactsDump(t, ts, from)
+	if got != want {
 		t.Fatalf("imported:\n%s\nexported:\n%s", got, want)
+	}
+	if !strings.Contains(want, "|"+seller.ID+"|") || !strings.Contains(want, "tier:=Gold") || !strings.Contains(want, "+33 1") {
+		t.Fatalf("the dump misses what it compares:\n%s", want)
 	}
 }
 
 // contactsDump lists a workspace's contacts by email, with the fields a
-// list export carries (not ids or times).
+// list export carries (not ids or times, but the owner's user id: users
+// are the instance's, the same in every workspace).
 func contactsDump(tb testing.TB, ts *testServer, id string) string {
 	tb.Helper()
 	l, err := ts.tenants.Acquire(tb.Context(), id)
@@ -512,7 +566,13 @@ func contactsDump(tb testing.TB, ts *testServer, id string) string {
 	}
 	var lines []string
 	for _, c := range list {
-		lines = append(lines, fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", c.Email, c.FirstName, c.LastName, c.Phone, c.Title, c.Company, c.Stage, strings.Join(c.Tags, ",")))
+		var custom []string
+		for k, v := range c.Custom {
+			custom = append(custom, fmt.Sprintf("%s:%v", k, v))
+		}
+		sort.Strings(custom)
+		lines = append(lines, fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", c.Email, c.FirstName, c.LastName, c.Phone, c.Title, c.Company, c.Stage,
+			strings.Join(c.Tags, ","), c.OwnerID, strings.Join(custom, ",")))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
@@ -539,6 +599,57 @@ func TestImportUI_StructuralProblems(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the mapping step lacks %q", want)
 		}
+	}
+}
+
+// A file that is not UTF-8 is offered a conversion at the mapping step,
+// Windows-1252 first, with its rows shown converted in the encoding chosen;
+// the import reads it as it was shown.
+func TestImportUI_Encoding(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	w := "/w/" + f.a + "/contacts/import/"
+	// Windows-1252: é E9, ñ F1, ’ 92.
+	csv := "Pr\xe9nom;Nom;E-mail\nJos\xe9;Nu\xf1ez;jose@example.com\nL\xe9a;O\x92Brien;lea@example.com\nRen\xe9;;not-an-email\n"
+	job := f.uploadCSV(t, c, f.a, csv)
+	page := c.get(w + job).body
+	for _, want := range []string{"This file is not UTF-8", "4 rows of it (the header is one), the first on line 1,", `<option value="windows-1252" selected>`,
+		`<input type="hidden" name="encoding" value="windows-1252">`, "<strong>Prénom</strong>", "<td>José</td>", "<td>O’Brien</td>", "Import 3 rows from Windows-1252"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the mapping step lacks %q", want)
+		}
+	}
+	// Another encoding shows the rows converted from it, and keeps the
+	// columns' choices.
+	page = c.get(w + job + "?encoding=iso-8859-1&map_1=first_name").body
+	for _, want := range []string{`<option value="iso-8859-1" selected>`, `<input type="hidden" name="encoding" value="iso-8859-1">`, "<td>José</td>",
+		"<td>O\u0092Brien</td>", "Import 3 rows from ISO-8859-1", `name="map_1"><option value="">(ignore)</option><option value="first_name" selected>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the mapping step in ISO-8859-1 lacks %q", want)
+		}
+	}
+	if page = c.get(w + job + "?encoding=utf-8").body; !strings.Contains(page, "Import 3 rows</button>") {
+		t.Error("read as UTF-8, the import still says it converts")
+	}
+	start := url.Values{"map_0": {"first_name"}, "map_1": {"last_name"}, "map_2": {"email"}, "mode": {"skip"}, "encoding": {"windows-1252"}}
+	wantStatus(t, "start", c.post(w+job, c.workspaceToken(f.a), start), http.StatusSeeOther)
+	var body string
+	for range 100 {
+		if body = c.get(w + job).body; strings.Contains(body, "Import finished") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(body, "<dt>Created</dt><dd>2</dd>") || !strings.Contains(body, "<dt>Rows with errors</dt><dd>1</dd>") {
+		t.Fatalf("the report: %s", body)
+	}
+	if list := c.get("/w/" + f.a + "/contacts?q=lea").body; !strings.Contains(list, "O’Brien") {
+		t.Error("Léa O’Brien is not imported converted")
+	}
+	// The error report is the converted file's: it can be fixed and
+	// uploaded again as UTF-8.
+	if errs := c.get(w + job + "/errors.csv").body; !strings.HasPrefix(errs, "row,message,Prénom,Nom,E-mail\n") || !strings.Contains(errs, ",René,,not-an-email\n") {
+		t.Errorf("errors.csv: %q", errs)
 	}
 }
 

@@ -91,7 +91,11 @@ func readAhead(cr *csv.Reader, n int) ([]csvRecord, bool, error) {
 		if err != nil && !errors.As(err, &pe) {
 			return nil, false, err
 		}
-		head = append(head, csvRecord{fields: append([]string(nil), rec...), err: err})
+		r := csvRecord{fields: append([]string(nil), rec...), err: err}
+		if err == nil {
+			r.line, _ = cr.FieldPos(0)
+		}
+		head = append(head, r)
 	}
 	return head, false, nil
 }
@@ -99,5 +103,6 @@ func readAhead(cr *csv.Reader, n int) ([]csvRecord, bool, error) {
 // csvRecord is a record read ahead, or the parse error in its place.
 type csvRecord struct {
 	fields []string
+	line   int // where it starts in the file
 	err    error
 }

@@ -16,7 +16,7 @@ func TestScanCSV(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := ScanCSV(cr, len(header), 2)
+		s, err := ScanCSV(cr, header, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,9 +50,14 @@ func TestScanCSV(t *testing.T) {
 		}
 	})
 	t.Run("ErrNotUTF8", func(t *testing.T) {
-		s := scan(t, "first_name,email\nNu\xf1ez,n@example.com\n")
-		if len(s.Problems) != 1 || s.Problems[0].Line != 2 || !strings.Contains(s.Problems[0].Message, "not UTF-8") {
+		// Counted and located once, not a problem per row: the mapping
+		// step offers a conversion instead.
+		s := scan(t, "first_name,email\nAna,a@example.com\nNu\xf1ez,n@example.com\nL\xe9a,l@example.com\n")
+		if s.NotUTF8 != 2 || s.FirstNotUTF8 != 3 || len(s.Problems) != 0 || s.Rows != 3 {
 			t.Fatalf("got %+v", s)
+		}
+		if s = scan(t, "Pr\xe9nom,email\nAna,a@example.com\n"); s.NotUTF8 != 1 || s.FirstNotUTF8 != 1 {
+			t.Fatalf("a header not UTF-8: got %+v", s)
 		}
 	})
 	t.Run("ManyProblems", func(t *testing.T) {
@@ -61,4 +66,15 @@ func TestScanCSV(t *testing.T) {
 			t.Fatalf("got %d problems, %d more, %d rows", len(s.Problems), s.More, s.Rows)
 		}
 	})
+}
+
+func TestPreviewCSV(t *testing.T) {
+	csv := "Pr\xe9nom;email\nJos\xe9;j@example.com\n\"broken;x\n"
+	header, rows, err := PreviewCSV(strings.NewReader(csv), EncodingWindows1252, 5)
+	if err != nil || len(header) != 2 || header[0] != "Pr\u00e9nom" || len(rows) != 1 || rows[0][0] != "Jos\u00e9" {
+		t.Fatalf("got %q %q %v", header, rows, err)
+	}
+	if _, _, err := PreviewCSV(strings.NewReader(csv), "klingon", 5); ErrorCode(err) != EInvalid {
+		t.Fatalf("unknown encoding: %v", err)
+	}
 }

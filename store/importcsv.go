@@ -19,6 +19,14 @@ type ImportOptions struct {
 	Mapping  []string       // field of each column, as SuggestMapping gives
 	Update   bool           // a row whose email exists updates that contact; otherwise it is skipped
 	Progress func(rows int) // called now and then with the rows read so far
+	// Encoding is the file's, converted to UTF-8 (see DecodeCSV); with
+	// none, a file that is not UTF-8 is refused whole.
+	Encoding string
+	// Owners are the workspace's members who can own a contact, by user id
+	// and by email lower-cased, to their user id: an "owner" cell names one
+	// of them, or its row is refused. The catalog knows the members, not
+	// the workspace file, so the caller gives them (tenant.Service does).
+	Owners map[string]string
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
@@ -73,6 +81,13 @@ type contactImport struct {
 // reported with its number and why. From bulkThreshold rows, the search
 // index takes the new rows once at the end instead of row by row.
 func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt ImportOptions) (*ImportResult, error) {
+	var err error
+	if opt.Encoding, err = ParseEncoding(opt.Encoding); err != nil {
+		return nil, err
+	}
+	if r, err = DecodeCSV(r, opt.Encoding); err != nil {
+		return nil, err
+	}
 	cr, err := NewCSVReader(r)
 	if err != nil {
 		return nil, err
@@ -80,6 +95,9 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 	header, err := ReadCSVHeader(cr)
 	if err != nil {
 		return nil, err
+	}
+	if opt.Encoding == EncodingUTF8Strict && slices.ContainsFunc(header, notUTF8) {
+		return nil, errNotUTF8(1)
 	}
 	res := &ImportResult{Errors: []RowError{}}
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -158,8 +176,8 @@ func (im *contactImport) prepare(header []string) error {
 	if im.tags, err = lowerMap[int64](im.ctx, im.tx, `SELECT name, seq FROM tags ORDER BY seq`); err != nil {
 		return err
 	}
-	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, stage, custom, created_at, updated_at) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
+	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, owner_id, stage, custom, created_at, updated_at) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
 	im.links = newBatchInsert(`INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES `, `(?, ?)`)
 	return nil
 }
@@ -233,14 +251,17 @@ func (im *contactImport) read(head []csvRecord, cr *csv.Reader, complete bool, o
 	}
 	for row := 1; ; row++ {
 		var rec []string
+		var line int
 		var err error
 		switch {
 		case row <= len(head):
-			rec, err = head[row-1].fields, head[row-1].err
+			rec, line, err = head[row-1].fields, head[row-1].line, head[row-1].err
 		case complete:
 			err = io.EOF
 		default:
-			rec, err = cr.Read()
+			if rec, err = cr.Read(); err == nil {
+				line, _ = cr.FieldPos(0)
+			}
 		}
 		var pe *csv.ParseError
 		switch {
@@ -253,6 +274,11 @@ func (im *contactImport) read(head []csvRecord, cr *csv.Reader, complete bool, o
 			batch = append(batch, rowOp{row: row, malformed: true, fail: fmt.Sprintf("The CSV is malformed here: %v.", pe.Err)})
 		case err != nil:
 			batch = append(batch, rowOp{row: row, err: err})
+			send()
+			return
+		case im.opt.Encoding == EncodingUTF8Strict && slices.ContainsFunc(rec, notUTF8):
+			// Refused whole: converting it, or not, is the caller's choice.
+			batch = append(batch, rowOp{row: row, err: errNotUTF8(line)})
 			send()
 			return
 		default:

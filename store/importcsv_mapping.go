@@ -10,7 +10,8 @@ import (
 
 // ImportFields are the contact fields a CSV column can map to, besides
 // "custom.<key>" for custom fields; "" means the column is ignored.
-var ImportFields = []string{"first_name", "last_name", "name", "email", "phone", "title", "company", "stage", "tags"}
+// "owner" takes a member's email or user id.
+var ImportFields = []string{"first_name", "last_name", "name", "email", "phone", "title", "company", "stage", "tags", "owner"}
 
 // Indexes into ImportFields, and into a row's values.
 const (
@@ -23,6 +24,7 @@ const (
 	fieldCompany
 	fieldStage
 	fieldTags
+	fieldOwner
 	fieldCount
 )
 
@@ -43,6 +45,7 @@ var importAliases = map[string]string{
 	"company": "company", "companyname": "company", "organization": "company", "organisation": "company", "account": "company", "firma": "company",
 	"stage": "stage", "lifecyclestage": "stage", "status": "stage",
 	"tags": "tags", "tag": "tags", "labels": "tags",
+	"owner": "owner", "owneremail": "owner", "ownerid": "owner", "contactowner": "owner", "assignedto": "owner",
 }
 
 func normaliseHeader(h string) string {
@@ -56,16 +59,18 @@ func normaliseHeader(h string) string {
 }
 
 // SuggestMapping proposes a field for each header: known names and their
-// usual variants, and custom fields by key or label. Each field is
-// suggested once, for its first column.
+// usual variants, and custom fields by key or label, or as a list export
+// names them ("custom.<key>"). Each field is suggested once, for its first
+// column.
 func SuggestMapping(header []string, custom []CustomField) []string {
 	out := make([]string, len(header))
 	used := map[string]bool{}
 	for i, h := range header {
 		n := normaliseHeader(h)
+		key, exported := strings.CutPrefix(strings.TrimSpace(h), "custom.")
 		field := importAliases[n]
 		for _, f := range custom {
-			if n == normaliseHeader(f.Key) || n == normaliseHeader(f.Label) {
+			if n == normaliseHeader(f.Key) || n == normaliseHeader(f.Label) || exported && key == f.Key {
 				field = "custom." + f.Key
 			}
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -66,6 +67,16 @@ func (im *contactImport) decideCells(row int, rec []string) rowOp {
 		}
 	}
 	in := importInput(&values, custom)
+	if owner := strings.TrimSpace(values[fieldOwner]); owner != "" {
+		id, ok := im.opt.Owners[strings.ToLower(owner)]
+		if !ok {
+			id, ok = im.opt.Owners[owner]
+		}
+		if !ok {
+			return rowOp{row: row, fail: fmt.Sprintf("The owner %q is not a member of this workspace: invite them first, or leave the owner empty.", owner)}
+		}
+		in.OwnerID = &id
+	}
 	email := strings.ToLower(strings.TrimSpace(values[fieldEmail]))
 	if id, ok := im.emails[email]; ok && email != "" {
 		if !im.opt.Update {
@@ -162,7 +173,7 @@ func (im *contactImport) create(in ContactInput) (rowOp, error) {
 		companyID, op.company = id, create
 	}
 	customJSON, _ := c.Custom.Value()
-	op.contact = []any{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.Stage, customJSON}
+	op.contact = []any{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.OwnerID, c.Stage, customJSON}
 	op.tags = c.Tags
 	if c.Email != "" {
 		im.emails[strings.ToLower(c.Email)] = c.ID

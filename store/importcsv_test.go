@@ -410,7 +410,7 @@ func TestImportCSV_BulkStops(t *testing.T) {
 
 func TestImportFields_Indexes(t *testing.T) {
 	want := [fieldCount]string{fieldFirstName: "first_name", fieldLastName: "last_name", fieldName: "name", fieldEmail: "email",
-		fieldPhone: "phone", fieldTitle: "title", fieldCompany: "company", fieldStage: "stage", fieldTags: "tags"}
+		fieldPhone: "phone", fieldTitle: "title", fieldCompany: "company", fieldStage: "stage", fieldTags: "tags", fieldOwner: "owner"}
 	if !slices.Equal(ImportFields, want[:]) {
 		t.Fatalf("ImportFields %v, field indexes name %v", ImportFields, want)
 	}
@@ -459,5 +459,122 @@ func TestImportCSV_ProgressMoves(t *testing.T) {
 	res := importCSV(t, db, b.String(), ImportOptions{Progress: func(rows int) { seen = append(seen, rows) }})
 	if res.Created != 350 || len(seen) == 0 || seen[0] >= 350 {
 		t.Fatalf("created %d, progress reports %v", res.Created, seen)
+	}
+}
+
+// A file that is not UTF-8 is refused whole, naming its first such line,
+// unless its encoding is named: then it is converted. Named UTF-8, it is
+// read as it is, and its rows that are not UTF-8 are refused one by one.
+func TestImportCSV_Encoding(t *testing.T) {
+	ctx := context.Background()
+	// Windows-1252: é is E9, ñ F1, ’ 92, € 80. Line 3 is the first that
+	// is not UTF-8 (the quoted cell on line 2 is two lines long).
+	csv := "first_name,last_name,email,title\n\"Ana\nMaria\",Silva,ana@example.com,x\nJos\xe9,Nu\xf1ez,jose@example.com,O\x92Brien \x80\nL\xe9a,,lea@example.com,\n"
+	t.Run("ErrNotUTF8", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		_, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(csv), ImportOptions{})
+		if ErrorCode(err) != EInvalid || !strings.Contains(ErrorMessage(err), "Line 4 is not UTF-8") || !strings.Contains(ErrorMessage(err), "windows-1252") {
+			t.Fatalf("got %v, want a refusal naming line 4", err)
+		}
+		if n, _ := CountContacts(ctx, db, ContactFilter{}); n != 0 {
+			t.Fatalf("%d contacts imported from a refused file", n)
+		}
+		if _, err := ImportContactsCSV(ctx, db, tester, strings.NewReader("Pr\xe9nom,email\nAna,a@example.com\n"), ImportOptions{}); !strings.Contains(ErrorMessage(err), "Line 1 ") {
+			t.Fatalf("a header not UTF-8: got %v", err)
+		}
+	})
+	t.Run("ErrNotUTF8Bulk", func(t *testing.T) {
+		// Past the rows read ahead, where a bulk import streams them.
+		db := MustOpenWorkspace(t)
+		var b strings.Builder
+		b.WriteString("first_name,email\n")
+		for i := range bulkThreshold + 500 {
+			name := "Ana"
+			if i == bulkThreshold+300 {
+				name = "L\xe9a"
+			}
+			fmt.Fprintf(&b, "%s,p%d@example.com\n", name, i)
+		}
+		_, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(b.String()), ImportOptions{})
+		if want := fmt.Sprintf("Line %d is not UTF-8", bulkThreshold+302); !strings.Contains(ErrorMessage(err), want) {
+			t.Fatalf("got %v, want %q", err, want)
+		}
+		if n, _ := CountContacts(ctx, db, ContactFilter{}); n != 0 {
+			t.Fatalf("%d contacts imported from a refused file", n)
+		}
+	})
+	t.Run("ErrUnknownEncoding", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		if _, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(csv), ImportOptions{Encoding: "ebcdic"}); ErrorCode(err) != EInvalid {
+			t.Fatalf("got %v", err)
+		}
+	})
+	for _, tc := range []struct{ enc, title string }{
+		{EncodingWindows1252, "O’Brien €"},
+		{"ISO-8859-1", ""}, // C1 controls in Latin-1: that row's title is refused
+	} {
+		t.Run(tc.enc, func(t *testing.T) {
+			db := MustOpenWorkspace(t)
+			res := importCSV(t, db, csv, ImportOptions{Encoding: tc.enc})
+			list, _, _ := ListContacts(ctx, db, ContactFilter{Query: "jose"})
+			lea, _, _ := ListContacts(ctx, db, ContactFilter{Query: "lea"})
+			if len(lea) != 1 || lea[0].FirstName != "Léa" {
+				t.Fatalf("Léa: %+v (%+v)", lea, res)
+			}
+			if tc.title == "" {
+				if len(list) != 0 || res.Failed != 1 || !strings.Contains(res.Errors[0].Message, "control characters") {
+					t.Fatalf("got %+v, %+v", list, res)
+				}
+				return
+			}
+			if len(list) != 1 || list[0].FirstName != "José" || list[0].LastName != "Nuñez" || list[0].Title != tc.title || res.Created != 3 {
+				t.Fatalf("got %+v, %+v", list, res)
+			}
+		})
+	}
+	t.Run("UTF8AsIs", func(t *testing.T) {
+		db := MustOpenWorkspace(t)
+		res := importCSV(t, db, csv, ImportOptions{Encoding: EncodingUTF8})
+		if res.Created != 1 || res.Failed != 2 || res.Errors[0].Row != 2 || !strings.Contains(res.Errors[0].Message, "not valid UTF-8") {
+			t.Fatalf("got %+v", res)
+		}
+	})
+}
+
+// An owner column takes a member's email, in any letter case, or user id;
+// a row naming anyone else is refused, counted once as failed.
+func TestImportCSV_Owner(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	mustContact(t, db, ContactInput{FirstName: ptr("Old"), Email: ptr("old@example.com")})
+	owners := map[string]string{"u1": "u1", "ana@example.com": "u1", "u2": "u2", "bo@example.com": "u2"}
+	csv := "name,email,owner\nCy One,cy@example.com,Ana@Example.com\nDi Two,di@example.com,u2\nEd Three,ed@example.com,eve@example.com\nFay Four,fay@example.com,\nOld,old@example.com,bo@example.com\n"
+	res := importCSV(t, db, csv, ImportOptions{Owners: owners, Update: true})
+	if res.Read != 5 || res.Created != 3 || res.Updated != 1 || res.Failed != 1 || len(res.Errors) != 1 || res.Errors[0].Row != 3 ||
+		!strings.Contains(res.Errors[0].Message, `"eve@example.com" is not a member`) || res.Errors[0].Values[0] != "Ed Three" {
+		t.Fatalf("got %+v", res)
+	}
+	want := map[string]string{"cy@example.com": "u1", "di@example.com": "u2", "fay@example.com": "", "old@example.com": "u2"}
+	list, _, _ := ListContacts(ctx, db, ContactFilter{})
+	for _, c := range list {
+		if c.OwnerID != want[c.Email] {
+			t.Errorf("%s is owned by %q, want %q", c.Email, c.OwnerID, want[c.Email])
+		}
+	}
+	if len(list) != 4 {
+		t.Fatalf("%d contacts", len(list))
+	}
+	// Without members given, an owner cell refuses its row.
+	res = importCSV(t, MustOpenWorkspace(t), csv, ImportOptions{})
+	if res.Failed != 4 || res.Created != 1 {
+		t.Fatalf("no members: %+v", res)
+	}
+}
+
+func TestSuggestMapping_Export(t *testing.T) {
+	header := []string{"id", "first_name", "email", "owner", "custom.tier", "owner_id"}
+	got := SuggestMapping(header, []CustomField{{Key: "tier", Label: "Customer tier"}})
+	if want := []string{"", "first_name", "email", "owner", "custom.tier", ""}; !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }

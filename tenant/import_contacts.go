@@ -65,7 +65,7 @@ func (m *Manager) importContacts(ctx context.Context, run *JobRun, in ContactImp
 	opt.Progress = func(rows int) { run.Progress(int64(rows), int64(in.Rows)) }
 	ctx, cancel := context.WithTimeout(ctx, importTimeout)
 	defer cancel()
-	res, err := store.ImportContactsCSV(ctx, run.Lease.DB, in.Actor, f, opt)
+	res, err := m.Service(run.Lease).ImportContacts(ctx, in.Actor, f, opt)
 	if err != nil {
 		return nil, err
 	}

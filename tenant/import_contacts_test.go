@@ -131,3 +131,57 @@ func killedMidImport(t *testing.T, dir, workspaceID string) {
 	}
 	t.Fatal("the import recorded no progress")
 }
+
+// An import's owner column names members by email or user id, through the
+// catalog; a row naming someone who is not a member of this workspace (a
+// member of another one, here) is refused and counted once.
+func TestContactImport_Owners(t *testing.T) {
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	w, other := mustCreate(t, m, "A"), mustCreate(t, m, "B")
+	users := map[string]*store.User{}
+	for email, ws := range map[string]string{"ana@example.com": w.ID, "bo@example.com": w.ID, "cy@example.com": other.ID} {
+		u, err := store.CreateUser(ctx, m.Catalog(), store.NewUser{Email: email, Password: "correct horse battery", Verified: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.AddMember(ctx, m.Catalog().W, u.ID, ws, "member"); err != nil {
+			t.Fatal(err)
+		}
+		users[email] = u
+	}
+	csv := "email,owner\np1@example.com,ANA@example.com\np2@example.com," + users["bo@example.com"].ID + "\np3@example.com,cy@example.com\n"
+	path := filepath.Join(t.TempDir(), "owners.csv")
+	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := m.StartContactImport(ctx, ContactImport{JobID: "imp-owners", WorkspaceID: w.ID, Actor: store.Actor{Kind: "system", ID: "test"},
+		Path: path, Header: []string{"email", "owner"}, Rows: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := m.WaitJob(ctx, w.ID, id)
+	if err != nil || j.Result != `{"read":3,"created":2,"updated":0,"skipped":0,"failed":1}` {
+		t.Fatalf("%+v, %v", j, err)
+	}
+	l, err := m.Acquire(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	list, _, err := store.ListContacts(ctx, l.DB, store.ContactFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{}
+	for _, c := range list {
+		owners[c.Email] = c.OwnerID
+	}
+	if owners["p1@example.com"] != users["ana@example.com"].ID || owners["p2@example.com"] != users["bo@example.com"].ID || len(owners) != 2 {
+		t.Fatalf("owners %v", owners)
+	}
+	var rep ContactImportReport
+	if err := store.JobReport(ctx, l.DB, id, &rep); err != nil || len(rep.Result.Errors) != 1 || !strings.Contains(rep.Result.Errors[0].Message, `"cy@example.com" is not a member`) {
+		t.Fatalf("report %+v, %v", rep.Result, err)
+	}
+}

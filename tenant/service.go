@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"io"
 	"strings"
 
 	"atrium/store"
@@ -74,6 +75,22 @@ func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string,
 		}
 	}
 	return store.BulkContacts(ctx, s.lease.DB, a, ids, act)
+}
+
+// ImportContacts imports contacts from CSV (store.ImportContactsCSV); an
+// "owner" column names a member by email or user id, and a row naming
+// anyone else is refused.
+func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader, opt store.ImportOptions) (*store.ImportResult, error) {
+	members, err := s.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opt.Owners = make(map[string]string, 2*len(members))
+	for _, m := range members {
+		opt.Owners[m.UserID] = m.UserID
+		opt.Owners[strings.ToLower(m.Email)] = m.UserID
+	}
+	return store.ImportContactsCSV(ctx, s.lease.DB, a, r, opt)
 }
 
 // CreateCompany adds a company whose owner, if any, is a member.
