@@ -81,7 +81,7 @@ type Manager struct {
 	lock     *os.File // held while open; see lockDataDir
 	master   *keyring // wraps the workspaces' data keys; see keys.go
 	smtpTLS  *tls.Config
-	template []byte   // an empty, migrated workspace file, copied on create
+	template []byte // an empty, migrated workspace file, copied on create
 
 	verifier *verifier
 	jobs     *runner
