@@ -59,6 +59,9 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	apiResource(s, r, "/tasks", tasksAPI)
 	apiResource(s, r, "/pipelines", pipelinesAPI)
 	apiResource(s, r, "/deals", dealsAPI)
+	apiResource(s, r, "/mailboxes", mailboxesAPI)
+	r.Handle("/mailboxes/{id}/check", methods{http.MethodPost: s.apiCheckMailbox})
+	r.Handle("/mailboxes/{id}/test", methods{http.MethodPost: s.apiTestMailbox})
 	r.Handle("/export", methods{http.MethodGet: s.apiExport})
 }
 

@@ -51,6 +51,13 @@ var apiRouteTable = []route{
 	{"GET", "/api/v1/deals/{id}", "read"},
 	{"PATCH", "/api/v1/deals/{id}", "write"},
 	{"DELETE", "/api/v1/deals/{id}", "write"},
+	{"GET", "/api/v1/mailboxes", "read"},
+	{"POST", "/api/v1/mailboxes", "write"},
+	{"GET", "/api/v1/mailboxes/{id}", "read"},
+	{"PATCH", "/api/v1/mailboxes/{id}", "write"},
+	{"DELETE", "/api/v1/mailboxes/{id}", "write"},
+	{"POST", "/api/v1/mailboxes/{id}/check", "write"},
+	{"POST", "/api/v1/mailboxes/{id}/test", "write"},
 	{"GET", "/api/v1/export", "read"},
 }
 
@@ -58,7 +65,7 @@ var apiRouteTable = []route{
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes":
 		return parts[0]
 	}
 	return ""
@@ -73,11 +80,12 @@ type apiWorkspace struct {
 	word                         string
 	contact, company, note, task string
 	pipeline, deal               string
+	mailbox                      string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -92,6 +100,9 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 	w.task = ts.mustCreate(tb, w.key, "/api/v1/tasks", `{"company_id":"`+w.company+`","title":"`+word+` task"}`)
 	w.pipeline = ts.mustCreate(tb, w.key, "/api/v1/pipelines", `{"name":"`+word+` pipeline"}`)
 	w.deal = ts.mustCreate(tb, w.key, "/api/v1/deals", `{"title":"`+word+` deal","value":"1200.10","pipeline_id":"`+w.pipeline+`","contact_id":"`+w.contact+`"}`)
+	// Port 1 of this machine refuses at once: checks fail fast.
+	w.mailbox = ts.mustCreate(tb, w.key, "/api/v1/mailboxes", `{"name":"`+word+` sales","from_email":"`+strings.ToLower(word)+`@example.com",`+
+		`"smtp_host":"127.0.0.1","smtp_port":1,"tls_mode":"none","password":"`+word+`-secret"}`)
 	return w
 }
 
@@ -204,6 +215,16 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"title":"New deal","value":"10.00"}`
 	case "PATCH deals":
 		return `{"status":"won"}`
+	case "POST mailboxes":
+		switch {
+		case strings.HasSuffix(r.path, "/check"):
+			return ""
+		case strings.HasSuffix(r.path, "/test"):
+			return `{"to":"someone@example.com"}`
+		}
+		return `{"name":"New","from_email":"new@example.com","smtp_host":"smtp.example.com"}`
+	case "PATCH mailboxes":
+		return `{"daily_limit":40}`
 	}
 	return ""
 }

@@ -55,6 +55,16 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/contacts/import/{job}", "member"},
 	{"POST", "/w/{ws}/contacts/import/{job}", "member"},
 	{"GET", "/w/{ws}/contacts/import/{job}/errors.csv", "member"},
+	{"GET", "/w/{ws}/email-accounts", "viewer"},
+	{"POST", "/w/{ws}/email-accounts", "admin"},
+	{"GET", "/w/{ws}/email-accounts/new", "admin"},
+	{"GET", "/w/{ws}/email-accounts/{mailbox}", "viewer"},
+	{"POST", "/w/{ws}/email-accounts/{mailbox}", "admin"},
+	{"GET", "/w/{ws}/email-accounts/{mailbox}/edit", "admin"},
+	{"POST", "/w/{ws}/email-accounts/{mailbox}/check", "admin"},
+	{"POST", "/w/{ws}/email-accounts/{mailbox}/test", "admin"},
+	{"GET", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
+	{"POST", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
 	{"GET", "/w/{ws}/contacts/{contact}", "viewer"},
 	{"POST", "/w/{ws}/contacts/{contact}", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}/edit", "member"},
@@ -166,7 +176,8 @@ type fixture struct {
 	contact, note, field                   string // records of workspace A
 	company, task, apiKey                  string
 	deal, pipeline, stage                  string
-	job                                    string // a CSV upload of A, mapped but not started
+	job                                    string // a CSV import of A, run
+	mailbox                                string // an email account of A, whose server is not there
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -243,7 +254,17 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.deal, f.pipeline, f.stage = d.ID, d.PipelineID, d.StageID
+	// Port 1 of this machine refuses at once: a check or a test message
+	// fails fast, with no network.
+	mb, err := f.ts.tenants.Service(l).CreateMailbox(t.Context(), a, store.MailboxInput{Name: ptrTo("Outbound"), FromEmail: ptrTo("outbound@acme.example"),
+		SMTPHost: ptrTo("127.0.0.1"), SMTPPort: ptrTo(1), TLSMode: ptrTo("none"), Password: ptrTo("secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mailbox = mb.ID
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 func (f *fixture) path(r route, ws string) string {
 	p := strings.ReplaceAll(r.path, "{ws}", ws)
@@ -258,6 +279,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{pipeline}", f.pipeline)
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	p = strings.ReplaceAll(p, "{job}", f.job)
+	p = strings.ReplaceAll(p, "{mailbox}", f.mailbox)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
@@ -267,7 +289,10 @@ func (f *fixture) formFor(r route) url.Values {
 	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""},
 		"first_name": {"Changed"}, "label": {"Extra"}, "entity": {"contact"}, "type": {"text"},
 		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "title": {"A task"},
-		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}, "audit_days": {"30"}, "activity_days": {"30"}}
+		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}, "audit_days": {"30"}, "activity_days": {"30"},
+		"to": {"someone@example.com"}, "from_email": {"ana@acme.example"}, "smtp_host": {"127.0.0.1"}, "tls_mode": {"none"},
+		"daily_limit": {"30"}, "gap_min_seconds": {"90"}, "gap_max_seconds": {"180"}, "ramp_per_day": {"0"},
+		"window_start": {"09:00"}, "window_end": {"17:00"}, "window_days": {"1"}, "time_zone": {"UTC"}}
 }
 
 func TestRoutes_AnonymousIsSentToLogin(t *testing.T) {

@@ -53,6 +53,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
+	"mailboxes", "mailbox", "mailbox_form",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import"}
 
@@ -192,6 +193,7 @@ func makeField(f *form, name, label, typ string, opts ...string) field {
 var templateFuncs = template.FuncMap{
 	"field":         makeField,
 	"wsURL":         workspaceURL,
+	"weekdayNames":  weekdayList,
 	"ago":           ago,
 	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"bytes":         HumanBytes,

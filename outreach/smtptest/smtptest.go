@@ -58,7 +58,7 @@ type Options struct {
 func NewServer(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	serverTLS, clientTLS := certificates(tb)
-	s := &Server{Host: "127.0.0.1", Username: "user", Password: "pass", ClientTLS: clientTLS}
+	s := &Server{Host: "127.0.0.1", Username: "user", Password: "smtp-secret-7Zq", ClientTLS: clientTLS}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	srv.Domain = "smtptest.localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
