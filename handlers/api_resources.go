@@ -218,6 +218,7 @@ var tasksAPI = resource[store.Task, store.TaskInput]{
 // noteInput is a note's create or patch body. A note stays on the record
 // it was written on; only its body changes.
 type noteInput struct {
+	store.Expect
 	ContactID *string `json:"contact_id"`
 	CompanyID *string `json:"company_id"`
 	Body      *string `json:"body"`
@@ -236,9 +237,16 @@ var notesAPI = resource[store.Note, noteInput]{
 			return nil, store.FieldError("contact_id", "A note stays on the record it was written on; only its body can change.")
 		}
 		if in.Body == nil {
-			return store.GetNote(ctx, svc.DB(), id)
+			n, err := store.GetNote(ctx, svc.DB(), id)
+			if err == nil {
+				err = in.Check("note", n.Version)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return n, nil
 		}
-		return svc.UpdateNote(ctx, a, id, *in.Body)
+		return svc.UpdateNote(ctx, a, id, *in.Body, in.Expect)
 	},
 	delete: store.DeleteNote,
 }

@@ -141,7 +141,9 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	co, _ := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Elsewhere")})
 	unlinked, _ := CreateNote(ctx, db, tester, NoteInput{CompanyID: co.ID, Body: "about a company"})
 	// Back to schema version 1: no contact_id column.
-	for _, stmt := range []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`, `DROP TABLE job_reports`, `PRAGMA user_version = 1`} {
+	for _, stmt := range []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`, `DROP TABLE job_reports`,
+		`ALTER TABLE contacts DROP COLUMN version`, `ALTER TABLE companies DROP COLUMN version`, `ALTER TABLE deals DROP COLUMN version`,
+		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`, `PRAGMA user_version = 1`} {
 		if _, err := db.W.Exec(stmt); err != nil {
 			t.Fatal(err)
 		}
