@@ -45,12 +45,19 @@ func versionIn(tb testing.TB, r response) int64 {
 func wantConflict(tb testing.TB, what string, r response, current int64) {
 	tb.Helper()
 	wantAPIError(tb, what, r, http.StatusConflict, "conflict", "")
-	var body struct{ Error apiErrorBody }
+	var body struct {
+		Error struct {
+			CurrentVersion int64 `json:"current_version"`
+		}
+	}
 	mustDecode(tb, r.body, &body)
-	if body.Error.CurrentVersion != current || r.header.Get("ETag") != etag(current) {
+	if body.Error.CurrentVersion != current || r.header.Get("ETag") != quotedVersion(current) {
 		tb.Errorf("%s: current_version %d, ETag %q; want %d: %s", what, body.Error.CurrentVersion, r.header.Get("ETag"), current, r.body)
 	}
 }
+
+// quotedVersion is a version as ETag and If-Match write it: "3".
+func quotedVersion(v int64) string { return `"` + itoa(int(v)) + `"` }
 
 // Two API clients read the same record; the first PATCH with its version
 // wins, the second gets 409 with the current version, and goes through
@@ -69,17 +76,17 @@ func TestAPI_IfMatch(t *testing.T) {
 			got := f.ts.api(t, f.a.key, "GET", path, "")
 			wantStatus(t, "get", got, http.StatusOK)
 			v := versionIn(t, got)
-			if v < 1 || got.header.Get("ETag") != etag(v) {
+			if v < 1 || got.header.Get("ETag") != quotedVersion(v) {
 				t.Fatalf("GET: version %d, ETag %q", v, got.header.Get("ETag"))
 			}
 			// Theirs first, with the version both read.
-			theirs := f.ts.apiIfMatch(t, f.a.key, "PATCH", path, etag(v), tc.theirs)
+			theirs := f.ts.apiIfMatch(t, f.a.key, "PATCH", path, quotedVersion(v), tc.theirs)
 			wantStatus(t, "their PATCH", theirs, http.StatusOK)
-			if versionIn(t, theirs) != v+1 || theirs.header.Get("ETag") != etag(v+1) {
+			if versionIn(t, theirs) != v+1 || theirs.header.Get("ETag") != quotedVersion(v+1) {
 				t.Fatalf("their PATCH: %s, ETag %q; want version %d", theirs.body, theirs.header.Get("ETag"), v+1)
 			}
 			// Mine, with the same, now stale, version: refused, theirs kept.
-			wantConflict(t, "stale If-Match", f.ts.apiIfMatch(t, f.a.key, "PATCH", path, etag(v), tc.mine), v+1)
+			wantConflict(t, "stale If-Match", f.ts.apiIfMatch(t, f.a.key, "PATCH", path, quotedVersion(v), tc.mine), v+1)
 			withVersion := strings.Replace(tc.mine, "{", `{"version":`+itoa(int(v))+`,`, 1)
 			wantConflict(t, "stale body version", f.ts.api(t, f.a.key, "PATCH", path, withVersion), v+1)
 			if now := f.ts.api(t, f.a.key, "GET", path, ""); !strings.Contains(now.body, "Theirs") || versionIn(t, now) != v+1 {
@@ -101,7 +108,7 @@ func TestAPI_IfMatch(t *testing.T) {
 			wantStatus(t, "If-Match: *", f.ts.apiIfMatch(t, f.a.key, "PATCH", path, "*", tc.mine), http.StatusOK)
 			wantAPIError(t, "malformed If-Match", f.ts.apiIfMatch(t, f.a.key, "PATCH", path, "three", tc.mine), http.StatusBadRequest, "invalid", "")
 			withVersion = strings.Replace(tc.mine, "{", `{"version":1,`, 1)
-			wantAPIError(t, "If-Match and body disagree", f.ts.apiIfMatch(t, f.a.key, "PATCH", path, etag(v+4), withVersion),
+			wantAPIError(t, "If-Match and body disagree", f.ts.apiIfMatch(t, f.a.key, "PATCH", path, quotedVersion(v+4), withVersion),
 				http.StatusUnprocessableEntity, "validation", "version")
 		})
 	}
