@@ -114,6 +114,9 @@ type apiErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// CurrentVersion is, for a write that expected a stale version, the
+	// record's version now.
+	CurrentVersion int64 `json:"current_version,omitempty"`
 }
 
 // apiFail writes err as {"error":{...}} with the status of its code (see
@@ -127,7 +130,12 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == store.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="atrium"`)
 	}
-	writeAPIError(w, statusOf(code), apiErrorBody{Code: code, Message: store.ErrorMessage(err), Field: store.ErrorField(err)})
+	body := apiErrorBody{Code: code, Message: store.ErrorMessage(err), Field: store.ErrorField(err)}
+	if v, ok := store.CurrentVersion(err); ok {
+		body.CurrentVersion = v
+		w.Header().Set("ETag", etag(v))
+	}
+	writeAPIError(w, statusOf(code), body)
 }
 
 func writeAPIError(w http.ResponseWriter, status int, body apiErrorBody) {

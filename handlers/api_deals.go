@@ -15,10 +15,11 @@ var dealsAPI = resource[store.Deal, store.DealInput]{
 			Status: q.Get("status"), OwnerID: q.Get("owner_id"), ContactID: q.Get("contact_id"), CompanyID: q.Get("company_id"),
 			CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"), Cursor: p.cursor, Limit: p.limit})
 	},
-	create: (*tenant.Service).CreateDeal,
-	get:    store.GetDeal,
-	update: (*tenant.Service).UpdateDeal,
-	delete: store.DeleteDeal,
+	create:  (*tenant.Service).CreateDeal,
+	get:     store.GetDeal,
+	update:  (*tenant.Service).UpdateDeal,
+	delete:  store.DeleteDeal,
+	version: func(d *store.Deal) int64 { return d.Version },
 }
 
 // pipelineInput is a pipeline's create or patch body; stages are managed in

@@ -20,12 +20,15 @@ import (
 // catalog too (owners are members) live there, and the web forms call the
 // same methods, so the API cannot skip a rule the UI keeps. The service's
 // methods fit as method expressions: (*tenant.Service).CreateContact.
+// version gives a record's version, for its ETag; nil for an entity
+// without versions.
 type resource[T, In any] struct {
-	list   func(ctx context.Context, db *store.DB, q url.Values, p page) ([]T, string, error)
-	create func(svc *tenant.Service, ctx context.Context, a store.Actor, in In) (*T, error)
-	get    func(ctx context.Context, db *store.DB, id string) (*T, error)
-	update func(svc *tenant.Service, ctx context.Context, a store.Actor, id string, in In) (*T, error)
-	delete func(ctx context.Context, db *store.DB, a store.Actor, id string) error
+	list    func(ctx context.Context, db *store.DB, q url.Values, p page) ([]T, string, error)
+	create  func(svc *tenant.Service, ctx context.Context, a store.Actor, in In) (*T, error)
+	get     func(ctx context.Context, db *store.DB, id string) (*T, error)
+	update  func(svc *tenant.Service, ctx context.Context, a store.Actor, id string, in In) (*T, error)
+	delete  func(ctx context.Context, db *store.DB, a store.Actor, id string) error
+	version func(*T) int64
 }
 
 // page is where a list page starts and how long it is.
@@ -42,8 +45,8 @@ func apiResource[T, In any](s *Server, r *mux.Router, path string, res resource[
 		http.MethodPost: apiCreate(s, res.create),
 	})
 	r.Handle(path+"/{id}", methods{
-		http.MethodGet:    apiGet(s, res.get),
-		http.MethodPatch:  apiUpdate(s, res.update),
+		http.MethodGet:    apiGet(s, res.get, res.version),
+		http.MethodPatch:  apiUpdate(s, res.update, res.version),
 		http.MethodDelete: s.apiDelete(res.delete),
 	})
 }
@@ -102,7 +105,7 @@ func apiCreate[T, In any](s *Server, create func(*tenant.Service, context.Contex
 	}
 }
 
-func apiGet[T any](s *Server, get func(context.Context, *store.DB, string) (*T, error)) http.HandlerFunc {
+func apiGet[T any](s *Server, get func(context.Context, *store.DB, string) (*T, error), version func(*T) int64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := recordID(r)
 		if err != nil {
@@ -114,16 +117,22 @@ func apiGet[T any](s *Server, get func(context.Context, *store.DB, string) (*T, 
 			s.apiFail(w, r, err)
 			return
 		}
+		setETag(w, version, rec)
 		writeJSON(w, http.StatusOK, rec)
 	}
 }
 
-func apiUpdate[T, In any](s *Server, update func(*tenant.Service, context.Context, store.Actor, string, In) (*T, error)) http.HandlerFunc {
+// apiUpdate applies a patch; with If-Match or a version in the body, only
+// to the record at that version (see api_versions.go).
+func apiUpdate[T, In any](s *Server, update func(*tenant.Service, context.Context, store.Actor, string, In) (*T, error), version func(*T) int64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := recordID(r)
 		var in In
 		if err == nil {
 			err = decodeJSON(w, r, &in)
+		}
+		if err == nil {
+			err = expectIfMatch(r, &in)
 		}
 		if err != nil {
 			s.apiFail(w, r, err)
@@ -135,6 +144,7 @@ func apiUpdate[T, In any](s *Server, update func(*tenant.Service, context.Contex
 			s.apiFail(w, r, err)
 			return
 		}
+		setETag(w, version, rec)
 		writeJSON(w, http.StatusOK, rec)
 	}
 }
@@ -179,10 +189,11 @@ var contactsAPI = resource[store.Contact, store.ContactInput]{
 		}
 		return store.ListContacts(ctx, db, f)
 	},
-	create: (*tenant.Service).CreateContact,
-	get:    store.GetContact,
-	update: (*tenant.Service).UpdateContact,
-	delete: store.DeleteContact,
+	create:  (*tenant.Service).CreateContact,
+	get:     store.GetContact,
+	update:  (*tenant.Service).UpdateContact,
+	delete:  store.DeleteContact,
+	version: func(c *store.Contact) int64 { return c.Version },
 }
 
 var companiesAPI = resource[store.Company, store.CompanyInput]{
@@ -190,10 +201,11 @@ var companiesAPI = resource[store.Company, store.CompanyInput]{
 		return store.ListCompanies(ctx, db, store.CompanyFilter{Query: q.Get("q"), Tag: q.Get("tag"),
 			Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Cursor: p.cursor, Limit: p.limit})
 	},
-	create: (*tenant.Service).CreateCompany,
-	get:    store.GetCompany,
-	update: (*tenant.Service).UpdateCompany,
-	delete: store.DeleteCompany,
+	create:  (*tenant.Service).CreateCompany,
+	get:     store.GetCompany,
+	update:  (*tenant.Service).UpdateCompany,
+	delete:  store.DeleteCompany,
+	version: func(c *store.Company) int64 { return c.Version },
 }
 
 var tasksAPI = resource[store.Task, store.TaskInput]{
@@ -209,15 +221,17 @@ var tasksAPI = resource[store.Task, store.TaskInput]{
 		}
 		return store.ListTasks(ctx, db, f)
 	},
-	create: (*tenant.Service).CreateTask,
-	get:    store.GetTask,
-	update: (*tenant.Service).UpdateTask,
-	delete: store.DeleteTask,
+	create:  (*tenant.Service).CreateTask,
+	get:     store.GetTask,
+	update:  (*tenant.Service).UpdateTask,
+	delete:  store.DeleteTask,
+	version: func(t *store.Task) int64 { return t.Version },
 }
 
 // noteInput is a note's create or patch body. A note stays on the record
 // it was written on; only its body changes.
 type noteInput struct {
+	store.Expect
 	ContactID *string `json:"contact_id"`
 	CompanyID *string `json:"company_id"`
 	Body      *string `json:"body"`
@@ -236,11 +250,19 @@ var notesAPI = resource[store.Note, noteInput]{
 			return nil, store.FieldError("contact_id", "A note stays on the record it was written on; only its body can change.")
 		}
 		if in.Body == nil {
-			return store.GetNote(ctx, svc.DB(), id)
+			n, err := store.GetNote(ctx, svc.DB(), id)
+			if err == nil {
+				err = in.Check("note", n.Version)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return n, nil
 		}
-		return svc.UpdateNote(ctx, a, id, *in.Body)
+		return svc.UpdateNote(ctx, a, id, *in.Body, in.Expect)
 	},
-	delete: store.DeleteNote,
+	delete:  store.DeleteNote,
+	version: func(n *store.Note) int64 { return n.Version },
 }
 
 func deref(s *string) string {

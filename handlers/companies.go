@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -100,20 +101,33 @@ func (s *Server) newCompany(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
-	c, err := store.GetCompany(r.Context(), workspaceFrom(r).lease.DB, mux.Vars(r)["company"])
+	db := workspaceFrom(r).lease.DB
+	c, err := store.GetCompany(r.Context(), db, mux.Vars(r)["company"])
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	f := newForm(nil)
-	for k, v := range map[string]string{"name": c.Name, "domain": c.Domain, "industry": c.Industry, "size": c.Size,
+	fields, err := store.CustomFields(r.Context(), db, "company")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.renderCompanyForm(w, r, http.StatusOK, c, newForm(companyFormValues(c, fields)))
+}
+
+// companyFormValues are a company's values as its edit form shows them,
+// with the version they are at.
+func companyFormValues(c *store.Company, fields []store.CustomField) url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"name": c.Name, "domain": c.Domain, "industry": c.Industry, "size": c.Size,
 		"owner_id": c.OwnerID, "tags": strings.Join(c.Tags, ", ")} {
-		f.Values.Set(k, v)
+		v.Set(k, val)
 	}
-	for k, v := range c.Custom {
-		f.Values.Set("custom."+k, customText(v))
+	for _, fd := range fields {
+		v.Set("custom."+fd.Key, customText(c.Custom[fd.Key]))
 	}
-	s.renderCompanyForm(w, r, http.StatusOK, c, f)
+	v.Set("version", strconv.FormatInt(c.Version, 10))
+	return v
 }
 
 func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c *store.Company, f *form) {
@@ -173,8 +187,22 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 	var saved *store.Company
 	if id == "" {
 		saved, err = wc.svc.CreateCompany(ctx, s.actor(r), in)
-	} else {
+	} else if in.Expect, err = formExpect(f); err == nil {
 		saved, err = wc.svc.UpdateCompany(ctx, s.actor(r), id, in)
+	}
+	if _, stale := store.CurrentVersion(err); stale {
+		// Someone saved since the form was loaded: show theirs beside it.
+		now, err := store.GetCompany(ctx, wc.lease.DB, id)
+		var members []store.Member
+		if err == nil {
+			members, err = wc.svc.Members(ctx)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		current = now
+		f.showTheirs("company", companyFormValues(now, fields), now.Version, companyURL(wc.ws.ID, id), showMember(members))
 	}
 	if err != nil {
 		s.failForm(w, r, f, err, func(status int) { s.renderCompanyForm(w, r, status, current, f) })

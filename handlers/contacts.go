@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -105,20 +106,33 @@ func (s *Server) newContact(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editContact(w http.ResponseWriter, r *http.Request) {
-	c, err := store.GetContact(r.Context(), workspaceFrom(r).lease.DB, mux.Vars(r)["contact"])
+	db := workspaceFrom(r).lease.DB
+	c, err := store.GetContact(r.Context(), db, mux.Vars(r)["contact"])
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	f := newForm(nil)
-	for k, v := range map[string]string{"first_name": c.FirstName, "last_name": c.LastName, "email": c.Email, "phone": c.Phone,
+	fields, err := store.CustomFields(r.Context(), db, "contact")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.renderContactForm(w, r, http.StatusOK, c, newForm(contactFormValues(c, fields)))
+}
+
+// contactFormValues are a contact's values as its edit form shows them,
+// with the version they are at.
+func contactFormValues(c *store.Contact, fields []store.CustomField) url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"first_name": c.FirstName, "last_name": c.LastName, "email": c.Email, "phone": c.Phone,
 		"title": c.Title, "company": c.Company, "owner_id": c.OwnerID, "stage": c.Stage, "tags": strings.Join(c.Tags, ", ")} {
-		f.Values.Set(k, v)
+		v.Set(k, val)
 	}
-	for k, v := range c.Custom {
-		f.Values.Set("custom."+k, customText(v))
+	for _, fd := range fields {
+		v.Set("custom."+fd.Key, customText(c.Custom[fd.Key]))
 	}
-	s.renderContactForm(w, r, http.StatusOK, c, f)
+	v.Set("version", strconv.FormatInt(c.Version, 10))
+	return v
 }
 
 func (s *Server) renderContactForm(w http.ResponseWriter, r *http.Request, status int, c *store.Contact, f *form) {
@@ -191,7 +205,25 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if _, err := wc.svc.UpdateContact(r.Context(), s.actor(r), id, contactInput(f, fields)); err != nil {
+	in := contactInput(f, fields)
+	if in.Expect, err = formExpect(f); err == nil {
+		_, err = wc.svc.UpdateContact(r.Context(), s.actor(r), id, in)
+	}
+	if _, stale := store.CurrentVersion(err); stale {
+		// Someone saved since the form was loaded: show theirs beside it.
+		now, err := store.GetContact(r.Context(), wc.lease.DB, id)
+		var members []store.Member
+		if err == nil {
+			members, err = wc.svc.Members(r.Context())
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		current = now
+		f.showTheirs("contact", contactFormValues(now, fields), now.Version, contactURL(wc.ws.ID, id), showMember(members))
+	}
+	if err != nil {
 		s.contactFormError(w, r, current, f, err)
 		return
 	}

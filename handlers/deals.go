@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -126,13 +128,35 @@ func (s *Server) editDeal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	f := newForm(nil)
-	for k, v := range map[string]string{"title": d.Title, "value": d.Value, "currency": d.Currency, "stage_id": d.StageID,
+	s.renderDealForm(w, r, http.StatusOK, d, newForm(dealFormValues(d)))
+}
+
+// dealFormValues are a deal's values as its edit form shows them, with
+// the version they are at.
+func dealFormValues(d *store.Deal) url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"title": d.Title, "value": d.Value, "currency": d.Currency, "stage_id": d.StageID,
 		"contact_id": d.ContactID, "company_id": d.CompanyID, "owner_id": d.OwnerID, "expected_close": d.ExpectedClose,
 		"status": d.Status, "lost_reason": d.LostReason} {
-		f.Values.Set(k, v)
+		v.Set(k, val)
 	}
-	s.renderDealForm(w, r, http.StatusOK, d, f)
+	v.Set("version", strconv.FormatInt(d.Version, 10))
+	return v
+}
+
+// showDeal writes a deal's form values as text: names for the ids.
+func showDeal(d *store.Deal, members []store.Member) func(name, value string) string {
+	return func(name, value string) string {
+		switch name {
+		case "stage_id":
+			return d.StageName
+		case "contact_id":
+			return cmp.Or(d.ContactName, value)
+		case "company_id":
+			return cmp.Or(d.CompanyName, value)
+		}
+		return showMember(members)(name, value)
+	}
 }
 
 func (s *Server) renderDealForm(w http.ResponseWriter, r *http.Request, status int, d *store.Deal, f *form) {
@@ -219,7 +243,23 @@ func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
 	if err == nil && id == "" {
 		saved, err = wc.svc.CreateDeal(r.Context(), s.actor(r), in)
 	} else if err == nil {
-		saved, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, in)
+		if in.Expect, err = formExpect(f); err == nil {
+			saved, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, in)
+		}
+	}
+	if _, stale := store.CurrentVersion(err); stale {
+		// Someone saved since the form was loaded: show theirs beside it.
+		now, err := store.GetDeal(r.Context(), wc.lease.DB, id)
+		var members []store.Member
+		if err == nil {
+			members, err = wc.svc.Members(r.Context())
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		current = now
+		f.showTheirs("deal", dealFormValues(now), now.Version, dealURL(wc.ws.ID, id), showDeal(now, members))
 	}
 	if err != nil {
 		s.failForm(w, r, f, err, func(status int) { s.renderDealForm(w, r, status, current, f) })

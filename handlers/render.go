@@ -128,17 +128,22 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 // form holds submitted values and per-field errors; invalid input
-// re-renders the page with 422, the values kept.
+// re-renders the page with 422, the values kept. After a stale write (see
+// conflicts.go), Theirs holds, by field, the value someone else saved
+// meanwhile where it differs from the one sent, and Discard where to go
+// to drop the values sent.
 type form struct {
-	Values url.Values
-	Errors map[string]string
+	Values  url.Values
+	Errors  map[string]string
+	Theirs  map[string]string
+	Discard string
 }
 
 func newForm(values url.Values) *form {
 	if values == nil {
 		values = url.Values{}
 	}
-	return &form{Values: values, Errors: map[string]string{}}
+	return &form{Values: values, Errors: map[string]string{}, Theirs: map[string]string{}}
 }
 
 // Get returns a submitted value, trimmed.
@@ -158,17 +163,34 @@ func (f *form) FormError() string { return f.Errors[""] }
 // Valid reports whether no field failed.
 func (f *form) Valid() bool { return len(f.Errors) == 0 }
 
-// field is one form field for the "field" partial.
+// field is one form field for the "field" partial. Theirs is the value
+// someone else saved meanwhile, when it differs from Value.
 type field struct {
-	Name, Label, Type, Value, Error, Help, Autocomplete string
-	Required, Autofocus                                 bool
-	Options                                             []string
+	Name, Label, Type, Value, Error, Help, Autocomplete, Theirs string
+	Required, Autofocus                                         bool
+	Options                                                     []string
+}
+
+// DescribedBy lists the ids of the texts that describe the input: its
+// error, else its help; and the value saved meanwhile.
+func (fd field) DescribedBy() string {
+	var ids []string
+	switch {
+	case fd.Error != "":
+		ids = append(ids, "e-"+fd.Name)
+	case fd.Help != "":
+		ids = append(ids, "h-"+fd.Name)
+	}
+	if fd.Theirs != "" {
+		ids = append(ids, "t-"+fd.Name)
+	}
+	return strings.Join(ids, " ")
 }
 
 // makeField builds a field of f; opts are "required", "autofocus",
 // "help=…", "autocomplete=…" or "options=a,b,c".
 func makeField(f *form, name, label, typ string, opts ...string) field {
-	fd := field{Name: name, Label: label, Type: typ, Value: f.Values.Get(name), Error: f.Errors[name]}
+	fd := field{Name: name, Label: label, Type: typ, Value: f.Values.Get(name), Error: f.Errors[name], Theirs: f.Theirs[name]}
 	if typ == "password" {
 		fd.Value = "" // never echo a password back
 	}

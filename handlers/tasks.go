@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -37,7 +38,9 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// toggleTask marks a task done, or open again.
+// toggleTask marks a task done, or open again. The form says which, so
+// two people ticking the same task both leave it done; a form that does
+// not say (an older page) turns it over.
 func (s *Server) toggleTask(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	t, err := store.GetTask(r.Context(), wc.lease.DB, mux.Vars(r)["task"])
@@ -46,6 +49,12 @@ func (s *Server) toggleTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done := !t.Done
+	if v := r.PostForm.Get("done"); v != "" {
+		if done, err = strconv.ParseBool(v); err != nil {
+			s.fail(w, r, store.Errorf(store.EInvalid, "done must be true or false."))
+			return
+		}
+	}
 	if _, err := wc.svc.UpdateTask(r.Context(), s.actor(r), t.ID, store.TaskInput{Done: &done}); err != nil {
 		s.fail(w, r, err)
 		return

@@ -80,6 +80,7 @@ func importTables() []importTable {
 			customRule("custom"),
 			timeRule("created_at"),
 			timeRule("updated_at"),
+			versionRule(),
 		}},
 		{"contacts", bySeq, []importRule{
 			uuidRule("id"),
@@ -96,6 +97,7 @@ func importTables() []importTable {
 			customRule("custom"),
 			timeRule("created_at"),
 			timeRule("updated_at"),
+			versionRule(),
 		}},
 		{"notes", bySeq, []importRule{
 			uuidRule("id"),
@@ -106,6 +108,7 @@ func importTables() []importTable {
 			textRule("body", 1, MaxNoteLength),
 			timeRule("created_at"),
 			timeRule("updated_at"),
+			versionRule(),
 		}},
 		{"mailboxes", bySeq, mailboxRules()},
 		{"tasks", bySeq, []importRule{
@@ -121,6 +124,7 @@ func importTables() []importTable {
 			actorRule("created_by", true),
 			timeRule("created_at"),
 			timeRule("updated_at"),
+			versionRule(),
 		}},
 		{"tags", bySeq, []importRule{
 			textRule("name", 1, MaxTagLength),
@@ -159,6 +163,7 @@ func importTables() []importTable {
 			nullableTimeRule("closed_at"),
 			timeRule("created_at"),
 			timeRule("updated_at"),
+			versionRule(),
 		}},
 		{"activities", bySeq, []importRule{
 			refRule("contact_id"),
@@ -191,6 +196,12 @@ func importTables() []importTable {
 			{"n", `typeof(n) = 'integer' AND n >= 0`, "a whole number from 0"},
 		}},
 	}
+}
+
+// versionRule is the rule of a record's version: a write path starts it at
+// 1 and only adds to it.
+func versionRule() importRule {
+	return importRule{"version", `typeof(version) = 'integer' AND version >= 1`, "a whole number from 1"}
 }
 
 // importUnchecked are the tables whose rows are not checked, and why.

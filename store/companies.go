@@ -26,12 +26,15 @@ type Company struct {
 	OwnerID   string    `db:"owner_id" json:"owner_id"`
 	Custom    Custom    `db:"custom" json:"custom"`
 	Tags      []string  `db:"-" json:"tags"`
+	Version   int64     `db:"version" json:"version"`
 	CreatedAt time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
 }
 
 // CompanyInput is a create or a partial update: nil fields are left alone.
+// An update with an expected version is refused if the company is at another.
 type CompanyInput struct {
+	Expect
 	Name     *string        `json:"name"`
 	Domain   *string        `json:"domain"`
 	Industry *string        `json:"industry"`
@@ -42,7 +45,7 @@ type CompanyInput struct {
 }
 
 const companySelect = `SELECT co.seq, co.id, co.name, co.domain, co.industry, co.size, co.owner_id, co.custom,
-	co.created_at, co.updated_at FROM companies co`
+	co.version, co.created_at, co.updated_at FROM companies co`
 
 // GetCompany returns one company with its tags.
 func GetCompany(ctx context.Context, db *DB, id string) (*Company, error) {
@@ -114,11 +117,11 @@ func UpdateCompany(ctx context.Context, db *DB, a Actor, id string, in CompanyIn
 		}
 		changes := companyChanges(before, &c)
 		if len(changes) == 0 {
-			return nil
+			return in.Check("company", before.Version)
 		}
 		c.UpdatedAt = time.Now().UTC()
-		_, err = tx.NamedExecContext(ctx, `UPDATE companies SET name = :name, domain = :domain, industry = :industry,
-			size = :size, owner_id = :owner_id, custom = :custom, updated_at = :updated_at WHERE id = :id`, &c)
+		err = updateRow(ctx, tx, "companies", "company", id, in.Expect, `name = :name, domain = :domain, industry = :industry,
+			size = :size, owner_id = :owner_id, custom = :custom, updated_at = :updated_at`, &c)
 		if err != nil {
 			return err
 		}
@@ -155,6 +158,13 @@ func DeleteCompany(ctx context.Context, db *DB, a Actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO activities (contact_id, kind, actor, detail, created_at)
 			SELECT id, 'changed', ?, ?, ? FROM contacts WHERE company_id = ?`, a.String(), string(detail), time.Now().UTC(), id); err != nil {
 			return err
+		}
+		// Its contacts and deals stay, without it (ON DELETE SET NULL):
+		// a write of theirs.
+		for _, table := range []string{"contacts", "deals"} {
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET version = version + 1 WHERE company_id = ?`, id); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM companies WHERE id = ?`, id); err != nil {
 			return err

@@ -29,6 +29,7 @@ type Contact struct {
 	Stage     string    `db:"stage" json:"stage"`
 	Custom    Custom    `db:"custom" json:"custom"`
 	Tags      []string  `db:"-" json:"tags"`
+	Version   int64     `db:"version" json:"version"`
 	CreatedAt time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
 }
@@ -45,7 +46,9 @@ func (c *Contact) Name() string {
 }
 
 // ContactInput is a create or a partial update: nil fields are left alone.
+// An update with an expected version is refused if the contact is at another.
 type ContactInput struct {
+	Expect
 	FirstName *string        `json:"first_name"`
 	LastName  *string        `json:"last_name"`
 	Email     *string        `json:"email"`
@@ -61,7 +64,7 @@ type ContactInput struct {
 
 const contactSelect = `SELECT c.seq, c.id, c.first_name, c.last_name, c.email, c.phone, c.title,
 	coalesce(c.company_id, '') AS company_id, coalesce(co.name, '') AS company_name,
-	c.owner_id, c.stage, c.custom, c.created_at, c.updated_at
+	c.owner_id, c.stage, c.custom, c.version, c.created_at, c.updated_at
 	FROM contacts c LEFT JOIN companies co ON co.id = c.company_id`
 
 // GetContact returns one contact with its tags.
@@ -167,12 +170,12 @@ func editContact(ctx context.Context, tx *sqlx.Tx, a Actor, id string, edit func
 	}
 	changes := contactChanges(before, &c)
 	if len(changes) == 0 {
-		return false, nil
+		return false, in.Check("contact", before.Version)
 	}
 	c.UpdatedAt = time.Now().UTC()
-	_, err = tx.NamedExecContext(ctx, `UPDATE contacts SET first_name = :first_name, last_name = :last_name, email = :email,
+	err = updateRow(ctx, tx, "contacts", "contact", id, in.Expect, `first_name = :first_name, last_name = :last_name, email = :email,
 		phone = :phone, title = :title, company_id = nullif(:company_id, ''), owner_id = :owner_id, stage = :stage,
-		custom = :custom, updated_at = :updated_at WHERE id = :id`, &c)
+		custom = :custom, updated_at = :updated_at`, &c)
 	if err != nil {
 		return false, contactWriteError(ctx, tx, err, c.Email)
 	}
@@ -197,6 +200,10 @@ func DeleteContact(ctx context.Context, db *DB, a Actor, id string) error {
 func deleteContact(ctx context.Context, tx *sqlx.Tx, a Actor, id string) error {
 	before, err := getContact(ctx, tx, id)
 	if err != nil {
+		return err
+	}
+	// Its deals stay, without it (ON DELETE SET NULL): a write of theirs.
+	if _, err := tx.ExecContext(ctx, `UPDATE deals SET version = version + 1 WHERE contact_id = ?`, id); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE id = ?`, id); err != nil {

@@ -33,12 +33,15 @@ type Deal struct {
 	Status        string     `db:"status" json:"status"`
 	LostReason    string     `db:"lost_reason" json:"lost_reason"`
 	ClosedAt      *time.Time `db:"closed_at" json:"closed_at"`
+	Version       int64      `db:"version" json:"version"`
 	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt     time.Time  `db:"updated_at" json:"updated_at"`
 }
 
 // DealInput is a create or a partial update: nil fields are left alone.
+// An update with an expected version is refused if the deal is at another.
 type DealInput struct {
+	Expect
 	Title         *string `json:"title"`
 	Value         *string `json:"value"`
 	Currency      *string `json:"currency"`
@@ -56,7 +59,7 @@ const dealSelect = `SELECT d.seq, d.id, d.title, d.value_minor, d.currency, d.pi
 	s.name AS stage_name, s.probability, coalesce(d.contact_id, '') AS contact_id,
 	coalesce(trim(c.first_name || ' ' || c.last_name), '') AS contact_name,
 	coalesce(d.company_id, '') AS company_id, coalesce(co.name, '') AS company_name,
-	d.owner_id, d.expected_close, d.status, d.lost_reason, d.closed_at, d.created_at, d.updated_at
+	d.owner_id, d.expected_close, d.status, d.lost_reason, d.closed_at, d.version, d.created_at, d.updated_at
 	FROM deals d JOIN stages s ON s.id = d.stage_id
 	LEFT JOIN contacts c ON c.id = d.contact_id LEFT JOIN companies co ON co.id = d.company_id`
 
@@ -120,13 +123,13 @@ func UpdateDeal(ctx context.Context, db *DB, a Actor, id string, in DealInput) (
 		}
 		changes := dealChanges(before, &d)
 		if len(changes) == 0 {
-			return nil
+			return in.Check("deal", before.Version)
 		}
 		d.UpdatedAt = time.Now().UTC()
-		_, err = tx.NamedExecContext(ctx, `UPDATE deals SET title = :title, value_minor = :value_minor, currency = :currency,
+		err = updateRow(ctx, tx, "deals", "deal", id, in.Expect, `title = :title, value_minor = :value_minor, currency = :currency,
 			pipeline_id = :pipeline_id, stage_id = :stage_id, contact_id = nullif(:contact_id, ''), company_id = nullif(:company_id, ''),
 			owner_id = :owner_id, expected_close = :expected_close, status = :status, lost_reason = :lost_reason,
-			closed_at = :closed_at, updated_at = :updated_at WHERE id = :id`, &d)
+			closed_at = :closed_at, updated_at = :updated_at`, &d)
 		if err != nil {
 			return err
 		}

@@ -21,11 +21,13 @@ const (
 )
 
 // Error is a domain error: a code for programs and a message safe to show
-// users. Field names the input at fault, when one is.
+// users. Field names the input at fault, when one is. Version is, for the
+// conflict of a stale write, the record's current version.
 type Error struct {
 	Code    string
 	Message string
 	Field   string
+	Version int64
 }
 
 // FieldError returns a validation error about one input field.

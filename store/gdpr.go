@@ -54,7 +54,7 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 	steps := []string{
 		// Audit events keep who did what and when, not what the values were.
 		`UPDATE audit_log SET changes = '{}' WHERE ` + auditAboutContact,
-		`UPDATE deals SET contact_id = NULL WHERE contact_id = ?1`,
+		`UPDATE deals SET contact_id = NULL, version = version + 1 WHERE contact_id = ?1`,
 		// Notes, tasks, their tag links and activities go with the contact
 		// (ON DELETE CASCADE), and the FTS triggers take them out of the
 		// index.

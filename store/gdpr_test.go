@@ -150,7 +150,9 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`}
+	back := []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`,
+		`ALTER TABLE contacts DROP COLUMN version`, `ALTER TABLE companies DROP COLUMN version`, `ALTER TABLE deals DROP COLUMN version`,
+		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`}
 	for name, o := range latest {
 		if _, ok := v1[name]; !ok && o.Type == "table" {
 			back = append(back, `DROP TABLE `+name)

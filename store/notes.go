@@ -20,6 +20,7 @@ type Note struct {
 	CompanyID string    `db:"company_id" json:"company_id"`
 	AuthorID  string    `db:"author_id" json:"author_id"`
 	Body      string    `db:"body" json:"body"`
+	Version   int64     `db:"version" json:"version"`
 	CreatedAt time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
 }
@@ -32,7 +33,7 @@ type NoteInput struct {
 }
 
 const noteSelect = `SELECT seq, id, coalesce(contact_id, '') AS contact_id, coalesce(company_id, '') AS company_id,
-	author_id, body, created_at, updated_at FROM notes`
+	author_id, body, version, created_at, updated_at FROM notes`
 
 // CreateNote adds a note to a contact or company of this workspace.
 func CreateNote(ctx context.Context, db *DB, a Actor, in NoteInput) (*Note, error) {
@@ -41,7 +42,7 @@ func CreateNote(ctx context.Context, db *DB, a Actor, in NoteInput) (*Note, erro
 		return nil, err
 	}
 	now := time.Now().UTC()
-	n := &Note{ID: newID(), ContactID: in.ContactID, CompanyID: in.CompanyID, AuthorID: a.ID, Body: body, CreatedAt: now, UpdatedAt: now}
+	n := &Note{ID: newID(), ContactID: in.ContactID, CompanyID: in.CompanyID, AuthorID: a.ID, Body: body, Version: 1, CreatedAt: now, UpdatedAt: now}
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := checkParent(ctx, tx, in.ContactID, in.CompanyID); err != nil {
 			return err
@@ -99,8 +100,9 @@ func GetNote(ctx context.Context, db *DB, id string) (*Note, error) {
 	return &n, err
 }
 
-// UpdateNote replaces a note's body.
-func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string) (*Note, error) {
+// UpdateNote replaces a note's body; with an expected version, only if the
+// note is at that version.
+func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string, expect Expect) (*Note, error) {
 	body, err := cleanNoteBody(body)
 	if err != nil {
 		return nil, err
@@ -109,15 +111,20 @@ func UpdateNote(ctx context.Context, db *DB, a Actor, id, body string) (*Note, e
 		var before struct {
 			Body      string `db:"body"`
 			ContactID string `db:"contact_id"`
+			Version   int64  `db:"version"`
 		}
-		err := tx.GetContext(ctx, &before, `SELECT body, coalesce(contact_id, '') AS contact_id FROM notes WHERE id = ?`, id)
+		err := tx.GetContext(ctx, &before, `SELECT body, coalesce(contact_id, '') AS contact_id, version FROM notes WHERE id = ?`, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return Errorf(ENotFound, "That note does not exist.")
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE notes SET body = ?, updated_at = ? WHERE id = ?`, body, time.Now().UTC(), id); err != nil {
+		if before.Body == body {
+			return expect.Check("note", before.Version)
+		}
+		row := map[string]any{"body": body, "updated_at": time.Now().UTC()}
+		if err := updateRow(ctx, tx, "notes", "note", id, expect, `body = :body, updated_at = :updated_at`, row); err != nil {
 			return err
 		}
 		return auditAbout(ctx, tx, a, before.ContactID, "note.update", KindNote, id, map[string]Change{"body": {Before: before.Body, After: body}})

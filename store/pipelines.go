@@ -322,7 +322,7 @@ func DeleteStage(ctx context.Context, db *DB, a Actor, id, moveTo string) error 
 			if target == 0 {
 				return FieldError("move_to", "Deals can only move to another stage of the same pipeline.")
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE deals SET stage_id = ?, updated_at = ? WHERE stage_id = ?`, moveTo, time.Now().UTC(), id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE deals SET stage_id = ?, updated_at = ?, version = version + 1 WHERE stage_id = ?`, moveTo, time.Now().UTC(), id); err != nil {
 				return err
 			}
 		}

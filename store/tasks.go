@@ -23,13 +23,16 @@ type Task struct {
 	Done       bool       `db:"done" json:"done"`
 	DoneAt     *time.Time `db:"done_at" json:"done_at"`
 	CreatedBy  string     `db:"created_by" json:"created_by"`
+	Version    int64      `db:"version" json:"version"`
 	CreatedAt  time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt  time.Time  `db:"updated_at" json:"updated_at"`
 }
 
 // TaskInput is a create or a partial update: nil fields are left alone.
-// Giving either parent id in an update moves the task to that parent.
+// Giving either parent id in an update moves the task to that parent. An
+// update with an expected version is refused if the task is at another.
 type TaskInput struct {
+	Expect
 	ContactID  *string `json:"contact_id"`
 	CompanyID  *string `json:"company_id"`
 	Title      *string `json:"title"`
@@ -39,7 +42,7 @@ type TaskInput struct {
 }
 
 const taskSelect = `SELECT seq, id, coalesce(contact_id, '') AS contact_id, coalesce(company_id, '') AS company_id,
-	title, due_date, assignee_id, done, done_at, created_by, created_at, updated_at FROM tasks`
+	title, due_date, assignee_id, done, done_at, created_by, version, created_at, updated_at FROM tasks`
 
 // GetTask returns one task.
 func GetTask(ctx context.Context, db *DB, id string) (*Task, error) {
@@ -107,12 +110,12 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		}
 		changes := taskChanges(before, &t)
 		if len(changes) == 0 {
-			return nil
+			return in.Check("task", before.Version)
 		}
 		t.UpdatedAt = now
-		_, err = tx.NamedExecContext(ctx, `UPDATE tasks SET contact_id = nullif(:contact_id, ''), company_id = nullif(:company_id, ''),
+		err = updateRow(ctx, tx, "tasks", "task", id, in.Expect, `contact_id = nullif(:contact_id, ''), company_id = nullif(:company_id, ''),
 			title = :title, due_date = :due_date, assignee_id = :assignee_id, done = :done, done_at = :done_at,
-			updated_at = :updated_at WHERE id = :id`, &t)
+			updated_at = :updated_at`, &t)
 		if err != nil {
 			return err
 		}

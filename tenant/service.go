@@ -147,9 +147,9 @@ func (s *Service) CreateNote(ctx context.Context, a store.Actor, in store.NoteIn
 	return store.CreateNote(ctx, s.lease.DB, a, in)
 }
 
-// UpdateNote changes a note's body.
-func (s *Service) UpdateNote(ctx context.Context, a store.Actor, id, body string) (*store.Note, error) {
-	return store.UpdateNote(ctx, s.lease.DB, a, id, body)
+// UpdateNote changes a note's body, if expected, only from that version.
+func (s *Service) UpdateNote(ctx context.Context, a store.Actor, id, body string, expect store.Expect) (*store.Note, error) {
+	return store.UpdateNote(ctx, s.lease.DB, a, id, body, expect)
 }
 
 // NoteSignIn records, once per session and workspace, that a user entered
