@@ -115,6 +115,7 @@ var erasureLeftOut = map[string]string{
 	"workspace_settings": "the workspace's configuration",
 	"api_keys":           "keys and the members who made them, no contact",
 	"counters":           "row counts",
+	"templates":          "emails the workspace's staff write; merge fields name a contact's values, never hold them",
 }
 
 // personTraces are records a contact points to that may be theirs alone.

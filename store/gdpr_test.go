@@ -140,6 +140,10 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	deal, _ := CreateDeal(ctx, db, tester, DealInput{Title: ptr("Renewal"), ContactID: &c.ID})
 	co, _ := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("Elsewhere")})
 	unlinked, _ := CreateNote(ctx, db, tester, NoteInput{CompanyID: co.ID, Body: "about a company"})
+	// Tables of later migrations go too.
+	if _, err := db.W.Exec(`DROP TABLE templates`); err != nil {
+		t.Fatal(err)
+	}
 	// Back to schema version 1: no contact_id column.
 	for _, stmt := range []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`, `DROP TABLE job_reports`, `PRAGMA user_version = 1`} {
 		if _, err := db.W.Exec(stmt); err != nil {

@@ -22,11 +22,12 @@ const (
 	KindCustomField Kind = "custom_field"
 	KindAPIKey      Kind = "apikey"
 	KindWorkspace   Kind = "workspace"
+	KindTemplate    Kind = "template"
 )
 
 // Kinds are every kind, in the order they are listed to people.
 var Kinds = []Kind{KindContact, KindCompany, KindDeal, KindNote, KindTask,
-	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace}
+	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindTemplate}
 
 // ParseKind returns the kind s names; a name that is none is an invalid
 // request, never taken for a contact.
