@@ -99,6 +99,14 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/notes/{note}/delete", "member"},
 	{"GET", "/w/{ws}/search", "viewer"},
 	{"GET", "/w/{ws}/audit", "admin"},
+	{"GET", "/w/{ws}/templates", "viewer"},
+	{"POST", "/w/{ws}/templates", "member"},
+	{"GET", "/w/{ws}/templates/new", "member"},
+	{"GET", "/w/{ws}/templates/{template}", "viewer"},
+	{"POST", "/w/{ws}/templates/{template}", "member"},
+	{"GET", "/w/{ws}/templates/{template}/edit", "member"},
+	{"GET", "/w/{ws}/templates/{template}/delete", "member"},
+	{"POST", "/w/{ws}/templates/{template}/delete", "member"},
 }
 
 // userRoutes need a signed-in user but no workspace.
@@ -167,6 +175,7 @@ type fixture struct {
 	company, task, apiKey                  string
 	deal, pipeline, stage                  string
 	job                                    string // a CSV upload of A, mapped but not started
+	template                               string // an outreach template of A
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -243,6 +252,12 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.deal, f.pipeline, f.stage = d.ID, d.PipelineID, d.StageID
+	tp, err := store.CreateTemplate(t.Context(), l.DB, a, store.TemplateInput{Name: s("Intro"), Subject: s("Hi {{first_name}}"),
+		Body: s(`<p>Hello {{first_name | "there"}} ({{custom.tier}})</p>`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.template = tp.ID
 }
 
 func (f *fixture) path(r route, ws string) string {
@@ -258,6 +273,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{pipeline}", f.pipeline)
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	p = strings.ReplaceAll(p, "{job}", f.job)
+	p = strings.ReplaceAll(p, "{template}", f.template)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 

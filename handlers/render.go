@@ -54,7 +54,8 @@ func parsePages(assets fs.FS) (*pages, error) {
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
-	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import"}
+	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
+	"templates", "template", "template_form"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
