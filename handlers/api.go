@@ -60,6 +60,8 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	apiResource(s, r, "/pipelines", pipelinesAPI)
 	apiResource(s, r, "/deals", dealsAPI)
 	r.Handle("/export", methods{http.MethodGet: s.apiExport})
+	apiResource(s, r, "/templates", templatesAPI)
+	r.Handle("/templates/{id}/preview", methods{http.MethodPost: s.apiPreviewTemplate})
 }
 
 // apiAuthenticate takes the key from "Authorization: Bearer <key>", opens

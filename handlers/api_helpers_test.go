@@ -52,13 +52,19 @@ var apiRouteTable = []route{
 	{"PATCH", "/api/v1/deals/{id}", "write"},
 	{"DELETE", "/api/v1/deals/{id}", "write"},
 	{"GET", "/api/v1/export", "read"},
+	{"GET", "/api/v1/templates", "read"},
+	{"POST", "/api/v1/templates", "write"},
+	{"GET", "/api/v1/templates/{id}", "read"},
+	{"PATCH", "/api/v1/templates/{id}", "write"},
+	{"DELETE", "/api/v1/templates/{id}", "write"},
+	{"POST", "/api/v1/templates/{id}/preview", "write"},
 }
 
 // entityOf returns the collection a route is on ("contacts"…), or "".
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "templates":
 		return parts[0]
 	}
 	return ""
@@ -73,11 +79,12 @@ type apiWorkspace struct {
 	word                         string
 	contact, company, note, task string
 	pipeline, deal               string
+	template                     string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "templates": w.template}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -92,6 +99,7 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 	w.task = ts.mustCreate(tb, w.key, "/api/v1/tasks", `{"company_id":"`+w.company+`","title":"`+word+` task"}`)
 	w.pipeline = ts.mustCreate(tb, w.key, "/api/v1/pipelines", `{"name":"`+word+` pipeline"}`)
 	w.deal = ts.mustCreate(tb, w.key, "/api/v1/deals", `{"title":"`+word+` deal","value":"1200.10","pipeline_id":"`+w.pipeline+`","contact_id":"`+w.contact+`"}`)
+	w.template = ts.mustCreate(tb, w.key, "/api/v1/templates", `{"name":"`+word+` intro","subject":"Hi {{first_name}}","body":"<p>`+word+` says hello</p>"}`)
 	return w
 }
 
@@ -179,6 +187,9 @@ func wantAPIError(tb testing.TB, what string, r response, status int, code, fiel
 // bodyFor gives every write route of w a valid body, so a refusal is not a
 // validation error in disguise.
 func bodyFor(r route, w *apiWorkspace) string {
+	if strings.HasSuffix(r.path, "/preview") {
+		return `{"contact_id":"` + w.contact + `"}`
+	}
 	switch r.method + " " + entityOf(r) {
 	case "POST contacts":
 		return `{"first_name":"New"}`
@@ -204,6 +215,10 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"title":"New deal","value":"10.00"}`
 	case "PATCH deals":
 		return `{"status":"won"}`
+	case "POST templates":
+		return `{"name":"New template","subject":"Hi","body":"Hello {{first_name}}"}`
+	case "PATCH templates":
+		return `{"subject":"Changed {{company}}"}`
 	}
 	return ""
 }
