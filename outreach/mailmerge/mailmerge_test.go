@@ -51,6 +51,8 @@ func TestParse_Errors(t *testing.T) {
 		{"subject field", "Hi {{firstname}}", "ok", "subject", 1, 6, `"firstname"`},
 		{"subject line break", "Hi\nthere", "ok", "subject", 1, 3, "one line"},
 		{"subject control character", "Hi\x01", "ok", "subject", 1, 3, "control character"},
+		{"subject C1 control character", "Hi \u0085", "ok", "subject", 1, 4, "control character"},
+		{"NUL in the body", "Hi", "a\x00", "body", 1, 2, "control character"},
 		{"subject too long", strings.Repeat("é", MaxSubject+1), "ok", "subject", 1, MaxSubject + 1, "at most 300"},
 		{"body too long", "Hi", strings.Repeat("a", MaxBody+1), "body", 1, MaxBody + 1, "at most 100 KB"},
 		{"broken UTF-8", "Hi", "ok\nab\xffc", "body", 2, 3, "not valid UTF-8"},

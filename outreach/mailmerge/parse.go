@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -215,8 +216,9 @@ func (t *Template) add(s segment) {
 	t.segs = append(t.segs, s)
 }
 
-// checkText refuses text that is not UTF-8 and, in a subject, line breaks
-// and other control characters (a subject becomes a mail header).
+// checkText refuses text that is not UTF-8, NUL, and in a subject line
+// breaks and other control characters but tab (a subject becomes a mail
+// header). These are the rules store's archive import checks too.
 func (p *parser) checkText() error {
 	for i, r := range p.src {
 		switch {
@@ -224,7 +226,7 @@ func (p *parser) checkText() error {
 			return p.fail(i, "There is a broken character here (the text is not valid UTF-8). Retype it.")
 		case p.part == "subject" && (r == '\n' || r == '\r'):
 			return p.fail(i, "A subject is one line: remove the line break.")
-		case p.part == "subject" && r < 0x20 && r != '\t', r == 0x7f, r == 0:
+		case r == 0, p.part == "subject" && unicode.IsControl(r) && r != '\t':
 			return p.fail(i, "There is an invisible control character here; remove it.")
 		}
 	}

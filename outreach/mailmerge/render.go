@@ -3,6 +3,7 @@ package mailmerge
 import (
 	"html"
 	"strings"
+	"unicode"
 
 	"github.com/microcosm-cc/bluemonday"
 )
@@ -94,7 +95,7 @@ func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, isControl), " ")
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+func isControl(r rune) bool { return unicode.IsControl(r) }
 
 func normalizeNewlines(s string) string {
 	if !strings.Contains(s, "\r") {
