@@ -177,8 +177,8 @@ func makeField(f *form, name, label, typ string, opts ...string) field {
 		switch key {
 		case "required":
 			fd.Required = true
-		case "autofocus":
-			fd.Autofocus = true
+		case "autofocus": // "autofocus=false" for a field that only sometimes has it
+			fd.Autofocus = val != "false"
 		case "help":
 			fd.Help = val
 		case "autocomplete":

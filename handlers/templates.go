@@ -208,7 +208,7 @@ func (s *Server) templateShow(w http.ResponseWriter, r *http.Request) {
 		p.HTML = template.HTML(p.Preview.HTML)
 	}
 	if e, err := mailmerge.Parse(t.Subject, t.Body, mailmerge.Known{AnyCustom: true}); err == nil {
-		p.Fields = append(e.Subject.Fields(), e.Body.Fields()...)
+		p.Fields = e.Fields()
 	}
 	v := s.newView(r, t.Name)
 	v.Section = "templates"

@@ -114,3 +114,24 @@ func TestTemplatesUI_OtherWorkspacesTemplate(t *testing.T) {
 		t.Fatal("A's template is gone")
 	}
 }
+
+// A refused save puts the cursor in the field at fault.
+func TestTemplatesUI_FocusOnTheMistake(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	for field, values := range map[string]url.Values{
+		"f-name":    {"name": {""}, "subject": {"Hi"}, "body": {"x"}},
+		"f-subject": {"name": {"N"}, "subject": {"{{nope}}"}, "body": {"x"}},
+		"f-body":    {"name": {"N"}, "subject": {"Hi"}, "body": {"{{nope}}"}},
+	} {
+		r := c.post("/w/"+f.a+"/templates", token, values)
+		if n := strings.Count(r.body, " autofocus"); n != 1 || !strings.Contains(r.body, `id="`+field+`"`) {
+			t.Errorf("%s: %d autofocus", field, n)
+		}
+		i := strings.Index(r.body, `id="`+field+`"`)
+		if j := strings.Index(r.body, " autofocus"); i < 0 || j < i || strings.Contains(r.body[i:j], "<") {
+			t.Errorf("the focus is not on %s", field)
+		}
+	}
+}

@@ -100,6 +100,9 @@ func TestParse_Accepts(t *testing.T) {
 	if got := strings.Join(e.Body.Fields(), ","); got != "custom.tier,email,first_name" {
 		t.Fatalf("fields %q", got)
 	}
+	if got := strings.Join(e.Fields(), ","); got != "email,custom.tier,first_name" {
+		t.Fatalf("fields of the email %q", got)
+	}
 	// A deleted custom field still renders, empty, when parsed leniently.
 	e, err := Parse("Hi", "<p>{{custom.gone | \"n/a\"}}</p>", Known{AnyCustom: true})
 	if err != nil {

@@ -78,8 +78,12 @@ type Template struct {
 
 // Fields lists the fields a template uses, as written ("custom.tier"),
 // each once, in order of first use.
-func (t *Template) Fields() []string {
-	var out []string
+func (t *Template) Fields() []string { return t.appendFields(nil) }
+
+// Fields lists the fields the subject and body use, each once.
+func (e *Email) Fields() []string { return e.Body.appendFields(e.Subject.appendFields(nil)) }
+
+func (t *Template) appendFields(out []string) []string {
 	for _, s := range t.segs {
 		if !s.isField {
 			continue
