@@ -198,6 +198,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/templates", read(http.HandlerFunc(s.templateList))).Methods(http.MethodGet)
 	ws.Handle("/templates", write(http.HandlerFunc(s.createTemplate))).Methods(http.MethodPost)
 	ws.Handle("/templates/new", write(http.HandlerFunc(s.newTemplate))).Methods(http.MethodGet)
+	ws.Handle("/templates/preview", write(http.HandlerFunc(s.previewDraft))).Methods(http.MethodPost)
 	ws.Handle("/templates/{template}", read(http.HandlerFunc(s.templateShow))).Methods(http.MethodGet)
 	ws.Handle("/templates/{template}", write(http.HandlerFunc(s.updateTemplate))).Methods(http.MethodPost)
 	ws.Handle("/templates/{template}/edit", write(http.HandlerFunc(s.editTemplate))).Methods(http.MethodGet)

@@ -102,6 +102,7 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/templates", "viewer"},
 	{"POST", "/w/{ws}/templates", "member"},
 	{"GET", "/w/{ws}/templates/new", "member"},
+	{"POST", "/w/{ws}/templates/preview", "member"},
 	{"GET", "/w/{ws}/templates/{template}", "viewer"},
 	{"POST", "/w/{ws}/templates/{template}", "member"},
 	{"GET", "/w/{ws}/templates/{template}/edit", "member"},

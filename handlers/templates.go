@@ -47,15 +47,27 @@ func (s *Server) templateList(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "templates", v)
 }
 
-// templateFormPage is the new and edit form of a template.
+// templateFormPage is the new and edit form of a template, and the
+// preview of what is in it.
 type templateFormPage struct {
 	Template *store.Template // nil when new
 	Fields   []string        // the merge fields this workspace's templates may use
+	Draft    *draftPreview   // after "Preview"
+}
+
+// draftPreview is the form's text rendered for a contact, or why it
+// cannot be.
+type draftPreview struct {
+	Contact *store.Contact // nil when the workspace has no contact
+	Message *mailmerge.Message
+	HTML    template.HTML // Message.HTML, sanitised by mailmerge
+	Error   string
 }
 
 func (s *Server) newTemplate(w http.ResponseWriter, r *http.Request) {
 	f := newForm(nil)
 	f.Values.Set("body", "<p>Hi {{first_name | \"there\"}},</p>\n\n<p></p>\n")
+	f.Values.Set("contact", r.URL.Query().Get("contact"))
 	s.renderTemplateForm(w, r, http.StatusOK, nil, f)
 }
 
@@ -70,10 +82,15 @@ func (s *Server) editTemplate(w http.ResponseWriter, r *http.Request) {
 	f.Values.Set("subject", t.Subject)
 	f.Values.Set("body", t.Body)
 	f.Values.Set("version", strconv.Itoa(t.Version))
+	f.Values.Set("contact", r.URL.Query().Get("contact")) // whom the page previewed for
 	s.renderTemplateForm(w, r, http.StatusOK, t, f)
 }
 
 func (s *Server) renderTemplateForm(w http.ResponseWriter, r *http.Request, status int, t *store.Template, f *form) {
+	s.renderTemplateFormPreview(w, r, status, t, f, nil)
+}
+
+func (s *Server) renderTemplateFormPreview(w http.ResponseWriter, r *http.Request, status int, t *store.Template, f *form, d *draftPreview) {
 	known, err := store.MergeFields(r.Context(), workspaceFrom(r).lease.DB)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -86,7 +103,7 @@ func (s *Server) renderTemplateForm(w http.ResponseWriter, r *http.Request, stat
 	v := s.newView(r, title)
 	v.Section = "templates"
 	v.Form = f
-	v.Page = templateFormPage{Template: t, Fields: mergeFieldNames(known)}
+	v.Page = templateFormPage{Template: t, Fields: mergeFieldNames(known), Draft: d}
 	s.render(w, r, status, "template_form", v)
 }
 
@@ -150,6 +167,58 @@ func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "success", "Saved.")
 	http.Redirect(w, r, templateURL(wc.ws.ID, current.ID), http.StatusSeeOther)
+}
+
+// previewDraft renders the form's subject and body, not saved, for the
+// newest contact (or the form's contact), below the form; a mistake shows
+// on its field and in the preview. It answers 200 either way (the preview
+// is what was asked for), so htmx, which swaps in only the preview, shows
+// the mistake too. The form's template_id says which template is being
+// edited, so the form keeps posting to it.
+func (s *Server) previewDraft(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	f := newForm(r.PostForm)
+	var current *store.Template
+	if id := f.Get("template_id"); id != "" {
+		var err error
+		if current, err = store.GetTemplate(ctx, wc.lease.DB, id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	d := &draftPreview{}
+	contactID := f.Get("contact")
+	if contactID == "" {
+		newest, _, err := store.ListContacts(ctx, wc.lease.DB, store.ContactFilter{Limit: 1})
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if len(newest) == 0 {
+			s.renderTemplateFormPreview(w, r, http.StatusOK, current, f, d)
+			return
+		}
+		contactID = newest[0].ID
+	}
+	c, err := store.GetContact(ctx, wc.lease.DB, contactID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Contact = c
+	d.Message, err = store.RenderDraft(ctx, wc.lease.DB, f.Get("subject"), f.Values.Get("body"), c.ID)
+	switch code := store.ErrorCode(err); {
+	case err == nil:
+		d.HTML = template.HTML(d.Message.HTML)
+	case code == store.EValidation:
+		d.Error = store.ErrorMessage(err)
+		f.Fail(store.ErrorField(err), d.Error)
+	default:
+		s.fail(w, r, err)
+		return
+	}
+	s.renderTemplateFormPreview(w, r, http.StatusOK, current, f, d)
 }
 
 // templatePage is one template, rendered for a contact of the workspace.

@@ -135,3 +135,47 @@ func TestTemplatesUI_FocusOnTheMistake(t *testing.T) {
 		}
 	}
 }
+
+// "Preview" in the form renders the text as typed, not saved, for the
+// newest contact or the one the form names.
+func TestTemplatesUI_PreviewDraft(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	path := "/w/" + f.a + "/templates/preview"
+	draft := url.Values{"name": {"Draft"}, "subject": {"Hi {{first_name}}"}, "body": {"Dear {{first_name}},\n\n{{custom.tier | \"no tier\"}}"}}
+	r := c.post(path, token, draft)
+	if wantStatus(t, "preview", r, http.StatusOK); !strings.Contains(r.body, "Preview for Ana") || !strings.Contains(r.body, "<p>Dear Ana,</p>") ||
+		!strings.Contains(r.body, "Dear Ana,\n\nno tier") || !strings.Contains(r.body, `action="/w/`+f.a+`/templates"`) {
+		t.Errorf("the preview is not shown under the new-template form:\n%s", r.body)
+	}
+	if n, _ := countTemplates(t, f, f.a); n != 1 {
+		t.Fatalf("the preview saved: %d templates", n)
+	}
+	draft.Set("body", "Dear {{frist_name}}")
+	r = c.post(path, token, draft)
+	if wantStatus(t, "preview of a mistake", r, http.StatusOK); strings.Count(html.UnescapeString(r.body), `Line 1, column 8: "frist_name" is not a field`) != 2 {
+		t.Error("the mistake is not shown on the body and in the preview")
+	}
+	draft.Set("body", "x")
+	draft.Set("template_id", f.template)
+	draft.Set("contact", f.contact)
+	if r = c.post(path, token, draft); !strings.Contains(r.body, `action="/w/`+f.a+`/templates/`+f.template+`"`) {
+		t.Error("the edit form no longer posts to its template")
+	}
+	other := f.contactIn(t, f.b, store.ContactInput{FirstName: s("Globex person")})
+	draft.Set("contact", other.ID)
+	wantStatus(t, "a contact of B", c.post(path, token, draft), http.StatusNotFound)
+	draft.Set("contact", f.contact)
+	draft.Set("template_id", "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e")
+	wantStatus(t, "an unknown template", c.post(path, token, draft), http.StatusNotFound)
+}
+
+func countTemplates(t *testing.T, f *fixture, ws string) (int, error) {
+	l, err := f.ts.tenants.Acquire(t.Context(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	return store.CountTemplates(t.Context(), l.DB)
+}

@@ -276,6 +276,25 @@ func RenderTemplate(ctx context.Context, db *DB, templateID, contactID string) (
 	return &m, nil
 }
 
+// RenderDraft renders a subject and body not saved yet for a contact of
+// this workspace, checking them as a save would: the preview of a form.
+func RenderDraft(ctx context.Context, db *DB, subject, body, contactID string) (*mailmerge.Message, error) {
+	known, err := knownMergeFields(ctx, db.R)
+	if err != nil {
+		return nil, err
+	}
+	e, err := mailmerge.Parse(strings.TrimSpace(subject), body, known)
+	if err != nil {
+		return nil, templateError(err)
+	}
+	c, err := getContact(ctx, db.R, contactID)
+	if err != nil {
+		return nil, err
+	}
+	m := e.Render(MergeData(c, known))
+	return &m, nil
+}
+
 // MergeFields are the merge fields templates of this workspace may use:
 // the fixed ones and the keys of the contact custom fields.
 func MergeFields(ctx context.Context, db *DB) (mailmerge.Known, error) {
