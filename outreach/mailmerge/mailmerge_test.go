@@ -266,6 +266,21 @@ func BenchmarkRender(b *testing.B) {
 	}
 }
 
+// BenchmarkRenderWorstCase: the largest body (100 KB) of the markup that
+// costs most per byte (links), with a field in each: what one template can
+// make a render cost.
+func BenchmarkRenderWorstCase(b *testing.B) {
+	unit, plain := `<a href="https://x.example/{{email}}">{{first_name}}</a>`, `<a href="https://x.example/">x</a>`
+	body := strings.Repeat(unit, MaxFields/2)
+	body += strings.Repeat(plain, (MaxBody-len(body))/len(plain))
+	e := mustParse(b, "Hi", body)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Render(ana)
+	}
+}
+
 func BenchmarkRenderText(b *testing.B) {
 	e := mustParse(b, "Hi", strings.Repeat("Hi {{first_name}},\n\nWe help {{company}} and others.\n", 10))
 	b.ReportAllocs()
