@@ -298,3 +298,18 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// A parsed template is rendered by many senders at once.
+func TestRender_Concurrent(t *testing.T) {
+	e := mustParse(t, "Hi {{first_name}}", benchBody)
+	want := e.Render(ana)
+	done := make(chan Message)
+	for range 8 {
+		go func() { done <- e.Render(ana) }()
+	}
+	for range 8 {
+		if got := <-done; got != want {
+			t.Fatal("renders differ")
+		}
+	}
+}
