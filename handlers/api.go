@@ -63,6 +63,8 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	r.Handle("/mailboxes/{id}/check", methods{http.MethodPost: s.apiCheckMailbox})
 	r.Handle("/mailboxes/{id}/test", methods{http.MethodPost: s.apiTestMailbox})
 	r.Handle("/export", methods{http.MethodGet: s.apiExport})
+	apiResource(s, r, "/templates", templatesAPI)
+	r.Handle("/templates/{id}/preview", methods{http.MethodPost: s.apiPreviewTemplate})
 }
 
 // apiAuthenticate takes the key from "Authorization: Bearer <key>", opens

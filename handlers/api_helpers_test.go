@@ -59,13 +59,19 @@ var apiRouteTable = []route{
 	{"POST", "/api/v1/mailboxes/{id}/check", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/test", "write"},
 	{"GET", "/api/v1/export", "read"},
+	{"GET", "/api/v1/templates", "read"},
+	{"POST", "/api/v1/templates", "write"},
+	{"GET", "/api/v1/templates/{id}", "read"},
+	{"PATCH", "/api/v1/templates/{id}", "write"},
+	{"DELETE", "/api/v1/templates/{id}", "write"},
+	{"POST", "/api/v1/templates/{id}/preview", "write"},
 }
 
 // entityOf returns the collection a route is on ("contacts"…), or "".
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates":
 		return parts[0]
 	}
 	return ""
@@ -81,11 +87,12 @@ type apiWorkspace struct {
 	contact, company, note, task string
 	pipeline, deal               string
 	mailbox                      string
+	template                     string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -103,6 +110,7 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 	// Port 1 of this machine refuses at once: checks fail fast.
 	w.mailbox = ts.mustCreate(tb, w.key, "/api/v1/mailboxes", `{"name":"`+word+` sales","from_email":"`+strings.ToLower(word)+`@example.com",`+
 		`"smtp_host":"127.0.0.1","smtp_port":1,"tls_mode":"none","password":"`+word+`-secret"}`)
+	w.template = ts.mustCreate(tb, w.key, "/api/v1/templates", `{"name":"`+word+` intro","subject":"Hi {{first_name}}","body":"<p>`+word+` says hello</p>"}`)
 	return w
 }
 
@@ -190,6 +198,9 @@ func wantAPIError(tb testing.TB, what string, r response, status int, code, fiel
 // bodyFor gives every write route of w a valid body, so a refusal is not a
 // validation error in disguise.
 func bodyFor(r route, w *apiWorkspace) string {
+	if strings.HasSuffix(r.path, "/preview") {
+		return `{"contact_id":"` + w.contact + `"}`
+	}
 	switch r.method + " " + entityOf(r) {
 	case "POST contacts":
 		return `{"first_name":"New"}`
@@ -225,6 +236,10 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"name":"New","from_email":"new@example.com","smtp_host":"smtp.example.com"}`
 	case "PATCH mailboxes":
 		return `{"daily_limit":40}`
+	case "POST templates":
+		return `{"name":"New template","subject":"Hi","body":"Hello {{first_name}}"}`
+	case "PATCH templates":
+		return `{"subject":"Changed {{company}}"}`
 	}
 	return ""
 }

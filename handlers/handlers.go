@@ -205,6 +205,15 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/notes", write(http.HandlerFunc(s.createNote))).Methods(http.MethodPost)
 	ws.Handle("/notes/{note}/delete", write(http.HandlerFunc(s.deleteNote))).Methods(http.MethodPost)
 	ws.Handle("/search", read(http.HandlerFunc(s.search))).Methods(http.MethodGet)
+	ws.Handle("/templates", read(http.HandlerFunc(s.templateList))).Methods(http.MethodGet)
+	ws.Handle("/templates", write(http.HandlerFunc(s.createTemplate))).Methods(http.MethodPost)
+	ws.Handle("/templates/new", write(http.HandlerFunc(s.newTemplate))).Methods(http.MethodGet)
+	ws.Handle("/templates/preview", write(http.HandlerFunc(s.previewDraft))).Methods(http.MethodPost)
+	ws.Handle("/templates/{template}", read(http.HandlerFunc(s.templateShow))).Methods(http.MethodGet)
+	ws.Handle("/templates/{template}", write(http.HandlerFunc(s.updateTemplate))).Methods(http.MethodPost)
+	ws.Handle("/templates/{template}/edit", write(http.HandlerFunc(s.editTemplate))).Methods(http.MethodGet)
+	ws.Handle("/templates/{template}/delete", write(http.HandlerFunc(s.confirmDeleteTemplate))).Methods(http.MethodGet)
+	ws.Handle("/templates/{template}/delete", write(http.HandlerFunc(s.deleteTemplate))).Methods(http.MethodPost)
 	ws.Handle("/audit", admin(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
 	return r
 }

@@ -109,6 +109,15 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/notes/{note}/delete", "member"},
 	{"GET", "/w/{ws}/search", "viewer"},
 	{"GET", "/w/{ws}/audit", "admin"},
+	{"GET", "/w/{ws}/templates", "viewer"},
+	{"POST", "/w/{ws}/templates", "member"},
+	{"GET", "/w/{ws}/templates/new", "member"},
+	{"POST", "/w/{ws}/templates/preview", "member"},
+	{"GET", "/w/{ws}/templates/{template}", "viewer"},
+	{"POST", "/w/{ws}/templates/{template}", "member"},
+	{"GET", "/w/{ws}/templates/{template}/edit", "member"},
+	{"GET", "/w/{ws}/templates/{template}/delete", "member"},
+	{"POST", "/w/{ws}/templates/{template}/delete", "member"},
 }
 
 // userRoutes need a signed-in user but no workspace.
@@ -178,6 +187,7 @@ type fixture struct {
 	deal, pipeline, stage                  string
 	job                                    string // a CSV import of A, run
 	mailbox                                string // an email account of A, whose server is not there
+	template                               string // an outreach template of A
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -262,6 +272,12 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mailbox = mb.ID
+	tp, err := store.CreateTemplate(t.Context(), l.DB, a, store.TemplateInput{Name: s("Intro"), Subject: s("Hi {{first_name}}"),
+		Body: s(`<p>Hello {{first_name | "there"}} ({{custom.tier}})</p>`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.template = tp.ID
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -280,6 +296,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	p = strings.ReplaceAll(p, "{job}", f.job)
 	p = strings.ReplaceAll(p, "{mailbox}", f.mailbox)
+	p = strings.ReplaceAll(p, "{template}", f.template)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 

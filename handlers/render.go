@@ -55,7 +55,8 @@ func parsePages(assets fs.FS) (*pages, error) {
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
 	"mailboxes", "mailbox", "mailbox_form",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
-	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import"}
+	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
+	"templates", "template", "template_form"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -199,8 +200,8 @@ func makeField(f *form, name, label, typ string, opts ...string) field {
 		switch key {
 		case "required":
 			fd.Required = true
-		case "autofocus":
-			fd.Autofocus = true
+		case "autofocus": // "autofocus=false" for a field that only sometimes has it
+			fd.Autofocus = val != "false"
 		case "help":
 			fd.Help = val
 		case "autocomplete":

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"atrium/outreach/mailmerge"
 )
 
 // An imported workspace file is written by whoever made it, not by our
@@ -190,6 +192,17 @@ func importTables() []importTable {
 			textRule("ip", 0, maxIPLength),
 			jsonObjectRule("changes"),
 			{"contact_id", `contact_id = '' OR ` + uuidSQL("contact_id"), "empty or a contact id (a lower-case UUID)"},
+		}},
+		{"templates", bySeq, []importRule{
+			uuidRule("id"),
+			textRule("name", 1, maxShortName),
+			textRule("subject", 1, mailmerge.MaxSubject),
+			{"subject", `instr(subject, char(10)) = 0 AND instr(subject, char(13)) = 0`, "one line"},
+			{"body", fmt.Sprintf(`typeof(body) = 'text' AND length(CAST(body AS BLOB)) BETWEEN 1 AND %d AND instr(CAST(body AS BLOB), x'00') = 0`, mailmerge.MaxBody),
+				fmt.Sprintf("text of 1 to %d bytes without NUL", mailmerge.MaxBody)},
+			{"version", `typeof(version) = 'integer' AND version >= 1`, "a whole number from 1"},
+			timeRule("created_at"),
+			timeRule("updated_at"),
 		}},
 		{"counters", `'name ' || quote(substr(name, 1, 60))`, []importRule{
 			enumRule("name", []string{"contacts", "companies"}),

@@ -40,6 +40,7 @@ func fullExportDB(t *testing.T) string {
 	must(nil, SetRetention(ctx, db, tester, Retention{AuditDays: 365}, nil))
 	_, _, err = CreateAPIKey(ctx, db, tester, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "key", "write")
 	must(nil, err)
+	must(CreateTemplate(ctx, db, tester, TemplateInput{Name: ptr("Intro"), Subject: ptr("Hi {{first_name}}"), Body: ptr("<p>{{custom.tier}}</p>\n")}))
 	p := filepath.Join(t.TempDir(), "export.zip")
 	f, err := os.Create(p)
 	must(f, err)
@@ -94,6 +95,9 @@ func TestImport_RowRules(t *testing.T) {
 		{"ErrAuditChanges", "audit_log", "changes", `UPDATE audit_log SET changes = '['`},
 		{"ErrAuditActor", "audit_log", "actor", `UPDATE audit_log SET actor = 'root'`},
 		{"ErrCounter", "counters", "n", `UPDATE counters SET n = 'many'`},
+		{"ErrTemplateSubjectLines", "templates", "subject", `UPDATE templates SET subject = 'Hi' || char(10) || 'Bcc: x'`},
+		{"ErrTemplateBodyTooLarge", "templates", "body", `UPDATE templates SET body = ` + long(100<<10+1)},
+		{"ErrTemplateVersion", "templates", "version", `UPDATE templates SET version = 0`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := copyDB(t, base)

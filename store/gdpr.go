@@ -116,6 +116,7 @@ var erasureLeftOut = map[string]string{
 	"api_keys":           "keys and the members who made them, no contact",
 	"counters":           "row counts",
 	"mailboxes":          "the workspace's sending accounts, no contact",
+	"templates":          "emails the workspace's staff write; merge fields name a contact's values, never hold them",
 }
 
 // personTraces are records a contact points to that may be theirs alone.

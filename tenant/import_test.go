@@ -29,6 +29,10 @@ func seedForExport(t *testing.T, db *store.DB) {
 	store.CreateTask(ctx, db, a, store.TaskInput{ContactID: &c.ID, Title: s("Call")})
 	store.CreateDeal(ctx, db, a, store.DealInput{Title: s("Renewal"), Value: s("1200.10"), ContactID: &c.ID})
 	store.CreateAPIKey(ctx, db, a, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "k", "write")
+	if _, err := store.CreateTemplate(ctx, db, a, store.TemplateInput{Name: s("Intro"), Subject: s(`Hi {{first_name | "there"}}`),
+		Body: s("<p>Hello {{custom.tier}}</p>\n<p>Bye</p>")}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tableDump renders every exported table's rows as text, for comparison.
