@@ -65,13 +65,22 @@ var apiRouteTable = []route{
 	{"PATCH", "/api/v1/templates/{id}", "write"},
 	{"DELETE", "/api/v1/templates/{id}", "write"},
 	{"POST", "/api/v1/templates/{id}/preview", "write"},
+	{"GET", "/api/v1/sequences", "read"},
+	{"POST", "/api/v1/sequences", "write"},
+	{"GET", "/api/v1/sequences/{id}", "read"},
+	{"PATCH", "/api/v1/sequences/{id}", "write"},
+	{"DELETE", "/api/v1/sequences/{id}", "write"},
+	{"GET", "/api/v1/sequences/{id}/enrollments", "read"},
+	{"POST", "/api/v1/sequences/{id}/enrollments", "write"},
+	{"POST", "/api/v1/sequences/{id}/activate", "write"},
+	{"POST", "/api/v1/sequences/{id}/pause", "write"},
 }
 
 // entityOf returns the collection a route is on ("contacts"…), or "".
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates", "sequences":
 		return parts[0]
 	}
 	return ""
@@ -87,12 +96,13 @@ type apiWorkspace struct {
 	contact, company, note, task string
 	pipeline, deal               string
 	mailbox                      string
+	sequence                     string
 	template                     string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template, "sequences": w.sequence}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -110,6 +120,7 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 	// Port 1 of this machine refuses at once: checks fail fast.
 	w.mailbox = ts.mustCreate(tb, w.key, "/api/v1/mailboxes", `{"name":"`+word+` sales","from_email":"`+strings.ToLower(word)+`@example.com",`+
 		`"smtp_host":"127.0.0.1","smtp_port":1,"tls_mode":"none","password":"`+word+`-secret"}`)
+	w.sequence = ts.mustCreate(tb, w.key, "/api/v1/sequences", `{"name":"`+word+` launch","mailbox_ids":["`+w.mailbox+`"],"steps":[{"kind":"task","task_title":"`+word+` call"}]}`)
 	w.template = ts.mustCreate(tb, w.key, "/api/v1/templates", `{"name":"`+word+` intro","subject":"Hi {{first_name}}","body":"<p>`+word+` says hello</p>"}`)
 	return w
 }
@@ -234,6 +245,16 @@ func bodyFor(r route, w *apiWorkspace) string {
 			return `{"to":"someone@example.com"}`
 		}
 		return `{"name":"New","from_email":"new@example.com","smtp_host":"smtp.example.com"}`
+	case "POST sequences":
+		switch {
+		case strings.HasSuffix(r.path, "/enrollments"):
+			return `{"contact_ids":["` + w.contact + `"]}`
+		case strings.HasSuffix(r.path, "/activate"), strings.HasSuffix(r.path, "/pause"):
+			return ""
+		}
+		return `{"name":"New sequence"}`
+	case "PATCH sequences":
+		return `{"stop_on_reply":false}`
 	case "PATCH mailboxes":
 		return `{"daily_limit":40}`
 	case "POST templates":

@@ -26,6 +26,8 @@ type contactsPage struct {
 	Tags     []string
 	Members  []store.Member
 	Fields   []store.CustomField
+	// Sequences are those the selected contacts can be enrolled in.
+	Sequences []store.SequenceRef
 }
 
 // MemberName returns how to show the member with this id.
@@ -83,6 +85,9 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
+	}
+	if err == nil {
+		page.Sequences, err = store.OpenSequences(ctx, wc.lease.DB)
 	}
 	if err != nil {
 		s.serverError(w, r, err)
@@ -335,6 +340,10 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	if kind == "enroll" {
+		s.bulkEnroll(w, r, ids, value, back)
+		return
+	}
 	n, err := wc.svc.BulkContacts(r.Context(), s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
 	if err != nil {
 		if store.ErrorCode(err) == store.EValidation {
@@ -346,6 +355,24 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", plural2(n, "contact", "contacts")+" changed.")
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// bulkEnroll enrolls the selected contacts in a sequence and says who was
+// skipped and why.
+func (s *Server) bulkEnroll(w http.ResponseWriter, r *http.Request, ids []string, sequenceID, back string) {
+	res, err := workspaceFrom(r).svc.Enroll(r.Context(), s.actor(r), sequenceID, ids)
+	switch code := store.ErrorCode(err); {
+	case code == store.ENotFound:
+		s.flash(w, r, "error", "Choose a sequence of this workspace to enrol them in.")
+	case code == store.EValidation || code == store.EConflict:
+		s.flash(w, r, "error", store.ErrorMessage(err))
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	default:
+		s.flash(w, r, "success", enrollSummary(res))
+	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 

@@ -55,6 +55,14 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/contacts/import/{job}", "member"},
 	{"POST", "/w/{ws}/contacts/import/{job}", "member"},
 	{"GET", "/w/{ws}/contacts/import/{job}/errors.csv", "member"},
+	{"GET", "/w/{ws}/sequences", "viewer"},
+	{"POST", "/w/{ws}/sequences", "member"},
+	{"GET", "/w/{ws}/sequences/{sequence}", "viewer"},
+	{"POST", "/w/{ws}/sequences/{sequence}", "member"},
+	{"POST", "/w/{ws}/sequences/{sequence}/steps", "member"},
+	{"POST", "/w/{ws}/sequences/{sequence}/steps/{step}/delete", "member"},
+	{"POST", "/w/{ws}/sequences/{sequence}/state", "member"},
+	{"POST", "/w/{ws}/sequences/{sequence}/enrollments/{enrollment}/state", "member"},
 	{"GET", "/w/{ws}/email-accounts", "viewer"},
 	{"POST", "/w/{ws}/email-accounts", "admin"},
 	{"GET", "/w/{ws}/email-accounts/new", "admin"},
@@ -187,6 +195,7 @@ type fixture struct {
 	deal, pipeline, stage                  string
 	job                                    string // a CSV import of A, run
 	mailbox                                string // an email account of A, whose server is not there
+	sequence, step, enrollment             string // a sequence of A with a step, Ana enrolled
 	template                               string // an outreach template of A
 }
 
@@ -272,6 +281,20 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mailbox = mb.ID
+	svc := f.ts.tenants.Service(l)
+	seq, err := svc.CreateSequence(t.Context(), a, store.SequenceInput{Name: ptrTo("Launch"), MailboxIDs: &[]string{mb.ID},
+		Steps: &[]store.StepInput{{Kind: store.StepTask, TaskTitle: "Call"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Enroll(t.Context(), a, seq.ID, []string{c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := store.ListEnrollments(t.Context(), l.DB, seq.ID, "", "", 1)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("the fixture's enrollment: %v, %v", list, err)
+	}
+	f.sequence, f.step, f.enrollment = seq.ID, seq.Steps[0].ID, list[0].ID
 	tp, err := store.CreateTemplate(t.Context(), l.DB, a, store.TemplateInput{Name: s("Intro"), Subject: s("Hi {{first_name}}"),
 		Body: s(`<p>Hello {{first_name | "there"}} ({{custom.tier}})</p>`)})
 	if err != nil {
@@ -296,6 +319,9 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	p = strings.ReplaceAll(p, "{job}", f.job)
 	p = strings.ReplaceAll(p, "{mailbox}", f.mailbox)
+	p = strings.ReplaceAll(p, "{sequence}", f.sequence)
+	p = strings.ReplaceAll(p, "{step}", f.step)
+	p = strings.ReplaceAll(p, "{enrollment}", f.enrollment)
 	p = strings.ReplaceAll(p, "{template}", f.template)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }

@@ -53,7 +53,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
-	"mailboxes", "mailbox", "mailbox_form",
+	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
 	"templates", "template", "template_form"}
@@ -217,6 +217,7 @@ var templateFuncs = template.FuncMap{
 	"field":         makeField,
 	"wsURL":         workspaceURL,
 	"weekdayNames":  weekdayList,
+	"list":          func(s ...string) []string { return s },
 	"ago":           ago,
 	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"bytes":         HumanBytes,

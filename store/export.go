@@ -28,7 +28,7 @@ const (
 // keys are left out: they are never carried over.
 var ExportTables = []string{"custom_fields", "companies", "contacts", "tags", "contact_tags", "company_tags",
 	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log", "mailboxes",
-	"templates"}
+	"templates", "sequences", "sequence_mailboxes", "sequence_steps", "enrollments", "messages"}
 
 // exportLeftOut are the tables of the workspace schema that ExportTables
 // leaves out, and why. A test fails when a table is in neither, so a table

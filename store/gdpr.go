@@ -103,6 +103,8 @@ var erasureReach = map[string]string{
 	"notes_fts":     "their notes' entries leave by trigger; 'optimize' rewrites the segments without them",
 	"companies_fts": "a company deleted with them leaves by trigger; 'optimize' rewrites the segments without it",
 	"job_reports":   "reports of imports, which may hold rows they refused: all deleted",
+	"enrollments":   "deleted with the contact (ON DELETE CASCADE)",
+	"messages":      "the ledger of what was sent to them, deleted with the contact (ON DELETE CASCADE)",
 }
 
 // erasureLeftOut: see erasureReach.
@@ -116,6 +118,9 @@ var erasureLeftOut = map[string]string{
 	"api_keys":           "keys and the members who made them, no contact",
 	"counters":           "row counts",
 	"mailboxes":          "the workspace's sending accounts, no contact",
+	"sequences":          "outreach sequences; their contacts are in enrollments",
+	"sequence_mailboxes": "which account a sequence sends from",
+	"sequence_steps":     "a sequence's steps, no contact",
 	"templates":          "emails the workspace's staff write; merge fields name a contact's values, never hold them",
 }
 

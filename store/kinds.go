@@ -24,11 +24,13 @@ const (
 	KindWorkspace   Kind = "workspace"
 	KindMailbox     Kind = "mailbox"
 	KindTemplate    Kind = "template"
+	KindSequence    Kind = "sequence"
+	KindEnrollment  Kind = "enrollment"
 )
 
 // Kinds are every kind, in the order they are listed to people.
 var Kinds = []Kind{KindContact, KindCompany, KindDeal, KindNote, KindTask,
-	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate}
+	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate, KindSequence, KindEnrollment}
 
 // ParseKind returns the kind s names; a name that is none is an invalid
 // request, never taken for a contact.

@@ -211,6 +211,16 @@ func DeleteMailbox(ctx context.Context, db *DB, a Actor, id string) error {
 		if err != nil {
 			return err
 		}
+		var uses []string
+		if err := tx.SelectContext(ctx, &uses, `SELECT DISTINCT s.name FROM sequences s WHERE s.id IN
+			(SELECT sequence_id FROM sequence_mailboxes WHERE mailbox_id = ?1 UNION SELECT sequence_id FROM enrollments WHERE mailbox_id = ?1)
+			ORDER BY s.name LIMIT 5`, id); err != nil {
+			return err
+		}
+		if len(uses) > 0 {
+			return Errorf(EConflict, "%s sends for the sequences %s; take it off them (and let their enrollments finish) first, or pause it.",
+				before.Name, strings.Join(uses, ", "))
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, id); err != nil {
 			return err
 		}

@@ -1,0 +1,117 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"atrium/store"
+)
+
+// A member builds a sequence, activates it and enrolls contacts from the
+// contacts list; the skipped ones are named with their reason.
+func TestSequencesUI(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	r := c.post("/w/"+f.a+"/sequences", token, url.Values{"name": {""}})
+	wantStatus(t, "no name", r, http.StatusUnprocessableEntity)
+	r = c.post("/w/"+f.a+"/sequences", token, url.Values{"name": {"Q3 founders"}})
+	wantStatus(t, "create", r, http.StatusSeeOther)
+	page := r.header.Get("Location")
+	id := page[strings.LastIndex(page, "/")+1:]
+
+	r = c.post(page+"/steps", token, url.Values{"kind": {"email"}})
+	wantStatus(t, "an email step without a template", r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.body, "choose its template") {
+		t.Errorf("the page does not say what is missing")
+	}
+	wantStatus(t, "email step", c.post(page+"/steps", token, url.Values{"kind": {"email"}, "template_id": {f.template}}), http.StatusSeeOther)
+	wantStatus(t, "wait step", c.post(page+"/steps", token, url.Values{"kind": {"wait"}, "wait": {"2"}, "unit": {"days"}, "business_days": {"1"}}), http.StatusSeeOther)
+	wantStatus(t, "bad wait", c.post(page+"/steps", token, url.Values{"kind": {"wait"}, "wait": {"soon"}, "unit": {"days"}}), http.StatusUnprocessableEntity)
+	r = c.post(page+"/state", token, url.Values{"state": {"active"}})
+	wantStatus(t, "activate without an account", r, http.StatusConflict)
+	wantStatus(t, "settings", c.post(page, token, url.Values{"name": {"Q3 founders"}, "mailbox_ids": {f.mailbox}, "stop_on_reply": {"1"}}), http.StatusSeeOther)
+	wantStatus(t, "activate", c.post(page+"/state", token, url.Values{"state": {"active"}}), http.StatusSeeOther)
+	body := c.get(page).body
+	for _, want := range []string{"Intro", "2880 minutes, business days only", "active"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the sequence page lacks %q", want)
+		}
+	}
+
+	// Enrol from the contacts list: Ana, and one without an email.
+	noEmail := f.ts.mustContact(t, f.a, store.ContactInput{FirstName: ptrTo("Nomail")})
+	r = c.post("/w/"+f.a+"/contacts/bulk", token, url.Values{"action": {"enroll"}, "value": {id}, "id": {f.contact, noEmail}})
+	wantStatus(t, "enrol", r, http.StatusSeeOther)
+	list := c.get(r.header.Get("Location")).body
+	if !strings.Contains(list, "1 contact enrolled. Skipped: 1 without an email.") {
+		t.Errorf("the flash does not say who was enrolled and skipped")
+	}
+	if body := c.get(page).body; !strings.Contains(body, "ana@acme.example") {
+		t.Error("the sequence does not list Ana")
+	}
+	// Another workspace's sequence id enrolls nobody.
+	other := f.ts.mustAPIWorkspace(t, "Other", "Otherword")
+	r = c.post("/w/"+f.a+"/contacts/bulk", token, url.Values{"action": {"enroll"}, "value": {other.sequence}, "id": {f.contact}})
+	if !strings.Contains(c.get(r.header.Get("Location")).body, "Choose a sequence of this workspace") {
+		t.Error("another workspace's sequence was not refused")
+	}
+}
+
+// The API enrolls and answers who was skipped and why; contacts of another
+// workspace are not found, never enrolled.
+func TestAPI_Sequences(t *testing.T) {
+	f := newAPIFixture(t)
+	body := `{"name":"API launch","mailbox_ids":["` + f.a.mailbox + `"],"steps":[{"kind":"email","template_id":"` + f.a.template +
+		`","variant_template_id":"` + f.a.template + `"},{"kind":"wait","wait_minutes":0},{"kind":"task","task_title":"Call"}]}`
+	r := f.ts.api(t, f.a.key, "POST", "/api/v1/sequences", body)
+	wantStatus(t, "create", r, http.StatusCreated)
+	var seq store.Sequence
+	mustDecode(t, r.body, &seq)
+	if len(seq.Steps) != 3 || !strings.Contains(r.body, `"template_id":"`+f.a.template+`"`) || seq.State != "draft" {
+		t.Fatalf("%s", r.body)
+	}
+	wantAPIError(t, "a template of B", f.ts.api(t, f.a.key, "PATCH", "/api/v1/sequences/"+seq.ID,
+		`{"steps":[{"kind":"email","template_id":"`+f.b.template+`"}]}`), http.StatusUnprocessableEntity, "validation", "steps.0")
+	wantAPIError(t, "a mailbox of B", f.ts.api(t, f.a.key, "PATCH", "/api/v1/sequences/"+seq.ID,
+		`{"mailbox_ids":["`+f.b.mailbox+`"]}`), http.StatusUnprocessableEntity, "validation", "mailbox_ids")
+	r = f.ts.api(t, f.a.key, "POST", "/api/v1/sequences/"+seq.ID+"/enrollments", `{"contact_ids":["`+f.a.contact+`","`+f.b.contact+`"]}`)
+	wantStatus(t, "enrol", r, http.StatusOK)
+	if strings.TrimSpace(r.body) != `{"enrolled":1,"skipped":[{"contact_id":"`+f.b.contact+`","reason":"not_found"}]}` {
+		t.Fatalf("enrol: %s", r.body)
+	}
+	r = f.ts.api(t, f.a.key, "POST", "/api/v1/sequences/"+seq.ID+"/enrollments", `{"contact_ids":["`+f.a.contact+`"]}`)
+	if !strings.Contains(r.body, `"reason":"already_enrolled"`) {
+		t.Fatalf("enrol again: %s", r.body)
+	}
+	wantAPIError(t, "no contacts", f.ts.api(t, f.a.key, "POST", "/api/v1/sequences/"+seq.ID+"/enrollments", `{"contact_ids":[]}`),
+		http.StatusUnprocessableEntity, "validation", "contact_ids")
+	r = f.ts.api(t, f.a.key, "POST", "/api/v1/sequences/"+seq.ID+"/activate", "")
+	if !strings.Contains(r.body, `"state":"active"`) {
+		t.Fatalf("activate: %s", r.body)
+	}
+	r = f.ts.api(t, f.a.readKey, "GET", "/api/v1/sequences/"+seq.ID+"/enrollments?state=active", "")
+	if !strings.Contains(r.body, `"contact_id":"`+f.a.contact+`"`) || strings.Contains(r.body, f.b.contact) {
+		t.Fatalf("enrollments: %s", r.body)
+	}
+	if r := f.ts.api(t, f.a.key, "POST", "/api/v1/sequences/"+seq.ID+"/pause", ""); !strings.Contains(r.body, `"state":"paused"`) {
+		t.Fatalf("pause: %s", r.body)
+	}
+}
+
+// mustContact adds a contact to workspace id and returns its id.
+func (ts *testServer) mustContact(tb testing.TB, id string, in store.ContactInput) string {
+	tb.Helper()
+	l, err := ts.tenants.Acquire(tb.Context(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Release()
+	c, err := store.CreateContact(tb.Context(), l.DB, store.Actor{Kind: "system", ID: "test"}, in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c.ID
+}

@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sequenceFixture is a workspace with two mailboxes and two templates.
+type sequenceFixture struct {
+	db       *DB
+	mb1, mb2 string
+	t1, t2   string
+}
+
+func newSequenceFixture(t *testing.T) *sequenceFixture {
+	db := MustOpenWorkspace(t)
+	f := &sequenceFixture{db: db}
+	in := validMailbox()
+	f.mb1 = mustMailbox(t, db, in).ID
+	in.Name = ptr("Second")
+	f.mb2 = mustMailbox(t, db, in).ID
+	for i, name := range []string{"Intro", "Follow-up"} {
+		tp, err := CreateTemplate(context.Background(), db, tester, TemplateInput{Name: ptr(name), Subject: ptr("Hi {{first_name}}"), Body: ptr("Hello")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			f.t1 = tp.ID
+		} else {
+			f.t2 = tp.ID
+		}
+	}
+	return f
+}
+
+func (f *sequenceFixture) sequence(t *testing.T) *Sequence {
+	t.Helper()
+	s, err := CreateSequence(context.Background(), f.db, tester, SequenceInput{Name: ptr("Launch"), MailboxIDs: &[]string{f.mb1, f.mb2},
+		Steps: &[]StepInput{{Kind: StepEmail, TemplateID: f.t1, VariantID: f.t2}, {Kind: StepWait, WaitMinutes: 60 * 24 * 3, BusinessDays: true},
+			{Kind: StepTask, TaskTitle: "Call them"}, {Kind: StepEmail, TemplateID: f.t2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSequences_CreateAndValidate(t *testing.T) {
+	ctx := context.Background()
+	f := newSequenceFixture(t)
+	s := f.sequence(t)
+	if s.State != SequenceDraft || len(s.Steps) != 4 || s.Steps[0].VariantID.String != f.t2 || s.Steps[2].TaskTitle != "Call them" ||
+		len(s.MailboxIDs) != 2 || !s.StopOnReply {
+		t.Fatalf("%+v", s)
+	}
+	for _, tc := range []struct {
+		steps []StepInput
+		field string
+	}{
+		{[]StepInput{{Kind: StepEmail}}, "steps.0"},
+		{[]StepInput{{Kind: StepWait}, {Kind: StepEmail, TemplateID: "0190b2a0-0000-7000-8000-000000000000"}}, "steps.1"},
+		{[]StepInput{{Kind: StepWait, WaitMinutes: -1}}, "steps.0"},
+		{[]StepInput{{Kind: StepTask}}, "steps.0"},
+		{[]StepInput{{Kind: "sms"}}, "steps.0"},
+	} {
+		_, err := UpdateSequence(ctx, f.db, tester, s.ID, SequenceInput{Steps: &tc.steps})
+		if ErrorField(err) != tc.field {
+			t.Errorf("steps %+v: %v (field %q), want field %s", tc.steps, err, ErrorField(err), tc.field)
+		}
+	}
+	if _, err := UpdateSequence(ctx, f.db, tester, s.ID, SequenceInput{MailboxIDs: &[]string{"nope"}}); ErrorField(err) != "mailbox_ids" {
+		t.Errorf("unknown mailbox: %v", err)
+	}
+	if _, err := CreateSequence(ctx, f.db, tester, SequenceInput{Name: ptr("launch")}); ErrorField(err) != "name" {
+		t.Errorf("a second sequence of the same name: %v", err)
+	}
+	// A template or mailbox in use cannot be deleted.
+	if err := DeleteTemplate(ctx, f.db, tester, f.t2); err == nil {
+		t.Error("a template a step uses was deleted")
+	}
+	if err := DeleteMailbox(ctx, f.db, tester, f.mb1); ErrorCode(err) != EConflict || !strings.Contains(err.Error(), "Launch") {
+		t.Errorf("a mailbox a sequence uses: %v", err)
+	}
+	// Activation needs mailboxes and steps.
+	empty, _ := CreateSequence(ctx, f.db, tester, SequenceInput{Name: ptr("Empty")})
+	if _, err := SetSequenceState(ctx, f.db, tester, empty.ID, SequenceActive); ErrorCode(err) != EConflict {
+		t.Errorf("activating a sequence without mailboxes: %v", err)
+	}
+	if got, err := SetSequenceState(ctx, f.db, tester, s.ID, SequenceActive); err != nil || got.State != SequenceActive {
+		t.Fatalf("activate: %+v, %v", got, err)
+	}
+}
+
+func TestEnroll_SkipsWithReasonsAndSpreads(t *testing.T) {
+	ctx := context.Background()
+	f := newSequenceFixture(t)
+	s := f.sequence(t)
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, mustContact(t, f.db, ContactInput{FirstName: ptr("P"), Email: ptr("p" + string(rune('a'+i)) + "@example.com")}).ID)
+	}
+	noEmail := mustContact(t, f.db, ContactInput{FirstName: ptr("Nomail")}).ID
+	suppressed := func(emails []string) (map[string]string, error) {
+		out := map[string]string{}
+		for _, e := range emails {
+			switch e {
+			case "pe@example.com":
+				out[e] = SkipSuppressed
+			case "pf@example.com":
+				out[e] = SkipBounced
+			}
+		}
+		return out, nil
+	}
+	now := time.Now()
+	res, err := Enroll(ctx, f.db, tester, s.ID, append(ids, noEmail, "0190b2a0-0000-7000-8000-000000000000", ids[0]), suppressed, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{noEmail: SkipNoEmail, "0190b2a0-0000-7000-8000-000000000000": SkipNotFound, ids[4]: SkipSuppressed, ids[5]: SkipBounced}
+	if res.Enrolled != 4 || len(res.Skipped) != len(want) {
+		t.Fatalf("%+v", res)
+	}
+	for _, sk := range res.Skipped {
+		if want[sk.ContactID] != sk.Reason {
+			t.Errorf("skipped %s for %s, want %s", sk.ContactID, sk.Reason, want[sk.ContactID])
+		}
+	}
+	again, _ := Enroll(ctx, f.db, tester, s.ID, ids[:1], nil, now)
+	if again.Enrolled != 0 || again.Skipped[0].Reason != SkipAlreadyEnrolled {
+		t.Fatalf("enrolled twice: %+v", again)
+	}
+	list, _, err := ListEnrollments(ctx, f.db, s.ID, "", "", 50)
+	if err != nil || len(list) != 4 {
+		t.Fatal(len(list), err)
+	}
+	perMailbox, perVariant := map[string]int{}, map[string]int{}
+	for _, e := range list {
+		perMailbox[e.MailboxID]++
+		perVariant[e.Variant]++
+		if e.NextAt().After(now.Add(time.Second)) || e.DonePosition != -1 || e.ContactEmail == "" {
+			t.Errorf("%+v", e)
+		}
+	}
+	if perMailbox[f.mb1] != 2 || perMailbox[f.mb2] != 2 || perVariant["a"] != 2 || perVariant["b"] != 2 {
+		t.Fatalf("not spread evenly: mailboxes %v, variants %v", perMailbox, perVariant)
+	}
+	// Pause, resume, stop; a stopped one stays stopped.
+	e := list[0]
+	for _, st := range []string{EnrollmentPaused, EnrollmentActive, EnrollmentStopped} {
+		got, err := SetEnrollmentState(ctx, f.db, tester, e.ID, st, "", now)
+		if err != nil || got.State != st {
+			t.Fatalf("%s: %+v, %v", st, got, err)
+		}
+	}
+	if _, err := SetEnrollmentState(ctx, f.db, tester, e.ID, EnrollmentActive, "", now); ErrorCode(err) != EConflict {
+		t.Fatalf("resuming a stopped enrollment: %v", err)
+	}
+	// An archived sequence takes nobody.
+	if _, err := SetSequenceState(ctx, f.db, tester, s.ID, SequenceArchived); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Enroll(ctx, f.db, tester, s.ID, ids[4:5], nil, now); ErrorCode(err) != EConflict {
+		t.Fatalf("enrolling into an archived sequence: %v", err)
+	}
+}
