@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"strconv"
@@ -129,6 +130,7 @@ type Message struct {
 	To        mail.Address
 	Subject   string
 	Text      string // the plain-text part
+	HTML      string // the HTML part, when there is one
 	MessageID string // without angle brackets; made when empty
 	Date      time.Time
 	// Headers are more header fields, in order (List-Unsubscribe…).
@@ -166,14 +168,31 @@ func (m *Message) Bytes() ([]byte, error) {
 		field(h[0], h[1])
 	}
 	field("MIME-Version", "1.0")
-	field("Content-Type", "text/plain; charset=utf-8")
-	field("Content-Transfer-Encoding", "8bit")
-	b.WriteString("\r\n")
-	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n"))
-	if !strings.HasSuffix(m.Text, "\n") {
-		b.WriteString("\r\n")
+	if m.HTML == "" {
+		writePart(&b, "text/plain", m.Text)
+		return b.Bytes(), nil
 	}
+	// Readers show the last part they can: the HTML, else the text.
+	boundary := "atrium-" + strings.ReplaceAll(NewMessageID("x")[:24], ".", "")
+	field("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
+	b.WriteString("\r\n")
+	for _, p := range [][2]string{{"text/plain", m.Text}, {"text/html", m.HTML}} {
+		b.WriteString("--" + boundary + "\r\n")
+		writePart(&b, p[0], p[1])
+	}
+	b.WriteString("--" + boundary + "--\r\n")
 	return b.Bytes(), nil
+}
+
+// writePart writes a part's header and its body, quoted-printable: lines
+// stay short whatever the template holds.
+func writePart(b *bytes.Buffer, contentType, body string) {
+	b.WriteString("Content-Type: " + contentType + "; charset=utf-8\r\n")
+	b.WriteString("Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+	w := quotedprintable.NewWriter(b)
+	w.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")))
+	w.Close()
+	b.WriteString("\r\n")
 }
 
 // NewMessageID makes a unique Message-ID at the sender's domain.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"modernc.org/sqlite" // the only SQLite driver in the binary
@@ -26,6 +27,19 @@ type DB struct {
 	Path string
 	W    *sqlx.DB
 	R    *sqlx.DB
+	// OnDue, when set, records in the catalog's due-work index that the
+	// workspace has work of a kind due at a moment. Writes that create
+	// such work call it inside their transaction, so a job reading the
+	// workspace cannot miss them (see tenant's scheduler).
+	OnDue func(ctx context.Context, kind string, at time.Time) error
+}
+
+// due records work due through OnDue, when set.
+func (db *DB) due(ctx context.Context, kind string, at time.Time) error {
+	if db.OnDue == nil {
+		return nil
+	}
+	return db.OnDue(ctx, kind, at)
 }
 
 // Catalog is the instance's catalog file: users, workspaces, memberships,

@@ -12,6 +12,8 @@ import (
 const (
 	// DueRetention: the workspace's file holds a retention policy to apply.
 	DueRetention = "retention"
+	// DueSend: an active enrollment's next step is due.
+	DueSend = "send"
 )
 
 // Due is one workspace's work of one kind, due at a moment.
@@ -27,6 +29,14 @@ type Due struct {
 func SetDue(ctx context.Context, x sqlx.ExecerContext, workspaceID, kind string, at time.Time) error {
 	_, err := x.ExecContext(ctx, `INSERT INTO due_work (workspace_id, kind, due_at) VALUES (?, ?, ?)
 		ON CONFLICT (workspace_id, kind) DO UPDATE SET due_at = excluded.due_at`, workspaceID, kind, at.UnixMilli())
+	return err
+}
+
+// RaiseDue records that a workspace has work of a kind due at a moment,
+// unless it has such work due earlier already.
+func RaiseDue(ctx context.Context, x sqlx.ExecerContext, workspaceID, kind string, at time.Time) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO due_work (workspace_id, kind, due_at) VALUES (?, ?, ?)
+		ON CONFLICT (workspace_id, kind) DO UPDATE SET due_at = min(due_at, excluded.due_at)`, workspaceID, kind, at.UnixMilli())
 	return err
 }
 

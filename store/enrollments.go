@@ -104,7 +104,10 @@ func Enroll(ctx context.Context, db *DB, a Actor, sequenceID string, contactIDs 
 			}
 			res.Enrolled++
 		}
-		return nil
+		if res.Enrolled == 0 || s.State != SequenceActive {
+			return nil
+		}
+		return db.due(ctx, DueSend, now)
 	})
 	if err != nil {
 		return nil, err
@@ -244,6 +247,11 @@ func SetEnrollmentState(ctx context.Context, db *DB, a Actor, id, state, reason 
 		if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET state = ?, stop_reason = ?, next_at = ?, updated_at = ? WHERE id = ?`,
 			state, reason, next, now.UTC(), id); err != nil {
 			return err
+		}
+		if state == EnrollmentActive {
+			if err := db.due(ctx, DueSend, time.UnixMilli(next)); err != nil {
+				return err
+			}
 		}
 		return auditAbout(ctx, tx, a, e.ContactID, "enrollment."+state, KindEnrollment, id, map[string]Change{"state": {Before: e.State, After: state}})
 	})

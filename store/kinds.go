@@ -26,11 +26,12 @@ const (
 	KindTemplate    Kind = "template"
 	KindSequence    Kind = "sequence"
 	KindEnrollment  Kind = "enrollment"
+	KindMessage     Kind = "message"
 )
 
 // Kinds are every kind, in the order they are listed to people.
 var Kinds = []Kind{KindContact, KindCompany, KindDeal, KindNote, KindTask,
-	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate, KindSequence, KindEnrollment}
+	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate, KindSequence, KindEnrollment, KindMessage}
 
 // ParseKind returns the kind s names; a name that is none is an invalid
 // request, never taken for a contact.

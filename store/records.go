@@ -51,6 +51,10 @@ func (c *Custom) Scan(src any) error {
 // newID returns a new record id: a UUIDv7, so ids sort by creation time.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// NewID returns a new record id, for records made outside this package
+// (the sender's ledger rows).
+func NewID() string { return newID() }
+
 // ValidID reports whether s is a canonical lower-case UUID.
 func ValidID(s string) bool {
 	u, err := uuid.Parse(s)

@@ -382,6 +382,11 @@ func SetSequenceState(ctx context.Context, db *DB, a Actor, id, state string) (*
 		if _, err := tx.ExecContext(ctx, `UPDATE sequences SET state = ?, updated_at = ? WHERE id = ?`, state, time.Now().UTC(), id); err != nil {
 			return err
 		}
+		if state == SequenceActive {
+			if err := db.due(ctx, DueSend, time.Now()); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, a, "sequence."+stateVerb(state), KindSequence, id, map[string]Change{"state": {Before: s.State, After: state}})
 	})
 	if err != nil {

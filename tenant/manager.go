@@ -54,6 +54,9 @@ type Options struct {
 	// ScheduleInterval is how often the scheduler looks for due work
 	// (DefaultScheduleInterval if 0).
 	ScheduleInterval time.Duration
+	// Now, when set, is the clock of the sender's limits and waits
+	// (tests set it); time.Now otherwise.
+	Now func() time.Time
 	// SMTPTLS, when set, is the TLS configuration of connections to the
 	// mailboxes' SMTP servers (tests trust their own authority); nil uses
 	// the system's roots.
@@ -81,6 +84,7 @@ type Manager struct {
 	lock     *os.File // held while open; see lockDataDir
 	master   *keyring // wraps the workspaces' data keys; see keys.go
 	smtpTLS  *tls.Config
+	now      func() time.Time
 	template []byte // an empty, migrated workspace file, copied on create
 
 	verifier *verifier
@@ -89,6 +93,7 @@ type Manager struct {
 	// scheduleInterval is how often StartScheduler's loop looks for due work.
 	scheduleInterval time.Duration
 	bgCtx            context.Context // ends when Close starts
+	kick             chan struct{}   // wakes the scheduler
 	bgCancel         context.CancelFunc
 	bg               sync.WaitGroup // the janitor and the startup sync
 	recovery         Recovery
@@ -155,7 +160,11 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		lock.Close()
 		return nil, err
 	}
-	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, smtpTLS: opts.SMTPTLS, verifier: newVerifier()}
+	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, smtpTLS: opts.SMTPTLS, verifier: newVerifier(), kick: make(chan struct{}, 1),
+		now: opts.Now}
+	if m.now == nil {
+		m.now = time.Now
+	}
 	if opts.VerifyInterval >= 0 {
 		// Before anything registers: registrations read it.
 		repl.reregistered = m.queueVerifyReregistered
@@ -405,6 +414,9 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 	}
 	cleared := m.clearPristine(ctx, w)
 	db, err := m.openMigrated(ctx, id, path)
+	if err == nil {
+		db.OnDue = m.raiseDue(id)
+	}
 	if cerr := <-cleared; err == nil && cerr != nil {
 		db.Close()
 		err = fmt.Errorf("cannot open workspace %s: %w", id, cerr)

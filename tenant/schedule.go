@@ -8,8 +8,10 @@ import (
 )
 
 const (
-	// DefaultScheduleInterval is how often the scheduler looks for due work.
-	DefaultScheduleInterval = time.Minute
+	// DefaultScheduleInterval is how often the scheduler looks for due
+	// work (a step due now also wakes it at once): one query of the
+	// catalog's index, a fraction of a millisecond.
+	DefaultScheduleInterval = 2 * time.Second
 	// dueBatch bounds the work one pass of the scheduler starts.
 	dueBatch = 100
 	// dueRetry is how long work that failed waits before it is tried again.
@@ -28,6 +30,14 @@ type dueKind struct {
 // dueKinds are the kinds of due work, by store.Due* name.
 func (m *Manager) dueKinds() map[string]dueKind {
 	return map[string]dueKind{
+		store.DueSend: {
+			run: m.sendJob,
+			// Which workspaces have enrollments going is in their files:
+			// each is looked at once, and its pass sets the index right.
+			rebuild: func(ctx context.Context, now time.Time) error {
+				return store.SetDueForAll(ctx, m.catalog.W, store.DueSend, now)
+			},
+		},
 		store.DueRetention: {
 			run: m.retentionJob,
 			// The retention job finds a policy in the file, or removes the
@@ -36,6 +46,23 @@ func (m *Manager) dueKinds() map[string]dueKind {
 				return store.SetDueForAll(ctx, m.catalog.W, store.DueRetention, now)
 			},
 		},
+	}
+}
+
+// raiseDue is a workspace handle's OnDue: it records work due in the
+// catalog's index, and wakes the scheduler when the work is due now.
+func (m *Manager) raiseDue(workspaceID string) func(ctx context.Context, kind string, at time.Time) error {
+	return func(ctx context.Context, kind string, at time.Time) error {
+		if err := store.RaiseDue(ctx, m.catalog.W, workspaceID, kind, at); err != nil {
+			return err
+		}
+		if !at.After(time.Now()) {
+			select {
+			case m.kick <- struct{}{}:
+			default: // a wake-up is pending already
+			}
+		}
+		return nil
 	}
 }
 
@@ -61,9 +88,10 @@ func (m *Manager) StartScheduler() {
 			case <-m.bgCtx.Done():
 				return
 			case <-t.C:
-				if _, err := m.RunDue(m.bgCtx, time.Now()); err != nil && m.bgCtx.Err() == nil {
-					m.log.Error("scheduler", "err", err)
-				}
+			case <-m.kick:
+			}
+			if _, err := m.RunDue(m.bgCtx, time.Now()); err != nil && m.bgCtx.Err() == nil {
+				m.log.Error("scheduler", "err", err)
 			}
 		}
 	})

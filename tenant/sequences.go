@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"atrium/outreach"
 	"atrium/store"
 )
 
@@ -24,8 +25,26 @@ func (s *Service) Enroll(ctx context.Context, a store.Actor, sequenceID string, 
 	return store.Enroll(ctx, s.lease.DB, a, sequenceID, contactIDs, s.suppressed(ctx), time.Now())
 }
 
-// suppressed answers which addresses must not be written to. The
-// suppression lists are wired here, once, for enrolment and sending.
+// suppressed answers which addresses must not be written to, for
+// enrolment.
 func (s *Service) suppressed(ctx context.Context) store.SuppressedFunc {
+	return func(emails []string) (map[string]string, error) { return s.suppressedReasons(ctx, emails) }
+}
+
+// suppressedReasons answers, from the suppression lists, which of the
+// (lower-case) addresses must not be written to and why. The suppression
+// lists are wired here, once, for enrolment and sending.
+func (s *Service) suppressedReasons(ctx context.Context, emails []string) (map[string]string, error) {
+	return map[string]string{}, nil
+}
+
+// suppress adds an address to the workspace's suppression list.
+func (s *Service) suppress(ctx context.Context, email, reason, detail string) error {
+	return nil
+}
+
+// decorate adds to an outgoing message what every one carries: the
+// unsubscribe headers and link.
+func (s *Service) decorate(ctx context.Context, m *outreach.Message, e *store.DueEnrollment) error {
 	return nil
 }

@@ -39,6 +39,7 @@ type Server struct {
 	// ClientTLS trusts the server's certificate.
 	ClientTLS *tls.Config
 
+	delay    time.Duration
 	mu       sync.Mutex
 	messages []Message
 	// Reject, when set, answers MAIL FROM, RCPT TO or DATA with an error.
@@ -52,13 +53,17 @@ type Options struct {
 	ImplicitTLS bool
 	// NoTLS serves plain text without STARTTLS.
 	NoTLS bool
+	// Delay is how long the server takes to answer the final dot of a
+	// message it accepted (it has it already): a kill in that time cuts
+	// the conversation off after delivery.
+	Delay time.Duration
 }
 
 // NewServer starts a server for the test and stops it when the test ends.
 func NewServer(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	serverTLS, clientTLS := certificates(tb)
-	s := &Server{Host: "127.0.0.1", Username: "user", Password: "smtp-secret-7Zq", ClientTLS: clientTLS}
+	s := &Server{Host: "127.0.0.1", Username: "user", Password: "smtp-secret-7Zq", ClientTLS: clientTLS, delay: opts.Delay}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	srv.Domain = "smtptest.localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -157,6 +162,7 @@ func (se *session) Data(r io.Reader) error {
 	se.s.mu.Lock()
 	se.s.messages = append(se.s.messages, se.msg)
 	se.s.mu.Unlock()
+	time.Sleep(se.s.delay)
 	return nil
 }
 
