@@ -86,8 +86,11 @@ type runner struct {
 	catalog *store.Catalog
 	log     *slog.Logger
 	acquire func(ctx context.Context, id string) (*Lease, error)
-	perWS   int
-	total   chan struct{} // a slot per running job
+	// ended, when set, hears that a job ended: the scheduler looks again
+	// at once (a pass that stopped at its bound has more due now).
+	ended func()
+	perWS int
+	total chan struct{} // a slot per running job
 
 	ctx    context.Context // cancelled when close gives up waiting
 	cancel context.CancelFunc
@@ -167,6 +170,9 @@ func (r *runner) done(key, id string) {
 		delete(r.active, key)
 	}
 	r.mu.Unlock()
+	if r.ended != nil {
+		r.ended()
+	}
 	r.wg.Done()
 }
 

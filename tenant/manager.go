@@ -229,6 +229,7 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	m.jobs = newRunner(m.catalog, m.log, m.Acquire, opts.MaxJobs, opts.MaxJobsPerWorkspace)
+	m.jobs.ended = m.wake
 	m.jobDrain = orDefault(opts.JobDrain, DefaultJobDrain)
 	m.scheduleInterval = orDefault(opts.ScheduleInterval, DefaultScheduleInterval)
 	if err := m.jobs.interruptLeftovers(ctx); err != nil {

@@ -56,13 +56,18 @@ func (m *Manager) raiseDue(workspaceID string) func(ctx context.Context, kind st
 		if err := store.RaiseDue(ctx, m.catalog.W, workspaceID, kind, at); err != nil {
 			return err
 		}
-		if !at.After(time.Now()) {
-			select {
-			case m.kick <- struct{}{}:
-			default: // a wake-up is pending already
-			}
+		if !at.After(m.now()) {
+			m.wake()
 		}
 		return nil
+	}
+}
+
+// wake makes the scheduler look for due work at once.
+func (m *Manager) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default: // a wake-up is pending already
 	}
 }
 
@@ -84,14 +89,16 @@ func (m *Manager) StartScheduler() {
 		t := time.NewTicker(m.scheduleInterval)
 		defer t.Stop()
 		for {
+			// At once on start: work due while the server was down waits
+			// no longer.
+			if _, err := m.RunDue(m.bgCtx, m.now()); err != nil && m.bgCtx.Err() == nil {
+				m.log.Error("scheduler", "err", err)
+			}
 			select {
 			case <-m.bgCtx.Done():
 				return
 			case <-t.C:
 			case <-m.kick:
-			}
-			if _, err := m.RunDue(m.bgCtx, time.Now()); err != nil && m.bgCtx.Err() == nil {
-				m.log.Error("scheduler", "err", err)
 			}
 		}
 	})

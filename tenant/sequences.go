@@ -2,7 +2,6 @@ package tenant
 
 import (
 	"context"
-	"time"
 
 	"atrium/outreach"
 	"atrium/store"
@@ -22,7 +21,7 @@ func (s *Service) UpdateSequence(ctx context.Context, a store.Actor, id string, 
 // Enroll puts contacts into a sequence, skipping, each with its reason,
 // those without an email, already in it, or on a suppression list.
 func (s *Service) Enroll(ctx context.Context, a store.Actor, sequenceID string, contactIDs []string) (*store.EnrollResult, error) {
-	return store.Enroll(ctx, s.lease.DB, a, sequenceID, contactIDs, s.suppressed(ctx), time.Now())
+	return store.Enroll(ctx, s.lease.DB, a, sequenceID, contactIDs, s.suppressed(ctx), s.m.now())
 }
 
 // suppressed answers which addresses must not be written to, for
