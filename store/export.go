@@ -27,7 +27,7 @@ const (
 // JSON, parents before children so a re-import can follow the order. API
 // keys are left out: they are never carried over.
 var ExportTables = []string{"custom_fields", "companies", "contacts", "tags", "contact_tags", "company_tags",
-	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log", "mailboxes"}
+	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log", "mailboxes", "suppressions"}
 
 // exportLeftOut are the tables of the workspace schema that ExportTables
 // leaves out, and why. A test fails when a table is in neither, so a table

@@ -23,11 +23,12 @@ const (
 	KindAPIKey      Kind = "apikey"
 	KindWorkspace   Kind = "workspace"
 	KindMailbox     Kind = "mailbox"
+	KindSuppression Kind = "suppression"
 )
 
 // Kinds are every kind, in the order they are listed to people.
 var Kinds = []Kind{KindContact, KindCompany, KindDeal, KindNote, KindTask,
-	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox}
+	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindSuppression}
 
 // ParseKind returns the kind s names; a name that is none is an invalid
 // request, never taken for a contact.
