@@ -62,6 +62,7 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	apiResource(s, r, "/mailboxes", mailboxesAPI)
 	r.Handle("/mailboxes/{id}/check", methods{http.MethodPost: s.apiCheckMailbox})
 	r.Handle("/mailboxes/{id}/test", methods{http.MethodPost: s.apiTestMailbox})
+	s.apiSuppressionRoutes(r)
 	r.Handle("/export", methods{http.MethodGet: s.apiExport})
 }
 

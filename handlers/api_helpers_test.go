@@ -58,6 +58,10 @@ var apiRouteTable = []route{
 	{"DELETE", "/api/v1/mailboxes/{id}", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/check", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/test", "write"},
+	{"GET", "/api/v1/suppressions", "read"},
+	{"POST", "/api/v1/suppressions", "write"},
+	{"GET", "/api/v1/suppressions/{id}", "read"},
+	{"DELETE", "/api/v1/suppressions/{id}", "write"},
 	{"GET", "/api/v1/export", "read"},
 }
 
@@ -65,7 +69,7 @@ var apiRouteTable = []route{
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "suppressions":
 		return parts[0]
 	}
 	return ""
@@ -81,11 +85,12 @@ type apiWorkspace struct {
 	contact, company, note, task string
 	pipeline, deal               string
 	mailbox                      string
+	suppression                  string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "suppressions": w.suppression}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -103,6 +108,7 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 	// Port 1 of this machine refuses at once: checks fail fast.
 	w.mailbox = ts.mustCreate(tb, w.key, "/api/v1/mailboxes", `{"name":"`+word+` sales","from_email":"`+strings.ToLower(word)+`@example.com",`+
 		`"smtp_host":"127.0.0.1","smtp_port":1,"tls_mode":"none","password":"`+word+`-secret"}`)
+	w.suppression = ts.mustCreate(tb, w.key, "/api/v1/suppressions", `{"email":"gone-`+strings.ToLower(word)+`@example.com","reason":"bounced"}`)
 	return w
 }
 
@@ -225,6 +231,8 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"name":"New","from_email":"new@example.com","smtp_host":"smtp.example.com"}`
 	case "PATCH mailboxes":
 		return `{"daily_limit":40}`
+	case "POST suppressions":
+		return `{"email":"new@example.com"}`
 	}
 	return ""
 }

@@ -333,7 +333,7 @@ func TestAPI_Pagination(t *testing.T) {
 		"/api/v1/tasks?company_id=" + f.a.company: 12,
 		"/api/v1/tasks?done=false":                12,
 		"/api/v1/audit?action=company.create":     12,
-		"/api/v1/audit":                           4*12 + 6, // every create, the two keys, two pipelines (the first is made on first use), the deal and the mailbox
+		"/api/v1/audit":                           4*12 + 7, // every create, the two keys, two pipelines (the first is made on first use), the deal, the mailbox and the suppression
 	} {
 		seen := map[string]bool{}
 		cursor, pages := "", 0

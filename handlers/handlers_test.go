@@ -65,6 +65,10 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/test", "admin"},
 	{"GET", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
+	{"GET", "/w/{ws}/suppressions", "viewer"},
+	{"POST", "/w/{ws}/suppressions", "admin"},
+	{"GET", "/w/{ws}/suppressions/{suppression}/delete", "admin"},
+	{"POST", "/w/{ws}/suppressions/{suppression}/delete", "admin"},
 	{"GET", "/w/{ws}/contacts/{contact}", "viewer"},
 	{"POST", "/w/{ws}/contacts/{contact}", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}/edit", "member"},
@@ -122,6 +126,8 @@ var userRoutes = []route{
 	{"POST", "/account/password", ""},
 	{"POST", "/logout-everywhere", ""},
 	{"GET", "/admin", ""},
+	{"POST", "/admin/suppressions", ""},
+	{"POST", "/admin/suppressions/delete", ""},
 }
 
 // publicRoutes work without signing in.
@@ -130,6 +136,8 @@ var publicRoutes = []route{
 	{"GET", "/setup", ""}, {"POST", "/setup", ""},
 	{"GET", "/login", ""}, {"POST", "/login", ""}, {"POST", "/logout", ""},
 	{"GET", "/invite/{token}", ""}, {"POST", "/invite/{token}", ""},
+	// Unsubscribe links: the token is the proof (see suppressions.go).
+	{"GET", "/u/{token}", ""}, {"POST", "/u/{token}", ""},
 }
 
 // TestRoutes_TableIsComplete fails when a route is added to the router but
@@ -178,6 +186,7 @@ type fixture struct {
 	deal, pipeline, stage                  string
 	job                                    string // a CSV import of A, run
 	mailbox                                string // an email account of A, whose server is not there
+	suppression                            string // a suppressed address of A
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -262,6 +271,11 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mailbox = mb.ID
+	sup, _, err := store.AddSuppression(t.Context(), l.DB, a, store.SuppressionInput{Email: "gone@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.suppression = sup.ID
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -280,6 +294,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	p = strings.ReplaceAll(p, "{job}", f.job)
 	p = strings.ReplaceAll(p, "{mailbox}", f.mailbox)
+	p = strings.ReplaceAll(p, "{suppression}", f.suppression)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
