@@ -314,3 +314,27 @@ func TestAPI_Suppressions(t *testing.T) {
 	wantStatus(t, "delete by address", f.ts.api(t, f.a.key, "DELETE", "/api/v1/suppressions/dup%40example.com", ""), http.StatusNoContent)
 	wantAPIError(t, "delete again", f.ts.api(t, f.a.key, "DELETE", "/api/v1/suppressions/"+first.ID, ""), http.StatusNotFound, "not_found", "")
 }
+
+// TestAPI_ImportSkipsSuppressed: the API's CSV import skips addresses on
+// the workspace's and the instance's lists, each with a note, unless
+// ?suppressed=import.
+func TestAPI_ImportSkipsSuppressed(t *testing.T) {
+	f := newAPIFixture(t)
+	if _, err := store.AddInstanceSuppression(t.Context(), f.ts.tenants.Catalog(), "user:root", store.SuppressionInput{Email: "trap@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	csv := "first_name,email\nGone,gone-acmeword@example.com\nTrap,trap@example.com\nNew,new@example.com\n"
+	r := f.ts.api(t, f.a.key, "POST", "/api/v1/contacts/import", csv)
+	wantStatus(t, "import", r, http.StatusOK)
+	var res store.ImportResult
+	mustDecode(t, r.body, &res)
+	if res.Created != 1 || res.Skipped != 2 || res.Suppressed != 2 || len(res.Notes) != 2 ||
+		res.Notes[0].Message != "Skipped: gone-acmeword@example.com is on the suppression list (bounced)." {
+		t.Fatalf("got %s", r.body)
+	}
+	r = f.ts.api(t, f.b.key, "POST", "/api/v1/contacts/import?suppressed=import", csv)
+	mustDecode(t, r.body, &res)
+	if res.Created != 3 || res.Suppressed != 0 {
+		t.Fatalf("?suppressed=import: %s", r.body)
+	}
+}

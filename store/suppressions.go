@@ -319,6 +319,23 @@ func ListInstanceSuppressions(ctx context.Context, c *Catalog, f SuppressionFilt
 	return listSuppressions(ctx, c.DB, instanceSuppressionSelect, f)
 }
 
+// InstanceSuppressionMap returns the whole instance-wide list, address to
+// reason, for an import to check every row against.
+func InstanceSuppressionMap(ctx context.Context, q sqlx.QueryerContext) (map[string]string, error) {
+	var rows []struct {
+		Email  string `db:"email"`
+		Reason string `db:"reason"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT email, reason FROM suppressions`); err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(rows))
+	for _, r := range rows {
+		m[r.Email] = r.Reason
+	}
+	return m, nil
+}
+
 // InstanceSuppressedAmong returns, of emails, those on the instance-wide
 // list, each (lower-cased) with its reason.
 func InstanceSuppressedAmong(ctx context.Context, q sqlx.QueryerContext, emails []string) (map[string]string, error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -173,4 +174,46 @@ func TestSuppressions_Instance(t *testing.T) {
 	if err := RemoveInstanceSuppression(ctx, c, "trap@example.com"); ErrorCode(err) != ENotFound {
 		t.Fatalf("removing twice: %v", err)
 	}
+}
+
+// TestImportCSV_SkipsSuppressed: a row adding a suppressed address (the
+// workspace's or the instance's) is skipped with a note, unless asked to
+// import them; a row updating an existing contact is not concerned.
+func TestImportCSV_SkipsSuppressed(t *testing.T) {
+	ctx := context.Background()
+	csv := "first_name,email\nAna,ANA@example.com\nBo,bo@example.com\nCy,trap@example.com\nDan,dan@example.com\n"
+	setup := func(t *testing.T) *DB {
+		db := MustOpenWorkspace(t)
+		mustContact(t, db, ContactInput{FirstName: ptr("Dan"), Email: ptr("dan@example.com")})
+		for _, e := range []string{"ana@example.com", "dan@example.com"} {
+			if _, _, err := AddSuppression(ctx, db, tester, SuppressionInput{Email: e, Reason: SuppressUnsubscribed}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return db
+	}
+	instance := map[string]string{"trap@example.com": SuppressComplaint}
+	t.Run("Skip", func(t *testing.T) {
+		db := setup(t)
+		res := importCSV(t, db, csv, ImportOptions{Update: true, InstanceSuppressed: instance})
+		if res.Read != 4 || res.Created != 1 || res.Updated != 1 || res.Skipped != 2 || res.Suppressed != 2 || res.Failed != 0 {
+			t.Fatalf("got %+v", res)
+		}
+		if len(res.Notes) != 2 || res.Notes[0].Row != 1 || res.Notes[0].Message != "Skipped: ana@example.com is on the suppression list (unsubscribed)." ||
+			res.Notes[1].Row != 3 || !strings.Contains(res.Notes[1].Message, "(complaint)") {
+			t.Fatalf("notes = %+v", res.Notes)
+		}
+		var n int
+		db.R.GetContext(ctx, &n, `SELECT count(*) FROM contacts WHERE email IN ('ANA@example.com', 'trap@example.com')`)
+		if n != 0 {
+			t.Fatal("a suppressed address was imported")
+		}
+	})
+	t.Run("ImportSuppressed", func(t *testing.T) {
+		db := setup(t)
+		res := importCSV(t, db, csv, ImportOptions{ImportSuppressed: true, InstanceSuppressed: instance})
+		if res.Created != 3 || res.Skipped != 1 || res.Suppressed != 0 || len(res.Notes) != 0 {
+			t.Fatalf("got %+v", res)
+		}
+	})
 }
