@@ -144,14 +144,20 @@ func (s *Server) renderUnsubscribe(w http.ResponseWriter, r *http.Request, c *te
 	s.render(w, r, http.StatusOK, "unsubscribe", v)
 }
 
-// unsubscribeForm asks; it changes nothing.
+// unsubscribeForm asks, unless the address is suppressed already (then
+// it says so); it changes nothing.
 func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	c, lease, ok := s.unsubscribeClaim(w, r)
 	if !ok {
 		return
 	}
+	done, err := store.IsSuppressed(r.Context(), lease.DB, c.Email)
 	lease.Release()
-	s.renderUnsubscribe(w, r, c, false)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderUnsubscribe(w, r, c, done)
 }
 
 // unsubscribe suppresses the token's address, once; the same answer

@@ -125,6 +125,9 @@ func TestUnsubscribe_OneClick(t *testing.T) {
 	if got := f.suppressed(t, f.a, "ana@client.example"); got != store.SuppressUnsubscribed {
 		t.Fatalf("A: suppressed = %q", got)
 	}
+	if r := f.anonymous(t, http.MethodGet, "/u/"+f.token, "", nil); !strings.Contains(r.body, "You are unsubscribed") || strings.Contains(r.body, "<form") {
+		t.Fatalf("the link, used again, asks again: %s", r.body)
+	}
 	if got := f.suppressed(t, f.b, "ana@client.example"); got != "" {
 		t.Fatalf("B has A's unsubscribe: %q", got)
 	}
