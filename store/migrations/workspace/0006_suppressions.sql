@@ -1,6 +1,5 @@
--- suppressions: addresses the workspace never emails again (RENAME TO
--- 0008_suppressions.sql AT MERGE: 0006 and 0007 are taken on main). One row
--- per address, found by email_hash, the SHA-256 of the lower-cased address
+-- suppressions: addresses the workspace never emails again. One row per
+-- address, found by email_hash, the SHA-256 of the lower-cased address
 -- (see store.SuppressionHash): a GDPR erasure of the person empties email
 -- and detail but keeps the hash, so the address stays suppressed without
 -- being readable. reason is why, detail the evidence (a bounce's answer),
