@@ -104,18 +104,21 @@ func checkSuppressionInput(in *SuppressionInput) error {
 	return nil
 }
 
-// AddSuppression suppresses an address in the workspace. It is
-// idempotent: an address already on the list keeps its first reason, time
-// and detail (the first event is the one that matters: an unsubscribe
-// stays an unsubscribe when it later bounces), and added reports whether
-// this call put it there. Only an addition is audited.
+// AddSuppression suppresses an address in the workspace and stops its
+// enrolments, in one transaction. It is idempotent: an address already on
+// the list keeps its first reason, time and detail (the first event is
+// the one that matters: an unsubscribe stays an unsubscribe when it later
+// bounces), and added reports whether this call put it there. Only an
+// addition is audited.
 func AddSuppression(ctx context.Context, db *DB, a Actor, in SuppressionInput) (s *Suppression, added bool, err error) {
 	if err := checkSuppressionInput(&in); err != nil {
 		return nil, false, err
 	}
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-		s, added, err = addSuppression(ctx, tx, a, "", in)
-		return err
+		if s, added, err = addSuppression(ctx, tx, a, "", in); err != nil {
+			return err
+		}
+		return StopEnrollmentsOf(ctx, tx, in.Email, in.Reason)
 	})
 	return s, added, err
 }
