@@ -28,9 +28,18 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	addr := fs.String("addr", envOr("ATRIUM_ADDR", "127.0.0.1:8080"), "listen address")
 	trustProxy := fs.Bool("trust-proxy", os.Getenv("ATRIUM_TRUST_PROXY") == "1", "trust X-Forwarded-Proto and X-Forwarded-For")
 	proxyList := fs.String("trusted-proxies", os.Getenv("ATRIUM_TRUSTED_PROXIES"), "further proxies (addresses, CIDR ranges) in front of the one Atrium talks to")
+	publicURL := fs.String("public-url", os.Getenv("ATRIUM_PUBLIC_URL"), "the instance's address as people reach it, the base of links in emails")
 	if err := m.parseNone(fs, args); err != nil {
 		return err
 	}
+	if *publicURL == "" {
+		*publicURL = "http://" + *addr
+	}
+	u, err := tenant.ParsePublicURL(*publicURL)
+	if err != nil {
+		return usagef("--public-url: %s.", err)
+	}
+	m.PublicURL = u
 	trustedProxies, err := handlers.ParseTrustedProxies(*proxyList)
 	switch {
 	case err != nil:

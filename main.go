@@ -79,6 +79,9 @@ type Main struct {
 	// at once (see tenant.Options).
 	MaxJobs             int
 	MaxJobsPerWorkspace int
+	// PublicURL is the instance's address as people reach it, the base of
+	// links in emails (serve sets it; see tenant.Options.PublicURL).
+	PublicURL string
 
 	Manager *tenant.Manager
 	Logger  *slog.Logger
@@ -130,7 +133,7 @@ Usage:
   atrium [global flags] <command> [flags]
 
 Commands:
-  serve [--addr HOST:PORT] [--trust-proxy [--trusted-proxies CIDRS]]
+  serve [--addr HOST:PORT] [--public-url URL] [--trust-proxy [--trusted-proxies CIDRS]]
                                                   run the web UI, the API and the background work
   user create --email E [--name N] [--superadmin] create a user; the password is the first line of stdin
   workspace create --name N [--owner EMAIL] [--region R]
@@ -308,7 +311,7 @@ func (m *Main) openFor(ctx context.Context, recovering bool) error {
 		return err
 	}
 	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger, Recover: recovering,
-		MaxJobs: m.MaxJobs, MaxJobsPerWorkspace: m.MaxJobsPerWorkspace})
+		MaxJobs: m.MaxJobs, MaxJobsPerWorkspace: m.MaxJobsPerWorkspace, PublicURL: m.PublicURL})
 	return err
 }
 

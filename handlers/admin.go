@@ -26,6 +26,8 @@ type adminPage struct {
 	Query                     string
 	Params                    url.Values
 	Prev, Next                int // page numbers; 0 when there is none
+	// Suppressions is the instance-wide suppression list.
+	Suppressions instanceSuppressions
 }
 
 type adminWorkspace struct {
@@ -64,6 +66,10 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 	page.Catalog = s.tenants.CatalogBackupStatus(r.Context())
 	if page.Trashed, err = s.tenants.ListTrashed(r.Context()); err != nil {
 		s.serverError(w, r, err)
+		return
+	}
+	if page.Suppressions, err = s.loadInstanceSuppressions(r); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	v := s.newView(r, "Console")

@@ -66,6 +66,7 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	r.Handle("/sequences/{id}/enrollments", methods{http.MethodGet: s.apiEnrollments, http.MethodPost: s.apiEnroll})
 	r.Handle("/sequences/{id}/activate", methods{http.MethodPost: s.apiSequenceState(store.SequenceActive)})
 	r.Handle("/sequences/{id}/pause", methods{http.MethodPost: s.apiSequenceState(store.SequencePaused)})
+	s.apiSuppressionRoutes(r)
 	r.Handle("/export", methods{http.MethodGet: s.apiExport})
 	apiResource(s, r, "/templates", templatesAPI)
 	r.Handle("/templates/{id}/preview", methods{http.MethodPost: s.apiPreviewTemplate})

@@ -58,6 +58,10 @@ var apiRouteTable = []route{
 	{"DELETE", "/api/v1/mailboxes/{id}", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/check", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/test", "write"},
+	{"GET", "/api/v1/suppressions", "read"},
+	{"POST", "/api/v1/suppressions", "write"},
+	{"GET", "/api/v1/suppressions/{id}", "read"},
+	{"DELETE", "/api/v1/suppressions/{id}", "write"},
 	{"GET", "/api/v1/export", "read"},
 	{"GET", "/api/v1/templates", "read"},
 	{"POST", "/api/v1/templates", "write"},
@@ -80,7 +84,7 @@ var apiRouteTable = []route{
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates", "sequences":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates", "sequences", "suppressions":
 		return parts[0]
 	}
 	return ""
@@ -98,11 +102,12 @@ type apiWorkspace struct {
 	mailbox                      string
 	sequence                     string
 	template                     string
+	suppression                  string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template, "sequences": w.sequence}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template, "sequences": w.sequence, "suppressions": w.suppression}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -122,6 +127,7 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 		`"smtp_host":"127.0.0.1","smtp_port":1,"tls_mode":"none","password":"`+word+`-secret"}`)
 	w.sequence = ts.mustCreate(tb, w.key, "/api/v1/sequences", `{"name":"`+word+` launch","mailbox_ids":["`+w.mailbox+`"],"steps":[{"kind":"task","task_title":"`+word+` call"}]}`)
 	w.template = ts.mustCreate(tb, w.key, "/api/v1/templates", `{"name":"`+word+` intro","subject":"Hi {{first_name}}","body":"<p>`+word+` says hello</p>"}`)
+	w.suppression = ts.mustCreate(tb, w.key, "/api/v1/suppressions", `{"email":"gone-`+strings.ToLower(word)+`@example.com","reason":"bounced"}`)
 	return w
 }
 
@@ -261,6 +267,8 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"name":"New template","subject":"Hi","body":"Hello {{first_name}}"}`
 	case "PATCH templates":
 		return `{"subject":"Changed {{company}}"}`
+	case "POST suppressions":
+		return `{"email":"new@example.com"}`
 	}
 	return ""
 }

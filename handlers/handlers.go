@@ -90,6 +90,10 @@ func (s *Server) routes() http.Handler {
 	r.Use(s.recoverPanics, s.logRequests, s.secureHeaders, s.limitBodyTime)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	// Unsubscribe links: no session and no CSRF check, by design (see
+	// suppressions.go).
+	r.HandleFunc("/u/{token}", s.unsubscribeForm).Methods(http.MethodGet)
+	r.HandleFunc("/u/{token}", s.unsubscribe).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(s.cacheStatic(s.static)).Methods(http.MethodGet, http.MethodHead)
 	s.apiRoutes(r.PathPrefix("/api/v1").Subrouter())
 
@@ -122,6 +126,8 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)
 	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
 	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
+	account.Handle("/admin/suppressions", s.requireSuperadmin(http.HandlerFunc(s.addInstanceSuppression))).Methods(http.MethodPost)
+	account.Handle("/admin/suppressions/delete", s.requireSuperadmin(http.HandlerFunc(s.removeInstanceSuppression))).Methods(http.MethodPost)
 
 	ws := user.PathPrefix("/w/{workspace}").Subrouter()
 	ws.Use(s.workspace, s.checkCSRF(true))
@@ -161,6 +167,10 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/sequences/{sequence}/steps/{step}/delete", write(http.HandlerFunc(s.removeStep))).Methods(http.MethodPost)
 	ws.Handle("/sequences/{sequence}/state", write(http.HandlerFunc(s.setSequenceState))).Methods(http.MethodPost)
 	ws.Handle("/sequences/{sequence}/enrollments/{enrollment}/state", write(http.HandlerFunc(s.setEnrollmentState))).Methods(http.MethodPost)
+	ws.Handle("/suppressions", read(http.HandlerFunc(s.suppressions))).Methods(http.MethodGet)
+	ws.Handle("/suppressions", admin(http.HandlerFunc(s.createSuppression))).Methods(http.MethodPost)
+	ws.Handle("/suppressions/{suppression}/delete", admin(http.HandlerFunc(s.confirmDeleteSuppression))).Methods(http.MethodGet)
+	ws.Handle("/suppressions/{suppression}/delete", admin(http.HandlerFunc(s.deleteSuppression))).Methods(http.MethodPost)
 	ws.Handle("/contacts", read(http.HandlerFunc(s.contacts))).Methods(http.MethodGet)
 	ws.Handle("/contacts", write(http.HandlerFunc(s.createContact))).Methods(http.MethodPost)
 	ws.Handle("/contacts/new", write(http.HandlerFunc(s.newContact))).Methods(http.MethodGet)

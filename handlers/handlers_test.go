@@ -73,6 +73,10 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/test", "admin"},
 	{"GET", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
+	{"GET", "/w/{ws}/suppressions", "viewer"},
+	{"POST", "/w/{ws}/suppressions", "admin"},
+	{"GET", "/w/{ws}/suppressions/{suppression}/delete", "admin"},
+	{"POST", "/w/{ws}/suppressions/{suppression}/delete", "admin"},
 	{"GET", "/w/{ws}/contacts/{contact}", "viewer"},
 	{"POST", "/w/{ws}/contacts/{contact}", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}/edit", "member"},
@@ -139,6 +143,8 @@ var userRoutes = []route{
 	{"POST", "/account/password", ""},
 	{"POST", "/logout-everywhere", ""},
 	{"GET", "/admin", ""},
+	{"POST", "/admin/suppressions", ""},
+	{"POST", "/admin/suppressions/delete", ""},
 }
 
 // publicRoutes work without signing in.
@@ -147,6 +153,8 @@ var publicRoutes = []route{
 	{"GET", "/setup", ""}, {"POST", "/setup", ""},
 	{"GET", "/login", ""}, {"POST", "/login", ""}, {"POST", "/logout", ""},
 	{"GET", "/invite/{token}", ""}, {"POST", "/invite/{token}", ""},
+	// Unsubscribe links: the token is the proof (see suppressions.go).
+	{"GET", "/u/{token}", ""}, {"POST", "/u/{token}", ""},
 }
 
 // TestRoutes_TableIsComplete fails when a route is added to the router but
@@ -197,6 +205,7 @@ type fixture struct {
 	mailbox                                string // an email account of A, whose server is not there
 	sequence, step, enrollment             string // a sequence of A with a step, Ana enrolled
 	template                               string // an outreach template of A
+	suppression                            string // a suppressed address of A
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -301,6 +310,11 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.template = tp.ID
+	sup, _, err := store.AddSuppression(t.Context(), l.DB, a, store.SuppressionInput{Email: "gone@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.suppression = sup.ID
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -323,6 +337,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{step}", f.step)
 	p = strings.ReplaceAll(p, "{enrollment}", f.enrollment)
 	p = strings.ReplaceAll(p, "{template}", f.template)
+	p = strings.ReplaceAll(p, "{suppression}", f.suppression)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 

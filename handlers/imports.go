@@ -389,7 +389,8 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 	if up.start() {
 		_, err := s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
 			JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: view.Header, Rows: up.Total,
-			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: enc},
+			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: enc,
+				ImportSuppressed: r.PostForm.Get("suppressed") == "import"},
 		})
 		if err != nil {
 			// Not started after all: the form can be sent again, and the
@@ -437,11 +438,13 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 // header row, imported at once; ?mode=update updates contacts whose email
 // exists instead of skipping them; ?encoding=windows-1252 or iso-8859-1
 // converts a file that is not UTF-8 (without it, such a file is refused,
-// naming its first line that is not UTF-8).
+// naming its first line that is not UTF-8); a row adding a suppressed
+// address is skipped with a note, unless ?suppressed=import.
 func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
-	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding")}
+	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding"),
+		ImportSuppressed: r.URL.Query().Get("suppressed") == "import"}
 	res, err := c.svc.ImportContacts(r.Context(), c.actor, body, opt)
 	if err != nil {
 		if tooLarge(err) {

@@ -53,7 +53,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
-	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence",
+	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
 	"templates", "template", "template_form"}

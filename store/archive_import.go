@@ -294,6 +294,9 @@ func ValidateImport(ctx context.Context, p string) error {
 				return err
 			}
 		}
+		if err := rehashSuppressions(ctx, tx); err != nil {
+			return err
+		}
 		return createReplicationTables(ctx, tx)
 	})
 }

@@ -170,6 +170,17 @@ func importTables() []importTable {
 			timeRule("updated_at"),
 			nullableTimeRule("sent_at"),
 		}},
+		{"suppressions", bySeq, []importRule{
+			uuidRule("id"),
+			// NULL once the person was erased; otherwise as SuppressionEmail
+			// keeps it. The hash is made again from it at import.
+			{"email", fmt.Sprintf(`email IS NULL OR (email <> '' AND email = lower(email) AND (%s))`, emailSQL("email")), "empty or a lower-case email address"},
+			{"email_hash", `typeof(email_hash) = 'text' AND length(email_hash) = 64 AND email_hash NOT GLOB '*[^0-9a-f]*'`, "a SHA-256 in lower-case hex"},
+			enumRule("reason", SuppressionReasons),
+			textRule("detail", 0, maxSuppressionDetail),
+			timeRule("created_at"),
+			actorRule("created_by", true),
+		}},
 		{"tasks", bySeq, []importRule{
 			uuidRule("id"),
 			refRule("contact_id"),

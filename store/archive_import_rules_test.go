@@ -38,6 +38,8 @@ func fullExportDB(t *testing.T) string {
 	must(d, err)
 	must(UpdateDeal(ctx, db, tester, d.ID, DealInput{Status: ptr("lost"), LostReason: ptr("Price")}))
 	must(nil, SetRetention(ctx, db, tester, Retention{AuditDays: 365}, nil))
+	_, _, err = AddSuppression(ctx, db, tester, SuppressionInput{Email: "gone@example.com", Reason: SuppressBounced})
+	must(nil, err)
 	_, _, err = CreateAPIKey(ctx, db, tester, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "key", "write")
 	must(nil, err)
 	must(CreateTemplate(ctx, db, tester, TemplateInput{Name: ptr("Intro"), Subject: ptr("Hi {{first_name}}"), Body: ptr("<p>{{custom.tier}}</p>\n")}))
@@ -98,6 +100,8 @@ func TestImport_RowRules(t *testing.T) {
 		{"ErrTemplateSubjectLines", "templates", "subject", `UPDATE templates SET subject = 'Hi' || char(10) || 'Bcc: x'`},
 		{"ErrTemplateBodyTooLarge", "templates", "body", `UPDATE templates SET body = ` + long(100<<10+1)},
 		{"ErrTemplateVersion", "templates", "version", `UPDATE templates SET version = 0`},
+		{"ErrSuppressionDetail", "suppressions", "detail", `UPDATE suppressions SET detail = ` + long(maxSuppressionDetail+1)},
+		{"ErrSuppressionEmailCase", "suppressions", "email", `UPDATE suppressions SET email = 'Gone@example.com'`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := copyDB(t, base)

@@ -47,7 +47,7 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 		return err
 	}
 	var traces personTraces
-	if err := tx.GetContext(ctx, &traces, `SELECT coalesce(company_id, '') AS company_id,
+	if err := tx.GetContext(ctx, &traces, `SELECT coalesce(company_id, '') AS company_id, email,
 		(SELECT json_group_array(tag_seq) FROM contact_tags WHERE contact_id = ?1) AS tags FROM contacts WHERE id = ?1`, id); err != nil {
 		return err
 	}
@@ -69,12 +69,17 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 		// were, which may be this person's: they go, all of them, since
 		// a refused row is linked to no contact.
 		`DELETE FROM job_reports`,
+		// The suppression of their address stays, as a hash only (see
+		// erasureReach).
+		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'suppression'
+			AND entity_id IN (SELECT id FROM suppressions WHERE email_hash = ?4 AND ?4 <> '')`,
+		`UPDATE suppressions SET email = NULL, detail = '' WHERE email_hash = ?4 AND ?4 <> ''`,
 		`INSERT INTO contacts_fts (contacts_fts) VALUES ('optimize')`,
 		`INSERT INTO notes_fts (notes_fts) VALUES ('optimize')`,
 		`INSERT INTO companies_fts (companies_fts) VALUES ('optimize')`,
 	}
 	for _, stmt := range steps {
-		if _, err := tx.ExecContext(ctx, stmt, id, traces.Tags, traces.CompanyID); err != nil {
+		if _, err := tx.ExecContext(ctx, stmt, id, traces.Tags, traces.CompanyID, SuppressionHash(traces.Email)); err != nil {
 			return err
 		}
 	}
@@ -105,6 +110,11 @@ var erasureReach = map[string]string{
 	"job_reports":   "reports of imports, which may hold rows they refused: all deleted",
 	"enrollments":   "deleted with the contact (ON DELETE CASCADE)",
 	"messages":      "the ledger of what was sent to them, deleted with the contact (ON DELETE CASCADE)",
+	// Erasing the person must not make them emailable again: their
+	// suppression keeps its hash (enough to refuse the address, not to
+	// read it) and loses the address and the detail; the audit events of
+	// the suppression keep no changes.
+	"suppressions": "the row of their address keeps only its hash (email and detail emptied)",
 }
 
 // erasureLeftOut: see erasureReach.
@@ -128,6 +138,7 @@ var erasureLeftOut = map[string]string{
 type personTraces struct {
 	CompanyID string `db:"company_id"`
 	Tags      string `db:"tags"` // a JSON array of tag seqs
+	Email     string `db:"email"`
 }
 
 // onlyANameCompany matches a company that holds nothing but its name and

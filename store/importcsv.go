@@ -27,6 +27,15 @@ type ImportOptions struct {
 	// of them, or its row is refused. The catalog knows the members, not
 	// the workspace file, so the caller gives them (tenant.Service does).
 	Owners map[string]string
+	// ImportSuppressed imports rows that would add a contact whose address
+	// is suppressed; by default (false) they are skipped, each with a note.
+	// Rows of existing contacts are not concerned: the contact is there,
+	// and stays suppressed.
+	ImportSuppressed bool
+	// InstanceSuppressed is the instance-wide suppression list, lower-cased
+	// address to reason, which the catalog holds (tenant.Service gives it);
+	// the workspace's own list is read from its file.
+	InstanceSuppressed map[string]string
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
@@ -40,8 +49,9 @@ type RowError struct {
 
 // ImportResult counts what an import did. Every data row read is counted
 // once: Read = Created + Updated + Skipped + Failed. Skipped rows are
-// duplicates left alone; Failed ones are refused, and Errors says why (the
-// first MaxImportErrors of them).
+// duplicates left alone, or new addresses that are suppressed (Suppressed
+// of them, each with a note in Notes); Failed ones are refused, and Errors
+// says why (the first MaxImportErrors of each).
 type ImportResult struct {
 	Read    int        `json:"read"`
 	Created int        `json:"created"`
@@ -49,6 +59,9 @@ type ImportResult struct {
 	Skipped int        `json:"skipped"`
 	Failed  int        `json:"failed"`
 	Errors  []RowError `json:"errors"`
+	// Suppressed counts the skipped rows whose address is suppressed.
+	Suppressed int        `json:"suppressed"`
+	Notes      []RowError `json:"notes,omitempty"`
 }
 
 // progressEvery is how many rows an import reads between two progress
@@ -74,6 +87,10 @@ type contactImport struct {
 	bypass    *searchBypass     // set while the search triggers are dropped
 	res       *ImportResult
 	now       time.Time
+
+	// suppressed maps the SuppressionHash of each suppressed address, the
+	// workspace's and the instance's, to why; nil when they are imported.
+	suppressed map[string]string
 }
 
 // ImportContactsCSV imports contacts from CSV with a header row, in one
@@ -175,6 +192,16 @@ func (im *contactImport) prepare(header []string) error {
 	}
 	if im.tags, err = lowerMap[int64](im.ctx, im.tx, `SELECT name, seq FROM tags ORDER BY seq`); err != nil {
 		return err
+	}
+	if !im.opt.ImportSuppressed {
+		if im.suppressed, err = lowerMap[string](im.ctx, im.tx, `SELECT email_hash, reason FROM suppressions`); err != nil {
+			return err
+		}
+		for email, reason := range im.opt.InstanceSuppressed {
+			if h := SuppressionHash(email); im.suppressed[h] == "" {
+				im.suppressed[h] = reason
+			}
+		}
 	}
 	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, owner_id, stage, custom, created_at, updated_at) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
@@ -346,6 +373,12 @@ func (im *contactImport) apply(op *rowOp) error {
 		im.fail(op, op.fail)
 	case op.skip:
 		im.res.Skipped++
+		if op.note != "" {
+			im.res.Suppressed++
+			if len(im.res.Notes) < MaxImportErrors {
+				im.res.Notes = append(im.res.Notes, RowError{Row: op.row, Message: op.note})
+			}
+		}
 	case op.update != "":
 		// The contact may be one of this import's, still in the batch.
 		if err := im.flush(); err != nil {

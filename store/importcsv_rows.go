@@ -17,7 +17,8 @@ type rowOp struct {
 	values    []string     // the row's cells as read, kept for the error report
 	malformed bool         // the CSV could not be parsed here
 	fail      string       // the row is refused with this message
-	skip      bool         // its email exists, and rows do not update
+	skip      bool         // its email exists, and rows do not update; or it is suppressed
+	note      string       // why a suppressed row is skipped
 	update    string       // the id of the contact that in updates
 	in        ContactInput // the update
 	company   []any        // a new company to insert first: id, name
@@ -93,6 +94,9 @@ func (im *contactImport) decideCells(row int, rec []string) rowOp {
 			op.company, op.in.Company, op.in.CompanyID = create, nil, &cid
 		}
 		return op
+	}
+	if reason, ok := im.suppressed[SuppressionHash(email)]; ok && email != "" {
+		return rowOp{row: row, skip: true, note: fmt.Sprintf("Skipped: %s is on the suppression list (%s).", email, reason)}
 	}
 	op, err := im.create(in)
 	if err != nil {

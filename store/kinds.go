@@ -27,11 +27,12 @@ const (
 	KindSequence    Kind = "sequence"
 	KindEnrollment  Kind = "enrollment"
 	KindMessage     Kind = "message"
+	KindSuppression Kind = "suppression"
 )
 
 // Kinds are every kind, in the order they are listed to people.
 var Kinds = []Kind{KindContact, KindCompany, KindDeal, KindNote, KindTask,
-	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate, KindSequence, KindEnrollment, KindMessage}
+	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate, KindSequence, KindEnrollment, KindMessage, KindSuppression}
 
 // ParseKind returns the kind s names; a name that is none is an invalid
 // request, never taken for a contact.

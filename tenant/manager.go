@@ -3,6 +3,7 @@
 package tenant
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +63,9 @@ type Options struct {
 	// mailboxes' SMTP servers (tests trust their own authority); nil uses
 	// the system's roots.
 	SMTPTLS *tls.Config
+	// PublicURL is the instance's address as people reach it, the base of
+	// the links in emails (DefaultPublicURL if empty).
+	PublicURL string
 	// Recover is for disaster recovery: a data directory without a catalog
 	// must get it back from the replica. When the replica holds none, Open
 	// fails (ErrNoReplica) instead of starting a new, empty instance.
@@ -99,6 +104,9 @@ type Manager struct {
 	recovery         Recovery
 	closeOnce        sync.Once
 	closeErr         error
+
+	// publicURL is Options.PublicURL, without a trailing slash.
+	publicURL string
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -161,7 +169,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, smtpTLS: opts.SMTPTLS, verifier: newVerifier(), kick: make(chan struct{}, 1),
-		now: opts.Now}
+		now: opts.Now, publicURL: strings.TrimSuffix(cmp.Or(opts.PublicURL, DefaultPublicURL), "/")}
 	if m.now == nil {
 		m.now = time.Now
 	}

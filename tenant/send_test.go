@@ -233,3 +233,64 @@ func TestSend_KilledWhileSending(t *testing.T) {
 		t.Fatalf("%d deliveries for %d sent and %d unknown rows", total, counts[store.MessageSent], counts[store.MessageUnknown])
 	}
 }
+
+// Every message carries its one-click unsubscribe link; using it stops
+// the contact's enrollments; a suppressed address is not enrolled.
+func TestSend_UnsubscribeAndSuppression(t *testing.T) {
+	ctx := context.Background()
+	srv := smtptest.NewServer(t, smtptest.Options{NoTLS: true})
+	m := mustOpenJobManager(t, t.TempDir(), Options{Now: aheadClock()})
+	wsID, seqID := outreachWorkspace(t, m, srv, 1)
+	for len(srv.Messages()) == 0 {
+		ids, err := m.RunDue(ctx, m.now())
+		if err != nil || len(ids) == 0 {
+			t.Fatalf("no send job: %v", err)
+		}
+		m.WaitJob(ctx, wsID, ids[0])
+	}
+	parsed, err := mail.ReadMessage(strings.NewReader(string(srv.Messages()[0].Data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := strings.Trim(parsed.Header.Get("List-Unsubscribe"), "<>")
+	if parsed.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || !strings.Contains(link, "/u/") {
+		t.Fatalf("headers %v", parsed.Header)
+	}
+	claim, err := m.ParseUnsubscribeToken(ctx, link[strings.LastIndex(link, "/")+1:])
+	if err != nil || claim.Email != "p0@example.org" {
+		t.Fatalf("claim %+v, %v", claim, err)
+	}
+	l, err := m.Acquire(ctx, wsID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	svc := m.Service(l)
+	// Make the enrollment active again first, as if the sequence had more
+	// steps: the unsubscribe must stop it.
+	if _, err := l.W.Exec(`UPDATE enrollments SET state = 'active'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Unsubscribe(ctx, claim, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := store.ListEnrollments(ctx, l.DB, seqID, "", "", 10)
+	if err != nil || len(list) != 1 || list[0].State != store.EnrollmentStopped || list[0].StopReason != "unsubscribed" {
+		t.Fatalf("after the unsubscribe: %+v, %v", list, err)
+	}
+	// A new contact on the instance-wide list is not enrolled.
+	a := store.Actor{Kind: "system", ID: "test"}
+	c, err := store.CreateContact(ctx, l.DB, a, store.ContactInput{Email: ptrStr("blocked@example.org")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddInstanceSuppression(ctx, m.Catalog(), "test", store.SuppressionInput{Email: "blocked@example.org", Reason: store.SuppressBounced}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Enroll(ctx, a, seqID, []string{c.ID})
+	if err != nil || res.Enrolled != 0 || res.Skipped[0].Reason != store.SkipBounced {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
+
+func ptrStr(s string) *string { return &s }

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"html"
 
 	"atrium/outreach"
 	"atrium/store"
@@ -34,16 +35,39 @@ func (s *Service) suppressed(ctx context.Context) store.SuppressedFunc {
 // (lower-case) addresses must not be written to and why. The suppression
 // lists are wired here, once, for enrolment and sending.
 func (s *Service) suppressedReasons(ctx context.Context, emails []string) (map[string]string, error) {
-	return map[string]string{}, nil
+	found, err := s.Suppressed(ctx, emails)
+	if err != nil {
+		return nil, err
+	}
+	for e, reason := range found {
+		found[e] = store.SkipSuppressed
+		if reason == store.SuppressBounced {
+			found[e] = store.SkipBounced
+		}
+	}
+	return found, nil
 }
 
-// suppress adds an address to the workspace's suppression list.
+// suppress adds an address to the workspace's suppression list, which
+// stops its enrollments.
 func (s *Service) suppress(ctx context.Context, email, reason, detail string) error {
-	return nil
+	_, _, err := store.AddSuppression(ctx, s.lease.DB, store.Actor{Kind: "system", ID: "sender"},
+		store.SuppressionInput{Email: email, Reason: reason, Detail: detail})
+	return err
 }
 
 // decorate adds to an outgoing message what every one carries: the
-// unsubscribe headers and link.
+// List-Unsubscribe headers (RFC 2369, RFC 8058 one-click) and a visible
+// unsubscribe link in each part.
 func (s *Service) decorate(ctx context.Context, m *outreach.Message, e *store.DueEnrollment) error {
+	url, err := s.UnsubscribeURL(ctx, e.ContactID, e.ContactEmail)
+	if err != nil {
+		return err
+	}
+	m.Headers = append(m.Headers, outreach.UnsubscribeHeaders(url)...)
+	m.Text += outreach.UnsubscribeFooter(url)
+	if m.HTML != "" {
+		m.HTML += `<p style="font-size:12px;color:#666">To stop receiving these emails, <a href="` + html.EscapeString(url) + `">unsubscribe here</a>.</p>`
+	}
 	return nil
 }

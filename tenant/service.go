@@ -79,7 +79,9 @@ func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string,
 
 // ImportContacts imports contacts from CSV (store.ImportContactsCSV); an
 // "owner" column names a member by email or user id, and a row naming
-// anyone else is refused.
+// anyone else is refused. Unless opt.ImportSuppressed, a row adding an
+// address on the workspace's or the instance's suppression list is
+// skipped.
 func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader, opt store.ImportOptions) (*store.ImportResult, error) {
 	members, err := s.Members(ctx)
 	if err != nil {
@@ -89,6 +91,11 @@ func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader
 	for _, m := range members {
 		opt.Owners[m.UserID] = m.UserID
 		opt.Owners[strings.ToLower(m.Email)] = m.UserID
+	}
+	if !opt.ImportSuppressed {
+		if opt.InstanceSuppressed, err = store.InstanceSuppressionMap(ctx, s.m.catalog.R); err != nil {
+			return nil, err
+		}
 	}
 	return store.ImportContactsCSV(ctx, s.lease.DB, a, r, opt)
 }

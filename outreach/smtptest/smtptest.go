@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"strconv"
@@ -68,6 +69,8 @@ func NewServer(tb testing.TB, opts Options) *Server {
 	srv.Domain = "smtptest.localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.AllowInsecureAuth = opts.NoTLS
+	// Clients killed mid-conversation are what some tests are about.
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	var l net.Listener
 	var err error
 	switch {
