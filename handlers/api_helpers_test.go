@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"atrium/store"
 )
@@ -78,13 +79,16 @@ var apiRouteTable = []route{
 	{"POST", "/api/v1/sequences/{id}/enrollments", "write"},
 	{"POST", "/api/v1/sequences/{id}/activate", "write"},
 	{"POST", "/api/v1/sequences/{id}/pause", "write"},
+	{"GET", "/api/v1/messages", "read"},
+	{"GET", "/api/v1/messages/{id}", "read"},
+	{"POST", "/api/v1/messages/{id}/settle", "write"},
 }
 
 // entityOf returns the collection a route is on ("contacts"…), or "".
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates", "sequences", "suppressions":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates", "sequences", "suppressions", "messages":
 		return parts[0]
 	}
 	return ""
@@ -101,13 +105,14 @@ type apiWorkspace struct {
 	pipeline, deal               string
 	mailbox                      string
 	sequence                     string
+	message                      string
 	template                     string
 	suppression                  string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template, "sequences": w.sequence, "suppressions": w.suppression}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template, "sequences": w.sequence, "suppressions": w.suppression, "messages": w.message}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -126,6 +131,7 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 	w.mailbox = ts.mustCreate(tb, w.key, "/api/v1/mailboxes", `{"name":"`+word+` sales","from_email":"`+strings.ToLower(word)+`@example.com",`+
 		`"smtp_host":"127.0.0.1","smtp_port":1,"tls_mode":"none","password":"`+word+`-secret"}`)
 	w.sequence = ts.mustCreate(tb, w.key, "/api/v1/sequences", `{"name":"`+word+` launch","mailbox_ids":["`+w.mailbox+`"],"steps":[{"kind":"task","task_title":"`+word+` call"}]}`)
+	w.message = ts.mustLedgerRow(tb, w)
 	w.template = ts.mustCreate(tb, w.key, "/api/v1/templates", `{"name":"`+word+` intro","subject":"Hi {{first_name}}","body":"<p>`+word+` says hello</p>"}`)
 	w.suppression = ts.mustCreate(tb, w.key, "/api/v1/suppressions", `{"email":"gone-`+strings.ToLower(word)+`@example.com","reason":"bounced"}`)
 	return w
@@ -259,6 +265,8 @@ func bodyFor(r route, w *apiWorkspace) string {
 			return ""
 		}
 		return `{"name":"New sequence"}`
+	case "POST messages":
+		return `{"as":"skip"}`
 	case "PATCH sequences":
 		return `{"stop_on_reply":false}`
 	case "PATCH mailboxes":
@@ -276,4 +284,28 @@ func bodyFor(r route, w *apiWorkspace) string {
 // pathFor fills a route's {id} with id.
 func pathFor(r route, id string) string {
 	return strings.ReplaceAll(r.path, "{id}", id)
+}
+
+// mustLedgerRow enrolls the workspace's contact and leaves a ledger row of
+// unknown delivery for its step.
+func (ts *testServer) mustLedgerRow(tb testing.TB, w *apiWorkspace) string {
+	tb.Helper()
+	l, err := ts.tenants.Acquire(tb.Context(), w.id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Release()
+	a := store.Actor{Kind: "system", ID: "test"}
+	if _, err := store.Enroll(tb.Context(), l.DB, a, w.sequence, []string{w.contact}, nil, time.Now()); err != nil {
+		tb.Fatal(err)
+	}
+	list, _, err := store.ListEnrollments(tb.Context(), l.DB, w.sequence, "", "", 1)
+	if err != nil || len(list) != 1 {
+		tb.Fatal(list, err)
+	}
+	seq, err := store.GetSequence(tb.Context(), l.DB, w.sequence)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return mustUnknownMessage(tb, l.DB, &list[0], seq.Steps[0].ID)
 }

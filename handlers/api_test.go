@@ -333,7 +333,7 @@ func TestAPI_Pagination(t *testing.T) {
 		"/api/v1/tasks?company_id=" + f.a.company: 12,
 		"/api/v1/tasks?done=false":                12,
 		"/api/v1/audit?action=company.create":     12,
-		"/api/v1/audit":                           4*12 + 9, // every create, the two keys, two pipelines (the first is made on first use), the deal, the mailbox, the template, the sequence and the suppression
+		"/api/v1/audit":                           4*12 + 10, // every create, the two keys, two pipelines (the first is made on first use), the deal, the mailbox, the template, the sequence, the suppression and the enrollment
 	} {
 		seen := map[string]bool{}
 		cursor, pages := "", 0

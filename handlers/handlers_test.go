@@ -63,6 +63,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/sequences/{sequence}/steps/{step}/delete", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/state", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/enrollments/{enrollment}/state", "member"},
+	{"POST", "/w/{ws}/sequences/{sequence}/messages/{message}/settle", "member"},
 	{"GET", "/w/{ws}/email-accounts", "viewer"},
 	{"POST", "/w/{ws}/email-accounts", "admin"},
 	{"GET", "/w/{ws}/email-accounts/new", "admin"},
@@ -204,6 +205,7 @@ type fixture struct {
 	job                                    string // a CSV import of A, run
 	mailbox                                string // an email account of A, whose server is not there
 	sequence, step, enrollment             string // a sequence of A with a step, Ana enrolled
+	message                                string // the ledger row of Ana's step, of unknown delivery
 	template                               string // an outreach template of A
 	suppression                            string // a suppressed address of A
 }
@@ -304,6 +306,7 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatalf("the fixture's enrollment: %v, %v", list, err)
 	}
 	f.sequence, f.step, f.enrollment = seq.ID, seq.Steps[0].ID, list[0].ID
+	f.message = mustUnknownMessage(t, l.DB, &list[0], f.step)
 	tp, err := store.CreateTemplate(t.Context(), l.DB, a, store.TemplateInput{Name: s("Intro"), Subject: s("Hi {{first_name}}"),
 		Body: s(`<p>Hello {{first_name | "there"}} ({{custom.tier}})</p>`)})
 	if err != nil {
@@ -336,6 +339,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{sequence}", f.sequence)
 	p = strings.ReplaceAll(p, "{step}", f.step)
 	p = strings.ReplaceAll(p, "{enrollment}", f.enrollment)
+	p = strings.ReplaceAll(p, "{message}", f.message)
 	p = strings.ReplaceAll(p, "{template}", f.template)
 	p = strings.ReplaceAll(p, "{suppression}", f.suppression)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)

@@ -340,7 +340,7 @@ func sortMark(f store.ContactFilter, key string) string {
 }
 
 var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done",
-	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost"}
+	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost", "enrolled": "enrolled", "email_sent": "email sent"}
 
 func timelineLabel(kind string) string {
 	if l, ok := timelineLabels[kind]; ok {

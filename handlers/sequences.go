@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,12 @@ type sequencePage struct {
 	Enrollments []store.Enrollment
 	Next        string
 	State       string // the enrollments' filter
+	// The ledger: its counts by state, and its rows in MessageState
+	// (those of unknown delivery first, when there are any).
+	MessageCounts map[string]int
+	Messages      []store.Message
+	MessageState  string
+	MessagesNext  string
 }
 
 // TemplateName names a template of the workspace.
@@ -96,6 +103,20 @@ func (s *Server) renderSequence(w http.ResponseWriter, r *http.Request, status i
 	}
 	if err == nil {
 		page.Templates, _, err = store.ListTemplates(ctx, wc.lease.DB, store.TemplateFilter{Limit: store.MaxLimit})
+	}
+	if err == nil {
+		page.MessageCounts, err = store.MessageCounts(ctx, wc.lease.DB, seq.ID)
+	}
+	if err == nil {
+		page.MessageState = q.Get("messages")
+		if page.MessageState == "" && page.MessageCounts[store.MessageUnknown] > 0 {
+			page.MessageState = store.MessageUnknown
+		}
+		state := page.MessageState
+		if state == "all" {
+			state = ""
+		}
+		page.Messages, page.MessagesNext, err = store.ListMessages(ctx, wc.lease.DB, seq.ID, "", state, q.Get("mcursor"), store.DefaultLimit)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -240,6 +261,86 @@ func (s *Server) setEnrollmentState(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "success", "Saved.")
 	http.Redirect(w, r, workspaceURL(wc.ws.ID, "sequences", id), http.StatusSeeOther)
+}
+
+// settleMessage records a person's decision on a message whose delivery is
+// unknown: it arrived, send it again, or skip it.
+func (s *Server) settleMessage(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	id := mux.Vars(r)["sequence"]
+	m, err := store.GetMessage(r.Context(), wc.lease.DB, mux.Vars(r)["message"])
+	if err == nil && m.SequenceID != id {
+		err = store.Errorf(store.ENotFound, "That message does not exist.")
+	}
+	if err == nil {
+		_, err = store.SettleMessage(r.Context(), wc.lease.DB, s.actor(r), m.ID, r.PostForm.Get("as"), time.Now())
+	}
+	if err != nil {
+		s.failForm(w, r, newForm(r.PostForm), err, func(status int) { s.renderSequence(w, r, status, newForm(r.PostForm)) })
+		return
+	}
+	s.flash(w, r, "success", settledText[r.PostForm.Get("as")])
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "sequences", id), http.StatusSeeOther)
+}
+
+var settledText = map[string]string{
+	store.SettleSent:  "Marked as sent: the enrollment goes on.",
+	store.SettleRetry: "It will be sent again, with the same Message-ID, as soon as its account may send.",
+	store.SettleSkip:  "Skipped: the enrollment goes on without it.",
+}
+
+// apiMessages is GET /api/v1/messages?sequence_id=&contact_id=&state=.
+func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := pageOf(q)
+	if err == nil && q.Get("state") != "" && !slices.Contains(store.MessageStates, q.Get("state")) {
+		err = store.Errorf(store.EInvalid, "state must be one of %s.", strings.Join(store.MessageStates, ", "))
+	}
+	var list []store.Message
+	var next string
+	if err == nil {
+		list, next, err = store.ListMessages(r.Context(), callerFrom(r).db(), q.Get("sequence_id"), q.Get("contact_id"), q.Get("state"), p.cursor, p.limit)
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listResponse[store.Message]{Data: list, NextCursor: next})
+}
+
+// apiSettleMessage is POST /api/v1/messages/{id}/settle {"as": "sent"|"retry"|"skip"}.
+func (s *Server) apiSettleMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := recordID(r)
+	var in struct {
+		As string `json:"as"`
+	}
+	if err == nil {
+		err = decodeJSON(w, r, &in)
+	}
+	var m *store.Message
+	if err == nil {
+		c := callerFrom(r)
+		m, err = store.SettleMessage(r.Context(), c.db(), c.actor, id, in.As, time.Now())
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// apiMessage is GET /api/v1/messages/{id}.
+func (s *Server) apiMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := recordID(r)
+	var m *store.Message
+	if err == nil {
+		m, err = store.GetMessage(r.Context(), callerFrom(r).db(), id)
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 // enrollSummary says what an enrollment did, for a flash.

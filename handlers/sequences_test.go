@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"atrium/store"
 )
@@ -114,4 +115,57 @@ func (ts *testServer) mustContact(tb testing.TB, id string, in store.ContactInpu
 		tb.Fatal(err)
 	}
 	return c.ID
+}
+
+// mustUnknownMessage records a ledger row for an enrollment's step as a
+// dead process would leave it, then as the next pass finds it: unknown.
+func mustUnknownMessage(tb testing.TB, db *store.DB, e *store.Enrollment, stepID string) string {
+	tb.Helper()
+	now := time.Now().UTC()
+	m := &store.Message{ID: store.NewID(), EnrollmentID: e.ID, StepID: stepID, SequenceID: e.SequenceID, ContactID: e.ContactID,
+		MailboxID: e.MailboxID, ToEmail: "ana@acme.example", Subject: "Hello Ana", Variant: "a", MessageID: store.NewID() + "@acme.example",
+		CreatedAt: now, UpdatedAt: now}
+	if _, claimed, err := store.ClaimMessage(tb.Context(), db, m); err != nil || !claimed {
+		tb.Fatalf("claim: %v, %v", claimed, err)
+	}
+	if _, err := store.RecoverSending(tb.Context(), db, now); err != nil {
+		tb.Fatal(err)
+	}
+	return m.ID
+}
+
+// A message of unknown delivery is shown with what to do; a member settles
+// it; the API lists and settles the ledger too.
+func TestLedger_UnknownIsSettled(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	page := "/w/" + f.a + "/sequences/" + f.sequence
+	body := c.get(page).body
+	if !strings.Contains(body, "1 message of unknown delivery") || !strings.Contains(body, "It arrived") || !strings.Contains(body, "Hello Ana") {
+		t.Fatalf("the sequence page does not show the unknown message")
+	}
+	r := c.post(page+"/messages/"+f.message+"/settle", c.workspaceToken(f.a), url.Values{"as": {"sent"}})
+	wantStatus(t, "settle", r, http.StatusSeeOther)
+	if body := c.get(page + "?messages=sent").body; !strings.Contains(body, "Hello Ana") || strings.Contains(body, "of unknown delivery") {
+		t.Error("the settled message is not sent")
+	}
+	wantStatus(t, "settle again", c.post(page+"/messages/"+f.message+"/settle", c.workspaceToken(f.a), url.Values{"as": {"sent"}}), http.StatusConflict)
+	wantStatus(t, "viewer", f.ts.loggedIn(t, f.viewer.Email).post(page+"/messages/"+f.message+"/settle", "", url.Values{"as": {"skip"}}), http.StatusForbidden)
+}
+
+func TestAPI_Messages(t *testing.T) {
+	f := newAPIFixture(t)
+	r := f.ts.api(t, f.a.readKey, "GET", "/api/v1/messages?state=unknown", "")
+	if !strings.Contains(r.body, `"id":"`+f.a.message+`"`) || strings.Contains(r.body, f.b.message) {
+		t.Fatalf("list: %s", r.body)
+	}
+	wantAPIError(t, "bad state", f.ts.api(t, f.a.readKey, "GET", "/api/v1/messages?state=lost", ""), http.StatusBadRequest, "invalid", "")
+	wantAPIError(t, "bad settle", f.ts.api(t, f.a.key, "POST", "/api/v1/messages/"+f.a.message+"/settle", `{"as":"maybe"}`),
+		http.StatusUnprocessableEntity, "validation", "as")
+	r = f.ts.api(t, f.a.key, "POST", "/api/v1/messages/"+f.a.message+"/settle", `{"as":"retry"}`)
+	if !strings.Contains(r.body, `"state":"scheduled"`) {
+		t.Fatalf("retry: %s", r.body)
+	}
+	wantAPIError(t, "B's message", f.ts.api(t, f.a.key, "POST", "/api/v1/messages/"+f.b.message+"/settle", `{"as":"skip"}`),
+		http.StatusNotFound, "not_found", "")
 }

@@ -229,6 +229,26 @@ func ListMessages(ctx context.Context, db *DB, sequenceID, contactID, state, cur
 	})
 }
 
+// MessageCounts counts a sequence's ledger rows by state, every state
+// present.
+func MessageCounts(ctx context.Context, db *DB, sequenceID string) (map[string]int, error) {
+	var rows []struct {
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	if err := db.R.SelectContext(ctx, &rows, `SELECT state, count(*) AS n FROM messages WHERE sequence_id = ? GROUP BY state`, sequenceID); err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, s := range MessageStates {
+		counts[s] = 0
+	}
+	for _, r := range rows {
+		counts[r.State] = r.N
+	}
+	return counts, nil
+}
+
 // GetMessage returns one row of the ledger.
 func GetMessage(ctx context.Context, db *DB, id string) (*Message, error) {
 	var m Message
