@@ -358,21 +358,73 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-// bulkEnroll enrolls the selected contacts in a sequence and says who was
-// skipped and why.
-func (s *Server) bulkEnroll(w http.ResponseWriter, r *http.Request, ids []string, sequenceID, back string) {
-	res, err := workspaceFrom(r).svc.Enroll(r.Context(), s.actor(r), sequenceID, ids)
+// maxFilterEnroll bounds the contacts one "enrol all matching" takes.
+const maxFilterEnroll = 10_000
+
+// enrollFiltered enrolls every contact the list's filters match (up to
+// maxFilterEnroll) in a sequence.
+func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	f := contactFilter(r.PostForm)
+	f.Cursor, f.Limit = "", store.MaxLimit
+	back := workspaceURL(wc.ws.ID, "contacts")
+	var ids []string
+	for len(ids) < maxFilterEnroll {
+		page, next, err := store.ListContacts(r.Context(), wc.lease.DB, f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, c := range page {
+			ids = append(ids, c.ID)
+		}
+		if f.Cursor = next; next == "" {
+			break
+		}
+	}
+	ids = ids[:min(len(ids), maxFilterEnroll)]
+	if len(ids) == 0 {
+		s.flash(w, r, "error", "No contact matches these filters.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	total := &store.EnrollResult{}
+	for i := 0; i < len(ids); i += 1000 {
+		res, err := wc.svc.Enroll(r.Context(), s.actor(r), r.PostForm.Get("sequence_id"), ids[i:min(i+1000, len(ids))])
+		if err != nil {
+			s.enrollFailed(w, r, err, back)
+			return
+		}
+		total.Enrolled += res.Enrolled
+		total.Skipped = append(total.Skipped, res.Skipped...)
+	}
+	s.flash(w, r, "success", enrollSummary(total))
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// enrollFailed says why nobody was enrolled.
+func (s *Server) enrollFailed(w http.ResponseWriter, r *http.Request, err error, back string) {
 	switch code := store.ErrorCode(err); {
 	case code == store.ENotFound:
 		s.flash(w, r, "error", "Choose a sequence of this workspace to enrol them in.")
 	case code == store.EValidation || code == store.EConflict:
 		s.flash(w, r, "error", store.ErrorMessage(err))
-	case err != nil:
+	default:
 		s.fail(w, r, err)
 		return
-	default:
-		s.flash(w, r, "success", enrollSummary(res))
 	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// bulkEnroll enrolls the selected contacts in a sequence and says who was
+// skipped and why.
+func (s *Server) bulkEnroll(w http.ResponseWriter, r *http.Request, ids []string, sequenceID, back string) {
+	res, err := workspaceFrom(r).svc.Enroll(r.Context(), s.actor(r), sequenceID, ids)
+	if err != nil {
+		s.enrollFailed(w, r, err, back)
+		return
+	}
+	s.flash(w, r, "success", enrollSummary(res))
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 

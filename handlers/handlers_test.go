@@ -64,6 +64,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/sequences/{sequence}/state", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/enrollments/{enrollment}/state", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/messages/{message}/settle", "member"},
+	{"POST", "/w/{ws}/contacts/enroll", "member"},
 	{"GET", "/w/{ws}/email-accounts", "viewer"},
 	{"POST", "/w/{ws}/email-accounts", "admin"},
 	{"GET", "/w/{ws}/email-accounts/new", "admin"},

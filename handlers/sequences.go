@@ -175,7 +175,7 @@ func (s *Server) changeSequence(w http.ResponseWriter, r *http.Request, f *form,
 func stepsOf(seq *store.Sequence) []store.StepInput {
 	out := make([]store.StepInput, len(seq.Steps))
 	for i, st := range seq.Steps {
-		out[i] = store.StepInput{Kind: st.Kind, TemplateID: st.TemplateID.String, VariantID: st.VariantID.String,
+		out[i] = store.StepInput{ID: st.ID, Kind: st.Kind, TemplateID: st.TemplateID.String, VariantID: st.VariantID.String,
 			WaitMinutes: st.WaitMinutes, BusinessDays: st.BusinessDays, TaskTitle: st.TaskTitle}
 	}
 	return out

@@ -169,3 +169,24 @@ func TestAPI_Messages(t *testing.T) {
 	wantAPIError(t, "B's message", f.ts.api(t, f.a.key, "POST", "/api/v1/messages/"+f.b.message+"/settle", `{"as":"skip"}`),
 		http.StatusNotFound, "not_found", "")
 }
+
+// "Enrol all matching" takes the list's filters.
+func TestSequencesUI_EnrollFiltered(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	for _, email := range []string{"vip1@example.com", "vip2@example.com"} {
+		f.ts.mustContact(t, f.a, store.ContactInput{Email: ptrTo(email), Tags: &[]string{"vip"}})
+	}
+	if body := c.get("/w/" + f.a + "/contacts?tag=vip").body; !strings.Contains(body, "Enrol all 2 matching in") {
+		t.Fatal("the list does not offer to enrol the matching contacts")
+	}
+	r := c.post("/w/"+f.a+"/contacts/enroll", c.workspaceToken(f.a), url.Values{"tag": {"vip"}, "sequence_id": {f.sequence}})
+	wantStatus(t, "enrol matching", r, http.StatusSeeOther)
+	if body := c.get(r.header.Get("Location")).body; !strings.Contains(body, "2 contacts enrolled.") {
+		t.Error("the flash does not say 2 were enrolled")
+	}
+	list := c.get("/w/" + f.a + "/sequences/" + f.sequence).body
+	if !strings.Contains(list, "vip1@example.com") || !strings.Contains(list, "vip2@example.com") {
+		t.Error("the matching contacts are not in the sequence")
+	}
+}

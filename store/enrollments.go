@@ -41,7 +41,9 @@ type Enrollment struct {
 	Variant      string    `db:"variant" json:"variant"`
 	State        string    `db:"state" json:"state"`
 	StopReason   string    `db:"stop_reason" json:"stop_reason,omitempty"`
-	DonePosition int       `db:"done_position" json:"done_position"`
+	DonePosition float64   `db:"done_position" json:"-"`
+	// StepsDone counts the sequence's steps it finished.
+	StepsDone int `db:"steps_done" json:"steps_done"`
 	NextAtMillis int64     `db:"next_at" json:"-"`
 	CreatedAt    time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt    time.Time `db:"updated_at" json:"updated_at"`
@@ -70,7 +72,8 @@ type EnrollResult struct {
 // from the suppression lists.
 type SuppressedFunc func(emails []string) (map[string]string, error)
 
-const enrollmentSelect = `SELECT e.*, trim(c.first_name || ' ' || c.last_name) AS contact_name, c.email AS contact_email
+const enrollmentSelect = `SELECT e.*, trim(c.first_name || ' ' || c.last_name) AS contact_name, c.email AS contact_email,
+	(SELECT count(*) FROM sequence_steps st WHERE st.sequence_id = e.sequence_id AND st.position <= e.done_position) AS steps_done
 	FROM enrollments e JOIN contacts c ON c.id = e.contact_id`
 
 // Enroll puts contacts into a sequence. Contacts without an email,
@@ -259,4 +262,40 @@ func SetEnrollmentState(ctx context.Context, db *DB, a Actor, id, state, reason 
 		return nil, err
 	}
 	return getEnrollment(ctx, db.W, id)
+}
+
+// StopOnReply stops the enrollments a reply of the contact ends: theirs in
+// the sequences that stop on a reply and, in those that stop by domain,
+// those of every contact whose email has the same domain. It returns how
+// many it stopped. Replies arrive with the inbox poller; this is where
+// they act.
+func StopOnReply(ctx context.Context, db *DB, a Actor, contactID string) (int64, error) {
+	var n int64
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		c, err := getContact(ctx, tx, contactID)
+		if err != nil {
+			return err
+		}
+		_, domain, _ := strings.Cut(strings.ToLower(c.Email), "@")
+		res, err := tx.ExecContext(ctx, `UPDATE enrollments SET state = 'stopped', stop_reason = 'replied', updated_at = ?
+			WHERE state IN ('active', 'paused') AND (
+				(contact_id = ? AND sequence_id IN (SELECT id FROM sequences WHERE stop_on_reply = 1))
+				OR (? <> '' AND sequence_id IN (SELECT id FROM sequences WHERE stop_by_domain = 1)
+					AND contact_id IN (SELECT id FROM contacts WHERE email LIKE '%@' || ? ESCAPE '\'))
+			)`, time.Now().UTC(), contactID, domain, escapeLike(domain))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		if n == 0 {
+			return nil
+		}
+		return auditAbout(ctx, tx, a, contactID, "enrollment.replied", KindContact, contactID, map[string]Change{"stopped": {After: n}})
+	})
+	return n, err
+}
+
+// escapeLike escapes LIKE's wildcards with a backslash.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

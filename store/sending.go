@@ -72,7 +72,7 @@ func RecoverSending(ctx context.Context, db *DB, now time.Time) (int64, error) {
 func DueEnrollments(ctx context.Context, db *DB, now time.Time, limit int) ([]DueEnrollment, error) {
 	var due []DueEnrollment
 	err := db.R.SelectContext(ctx, &due, `SELECT e.*, trim(c.first_name || ' ' || c.last_name) AS contact_name, c.email AS contact_email,
-		c.owner_id, s.stop_on_reply, s.name AS sequence_name
+		0 AS steps_done, c.owner_id, s.stop_on_reply, s.name AS sequence_name
 		FROM enrollments e JOIN sequences s ON s.id = e.sequence_id AND s.state = 'active'
 		JOIN contacts c ON c.id = e.contact_id
 		WHERE e.state = 'active' AND e.next_at <= ? ORDER BY e.next_at, e.seq LIMIT ?`, now.UnixMilli(), limit)
@@ -81,7 +81,7 @@ func DueEnrollments(ctx context.Context, db *DB, now time.Time, limit int) ([]Du
 
 // NextStep returns the step of a sequence after position, or nil when the
 // sequence has no more.
-func NextStep(ctx context.Context, db *DB, sequenceID string, after int) (*Step, error) {
+func NextStep(ctx context.Context, db *DB, sequenceID string, after float64) (*Step, error) {
 	var st Step
 	err := db.R.GetContext(ctx, &st, `SELECT * FROM sequence_steps WHERE sequence_id = ? AND position > ? ORDER BY position, seq LIMIT 1`,
 		sequenceID, after)
@@ -93,7 +93,7 @@ func NextStep(ctx context.Context, db *DB, sequenceID string, after int) (*Step,
 
 // ScheduleEnrollment records that an enrollment finished the step at
 // position done and that its next step is due at next.
-func ScheduleEnrollment(ctx context.Context, db *DB, id string, done int, next time.Time) error {
+func ScheduleEnrollment(ctx context.Context, db *DB, id string, done float64, next time.Time) error {
 	_, err := db.W.ExecContext(ctx, `UPDATE enrollments SET done_position = ?, next_at = ?, updated_at = ? WHERE id = ? AND state = 'active'`,
 		done, next.UnixMilli(), time.Now().UTC(), id)
 	return err
@@ -160,7 +160,7 @@ func ClaimMessage(ctx context.Context, db *DB, m *Message) (existing *Message, c
 // MessageSentAndAdvance records the server's 250 for a message and, in the
 // same transaction, moves its enrollment past the step and writes the
 // contact's timeline.
-func MessageSentAndAdvance(ctx context.Context, db *DB, m *Message, position int, next, at time.Time) error {
+func MessageSentAndAdvance(ctx context.Context, db *DB, m *Message, position float64, next, at time.Time) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET state = 'sent', error = '', sent_at = ?, updated_at = ? WHERE id = ?`,
 			at.UTC(), at.UTC(), m.ID); err != nil {
@@ -278,8 +278,8 @@ func SettleMessage(ctx context.Context, db *DB, a Actor, id, how string, now tim
 		if err != nil {
 			return err
 		}
-		var pos int
-		if err := tx.GetContext(ctx, &pos, `SELECT coalesce((SELECT position FROM sequence_steps WHERE id = ?), -1)`, m.StepID); err != nil {
+		var pos float64
+		if err := tx.GetContext(ctx, &pos, `SELECT coalesce((SELECT position FROM sequence_steps WHERE id = ?), -1.0)`, m.StepID); err != nil {
 			return err
 		}
 		switch {

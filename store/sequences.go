@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ type Step struct {
 	Seq          int64          `db:"seq" json:"-"`
 	ID           string         `db:"id" json:"id"`
 	SequenceID   string         `db:"sequence_id" json:"-"`
-	Position     int            `db:"position" json:"position"`
+	Position     float64        `db:"position" json:"position"`
 	Kind         string         `db:"kind" json:"kind"`
 	TemplateID   sql.NullString `db:"template_id" json:"-"`
 	VariantID    sql.NullString `db:"variant_id" json:"-"`
@@ -68,6 +69,9 @@ type Step struct {
 
 // StepInput is one step as a create or a replacement of the steps gives it.
 type StepInput struct {
+	// ID names an existing step to keep (changed as given); empty for a
+	// new step.
+	ID           string `json:"id,omitempty"`
 	Kind         string `json:"kind"`
 	TemplateID   string `json:"template_id,omitempty"`
 	VariantID    string `json:"variant_template_id,omitempty"`
@@ -77,9 +81,8 @@ type StepInput struct {
 }
 
 // SequenceInput is a create or a partial update: nil fields are left
-// alone. Steps, when given, replace the steps an enrollment has not
-// reached yet (all of them: positions are renumbered, and an enrollment
-// resumes at the first step after the last it finished).
+// alone. Steps, when given, are the sequence's steps from then on (see
+// setSequenceSteps: steps given with their id stay where they are).
 type SequenceInput struct {
 	Name         *string      `json:"name"`
 	StopOnReply  *bool        `json:"stop_on_reply"`
@@ -297,29 +300,83 @@ func setSequenceMailboxes(ctx context.Context, tx *sqlx.Tx, id string, mailboxID
 	return nil
 }
 
-// setSequenceSteps replaces the steps, numbered from 0 in the order given.
+// setSequenceSteps makes the sequence's steps those given, in that order.
+// A step given with its id is that step, changed in place: it keeps its id
+// and its position, so an enrollment past it stays past it and the
+// ledger's (enrollment, step) key still knows what was sent for it. A step
+// without an id is new: its position falls between its neighbours'. The
+// steps not given are removed. Steps that stay keep their order.
 func setSequenceSteps(ctx context.Context, tx *sqlx.Tx, id string, steps []StepInput, now time.Time) error {
 	if len(steps) > maxSequenceSteps {
 		return FieldError("steps", "A sequence has at most %d steps.", maxSequenceSteps)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sequence_steps WHERE sequence_id = ?`, id); err != nil {
+	var current []Step
+	if err := tx.SelectContext(ctx, &current, `SELECT * FROM sequence_steps WHERE sequence_id = ? ORDER BY position, seq`, id); err != nil {
 		return err
 	}
+	existing := map[string]Step{}
+	for _, st := range current {
+		existing[st.ID] = st
+	}
+	kept := map[string]bool{}
+	prev := -1.0
 	for i, in := range steps {
 		st, err := checkStep(ctx, tx, i, in)
 		if err != nil {
 			return err
 		}
-		st.ID, st.SequenceID, st.Position, st.CreatedAt, st.UpdatedAt = newID(), id, i, now, now
-		_, err = tx.NamedExecContext(ctx, `INSERT INTO sequence_steps (id, sequence_id, position, kind, template_id, variant_id,
-			wait_minutes, business_days, task_title, created_at, updated_at)
-			VALUES (:id, :sequence_id, :position, :kind, :template_id, :variant_id, :wait_minutes, :business_days, :task_title,
-			:created_at, :updated_at)`, st)
-		if err != nil {
-			return err
+		st.SequenceID, st.UpdatedAt = id, now
+		if in.ID != "" {
+			old, ok := existing[in.ID]
+			switch {
+			case !ok || kept[in.ID]:
+				return FieldError("steps."+strconv.Itoa(i), "Step %d names a step this sequence does not have.", i+1)
+			case old.Position <= prev:
+				return FieldError("steps."+strconv.Itoa(i), "Step %d was moved: steps that stay keep their order (remove it and add a new one instead).", i+1)
+			}
+			st.ID, st.Position, st.CreatedAt = old.ID, old.Position, old.CreatedAt
+			kept[st.ID] = true
+			if _, err := tx.NamedExecContext(ctx, `UPDATE sequence_steps SET kind = :kind, template_id = :template_id, variant_id = :variant_id,
+				wait_minutes = :wait_minutes, business_days = :business_days, task_title = :task_title, updated_at = :updated_at
+				WHERE id = :id`, st); err != nil {
+				return err
+			}
+		} else {
+			st.ID, st.Position, st.CreatedAt = newID(), positionAfter(prev, steps[i+1:], existing), now
+			if _, err := tx.NamedExecContext(ctx, `INSERT INTO sequence_steps (id, sequence_id, position, kind, template_id, variant_id,
+				wait_minutes, business_days, task_title, created_at, updated_at)
+				VALUES (:id, :sequence_id, :position, :kind, :template_id, :variant_id, :wait_minutes, :business_days, :task_title,
+				:created_at, :updated_at)`, st); err != nil {
+				return err
+			}
+		}
+		prev = st.Position
+	}
+	for _, st := range current {
+		if !kept[st.ID] {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sequence_steps WHERE id = ?`, st.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// positionAfter is the position of a new step after prev: halfway to the
+// next step that stays, or one more when none follows. A removed step's
+// position is never reused below an existing one, so no enrollment's
+// progress moves.
+func positionAfter(prev float64, rest []StepInput, existing map[string]Step) float64 {
+	for _, in := range rest {
+		if st, ok := existing[in.ID]; ok && in.ID != "" {
+			return prev + (st.Position-prev)/2
+		}
+	}
+	last := prev
+	for _, st := range existing {
+		last = max(last, st.Position)
+	}
+	return math.Floor(last) + 1
 }
 
 // checkStep validates step i; the field of an error names it ("steps.2").

@@ -165,3 +165,102 @@ func TestEnroll_SkipsWithReasonsAndSpreads(t *testing.T) {
 		t.Fatalf("enrolling into an archived sequence: %v", err)
 	}
 }
+
+// Editing a live sequence changes only what an enrollment has not reached:
+// steps that stay keep their ids and positions (so the ledger still knows
+// what was sent for them), new ones fall between their neighbours.
+func TestSequences_EditLive(t *testing.T) {
+	ctx := context.Background()
+	f := newSequenceFixture(t)
+	s := f.sequence(t) // email, wait, task, email
+	c := mustContact(t, f.db, ContactInput{FirstName: ptr("Live"), Email: ptr("live@example.com")})
+	if _, err := Enroll(ctx, f.db, tester, s.ID, []string{c.ID}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	list, _, _ := ListEnrollments(ctx, f.db, s.ID, "", "", 1)
+	e := list[0]
+	// The enrollment did the first email and the wait.
+	if err := ScheduleEnrollment(ctx, f.db, e.ID, s.Steps[1].Position, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	in := func(st Step) StepInput {
+		return StepInput{ID: st.ID, Kind: st.Kind, TemplateID: st.TemplateID.String, VariantID: st.VariantID.String,
+			WaitMinutes: st.WaitMinutes, TaskTitle: st.TaskTitle}
+	}
+	// Remove the first email, insert a task before the last email, append a wait.
+	steps := []StepInput{in(s.Steps[1]), in(s.Steps[2]), {Kind: StepTask, TaskTitle: "Inserted"}, in(s.Steps[3]), {Kind: StepWait, WaitMinutes: 5}}
+	got, err := UpdateSequence(ctx, f.db, tester, s.ID, SequenceInput{Steps: &steps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Steps) != 5 || got.Steps[0].ID != s.Steps[1].ID || got.Steps[3].ID != s.Steps[3].ID || got.Steps[3].Position != s.Steps[3].Position {
+		t.Fatalf("steps %+v", got.Steps)
+	}
+	if !(got.Steps[2].Position > s.Steps[2].Position && got.Steps[2].Position < s.Steps[3].Position) {
+		t.Fatalf("the inserted step is at %v, not between %v and %v", got.Steps[2].Position, s.Steps[2].Position, s.Steps[3].Position)
+	}
+	// The enrollment goes on with the task it had not reached, then the
+	// inserted one.
+	var order []string
+	done := s.Steps[1].Position
+	for {
+		st, err := NextStep(ctx, f.db, s.ID, done)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == nil {
+			break
+		}
+		order = append(order, st.Kind+":"+st.TaskTitle)
+		done = st.Position
+	}
+	if strings.Join(order, ",") != "task:Call them,task:Inserted,email:,wait:" {
+		t.Fatalf("the enrollment's next steps: %v", order)
+	}
+	if after, _, _ := ListEnrollments(ctx, f.db, s.ID, "", "", 1); after[0].StepsDone != 1 {
+		t.Fatalf("steps done %d, want 1 (the wait; the email it did was removed)", after[0].StepsDone)
+	}
+	// Steps that stay cannot be reordered.
+	swapped := []StepInput{in(got.Steps[1]), in(got.Steps[0])}
+	if _, err := UpdateSequence(ctx, f.db, tester, s.ID, SequenceInput{Steps: &swapped}); ErrorField(err) != "steps.1" {
+		t.Fatalf("a reorder: %v", err)
+	}
+}
+
+// A reply stops the replier's enrollments in sequences that stop on reply,
+// and, where a sequence stops by domain, their colleagues'.
+func TestStopOnReply(t *testing.T) {
+	ctx := context.Background()
+	f := newSequenceFixture(t)
+	byDomain := f.sequence(t)
+	stop := true
+	if _, err := UpdateSequence(ctx, f.db, tester, byDomain.ID, SequenceInput{StopByDomain: &stop}); err != nil {
+		t.Fatal(err)
+	}
+	keepOn := false
+	other, err := CreateSequence(ctx, f.db, tester, SequenceInput{Name: ptr("Newsletter"), StopOnReply: &keepOn, MailboxIDs: &[]string{f.mb1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana := mustContact(t, f.db, ContactInput{Email: ptr("ana@acme.example")}).ID
+	bo := mustContact(t, f.db, ContactInput{Email: ptr("Bo@ACME.example")}).ID
+	cy := mustContact(t, f.db, ContactInput{Email: ptr("cy@other.example")}).ID
+	for _, s := range []string{byDomain.ID, other.ID} {
+		if _, err := Enroll(ctx, f.db, tester, s, []string{ana, bo, cy}, nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := StopOnReply(ctx, f.db, tester, ana)
+	if err != nil || n != 2 {
+		t.Fatalf("stopped %d, %v; want ana's and bo's in the sequence that stops by domain", n, err)
+	}
+	for _, s := range []struct {
+		seq     string
+		stopped int
+	}{{byDomain.ID, 2}, {other.ID, 0}} {
+		list, _, _ := ListEnrollments(ctx, f.db, s.seq, EnrollmentStopped, "", 10)
+		if len(list) != s.stopped {
+			t.Errorf("sequence %s: %d stopped, want %d", s.seq, len(list), s.stopped)
+		}
+	}
+}

@@ -3,8 +3,11 @@
 -- the sequence's mailboxes. An enrollment is one contact going through one
 -- sequence: it keeps the mailbox it was given (a thread stays in one
 -- inbox), the variant it drew, the position of the last step it finished
--- and when the next one is due (unix milliseconds). Editing a live
--- sequence changes only the steps an enrollment has not reached.
+-- and when the next one is due (unix milliseconds). A step keeps its id and
+-- its position for good (a step inserted between two gets a position
+-- between theirs, hence REAL): editing a live sequence changes only the
+-- steps an enrollment has not reached, and the ledger's (enrollment, step)
+-- key keeps protecting the steps it has.
 CREATE TABLE sequences (
 	seq          INTEGER PRIMARY KEY,
 	id           TEXT NOT NULL UNIQUE,
@@ -29,7 +32,7 @@ CREATE TABLE sequence_steps (
 	seq          INTEGER PRIMARY KEY,
 	id           TEXT NOT NULL UNIQUE,
 	sequence_id  TEXT NOT NULL REFERENCES sequences (id) ON DELETE CASCADE,
-	position     INTEGER NOT NULL,
+	position     REAL NOT NULL,
 	kind         TEXT NOT NULL CHECK (kind IN ('email', 'wait', 'task')),
 	template_id  TEXT REFERENCES templates (id) ON DELETE RESTRICT,
 	variant_id   TEXT REFERENCES templates (id) ON DELETE RESTRICT,
@@ -52,7 +55,7 @@ CREATE TABLE enrollments (
 	variant      TEXT NOT NULL DEFAULT 'a' CHECK (variant IN ('a', 'b')),
 	state        TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused', 'finished', 'stopped')),
 	stop_reason  TEXT NOT NULL DEFAULT '',
-	done_position INTEGER NOT NULL DEFAULT -1,
+	done_position REAL NOT NULL DEFAULT -1,
 	next_at      INTEGER NOT NULL,
 	created_at   DATETIME NOT NULL,
 	updated_at   DATETIME NOT NULL,
