@@ -33,17 +33,17 @@ const maxEnrollBatch = 1000
 
 // Enrollment is one contact going through one sequence.
 type Enrollment struct {
-	Seq          int64     `db:"seq" json:"-"`
-	ID           string    `db:"id" json:"id"`
-	SequenceID   string    `db:"sequence_id" json:"sequence_id"`
-	ContactID    string    `db:"contact_id" json:"contact_id"`
-	MailboxID    string    `db:"mailbox_id" json:"mailbox_id"`
-	Variant      string    `db:"variant" json:"variant"`
-	State        string    `db:"state" json:"state"`
-	StopReason   string    `db:"stop_reason" json:"stop_reason,omitempty"`
-	DonePosition float64   `db:"done_position" json:"-"`
+	Seq          int64   `db:"seq" json:"-"`
+	ID           string  `db:"id" json:"id"`
+	SequenceID   string  `db:"sequence_id" json:"sequence_id"`
+	ContactID    string  `db:"contact_id" json:"contact_id"`
+	MailboxID    string  `db:"mailbox_id" json:"mailbox_id"`
+	Variant      string  `db:"variant" json:"variant"`
+	State        string  `db:"state" json:"state"`
+	StopReason   string  `db:"stop_reason" json:"stop_reason,omitempty"`
+	DonePosition float64 `db:"done_position" json:"-"`
 	// StepsDone counts the sequence's steps it finished.
-	StepsDone int `db:"steps_done" json:"steps_done"`
+	StepsDone    int       `db:"steps_done" json:"steps_done"`
 	NextAtMillis int64     `db:"next_at" json:"-"`
 	CreatedAt    time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt    time.Time `db:"updated_at" json:"updated_at"`
