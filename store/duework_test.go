@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +119,39 @@ func BenchmarkDueWork(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Finished jobs go after 30 days; the system's own (the scheduler's many
+// passes) after a day; running ones stay.
+func TestPruneJobs(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenCatalogFile(t)
+	now := time.Now().UTC()
+	for _, j := range []struct {
+		id, by string
+		age    time.Duration
+		finish bool
+	}{
+		{"old-user", "user:u1", 31 * 24 * time.Hour, true}, {"recent-user", "user:u1", 2 * 24 * time.Hour, true},
+		{"old-system", "system:scheduler", 2 * 24 * time.Hour, true}, {"recent-system", "system:scheduler", time.Hour, true},
+		{"running", "system:scheduler", 40 * 24 * time.Hour, false},
+	} {
+		if err := InsertJob(ctx, db.W, &Job{ID: j.id, Kind: "k", CreatedBy: j.by, CreatedAt: now.Add(-j.age)}); err != nil {
+			t.Fatal(err)
+		}
+		if j.finish {
+			if err := FinishJob(ctx, db.W, j.id, JobDone, "", "", now.Add(-j.age)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := PruneJobs(ctx, db.W, now.Add(-30*24*time.Hour), now.Add(-24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	var left []string
+	db.R.Select(&left, `SELECT id FROM jobs ORDER BY id`)
+	if strings.Join(left, ",") != "recent-system,recent-user,running" {
+		t.Fatalf("left %v", left)
+	}
 }

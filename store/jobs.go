@@ -98,9 +98,12 @@ func ListJobs(ctx context.Context, q sqlx.QueryerContext, workspaceID string, li
 	return js, err
 }
 
-// PruneJobs removes the jobs that finished before a moment.
-func PruneJobs(ctx context.Context, x sqlx.ExecerContext, before time.Time) (int64, error) {
-	res, err := x.ExecContext(ctx, `DELETE FROM jobs WHERE finished_at < ? AND state IN ('done', 'failed', 'interrupted')`, before)
+// PruneJobs removes the jobs that finished before a moment, and those the
+// system started (the scheduler's passes, many a day) that finished before
+// systemBefore.
+func PruneJobs(ctx context.Context, x sqlx.ExecerContext, before, systemBefore time.Time) (int64, error) {
+	res, err := x.ExecContext(ctx, `DELETE FROM jobs WHERE state IN ('done', 'failed', 'interrupted')
+		AND (finished_at < ? OR (finished_at < ? AND created_by LIKE 'system:%'))`, before, systemBefore)
 	if err != nil {
 		return 0, err
 	}

@@ -245,7 +245,7 @@ func (m *Manager) janitor(ctx context.Context, every time.Duration) {
 			if err := m.startPurge(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("hard deletion job", "err", err)
 			}
-			if _, err := store.PruneJobs(ctx, m.catalog.W, time.Now().Add(-jobKeep)); err != nil && ctx.Err() == nil {
+			if _, err := store.PruneJobs(ctx, m.catalog.W, time.Now().Add(-jobKeep), time.Now().Add(-systemJobKeep)); err != nil && ctx.Err() == nil {
 				m.log.Error("pruning finished jobs", "err", err)
 			}
 			if err := m.RemoveLeftovers(ctx); err != nil && ctx.Err() == nil {

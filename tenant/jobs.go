@@ -22,8 +22,11 @@ const (
 	// DefaultJobDrain is how long Close waits for running jobs to finish
 	// before it cancels them.
 	DefaultJobDrain = 30 * time.Second
-	// jobKeep is how long a finished job's row is kept.
-	jobKeep = 30 * 24 * time.Hour
+	// jobKeep is how long a finished job's row is kept; systemJobKeep that
+	// of a job the system started (a send pass runs every time a step is
+	// due).
+	jobKeep       = 30 * 24 * time.Hour
+	systemJobKeep = 24 * time.Hour
 	// progressWriteEvery bounds the catalog writes of a job's progress.
 	progressWriteEvery = time.Second
 )
