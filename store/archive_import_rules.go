@@ -126,7 +126,8 @@ func importTables() []importTable {
 		{"sequence_steps", bySeq, []importRule{
 			uuidRule("id"),
 			uuidRule("sequence_id"),
-			{"position", fmt.Sprintf(`typeof(position) = 'integer' AND position BETWEEN 0 AND %d`, maxSequenceSteps), "a whole number from 0"},
+			// REAL: a step inserted between two takes a position between theirs.
+			{"position", `typeof(position) IN ('real', 'integer') AND position >= 0 AND position < 1e9`, "a number from 0"},
 			enumRule("kind", []string{StepEmail, StepWait, StepTask}),
 			{"template_id", `(kind = 'email') = (template_id IS NOT NULL)`, "set for an email step, and only then"},
 			refRule("template_id"),
@@ -145,7 +146,7 @@ func importTables() []importTable {
 			enumRule("variant", []string{"a", "b"}),
 			enumRule("state", []string{EnrollmentActive, EnrollmentPaused, EnrollmentFinished, EnrollmentStopped}),
 			oneLineRule("stop_reason", 0, 100),
-			{"done_position", `typeof(done_position) = 'integer' AND done_position >= -1`, "a whole number from -1"},
+			{"done_position", `typeof(done_position) IN ('real', 'integer') AND done_position >= -1 AND done_position < 1e9`, "a number from -1"},
 			intRule("next_at"),
 			timeRule("created_at"),
 			timeRule("updated_at"),

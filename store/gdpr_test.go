@@ -158,7 +158,9 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 			back = append(back, `DROP TABLE `+name)
 		}
 	}
-	for _, stmt := range append(back, `PRAGMA user_version = 1`) {
+	// Dropped in any order: the foreign keys between them are not checked.
+	back = append([]string{`PRAGMA foreign_keys = OFF`}, back...)
+	for _, stmt := range append(back, `PRAGMA foreign_keys = ON`, `PRAGMA user_version = 1`) {
 		if _, err := db.W.Exec(stmt); err != nil {
 			t.Fatal(err)
 		}
