@@ -14,10 +14,11 @@ import (
 // person waits for.
 const checkTimeout = 30 * time.Second
 
-// sealer seals mailbox passwords with the workspace's key.
+// sealer seals mailbox secrets (the password, the DKIM key) with the
+// workspace's key, each for its purpose.
 func (s *Service) sealer(ctx context.Context) store.SealFunc {
-	return func(mailboxID, password string) (string, error) {
-		return s.Seal(ctx, store.MailboxPasswordPurpose(mailboxID), password)
+	return func(purpose, secret string) (string, error) {
+		return s.Seal(ctx, purpose, secret)
 	}
 }
 
