@@ -96,14 +96,14 @@ func (s *Server) editMailbox(w http.ResponseWriter, r *http.Request) {
 }
 
 // mailboxValues are a mailbox's settings as its form holds them; never
-// its password.
+// its password nor its DKIM key.
 func mailboxValues(mb *store.Mailbox) url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"name": mb.Name, "from_name": mb.FromName, "from_email": mb.FromEmail, "reply_to": mb.ReplyTo,
 		"smtp_host": mb.SMTPHost, "smtp_port": strconv.Itoa(mb.SMTPPort), "tls_mode": mb.TLSMode, "username": mb.Username,
 		"daily_limit": strconv.Itoa(mb.DailyLimit), "gap_min_seconds": strconv.Itoa(mb.GapMin), "gap_max_seconds": strconv.Itoa(mb.GapMax),
 		"window_start": mb.WindowStart, "window_end": mb.WindowEnd, "time_zone": mb.TimeZone,
-		"ramp_per_day": strconv.Itoa(mb.RampPerDay), "state": mb.State} {
+		"ramp_per_day": strconv.Itoa(mb.RampPerDay), "state": mb.State, "dkim_selector": mb.DKIMSelector} {
 		v.Set(k, s)
 	}
 	for _, d := range mb.WindowDays {
@@ -165,12 +165,14 @@ func containsString(list []string, s string) bool {
 }
 
 // mailboxInput reads the form. Every setting is in the form, so each is
-// set; an empty password keeps the one set.
+// set; an empty password or DKIM key keeps the one set, an empty selector
+// turns signing off.
 func mailboxInput(f *form) (store.MailboxInput, error) {
 	text := func(k string) *string { v := f.Get(k); return &v }
 	in := store.MailboxInput{Name: text("name"), FromName: text("from_name"), FromEmail: text("from_email"), ReplyTo: text("reply_to"),
 		SMTPHost: text("smtp_host"), TLSMode: text("tls_mode"), Username: text("username"), Password: text("password"),
-		WindowStart: text("window_start"), WindowEnd: text("window_end"), TimeZone: text("time_zone")}
+		WindowStart: text("window_start"), WindowEnd: text("window_end"), TimeZone: text("time_zone"),
+		DKIMSelector: text("dkim_selector"), DKIMKey: text("dkim_private_key"), DKIMGenerate: text("dkim_generate")}
 	if st := f.Get("state"); st != "" {
 		in.State = &st
 	}

@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 
 	"atrium/store"
@@ -27,6 +28,9 @@ type Env interface {
 	// Decorate adds to a message what every one carries (the
 	// unsubscribe headers and link) for the enrolled contact.
 	Decorate(ctx context.Context, m *Message, e *store.DueEnrollment) error
+	// DKIM gives the signing options of a mailbox, its key unsealed (see
+	// DKIMOptions); nil when the mailbox has no key: it sends unsigned.
+	DKIM(ctx context.Context, mb *store.Mailbox) (*dkim.SignOptions, error)
 }
 
 // Retries of a message the server refused for now (4xx), or that could
@@ -82,7 +86,8 @@ func (s *Sender) Run(ctx context.Context) (Pass, error) {
 	if err != nil {
 		return p, err
 	}
-	run := &pass{Sender: s, p: &p, conns: map[string]*smtp.Client{}, mailboxes: map[string]*store.Mailbox{}}
+	run := &pass{Sender: s, p: &p, conns: map[string]*smtp.Client{}, mailboxes: map[string]*store.Mailbox{},
+		signing: map[string]*dkim.SignOptions{}}
 	defer run.closeAll()
 	for i := range due {
 		if ctx.Err() != nil || (s.MaxSends > 0 && p.Sent+p.Failed+p.Unknown >= s.MaxSends) {
@@ -101,6 +106,7 @@ type pass struct {
 	p         *Pass
 	conns     map[string]*smtp.Client
 	mailboxes map[string]*store.Mailbox
+	signing   map[string]*dkim.SignOptions // by mailbox; nil for none
 }
 
 func (r *pass) closeAll() {
@@ -282,7 +288,13 @@ func (r *pass) deliver(ctx context.Context, e *store.DueEnrollment, step *store.
 	if err != nil {
 		return err
 	}
-	out, cause := r.converse(ctx, mb, msg.From.Address, msg.To.Address, body)
+	// A key that cannot be read is the mailbox's trouble, like a password
+	// that cannot: the message waits and the mailbox's health says why.
+	out := temporary
+	body, cause := r.sign(ctx, mb, body)
+	if cause == nil {
+		out, cause = r.converse(ctx, mb, msg.From.Address, msg.To.Address, body)
+	}
 	now := r.Now()
 	problem := ""
 	if cause != nil {
@@ -323,6 +335,21 @@ func (r *pass) deliver(ctx context.Context, e *store.DueEnrollment, step *store.
 		}
 		return store.DeferEnrollment(ctx, r.DB, e.ID, now.Add(unknownRecheck))
 	}
+}
+
+// sign signs the message with the mailbox's DKIM key, when it has one.
+// The options are kept for the pass: parsing a key for every message
+// would cost more than the signature.
+func (r *pass) sign(ctx context.Context, mb *store.Mailbox, body []byte) ([]byte, error) {
+	opts, ok := r.signing[mb.ID]
+	if !ok {
+		var err error
+		if opts, err = r.Env.DKIM(ctx, mb); err != nil {
+			return nil, err
+		}
+		r.signing[mb.ID] = opts
+	}
+	return Sign(body, opts)
 }
 
 // healthOf is what a mailbox's health records of an outcome: a refusal of

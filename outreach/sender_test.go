@@ -10,16 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 
 	"atrium/outreach/smtptest"
 	"atrium/store"
 )
 
-// testEnv is the workspace around the sender: a password as is, a
-// suppression list in memory.
+// testEnv is the workspace around the sender: a password and a DKIM key
+// as is, a suppression list in memory.
 type testEnv struct {
 	password string
+	dkimKey  string      // PEM; "" sends unsigned
+	headers  [][2]string // more header fields Decorate adds
 	mu       sync.Mutex
 	blocked  map[string]string
 }
@@ -38,7 +41,14 @@ func (e *testEnv) Suppress(_ context.Context, email, reason, _ string) error {
 }
 func (e *testEnv) Decorate(_ context.Context, m *Message, en *store.DueEnrollment) error {
 	m.Headers = append(m.Headers, [2]string{"X-Test-Enrollment", en.ID})
+	m.Headers = append(m.Headers, e.headers...)
 	return nil
+}
+func (e *testEnv) DKIM(_ context.Context, mb *store.Mailbox) (*dkim.SignOptions, error) {
+	if e.dkimKey == "" {
+		return nil, nil
+	}
+	return DKIMOptions(mb, e.dkimKey)
 }
 
 var actor = store.Actor{Kind: "system", ID: "test"}

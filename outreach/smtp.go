@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -206,18 +207,24 @@ func NewMessageID(from string) string {
 	return strconv.FormatInt(time.Now().UnixNano(), 36) + "." + hex.EncodeToString(r) + "@" + domain
 }
 
-// Send sends one message through an open conversation.
-func Send(c *smtp.Client, m *Message) error {
+// Send sends one message through an open conversation, DKIM-signed when
+// sign is not nil.
+func Send(c *smtp.Client, m *Message, sign *dkim.SignOptions) error {
 	body, err := m.Bytes()
 	if err != nil {
+		return err
+	}
+	if body, err = Sign(body, sign); err != nil {
 		return err
 	}
 	return c.SendMail(m.From.Address, []string{m.To.Address}, bytes.NewReader(body))
 }
 
 // SendTest sends a short message from mailbox mb to the address to: the
-// "send a test email" of a mailbox's page.
-func SendTest(ctx context.Context, s Server, mb *store.Mailbox, to string) error {
+// "send a test email" of a mailbox's page. It is signed as the mailbox's
+// messages are (sign nil: unsigned), so the test shows whether the
+// signature verifies at the other end.
+func SendTest(ctx context.Context, s Server, mb *store.Mailbox, to string, sign *dkim.SignOptions) error {
 	addr, err := mail.ParseAddress(to)
 	if err != nil {
 		return store.FieldError("to", "%q is not an email address.", to)
@@ -233,7 +240,7 @@ func SendTest(ctx context.Context, s Server, mb *store.Mailbox, to string) error
 		Text: "This is a test message sent by Atrium from the mailbox \"" + mb.Name + "\".\n\n" +
 			"If you can read it, the mailbox can send.\n",
 	}
-	if err := Send(c, msg); err != nil {
+	if err := Send(c, msg, sign); err != nil {
 		return err
 	}
 	return c.Quit()

@@ -34,7 +34,7 @@ func TestSendTest_EachTLSMode(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			ts := smtptest.NewServer(t, tc.opts)
-			if err := SendTest(ctx, serverOf(ts, tc.mode), testMailbox(), "client@example.org"); err != nil {
+			if err := SendTest(ctx, serverOf(ts, tc.mode), testMailbox(), "client@example.org", nil); err != nil {
 				t.Fatal(err)
 			}
 			msgs := ts.Messages()
@@ -81,7 +81,7 @@ func TestCheck_ShowsTheServersWords(t *testing.T) {
 		}
 		return nil
 	})
-	if err := SendTest(ctx, serverOf(ts, store.TLSStartTLS), testMailbox(), "ghost@example.org"); err == nil || !strings.Contains(err.Error(), "No such user here") {
+	if err := SendTest(ctx, serverOf(ts, store.TLSStartTLS), testMailbox(), "ghost@example.org", nil); err == nil || !strings.Contains(err.Error(), "No such user here") {
 		t.Fatalf("refused recipient: %v", err)
 	}
 	closed := serverOf(ts, store.TLSStartTLS)

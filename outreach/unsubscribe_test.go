@@ -27,7 +27,7 @@ func TestUnsubscribeHeaders(t *testing.T) {
 	const url = "https://crm.example.com/u/AbC-123_x"
 	m := &Message{From: mail.Address{Address: "ana@example.com"}, To: mail.Address{Address: "bo@example.org"}, Subject: "Hello",
 		Text: "Hi Bo" + UnsubscribeFooter(url), Headers: UnsubscribeHeaders(url)}
-	if err := Send(c, m); err != nil {
+	if err := Send(c, m, nil); err != nil {
 		t.Fatal(err)
 	}
 	msgs := ts.Messages()

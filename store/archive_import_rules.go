@@ -341,8 +341,9 @@ func importTableNames() []string {
 	return names
 }
 
-// mailboxRules are validateMailbox's checks. The password is emptied by
-// every import (it was sealed with another workspace's key).
+// mailboxRules are validateMailbox's checks. The password and the DKIM key
+// (and its record) are emptied by every import: they were sealed with
+// another workspace's key.
 func mailboxRules() []importRule {
 	between := func(col string, min, max any) importRule {
 		return importRule{col, fmt.Sprintf(`typeof(%[1]s) = 'integer' AND %[1]s BETWEEN %v AND %v`, col, min, max), fmt.Sprintf("a whole number from %v to %v", min, max)}
@@ -375,6 +376,10 @@ func mailboxRules() []importRule {
 		textRule("last_error", 0, 2000),
 		intRule("failures"),
 		nullableTimeRule("last_checked_at"),
+		{"dkim_selector", fmt.Sprintf(`typeof(dkim_selector) = 'text' AND length(dkim_selector) <= %d AND dkim_selector NOT GLOB '*[^a-z0-9.-]*'`, maxDKIMSelector),
+			"empty or a DNS name of letters, digits and hyphens"},
+		textRule("dkim_key", 0, 4*maxDKIMKeyPEM), // emptied after the checks
+		oneLineRule("dkim_record", 0, 4*maxDKIMKeyPEM),
 		timeRule("created_at"),
 		timeRule("updated_at"),
 	}

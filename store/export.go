@@ -129,7 +129,7 @@ func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string
 // scrubSnapshot removes from the snapshot what must not leave: API key
 // hashes, and the replication tables Litestream keeps in every file.
 func scrubSnapshot(ctx context.Context, snap *DB) error {
-	for _, stmt := range []string{`DELETE FROM api_keys`, `DELETE FROM job_reports`, `UPDATE mailboxes SET password = ''`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
+	for _, stmt := range []string{`DELETE FROM api_keys`, `DELETE FROM job_reports`, ForgetMailboxSecretsSQL, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
 		if _, err := snap.W.ExecContext(ctx, stmt); err != nil {
 			return err
 		}

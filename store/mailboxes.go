@@ -44,9 +44,9 @@ const (
 	maxGapSeconds   = 86_400
 )
 
-// Mailbox is one of the workspace's sending accounts. Its password is kept
-// sealed (see tenant.Service.Seal) and never leaves: PasswordSet says
-// whether there is one.
+// Mailbox is one of the workspace's sending accounts. Its password and its
+// DKIM private key are kept sealed (see tenant.Service.Seal) and never
+// leave: PasswordSet and DKIMSet say whether there is one.
 type Mailbox struct {
 	Seq           int64        `db:"seq" json:"-"`
 	ID            string       `db:"id" json:"id"`
@@ -60,6 +60,10 @@ type Mailbox struct {
 	Username      string       `db:"username" json:"username"`
 	Password      string       `db:"password" json:"-"` // sealed
 	PasswordSet   bool         `db:"-" json:"password_set"`
+	DKIMSelector  string       `db:"dkim_selector" json:"dkim_selector"`
+	DKIMKey       string       `db:"dkim_key" json:"-"` // sealed
+	DKIMSet       bool         `db:"-" json:"dkim_set"`
+	DKIMRecord    string       `db:"dkim_record" json:"dkim_record"` // the public TXT record
 	DailyLimit    int          `db:"daily_limit" json:"daily_limit"`
 	GapMin        int          `db:"gap_min" json:"gap_min_seconds"`
 	GapMax        int          `db:"gap_max" json:"gap_max_seconds"`
@@ -98,11 +102,17 @@ type MailboxInput struct {
 	TimeZone    *string   `json:"time_zone"`
 	RampPerDay  *int      `json:"ramp_per_day"`
 	State       *string   `json:"state"`
+	// DKIM: a selector "" turns signing off; an empty key keeps the one
+	// set; DKIMGenerate ("ed25519" or "rsa") makes a new key.
+	DKIMSelector *string `json:"dkim_selector"`
+	DKIMKey      *string `json:"dkim_private_key"`
+	DKIMGenerate *string `json:"dkim_generate"`
 }
 
-// SealFunc seals a mailbox's password for the mailbox id; the workspace
-// service gives it (store knows no keys).
-type SealFunc func(mailboxID, password string) (string, error)
+// SealFunc seals a mailbox's secret for its purpose
+// (MailboxPasswordPurpose, MailboxDKIMPurpose); the workspace service
+// gives it (store knows no keys).
+type SealFunc func(purpose, secret string) (string, error)
 
 // MailboxPasswordPurpose is where a mailbox's sealed password belongs.
 func MailboxPasswordPurpose(mailboxID string) string { return "mailbox:" + mailboxID + ":password" }
@@ -116,7 +126,7 @@ func ListMailboxes(ctx context.Context, db *DB, cursorText string, limit int) ([
 		key: func(m Mailbox) cursor { return cursor{m.Seq} },
 	})
 	for i := range ms {
-		ms[i].PasswordSet = ms[i].Password != ""
+		ms[i].PasswordSet, ms[i].DKIMSet = ms[i].Password != "", ms[i].DKIMKey != ""
 	}
 	return ms, next, err
 }
@@ -132,7 +142,7 @@ func getMailbox(ctx context.Context, q sqlx.QueryerContext, id string) (*Mailbox
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, Errorf(ENotFound, "That mailbox does not exist.")
 	}
-	m.PasswordSet = m.Password != ""
+	m.PasswordSet, m.DKIMSet = m.Password != "", m.DKIMKey != ""
 	return &m, err
 }
 
@@ -153,10 +163,10 @@ func CreateMailbox(ctx context.Context, db *DB, a Actor, in MailboxInput, seal S
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.NamedExecContext(ctx, `INSERT INTO mailboxes (id, name, from_name, from_email, reply_to, smtp_host, smtp_port,
 			tls_mode, username, password, daily_limit, gap_min, gap_max, window_start, window_end, window_days, time_zone,
-			ramp_per_day, ramp_start, state, created_at, updated_at)
+			ramp_per_day, ramp_start, state, dkim_selector, dkim_key, dkim_record, created_at, updated_at)
 			VALUES (:id, :name, :from_name, :from_email, :reply_to, :smtp_host, :smtp_port, :tls_mode, :username, :password,
 			:daily_limit, :gap_min, :gap_max, :window_start, :window_end, :window_days, :time_zone, :ramp_per_day, :ramp_start,
-			:state, :created_at, :updated_at)`, m)
+			:state, :dkim_selector, :dkim_key, :dkim_record, :created_at, :updated_at)`, m)
 		if err != nil {
 			return err
 		}
@@ -192,7 +202,8 @@ func UpdateMailbox(ctx context.Context, db *DB, a Actor, id string, in MailboxIn
 			reply_to = :reply_to, smtp_host = :smtp_host, smtp_port = :smtp_port, tls_mode = :tls_mode, username = :username,
 			password = :password, daily_limit = :daily_limit, gap_min = :gap_min, gap_max = :gap_max, window_start = :window_start,
 			window_end = :window_end, window_days = :window_days, time_zone = :time_zone, ramp_per_day = :ramp_per_day,
-			ramp_start = :ramp_start, state = :state, updated_at = :updated_at WHERE id = :id`, &m)
+			ramp_start = :ramp_start, state = :state, dkim_selector = :dkim_selector, dkim_key = :dkim_key,
+			dkim_record = :dkim_record, updated_at = :updated_at WHERE id = :id`, &m)
 		if err != nil {
 			return err
 		}
@@ -246,9 +257,14 @@ func ForgetSealedSecrets(ctx context.Context, db *DB) error {
 	if err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'mailboxes'`); err != nil || n == 0 {
 		return err
 	}
-	_, err := db.W.ExecContext(ctx, `UPDATE mailboxes SET password = ''`)
+	_, err := db.W.ExecContext(ctx, ForgetMailboxSecretsSQL)
 	return err
 }
+
+// ForgetMailboxSecretsSQL empties what was sealed with a workspace's key
+// (the password, the DKIM key and so its record): for an export, an import
+// and a restore as new.
+const ForgetMailboxSecretsSQL = `UPDATE mailboxes SET password = '', dkim_key = '', dkim_record = ''`
 
 func defaultSMTPPort(tlsMode string) int {
 	switch tlsMode {
@@ -297,13 +313,13 @@ func applyMailboxInput(m *Mailbox, in MailboxInput, seal SealFunc) error {
 		if len(*in.Password) > maxSMTPPassword || strings.ContainsAny(*in.Password, "\r\n") {
 			return FieldError("password", "The password must be one line of at most %d characters.", maxSMTPPassword)
 		}
-		sealed, err := seal(m.ID, *in.Password)
+		sealed, err := seal(MailboxPasswordPurpose(m.ID), *in.Password)
 		if err != nil {
 			return err
 		}
 		m.Password = sealed
 	}
-	return nil
+	return applyDKIM(m, in, seal)
 }
 
 var (
@@ -430,7 +446,7 @@ func capitalizeFirst(s string) string {
 }
 
 // mailboxChanges are the settings that differ, for the audit log; a
-// password is recorded as changed, never with its value.
+// password or a DKIM key is recorded as changed, never with its value.
 func mailboxChanges(before, after *Mailbox) map[string]Change {
 	ch := map[string]Change{}
 	add := func(field string, b, a any) {
@@ -454,8 +470,12 @@ func mailboxChanges(before, after *Mailbox) map[string]Change {
 	add("time_zone", before.TimeZone, after.TimeZone)
 	add("ramp_per_day", before.RampPerDay, after.RampPerDay)
 	add("state", before.State, after.State)
+	add("dkim_selector", before.DKIMSelector, after.DKIMSelector)
 	if before.Password != after.Password {
 		ch["password"] = Change{Before: before.Password != "", After: "changed"}
+	}
+	if before.DKIMKey != after.DKIMKey {
+		ch["dkim_private_key"] = Change{Before: before.DKIMKey != "", After: map[bool]string{true: "changed", false: "removed"}[after.DKIMKey != ""]}
 	}
 	return ch
 }

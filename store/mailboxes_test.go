@@ -10,7 +10,9 @@ import (
 )
 
 // testSeal stands in for the workspace service's sealing.
-func testSeal(id, password string) (string, error) { return "sealed(" + id + "," + password + ")", nil }
+func testSeal(purpose, secret string) (string, error) {
+	return "sealed(" + purpose + "," + secret + ")", nil
+}
 
 func mustMailbox(tb testing.TB, db *DB, in MailboxInput) *Mailbox {
 	tb.Helper()
@@ -31,7 +33,7 @@ func TestMailboxes_CreateAndDefaults(t *testing.T) {
 	m := mustMailbox(t, db, validMailbox())
 	if m.TLSMode != TLSStartTLS || m.SMTPPort != 587 || m.DailyLimit != 30 || m.GapMin != 90 || m.GapMax != 180 ||
 		m.WindowStart != "09:00" || m.WindowEnd != "17:00" || m.WindowDays.String() != "1,2,3,4,5" || m.TimeZone != "UTC" ||
-		m.State != MailboxActive || !m.PasswordSet || m.Password != "sealed("+m.ID+",s3cret)" {
+		m.State != MailboxActive || !m.PasswordSet || m.Password != "sealed("+MailboxPasswordPurpose(m.ID)+",s3cret)" {
 		t.Fatalf("%+v", m)
 	}
 	tls := validMailbox()
@@ -110,7 +112,7 @@ func TestMailboxes_UpdateKeepsPasswordAndRestartsRamp(t *testing.T) {
 		t.Fatalf("resuming did not restart the ramp: %v → %v, %v", m.RampStart, resumed.RampStart, err)
 	}
 	changed, err := UpdateMailbox(ctx, db, tester, m.ID, MailboxInput{Password: ptr("new")}, testSeal)
-	if err != nil || changed.Password != "sealed("+m.ID+",new)" {
+	if err != nil || changed.Password != "sealed("+MailboxPasswordPurpose(m.ID)+",new)" {
 		t.Fatalf("%+v, %v", changed, err)
 	}
 	if err := RecordMailboxHealth(ctx, db, m.ID, "535 authentication failed", resumed.UpdatedAt); err != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
+
 	"atrium/outreach"
 	"atrium/store"
 )
@@ -14,10 +16,11 @@ import (
 // person waits for.
 const checkTimeout = 30 * time.Second
 
-// sealer seals mailbox passwords with the workspace's key.
+// sealer seals mailbox secrets (the password, the DKIM key) with the
+// workspace's key, each for its purpose.
 func (s *Service) sealer(ctx context.Context) store.SealFunc {
-	return func(mailboxID, password string) (string, error) {
-		return s.Seal(ctx, store.MailboxPasswordPurpose(mailboxID), password)
+	return func(purpose, secret string) (string, error) {
+		return s.Seal(ctx, purpose, secret)
 	}
 }
 
@@ -76,7 +79,24 @@ func (s *Service) SendTestEmail(ctx context.Context, id, to string) (problem str
 	}
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	return s.recordHealth(ctx, id, outreach.SendTest(ctx, srv, mb, to))
+	sign, err := s.dkimOptions(ctx, mb)
+	if err != nil {
+		return "", err
+	}
+	return s.recordHealth(ctx, id, outreach.SendTest(ctx, srv, mb, to, sign))
+}
+
+// dkimOptions are the DKIM signing options of a mailbox, its key unsealed;
+// nil when it has none.
+func (s *Service) dkimOptions(ctx context.Context, mb *store.Mailbox) (*dkim.SignOptions, error) {
+	if mb.DKIMKey == "" {
+		return nil, nil
+	}
+	keyPEM, err := s.Unseal(ctx, store.MailboxDKIMPurpose(mb.ID), mb.DKIMKey)
+	if err != nil {
+		return nil, store.FieldError("dkim_private_key", "The DKIM key of this mailbox cannot be read (it was kept with another key, after an import or a restore as new): paste it again or generate a new one.")
+	}
+	return outreach.DKIMOptions(mb, keyPEM)
 }
 
 // recordHealth keeps the outcome of a conversation with a mailbox's

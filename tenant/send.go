@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
+
 	"atrium/outreach"
 	"atrium/store"
 )
@@ -44,6 +46,10 @@ func (e senderEnv) Password(ctx context.Context, mb *store.Mailbox) (string, err
 		return "", nil
 	}
 	return e.svc.Unseal(ctx, store.MailboxPasswordPurpose(mb.ID), mb.Password)
+}
+
+func (e senderEnv) DKIM(ctx context.Context, mb *store.Mailbox) (*dkim.SignOptions, error) {
+	return e.svc.dkimOptions(ctx, mb)
 }
 
 func (e senderEnv) Suppressed(ctx context.Context, email string) (string, error) {
