@@ -168,6 +168,15 @@ func (r *pass) email(ctx context.Context, e *store.DueEnrollment, step *store.St
 		return err
 	}
 	now := r.Now()
+	if mb.Username != "" && mb.Password == "" {
+		// Its password was left behind (an import, a restore as new):
+		// trying would only fail, and fail the enrollments.
+		r.p.Deferred++
+		if err := store.RecordMailboxHealth(ctx, r.DB, mb.ID, "The account has no password: enter it on the account's page.", now); err != nil {
+			return err
+		}
+		return store.DeferEnrollment(ctx, r.DB, e.ID, now.Add(pausedRecheck))
+	}
 	if slot, ok, err := r.slot(ctx, mb, now); err != nil || !ok || slot.After(now) {
 		if err != nil {
 			return err

@@ -87,7 +87,8 @@ func newSenderFixture(t *testing.T, mb store.MailboxInput, contacts int) *sender
 	f.env = &testEnv{password: f.srv.Password, blocked: map[string]string{}}
 	mb.Name, mb.FromName, mb.FromEmail = ptr("Sales"), ptr("Ana"), ptr("ana@acme.example")
 	mb.SMTPHost, mb.SMTPPort, mb.TLSMode, mb.Username = ptr(f.srv.Host), ptr(f.srv.Port), ptr("none"), ptr(f.srv.Username)
-	m, err := store.CreateMailbox(ctx, db, actor, mb, func(string, string) (string, error) { return "", nil })
+	mb.Password = ptr("set") // the test Env gives the server's password
+	m, err := store.CreateMailbox(ctx, db, actor, mb, func(_, secret string) (string, error) { return "sealed:" + secret, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,3 +336,20 @@ func TestSender_CutOffIsUnknownUntilSettled(t *testing.T) {
 }
 
 var testLog = slogDiscard()
+
+// An account whose password was left behind (an import, a restore as new)
+// is not tried: its enrollments wait instead of failing.
+func TestSender_NoPasswordWaits(t *testing.T) {
+	ctx := context.Background()
+	f := newSenderFixture(t, store.MailboxInput{GapMin: ptr(0), GapMax: ptr(0)}, 2)
+	if _, err := f.db.W.Exec(store.ForgetMailboxSecretsSQL); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.run(t); p.Sent != 0 || p.Deferred != 2 || p.Failed != 0 || len(f.srv.Messages()) != 0 {
+		t.Fatalf("%+v", p)
+	}
+	mb, _ := store.GetMailbox(ctx, f.db, f.mailbox)
+	if !strings.Contains(mb.LastError, "no password") {
+		t.Fatalf("health %q", mb.LastError)
+	}
+}

@@ -250,16 +250,36 @@ func RecordMailboxHealth(ctx context.Context, db *DB, id, errMsg string, at time
 
 // ForgetSealedSecrets empties the sealed secrets of a workspace file that
 // becomes another workspace (a restore as new): they were sealed with the
-// source's key and are to be entered again. A file from before mailboxes
-// existed has none.
+// source's key and are to be entered again; until then its sequences are
+// paused (PauseSendingSQL). The file may be of an older schema (a restore
+// to a moment before an upgrade; it is migrated when first opened): only
+// the tables and columns it has are touched.
 func ForgetSealedSecrets(ctx context.Context, db *DB) error {
-	var n int
-	if err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'mailboxes'`); err != nil || n == 0 {
+	var cols []string
+	if err := db.R.SelectContext(ctx, &cols, `SELECT name FROM pragma_table_info('mailboxes')
+		WHERE name IN ('password', 'dkim_key', 'dkim_record')`); err != nil || len(cols) == 0 {
 		return err
 	}
-	_, err := db.W.ExecContext(ctx, ForgetMailboxSecretsSQL)
+	sets := make([]string, len(cols))
+	for i, c := range cols {
+		sets[i] = c + " = ''"
+	}
+	if _, err := db.W.ExecContext(ctx, `UPDATE mailboxes SET `+strings.Join(sets, ", ")); err != nil {
+		return err
+	}
+	var n int
+	if err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sequences'`); err != nil || n == 0 {
+		return err
+	}
+	_, err := db.W.ExecContext(ctx, PauseSendingSQL)
 	return err
 }
+
+// PauseSendingSQL pauses the active sequences of a file whose accounts
+// lost their secrets (an import, a restore as new): nothing is sent, and
+// nothing fails for want of a password, until someone enters them and
+// resumes.
+const PauseSendingSQL = `UPDATE sequences SET state = 'paused' WHERE state = 'active'`
 
 // ForgetMailboxSecretsSQL empties what was sealed with a workspace's key
 // (the password, the DKIM key and so its record): for an export, an import

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -262,5 +264,44 @@ func TestStopOnReply(t *testing.T) {
 		if len(list) != s.stopped {
 			t.Errorf("sequence %s: %d stopped, want %d", s.seq, len(list), s.stopped)
 		}
+	}
+}
+
+// A workspace taken in from an archive has its accounts' secrets emptied
+// and its sequences paused: nothing is sent, or failed for want of a
+// password, before someone enters them and resumes.
+func TestImport_PausesSending(t *testing.T) {
+	ctx := context.Background()
+	f := newSequenceFixture(t)
+	s := f.sequence(t)
+	if _, err := SetSequenceState(ctx, f.db, tester, s.ID, SequenceActive); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "export.zip")
+	out, _ := os.Create(archive)
+	if _, err := ExportWorkspace(ctx, f.db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	p, _, err := ExtractArchive(archive, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateImport(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(p, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := GetSequence(ctx, db, s.ID)
+	if err != nil || got.State != SequencePaused {
+		t.Fatalf("imported sequence %+v, %v", got, err)
+	}
+	var secrets int
+	db.R.Get(&secrets, `SELECT count(*) FROM mailboxes WHERE password <> ''`)
+	if secrets != 0 {
+		t.Fatal("a sealed password came in")
 	}
 }
