@@ -105,7 +105,12 @@ func TestLifecycle_ConcurrentWithRequests(t *testing.T) {
 		}
 		return err
 	})
-	time.Sleep(3 * time.Second)
+	// At least 3 s, and until each operation ran (a loaded machine under
+	// -race is slow to move a workspace), at most 60 s.
+	for start := time.Now(); time.Since(start) < 3*time.Second ||
+		(time.Since(start) < time.Minute && (restores.Load() == 0 || moves.Load() < 2 || trashes.Load() == 0)); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	stop.Store(true)
 	wg.Wait()
 	if len(errs) > 0 {

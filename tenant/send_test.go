@@ -154,7 +154,13 @@ func TestSend_KilledWhileSending(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(200+rand.IntN(400)) * time.Millisecond)
+		// Killed while it sends: once it delivered one more message (a
+		// loaded machine starts it slowly), at a random moment after.
+		before := len(srv.Messages())
+		for deadline := time.Now().Add(30 * time.Second); len(srv.Messages()) == before && len(srv.Messages()) < 500 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		var exit *exec.ExitError
@@ -167,7 +173,8 @@ func TestSend_KilledWhileSending(t *testing.T) {
 		t.Fatal("nothing was sent while the server was being killed: the test did not test")
 	}
 
-	// The rest, to the end, without kills.
+	// The rest, to the end, without kills, and fast.
+	srv.SetDelay(0)
 	m = mustOpenJobManager(t, dir, Options{Now: clockAhead(offset)})
 	ctx := context.Background()
 	for {

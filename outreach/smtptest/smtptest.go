@@ -101,6 +101,14 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.messages...)
 }
 
+// SetDelay changes how long the server takes to answer a message's final
+// dot (see Options.Delay).
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
 // Reject makes the server answer with err at a stage ("mail", "rcpt",
 // "data") for the values fn chooses; nil accepts everything again.
 func (s *Server) Reject(fn func(stage, value string) error) {
@@ -164,8 +172,9 @@ func (se *session) Data(r io.Reader) error {
 	se.msg.Data = b
 	se.s.mu.Lock()
 	se.s.messages = append(se.s.messages, se.msg)
+	delay := se.s.delay
 	se.s.mu.Unlock()
-	time.Sleep(se.s.delay)
+	time.Sleep(delay)
 	return nil
 }
 
