@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,7 +121,7 @@ func (s *Server) renderMailboxForm(w http.ResponseWriter, r *http.Request, statu
 	page := mailboxFormPage{Mailbox: mb}
 	for i, name := range weekdayNames {
 		n := strconv.Itoa(i + 1)
-		page.Days = append(page.Days, weekday{N: i + 1, Name: name, Checked: containsString(f.Values["window_days"], n)})
+		page.Days = append(page.Days, weekday{N: i + 1, Name: name, Checked: slices.Contains(f.Values["window_days"], n)})
 	}
 	v := s.newView(r, title)
 	v.Section = "email-accounts"
@@ -153,15 +154,6 @@ func weekdayList(days store.Weekdays) string {
 		names[i] = name(d)
 	}
 	return strings.Join(names, ", ")
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // mailboxInput reads the form. Every setting is in the form, so each is

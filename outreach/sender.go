@@ -444,8 +444,3 @@ func classify(err error, afterDot bool) outcome {
 	}
 	return temporary
 }
-
-// String names an outcome, for logs.
-func (o outcome) String() string {
-	return [...]string{"delivered", "refused", "not delivered yet", "unknown"}[o]
-}
