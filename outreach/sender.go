@@ -63,6 +63,12 @@ type Sender struct {
 	// MaxSends bounds the messages of one pass, so the workspaces share
 	// the job runner's slots.
 	MaxSends int
+	// Yield is how long a pass rests after each enrollment, as a share of
+	// the time the enrollment took (1: as long again). Sending is
+	// background work: pages people wait for get the CPU it leaves. Real
+	// accounts wait 90 s or more between two messages, so the rest costs
+	// nothing there; it only bounds a burst.
+	Yield float64
 }
 
 // Pass is what one pass did.
@@ -93,8 +99,12 @@ func (s *Sender) Run(ctx context.Context) (Pass, error) {
 		if ctx.Err() != nil || (s.MaxSends > 0 && p.Sent+p.Failed+p.Unknown >= s.MaxSends) {
 			break
 		}
+		began := time.Now()
 		if err := run.advance(ctx, &due[i]); err != nil {
 			return p, err
+		}
+		if s.Yield > 0 {
+			time.Sleep(time.Duration(float64(time.Since(began)) * s.Yield))
 		}
 	}
 	return p, ctx.Err()

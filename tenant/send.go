@@ -14,13 +14,19 @@ import (
 // before it yields its slot: the workspaces with due steps take turns.
 const maxSendsPerPass = 20
 
+// sendYield makes a send pass rest as long as it worked (see
+// outreach.Sender.Yield): two passes at once take at most one core's worth
+// of a two-core machine, and the pages keep the other.
+const sendYield = 1.0
+
 // sendJob is the send kind of due work: one pass of the sender over the
 // leased workspace, then the index says when its next step is due. The
 // index is written inside a workspace transaction, which an enrollment or
 // an activation cannot interleave with: they raise it again after.
 func (m *Manager) sendJob(ctx context.Context, run *JobRun, _ time.Time) (any, error) {
 	svc := m.Service(run.Lease)
-	s := &outreach.Sender{DB: run.Lease.DB, Env: senderEnv{svc}, Now: m.now, TLS: m.smtpTLS, Log: m.log, MaxSends: maxSendsPerPass}
+	s := &outreach.Sender{DB: run.Lease.DB, Env: senderEnv{svc}, Now: m.now, TLS: m.smtpTLS, Log: m.log, MaxSends: maxSendsPerPass,
+		Yield: sendYield}
 	pass, err := s.Run(ctx)
 	if err != nil {
 		return pass, err
