@@ -93,7 +93,7 @@ func (s *Sender) Run(ctx context.Context) (Pass, error) {
 		return p, err
 	}
 	run := &pass{Sender: s, p: &p, conns: map[string]*smtp.Client{}, mailboxes: map[string]*store.Mailbox{},
-		signing: map[string]*dkim.SignOptions{}}
+		signing: map[string]*dkim.SignOptions{}, renderer: store.NewRenderer(s.DB), healthy: map[string]bool{}}
 	defer run.closeAll()
 	for i := range due {
 		if ctx.Err() != nil || (s.MaxSends > 0 && p.Sent+p.Failed+p.Unknown >= s.MaxSends) {
@@ -116,7 +116,11 @@ type pass struct {
 	p         *Pass
 	conns     map[string]*smtp.Client
 	mailboxes map[string]*store.Mailbox
-	signing   map[string]*dkim.SignOptions // by mailbox; nil for none
+	renderer  *store.Renderer
+	// healthy are the mailboxes whose success this pass recorded: one
+	// write, not one per message.
+	healthy map[string]bool
+	signing map[string]*dkim.SignOptions // by mailbox; nil for none
 }
 
 func (r *pass) closeAll() {
@@ -258,7 +262,7 @@ func (r *pass) compose(ctx context.Context, e *store.DueEnrollment, step *store.
 	if e.Variant == "b" && step.VariantID.Valid {
 		tmpl = step.VariantID.String
 	}
-	rendered, err := store.RenderTemplate(ctx, r.DB, tmpl, e.ContactID)
+	rendered, err := r.renderer.Render(ctx, tmpl, e.ContactID)
 	if code := store.ErrorCode(err); code == store.EValidation || code == store.ENotFound {
 		r.Log.Warn("a sequence's template cannot be sent", "sequence", e.SequenceID, "step", step.ID, "err", err)
 		return nil, nil, nil
@@ -319,7 +323,7 @@ func (r *pass) deliver(ctx context.Context, e *store.DueEnrollment, step *store.
 	if cause != nil {
 		problem = cause.Error()
 	}
-	if err := store.RecordMailboxHealth(ctx, r.DB, mb.ID, healthOf(out, problem), now); err != nil {
+	if err := r.recordHealth(ctx, mb, healthOf(out, problem), now); err != nil {
 		return err
 	}
 	switch {
@@ -369,6 +373,20 @@ func (r *pass) sign(ctx context.Context, mb *store.Mailbox, body []byte) ([]byte
 		r.signing[mb.ID] = opts
 	}
 	return Sign(body, opts)
+}
+
+// recordHealth records a conversation's outcome as the mailbox's health: a
+// problem each time, a success once a pass (the health says the same after
+// every further one).
+func (r *pass) recordHealth(ctx context.Context, mb *store.Mailbox, problem string, now time.Time) error {
+	if problem == "" && r.healthy[mb.ID] {
+		return nil
+	}
+	if err := store.RecordMailboxHealth(ctx, r.DB, mb.ID, problem, now); err != nil {
+		return err
+	}
+	r.healthy[mb.ID] = problem == ""
+	return nil
 }
 
 // healthOf is what a mailbox's health records of an outcome: a refusal of

@@ -256,15 +256,47 @@ func bodySize(s string) string {
 // not found. A custom field deleted since the template was saved renders
 // empty (or as its fallback).
 func RenderTemplate(ctx context.Context, db *DB, templateID, contactID string) (*mailmerge.Message, error) {
-	t, err := getTemplate(ctx, db.R, templateID)
+	return NewRenderer(db).Render(ctx, templateID, contactID)
+}
+
+// Renderer renders a workspace's templates for many contacts, reading and
+// parsing each template, and the merge fields, once: the sender's pass
+// renders one template for every contact it sends to.
+type Renderer struct {
+	db     *DB
+	known  *mailmerge.Known
+	parsed map[string]*mailmerge.Email
+}
+
+// NewRenderer returns a Renderer of the workspace in db.
+func NewRenderer(db *DB) *Renderer { return &Renderer{db: db, parsed: map[string]*mailmerge.Email{}} }
+
+// Render renders a template for a contact, as RenderTemplate does.
+func (r *Renderer) Render(ctx context.Context, templateID, contactID string) (*mailmerge.Message, error) {
+	e, err := r.template(ctx, templateID)
 	if err != nil {
 		return nil, err
 	}
-	c, err := getContact(ctx, db.R, contactID)
+	c, err := getContact(ctx, r.db.R, contactID)
 	if err != nil {
 		return nil, err
 	}
-	known, err := knownMergeFields(ctx, db.R)
+	if r.known == nil {
+		known, err := knownMergeFields(ctx, r.db.R)
+		if err != nil {
+			return nil, err
+		}
+		r.known = &known
+	}
+	m := e.Render(MergeData(c, *r.known))
+	return &m, nil
+}
+
+func (r *Renderer) template(ctx context.Context, id string) (*mailmerge.Email, error) {
+	if e := r.parsed[id]; e != nil {
+		return e, nil
+	}
+	t, err := getTemplate(ctx, r.db.R, id)
 	if err != nil {
 		return nil, err
 	}
@@ -272,8 +304,8 @@ func RenderTemplate(ctx context.Context, db *DB, templateID, contactID string) (
 	if err != nil {
 		return nil, templateError(err)
 	}
-	m := e.Render(MergeData(c, known))
-	return &m, nil
+	r.parsed[id] = e
+	return e, nil
 }
 
 // RenderDraft renders a subject and body not saved yet for a contact of
