@@ -32,14 +32,9 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	if err := m.parseNone(fs, args); err != nil {
 		return err
 	}
-	if *publicURL == "" {
-		*publicURL = "http://" + *addr
-	}
-	u, err := tenant.ParsePublicURL(*publicURL)
-	if err != nil {
-		return usagef("--public-url: %s.", err)
-	}
-	m.PublicURL = u
+	// Without the flag, the config's public_url, else the listen address
+	// (see openFor).
+	m.PublicURL, m.listenURL = *publicURL, "http://"+*addr
 	trustedProxies, err := handlers.ParseTrustedProxies(*proxyList)
 	switch {
 	case err != nil:

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -82,6 +83,9 @@ type Main struct {
 	// PublicURL is the instance's address as people reach it, the base of
 	// links in emails (serve sets it; see tenant.Options.PublicURL).
 	PublicURL string
+	// listenURL is the public URL when neither PublicURL nor the config
+	// gives one: serve's own address.
+	listenURL string
 
 	Manager *tenant.Manager
 	Logger  *slog.Logger
@@ -144,6 +148,7 @@ Commands:
   workspace restore ID [--at RFC3339] [--as-new NAME]
                                                   restore a workspace from its replica
   workspace move ID --region R                    move a workspace to another region
+  workspace plan ID PLAN                          give a workspace one of the config's plans (limits and quotas)
   workspace export ID -o FILE                     write a workspace's export archive
   workspace import FILE [--name N] [--owner EMAIL] [--region R]
                                                   make a workspace from an archive or a .db file
@@ -195,6 +200,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			"undelete": m.cmdWorkspaceUndelete,
 			"export":   m.cmdWorkspaceExport,
 			"import":   m.cmdWorkspaceImport,
+			"plan":     m.cmdWorkspacePlan,
 		})
 	case "backup":
 		return m.dispatch(ctx, "backup", rest, map[string]command{"status": m.cmdBackupStatus, "verify": m.cmdBackupVerify})
@@ -309,6 +315,15 @@ func (m *Main) openFor(ctx context.Context, recovering bool) error {
 	cfg, err := tenant.LoadConfig(configPath, m.DataDir)
 	if err != nil {
 		return err
+	}
+	fromConfig := m.PublicURL == "" && cfg.PublicURL != ""
+	if raw := cmp.Or(m.PublicURL, cfg.PublicURL, m.listenURL); raw != "" {
+		if m.PublicURL, err = tenant.ParsePublicURL(raw); err != nil {
+			if fromConfig {
+				return fmt.Errorf("the public_url in %s: %w", configPath, err)
+			}
+			return usagef("--public-url: %s.", err)
+		}
 	}
 	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger, Recover: recovering,
 		MaxJobs: m.MaxJobs, MaxJobsPerWorkspace: m.MaxJobsPerWorkspace, PublicURL: m.PublicURL})

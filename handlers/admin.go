@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+
+	"github.com/gorilla/mux"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,12 +30,15 @@ type adminPage struct {
 	Prev, Next                int // page numbers; 0 when there is none
 	// Suppressions is the instance-wide suppression list.
 	Suppressions instanceSuppressions
+	// Plans are the config's plan names, for the plan pickers.
+	Plans []string
 }
 
 type adminWorkspace struct {
 	tenant.Info
 	Members int
 	Backup  tenant.BackupStatus
+	Use     tenant.ConsoleUse
 }
 
 // admin lists the instance's workspaces, a page at a time, with their
@@ -63,6 +68,7 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	page.Plans = s.tenants.Config().PlanNames()
 	page.Catalog = s.tenants.CatalogBackupStatus(r.Context())
 	if page.Trashed, err = s.tenants.ListTrashed(r.Context()); err != nil {
 		s.serverError(w, r, err)
@@ -91,11 +97,31 @@ func (s *Server) adminRows(r *http.Request, infos []tenant.Info) ([]adminWorkspa
 	if err != nil {
 		return nil, err
 	}
+	uses, err := s.tenants.ConsoleUses(r.Context(), infos, counts)
+	if err != nil {
+		return nil, err
+	}
 	rows := make([]adminWorkspace, len(infos))
 	for i, info := range infos {
-		rows[i] = adminWorkspace{Info: info, Members: counts[info.ID], Backup: statuses[i]}
+		rows[i] = adminWorkspace{Info: info, Members: counts[info.ID], Backup: statuses[i], Use: uses[i]}
 	}
 	return rows, nil
+}
+
+// setWorkspacePlan gives a workspace one of the config's plans.
+func (s *Server) setWorkspacePlan(w http.ResponseWriter, r *http.Request) {
+	id, err := tenant.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	p, err := s.tenants.SetPlan(r.Context(), id, r.PostForm.Get("plan"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The workspace is now on the "+p.Name+" plan: "+p.Summary()+".")
+	http.Redirect(w, r, "/admin?"+r.PostForm.Get("back"), http.StatusSeeOther)
 }
 
 // matchingWorkspaces keeps those whose name or id contains q, ignoring case.

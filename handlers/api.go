@@ -91,6 +91,14 @@ func (s *Server) apiAuthenticate(next http.Handler) http.Handler {
 			s.apiFail(w, r, store.Errorf(store.EForbidden, "This API key is read-only."))
 			return
 		}
+		if err := s.admit(w, r, c.svc, c.lease.ID, c.key.ID); err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		if err := c.svc.CountAPICall(r.Context()); err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiCallerKey{}, c)))
 	})
 }

@@ -13,8 +13,10 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case store.EUnauthorized:
 		return http.StatusUnauthorized
-	case store.EForbidden:
+	case store.EForbidden, store.EQuota:
 		return http.StatusForbidden
+	case store.ERateLimited:
+		return http.StatusTooManyRequests
 	case store.ENotFound:
 		return http.StatusNotFound
 	case store.EConflict:

@@ -43,6 +43,7 @@ type Server struct {
 	pages      *pages
 	cookies    *sessions.CookieStore
 	limiter    *loginLimiter
+	buckets    *buckets // request rates per workspace and API key
 	imports    importUploads
 	trustProxy bool
 	// trustedProxies are the X-Forwarded-For hops skipped besides the peer.
@@ -72,6 +73,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		pages:          pg,
 		cookies:        newCookieStore(keys),
 		limiter:        newLoginLimiter(),
+		buckets:        newBuckets(),
 		trustProxy:     cfg.TrustProxy,
 		trustedProxies: cfg.TrustedProxies,
 		static:         http.StripPrefix("/static/", http.FileServer(http.FS(staticFS))),
@@ -126,6 +128,7 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)
 	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
 	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
+	account.Handle("/admin/workspaces/{id}/plan", s.requireSuperadmin(http.HandlerFunc(s.setWorkspacePlan))).Methods(http.MethodPost)
 	account.Handle("/admin/suppressions", s.requireSuperadmin(http.HandlerFunc(s.addInstanceSuppression))).Methods(http.MethodPost)
 	account.Handle("/admin/suppressions/delete", s.requireSuperadmin(http.HandlerFunc(s.removeInstanceSuppression))).Methods(http.MethodPost)
 

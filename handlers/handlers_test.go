@@ -146,6 +146,7 @@ var userRoutes = []route{
 	{"POST", "/logout-everywhere", ""},
 	{"GET", "/admin", ""},
 	{"POST", "/admin/suppressions", ""},
+	{"POST", "/admin/workspaces/{id}/plan", ""},
 	{"POST", "/admin/suppressions/delete", ""},
 }
 

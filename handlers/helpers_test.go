@@ -27,7 +27,15 @@ type testServer struct {
 
 func newTestServer(tb testing.TB) *testServer {
 	tb.Helper()
-	m, err := tenant.Open(context.Background(), tenant.Options{DataDir: tb.TempDir()})
+	return newTestServerWith(tb, tenant.Options{})
+}
+
+// newTestServerWith starts a server whose Manager has opts, on a fresh data
+// directory.
+func newTestServerWith(tb testing.TB, opts tenant.Options) *testServer {
+	tb.Helper()
+	opts.DataDir = tb.TempDir()
+	m, err := tenant.Open(context.Background(), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -386,6 +386,14 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 	if enc == "" {
 		enc = store.EncodingUTF8
 	}
+	if up.isStarted() {
+		http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts", "import", up.ID), http.StatusSeeOther)
+		return
+	}
+	if err := wc.svc.StartingImport(r.Context(), int64(up.Total)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if up.start() {
 		_, err := s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
 			JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: view.Header, Rows: up.Total,
@@ -445,7 +453,11 @@ func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
 	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding"),
 		ImportSuppressed: r.URL.Query().Get("suppressed") == "import"}
-	res, err := c.svc.ImportContacts(r.Context(), c.actor, body, opt)
+	err := c.svc.StartingImport(r.Context(), -1)
+	var res *store.ImportResult
+	if err == nil {
+		res, err = c.svc.ImportContacts(r.Context(), c.actor, body, opt)
+	}
 	if err != nil {
 		if tooLarge(err) {
 			err = store.Errorf(store.ETooLarge, "The CSV is larger than %d MiB.", maxUploadBytes>>20)

@@ -311,6 +311,10 @@ func (s *Server) workspace(next http.Handler) http.Handler {
 		}
 		defer lease.Release()
 		svc := s.tenants.Service(lease)
+		if err := s.admit(w, r, svc, id, ""); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		s.noteSignIn(r, svc)
 		ctx := context.WithValue(r.Context(), workspaceKey, &workspaceCtx{ws: ws, lease: lease, svc: svc, role: role})
 		next.ServeHTTP(w, r.WithContext(ctx))

@@ -107,6 +107,8 @@ type settingsPage struct {
 	WindowErr  string
 	Retention  store.Retention
 	Backup     *tenant.BackupStatus
+	Plan       *tenant.Plan
+	Quotas     []tenant.QuotaUse
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
@@ -125,6 +127,10 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	page := settingsPage{SizeBytes: s.tenants.Size(wc.ws)}
 	var err error
 	if page.Retention, err = store.GetRetention(r.Context(), wc.lease.DB); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if page.Plan, page.Quotas, err = wc.svc.QuotaUses(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

@@ -31,6 +31,11 @@ type Env interface {
 	// DKIM gives the signing options of a mailbox, its key unsealed (see
 	// DKIMOptions); nil when the mailbox has no key: it sends unsigned.
 	DKIM(ctx context.Context, mb *store.Mailbox) (*dkim.SignOptions, error)
+	// SendingAllowed says when the workspace's plan lets it send again:
+	// the zero time when it may now, else the end of its quota's day.
+	SendingAllowed(ctx context.Context) (time.Time, error)
+	// CountSent counts a delivered message against the plan's quota.
+	CountSent()
 }
 
 // Retries of a message the server refused for now (4xx), or that could
@@ -201,6 +206,13 @@ func (r *pass) email(ctx context.Context, e *store.DueEnrollment, step *store.St
 		r.p.Deferred++
 		return store.DeferEnrollment(ctx, r.DB, e.ID, slot)
 	}
+	if until, err := r.Env.SendingAllowed(ctx); err != nil || !until.IsZero() {
+		if err != nil {
+			return err
+		}
+		r.p.Deferred++
+		return store.DeferEnrollment(ctx, r.DB, e.ID, until)
+	}
 	if why, err := r.Env.Suppressed(ctx, e.ContactEmail); err != nil || why != "" {
 		if err != nil {
 			return err
@@ -329,6 +341,7 @@ func (r *pass) deliver(ctx context.Context, e *store.DueEnrollment, step *store.
 	switch {
 	case out == delivered:
 		r.p.Sent++
+		r.Env.CountSent()
 		return store.MessageSentAndAdvance(ctx, r.DB, m, step.Position, now, now)
 	case out == permanent:
 		r.p.Failed++

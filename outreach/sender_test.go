@@ -27,6 +27,8 @@ type testEnv struct {
 	blocked  map[string]string
 }
 
+func (e *testEnv) SendingAllowed(context.Context) (time.Time, error)        { return time.Time{}, nil }
+func (e *testEnv) CountSent()                                               {}
 func (e *testEnv) Password(context.Context, *store.Mailbox) (string, error) { return e.password, nil }
 func (e *testEnv) Suppressed(_ context.Context, email string) (string, error) {
 	e.mu.Lock()

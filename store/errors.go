@@ -12,6 +12,8 @@ const (
 	ENotFound     = "not_found"
 	EConflict     = "conflict"
 	EForbidden    = "forbidden"
+	EQuota        = "quota_exceeded" // a plan's quota would be passed
+	ERateLimited  = "rate_limited"
 	EValidation   = "validation"
 	ETooLarge     = "too_large"
 	EUnavailable  = "unavailable"

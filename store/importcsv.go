@@ -36,6 +36,10 @@ type ImportOptions struct {
 	// address to reason, which the catalog holds (tenant.Service gives it);
 	// the workspace's own list is read from its file.
 	InstanceSuppressed map[string]string
+	// CheckCreated, when set, is asked before the import commits with the
+	// number of contacts it creates; an error undoes the whole import (a
+	// quota that concurrent writes made too small for it).
+	CheckCreated func(created int) error
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
@@ -138,6 +142,11 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 		load := func() error {
 			if err := im.rows(head, cr, complete); err != nil {
 				return err
+			}
+			if opt.CheckCreated != nil {
+				if err := opt.CheckCreated(res.Created); err != nil {
+					return err
+				}
 			}
 			return audit(ctx, tx, a, "contact.import", KindContact, "", map[string]Change{
 				"created": {After: res.Created}, "updated": {After: res.Updated}, "skipped": {After: res.Skipped}, "failed": {After: res.Failed},

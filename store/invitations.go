@@ -105,3 +105,13 @@ func RevokeInvitation(ctx context.Context, db *Catalog, workspaceID, id string) 
 	}
 	return nil
 }
+
+// MemberAndInvitationCount is a workspace's members and pending
+// invitations: the seats it uses or has promised.
+func MemberAndInvitationCount(ctx context.Context, q sqlx.QueryerContext, workspaceID string) (int64, error) {
+	var n int64
+	err := sqlx.GetContext(ctx, q, &n, `SELECT (SELECT count(*) FROM memberships WHERE workspace_id = ?)
+		+ (SELECT count(*) FROM invitations WHERE workspace_id = ? AND accepted_by = '' AND expires_at > ?)`,
+		workspaceID, workspaceID, time.Now().UTC())
+	return n, err
+}

@@ -38,6 +38,8 @@ type Workspace struct {
 	// Pristine says the file is still the empty template and has never
 	// been opened, so it has no replica; see the catalog schema.
 	Pristine bool `db:"pristine" json:"-"`
+	// Plan names the workspace's plan in the config; "" is the default.
+	Plan string `db:"plan" json:"plan"`
 }
 
 // InsertWorkspace adds a catalog row.
@@ -153,6 +155,22 @@ func expectOne(res sql.Result, err error, notMatched error) error {
 func DeleteWorkspaceRow(ctx context.Context, x sqlx.ExtContext, id string) error {
 	_, err := x.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ? AND state = 'creating'`, id)
 	return err
+}
+
+// WorkspacePlan returns the plan name of a workspace ("" for the default).
+func WorkspacePlan(ctx context.Context, q sqlx.QueryerContext, id string) (string, error) {
+	var plan string
+	err := sqlx.GetContext(ctx, q, &plan, `SELECT plan FROM workspaces WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", Errorf(ENotFound, "Workspace %s does not exist.", id)
+	}
+	return plan, err
+}
+
+// SetWorkspacePlan gives a live workspace a plan.
+func SetWorkspacePlan(ctx context.Context, x sqlx.ExtContext, id, plan string) error {
+	res, err := x.ExecContext(ctx, `UPDATE workspaces SET plan = ? WHERE id = ? AND state IN ('active', 'trashed')`, plan, id)
+	return expectOne(res, err, Errorf(ENotFound, "Workspace %s does not exist.", id))
 }
 
 // GetWorkspace returns the catalog row of id in any state.

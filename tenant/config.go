@@ -30,6 +30,16 @@ type Config struct {
 	// DeletionGrace is the config key deletion-grace, a Go duration such as
 	// 168h; empty means DefaultDeletionGrace.
 	DeletionGrace string `yaml:"deletion-grace"`
+	// Plans are the named sets of limits and quotas a workspace can have
+	// (see plans.go); DefaultPlan is the plan of workspaces given none.
+	Plans       map[string]*Plan `yaml:"plans"`
+	DefaultPlan string           `yaml:"default_plan"`
+	// MasterKeyFile is where the master key is kept (<data>/master.key when
+	// empty; ATRIUM_MASTER_KEY overrides both). PublicURL is the base of
+	// links in emails when neither --public-url nor ATRIUM_PUBLIC_URL
+	// gives one.
+	MasterKeyFile string `yaml:"master_key_file"`
+	PublicURL     string `yaml:"public_url"`
 
 	grace time.Duration
 }
@@ -97,6 +107,16 @@ func LoadConfig(path, dataDir string) (*Config, error) {
 func (c *Config) resolve(dataDir string) error {
 	if err := c.parseGrace(); err != nil {
 		return err
+	}
+	if err := c.resolvePlans(); err != nil {
+		return err
+	}
+	if c.MasterKeyFile != "" {
+		abs, err := filepath.Abs(c.MasterKeyFile)
+		if err != nil {
+			return err
+		}
+		c.MasterKeyFile = abs
 	}
 	if len(c.Regions) == 0 {
 		c.Regions = map[string]*Region{DefaultRegion: nil}

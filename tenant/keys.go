@@ -65,9 +65,10 @@ func (k *keyring) open(sealed, aad []byte) ([]byte, error) {
 	return k.aead.Open(nil, sealed[:n], sealed[n:], aad)
 }
 
-// loadMasterKey reads the master key from the environment or the data
-// directory, making the file (0600) on the first start.
-func loadMasterKey(dataDir string) (*keyring, error) {
+// loadMasterKey reads the master key from the environment or the file
+// path (<data>/master.key unless the config's master_key_file names
+// another), making the file (0600) on the first start.
+func loadMasterKey(path string) (*keyring, error) {
 	if v := os.Getenv(MasterKeyEnv); v != "" {
 		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
 		if err != nil || len(key) != keyBytes {
@@ -75,7 +76,6 @@ func loadMasterKey(dataDir string) (*keyring, error) {
 		}
 		return newKeyring(key)
 	}
-	path := filepath.Join(dataDir, masterKeyFile)
 	text, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return createMasterKey(path)
@@ -100,6 +100,9 @@ func loadMasterKey(dataDir string) (*keyring, error) {
 func createMasterKey(path string) (*keyring, error) {
 	key := make([]byte, keyBytes)
 	rand.Read(key)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create the master key's directory: %w", unwrapPathError(err))
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create the master key %s: %w", path, err)

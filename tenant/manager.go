@@ -107,6 +107,9 @@ type Manager struct {
 
 	// publicURL is Options.PublicURL, without a trailing slash.
 	publicURL string
+
+	plans planBook   // each workspace's plan name; see plans.go
+	usage usageMeter // usage counted since the last flush; see usage.go
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -157,7 +160,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	master, err := loadMasterKey(dataDir)
+	master, err := loadMasterKey(cmp.Or(cfg.MasterKeyFile, filepath.Join(dataDir, masterKeyFile)))
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -169,7 +172,8 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, smtpTLS: opts.SMTPTLS, verifier: newVerifier(), kick: make(chan struct{}, 1),
-		now: opts.Now, publicURL: strings.TrimSuffix(cmp.Or(opts.PublicURL, DefaultPublicURL), "/")}
+		plans: planBook{names: map[string]string{}},
+		now:   opts.Now, publicURL: strings.TrimSuffix(cmp.Or(opts.PublicURL, DefaultPublicURL), "/")}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -260,6 +264,7 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 		m.goBackground(func() { m.syncUnreplicated(bg) })
 	}
 	m.goBackground(func() { m.janitor(bg, orDefault(opts.JanitorInterval, DefaultJanitorInterval)) })
+	m.goBackground(func() { m.usageLoop(bg) })
 	if opts.VerifyInterval >= 0 {
 		m.goBackground(func() {
 			m.verifyLoop(bg, orDefault(opts.VerifyInterval, DefaultVerifyInterval),
@@ -346,6 +351,9 @@ func (m *Manager) close() error {
 	// Jobs hold leases: they end before the handles close.
 	m.jobs.close(m.jobDrain)
 	m.bg.Wait()
+	if err := m.flushUsage(context.Background()); err != nil {
+		m.log.Error("cannot record the last usage counts", "err", err)
+	}
 	m.cache.Close()
 	err := m.catalog.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -47,6 +47,12 @@ func (m *Manager) sendJob(ctx context.Context, run *JobRun, _ time.Time) (any, e
 // senderEnv is the sender's view of the workspace service.
 type senderEnv struct{ svc *Service }
 
+func (e senderEnv) SendingAllowed(ctx context.Context) (time.Time, error) {
+	return e.svc.SendingAllowed(ctx)
+}
+
+func (e senderEnv) CountSent() { e.svc.CountSent() }
+
 func (e senderEnv) Password(ctx context.Context, mb *store.Mailbox) (string, error) {
 	if mb.Password == "" {
 		return "", nil

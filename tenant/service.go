@@ -55,6 +55,9 @@ func (s *Service) CreateContact(ctx context.Context, a store.Actor, in store.Con
 	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
 		return nil, err
 	}
+	if err := s.CheckQuota(ctx, QuotaContacts, 1); err != nil {
+		return nil, err
+	}
 	return store.CreateContact(ctx, s.lease.DB, a, in)
 }
 
@@ -96,6 +99,9 @@ func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader
 		if opt.InstanceSuppressed, err = store.InstanceSuppressionMap(ctx, s.m.catalog.R); err != nil {
 			return nil, err
 		}
+	}
+	if opt.CheckCreated, err = s.createdCheck(ctx); err != nil {
+		return nil, err
 	}
 	return store.ImportContactsCSV(ctx, s.lease.DB, a, r, opt)
 }
