@@ -64,6 +64,7 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	r.Handle("/mailboxes/{id}/test", methods{http.MethodPost: s.apiTestMailbox})
 	apiResource(s, r, "/sequences", sequencesAPI)
 	r.Handle("/sequences/{id}/enrollments", methods{http.MethodGet: s.apiEnrollments, http.MethodPost: s.apiEnroll})
+	r.Handle("/sequences/{id}/stats", methods{http.MethodGet: s.apiSequenceStats})
 	r.Handle("/sequences/{id}/activate", methods{http.MethodPost: s.apiSequenceState(store.SequenceActive)})
 	r.Handle("/sequences/{id}/pause", methods{http.MethodPost: s.apiSequenceState(store.SequencePaused)})
 	r.Handle("/messages", methods{http.MethodGet: s.apiMessages})

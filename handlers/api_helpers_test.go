@@ -77,6 +77,7 @@ var apiRouteTable = []route{
 	{"DELETE", "/api/v1/sequences/{id}", "write"},
 	{"GET", "/api/v1/sequences/{id}/enrollments", "read"},
 	{"POST", "/api/v1/sequences/{id}/enrollments", "write"},
+	{"GET", "/api/v1/sequences/{id}/stats", "read"},
 	{"POST", "/api/v1/sequences/{id}/activate", "write"},
 	{"POST", "/api/v1/sequences/{id}/pause", "write"},
 	{"GET", "/api/v1/messages", "read"},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
-	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "suppressions", "unsubscribe",
+	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
 	"templates", "template", "template_form"}
@@ -238,6 +239,7 @@ var templateFuncs = template.FuncMap{
 	"memberName":    memberName,
 	"dealStatuses":  func() []string { return store.DealStatuses },
 	"sub":           func(a, b int) int { return a - b },
+	"percent":       func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
 	"add":           func(a, b int) int { return a + b },
 	"hasPrefix":     strings.HasPrefix,
 	"companySizes":  func() []string { return store.CompanySizes },

@@ -1,6 +1,7 @@
 package outreach
 
 import (
+	"fmt"
 	"hash/fnv"
 	"time"
 
@@ -120,4 +121,28 @@ func AddWait(t time.Time, minutes int, businessDays bool) time.Time {
 		t = t.AddDate(0, 0, 1)
 	}
 	return t
+}
+
+// Holdup says why a mailbox cannot send now, in words for its owner: ""
+// when it can, or only waits out the gap between two messages (the normal
+// pace).
+func Holdup(mb *store.Mailbox, u Usage, now time.Time) string {
+	if mb.State != store.MailboxActive {
+		return "paused"
+	}
+	if mb.Username != "" && mb.Password == "" {
+		return "has no password: enter it on the account's page"
+	}
+	slot, ok := NextSlot(mb, u, now)
+	switch {
+	case !ok:
+		return "has no sending days"
+	case !slot.After(now):
+		return ""
+	case DayStart(mb, now).Equal(u.DayStart) && u.Today >= DailyLimit(mb, now):
+		return fmt.Sprintf("reached its daily limit of %d; sends again %s", DailyLimit(mb, now), slot.In(location(mb)).Format("Mon 15:04 MST"))
+	case !u.Last.IsZero() && !slot.After(u.Last.Add(Gap(mb, u.LastID))):
+		return "" // the gap
+	}
+	return "is outside its sending window until " + slot.In(location(mb)).Format("Mon 15:04 MST")
 }
