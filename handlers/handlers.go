@@ -166,6 +166,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/sequences", write(http.HandlerFunc(s.createSequence))).Methods(http.MethodPost)
 	ws.Handle("/sequences/{sequence}", read(http.HandlerFunc(s.sequence))).Methods(http.MethodGet)
 	ws.Handle("/sequences/{sequence}", write(http.HandlerFunc(s.updateSequence))).Methods(http.MethodPost)
+	ws.Handle("/analytics", read(http.HandlerFunc(s.analytics))).Methods(http.MethodGet)
 	ws.Handle("/sequences/{sequence}/stats", read(http.HandlerFunc(s.sequenceStats))).Methods(http.MethodGet)
 	ws.Handle("/sequences/{sequence}/steps", write(http.HandlerFunc(s.addStep))).Methods(http.MethodPost)
 	ws.Handle("/sequences/{sequence}/steps/{step}/delete", write(http.HandlerFunc(s.removeStep))).Methods(http.MethodPost)

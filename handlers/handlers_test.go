@@ -59,6 +59,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/sequences", "member"},
 	{"GET", "/w/{ws}/sequences/{sequence}", "viewer"},
 	{"POST", "/w/{ws}/sequences/{sequence}", "member"},
+	{"GET", "/w/{ws}/analytics", "viewer"},
 	{"GET", "/w/{ws}/sequences/{sequence}/stats", "viewer"},
 	{"POST", "/w/{ws}/sequences/{sequence}/steps", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/steps/{step}/delete", "member"},

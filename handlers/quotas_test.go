@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"atrium/store"
 	"atrium/tenant"
 )
 
@@ -145,11 +144,7 @@ func TestQuota_ContactsAPIAndUI(t *testing.T) {
 // signs them in.
 func (ts *testServer) mustUserInWorkspace(tb testing.TB, workspaceID, email string) *client {
 	tb.Helper()
-	u, err := store.UserByEmail(tb.Context(), ts.tenants.Catalog().R, email)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ts.mustMember(tb, workspaceID, u, "owner")
+	ts.mustMember(tb, workspaceID, mustUserByEmail(tb, ts, email), "owner")
 	return ts.loggedIn(tb, email)
 }
 

@@ -54,7 +54,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
-	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "suppressions", "unsubscribe",
+	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
 	"templates", "template", "template_form"}

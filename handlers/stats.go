@@ -159,3 +159,51 @@ func dayChart(days []store.DayOutcomes) template.HTML {
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // built here from numbers and dates only
 }
+
+// analyticsPage is the workspace's outreach at a glance: each sequence's
+// outcomes over a period.
+type analyticsPage struct {
+	Rows     []analyticsRow
+	Next     string
+	From, To string
+}
+
+type analyticsRow struct {
+	Sequence store.Sequence
+	Outcomes *store.SequenceOutcomes
+}
+
+// analytics lists the sequences, a page at a time, with their outcomes
+// over the period (the last 30 days unless asked).
+func (s *Server) analytics(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	from, to, err := statsPeriod(r.URL.Query(), time.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, next, err := store.ListSequences(ctx, wc.lease.DB, r.URL.Query().Get("cursor"), store.DefaultLimit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page := analyticsPage{Next: next, From: from.Format(time.DateOnly), To: to.Add(-time.Nanosecond).Format(time.DateOnly)}
+	for i := range list {
+		seq, err := store.GetSequence(ctx, wc.lease.DB, list[i].ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out, err := store.SequenceOutcomesOf(ctx, wc.lease.DB, seq, from, to)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page.Rows = append(page.Rows, analyticsRow{Sequence: *seq, Outcomes: out})
+	}
+	v := s.newView(r, "Analytics")
+	v.Section = "analytics"
+	v.Page = page
+	s.render(w, r, http.StatusOK, "analytics", v)
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"atrium/store"
 	"atrium/tenant"
 )
 
@@ -60,4 +61,35 @@ func TestSequenceStats_APIAndPage(t *testing.T) {
 		}
 	}
 	wantStatus(t, "bad period on the page", c.get("/w/"+a.id+"/sequences/"+a.sequence+"/stats?from=x"), http.StatusUnprocessableEntity)
+}
+
+func TestAnalyticsPage(t *testing.T) {
+	ts := newTestServer(t)
+	ts.mustUser(t, "ana@example.com", false)
+	id := ts.mustWorkspace(t, "Acme", "ana@example.com")
+	c := ts.loggedIn(t, "ana@example.com")
+	page := c.get("/w/" + id + "/analytics")
+	wantStatus(t, "empty analytics", page, http.StatusOK)
+	if !strings.Contains(page.body, "No sequences yet") {
+		t.Errorf("no empty state: %s", mainOf(page.body))
+	}
+	a := ts.mustAPIWorkspace(t, "Globex", "Globex")
+	ts.mustMember(t, a.id, mustUserByEmail(t, ts, "ana@example.com"), "viewer")
+	page = c.get("/w/" + a.id + "/analytics?from=2026-01-01")
+	wantStatus(t, "analytics", page, http.StatusOK)
+	if !strings.Contains(page.body, "Globex launch") || !strings.Contains(page.body, "from 2026-01-01") {
+		t.Errorf("the sequence is not listed: %s", mainOf(page.body))
+	}
+	if strings.Contains(c.get("/w/"+id+"/analytics").body, "Globex launch") {
+		t.Error("another workspace's sequence is listed")
+	}
+}
+
+func mustUserByEmail(tb testing.TB, ts *testServer, email string) *store.User {
+	tb.Helper()
+	u, err := store.UserByEmail(tb.Context(), ts.tenants.Catalog().R, email)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
 }
