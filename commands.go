@@ -60,6 +60,15 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
 	}
+	// Other atrium commands on this data directory come here (see
+	// commands_remote.go), from before the first request is served: a
+	// server that answers takes them. Without the socket they say the
+	// directory is in use, as they did before, so the server still serves.
+	if cli, err := listenCLI(m.Manager, m.Logger); err != nil {
+		m.Logger.Warn("other atrium commands cannot run while this server runs", "err", err)
+	} else {
+		defer cli.Close()
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -70,14 +79,6 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	m.Manager.StartScheduler()
-	// Other atrium commands on this data directory come here (see
-	// commands_remote.go); without the socket they say the directory is
-	// in use, which is what they said before, so the server still serves.
-	if cli, err := listenCLI(m.Manager, m.Logger); err != nil {
-		m.Logger.Warn("other atrium commands cannot run while this server runs", "err", err)
-	} else {
-		defer cli.Close()
-	}
 	m.Logger.Info("atrium is serving", "addr", "http://"+ln.Addr().String(), "data", m.Manager.DataDir())
 	select {
 	case err := <-errc:
