@@ -64,7 +64,7 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	// commands_remote.go), from before the first request is served: a
 	// server that answers takes them. Without the socket they say the
 	// directory is in use, as they did before, so the server still serves.
-	if cli, err := listenCLI(m.Manager, m.Logger); err != nil {
+	if cli, err := listenCLI(m.Manager, m.Logger, sameUser); err != nil {
 		m.Logger.Warn("other atrium commands cannot run while this server runs", "err", err)
 	} else {
 		defer cli.Close()

@@ -137,13 +137,16 @@ func (e *serverRunningError) forward(args []string, stdin []byte, stdout, stderr
 	if err != nil {
 		return exitStatus(fmt.Errorf("cannot tell the current directory to the running server: %w", err), stderr)
 	}
-	if err := json.NewEncoder(e.conn).Encode(remoteRequest{Args: args, Stdin: stdin, Dir: dir}); err != nil {
-		return exitStatus(fmt.Errorf("cannot send the command to the running server on %s: %w", e.dataDir, err), stderr)
-	}
+	// A server that refuses the caller answers without reading the
+	// request, so a failed send is reported only if no answer follows.
+	sendErr := json.NewEncoder(e.conn).Encode(remoteRequest{Args: args, Stdin: stdin, Dir: dir})
 	dec := json.NewDecoder(e.conn)
 	for {
 		var f remoteFrame
-		if err := dec.Decode(&f); err != nil {
+		switch err := dec.Decode(&f); {
+		case err != nil && sendErr != nil:
+			return exitStatus(fmt.Errorf("cannot send the command to the running server on %s: %w", e.dataDir, sendErr), stderr)
+		case err != nil:
 			return exitStatus(fmt.Errorf("the connection to the running server on %s was lost before the command finished; check whether it took effect", e.dataDir), stderr)
 		}
 		stdout.Write(f.Stdout)
@@ -173,8 +176,8 @@ type cliServer struct {
 	log     *slog.Logger
 	ln      *net.UnixListener
 	path    string
-	// allowUID says whether a caller's user may run commands: the
-	// server's own user only (tests put a stricter one).
+	// allowUID says whether a caller's user may run commands: sameUser
+	// (tests pass a stricter one, having no second user at hand).
 	allowUID func(uid int) bool
 
 	ctx      context.Context // of the commands: cancelled when the grace ends
@@ -188,7 +191,7 @@ type cliServer struct {
 // owner-only, then renamed into place, so it is never reachable with a
 // wider mode; the rename replaces a socket a crashed server left (the data
 // directory's lock, which the Manager holds, makes it stale for sure).
-func listenCLI(mgr *tenant.Manager, log *slog.Logger) (*cliServer, error) {
+func listenCLI(mgr *tenant.Manager, log *slog.Logger, allowUID func(uid int) bool) (*cliServer, error) {
 	path := filepath.Join(mgr.DataDir(), socketName)
 	tmp := filepath.Join(mgr.DataDir(), "."+socketName+".new")
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -213,11 +216,14 @@ func listenCLI(mgr *tenant.Manager, log *slog.Logger) (*cliServer, error) {
 		return nil, fmt.Errorf("cannot put the socket for commands at %s: %w", path, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &cliServer{manager: mgr, log: log, ln: ln, path: path, ctx: ctx, cancel: cancel, accepted: make(chan struct{}),
-		allowUID: func(uid int) bool { return uid == os.Getuid() }}
+	s := &cliServer{manager: mgr, log: log, ln: ln, path: path, allowUID: allowUID, ctx: ctx, cancel: cancel, accepted: make(chan struct{})}
 	go s.acceptLoop()
 	return s, nil
 }
+
+// sameUser allows the server's own user only: a command runs with the
+// server's rights over the data, its files and its keys.
+func sameUser(uid int) bool { return uid == os.Getuid() }
 
 func (s *cliServer) acceptLoop() {
 	defer close(s.accepted)
