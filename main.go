@@ -174,6 +174,11 @@ Commands:
   migrate                                         migrate the catalog and every workspace
   check                                           run PRAGMA integrity_check over every file
 
+While 'atrium serve' runs, every other command still works on its data
+directory: it is carried out by the server, through the owner-only socket
+atrium.sock in the data directory, with the same output and exit status.
+restore-all needs the server stopped.
+
 Global flags (each also an environment variable):
   --data DIR       ATRIUM_DATA      where the catalog and workspace files live (default ./data)
   --config FILE    ATRIUM_CONFIG    regions and replication (default ./litestream.yml when present)
