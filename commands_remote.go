@@ -207,7 +207,8 @@ func listenCLI(mgr *tenant.Manager, log *slog.Logger, allowUID func(uid int) boo
 		return nil, err
 	}
 	ln.SetUnlinkOnClose(false) // it is renamed; Close removes it by its name
-	if err := os.Chmod(tmp, 0o600); err == nil {
+	err = os.Chmod(tmp, 0o600)
+	if err == nil {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
