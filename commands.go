@@ -55,6 +55,15 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
 	}
+	// Other atrium commands on this data directory come here (see
+	// commands_remote.go), from before the first request is served: a
+	// server that answers takes them. Without the socket they say the
+	// directory is in use, as they did before, so the server still serves.
+	if cli, err := listenCLI(m.Manager, m.Logger, sameUser); err != nil {
+		m.Logger.Warn("other atrium commands cannot run while this server runs", "err", err)
+	} else {
+		defer cli.Close()
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -29,7 +29,8 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(*out); err == nil {
+	path := m.localPath(*out)
+	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("%s already exists; choose another file or remove it", *out)
 	}
 	if err := m.open(ctx); err != nil {
@@ -40,7 +41,7 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer lease.Release()
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".atrium-export-*.zip")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".atrium-export-*.zip")
 	if err != nil {
 		return fmt.Errorf("cannot write next to %s: %w", *out, err)
 	}
@@ -60,7 +61,7 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
 	if err := store.Audit(ctx, lease.DB, store.Actor{Kind: "system", ID: "cli"}, "workspace.export", "workspace", id); err != nil {
@@ -88,7 +89,7 @@ func (m *Main) cmdWorkspaceImport(ctx context.Context, args []string) error {
 	if err := m.open(ctx); err != nil {
 		return err
 	}
-	w, err := m.Manager.Import(ctx, pos[0], tenant.CreateOptions{Name: *name, OwnerEmail: *owner, Region: *region, Actor: "cli"})
+	w, err := m.Manager.Import(ctx, m.localPath(pos[0]), tenant.CreateOptions{Name: *name, OwnerEmail: *owner, Region: *region, Actor: "cli"})
 	if err != nil {
 		return err
 	}

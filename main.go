@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -32,13 +33,25 @@ func usagef(format string, args ...any) error {
 }
 
 // run executes one command line and returns the exit status: 0 on success,
-// 1 on failure, 2 on bad usage. Errors are one sentence on stderr.
+// 1 on failure, 2 on bad usage. Errors are one sentence on stderr. When
+// `atrium serve` holds the data directory, the command is carried out by that
+// server instead (see commands_remote.go), with what it read of stdin.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	m := NewMain(stdin, stdout, stderr)
+	in := &recordingReader{r: stdin}
+	m := NewMain(in, stdout, stderr)
 	err := m.Run(context.Background(), args)
 	if cerr := m.Close(); err == nil {
 		err = cerr
 	}
+	var running *serverRunningError
+	if errors.As(err, &running) {
+		return running.forward(args, in.read.Bytes(), stdout, stderr)
+	}
+	return exitStatus(err, stderr)
+}
+
+// exitStatus reports err on stderr and returns the exit status it means.
+func exitStatus(err error, stderr io.Writer) int {
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -89,6 +102,12 @@ type Main struct {
 
 	Manager *tenant.Manager
 	Logger  *slog.Logger
+	// sharedManager marks a Main that runs one command sent to a running
+	// server: its Manager is the server's, which Close leaves open.
+	sharedManager bool
+	// workDir, when set, is the directory relative paths in arguments are
+	// taken from: the caller's, for a command sent to a running server.
+	workDir string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -160,6 +179,11 @@ Commands:
   migrate                                         migrate the catalog and every workspace
   check                                           run PRAGMA integrity_check over every file
 
+While 'atrium serve' runs, every other command still works on its data
+directory: it is carried out by the server, through the owner-only socket
+atrium.sock in the data directory, with the same output and exit status.
+restore-all needs the server stopped.
+
 Global flags (each also an environment variable):
   --data DIR       ATRIUM_DATA      where the catalog and workspace files live (default ./data)
   --config FILE    ATRIUM_CONFIG    regions and replication (default ./litestream.yml when present)
@@ -182,6 +206,20 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return usagef("No command given.")
 	}
 	cmd, rest := args[0], args[1:]
+	if m.sharedManager && needsServerStopped(cmd) {
+		return besideServerError(cmd, m.Manager.DataDir())
+	}
+	err := m.runCommand(ctx, cmd, rest)
+	var running *serverRunningError
+	if errors.As(err, &running) && needsServerStopped(cmd) {
+		running.conn.Close()
+		return besideServerError(cmd, running.dataDir)
+	}
+	return err
+}
+
+// runCommand executes one command with its arguments.
+func (m *Main) runCommand(ctx context.Context, cmd string, rest []string) error {
 	switch cmd {
 	case "help", "-h", "--help":
 		fmt.Fprint(m.stdout, usage)
@@ -291,6 +329,9 @@ func (m *Main) open(ctx context.Context) error {
 // openFor opens the Manager; recovering, a missing catalog must come back
 // from its replica (see tenant.Options.Recover).
 func (m *Main) openFor(ctx context.Context, recovering bool) error {
+	if m.sharedManager {
+		return nil // the running server's, whatever --data and --config say
+	}
 	if m.DataDir == "" {
 		return usagef("--data must not be empty.")
 	}
@@ -327,11 +368,29 @@ func (m *Main) openFor(ctx context.Context, recovering bool) error {
 	}
 	m.Manager, err = tenant.Open(ctx, tenant.Options{DataDir: m.DataDir, Config: cfg, MaxOpen: m.MaxOpen, Logger: m.Logger, Recover: recovering,
 		MaxJobs: m.MaxJobs, MaxJobsPerWorkspace: m.MaxJobsPerWorkspace, PublicURL: m.PublicURL})
+	var locked *tenant.LockedError
+	if errors.As(err, &locked) {
+		return serverOrLocked(locked)
+	}
 	return err
 }
 
-// Close releases what Run opened.
+// localPath returns p as the caller means it: a relative path is taken from
+// the caller's working directory, which for a command sent to a running
+// server is not the server's.
+func (m *Main) localPath(p string) string {
+	if m.workDir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(m.workDir, p)
+}
+
+// Close releases what Run opened; a running server's Manager stays open.
 func (m *Main) Close() error {
+	if m.sharedManager {
+		m.Manager = nil
+		return nil
+	}
 	if m.Manager != nil {
 		err := m.Manager.Close()
 		m.Manager = nil

@@ -19,9 +19,17 @@ func lockDataDir(dataDir string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another atrium process is using the data directory %s; stop it first (two processes would replicate the same files and corrupt their backups)", dataDir)
+		return nil, &LockedError{DataDir: dataDir}
 	}
 	return f, nil
+}
+
+// LockedError is Open's answer when another process holds the data
+// directory's lock; the CLI then hands its command to a running server.
+type LockedError struct{ DataDir string }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("another atrium process is using the data directory %s; stop it first (two processes would replicate the same files and corrupt their backups)", e.DataDir)
 }
 
 // warnCABundle says, once per start, that AWS_CA_BUNDLE does not apply to
