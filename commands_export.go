@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -46,12 +47,11 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 		return fmt.Errorf("cannot write next to %s: %w", *out, err)
 	}
 	defer os.Remove(tmp.Name())
-	ws, err := m.Manager.Workspace(ctx, lease.ID)
-	if err != nil {
-		return err
+	archive, manifest, err := m.Manager.Export(ctx, lease)
+	if err == nil {
+		_, err = io.Copy(tmp, archive)
+		archive.Close()
 	}
-	meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
-	manifest, err := store.ExportWorkspace(ctx, lease.DB, meta, m.Manager.DataDir(), tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}

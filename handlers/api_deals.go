@@ -56,5 +56,5 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	s.streamExport(w, r, ws, c.db(), c.actor)
+	s.streamExport(w, r, ws, c.lease, c.actor, s.apiFail)
 }

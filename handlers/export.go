@@ -4,12 +4,14 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 // exportContacts streams every contact matching the list's filters as CSV
@@ -162,21 +164,31 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // SQLite snapshot plus CSV and JSON of every table, and a manifest.
 func (s *Server) exportWorkspace(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	s.streamExport(w, r, wc.ws, wc.lease.DB, s.actor(r))
+	s.streamExport(w, r, wc.ws, wc.lease, s.actor(r), s.fail)
 }
 
 // streamExport writes the export archive of a workspace as a download and
-// records the export in its audit log; the UI and the API both use it.
-func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, ws *store.Workspace, db *store.DB, a store.Actor) {
-	name := fmt.Sprintf("atrium-%s-%s.zip", ws.ID, time.Now().UTC().Format("20060102-150405"))
-	download(w, "application/zip", name)
-	meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
-	if _, err := store.ExportWorkspace(r.Context(), db, meta, s.tenants.DataDir(), w); err != nil {
-		// The archive is cut short, so the download fails visibly.
-		s.log.Error("export workspace", "workspace", ws.ID, "err", err)
+// records the export in its audit log; the UI and the API both use it. The
+// archive is built first (tenant.Manager.Export), so a failure is an
+// error page, not a cut download.
+func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, ws *store.Workspace, lease *tenant.Lease, a store.Actor, fail func(http.ResponseWriter, *http.Request, error)) {
+	f, _, err := s.tenants.Export(r.Context(), lease)
+	if err != nil {
+		fail(w, r, err)
 		return
 	}
-	if err := store.Audit(r.Context(), db, a, "workspace.export", "workspace", ws.ID); err != nil {
+	defer f.Close()
+	name := fmt.Sprintf("atrium-%s-%s.zip", ws.ID, time.Now().UTC().Format("20060102-150405"))
+	download(w, "application/zip", name)
+	if st, err := f.Stat(); err == nil {
+		w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+	}
+	// Audited once built, before it leaves: the client may hold the whole
+	// download before this handler returns.
+	if err := store.Audit(r.Context(), lease.DB, a, "workspace.export", "workspace", ws.ID); err != nil {
 		s.log.Error("audit export", "err", err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		s.log.Warn("export download cut short", "workspace", ws.ID, "err", err)
 	}
 }

@@ -206,7 +206,7 @@ func (r *runner) run(spec JobSpec) {
 }
 
 func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
-	release, err := r.takeSlot(spec.WorkspaceID)
+	release, err := r.takeSlot(r.ctx, spec.WorkspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +229,12 @@ func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
 	return spec.Run(r.ctx, run)
 }
 
-// takeSlot waits for a free slot of the workspace, then of the instance.
-func (r *runner) takeSlot(workspaceID string) (release func(), err error) {
+// takeSlot waits for a free slot of the workspace, then of the instance,
+// until ctx or the runner ends.
+func (r *runner) takeSlot(ctx context.Context, workspaceID string) (release func(), err error) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(r.ctx, stop)()
 	r.mu.Lock()
 	s := r.slots[workspaceID]
 	if s == nil {
@@ -248,16 +252,16 @@ func (r *runner) takeSlot(workspaceID string) (release func(), err error) {
 	}
 	select {
 	case s.ch <- struct{}{}:
-	case <-r.ctx.Done():
+	case <-ctx.Done():
 		leave()
-		return nil, r.ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
 	case r.total <- struct{}{}:
-	case <-r.ctx.Done():
+	case <-ctx.Done():
 		<-s.ch
 		leave()
-		return nil, r.ctx.Err()
+		return nil, ctx.Err()
 	}
 	return func() {
 		<-r.total
@@ -285,6 +289,20 @@ func (r *runner) close(drain time.Duration) {
 		<-finished
 	}
 	r.cancel()
+}
+
+// RunHeavy runs fn in a job slot of the workspace, waiting for one as a
+// queued job would: heavy work done for a request or a command (an
+// export, a restore) is bounded like the jobs and never runs beside
+// another heavy job of the same workspace. Not for use inside a job: it
+// would wait for its own slot.
+func (m *Manager) RunHeavy(ctx context.Context, workspaceID string, fn func() error) error {
+	release, err := m.jobs.takeSlot(ctx, workspaceID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn()
 }
 
 // StartJob runs a piece of background work on the job runner and returns

@@ -51,8 +51,17 @@ func errNoBackup(id string, at time.Time) error {
 // under a new generation, so the history before the restore stays
 // restorable. With opts.AsNew it becomes a new workspace (same region; see
 // giveRestoredCopy for its members) and the original is untouched. Restore
-// works when the local file and Litestream's local state are gone.
-func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (*store.Workspace, error) {
+// works when the local file and Litestream's local state are gone. It
+// runs in a job slot of the workspace (see RunHeavy).
+func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (w *store.Workspace, err error) {
+	err = m.RunHeavy(ctx, id, func() error {
+		w, err = m.restore(ctx, id, opts)
+		return err
+	})
+	return w, err
+}
+
+func (m *Manager) restore(ctx context.Context, id string, opts RestoreOptions) (*store.Workspace, error) {
 	id, err := ParseID(id)
 	if err != nil {
 		return nil, err
