@@ -88,7 +88,12 @@ func (m *Manager) VerifyReplica(ctx context.Context, id string) (Verification, e
 	if w.Pristine {
 		return Verification{}, errNotVerifiable{store.Errorf(store.EInvalid, "Workspace %s has never been opened, so it has no replica to verify yet.", id)}
 	}
-	v, err := m.verify(ctx, id)
+	// Restoring a replica aside is heavy work: it waits for a job slot.
+	var v Verification
+	err = m.RunHeavy(ctx, id, func() (err error) {
+		v, err = m.verify(ctx, id)
+		return err
+	})
 	if err != nil {
 		return v, err
 	}
