@@ -184,7 +184,7 @@ func (m *Main) cmdWorkspaceList(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "ID\tNAME\tREGION\tSTATE\tCREATED\tSIZE")
 	for _, w := range infos {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Name, w.Region, w.State,
-			w.CreatedAt.Format(time.RFC3339), handlers.HumanBytes(w.SizeBytes))
+			w.CreatedAt.Format(time.RFC3339), store.HumanBytes(w.SizeBytes))
 	}
 	return tw.Flush()
 }

@@ -158,6 +158,29 @@ func (m *Main) cmdBackupStatus(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", st.WorkspaceID, st.Name, st.Region,
 			st.LocalTXID, st.ReplicatedTXID, last, lag, verified(st), st.LastError)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return m.printDiskSpace()
+}
+
+// printDiskSpace lists the free space of each region's disk, after the
+// backup status: replication needs room as much as the writes do.
+func (m *Main) printDiskSpace() error {
+	fmt.Fprintln(m.stdout)
+	tw := tabwriter.NewWriter(m.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tDATA\tFREE\tSIZE\tRESERVE\tSTATE")
+	for _, d := range m.Manager.DiskSpaces() {
+		state := "ok"
+		switch {
+		case d.Err != "":
+			state = d.Err
+		case d.Low():
+			state = "LOW: heavy work refused"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Region, d.Path, store.HumanBytes(int64(d.Free)), store.HumanBytes(int64(d.Total)),
+			store.HumanBytes(int64(d.Reserve)), state)
+	}
 	return tw.Flush()
 }
 

@@ -32,6 +32,8 @@ type adminPage struct {
 	Suppressions instanceSuppressions
 	// Plans are the config's plan names, for the plan pickers.
 	Plans []string
+	// Disks are the free space of each region's disk.
+	Disks []tenant.DiskSpace
 }
 
 type adminWorkspace struct {
@@ -69,6 +71,7 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page.Plans = s.tenants.Config().PlanNames()
+	page.Disks = s.tenants.DiskSpaces()
 	page.Catalog = s.tenants.CatalogBackupStatus(r.Context())
 	if page.Trashed, err = s.tenants.ListTrashed(r.Context()); err != nil {
 		s.serverError(w, r, err)

@@ -146,6 +146,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == store.EInternal {
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	s.noteDiskFull(r, code, err)
 	if code == store.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="atrium"`)
 	}

@@ -17,6 +17,8 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case store.ERateLimited:
 		return http.StatusTooManyRequests
+	case store.EStorageFull:
+		return http.StatusInsufficientStorage
 	case store.ENotFound:
 		return http.StatusNotFound
 	case store.EConflict:
@@ -37,6 +39,7 @@ func statusOf(code string) int {
 // anything else is logged and shown as a plain internal error.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := store.ErrorCode(err)
+	s.noteDiskFull(r, code, err)
 	if code == store.EInternal {
 		s.serverError(w, r, err)
 		return
@@ -58,6 +61,7 @@ func (s *Server) failForm(w http.ResponseWriter, r *http.Request, f *form, err e
 		s.fail(w, r, err)
 		return
 	}
+	s.noteDiskFull(r, code, err)
 	f.Fail(store.ErrorField(err), store.ErrorMessage(err))
 	rerender(statusOf(code))
 }
@@ -80,4 +84,16 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 	v := s.newView(r, http.StatusText(status))
 	v.Page = msg
 	s.render(w, r, status, "error", v)
+}
+
+// noteDiskFull logs a change refused for want of disk space, with the
+// space left on each region's disk: the operator must act.
+func (s *Server) noteDiskFull(r *http.Request, code string, err error) {
+	if code != store.EStorageFull {
+		return
+	}
+	for _, d := range s.tenants.DiskSpaces() {
+		s.log.Error("a change was refused: the disk is full or below its reserve", "method", r.Method, "route", r.URL.Path,
+			"region", d.Region, "data", d.Path, "free_bytes", d.Free, "reserve_bytes", d.Reserve, "err", err)
+	}
 }

@@ -261,5 +261,5 @@ func mainOf(body string) string {
 	if i := strings.Index(body, "<main"); i >= 0 {
 		body = body[i:]
 	}
-	return body[:min(len(body), 1500)]
+	return body[:min(len(body), 6000)]
 }

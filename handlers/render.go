@@ -221,7 +221,8 @@ var templateFuncs = template.FuncMap{
 	"list":          func(s ...string) []string { return s },
 	"ago":           ago,
 	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"bytes":         HumanBytes,
+	"bytes":         store.HumanBytes,
+	"int64":         func(n uint64) int64 { return int64(n) },
 	"accent":        accentClass,
 	"initial":       initial,
 	"roleAtLeast":   func(role, min string) bool { return store.RoleRank(role) >= store.RoleRank(min) },
@@ -262,20 +263,6 @@ func ago(t time.Time) string {
 		return fmt.Sprintf("%d d ago", int(d.Hours()/24))
 	}
 	return t.UTC().Format("2 Jan 2006")
-}
-
-// HumanBytes writes a size in bytes as people read it: "84.0 KiB".
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // accentClass gives each workspace one of eight accent colours, derived from

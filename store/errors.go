@@ -56,6 +56,7 @@ func Errorf(code, format string, args ...any) *Error {
 // ErrorCode returns the code of a domain error, EInternal for any other error
 // and "" for nil.
 func ErrorCode(err error) string {
+	err = asDomain(err)
 	var e *Error
 	switch {
 	case err == nil:
@@ -70,6 +71,7 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the user-facing message of a domain error; any other
 // error is internal and its details are not shown.
 func ErrorMessage(err error) string {
+	err = asDomain(err)
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
@@ -86,6 +88,7 @@ func isUniqueViolation(err error) bool {
 // ErrorMessageOrText returns a domain error's message, or the text of any
 // other error: for command-line output, where the user is the operator.
 func ErrorMessageOrText(err error) string {
+	err = asDomain(err)
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message

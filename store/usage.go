@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -63,4 +64,18 @@ func UsageOfDay(ctx context.Context, q sqlx.QueryerContext, day string) (map[str
 		out[r.WorkspaceID][r.Meter] = r.Quantity
 	}
 	return out, err
+}
+
+// HumanBytes writes a size in bytes as people read it: "84.0 KiB".
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

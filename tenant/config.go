@@ -40,6 +40,10 @@ type Config struct {
 	// gives one.
 	MasterKeyFile string `yaml:"master_key_file"`
 	PublicURL     string `yaml:"public_url"`
+	// DiskReserveMB is the free space, in MiB, below which heavy work
+	// (imports, exports, restores, moves) waits; nil means the larger of
+	// 1 GiB and 5% of the disk (see diskspace.go).
+	DiskReserveMB *int64 `yaml:"disk_reserve_mb"`
 
 	grace time.Duration
 }

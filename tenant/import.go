@@ -50,6 +50,11 @@ func reserveStaging(n int64) (release func(), err error) {
 // name, the archive's workspace name or the file's name is used. API keys
 // never come along.
 func (m *Manager) Import(ctx context.Context, src string, opts CreateOptions) (*store.Workspace, error) {
+	if r, err := m.cfg.Region(opts.Region); err == nil {
+		if err := m.checkReserve(r.Name); err != nil {
+			return nil, err
+		}
+	}
 	in, err := openImport(src)
 	if err != nil {
 		return nil, err

@@ -47,6 +47,9 @@ type ContactImportReport struct {
 // workspace. The import is one transaction: a stop or a crash in the middle
 // leaves none of its rows, and the job says it was interrupted.
 func (m *Manager) StartContactImport(ctx context.Context, in ContactImport) (string, error) {
+	if err := m.checkWorkspaceReserve(ctx, in.WorkspaceID); err != nil {
+		return "", err
+	}
 	return m.StartJob(ctx, JobSpec{ID: in.JobID, Kind: JobImportContacts, WorkspaceID: in.WorkspaceID,
 		CreatedBy: in.Actor.String(), Total: int64(in.Rows),
 		Run: func(ctx context.Context, run *JobRun) (any, error) {

@@ -189,7 +189,7 @@ func (r *runner) run(spec JobSpec) {
 		state, msg = store.JobInterrupted, interruptedMessage
 	case err != nil:
 		state, msg = store.JobFailed, store.ErrorMessage(err)
-		if store.ErrorCode(err) == store.EInternal {
+		if code := store.ErrorCode(err); code == store.EInternal || code == store.EStorageFull {
 			r.log.Error("job failed", "job", spec.ID, "kind", spec.Kind, "workspace", spec.WorkspaceID, "err", err)
 		}
 	}
@@ -294,9 +294,13 @@ func (r *runner) close(drain time.Duration) {
 // RunHeavy runs fn in a job slot of the workspace, waiting for one as a
 // queued job would: heavy work done for a request or a command (an
 // export, a restore) is bounded like the jobs and never runs beside
-// another heavy job of the same workspace. Not for use inside a job: it
-// would wait for its own slot.
+// another heavy job of the same workspace; below the disk's reserve it is
+// refused (see checkReserve). Not for use inside a job: it would wait for
+// its own slot.
 func (m *Manager) RunHeavy(ctx context.Context, workspaceID string, fn func() error) error {
+	if err := m.checkWorkspaceReserve(ctx, workspaceID); err != nil && store.ErrorCode(err) != store.ENotFound {
+		return err // a workspace not found is the work's own to report
+	}
 	release, err := m.jobs.takeSlot(ctx, workspaceID)
 	if err != nil {
 		return err

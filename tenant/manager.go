@@ -110,6 +110,7 @@ type Manager struct {
 
 	plans planBook   // each workspace's plan name; see plans.go
 	usage usageMeter // usage counted since the last flush; see usage.go
+	disk  diskGauge  // the regions' free disk space; see diskspace.go
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -183,6 +184,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	m.cache = newCache(opts.MaxOpen, m.openWorkspace, m.closeWorkspace)
 	m.warnCABundle()
+	m.warnLowDisk()
 	if err := m.start(ctx, opts); err != nil {
 		m.repl.close(context.Background())
 		lock.Close()

@@ -27,6 +27,9 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 	if err != nil {
 		return nil, store.Errorf(store.EValidation, "%s.", capitalize(err.Error()))
 	}
+	if err := m.checkReserve(to.Name); err != nil {
+		return nil, err
+	}
 	busy := store.Errorf(store.EUnavailable, "Workspace %s is being moved to region %s; try again in a moment.", id, to.Name)
 	if err := m.cache.takeOut(ctx, id, busy); err != nil {
 		return nil, err
