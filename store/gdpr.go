@@ -110,6 +110,10 @@ var erasureReach = map[string]string{
 	"job_reports":   "reports of imports, which may hold rows they refused: all deleted",
 	"enrollments":   "deleted with the contact (ON DELETE CASCADE)",
 	"messages":      "the ledger of what was sent to them, deleted with the contact (ON DELETE CASCADE)",
+	"replies":       "their answers, deleted with the contact (ON DELETE CASCADE)",
+	// Like their suppression, the soft bounces of their address are kept
+	// by its hash only.
+	"bounce_counts": "soft bounces by the hash of the address, which is not readable",
 	// Erasing the person must not make them emailable again: their
 	// suppression keeps its hash (enough to refuse the address, not to
 	// read it) and loses the address and the detail; the audit events of
