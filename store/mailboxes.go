@@ -154,7 +154,9 @@ func MailboxPasswordPurpose(mailboxID string) string { return "mailbox:" + mailb
 
 // MailboxIMAPPasswordPurpose is where a mailbox's sealed IMAP password
 // belongs.
-func MailboxIMAPPasswordPurpose(mailboxID string) string { return "mailbox:" + mailboxID + ":imap_password" }
+func MailboxIMAPPasswordPurpose(mailboxID string) string {
+	return "mailbox:" + mailboxID + ":imap_password"
+}
 
 const mailboxSelect = `SELECT * FROM mailboxes`
 
