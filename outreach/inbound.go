@@ -279,7 +279,7 @@ func HTMLToText(s string) string {
 	s = invisibleHTML.ReplaceAllString(s, "")
 	s = strings.NewReplacer("\r\n", " ", "\n", " ").Replace(s) // HTML's own line breaks are spaces
 	s = blockEnd.ReplaceAllString(s, "$0\n")
-	s = html.UnescapeString(stripAll.Sanitize(s))
+	s = strings.ReplaceAll(html.UnescapeString(stripAll.Sanitize(s)), "\u00a0", " ")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimSpace(l)
