@@ -703,3 +703,42 @@ func (w *Weekdays) Scan(src any) error {
 
 // Has reports whether the ISO weekday d is among w.
 func (w Weekdays) Has(d int) bool { return slices.Contains(w, d) }
+
+// MailboxesToPoll returns up to limit mailboxes with IMAP settings whose
+// next poll is due by now, the most overdue first.
+func MailboxesToPoll(ctx context.Context, db *DB, now time.Time, limit int) ([]Mailbox, error) {
+	var ms []Mailbox
+	err := db.R.SelectContext(ctx, &ms, mailboxSelect+` WHERE imap_host <> '' AND imap_next_poll <= ? ORDER BY imap_next_poll LIMIT ?`,
+		now.UnixMilli(), limit)
+	for i := range ms {
+		ms[i].setFlags()
+	}
+	return ms, err
+}
+
+// RecordPoll records the outcome of a poll of a mailbox's folder as its
+// IMAP health (errMsg "" resets the failures, anything else counts one
+// more) and when the next one is due.
+func RecordPoll(ctx context.Context, db *DB, id, errMsg string, at, next time.Time) error {
+	res, err := db.W.ExecContext(ctx, `UPDATE mailboxes SET imap_last_error = ?1, imap_last_poll_at = ?2,
+		imap_failures = CASE WHEN ?1 = '' THEN 0 ELSE imap_failures + 1 END, imap_next_poll = ?3 WHERE id = ?4`,
+		truncateText(errMsg, 2000), at.UTC(), next.UnixMilli(), id)
+	return expectOne(res, err, Errorf(ENotFound, "That mailbox does not exist."))
+}
+
+// NextPollDue is when the workspace's next poll is due: the earliest of
+// its mailboxes with IMAP settings. fn runs in a write transaction with it
+// (nil when there is none), so a mailbox saved meanwhile is not missed.
+func NextPollDue(ctx context.Context, db *DB, fn func(next *time.Time) error) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var ms sql.NullInt64
+		if err := tx.GetContext(ctx, &ms, `SELECT min(imap_next_poll) FROM mailboxes WHERE imap_host <> ''`); err != nil {
+			return err
+		}
+		if !ms.Valid {
+			return fn(nil)
+		}
+		t := time.UnixMilli(ms.Int64).UTC()
+		return fn(&t)
+	})
+}
