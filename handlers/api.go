@@ -69,6 +69,8 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	r.Handle("/messages", methods{http.MethodGet: s.apiMessages})
 	r.Handle("/messages/{id}", methods{http.MethodGet: s.apiMessage})
 	r.Handle("/messages/{id}/settle", methods{http.MethodPost: s.apiSettleMessage})
+	r.Handle("/replies", methods{http.MethodGet: apiList(s, apiRepliesList)})
+	r.Handle("/replies/{id}", methods{http.MethodGet: apiGet(s, store.GetReply, nil), http.MethodPatch: apiUpdate(s, apiUpdateReply, nil)})
 	s.apiSuppressionRoutes(r)
 	r.Handle("/export", methods{http.MethodGet: s.apiExport})
 	apiResource(s, r, "/templates", templatesAPI)

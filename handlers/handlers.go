@@ -168,6 +168,8 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/sequences/{sequence}/state", write(http.HandlerFunc(s.setSequenceState))).Methods(http.MethodPost)
 	ws.Handle("/sequences/{sequence}/enrollments/{enrollment}/state", write(http.HandlerFunc(s.setEnrollmentState))).Methods(http.MethodPost)
 	ws.Handle("/sequences/{sequence}/messages/{message}/settle", write(http.HandlerFunc(s.settleMessage))).Methods(http.MethodPost)
+	ws.Handle("/inbox", read(http.HandlerFunc(s.inbox))).Methods(http.MethodGet)
+	ws.Handle("/inbox/{reply}", write(http.HandlerFunc(s.updateReply))).Methods(http.MethodPost)
 	ws.Handle("/suppressions", read(http.HandlerFunc(s.suppressions))).Methods(http.MethodGet)
 	ws.Handle("/suppressions", admin(http.HandlerFunc(s.createSuppression))).Methods(http.MethodPost)
 	ws.Handle("/suppressions/{suppression}/delete", admin(http.HandlerFunc(s.confirmDeleteSuppression))).Methods(http.MethodGet)

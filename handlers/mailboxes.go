@@ -78,7 +78,8 @@ var weekdayNames = []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Frida
 func (s *Server) newMailbox(w http.ResponseWriter, r *http.Request) {
 	f := newForm(nil)
 	for k, v := range map[string]string{"tls_mode": store.TLSStartTLS, "daily_limit": "30", "gap_min_seconds": "90",
-		"gap_max_seconds": "180", "window_start": "09:00", "window_end": "17:00", "time_zone": "UTC", "ramp_per_day": "0"} {
+		"gap_max_seconds": "180", "window_start": "09:00", "window_end": "17:00", "time_zone": "UTC", "ramp_per_day": "0",
+		"imap_tls": store.TLSImplicit, "imap_folder": "INBOX"} {
 		f.Values.Set(k, v)
 	}
 	for _, d := range []string{"1", "2", "3", "4", "5"} {
@@ -97,14 +98,16 @@ func (s *Server) editMailbox(w http.ResponseWriter, r *http.Request) {
 }
 
 // mailboxValues are a mailbox's settings as its form holds them; never
-// its password nor its DKIM key.
+// its passwords nor its DKIM key.
 func mailboxValues(mb *store.Mailbox) url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"name": mb.Name, "from_name": mb.FromName, "from_email": mb.FromEmail, "reply_to": mb.ReplyTo,
 		"smtp_host": mb.SMTPHost, "smtp_port": strconv.Itoa(mb.SMTPPort), "tls_mode": mb.TLSMode, "username": mb.Username,
 		"daily_limit": strconv.Itoa(mb.DailyLimit), "gap_min_seconds": strconv.Itoa(mb.GapMin), "gap_max_seconds": strconv.Itoa(mb.GapMax),
 		"window_start": mb.WindowStart, "window_end": mb.WindowEnd, "time_zone": mb.TimeZone,
-		"ramp_per_day": strconv.Itoa(mb.RampPerDay), "state": mb.State, "dkim_selector": mb.DKIMSelector} {
+		"ramp_per_day": strconv.Itoa(mb.RampPerDay), "state": mb.State, "dkim_selector": mb.DKIMSelector,
+		"imap_host": mb.IMAPHost, "imap_port": strconv.Itoa(mb.IMAPPort), "imap_tls": mb.IMAPTLS, "imap_username": mb.IMAPUsername,
+		"imap_folder": mb.IMAPFolder} {
 		v.Set(k, s)
 	}
 	for _, d := range mb.WindowDays {
@@ -164,7 +167,9 @@ func mailboxInput(f *form) (store.MailboxInput, error) {
 	in := store.MailboxInput{Name: text("name"), FromName: text("from_name"), FromEmail: text("from_email"), ReplyTo: text("reply_to"),
 		SMTPHost: text("smtp_host"), TLSMode: text("tls_mode"), Username: text("username"), Password: text("password"),
 		WindowStart: text("window_start"), WindowEnd: text("window_end"), TimeZone: text("time_zone"),
-		DKIMSelector: text("dkim_selector"), DKIMKey: text("dkim_private_key"), DKIMGenerate: text("dkim_generate")}
+		DKIMSelector: text("dkim_selector"), DKIMKey: text("dkim_private_key"), DKIMGenerate: text("dkim_generate"),
+		IMAPHost: text("imap_host"), IMAPTLS: text("imap_tls"), IMAPUsername: text("imap_username"), IMAPPassword: text("imap_password"),
+		IMAPFolder: text("imap_folder")}
 	if st := f.Get("state"); st != "" {
 		in.State = &st
 	}
@@ -172,10 +177,13 @@ func mailboxInput(f *form) (store.MailboxInput, error) {
 		field string
 		dst   **int
 	}{{"smtp_port", &in.SMTPPort}, {"daily_limit", &in.DailyLimit}, {"gap_min_seconds", &in.GapMin},
-		{"gap_max_seconds", &in.GapMax}, {"ramp_per_day", &in.RampPerDay}} {
+		{"gap_max_seconds", &in.GapMax}, {"ramp_per_day", &in.RampPerDay}, {"imap_port", &in.IMAPPort}} {
 		raw := strings.TrimSpace(f.Get(n.field))
 		if raw == "" && n.field == "smtp_port" {
 			continue // the TLS mode's usual port
+		}
+		if raw == "" && n.field == "imap_port" {
+			raw = strconv.Itoa(store.DefaultIMAPPort(f.Get("imap_tls")))
 		}
 		v, err := strconv.Atoi(raw)
 		if err != nil {

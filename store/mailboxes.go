@@ -205,7 +205,7 @@ func CreateMailbox(ctx context.Context, db *DB, a Actor, in MailboxInput, seal S
 	}
 	m.SMTPPort = defaultSMTPPort(mode) // unless the input gives one
 	if in.IMAPTLS != nil {
-		m.IMAPPort = defaultIMAPPort(strings.TrimSpace(*in.IMAPTLS))
+		m.IMAPPort = DefaultIMAPPort(strings.TrimSpace(*in.IMAPTLS))
 	}
 	if err := applyMailboxInput(m, in, seal); err != nil {
 		return nil, err
@@ -363,9 +363,9 @@ const PauseSendingSQL = `UPDATE sequences SET state = 'paused' WHERE state = 'ac
 // and a restore as new.
 const ForgetMailboxSecretsSQL = `UPDATE mailboxes SET password = '', dkim_key = '', dkim_record = '', imap_password = ''`
 
-// defaultIMAPPort is the usual IMAP port of a TLS mode.
-func defaultIMAPPort(tlsMode string) int {
-	if tlsMode == TLSImplicit {
+// DefaultIMAPPort is the usual IMAP port of a TLS mode.
+func DefaultIMAPPort(tlsMode string) int {
+	if tlsMode == TLSImplicit || tlsMode == "" {
 		return 993
 	}
 	return 143
@@ -445,6 +445,9 @@ func applyIMAP(m *Mailbox, in MailboxInput, seal SealFunc) error {
 	m.IMAPHost = strings.ToLower(m.IMAPHost)
 	if m.IMAPFolder == "" {
 		m.IMAPFolder = "INBOX"
+	}
+	if m.IMAPTLS == "" {
+		m.IMAPTLS = TLSImplicit // a form without IMAP settings
 	}
 	if m.IMAPHost != "" {
 		if err := checkIMAPServer(m); err != nil {

@@ -1,0 +1,166 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"atrium/store"
+)
+
+// mustReply stores an answer of kind to the ledger message messageID, as
+// the IMAP poll does, and returns its id.
+func mustReply(tb testing.TB, db *store.DB, messageID, kind, text string) string {
+	tb.Helper()
+	m, err := store.GetMessage(tb.Context(), db, messageID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mb, err := store.GetMailbox(tb.Context(), db, m.MailboxID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Now()
+	out, err := store.RecordInbound(tb.Context(), db, m.MailboxID, 1, mb.IMAPLastUID+1, store.Inbound{Kind: kind, MessageID: store.NewID() + "@client.example",
+		FromEmail: m.ToEmail, FromName: "Ana Client", Subject: "Re: " + m.Subject, Text: text, Refs: []string{m.MessageID}, ReceivedAt: now}, now)
+	if err != nil || out.ReplyID == "" {
+		tb.Fatalf("reply: %+v, %v", out, err)
+	}
+	return out.ReplyID
+}
+
+// mustAPIReply stores an automatic reply to w's ledger message.
+func (ts *testServer) mustAPIReply(tb testing.TB, w *apiWorkspace) string {
+	tb.Helper()
+	l, err := ts.tenants.Acquire(tb.Context(), w.id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Release()
+	return mustReply(tb, l.DB, w.message, store.ReplyAuto, w.word+" is away")
+}
+
+// The inbox lists the replies newest first, marks the automatic ones, and
+// a member sorts and handles them; handled ones leave the default view.
+// Another workspace's reply is not found.
+func TestInbox(t *testing.T) {
+	f := newFixture(t)
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := mustReply(t, l.DB, f.message, store.ReplyPerson, "Thursday works <b>for me</b>")
+	l.Release()
+
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	inbox := "/w/" + f.a + "/inbox"
+	body := c.get(inbox).body
+	if strings.Index(body, "Thursday works") < 0 || strings.Index(body, "Out of office") < 0 ||
+		strings.Index(body, "Thursday works") > strings.Index(body, "Out of office") {
+		t.Fatalf("the inbox does not list both replies, newest first: %.4000s", body)
+	}
+	if !strings.Contains(body, "automatic reply") || !strings.Contains(body, "&lt;b&gt;for me&lt;/b&gt;") || !strings.Contains(body, "Launch</a>, step 1") {
+		t.Fatalf("the inbox does not mark the auto-reply, escape the text or name the sequence and step: %.4000s", body)
+	}
+
+	r := c.post(inbox+"/"+person, token, url.Values{"category": {"interested"}})
+	wantStatus(t, "set the category", r, http.StatusSeeOther)
+	r = c.post(inbox+"/"+person, token, url.Values{"handled": {"true"}, "show": {"all"}})
+	wantStatus(t, "mark handled", r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); loc != inbox+"?show=all" {
+		t.Fatalf("back to %q, want the view it came from", loc)
+	}
+	if body := c.get(inbox).body; strings.Contains(body, "Thursday works") || !strings.Contains(body, "Out of office") {
+		t.Fatalf("the handled reply is still to handle: %.4000s", body)
+	}
+	if body := c.get(inbox + "?show=all").body; !strings.Contains(body, "Thursday works") || !strings.Contains(body, "Interested") ||
+		!strings.Contains(body, "Mark as not handled") {
+		t.Fatalf("all replies: %.4000s", body)
+	}
+	wantStatus(t, "an unknown category", c.post(inbox+"/"+person, token, url.Values{"category": {"spam"}}), http.StatusUnprocessableEntity)
+
+	// Handling the last one leaves the empty state.
+	wantStatus(t, "mark handled", c.post(inbox+"/"+f.reply, token, url.Values{"handled": {"true"}}), http.StatusSeeOther)
+	if body := c.get(inbox).body; !strings.Contains(body, "Nothing to handle") {
+		t.Fatalf("no empty state: %.4000s", body)
+	}
+
+	// A's reply through B's inbox is not found, and changes nothing.
+	wantStatus(t, "A's reply in B", c.post("/w/"+f.b+"/inbox/"+person, c.workspaceToken(f.b), url.Values{"handled": {"false"}}), http.StatusNotFound)
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	wantStatus(t, "A's reply in B, by their owner", owner.post("/w/"+f.b+"/inbox/"+person, owner.workspaceToken(f.b), url.Values{"handled": {"false"}}), http.StatusNotFound)
+	if body := c.get(inbox).body; strings.Contains(body, "Thursday works") {
+		t.Fatal("a request in B changed A's reply")
+	}
+	if body := owner.get("/w/" + f.b + "/inbox?show=all").body; strings.Contains(body, "Thursday works") || !strings.Contains(body, "No replies yet") {
+		t.Fatalf("B's inbox shows A's reply: %.4000s", body)
+	}
+
+	// A viewer reads and cannot change.
+	v := f.ts.loggedIn(t, f.viewer.Email)
+	wantStatus(t, "viewer reads", v.get(inbox), http.StatusOK)
+	wantStatus(t, "viewer handles", v.post(inbox+"/"+person, v.workspaceToken(f.a), url.Values{"handled": {"false"}}), http.StatusForbidden)
+}
+
+// The API lists, reads and sorts replies; another workspace's is 404.
+func TestAPI_Replies(t *testing.T) {
+	f := newAPIFixture(t)
+	r := f.ts.api(t, f.a.key, "GET", "/api/v1/replies?handled=false", "")
+	wantStatus(t, "list", r, http.StatusOK)
+	if !strings.Contains(r.body, f.a.reply) || strings.Contains(r.body, f.b.reply) || !strings.Contains(r.body, `"kind":"auto_reply"`) {
+		t.Fatalf("list: %s", r.body)
+	}
+	r = f.ts.api(t, f.a.key, "PATCH", "/api/v1/replies/"+f.a.reply, `{"handled":true,"category":"not_now"}`)
+	wantStatus(t, "patch", r, http.StatusOK)
+	if !strings.Contains(r.body, `"handled":true`) || !strings.Contains(r.body, `"category":"not_now"`) {
+		t.Fatalf("patch: %s", r.body)
+	}
+	if r := f.ts.api(t, f.a.key, "GET", "/api/v1/replies?handled=false", ""); strings.Contains(r.body, f.a.reply) {
+		t.Fatalf("a handled reply is listed as unhandled: %s", r.body)
+	}
+	wantAPIError(t, "bad category", f.ts.api(t, f.a.key, "PATCH", "/api/v1/replies/"+f.a.reply, `{"category":"spam"}`),
+		http.StatusUnprocessableEntity, "validation", "category")
+	wantAPIError(t, "B's reply", f.ts.api(t, f.a.key, "PATCH", "/api/v1/replies/"+f.b.reply, `{"handled":true}`), http.StatusNotFound, "not_found", "")
+}
+
+// The IMAP settings are in the form and the API; the password is never
+// shown nor returned, and no TLS is for this machine only.
+func TestMailboxIMAPSettings(t *testing.T) {
+	f := newAPIFixture(t)
+	path := "/api/v1/mailboxes/" + f.a.mailbox
+	wantAPIError(t, "no TLS to a remote IMAP host", f.ts.api(t, f.a.key, "PATCH", path, `{"imap_host":"imap.example.com","imap_tls":"none","imap_username":"u"}`),
+		http.StatusUnprocessableEntity, "validation", "imap_tls")
+	wantAPIError(t, "no username", f.ts.api(t, f.a.key, "PATCH", path, `{"imap_host":"imap.example.com"}`),
+		http.StatusUnprocessableEntity, "validation", "imap_username")
+	r := f.ts.api(t, f.a.key, "PATCH", path, `{"imap_host":"imap.example.com","imap_username":"ana","imap_password":"imap-secret-9Xw"}`)
+	wantStatus(t, "set IMAP", r, http.StatusOK)
+	if strings.Contains(r.body, "imap-secret-9Xw") || !strings.Contains(r.body, `"imap_password_set":true`) || !strings.Contains(r.body, `"imap_port":993`) ||
+		!strings.Contains(r.body, `"imap_folder":"INBOX"`) || !strings.Contains(r.body, `"imap_last_error":""`) {
+		t.Fatalf("answer: %s", r.body)
+	}
+
+	ui := newFixture(t)
+	c := ui.ts.loggedIn(t, ui.admin.Email)
+	page := "/w/" + ui.a + "/email-accounts/" + ui.mailbox
+	form := ui.formFor(route{})
+	form.Set("name", "Outbound")
+	form.Set("from_email", "outbound@acme.example")
+	form.Set("smtp_port", "1")
+	form.Set("state", "active")
+	form.Set("imap_host", "127.0.0.1")
+	form.Set("imap_tls", "none")
+	form.Set("imap_port", "")
+	form.Set("imap_username", "ana")
+	form.Set("imap_password", "imap-secret-4Kp")
+	wantStatus(t, "save IMAP settings", c.post(page, c.workspaceToken(ui.a), form), http.StatusSeeOther)
+	body := c.get(page).body
+	if !strings.Contains(body, "127.0.0.1:143") || !strings.Contains(body, "Replies and bounces") || strings.Contains(body, "imap-secret-4Kp") {
+		t.Fatalf("the account's page: %.4000s", body)
+	}
+	if edit := c.get(page + "/edit").body; strings.Contains(edit, "imap-secret-4Kp") || !strings.Contains(edit, `value="ana"`) {
+		t.Fatalf("the edit form: %.4000s", edit)
+	}
+}
