@@ -334,7 +334,7 @@ func RecordMailboxHealth(ctx context.Context, db *DB, id, errMsg string, at time
 func ForgetSealedSecrets(ctx context.Context, db *DB) error {
 	var cols []string
 	if err := db.R.SelectContext(ctx, &cols, `SELECT name FROM pragma_table_info('mailboxes')
-		WHERE name IN ('password', 'dkim_key', 'dkim_record')`); err != nil || len(cols) == 0 {
+		WHERE name IN ('password', 'dkim_key', 'dkim_record', 'imap_password')`); err != nil || len(cols) == 0 {
 		return err
 	}
 	sets := make([]string, len(cols))

@@ -122,12 +122,14 @@ func nextPollIn(mb *store.Mailbox, problem string) time.Duration {
 // imapServer is how to reach a mailbox's IMAP server, its password
 // unsealed.
 func (s *Service) imapServer(ctx context.Context, mb *store.Mailbox) (outreach.IMAPServer, error) {
-	password := ""
-	if mb.IMAPPassword != "" {
-		var err error
-		if password, err = s.Unseal(ctx, store.MailboxIMAPPasswordPurpose(mb.ID), mb.IMAPPassword); err != nil {
-			return outreach.IMAPServer{}, store.FieldError("imap_password", "The IMAP password of this mailbox cannot be read (it was kept with another key, after an import or a restore as new): enter it again.")
-		}
+	if mb.IMAPPassword == "" {
+		// Left behind by an import or a restore as new: a login would
+		// only fail.
+		return outreach.IMAPServer{}, store.FieldError("imap_password", "The account has no IMAP password: enter it on the account's page.")
+	}
+	password, err := s.Unseal(ctx, store.MailboxIMAPPasswordPurpose(mb.ID), mb.IMAPPassword)
+	if err != nil {
+		return outreach.IMAPServer{}, store.FieldError("imap_password", "The IMAP password of this mailbox cannot be read (it was kept with another key, after an import or a restore as new): enter it again.")
 	}
 	srv := outreach.IMAPServerOf(mb, password)
 	srv.TLS = s.m.smtpTLS
