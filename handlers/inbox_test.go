@@ -163,4 +163,22 @@ func TestMailboxIMAPSettings(t *testing.T) {
 	if edit := c.get(page + "/edit").body; strings.Contains(edit, "imap-secret-4Kp") || !strings.Contains(edit, `value="ana"`) {
 		t.Fatalf("the edit form: %.4000s", edit)
 	}
+
+	// The health of the last poll shows on the page and the list.
+	l, err := ui.ts.tenants.Acquire(t.Context(), ui.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	err = store.RecordPoll(t.Context(), l.DB, ui.mailbox, "127.0.0.1:143 refused the login: wrong password", now, now.Add(2*time.Minute))
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := c.get(page).body; !strings.Contains(body, "refused the login: wrong password") || !strings.Contains(body, "failing") {
+		t.Fatalf("the account's page does not show the poll's error: %.4000s", body)
+	}
+	if body := c.get("/w/" + ui.a + "/email-accounts").body; !strings.Contains(body, "replies: <span class=\"badge state-deleting\"") {
+		t.Fatalf("the list does not show the failing poll: %.4000s", body)
+	}
 }
