@@ -15,6 +15,7 @@ import (
 // inboxPage is the reply inbox: the answers of every mailbox, newest
 // first, the unhandled ones unless All.
 type inboxPage struct {
+	Unhandled  int
 	Replies    []store.Reply
 	Next       string
 	All        bool
@@ -46,9 +47,14 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	unhandled, err := store.CountUnhandledReplies(r.Context(), wc.lease.DB)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v := s.newView(r, "Inbox")
 	v.Section = "inbox"
-	v.Page = inboxPage{Replies: list, Next: next, All: all, Categories: replyCategories}
+	v.Page = inboxPage{Unhandled: unhandled, Replies: list, Next: next, All: all, Categories: replyCategories}
 	s.render(w, r, http.StatusOK, "inbox", v)
 }
 

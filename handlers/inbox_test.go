@@ -62,7 +62,7 @@ func TestInbox(t *testing.T) {
 		strings.Index(body, "Thursday works") > strings.Index(body, "Out of office") {
 		t.Fatalf("the inbox does not list both replies, newest first: %.4000s", body)
 	}
-	if !strings.Contains(body, "automatic reply") || !strings.Contains(body, "&lt;b&gt;for me&lt;/b&gt;") || !strings.Contains(body, "Launch</a>, step 1") {
+	if !strings.Contains(body, "To handle (2)") || !strings.Contains(body, "automatic reply") || !strings.Contains(body, "&lt;b&gt;for me&lt;/b&gt;") || !strings.Contains(body, "Launch</a>, step 1") {
 		t.Fatalf("the inbox does not mark the auto-reply, escape the text or name the sequence and step: %.4000s", body)
 	}
 

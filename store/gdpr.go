@@ -167,6 +167,7 @@ type SubjectAccess struct {
 	Tasks      []Task         `json:"tasks"`
 	Deals      []Deal         `json:"deals"`
 	Timeline   []TimelineItem `json:"timeline"`
+	Replies    []Reply        `json:"replies"` // their answers to the workspace's emails, in full
 	Audit      []AuditEvent   `json:"audit"`
 }
 
@@ -192,6 +193,10 @@ func ContactSubjectAccess(ctx context.Context, db *DB, id string) (*SubjectAcces
 		return nil, err
 	}
 	if sa.Timeline, err = timeline(ctx, db, KindContact, id, -1); err != nil {
+		return nil, err
+	}
+	sa.Replies = []Reply{}
+	if err := db.R.SelectContext(ctx, &sa.Replies, replySelect+` WHERE r.contact_id = ? ORDER BY r.seq`, id); err != nil {
 		return nil, err
 	}
 	err = db.R.SelectContext(ctx, &sa.Audit, `SELECT * FROM audit_log WHERE `+auditAboutContact+` ORDER BY seq`, id)

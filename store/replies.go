@@ -461,7 +461,7 @@ func UpdateReply(ctx context.Context, db *DB, a Actor, id string, in ReplyInput)
 }
 
 // CountUnhandledReplies counts the answers nobody handled yet, for the
-// navigation's badge.
+// inbox's tab.
 func CountUnhandledReplies(ctx context.Context, db *DB) (int, error) {
 	var n int
 	err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM replies WHERE handled = 0`)

@@ -268,6 +268,10 @@ func TestPoll_ReplyStopsEnrollment(t *testing.T) {
 		if !found {
 			t.Fatalf("the timeline has no reply: %+v", items)
 		}
+		sa, err := store.ContactSubjectAccess(ctx, db, r.ContactID)
+		if err != nil || len(sa.Replies) != 1 || sa.Replies[0].Body != r.Body {
+			t.Fatalf("the subject access export lacks the reply: %+v, %v", sa, err)
+		}
 		tasks, _, err := store.ListTasks(ctx, db, store.TaskFilter{ContactID: r.ContactID})
 		if err != nil || len(tasks) != 1 || tasks[0].Title != "Reply from Jane Doe" || tasks[0].AssigneeID != f.owner {
 			t.Fatalf("tasks %+v (%v), want one for the sequence's creator", tasks, err)
@@ -281,6 +285,17 @@ func TestPoll_ReplyStopsEnrollment(t *testing.T) {
 	f.with(t, func(db *store.DB) {
 		if n, err := store.CountUnhandledReplies(ctx, db); err != nil || n != 2 {
 			t.Fatalf("%d replies after a second poll (%v), want 2", n, err)
+		}
+		// Erasing the person erases their answers.
+		id, err := store.ContactIDByEmail(ctx, db, "ann@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.EraseContact(ctx, db, store.Actor{Kind: "system", ID: "test"}, id); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := store.CountUnhandledReplies(ctx, db); err != nil || n != 1 {
+			t.Fatalf("%d replies after the erasure (%v), want the other contact's 1", n, err)
 		}
 	})
 }
