@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,9 +20,10 @@ import (
 const (
 	// DefaultIMAPTimeout bounds connecting and each command.
 	DefaultIMAPTimeout = 30 * time.Second
-	// maxFetchPerPoll bounds the messages one poll reads; the rest wait
-	// for the next, the high-water mark keeping the place.
-	maxFetchPerPoll = 200
+	// MaxFetchPerPoll bounds the messages one poll reads (and holds in
+	// memory); the rest wait for the next, the high-water mark keeping
+	// the place.
+	MaxFetchPerPoll = 50
 	// maxInboundBytes is how much of a message is read: headers, the
 	// text and a DSN's report come first; attachments are not needed.
 	maxInboundBytes = 1 << 20
@@ -65,7 +67,7 @@ type Inbox struct {
 }
 
 // FetchNew logs in, selects the folder and calls fn for each message
-// above the mark, oldest first, at most maxFetchPerPoll. fn records the
+// above the mark, oldest first, at most MaxFetchPerPoll. fn records the
 // message and its mark together; an error of fn ends the poll. A folder
 // whose UIDVALIDITY changed starts again from a recent backlog. It
 // returns how many messages fn took.
@@ -80,33 +82,23 @@ func FetchNew(ctx context.Context, s IMAPServer, mark Mark, fn func(Inbox) error
 		return 0, fmt.Errorf("cannot open the folder %q: %w", s.Folder, err)
 	}
 	from := mark.LastUID + 1
-	next := uint32(sel.UIDNext)
 	if sel.UIDValidity != mark.Validity {
-		from = max(next, firstPollBacklog+1) - firstPollBacklog
+		from = max(uint32(sel.UIDNext), firstPollBacklog+1) - firstPollBacklog
 	}
-	if sel.NumMessages == 0 || (next != 0 && next <= from) {
+	uids, err := newUIDs(c, sel, from)
+	if err != nil || len(uids) == 0 {
 		c.Logout().Wait()
-		return 0, nil
+		return 0, err
 	}
-	// A server that does not say its UIDNEXT is asked for "from:*".
-	last := uint32(0)
-	if next != 0 {
-		last = min(next-1, from+maxFetchPerPoll-1)
-	}
-	var uids imap.UIDSet
-	uids.AddRange(imap.UID(from), imap.UID(last))
-	msgs, err := c.Fetch(uids, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{
+	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{
 		{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: maxInboundBytes}}}}).Collect()
 	if err != nil {
 		return 0, fmt.Errorf("cannot read the messages of %q: %w", s.Folder, err)
 	}
 	n := 0
 	for _, m := range sortByUID(msgs) {
-		if uint32(m.UID) < from || len(m.BodySection) == 0 {
-			continue // "from:*" names the last message even below from
-		}
-		if n == maxFetchPerPoll {
-			break
+		if len(m.BodySection) == 0 {
+			continue
 		}
 		if err := fn(Inbox{Mark: Mark{Validity: sel.UIDValidity, LastUID: uint32(m.UID)}, Raw: m.BodySection[0].Bytes}); err != nil {
 			return n, err
@@ -115,6 +107,29 @@ func FetchNew(ctx context.Context, s IMAPServer, mark Mark, fn func(Inbox) error
 	}
 	c.Logout().Wait()
 	return n, ctx.Err()
+}
+
+// newUIDs are the UIDs of the folder from from on, the oldest
+// MaxFetchPerPoll. They are searched, not guessed from the mark: UIDs
+// have gaps where messages were deleted.
+func newUIDs(c *imapclient.Client, sel *imap.SelectData, from uint32) ([]imap.UID, error) {
+	if sel.NumMessages == 0 || (sel.UIDNext != 0 && uint32(sel.UIDNext) <= from) {
+		return nil, nil
+	}
+	var set imap.UIDSet
+	set.AddRange(imap.UID(from), 0) // from:*
+	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("cannot search the folder: %w", err)
+	}
+	var uids []imap.UID
+	for _, u := range found.AllUIDs() {
+		if uint32(u) >= from { // "from:*" names the last message even below from
+			uids = append(uids, u)
+		}
+	}
+	slices.Sort(uids)
+	return uids[:min(len(uids), MaxFetchPerPoll)], nil
 }
 
 // sortByUID orders fetched messages by UID: a server may answer in any
@@ -132,6 +147,9 @@ func sortByUID(msgs []*imapclient.FetchMessageBuffer) []*imapclient.FetchMessage
 // server's own words.
 func dialIMAP(ctx context.Context, s IMAPServer) (*imapclient.Client, error) {
 	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+	if s.TLSMode == store.TLSNone && !store.IsLoopbackHost(s.Host) {
+		return nil, errors.New("a connection without TLS is only made to this machine")
+	}
 	d := net.Dialer{Timeout: DefaultIMAPTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -156,11 +174,7 @@ func dialIMAP(ctx context.Context, s IMAPServer) (*imapclient.Client, error) {
 			conn.Close()
 			return nil, fmt.Errorf("STARTTLS with %s failed: %w", addr, err)
 		}
-	case store.TLSNone:
-		if !store.IsLoopbackHost(s.Host) {
-			conn.Close()
-			return nil, errors.New("a connection without TLS is only made to this machine")
-		}
+	case store.TLSNone: // this machine only, checked above
 		c = imapclient.New(conn, nil)
 	default:
 		conn.Close()

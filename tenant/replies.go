@@ -80,9 +80,10 @@ func (p *PollResult) add(o PollResult) {
 func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResult, error) {
 	res := PollResult{Mailboxes: 1}
 	var fileErr error // the workspace's file failed: the job fails
+	read := 0
 	srv, err := s.imapServer(ctx, mb)
 	if err == nil {
-		_, err = outreach.FetchNew(ctx, srv, outreach.Mark{Validity: uint32(mb.IMAPUIDValidity), LastUID: uint32(mb.IMAPLastUID)},
+		read, err = outreach.FetchNew(ctx, srv, outreach.Mark{Validity: uint32(mb.IMAPUIDValidity), LastUID: uint32(mb.IMAPLastUID)},
 			func(msg outreach.Inbox) error {
 				fileErr = s.recordInbound(ctx, mb.ID, msg, &res)
 				return fileErr
@@ -99,7 +100,11 @@ func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResul
 		problem, res.Failed = err.Error(), 1
 	}
 	now := s.m.now()
-	return res, store.RecordPoll(context.WithoutCancel(ctx), s.lease.DB, mb.ID, problem, now, now.Add(nextPollIn(mb, problem)))
+	next := now.Add(nextPollIn(mb, problem))
+	if read == outreach.MaxFetchPerPoll {
+		next = now // more are waiting: the next job reads on at once
+	}
+	return res, store.RecordPoll(context.WithoutCancel(ctx), s.lease.DB, mb.ID, problem, now, next)
 }
 
 // nextPollIn is how long until a mailbox's next poll: pollEvery when all
