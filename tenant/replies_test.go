@@ -445,3 +445,33 @@ func TestPoll_BounceProtectionPauses(t *testing.T) {
 		t.Fatalf("mailbox %s (%q), sequence %s (%q); want both paused saying %q", mb, mbReason, seq, seqReason, want)
 	}
 }
+
+// A folder with more new messages than a poll reads is read on at once,
+// not a minute later; messages naming none of ours are passed over.
+func TestPoll_BacklogIsReadOnAtOnce(t *testing.T) {
+	f := newReplyFixture(t, []string{"ann@example.org"}, false)
+	ctx := context.Background()
+	for i := range 55 {
+		f.imap.deliver(t, fmt.Sprintf("From: news%d@example.net\nSubject: Newsletter %d\n\nNot an answer.\n", i, i))
+	}
+	f.imap.deliver(t, sample(t, "inbound/reply.eml", f.byMail["ann@example.org"]))
+	res := f.poll(t)
+	if res.Read != 50 || res.Replies != 0 {
+		t.Fatalf("first poll: %+v, want 50 read", res)
+	}
+	f.with(t, func(db *store.DB) {
+		mb, err := store.GetMailbox(ctx, db, f.mbID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next := time.UnixMilli(mb.IMAPNextPoll); next.After(*mb.IMAPLastPollAt) {
+			t.Fatalf("the next poll is at %v, after the last one at %v: more were waiting", next, mb.IMAPLastPollAt)
+		}
+	})
+	if at, ok, err := store.DueAt(ctx, f.m.Catalog().R, f.wsID, store.DuePoll); err != nil || !ok || at.After(f.m.now()) {
+		t.Fatalf("the due index says %v, %v (%v): want the poll due now", at, ok, err)
+	}
+	if res := f.poll(t); res.Read != 6 || res.Replies != 1 {
+		t.Fatalf("second poll: %+v, want the 6 left, the reply among them", res)
+	}
+}
