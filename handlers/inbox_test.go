@@ -66,6 +66,12 @@ func TestInbox(t *testing.T) {
 		t.Fatalf("the inbox does not mark the auto-reply, escape the text or name the sequence and step: %.4000s", body)
 	}
 
+	// The reply is on the contact's timeline, as text.
+	if body := c.get("/w/" + f.a + "/contacts/" + f.contact).body; !strings.Contains(body, ">replied<") ||
+		!strings.Contains(body, "Thursday works &lt;b&gt;for me&lt;/b&gt;") {
+		t.Fatalf("the contact's timeline does not show the reply: %.6000s", body)
+	}
+
 	r := c.post(inbox+"/"+person, token, url.Values{"category": {"interested"}})
 	wantStatus(t, "set the category", r, http.StatusSeeOther)
 	r = c.post(inbox+"/"+person, token, url.Values{"handled": {"true"}, "show": {"all"}})

@@ -190,3 +190,22 @@ func TestHTMLToText(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// BenchmarkParseInbound reads and classifies each sample: the poller's
+// work per message, before the one transaction that records it.
+func BenchmarkParseInbound(b *testing.B) {
+	for _, name := range []string{"dsn/gmail_hard.eml", "dsn/outlook_hard.eml", "inbound/reply.eml", "inbound/reply_html_only.eml"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(filepath.Base(name), func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, err := ParseInbound(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
