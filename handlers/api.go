@@ -62,6 +62,7 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	apiResource(s, r, "/mailboxes", mailboxesAPI)
 	r.Handle("/mailboxes/{id}/check", methods{http.MethodPost: s.apiCheckMailbox})
 	r.Handle("/mailboxes/{id}/test", methods{http.MethodPost: s.apiTestMailbox})
+	r.Handle("/mailboxes/{id}/poll", methods{http.MethodPost: s.apiPollMailbox})
 	apiResource(s, r, "/sequences", sequencesAPI)
 	r.Handle("/sequences/{id}/enrollments", methods{http.MethodGet: s.apiEnrollments, http.MethodPost: s.apiEnroll})
 	r.Handle("/sequences/{id}/activate", methods{http.MethodPost: s.apiSequenceState(store.SequenceActive)})

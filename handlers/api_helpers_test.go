@@ -59,6 +59,7 @@ var apiRouteTable = []route{
 	{"DELETE", "/api/v1/mailboxes/{id}", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/check", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/test", "write"},
+	{"POST", "/api/v1/mailboxes/{id}/poll", "write"},
 	{"GET", "/api/v1/suppressions", "read"},
 	{"POST", "/api/v1/suppressions", "write"},
 	{"GET", "/api/v1/suppressions/{id}", "read"},
@@ -258,7 +259,7 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"status":"won"}`
 	case "POST mailboxes":
 		switch {
-		case strings.HasSuffix(r.path, "/check"):
+		case strings.HasSuffix(r.path, "/check"), strings.HasSuffix(r.path, "/poll"):
 			return ""
 		case strings.HasSuffix(r.path, "/test"):
 			return `{"to":"someone@example.com"}`

@@ -157,6 +157,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/email-accounts/{mailbox}/edit", admin(http.HandlerFunc(s.editMailbox))).Methods(http.MethodGet)
 	ws.Handle("/email-accounts/{mailbox}/check", admin(http.HandlerFunc(s.checkMailbox))).Methods(http.MethodPost)
 	ws.Handle("/email-accounts/{mailbox}/test", admin(http.HandlerFunc(s.testMailbox))).Methods(http.MethodPost)
+	ws.Handle("/email-accounts/{mailbox}/poll", admin(http.HandlerFunc(s.pollMailbox))).Methods(http.MethodPost)
 	ws.Handle("/email-accounts/{mailbox}/delete", admin(http.HandlerFunc(s.confirmDeleteMailbox))).Methods(http.MethodGet)
 	ws.Handle("/email-accounts/{mailbox}/delete", admin(http.HandlerFunc(s.deleteMailbox))).Methods(http.MethodPost)
 	ws.Handle("/sequences", read(http.HandlerFunc(s.sequences))).Methods(http.MethodGet)

@@ -73,6 +73,7 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/email-accounts/{mailbox}/edit", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/check", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/test", "admin"},
+	{"POST", "/w/{ws}/email-accounts/{mailbox}/poll", "admin"},
 	{"GET", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
 	{"GET", "/w/{ws}/inbox", "viewer"},

@@ -1,11 +1,19 @@
 package handlers
 
 import (
+	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"atrium/store"
 )
@@ -186,5 +194,79 @@ func TestMailboxIMAPSettings(t *testing.T) {
 	}
 	if body := c.get("/w/" + ui.a + "/email-accounts").body; !strings.Contains(body, "replies: <span class=\"badge state-deleting\"") {
 		t.Fatalf("the list does not show the failing poll: %.4000s", body)
+	}
+}
+
+// memIMAP serves an in-memory IMAP account on loopback; it returns its
+// port and the account.
+func memIMAP(t *testing.T, username, password string) (int, *imapmemserver.User) {
+	t.Helper()
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser(username, password)
+	if err := u.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		InsecureAuth: true, Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}, Logger: log.New(io.Discard, "", 0),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port, u
+}
+
+// "Read replies now" reads the folder through a real IMAP conversation
+// and says what came of it, or the server's words.
+func TestMailbox_ReadRepliesNow(t *testing.T) {
+	f := newFixture(t)
+	port, account := memIMAP(t, "ana", "imap-pw")
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := store.GetMessage(t.Context(), l.DB, f.message)
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := "From: Ana <" + m.ToEmail + ">\r\nSubject: Re: " + m.Subject + "\r\nIn-Reply-To: <" + m.MessageID + ">\r\nMessage-ID: <r1@client.example>\r\n\r\nYes, let us talk.\r\n"
+	if _, err := account.Append("INBOX", strings.NewReader(raw), &imap.AppendOptions{Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.ts.loggedIn(t, f.admin.Email)
+	token := c.workspaceToken(f.a)
+	page := "/w/" + f.a + "/email-accounts/" + f.mailbox
+	wantStatus(t, "read without IMAP settings", c.post(page+"/poll", token, nil), http.StatusUnprocessableEntity)
+
+	form := f.formFor(route{})
+	for k, v := range map[string]string{"name": "Outbound", "from_email": "outbound@acme.example", "smtp_port": "1", "state": "active",
+		"imap_host": "127.0.0.1", "imap_tls": "none", "imap_port": strconv.Itoa(port), "imap_username": "ana", "imap_password": "wrong"} {
+		form.Set(k, v)
+	}
+	wantStatus(t, "save IMAP settings", c.post(page, token, form), http.StatusSeeOther)
+	r := c.post(page+"/poll", token, nil)
+	wantStatus(t, "read with a wrong password", r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.body, "The IMAP folder could not be read") || !strings.Contains(r.body, "refused the login") {
+		t.Fatalf("a wrong password: %.4000s", r.body)
+	}
+	form.Set("imap_password", "imap-pw")
+	wantStatus(t, "save the right password", c.post(page, token, form), http.StatusSeeOther)
+	r = c.post(page+"/poll", token, nil)
+	wantStatus(t, "read", r, http.StatusOK)
+	if !strings.Contains(r.body, "The folder was read: 1 new message, 1 reply") {
+		t.Fatalf("read: %.4000s", r.body)
+	}
+	if body := c.get("/w/" + f.a + "/inbox").body; !strings.Contains(body, "Yes, let us talk.") {
+		t.Fatalf("the reply is not in the inbox: %.4000s", body)
+	}
+	if r := c.post(page+"/poll", token, nil); !strings.Contains(r.body, "The folder was read: 0 new messages") {
+		t.Fatalf("a second read: %.4000s", r.body)
 	}
 }

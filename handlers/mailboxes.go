@@ -37,9 +37,10 @@ func (s *Server) mailboxes(w http.ResponseWriter, r *http.Request) {
 // and the test message; Problem is what the last check or test said.
 type mailboxPage struct {
 	Mailbox *store.Mailbox
-	Checked bool   // a check or a test just ran
-	Problem string // what it said went wrong ("" when it went well)
-	Sent    string // the address a test message went to
+	Checked bool               // a check or a test just ran
+	Problem string             // what it said went wrong ("" when it went well)
+	Sent    string             // the address a test message went to
+	Polled  *tenant.PollResult // what reading the IMAP folder now did
 }
 
 func (s *Server) mailbox(w http.ResponseWriter, r *http.Request) {
@@ -253,6 +254,13 @@ func (s *Server) testMailbox(w http.ResponseWriter, r *http.Request) {
 	s.showMailboxOutcome(w, r, mailboxPage{Checked: true, Problem: problem, Sent: to}, err)
 }
 
+// pollMailbox reads the account's IMAP folder now and shows what came of
+// it.
+func (s *Server) pollMailbox(w http.ResponseWriter, r *http.Request) {
+	res, problem, err := workspaceFrom(r).svc.PollMailboxNow(r.Context(), mux.Vars(r)["mailbox"])
+	s.showMailboxOutcome(w, r, mailboxPage{Checked: true, Problem: problem, Polled: &res}, err)
+}
+
 // showMailboxOutcome shows the mailbox page with the outcome of a check or
 // a test: 200 when the server was happy, 422 with its words when not.
 func (s *Server) showMailboxOutcome(w http.ResponseWriter, r *http.Request, page mailboxPage, err error) {
@@ -339,6 +347,33 @@ func (s *Server) apiTestMailbox(w http.ResponseWriter, r *http.Request) {
 	}
 	problem, err := callerFrom(r).svc.SendTestEmail(r.Context(), id, in.To)
 	s.apiMailboxOutcome(w, r, problem, err)
+}
+
+// pollOutcome is the answer of a poll: OK or the server's words, and what
+// the poll read.
+type pollOutcome struct {
+	mailboxOutcome
+	Read        int `json:"read"`
+	Replies     int `json:"replies"`
+	AutoReplies int `json:"auto_replies"`
+	Bounces     int `json:"bounces"`
+}
+
+// apiPollMailbox is POST /api/v1/mailboxes/{id}/poll: the IMAP folder is
+// read at once.
+func (s *Server) apiPollMailbox(w http.ResponseWriter, r *http.Request) {
+	id, err := recordID(r)
+	var res tenant.PollResult
+	problem := ""
+	if err == nil {
+		res, problem, err = callerFrom(r).svc.PollMailboxNow(r.Context(), id)
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pollOutcome{mailboxOutcome: mailboxOutcome{OK: problem == "", Error: problem}, Read: res.Read,
+		Replies: res.Replies, AutoReplies: res.AutoReplies, Bounces: res.Bounces})
 }
 
 func (s *Server) apiMailboxOutcome(w http.ResponseWriter, r *http.Request, problem string, err error) {

@@ -185,3 +185,27 @@ func inboundOf(p *outreach.Inbound, now time.Time) store.Inbound {
 	}
 	return in
 }
+
+// PollMailboxNow reads a mailbox's folder at once, for a person waiting
+// to see whether its IMAP settings work. problem is what the server said
+// went wrong ("" when all went well); err is for a mailbox that cannot be
+// polled at all.
+func (s *Service) PollMailboxNow(ctx context.Context, id string) (res PollResult, problem string, err error) {
+	mb, err := store.GetMailbox(ctx, s.lease.DB, id)
+	if err != nil {
+		return res, "", err
+	}
+	if !mb.PollsIMAP() {
+		return res, "", store.FieldError("imap_host", "This account has no IMAP settings: enter them first.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	if res, err = s.PollMailbox(ctx, mb); err != nil {
+		return res, "", err
+	}
+	after, err := store.GetMailbox(ctx, s.lease.DB, id)
+	if err != nil {
+		return res, "", err
+	}
+	return res, after.IMAPLastError, nil
+}
