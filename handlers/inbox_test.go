@@ -270,3 +270,40 @@ func TestMailbox_ReadRepliesNow(t *testing.T) {
 		t.Fatalf("a second read: %.4000s", r.body)
 	}
 }
+
+// A mailbox and a sequence paused by bounce protection say why on their
+// pages; the sequence lists its bounced messages.
+func TestBounceProtectionShown(t *testing.T) {
+	f := newFixture(t)
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := store.BounceProtectionReason(7, 100)
+	for _, stmt := range []string{`UPDATE sequences SET state = 'paused', paused_reason = ?1`, `UPDATE mailboxes SET state = 'paused', paused_reason = ?1`,
+		`UPDATE messages SET state = 'bounced', error = '5.1.1 User unknown'`} {
+		if _, err := l.DB.W.Exec(stmt, why); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Release()
+	c := f.ts.loggedIn(t, f.viewer.Email)
+	seq := "/w/" + f.a + "/sequences/" + f.sequence
+	if body := c.get(seq).body; !strings.Contains(body, "Paused by bounce protection: 7 of the last 100 sends bounced.") || !strings.Contains(body, "bounced (1)") {
+		t.Fatalf("the sequence page: %.5000s", body)
+	}
+	if body := c.get(seq + "?messages=bounced").body; !strings.Contains(body, "5.1.1 User unknown") {
+		t.Fatalf("the bounced messages: %.5000s", body)
+	}
+	for _, page := range []string{"/w/" + f.a + "/email-accounts/" + f.mailbox, "/w/" + f.a + "/email-accounts"} {
+		if body := c.get(page).body; !strings.Contains(body, why) {
+			t.Fatalf("%s does not say why the account is paused: %.5000s", page, body)
+		}
+	}
+	// A person resuming the sequence clears the reason.
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	wantStatus(t, "activate", owner.post(seq+"/state", owner.workspaceToken(f.a), url.Values{"state": {"active"}}), http.StatusSeeOther)
+	if body := c.get(seq).body; strings.Contains(body, "Paused by") {
+		t.Fatal("the reason stays after a person activated the sequence")
+	}
+}
