@@ -171,6 +171,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/sequences/{sequence}/messages/{message}/settle", write(http.HandlerFunc(s.settleMessage))).Methods(http.MethodPost)
 	ws.Handle("/inbox", read(http.HandlerFunc(s.inbox))).Methods(http.MethodGet)
 	ws.Handle("/inbox/{reply}", write(http.HandlerFunc(s.updateReply))).Methods(http.MethodPost)
+	ws.Handle("/inbox/{reply}/stop", write(http.HandlerFunc(s.stopOnAutoReply))).Methods(http.MethodPost)
 	ws.Handle("/suppressions", read(http.HandlerFunc(s.suppressions))).Methods(http.MethodGet)
 	ws.Handle("/suppressions", admin(http.HandlerFunc(s.createSuppression))).Methods(http.MethodPost)
 	ws.Handle("/suppressions/{suppression}/delete", admin(http.HandlerFunc(s.confirmDeleteSuppression))).Methods(http.MethodGet)

@@ -78,6 +78,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
 	{"GET", "/w/{ws}/inbox", "viewer"},
 	{"POST", "/w/{ws}/inbox/{reply}", "member"},
+	{"POST", "/w/{ws}/inbox/{reply}/stop", "member"},
 	{"GET", "/w/{ws}/suppressions", "viewer"},
 	{"POST", "/w/{ws}/suppressions", "admin"},
 	{"GET", "/w/{ws}/suppressions/{suppression}/delete", "admin"},

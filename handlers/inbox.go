@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -85,6 +86,29 @@ func (s *Server) updateReply(w http.ResponseWriter, r *http.Request) {
 		msg = "The reply from " + reply.FromEmail + " is handled."
 	}
 	s.flash(w, r, "success", msg)
+	back := workspaceURL(wc.ws.ID, "inbox")
+	if r.PostForm.Get("show") == "all" {
+		back += "?show=all"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// stopOnAutoReply stops the sequences of the contact an automatic answer
+// came from, as a reply would have: an out-of-office stops nothing by
+// itself, but a person may decide it should.
+func (s *Server) stopOnAutoReply(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	reply, err := store.GetReply(r.Context(), wc.lease.DB, mux.Vars(r)["reply"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := store.StopOnReply(r.Context(), wc.lease.DB, s.actor(r), reply.ContactID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", fmt.Sprintf("%d enrolment%s stopped.", n, map[bool]string{true: "", false: "s"}[n == 1]))
 	back := workspaceURL(wc.ws.ID, "inbox")
 	if r.PostForm.Get("show") == "all" {
 		back += "?show=all"

@@ -307,3 +307,40 @@ func TestBounceProtectionShown(t *testing.T) {
 		t.Fatal("the reason stays after a person activated the sequence")
 	}
 }
+
+// An out-of-office stops nothing, unless a person says so in the inbox.
+func TestInbox_StopOnAutoReply(t *testing.T) {
+	f := newFixture(t)
+	state := func() string {
+		l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		e, err := store.GetEnrollment(t.Context(), l.DB, f.enrollment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.State + ":" + e.StopReason
+	}
+	if got := state(); got != "active:" {
+		t.Fatalf("the fixture's auto-reply left Ana's enrolment %s", got)
+	}
+	c := f.ts.loggedIn(t, f.member.Email)
+	inbox := "/w/" + f.a + "/inbox"
+	if body := c.get(inbox).body; !strings.Contains(body, "Stop their sequences") {
+		t.Fatalf("no way to stop on an automatic reply: %.4000s", body)
+	}
+	wantStatus(t, "A's reply stopped in B", c.post("/w/"+f.b+"/inbox/"+f.reply+"/stop", c.workspaceToken(f.b), nil), http.StatusNotFound)
+	if got := state(); got != "active:" {
+		t.Fatalf("a request in B stopped A's enrolment: %s", got)
+	}
+	r := c.post(inbox+"/"+f.reply+"/stop", c.workspaceToken(f.a), nil)
+	wantStatus(t, "stop on the auto-reply", r, http.StatusSeeOther)
+	if got := state(); got != "stopped:replied" {
+		t.Fatalf("Ana's enrolment after stopping on the auto-reply: %s", got)
+	}
+	if body := c.get(inbox).body; !strings.Contains(body, "1 enrolment stopped.") {
+		t.Fatalf("no word of it: %.4000s", body)
+	}
+}
