@@ -18,9 +18,12 @@ const (
 	// pollBackoffCap bounds the wait after failed polls, which doubles
 	// with each one from pollEvery.
 	pollBackoffCap = time.Hour
-	// pollBatch bounds the mailboxes one job polls; the next job takes
-	// the rest at once.
-	pollBatch = 20
+	// pollBatch bounds the mailboxes one job polls, and pollBudget the
+	// time it starts new ones in (a server that hangs takes up to a
+	// minute): the workspace's sends wait for the job, and the next job
+	// takes the rest at once.
+	pollBatch  = 20
+	pollBudget = 2 * time.Minute
 )
 
 // pollJob is the poll kind of due work: it reads the folders of the
@@ -33,8 +36,9 @@ func (m *Manager) pollJob(ctx context.Context, run *JobRun, now time.Time) (any,
 		return nil, err
 	}
 	var done PollResult
+	began := time.Now()
 	for i := range due {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || time.Since(began) > pollBudget {
 			break
 		}
 		r, err := svc.PollMailbox(ctx, &due[i])
