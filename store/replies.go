@@ -213,8 +213,9 @@ func recordBounce(ctx context.Context, tx *sqlx.Tx, mailboxID string, in Inbound
 	if err != nil {
 		return err
 	}
+	// The address written to, rather than where a forward took it.
 	email := strings.ToLower(strings.TrimSpace(in.BounceRecipient))
-	if email == "" && m != nil {
+	if m != nil {
 		email = strings.ToLower(m.ToEmail)
 	}
 	if email == "" {
