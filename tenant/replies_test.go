@@ -475,3 +475,25 @@ func TestPoll_BacklogIsReadOnAtOnce(t *testing.T) {
 		t.Fatalf("second poll: %+v, want the 6 left, the reply among them", res)
 	}
 }
+
+// A bounce from where a forward took the message suppresses the address
+// the ledger wrote to, found by the returned message's Message-ID.
+func TestPoll_BounceAfterForward(t *testing.T) {
+	f := newReplyFixture(t, []string{"ann@example.org"}, false)
+	ctx := context.Background()
+	m := f.byMail["ann@example.org"]
+	dsn := strings.ReplaceAll(sample(t, "dsn/postfix_hard.eml", m), "Final-Recipient: rfc822; "+m.ToEmail, "Final-Recipient: rfc822; ann.private@example.net")
+	if !strings.Contains(dsn, "ann.private@example.net") {
+		t.Fatal("the sample has no Final-Recipient to change")
+	}
+	f.imap.deliver(t, dsn)
+	if res := f.poll(t); res.Bounces != 1 || res.Suppressed != 1 {
+		t.Fatalf("got %+v", res)
+	}
+	f.with(t, func(db *store.DB) {
+		why, err := store.SuppressedAmong(ctx, db.R, []string{"ann@example.org", "ann.private@example.net"})
+		if err != nil || why["ann@example.org"] != store.SuppressBounced || why["ann.private@example.net"] != "" {
+			t.Fatalf("suppressed %v (%v); want the address written to", why, err)
+		}
+	})
+}
