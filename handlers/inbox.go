@@ -116,8 +116,9 @@ func (s *Server) stopOnAutoReply(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-// apiReplies is GET /api/v1/replies?handled=false.
-var apiRepliesList = func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Reply, string, error) {
+// apiRepliesList is GET /api/v1/replies (?handled=false for those to
+// handle).
+func apiRepliesList(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Reply, string, error) {
 	f := store.ReplyFilter{Cursor: p.cursor, Limit: p.limit}
 	if v := q.Get("handled"); v != "" {
 		handled, err := strconv.ParseBool(v)
