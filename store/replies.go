@@ -210,17 +210,11 @@ func replyTask(ctx context.Context, tx *sqlx.Tx, m *Message, in Inbound, now tim
 // and the sequence are checked against bounce protection.
 func recordBounce(ctx context.Context, tx *sqlx.Tx, mailboxID string, in Inbound, now time.Time, out *InboundOutcome) error {
 	m, err := bouncedMessage(ctx, tx, mailboxID, in)
-	if err != nil {
-		return err
+	if err != nil || m == nil {
+		return err // not about a message of ours: the mailbox's own mail
 	}
 	// The address written to, rather than where a forward took it.
-	email := strings.ToLower(strings.TrimSpace(in.BounceRecipient))
-	if m != nil {
-		email = strings.ToLower(m.ToEmail)
-	}
-	if email == "" {
-		return nil // nothing says whom it is about
-	}
+	email := strings.ToLower(m.ToEmail)
 	hard := strings.HasPrefix(in.BounceStatus, "5")
 	if !hard {
 		var soft int
@@ -232,7 +226,7 @@ func recordBounce(ctx context.Context, tx *sqlx.Tx, mailboxID string, in Inbound
 		hard = soft >= softBouncesAsHard
 	}
 	detail := strings.TrimSpace(in.BounceStatus + " " + in.BounceDiagnostic)
-	if m != nil && (hard || in.BounceFailed) {
+	if hard || in.BounceFailed {
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET state = 'bounced', error = ?, updated_at = ? WHERE id = ? AND state IN ('sent', 'unknown')`,
 			truncateText(detail, 2000), now.UTC(), m.ID)
 		if err != nil {
@@ -252,11 +246,7 @@ func recordBounce(ctx context.Context, tx *sqlx.Tx, mailboxID string, in Inbound
 	if err := checkSuppressionInput(&sin); err != nil {
 		return nil // not an address: nothing to suppress
 	}
-	contactID := ""
-	if m != nil {
-		contactID = m.ContactID
-	}
-	if _, _, err := addSuppression(ctx, tx, inboxActor, contactID, sin); err != nil {
+	if _, _, err := addSuppression(ctx, tx, inboxActor, m.ContactID, sin); err != nil {
 		return err
 	}
 	out.Suppressed = sin.Email
@@ -264,14 +254,12 @@ func recordBounce(ctx context.Context, tx *sqlx.Tx, mailboxID string, in Inbound
 }
 
 // bouncedMessage finds the ledger message a bounce returns: by the
-// Message-ID it quotes, else the last one sent to its recipient (from this
+// Message-ID it quotes (one that is not ours is a bounce of the mailbox's
+// own mail: nil), else the last one sent to its recipient (from this
 // mailbox first).
 func bouncedMessage(ctx context.Context, tx *sqlx.Tx, mailboxID string, in Inbound) (*Message, error) {
 	if in.BounceOriginal != "" {
-		m, err := ledgerMessageOf(ctx, tx, []string{in.BounceOriginal})
-		if err != nil || m != nil {
-			return m, err
-		}
+		return ledgerMessageOf(ctx, tx, []string{in.BounceOriginal})
 	}
 	if in.BounceRecipient == "" {
 		return nil, nil

@@ -497,3 +497,42 @@ func TestPoll_BounceAfterForward(t *testing.T) {
 		}
 	})
 }
+
+// A bounce of the mailbox's own mail (a Message-ID not in the ledger)
+// changes nothing; one that returns no message is matched by its
+// recipient.
+func TestPoll_BounceMatching(t *testing.T) {
+	f := newReplyFixture(t, []string{"ann@example.org", "bob@example.org"}, false)
+	ctx := context.Background()
+	ann, bob := f.byMail["ann@example.org"], f.byMail["bob@example.org"]
+	own := strings.ReplaceAll(sample(t, "dsn/postfix_hard.eml", ann), ann.MessageID, "personal.1@acme.example")
+	f.imap.deliver(t, own)
+	if res := f.poll(t); res.Bounces != 1 || res.Suppressed != 0 {
+		t.Fatalf("a bounce of the mailbox's own mail: %+v", res)
+	}
+	gmail := sample(t, "dsn/gmail_hard.eml", bob)
+	cut := strings.Index(gmail, "--000000000000f4a7c50627f1e9b3\nContent-Type: message/rfc822")
+	if cut < 0 {
+		t.Fatal("the sample has no returned message to cut")
+	}
+	gmail = strings.Replace(gmail[:cut], "X-Original-Message-ID: <"+bob.MessageID+">\n", "", 1) + "--000000000000f4a7c50627f1e9b3--\n"
+	gmail = strings.NewReplacer("References: <"+bob.MessageID+">\n", "", "In-Reply-To: <"+bob.MessageID+">\n", "").Replace(gmail)
+	if strings.Contains(gmail, bob.MessageID) {
+		t.Fatal("the cut sample still names the message")
+	}
+	f.imap.deliver(t, gmail)
+	if res := f.poll(t); res.Suppressed != 1 {
+		t.Fatalf("a bounce matched by its recipient: %+v", res)
+	}
+	f.with(t, func(db *store.DB) {
+		why, err := store.SuppressedAmong(ctx, db.R, []string{ann.ToEmail, bob.ToEmail})
+		if err != nil || why[ann.ToEmail] != "" || why[bob.ToEmail] != store.SuppressBounced {
+			t.Fatalf("suppressed %v (%v), want bob's address only", why, err)
+		}
+		for m, want := range map[string]string{ann.ID: store.MessageSent, bob.ID: store.MessageBounced} {
+			if got, err := store.GetMessage(ctx, db, m); err != nil || got.State != want {
+				t.Fatalf("message to %s is %s (%v), want %s", got.ToEmail, got.State, err, want)
+			}
+		}
+	})
+}
