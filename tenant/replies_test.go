@@ -29,7 +29,7 @@ type imapTest struct {
 	password string
 }
 
-func newIMAPTest(t *testing.T) *imapTest {
+func newIMAPTest(t testing.TB) *imapTest {
 	t.Helper()
 	mem := imapmemserver.New()
 	it := &imapTest{username: "ana", password: "imap-secret"}
@@ -62,7 +62,7 @@ type quietLogger struct{}
 func (quietLogger) Printf(string, ...any) {}
 
 // deliver puts a message in the account's INBOX, as an arriving mail.
-func (it *imapTest) deliver(t *testing.T, raw string) {
+func (it *imapTest) deliver(t testing.TB, raw string) {
 	t.Helper()
 	raw = strings.ReplaceAll(raw, "\r\n", "\n")
 	raw = strings.ReplaceAll(raw, "\n", "\r\n")
@@ -79,7 +79,7 @@ const (
 )
 
 // sample reads an inbound sample of outreach's testdata as an answer to m.
-func sample(t *testing.T, name string, m store.Message) string {
+func sample(t testing.TB, name string, m store.Message) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "outreach", "testdata", name))
 	if err != nil {
@@ -102,7 +102,7 @@ type replyFixture struct {
 	byMail map[string]store.Message // the first message to each address
 }
 
-func newReplyFixture(t *testing.T, emails []string, stopByDomain bool) *replyFixture {
+func newReplyFixture(t testing.TB, emails []string, stopByDomain bool) *replyFixture {
 	t.Helper()
 	ctx := context.Background()
 	smtpSrv := smtptest.NewServer(t, smtptest.Options{NoTLS: true})
@@ -169,7 +169,7 @@ func newReplyFixture(t *testing.T, emails []string, stopByDomain bool) *replyFix
 
 // poll runs the due work two minutes ahead (past the next poll) and
 // returns the poll job's result.
-func (f *replyFixture) poll(t *testing.T) PollResult {
+func (f *replyFixture) poll(t testing.TB) PollResult {
 	t.Helper()
 	var res PollResult
 	for _, j := range runDue(t, f.m, f.m.now().Add(2*time.Minute)) {
@@ -187,7 +187,7 @@ func (f *replyFixture) poll(t *testing.T) PollResult {
 }
 
 // with runs fn with the workspace's file.
-func (f *replyFixture) with(t *testing.T, fn func(db *store.DB)) {
+func (f *replyFixture) with(t testing.TB, fn func(db *store.DB)) {
 	t.Helper()
 	l, err := f.m.Acquire(context.Background(), f.wsID)
 	if err != nil {
@@ -535,4 +535,25 @@ func TestPoll_BounceMatching(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkPoll reads 50 new automatic replies in one poll: an IMAP
+// conversation with the in-memory server, then one transaction a message.
+func BenchmarkPoll(b *testing.B) {
+	f := newReplyFixture(b, []string{"ann@example.org"}, false)
+	ooo := sample(b, "inbound/ooo.eml", f.byMail["ann@example.org"])
+	const perPoll = 50
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		for range perPoll {
+			n++
+			f.imap.deliver(b, strings.Replace(ooo, "Message-ID: <", fmt.Sprintf("Message-ID: <%d.", n), 1))
+		}
+		b.StartTimer()
+		if res := f.poll(b); res.AutoReplies != perPoll {
+			b.Fatalf("got %+v", res)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*perPoll), "µs/message")
 }
