@@ -59,6 +59,7 @@ var apiRouteTable = []route{
 	{"DELETE", "/api/v1/mailboxes/{id}", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/check", "write"},
 	{"POST", "/api/v1/mailboxes/{id}/test", "write"},
+	{"POST", "/api/v1/mailboxes/{id}/poll", "write"},
 	{"GET", "/api/v1/suppressions", "read"},
 	{"POST", "/api/v1/suppressions", "write"},
 	{"GET", "/api/v1/suppressions/{id}", "read"},
@@ -83,13 +84,16 @@ var apiRouteTable = []route{
 	{"GET", "/api/v1/messages", "read"},
 	{"GET", "/api/v1/messages/{id}", "read"},
 	{"POST", "/api/v1/messages/{id}/settle", "write"},
+	{"GET", "/api/v1/replies", "read"},
+	{"GET", "/api/v1/replies/{id}", "read"},
+	{"PATCH", "/api/v1/replies/{id}", "write"},
 }
 
 // entityOf returns the collection a route is on ("contacts"…), or "".
 func entityOf(r route) string {
 	parts := strings.Split(strings.TrimPrefix(r.path, "/api/v1/"), "/")
 	switch parts[0] {
-	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates", "sequences", "suppressions", "messages":
+	case "contacts", "companies", "notes", "tasks", "pipelines", "deals", "mailboxes", "templates", "sequences", "suppressions", "messages", "replies":
 		return parts[0]
 	}
 	return ""
@@ -109,11 +113,12 @@ type apiWorkspace struct {
 	message                      string
 	template                     string
 	suppression                  string
+	reply                        string
 }
 
 func (w *apiWorkspace) idOf(entity string) string {
 	return map[string]string{"contacts": w.contact, "companies": w.company, "notes": w.note, "tasks": w.task,
-		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template, "sequences": w.sequence, "suppressions": w.suppression, "messages": w.message}[entity]
+		"pipelines": w.pipeline, "deals": w.deal, "mailboxes": w.mailbox, "templates": w.template, "sequences": w.sequence, "suppressions": w.suppression, "messages": w.message, "replies": w.reply}[entity]
 }
 
 // mustAPIWorkspace creates a workspace, its keys and its records.
@@ -133,6 +138,7 @@ func (ts *testServer) mustAPIWorkspace(tb testing.TB, name, word string) *apiWor
 		`"smtp_host":"127.0.0.1","smtp_port":1,"tls_mode":"none","password":"`+word+`-secret"}`)
 	w.sequence = ts.mustCreate(tb, w.key, "/api/v1/sequences", `{"name":"`+word+` launch","mailbox_ids":["`+w.mailbox+`"],"steps":[{"kind":"task","task_title":"`+word+` call"}]}`)
 	w.message = ts.mustLedgerRow(tb, w)
+	w.reply = ts.mustAPIReply(tb, w)
 	w.template = ts.mustCreate(tb, w.key, "/api/v1/templates", `{"name":"`+word+` intro","subject":"Hi {{first_name}}","body":"<p>`+word+` says hello</p>"}`)
 	w.suppression = ts.mustCreate(tb, w.key, "/api/v1/suppressions", `{"email":"gone-`+strings.ToLower(word)+`@example.com","reason":"bounced"}`)
 	return w
@@ -240,6 +246,8 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"body":"Changed"}`
 	case "POST tasks":
 		return `{"contact_id":"` + w.contact + `","title":"New task"}`
+	case "PATCH replies":
+		return `{"handled":true,"category":"interested"}`
 	case "PATCH tasks":
 		return `{"done":true}`
 	case "POST pipelines":
@@ -252,7 +260,7 @@ func bodyFor(r route, w *apiWorkspace) string {
 		return `{"status":"won"}`
 	case "POST mailboxes":
 		switch {
-		case strings.HasSuffix(r.path, "/check"):
+		case strings.HasSuffix(r.path, "/check"), strings.HasSuffix(r.path, "/poll"):
 			return ""
 		case strings.HasSuffix(r.path, "/test"):
 			return `{"to":"someone@example.com"}`

@@ -75,8 +75,12 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/email-accounts/{mailbox}/edit", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/check", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/test", "admin"},
+	{"POST", "/w/{ws}/email-accounts/{mailbox}/poll", "admin"},
 	{"GET", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
 	{"POST", "/w/{ws}/email-accounts/{mailbox}/delete", "admin"},
+	{"GET", "/w/{ws}/inbox", "viewer"},
+	{"POST", "/w/{ws}/inbox/{reply}", "member"},
+	{"POST", "/w/{ws}/inbox/{reply}/stop", "member"},
 	{"GET", "/w/{ws}/suppressions", "viewer"},
 	{"POST", "/w/{ws}/suppressions", "admin"},
 	{"GET", "/w/{ws}/suppressions/{suppression}/delete", "admin"},
@@ -212,6 +216,7 @@ type fixture struct {
 	message                                string // the ledger row of Ana's step, of unknown delivery
 	template                               string // an outreach template of A
 	suppression                            string // a suppressed address of A
+	reply                                  string // an automatic reply to Ana's message, in A's inbox
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -322,6 +327,7 @@ func (f *fixture) seedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.suppression = sup.ID
+	f.reply = mustReply(t, l.DB, f.message, store.ReplyAuto, "Out of office")
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -346,6 +352,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{message}", f.message)
 	p = strings.ReplaceAll(p, "{template}", f.template)
 	p = strings.ReplaceAll(p, "{suppression}", f.suppression)
+	p = strings.ReplaceAll(p, "{reply}", f.reply)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
@@ -358,7 +365,8 @@ func (f *fixture) formFor(r route) url.Values {
 		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}, "audit_days": {"30"}, "activity_days": {"30"},
 		"to": {"someone@example.com"}, "from_email": {"ana@acme.example"}, "smtp_host": {"127.0.0.1"}, "tls_mode": {"none"},
 		"daily_limit": {"30"}, "gap_min_seconds": {"90"}, "gap_max_seconds": {"180"}, "ramp_per_day": {"0"},
-		"window_start": {"09:00"}, "window_end": {"17:00"}, "window_days": {"1"}, "time_zone": {"UTC"}}
+		"window_start": {"09:00"}, "window_end": {"17:00"}, "window_days": {"1"}, "time_zone": {"UTC"},
+		"handled": {"true"}}
 }
 
 func TestRoutes_AnonymousIsSentToLogin(t *testing.T) {

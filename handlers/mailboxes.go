@@ -37,9 +37,10 @@ func (s *Server) mailboxes(w http.ResponseWriter, r *http.Request) {
 // and the test message; Problem is what the last check or test said.
 type mailboxPage struct {
 	Mailbox *store.Mailbox
-	Checked bool   // a check or a test just ran
-	Problem string // what it said went wrong ("" when it went well)
-	Sent    string // the address a test message went to
+	Checked bool               // a check or a test just ran
+	Problem string             // what it said went wrong ("" when it went well)
+	Sent    string             // the address a test message went to
+	Polled  *tenant.PollResult // what reading the IMAP folder now did
 }
 
 func (s *Server) mailbox(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +79,8 @@ var weekdayNames = []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Frida
 func (s *Server) newMailbox(w http.ResponseWriter, r *http.Request) {
 	f := newForm(nil)
 	for k, v := range map[string]string{"tls_mode": store.TLSStartTLS, "daily_limit": "30", "gap_min_seconds": "90",
-		"gap_max_seconds": "180", "window_start": "09:00", "window_end": "17:00", "time_zone": "UTC", "ramp_per_day": "0"} {
+		"gap_max_seconds": "180", "window_start": "09:00", "window_end": "17:00", "time_zone": "UTC", "ramp_per_day": "0",
+		"imap_tls": store.TLSImplicit, "imap_folder": "INBOX"} {
 		f.Values.Set(k, v)
 	}
 	for _, d := range []string{"1", "2", "3", "4", "5"} {
@@ -97,14 +99,16 @@ func (s *Server) editMailbox(w http.ResponseWriter, r *http.Request) {
 }
 
 // mailboxValues are a mailbox's settings as its form holds them; never
-// its password nor its DKIM key.
+// its passwords nor its DKIM key.
 func mailboxValues(mb *store.Mailbox) url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"name": mb.Name, "from_name": mb.FromName, "from_email": mb.FromEmail, "reply_to": mb.ReplyTo,
 		"smtp_host": mb.SMTPHost, "smtp_port": strconv.Itoa(mb.SMTPPort), "tls_mode": mb.TLSMode, "username": mb.Username,
 		"daily_limit": strconv.Itoa(mb.DailyLimit), "gap_min_seconds": strconv.Itoa(mb.GapMin), "gap_max_seconds": strconv.Itoa(mb.GapMax),
 		"window_start": mb.WindowStart, "window_end": mb.WindowEnd, "time_zone": mb.TimeZone,
-		"ramp_per_day": strconv.Itoa(mb.RampPerDay), "state": mb.State, "dkim_selector": mb.DKIMSelector} {
+		"ramp_per_day": strconv.Itoa(mb.RampPerDay), "state": mb.State, "dkim_selector": mb.DKIMSelector,
+		"imap_host": mb.IMAPHost, "imap_port": strconv.Itoa(mb.IMAPPort), "imap_tls": mb.IMAPTLS, "imap_username": mb.IMAPUsername,
+		"imap_folder": mb.IMAPFolder} {
 		v.Set(k, s)
 	}
 	for _, d := range mb.WindowDays {
@@ -164,7 +168,9 @@ func mailboxInput(f *form) (store.MailboxInput, error) {
 	in := store.MailboxInput{Name: text("name"), FromName: text("from_name"), FromEmail: text("from_email"), ReplyTo: text("reply_to"),
 		SMTPHost: text("smtp_host"), TLSMode: text("tls_mode"), Username: text("username"), Password: text("password"),
 		WindowStart: text("window_start"), WindowEnd: text("window_end"), TimeZone: text("time_zone"),
-		DKIMSelector: text("dkim_selector"), DKIMKey: text("dkim_private_key"), DKIMGenerate: text("dkim_generate")}
+		DKIMSelector: text("dkim_selector"), DKIMKey: text("dkim_private_key"), DKIMGenerate: text("dkim_generate"),
+		IMAPHost: text("imap_host"), IMAPTLS: text("imap_tls"), IMAPUsername: text("imap_username"), IMAPPassword: text("imap_password"),
+		IMAPFolder: text("imap_folder")}
 	if st := f.Get("state"); st != "" {
 		in.State = &st
 	}
@@ -172,10 +178,13 @@ func mailboxInput(f *form) (store.MailboxInput, error) {
 		field string
 		dst   **int
 	}{{"smtp_port", &in.SMTPPort}, {"daily_limit", &in.DailyLimit}, {"gap_min_seconds", &in.GapMin},
-		{"gap_max_seconds", &in.GapMax}, {"ramp_per_day", &in.RampPerDay}} {
+		{"gap_max_seconds", &in.GapMax}, {"ramp_per_day", &in.RampPerDay}, {"imap_port", &in.IMAPPort}} {
 		raw := strings.TrimSpace(f.Get(n.field))
 		if raw == "" && n.field == "smtp_port" {
 			continue // the TLS mode's usual port
+		}
+		if raw == "" && n.field == "imap_port" {
+			raw = strconv.Itoa(store.DefaultIMAPPort(f.Get("imap_tls")))
 		}
 		v, err := strconv.Atoi(raw)
 		if err != nil {
@@ -243,6 +252,13 @@ func (s *Server) testMailbox(w http.ResponseWriter, r *http.Request) {
 	to := strings.TrimSpace(r.PostForm.Get("to"))
 	problem, err := workspaceFrom(r).svc.SendTestEmail(r.Context(), mux.Vars(r)["mailbox"], to)
 	s.showMailboxOutcome(w, r, mailboxPage{Checked: true, Problem: problem, Sent: to}, err)
+}
+
+// pollMailbox reads the account's IMAP folder now and shows what came of
+// it.
+func (s *Server) pollMailbox(w http.ResponseWriter, r *http.Request) {
+	res, problem, err := workspaceFrom(r).svc.PollMailboxNow(r.Context(), mux.Vars(r)["mailbox"])
+	s.showMailboxOutcome(w, r, mailboxPage{Checked: true, Problem: problem, Polled: &res}, err)
 }
 
 // showMailboxOutcome shows the mailbox page with the outcome of a check or
@@ -331,6 +347,33 @@ func (s *Server) apiTestMailbox(w http.ResponseWriter, r *http.Request) {
 	}
 	problem, err := callerFrom(r).svc.SendTestEmail(r.Context(), id, in.To)
 	s.apiMailboxOutcome(w, r, problem, err)
+}
+
+// pollOutcome is the answer of a poll: OK or the server's words, and what
+// the poll read.
+type pollOutcome struct {
+	mailboxOutcome
+	Read        int `json:"read"`
+	Replies     int `json:"replies"`
+	AutoReplies int `json:"auto_replies"`
+	Bounces     int `json:"bounces"`
+}
+
+// apiPollMailbox is POST /api/v1/mailboxes/{id}/poll: the IMAP folder is
+// read at once.
+func (s *Server) apiPollMailbox(w http.ResponseWriter, r *http.Request) {
+	id, err := recordID(r)
+	var res tenant.PollResult
+	problem := ""
+	if err == nil {
+		res, problem, err = callerFrom(r).svc.PollMailboxNow(r.Context(), id)
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pollOutcome{mailboxOutcome: mailboxOutcome{OK: problem == "", Error: problem}, Read: res.Read,
+		Replies: res.Replies, AutoReplies: res.AutoReplies, Bounces: res.Bounces})
 }
 
 func (s *Server) apiMailboxOutcome(w http.ResponseWriter, r *http.Request, problem string, err error) {

@@ -220,6 +220,7 @@ var templateFuncs = template.FuncMap{
 	"weekdayNames":  weekdayList,
 	"list":          func(s ...string) []string { return s },
 	"ago":           ago,
+	"replyCategory": categoryLabel,
 	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"bytes":         store.HumanBytes,
 	"int64":         func(n uint64) int64 { return int64(n) },
@@ -329,7 +330,8 @@ func sortMark(f store.ContactFilter, key string) string {
 }
 
 var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done",
-	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost", "enrolled": "enrolled", "email_sent": "email sent"}
+	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost", "enrolled": "enrolled", "email_sent": "email sent",
+	"email_replied": "replied"}
 
 func timelineLabel(kind string) string {
 	if l, ok := timelineLabels[kind]; ok {

@@ -14,6 +14,9 @@ const (
 	DueRetention = "retention"
 	// DueSend: an active enrollment's next step is due.
 	DueSend = "send"
+	// DuePoll: a mailbox's IMAP folder is to be read for replies and
+	// bounces.
+	DuePoll = "poll"
 )
 
 // Due is one workspace's work of one kind, due at a moment.

@@ -271,28 +271,49 @@ func SetEnrollmentState(ctx context.Context, db *DB, a Actor, id, state, reason 
 // they act.
 func StopOnReply(ctx context.Context, db *DB, a Actor, contactID string) (int64, error) {
 	var n int64
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		c, err := getContact(ctx, tx, contactID)
-		if err != nil {
-			return err
-		}
-		_, domain, _ := strings.Cut(strings.ToLower(c.Email), "@")
-		res, err := tx.ExecContext(ctx, `UPDATE enrollments SET state = 'stopped', stop_reason = 'replied', updated_at = ?
-			WHERE state IN ('active', 'paused') AND (
-				(contact_id = ? AND sequence_id IN (SELECT id FROM sequences WHERE stop_on_reply = 1))
-				OR (? <> '' AND sequence_id IN (SELECT id FROM sequences WHERE stop_by_domain = 1)
-					AND contact_id IN (SELECT id FROM contacts WHERE email LIKE '%@' || ? ESCAPE '\'))
-			)`, time.Now().UTC(), contactID, domain, escapeLike(domain))
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		if n == 0 {
-			return nil
-		}
-		return auditAbout(ctx, tx, a, contactID, "enrollment.replied", KindContact, contactID, map[string]Change{"stopped": {After: n}})
+	err := db.InTx(ctx, func(tx *sqlx.Tx) (err error) {
+		n, err = stopOnReply(ctx, tx, a, contactID)
+		return err
 	})
 	return n, err
+}
+
+// stopOnReply is StopOnReply in the caller's transaction.
+func stopOnReply(ctx context.Context, tx *sqlx.Tx, a Actor, contactID string) (int64, error) {
+	c, err := getContact(ctx, tx, contactID)
+	if err != nil {
+		return 0, err
+	}
+	_, domain, _ := strings.Cut(strings.ToLower(c.Email), "@")
+	if publicMailDomains[domain] {
+		domain = "" // thousands of people, not one company: only the replier stops
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE enrollments SET state = 'stopped', stop_reason = 'replied', updated_at = ?
+		WHERE state IN ('active', 'paused') AND (
+			(contact_id = ? AND sequence_id IN (SELECT id FROM sequences WHERE stop_on_reply = 1))
+			OR (? <> '' AND sequence_id IN (SELECT id FROM sequences WHERE stop_by_domain = 1)
+				AND contact_id IN (SELECT id FROM contacts WHERE email LIKE '%@' || ? ESCAPE '\'))
+		)`, time.Now().UTC(), contactID, domain, escapeLike(domain))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return 0, nil
+	}
+	return n, auditAbout(ctx, tx, a, contactID, "enrollment.replied", KindContact, contactID, map[string]Change{"stopped": {After: n}})
+}
+
+// publicMailDomains are domains of mail providers open to anyone: people
+// at the same one are not colleagues, and a reply of one stops nobody
+// else's enrolment.
+var publicMailDomains = map[string]bool{
+	"gmail.com": true, "googlemail.com": true, "outlook.com": true, "hotmail.com": true, "hotmail.co.uk": true, "hotmail.fr": true,
+	"live.com": true, "msn.com": true, "yahoo.com": true, "yahoo.co.uk": true, "yahoo.fr": true, "ymail.com": true, "icloud.com": true,
+	"me.com": true, "mac.com": true, "aol.com": true, "proton.me": true, "protonmail.com": true, "pm.me": true, "gmx.de": true,
+	"gmx.net": true, "gmx.com": true, "web.de": true, "t-online.de": true, "orange.fr": true, "free.fr": true, "laposte.net": true,
+	"libero.it": true, "mail.ru": true, "yandex.ru": true, "yandex.com": true, "qq.com": true, "163.com": true, "126.com": true,
+	"naver.com": true, "fastmail.com": true, "zoho.com": true, "hey.com": true, "tutanota.com": true,
 }
 
 // escapeLike escapes LIKE's wildcards with a backslash.

@@ -29,15 +29,16 @@ const (
 var ExportTables = []string{"custom_fields", "companies", "contacts", "tags", "contact_tags", "company_tags",
 	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log", "mailboxes",
 	"templates", "sequences", "sequence_mailboxes", "sequence_steps", "enrollments", "messages",
-	"suppressions"}
+	"replies", "suppressions"}
 
 // exportLeftOut are the tables of the workspace schema that ExportTables
 // leaves out, and why. A test fails when a table is in neither, so a table
 // a migration adds gets a decision.
 var exportLeftOut = func() map[string]string {
 	m := map[string]string{
-		"api_keys": "secrets: never carried over (scrubbed from the archive's workspace.db too)",
-		"counters": "derived: row counts that triggers keep",
+		"api_keys":      "secrets: never carried over (scrubbed from the archive's workspace.db too)",
+		"counters":      "derived: row counts that triggers keep",
+		"bounce_counts": "soft bounces in a row, by the hash of the address: the sender's working state, which starts again",
 		"job_reports": "reports of this instance's background jobs, whose ids mean nothing elsewhere " +
 			"(emptied in the archive's workspace.db too)",
 		"workspace_settings": "the workspace's configuration (its retention policy), not records; " +

@@ -110,6 +110,10 @@ var erasureReach = map[string]string{
 	"job_reports":   "reports of imports, which may hold rows they refused: all deleted",
 	"enrollments":   "deleted with the contact (ON DELETE CASCADE)",
 	"messages":      "the ledger of what was sent to them, deleted with the contact (ON DELETE CASCADE)",
+	"replies":       "their answers, deleted with the contact (ON DELETE CASCADE)",
+	// Like their suppression, the soft bounces of their address are kept
+	// by its hash only.
+	"bounce_counts": "soft bounces by the hash of the address, which is not readable",
 	// Erasing the person must not make them emailable again: their
 	// suppression keeps its hash (enough to refuse the address, not to
 	// read it) and loses the address and the detail; the audit events of
@@ -163,6 +167,7 @@ type SubjectAccess struct {
 	Tasks      []Task         `json:"tasks"`
 	Deals      []Deal         `json:"deals"`
 	Timeline   []TimelineItem `json:"timeline"`
+	Replies    []Reply        `json:"replies"` // their answers to the workspace's emails, in full
 	Audit      []AuditEvent   `json:"audit"`
 }
 
@@ -188,6 +193,10 @@ func ContactSubjectAccess(ctx context.Context, db *DB, id string) (*SubjectAcces
 		return nil, err
 	}
 	if sa.Timeline, err = timeline(ctx, db, KindContact, id, -1); err != nil {
+		return nil, err
+	}
+	sa.Replies = []Reply{}
+	if err := db.R.SelectContext(ctx, &sa.Replies, replySelect+` WHERE r.contact_id = ? ORDER BY r.seq`, id); err != nil {
 		return nil, err
 	}
 	err = db.R.SelectContext(ctx, &sa.Audit, `SELECT * FROM audit_log WHERE `+auditAboutContact+` ORDER BY seq`, id)

@@ -28,11 +28,12 @@ const (
 	KindEnrollment  Kind = "enrollment"
 	KindMessage     Kind = "message"
 	KindSuppression Kind = "suppression"
+	KindReply       Kind = "reply"
 )
 
 // Kinds are every kind, in the order they are listed to people.
 var Kinds = []Kind{KindContact, KindCompany, KindDeal, KindNote, KindTask,
-	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate, KindSequence, KindEnrollment, KindMessage, KindSuppression}
+	KindPipeline, KindStage, KindCustomField, KindAPIKey, KindWorkspace, KindMailbox, KindTemplate, KindSequence, KindEnrollment, KindMessage, KindSuppression, KindReply}
 
 // ParseKind returns the kind s names; a name that is none is an invalid
 // request, never taken for a contact.

@@ -79,7 +79,34 @@ type Mailbox struct {
 	LastCheckedAt sql.NullTime `db:"last_checked_at" json:"-"`
 	CreatedAt     time.Time    `db:"created_at" json:"created_at"`
 	UpdatedAt     time.Time    `db:"updated_at" json:"updated_at"`
+	// PausedReason says why the system paused the mailbox (bounce
+	// protection); "" when a person did, or it is active.
+	PausedReason string `db:"paused_reason" json:"paused_reason"`
+	MailboxIMAP
 }
+
+// MailboxIMAP are a mailbox's IMAP settings, where replies and bounces
+// are read, and the health of its last poll. No host, no polling.
+type MailboxIMAP struct {
+	IMAPHost        string `db:"imap_host" json:"imap_host"`
+	IMAPPort        int    `db:"imap_port" json:"imap_port"`
+	IMAPTLS         string `db:"imap_tls" json:"imap_tls"`
+	IMAPUsername    string `db:"imap_username" json:"imap_username"`
+	IMAPPassword    string `db:"imap_password" json:"-"` // sealed
+	IMAPPasswordSet bool   `db:"-" json:"imap_password_set"`
+	IMAPFolder      string `db:"imap_folder" json:"imap_folder"`
+	// The folder's high-water mark (see outreach.Mark) and the next poll
+	// (unix milliseconds).
+	IMAPUIDValidity int64      `db:"imap_uidvalidity" json:"-"`
+	IMAPLastUID     int64      `db:"imap_last_uid" json:"-"`
+	IMAPNextPoll    int64      `db:"imap_next_poll" json:"-"`
+	IMAPLastPollAt  *time.Time `db:"imap_last_poll_at" json:"imap_last_poll_at"`
+	IMAPLastError   string     `db:"imap_last_error" json:"imap_last_error"`
+	IMAPFailures    int        `db:"imap_failures" json:"imap_consecutive_failures"`
+}
+
+// PollsIMAP says whether the mailbox has IMAP settings to poll.
+func (m *Mailbox) PollsIMAP() bool { return m.IMAPHost != "" }
 
 // MailboxInput is a create or a partial update: nil fields are left alone.
 // An empty Password keeps the one set.
@@ -107,6 +134,14 @@ type MailboxInput struct {
 	DKIMSelector *string `json:"dkim_selector"`
 	DKIMKey      *string `json:"dkim_private_key"`
 	DKIMGenerate *string `json:"dkim_generate"`
+	// IMAP: a host "" turns polling off; an empty password keeps the one
+	// set.
+	IMAPHost     *string `json:"imap_host"`
+	IMAPPort     *int    `json:"imap_port"`
+	IMAPTLS      *string `json:"imap_tls"`
+	IMAPUsername *string `json:"imap_username"`
+	IMAPPassword *string `json:"imap_password"`
+	IMAPFolder   *string `json:"imap_folder"`
 }
 
 // SealFunc seals a mailbox's secret for its purpose
@@ -117,6 +152,12 @@ type SealFunc func(purpose, secret string) (string, error)
 // MailboxPasswordPurpose is where a mailbox's sealed password belongs.
 func MailboxPasswordPurpose(mailboxID string) string { return "mailbox:" + mailboxID + ":password" }
 
+// MailboxIMAPPasswordPurpose is where a mailbox's sealed IMAP password
+// belongs.
+func MailboxIMAPPasswordPurpose(mailboxID string) string {
+	return "mailbox:" + mailboxID + ":imap_password"
+}
+
 const mailboxSelect = `SELECT * FROM mailboxes`
 
 // ListMailboxes returns a page of the workspace's mailboxes, newest first.
@@ -126,7 +167,7 @@ func ListMailboxes(ctx context.Context, db *DB, cursorText string, limit int) ([
 		key: func(m Mailbox) cursor { return cursor{m.Seq} },
 	})
 	for i := range ms {
-		ms[i].PasswordSet, ms[i].DKIMSet = ms[i].Password != "", ms[i].DKIMKey != ""
+		ms[i].setFlags()
 	}
 	return ms, next, err
 }
@@ -142,8 +183,13 @@ func getMailbox(ctx context.Context, q sqlx.QueryerContext, id string) (*Mailbox
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, Errorf(ENotFound, "That mailbox does not exist.")
 	}
-	m.PasswordSet, m.DKIMSet = m.Password != "", m.DKIMKey != ""
+	m.setFlags()
 	return &m, err
+}
+
+// setFlags says which secrets are set, without them.
+func (m *Mailbox) setFlags() {
+	m.PasswordSet, m.DKIMSet, m.IMAPPasswordSet = m.Password != "", m.DKIMKey != "", m.IMAPPassword != ""
 }
 
 // CreateMailbox validates and adds a mailbox, sealing its password with
@@ -151,24 +197,36 @@ func getMailbox(ctx context.Context, q sqlx.QueryerContext, id string) (*Mailbox
 func CreateMailbox(ctx context.Context, db *DB, a Actor, in MailboxInput, seal SealFunc) (*Mailbox, error) {
 	now := time.Now().UTC()
 	m := &Mailbox{ID: newID(), TLSMode: TLSStartTLS, DailyLimit: 30, GapMin: 90, GapMax: 180, WindowStart: "09:00", WindowEnd: "17:00",
-		WindowDays: Weekdays{1, 2, 3, 4, 5}, TimeZone: "UTC", State: MailboxActive, RampStart: now, CreatedAt: now, UpdatedAt: now}
+		WindowDays: Weekdays{1, 2, 3, 4, 5}, TimeZone: "UTC", State: MailboxActive, RampStart: now, CreatedAt: now, UpdatedAt: now,
+		MailboxIMAP: MailboxIMAP{IMAPTLS: TLSImplicit, IMAPPort: 993, IMAPFolder: "INBOX"}}
 	mode := m.TLSMode
 	if in.TLSMode != nil {
 		mode = strings.TrimSpace(*in.TLSMode)
 	}
 	m.SMTPPort = defaultSMTPPort(mode) // unless the input gives one
+	if in.IMAPTLS != nil {
+		m.IMAPPort = DefaultIMAPPort(strings.TrimSpace(*in.IMAPTLS))
+	}
 	if err := applyMailboxInput(m, in, seal); err != nil {
 		return nil, err
 	}
+	m.IMAPNextPoll = now.UnixMilli()
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.NamedExecContext(ctx, `INSERT INTO mailboxes (id, name, from_name, from_email, reply_to, smtp_host, smtp_port,
 			tls_mode, username, password, daily_limit, gap_min, gap_max, window_start, window_end, window_days, time_zone,
-			ramp_per_day, ramp_start, state, dkim_selector, dkim_key, dkim_record, created_at, updated_at)
+			ramp_per_day, ramp_start, state, dkim_selector, dkim_key, dkim_record, imap_host, imap_port, imap_tls, imap_username,
+			imap_password, imap_folder, imap_next_poll, created_at, updated_at)
 			VALUES (:id, :name, :from_name, :from_email, :reply_to, :smtp_host, :smtp_port, :tls_mode, :username, :password,
 			:daily_limit, :gap_min, :gap_max, :window_start, :window_end, :window_days, :time_zone, :ramp_per_day, :ramp_start,
-			:state, :dkim_selector, :dkim_key, :dkim_record, :created_at, :updated_at)`, m)
+			:state, :dkim_selector, :dkim_key, :dkim_record, :imap_host, :imap_port, :imap_tls, :imap_username,
+			:imap_password, :imap_folder, :imap_next_poll, :created_at, :updated_at)`, m)
 		if err != nil {
 			return err
+		}
+		if m.PollsIMAP() {
+			if err := db.due(ctx, DuePoll, now); err != nil {
+				return err
+			}
 		}
 		return audit(ctx, tx, a, "mailbox.create", KindMailbox, m.ID, mailboxChanges(&Mailbox{}, m))
 	})
@@ -198,14 +256,33 @@ func UpdateMailbox(ctx context.Context, db *DB, a Actor, id string, in MailboxIn
 		if before.State == MailboxPaused && m.State == MailboxActive {
 			m.RampStart = m.UpdatedAt
 		}
+		if m.State != before.State {
+			m.PausedReason = "" // a person decided
+		}
+		if imapMoved(before, &m) {
+			m.IMAPUIDValidity, m.IMAPLastUID = 0, 0 // another folder's UIDs mean nothing here
+		}
+		newIMAP := imapMoved(before, &m) || before.IMAPPassword != m.IMAPPassword
+		if newIMAP {
+			// New settings are tried at once, not after a backoff.
+			m.IMAPNextPoll, m.IMAPFailures, m.IMAPLastError = m.UpdatedAt.UnixMilli(), 0, ""
+		}
 		_, err = tx.NamedExecContext(ctx, `UPDATE mailboxes SET name = :name, from_name = :from_name, from_email = :from_email,
 			reply_to = :reply_to, smtp_host = :smtp_host, smtp_port = :smtp_port, tls_mode = :tls_mode, username = :username,
 			password = :password, daily_limit = :daily_limit, gap_min = :gap_min, gap_max = :gap_max, window_start = :window_start,
 			window_end = :window_end, window_days = :window_days, time_zone = :time_zone, ramp_per_day = :ramp_per_day,
-			ramp_start = :ramp_start, state = :state, dkim_selector = :dkim_selector, dkim_key = :dkim_key,
-			dkim_record = :dkim_record, updated_at = :updated_at WHERE id = :id`, &m)
+			ramp_start = :ramp_start, state = :state, paused_reason = :paused_reason, dkim_selector = :dkim_selector, dkim_key = :dkim_key,
+			dkim_record = :dkim_record, imap_host = :imap_host, imap_port = :imap_port, imap_tls = :imap_tls,
+			imap_username = :imap_username, imap_password = :imap_password, imap_folder = :imap_folder,
+			imap_uidvalidity = :imap_uidvalidity, imap_last_uid = :imap_last_uid, imap_next_poll = :imap_next_poll,
+			imap_failures = :imap_failures, imap_last_error = :imap_last_error, updated_at = :updated_at WHERE id = :id`, &m)
 		if err != nil {
 			return err
+		}
+		if newIMAP && m.PollsIMAP() {
+			if err := db.due(ctx, DuePoll, m.UpdatedAt); err != nil {
+				return err
+			}
 		}
 		return audit(ctx, tx, a, "mailbox.update", KindMailbox, id, changes)
 	})
@@ -257,7 +334,7 @@ func RecordMailboxHealth(ctx context.Context, db *DB, id, errMsg string, at time
 func ForgetSealedSecrets(ctx context.Context, db *DB) error {
 	var cols []string
 	if err := db.R.SelectContext(ctx, &cols, `SELECT name FROM pragma_table_info('mailboxes')
-		WHERE name IN ('password', 'dkim_key', 'dkim_record')`); err != nil || len(cols) == 0 {
+		WHERE name IN ('password', 'dkim_key', 'dkim_record', 'imap_password')`); err != nil || len(cols) == 0 {
 		return err
 	}
 	sets := make([]string, len(cols))
@@ -284,7 +361,15 @@ const PauseSendingSQL = `UPDATE sequences SET state = 'paused' WHERE state = 'ac
 // ForgetMailboxSecretsSQL empties what was sealed with a workspace's key
 // (the password, the DKIM key and so its record): for an export, an import
 // and a restore as new.
-const ForgetMailboxSecretsSQL = `UPDATE mailboxes SET password = '', dkim_key = '', dkim_record = ''`
+const ForgetMailboxSecretsSQL = `UPDATE mailboxes SET password = '', dkim_key = '', dkim_record = '', imap_password = ''`
+
+// DefaultIMAPPort is the usual IMAP port of a TLS mode.
+func DefaultIMAPPort(tlsMode string) int {
+	if tlsMode == TLSImplicit || tlsMode == "" {
+		return 993
+	}
+	return 143
+}
 
 func defaultSMTPPort(tlsMode string) int {
 	switch tlsMode {
@@ -339,7 +424,78 @@ func applyMailboxInput(m *Mailbox, in MailboxInput, seal SealFunc) error {
 		}
 		m.Password = sealed
 	}
+	if err := applyIMAP(m, in, seal); err != nil {
+		return err
+	}
 	return applyDKIM(m, in, seal)
+}
+
+// applyIMAP validates and applies the IMAP settings; without a host the
+// rest is not checked (polling is off).
+func applyIMAP(m *Mailbox, in MailboxInput, seal SealFunc) error {
+	for dst, v := range map[*string]*string{&m.IMAPHost: in.IMAPHost, &m.IMAPTLS: in.IMAPTLS, &m.IMAPUsername: in.IMAPUsername,
+		&m.IMAPFolder: in.IMAPFolder} {
+		if v != nil {
+			*dst = strings.TrimSpace(*v)
+		}
+	}
+	if in.IMAPPort != nil {
+		m.IMAPPort = *in.IMAPPort
+	}
+	m.IMAPHost = strings.ToLower(m.IMAPHost)
+	if m.IMAPFolder == "" {
+		m.IMAPFolder = "INBOX"
+	}
+	if m.IMAPTLS == "" {
+		m.IMAPTLS = TLSImplicit // a form without IMAP settings
+	}
+	if m.IMAPHost != "" {
+		if err := checkIMAPServer(m); err != nil {
+			return err
+		}
+	}
+	if in.IMAPPassword != nil && *in.IMAPPassword != "" {
+		if len(*in.IMAPPassword) > maxSMTPPassword || strings.ContainsAny(*in.IMAPPassword, "\r\n") {
+			return FieldError("imap_password", "The password must be one line of at most %d characters.", maxSMTPPassword)
+		}
+		sealed, err := seal(MailboxIMAPPasswordPurpose(m.ID), *in.IMAPPassword)
+		if err != nil {
+			return err
+		}
+		m.IMAPPassword = sealed
+	}
+	return nil
+}
+
+// checkIMAPServer checks the IMAP settings as checkSMTPServer does the
+// SMTP ones: no TLS only on this machine.
+func checkIMAPServer(m *Mailbox) error {
+	if len(m.IMAPHost) > maxHostName || (net.ParseIP(m.IMAPHost) == nil && !hostNameRE.MatchString(m.IMAPHost)) {
+		return FieldError("imap_host", "Give the IMAP server's host name, such as imap.example.com.")
+	}
+	if !slices.Contains(TLSModes, m.IMAPTLS) {
+		return FieldError("imap_tls", "The TLS mode must be one of %s.", strings.Join(TLSModes, ", "))
+	}
+	if m.IMAPTLS == TLSNone && !IsLoopbackHost(m.IMAPHost) {
+		return FieldError("imap_tls", "Without TLS the password would cross the network in clear; only a server on this machine (localhost) may go without. Choose tls or starttls.")
+	}
+	if err := checkRange("imap_port", "The port", m.IMAPPort, 1, 65535); err != nil {
+		return err
+	}
+	if m.IMAPUsername == "" || len(m.IMAPUsername) > maxSMTPUser || strings.ContainsAny(m.IMAPUsername, "\r\n") {
+		return FieldError("imap_username", "Give the IMAP username (often the address itself), one line of at most %d characters.", maxSMTPUser)
+	}
+	if len(m.IMAPFolder) > maxMailboxName || strings.ContainsAny(m.IMAPFolder, "\r\n") {
+		return FieldError("imap_folder", "The folder must be one line of at most %d characters, such as INBOX.", maxMailboxName)
+	}
+	return nil
+}
+
+// imapMoved says whether the mailbox now reads another server, account
+// or folder.
+func imapMoved(before, after *Mailbox) bool {
+	return before.IMAPHost != after.IMAPHost || before.IMAPPort != after.IMAPPort || before.IMAPTLS != after.IMAPTLS ||
+		before.IMAPUsername != after.IMAPUsername || before.IMAPFolder != after.IMAPFolder
 }
 
 var (
@@ -491,6 +647,14 @@ func mailboxChanges(before, after *Mailbox) map[string]Change {
 	add("ramp_per_day", before.RampPerDay, after.RampPerDay)
 	add("state", before.State, after.State)
 	add("dkim_selector", before.DKIMSelector, after.DKIMSelector)
+	add("imap_host", before.IMAPHost, after.IMAPHost)
+	add("imap_port", before.IMAPPort, after.IMAPPort)
+	add("imap_tls", before.IMAPTLS, after.IMAPTLS)
+	add("imap_username", before.IMAPUsername, after.IMAPUsername)
+	add("imap_folder", before.IMAPFolder, after.IMAPFolder)
+	if before.IMAPPassword != after.IMAPPassword {
+		ch["imap_password"] = Change{Before: before.IMAPPassword != "", After: "changed"}
+	}
 	if before.Password != after.Password {
 		ch["password"] = Change{Before: before.Password != "", After: "changed"}
 	}
@@ -542,3 +706,42 @@ func (w *Weekdays) Scan(src any) error {
 
 // Has reports whether the ISO weekday d is among w.
 func (w Weekdays) Has(d int) bool { return slices.Contains(w, d) }
+
+// MailboxesToPoll returns up to limit mailboxes with IMAP settings whose
+// next poll is due by now, the most overdue first.
+func MailboxesToPoll(ctx context.Context, db *DB, now time.Time, limit int) ([]Mailbox, error) {
+	var ms []Mailbox
+	err := db.R.SelectContext(ctx, &ms, mailboxSelect+` WHERE imap_host <> '' AND imap_next_poll <= ? ORDER BY imap_next_poll LIMIT ?`,
+		now.UnixMilli(), limit)
+	for i := range ms {
+		ms[i].setFlags()
+	}
+	return ms, err
+}
+
+// RecordPoll records the outcome of a poll of a mailbox's folder as its
+// IMAP health (errMsg "" resets the failures, anything else counts one
+// more) and when the next one is due.
+func RecordPoll(ctx context.Context, db *DB, id, errMsg string, at, next time.Time) error {
+	res, err := db.W.ExecContext(ctx, `UPDATE mailboxes SET imap_last_error = ?1, imap_last_poll_at = ?2,
+		imap_failures = CASE WHEN ?1 = '' THEN 0 ELSE imap_failures + 1 END, imap_next_poll = ?3 WHERE id = ?4`,
+		truncateText(errMsg, 2000), at.UTC(), next.UnixMilli(), id)
+	return expectOne(res, err, Errorf(ENotFound, "That mailbox does not exist."))
+}
+
+// NextPollDue is when the workspace's next poll is due: the earliest of
+// its mailboxes with IMAP settings. fn runs in a write transaction with it
+// (nil when there is none), so a mailbox saved meanwhile is not missed.
+func NextPollDue(ctx context.Context, db *DB, fn func(next *time.Time) error) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var ms sql.NullInt64
+		if err := tx.GetContext(ctx, &ms, `SELECT min(imap_next_poll) FROM mailboxes WHERE imap_host <> ''`); err != nil {
+			return err
+		}
+		if !ms.Valid {
+			return fn(nil)
+		}
+		t := time.UnixMilli(ms.Int64).UTC()
+		return fn(&t)
+	})
+}

@@ -17,10 +17,11 @@ const (
 	MessageFailed    = "failed"    // refused for good
 	MessageUnknown   = "unknown"   // cut off during the conversation: a person settles it
 	MessageSkipped   = "skipped"   // a person chose not to send it
+	MessageBounced   = "bounced"   // a delivery status notification came back
 )
 
 // MessageStates are the ledger's states, in the order of a message's life.
-var MessageStates = []string{MessageScheduled, MessageSending, MessageSent, MessageFailed, MessageUnknown, MessageSkipped}
+var MessageStates = []string{MessageScheduled, MessageSending, MessageSent, MessageFailed, MessageUnknown, MessageSkipped, MessageBounced}
 
 // Message is one row of the ledger: the email of one step to one enrolled
 // contact.

@@ -37,12 +37,14 @@ const (
 
 // Sequence is an outreach sequence: ordered steps sent from its mailboxes.
 type Sequence struct {
-	Seq          int64     `db:"seq" json:"-"`
-	ID           string    `db:"id" json:"id"`
-	Name         string    `db:"name" json:"name"`
-	State        string    `db:"state" json:"state"`
-	StopOnReply  bool      `db:"stop_on_reply" json:"stop_on_reply"`
-	StopByDomain bool      `db:"stop_by_domain" json:"stop_by_domain"`
+	Seq          int64  `db:"seq" json:"-"`
+	ID           string `db:"id" json:"id"`
+	Name         string `db:"name" json:"name"`
+	State        string `db:"state" json:"state"`
+	StopOnReply  bool   `db:"stop_on_reply" json:"stop_on_reply"`
+	StopByDomain bool   `db:"stop_by_domain" json:"stop_by_domain"`
+	// PausedReason says why the system paused it (bounce protection).
+	PausedReason string    `db:"paused_reason" json:"paused_reason"`
 	CreatedAt    time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt    time.Time `db:"updated_at" json:"updated_at"`
 	MailboxIDs   []string  `db:"-" json:"mailbox_ids"`
@@ -436,7 +438,7 @@ func SetSequenceState(ctx context.Context, db *DB, a Actor, id, state string) (*
 		if s.State == state {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sequences SET state = ?, updated_at = ? WHERE id = ?`, state, time.Now().UTC(), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE sequences SET state = ?, paused_reason = '', updated_at = ? WHERE id = ?`, state, time.Now().UTC(), id); err != nil {
 			return err
 		}
 		if state == SequenceActive {

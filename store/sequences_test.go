@@ -265,6 +265,16 @@ func TestStopOnReply(t *testing.T) {
 			t.Errorf("sequence %s: %d stopped, want %d", s.seq, len(list), s.stopped)
 		}
 	}
+
+	// People at a public mail provider are not colleagues.
+	dee := mustContact(t, f.db, ContactInput{Email: ptr("dee@gmail.com")}).ID
+	eve := mustContact(t, f.db, ContactInput{Email: ptr("eve@gmail.com")}).ID
+	if _, err := Enroll(ctx, f.db, tester, byDomain.ID, []string{dee, eve}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := StopOnReply(ctx, f.db, tester, dee); err != nil || n != 1 {
+		t.Fatalf("a reply from gmail.com stopped %d, %v; want the replier's only", n, err)
+	}
 }
 
 // A workspace taken in from an archive has its accounts' secrets emptied

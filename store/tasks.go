@@ -68,26 +68,33 @@ func getTask(ctx context.Context, q sqlx.QueryerContext, id string) (*Task, erro
 
 // CreateTask adds a task to a contact or company of this workspace.
 func CreateTask(ctx context.Context, db *DB, a Actor, in TaskInput) (*Task, error) {
-	now := time.Now().UTC()
-	t := &Task{ID: newID(), CreatedBy: a.String(), CreatedAt: now, UpdatedAt: now}
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := applyTaskInput(t, in, now); err != nil {
-			return err
-		}
-		if err := setTaskParent(ctx, tx, t, in); err != nil {
-			return err
-		}
-		_, err := tx.NamedExecContext(ctx, `INSERT INTO tasks (id, contact_id, company_id, title, due_date, assignee_id, done, done_at, created_by, created_at, updated_at)
-			VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), :title, :due_date, :assignee_id, :done, :done_at, :created_by, :created_at, :updated_at)`, t)
-		if err != nil {
-			return err
-		}
-		return auditAbout(ctx, tx, a, t.ContactID, "task.create", KindTask, t.ID, taskChanges(&Task{}, t))
+	var t *Task
+	err := db.InTx(ctx, func(tx *sqlx.Tx) (err error) {
+		t, err = createTask(ctx, tx, a, in, time.Now())
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return GetTaskW(ctx, db, t.ID)
+}
+
+// createTask is CreateTask in the caller's transaction.
+func createTask(ctx context.Context, tx *sqlx.Tx, a Actor, in TaskInput, now time.Time) (*Task, error) {
+	now = now.UTC()
+	t := &Task{ID: newID(), CreatedBy: a.String(), CreatedAt: now, UpdatedAt: now}
+	if err := applyTaskInput(t, in, now); err != nil {
+		return nil, err
+	}
+	if err := setTaskParent(ctx, tx, t, in); err != nil {
+		return nil, err
+	}
+	_, err := tx.NamedExecContext(ctx, `INSERT INTO tasks (id, contact_id, company_id, title, due_date, assignee_id, done, done_at, created_by, created_at, updated_at)
+		VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), :title, :due_date, :assignee_id, :done, :done_at, :created_by, :created_at, :updated_at)`, t)
+	if err != nil {
+		return nil, err
+	}
+	return t, auditAbout(ctx, tx, a, t.ContactID, "task.create", KindTask, t.ID, taskChanges(&Task{}, t))
 }
 
 // UpdateTask applies a partial update. Marking a task done stamps DoneAt;

@@ -38,6 +38,14 @@ func (m *Manager) dueKinds() map[string]dueKind {
 				return store.SetDueForAll(ctx, m.catalog.W, store.DueSend, now)
 			},
 		},
+		store.DuePoll: {
+			run: m.pollJob,
+			// Which mailboxes read a folder is in the files: each is
+			// looked at once, and its job sets the index right.
+			rebuild: func(ctx context.Context, now time.Time) error {
+				return store.SetDueForAll(ctx, m.catalog.W, store.DuePoll, now)
+			},
+		},
 		store.DueRetention: {
 			run: m.retentionJob,
 			// The retention job finds a policy in the file, or removes the
