@@ -95,21 +95,23 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 // a table pointing at contacts is left out, so a table a migration adds
 // gets a decision.
 var erasureReach = map[string]string{
-	"contacts":      "the contact's row is deleted",
-	"notes":         "deleted with the contact (ON DELETE CASCADE)",
-	"tasks":         "deleted with the contact (ON DELETE CASCADE)",
-	"activities":    "the contact's timeline, deleted with it (ON DELETE CASCADE)",
-	"contact_tags":  "deleted with the contact (ON DELETE CASCADE)",
-	"tags":          "tags no other contact or company has are deleted",
-	"companies":     "a company that is only the name in their record is deleted",
-	"deals":         "the deals stay, without them (contact_id set NULL)",
-	"audit_log":     "events about them or their notes, tasks and deals keep no changes",
-	"contacts_fts":  "their entry leaves by trigger; 'optimize' rewrites the segments without it",
-	"notes_fts":     "their notes' entries leave by trigger; 'optimize' rewrites the segments without them",
-	"companies_fts": "a company deleted with them leaves by trigger; 'optimize' rewrites the segments without it",
-	"job_reports":   "reports of imports, which may hold rows they refused: all deleted",
-	"enrollments":   "deleted with the contact (ON DELETE CASCADE)",
-	"messages":      "the ledger of what was sent to them, deleted with the contact (ON DELETE CASCADE)",
+	"contacts":        "the contact's row is deleted",
+	"notes":           "deleted with the contact (ON DELETE CASCADE)",
+	"tasks":           "deleted with the contact (ON DELETE CASCADE)",
+	"activities":      "the contact's timeline, deleted with it (ON DELETE CASCADE)",
+	"contact_tags":    "deleted with the contact (ON DELETE CASCADE)",
+	"tags":            "tags no other contact or company has are deleted",
+	"companies":       "a company that is only the name in their record is deleted",
+	"deals":           "the deals stay, without them (contact_id set NULL)",
+	"audit_log":       "events about them or their notes, tasks and deals keep no changes",
+	"contacts_fts":    "their entry leaves by trigger; 'optimize' rewrites the segments without it",
+	"notes_fts":       "their notes' entries leave by trigger; 'optimize' rewrites the segments without them",
+	"companies_fts":   "a company deleted with them leaves by trigger; 'optimize' rewrites the segments without it",
+	"job_reports":     "reports of imports, which may hold rows they refused: all deleted",
+	"enrollments":     "deleted with the contact (ON DELETE CASCADE)",
+	"messages":        "the ledger of what was sent to them, deleted with the contact (ON DELETE CASCADE)",
+	"message_links":   "the links of messages sent to them, deleted with the messages (ON DELETE CASCADE)",
+	"tracking_events": "their opens and clicks, deleted with the messages (ON DELETE CASCADE)",
 	// Erasing the person must not make them emailable again: their
 	// suppression keeps its hash (enough to refuse the address, not to
 	// read it) and loses the address and the detail; the audit events of
