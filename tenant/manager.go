@@ -107,6 +107,8 @@ type Manager struct {
 
 	// publicURL is Options.PublicURL, without a trailing slash.
 	publicURL string
+	// tracking buffers open and click events (see tracking.go).
+	tracking trackingBuffer
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -346,6 +348,8 @@ func (m *Manager) close() error {
 	// Jobs hold leases: they end before the handles close.
 	m.jobs.close(m.jobDrain)
 	m.bg.Wait()
+	// Buffered tracking events are written through the handles.
+	m.tracking.close()
 	m.cache.Close()
 	err := m.catalog.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
