@@ -26,8 +26,9 @@ func noStore(w http.ResponseWriter) {
 	h.Set("Expires", "0")
 }
 
-// trackOpen is /t/o/{token}: the pixel, always the same answer, whether
-// the token is valid or not (no oracle); a valid one records an open.
+// trackOpen is GET /t/o/{token}: the pixel, always the same answer,
+// whether the token is valid or not (no oracle); a valid one records an
+// open. Only GET: a HEAD is a link checker's, not a reader's.
 func (s *Server) trackOpen(w http.ResponseWriter, r *http.Request) {
 	err := s.tenants.TrackOpen(r.Context(), mux.Vars(r)["token"], r.UserAgent(), s.trackingClient(r))
 	if err != nil && store.ErrorCode(err) != store.ENotFound {
@@ -36,12 +37,10 @@ func (s *Server) trackOpen(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	w.Header().Set("Content-Type", "image/gif")
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(pixelGIF)
-	}
+	w.Write(pixelGIF)
 }
 
-// trackClick is /t/c/{token}: it records a click and redirects to the
+// trackClick is GET /t/c/{token}: it records a click and redirects to the
 // link the token's message had at its index; a token that is not valid
 // is a 404 page that names nothing.
 func (s *Server) trackClick(w http.ResponseWriter, r *http.Request) {

@@ -230,7 +230,9 @@ func (r *pass) email(ctx context.Context, e *store.DueEnrollment, step *store.St
 	}
 	msg.MessageID = m.MessageID
 	if err := r.track(ctx, msg, m); err != nil {
-		return err
+		// Nothing was sent: the row is tried again, not left to become
+		// of unknown delivery.
+		return errors.Join(err, store.SetMessageState(ctx, r.DB, m.ID, store.MessageScheduled, "", r.Now()))
 	}
 	return r.deliver(ctx, e, step, mb, m, msg)
 }
