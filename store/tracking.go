@@ -93,6 +93,12 @@ func RecordTrackingEvents(ctx context.Context, db *DB, events []TrackingEvent, p
 		if err != nil {
 			return err
 		}
+		insert, err := tx.PreparexContext(ctx, `INSERT INTO tracking_events (message_id, kind, link_index, url, prefetch, user_agent, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
 		for _, ev := range events {
 			at, ok := sent[ev.MessageID]
 			if !ok {
@@ -103,8 +109,7 @@ func RecordTrackingEvents(ctx context.Context, db *DB, events []TrackingEvent, p
 			if ev.Kind == TrackClick {
 				link = ev.LinkIndex
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO tracking_events (message_id, kind, link_index, url, prefetch, user_agent, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, ev.MessageID, ev.Kind, link, ev.URL, prefetch, cutUserAgent(ev.UserAgent), ev.At.UTC()); err != nil {
+			if _, err := insert.ExecContext(ctx, ev.MessageID, ev.Kind, link, ev.URL, prefetch, cutUserAgent(ev.UserAgent), ev.At.UTC()); err != nil {
 				return err
 			}
 			written++
