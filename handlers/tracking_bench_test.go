@@ -35,9 +35,10 @@ const (
 // (an httptest server, 64 keep-alive connections), spread over the 100
 // workspaces in turn, one in three the pixel and two in three a click
 // redirect. It reports the p50 and p99 of the requests' round trips
-// (p*-ms) and of the time from each request's scheduled instant to its
+// (p*-ms), of the time from each request's scheduled instant to its
 // answer (p*-sched-ms: a server that falls behind shows there, not
-// hidden by the pacing), the rate reached, and, after the buffer is
+// hidden by the pacing) and of the server time (p*-server-ms: the handler
+// stack, without the network and the client), the rate reached, and, after the buffer is
 // flushed, the events stored in the 100 files against the requests
 // answered (lost must be 0: the benchmark fails otherwise).
 //
@@ -76,6 +77,8 @@ func BenchmarkTracking(b *testing.B) {
 		defer pprof.StopCPUProfile()
 	}
 	cpu0 := processCPU()
+	server := &serverTiming{}
+	ts.timing.Store(server)
 	b.ResetTimer()
 	for range b.N {
 		r, s, n := trackBenchLoad(b, ts.URL, client, targets, duration)
@@ -85,11 +88,13 @@ func BenchmarkTracking(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	ts.timing.Store(nil)
 	cpu := processCPU() - cpu0
 	stored := trackBenchStored(b, ts, sent)
 	total := len(rtt)
 	sort.Slice(rtt, func(i, j int) bool { return rtt[i] < rtt[j] })
 	sort.Slice(sched, func(i, j int) bool { return sched[i] < sched[j] })
+	sort.Slice(server.ds, func(i, j int) bool { return server.ds[i] < server.ds[j] })
 	pct := func(ds []time.Duration, p float64) float64 {
 		return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000
 	}
@@ -97,6 +102,8 @@ func BenchmarkTracking(b *testing.B) {
 	b.ReportMetric(pct(rtt, 0.99), "p99-ms")
 	b.ReportMetric(pct(sched, 0.50), "p50-sched-ms")
 	b.ReportMetric(pct(sched, 0.99), "p99-sched-ms")
+	b.ReportMetric(pct(server.ds, 0.50), "p50-server-ms")
+	b.ReportMetric(pct(server.ds, 0.99), "p99-server-ms")
 	b.ReportMetric(float64(total)/(duration.Seconds()*float64(b.N)), "events/s")
 	b.ReportMetric(float64(total), "requests")
 	// The share of the machine this process (server and load) took: the

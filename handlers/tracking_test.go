@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,22 @@ type trackingServer struct {
 	*testServer
 	srv    *smtptest.Server
 	offset atomic.Int64 // nanoseconds added to the clock
+	// timing, when set, gets the server time of every request (the
+	// benchmark's).
+	timing atomic.Pointer[serverTiming]
+}
+
+// serverTiming collects server times: from the handler's start to its
+// return, without the network and the client.
+type serverTiming struct {
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (st *serverTiming) add(d time.Duration) {
+	st.mu.Lock()
+	st.ds = append(st.ds, d)
+	st.mu.Unlock()
 }
 
 const trackingPublicURL = "https://crm.example"
@@ -56,7 +73,14 @@ func newTrackingServer(tb testing.TB, opts tenant.Options) *trackingServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ts.testServer = &testServer{Server: httptest.NewServer(h), tenants: m}
+	timed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		if st := ts.timing.Load(); st != nil {
+			st.add(time.Since(start))
+		}
+	})
+	ts.testServer = &testServer{Server: httptest.NewServer(timed), tenants: m}
 	tb.Cleanup(func() {
 		ts.Close()
 		m.Close()
