@@ -37,21 +37,21 @@ const (
 
 // Sequence is an outreach sequence: ordered steps sent from its mailboxes.
 type Sequence struct {
-	Seq          int64  `db:"seq" json:"-"`
-	ID           string `db:"id" json:"id"`
-	Name         string `db:"name" json:"name"`
-	State        string `db:"state" json:"state"`
-	StopOnReply  bool   `db:"stop_on_reply" json:"stop_on_reply"`
-	StopByDomain bool   `db:"stop_by_domain" json:"stop_by_domain"`
-	// Tracking adds the open pixel and the click redirects to its
-	// messages (off unless turned on).
-	Tracking   bool      `db:"tracking" json:"tracking"`
-	CreatedAt  time.Time `db:"created_at" json:"created_at"`
-	UpdatedAt  time.Time `db:"updated_at" json:"updated_at"`
-	MailboxIDs []string  `db:"-" json:"mailbox_ids"`
-	Steps      []Step    `db:"-" json:"steps"`
+	Seq          int64     `db:"seq" json:"-"`
+	ID           string    `db:"id" json:"id"`
+	Name         string    `db:"name" json:"name"`
+	State        string    `db:"state" json:"state"`
+	StopOnReply  bool      `db:"stop_on_reply" json:"stop_on_reply"`
+	StopByDomain bool      `db:"stop_by_domain" json:"stop_by_domain"`
+	CreatedAt    time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt    time.Time `db:"updated_at" json:"updated_at"`
+	MailboxIDs   []string  `db:"-" json:"mailbox_ids"`
+	Steps        []Step    `db:"-" json:"steps"`
 	// Counts are its enrollments by state.
 	Counts map[string]int `db:"-" json:"enrollment_counts"`
+	// Tracking adds the open pixel and the click redirects to its
+	// messages (off unless turned on).
+	Tracking bool `db:"tracking" json:"tracking"`
 }
 
 // Step is one step of a sequence.
