@@ -22,7 +22,7 @@ import (
 const (
 	trackBenchWorkspaces = 100
 	trackBenchRate       = 1000 // events per second
-	trackBenchClients    = 64   // connections the load goes through
+	trackBenchClients    = 128  // connections the load goes through
 	// trackBenchSecondsEnv sets the load's duration; SPEC.md's figure is
 	// 30 s, the default is shorter.
 	trackBenchSecondsEnv = "ATRIUM_TRACKING_BENCH_SECONDS"
@@ -32,7 +32,7 @@ const (
 // BenchmarkTracking is SPEC.md's tracking figure: 100 workspaces, each with
 // a tracked message sent through a local SMTP sink (two links and the
 // pixel), then an open-loop load of 1,000 requests a second over real HTTP
-// (an httptest server, 64 keep-alive connections), spread over the 100
+// (an httptest server, up to 128 keep-alive connections), spread over the 100
 // workspaces in turn, one in three the pixel and two in three a click
 // redirect. It reports the p50 and p99 of the requests' round trips
 // (p*-ms), of the time from each request's scheduled instant to its
@@ -63,6 +63,7 @@ func BenchmarkTracking(b *testing.B) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	var rtt, sched []time.Duration
+	var elapsed time.Duration
 	sent := map[string]int{}
 	if path := os.Getenv("ATRIUM_TRACKING_PROFILE"); path != "" {
 		// The load alone (go test's -cpuprofile covers the setup too).
@@ -81,7 +82,9 @@ func BenchmarkTracking(b *testing.B) {
 	ts.timing.Store(server)
 	b.ResetTimer()
 	for range b.N {
+		began := time.Now()
 		r, s, n := trackBenchLoad(b, ts.URL, client, targets, duration)
+		elapsed += time.Since(began)
 		rtt, sched = append(rtt, r...), append(sched, s...)
 		for ws, k := range n {
 			sent[ws] += k
@@ -104,11 +107,13 @@ func BenchmarkTracking(b *testing.B) {
 	b.ReportMetric(pct(sched, 0.99), "p99-sched-ms")
 	b.ReportMetric(pct(server.ds, 0.50), "p50-server-ms")
 	b.ReportMetric(pct(server.ds, 0.99), "p99-server-ms")
-	b.ReportMetric(float64(total)/(duration.Seconds()*float64(b.N)), "events/s")
+	// Below 1,000 when the machine could not keep the pace: the load took
+	// longer than its duration.
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(total), "requests")
 	// The share of the machine this process (server and load) took: the
 	// rest went to whatever else the machine ran.
-	b.ReportMetric(cpu.Seconds()/(duration.Seconds()*float64(b.N))/float64(runtime.NumCPU()), "cpu-share")
+	b.ReportMetric(cpu.Seconds()/elapsed.Seconds()/float64(runtime.NumCPU()), "cpu-share")
 	b.ReportMetric(machineLoad(), "loadavg-1m")
 	b.ReportMetric(float64(stored), "events-stored")
 	b.ReportMetric(float64(total-stored), "lost")
