@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +106,49 @@ func TestTracking_LinksAndEvents(t *testing.T) {
 		if err := f.db.R.Get(&left, `SELECT count(*) FROM `+table); err != nil || left != 0 {
 			t.Fatalf("%s after the erasure: %d, %v", table, left, err)
 		}
+	}
+}
+
+// An export carries the links and the events, and its file passes the
+// import's row checks; a link that is not http(s) in an imported file is
+// refused.
+func TestTracking_ExportAndImport(t *testing.T) {
+	ctx := context.Background()
+	f := newSequenceFixture(t)
+	sent := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	_, m := trackedMessage(t, f, sent)
+	if err := SaveMessageLinks(ctx, f.db, m.ID, []string{"https://a.example/x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RecordTrackingEvents(ctx, f.db, []TrackingEvent{{MessageID: m.ID, Kind: TrackOpen, UserAgent: "Thunderbird", At: sent.Add(time.Hour)},
+		{MessageID: m.ID, Kind: TrackClick, URL: "https://a.example/x", At: sent.Add(time.Hour)}}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "export.zip")
+	out, err := os.Create(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ExportWorkspace(ctx, f.db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	p, manifest, err := ExtractArchive(archive, t.TempDir())
+	if err != nil || manifest.Counts["message_links"] != 1 || manifest.Counts["tracking_events"] != 2 {
+		t.Fatalf("extract: %v, counts %v", err, manifest.Counts)
+	}
+	if err := ValidateImport(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(p, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.W.Exec(`UPDATE message_links SET url = 'javascript:alert(1)'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := ValidateImport(ctx, p); err == nil || !strings.Contains(err.Error(), "message_links") {
+		t.Fatalf("a javascript: link came in: %v", err)
 	}
 }
