@@ -107,8 +107,10 @@ type Manager struct {
 
 	// publicURL is Options.PublicURL, without a trailing slash.
 	publicURL string
-	// tracking buffers open and click events (see tracking.go).
-	tracking trackingBuffer
+	// tracking buffers open and click events, trackingKeys remembers
+	// token keys (see tracking.go).
+	tracking     trackingBuffer
+	trackingKeys trackingKeyCache
 }
 
 // Recovery says what Open brought back from the replicas because the data

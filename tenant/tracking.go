@@ -113,8 +113,8 @@ func (e senderEnv) Track(ctx context.Context, m *outreach.Message, messageID str
 }
 
 // ParseTrackingToken checks a token against the key of the workspace it
-// names, which must be active, and returns what it says. It reads one
-// catalog row and opens no workspace file.
+// names, which must be active, and returns what it says. It reads at most
+// one catalog row and opens no workspace file.
 func (m *Manager) ParseTrackingToken(ctx context.Context, token string) (*TrackingClaim, error) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) < 2 || b[0] != trackingTokenVersion || (b[1] != openKind && b[1] != clickKind) {
@@ -130,19 +130,12 @@ func (m *Manager) ParseTrackingToken(ctx context.Context, token string) (*Tracki
 	ws, _ := uuid.FromBytes(b[2:18])
 	msg, _ := uuid.FromBytes(b[18:34])
 	wsID := ws.String()
-	wrapped, ok, err := store.ActiveWorkspaceKey(ctx, m.catalog.R, wsID)
+	key, err := m.activeTrackingKey(ctx, wsID)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, errBadTrackingToken
-	}
-	key, err := m.master.open(wrapped, wrapAAD(wsID))
-	if err != nil {
-		return nil, errBadTrackingToken
-	}
 	payload, tag := b[:len(b)-trackingTagBytes], b[len(b)-trackingTagBytes:]
-	if !hmac.Equal(trackingTag(trackingKey(key, wsID), payload), tag) {
+	if !hmac.Equal(trackingTag(key, payload), tag) {
 		return nil, errBadTrackingToken
 	}
 	c := &TrackingClaim{WorkspaceID: wsID, MessageID: msg.String(), Kind: store.TrackOpen}
@@ -150,6 +143,96 @@ func (m *Manager) ParseTrackingToken(ctx context.Context, token string) (*Tracki
 		c.Kind, c.LinkIndex = store.TrackClick, int(binary.BigEndian.Uint16(b[34:36]))
 	}
 	return c, nil
+}
+
+// activeTrackingKey is the token key of a workspace that is active, read
+// from the catalog (its state and its data key, one row), or
+// errBadTrackingToken. Every tracking request needs it, and the catalog's
+// two read connections are shared by every request of the instance, so
+// the key is remembered (for at most trackingKeyFor) and used without the
+// catalog while the workspace's file is open in the handle cache: only an
+// active workspace's can be, and trashing, deleting, restoring or moving
+// one closes its file first (Cache.takeOut). Otherwise the catalog is read
+// again.
+func (m *Manager) activeTrackingKey(ctx context.Context, wsID string) ([]byte, error) {
+	if key, ok := m.trackingKeys.get(wsID); ok && m.cache.serving(wsID) {
+		return key, nil
+	}
+	wrapped, ok, err := store.ActiveWorkspaceKey(ctx, m.catalog.R, wsID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		m.trackingKeys.forget(wsID)
+		return nil, errBadTrackingToken
+	}
+	dataKey, err := m.master.open(wrapped, wrapAAD(wsID))
+	if err != nil {
+		return nil, errBadTrackingToken
+	}
+	key := trackingKey(dataKey, wsID)
+	m.trackingKeys.put(wsID, key)
+	return key, nil
+}
+
+// trackingKeyFor bounds how long a remembered token key is used, and
+// maxTrackingKeys how many are (beyond, all are forgotten at once).
+const (
+	trackingKeyFor  = time.Minute
+	maxTrackingKeys = 4096
+)
+
+// trackingKeyCache remembers workspaces' token keys (see activeTrackingKey).
+type trackingKeyCache struct {
+	mu   sync.Mutex
+	keys map[string]rememberedKey
+}
+
+type rememberedKey struct {
+	key []byte
+	at  time.Time
+}
+
+func (c *trackingKeyCache) get(wsID string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.keys[wsID]
+	if !ok || time.Since(k.at) > trackingKeyFor {
+		return nil, false
+	}
+	return k.key, true
+}
+
+func (c *trackingKeyCache) put(wsID string, key []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil || len(c.keys) >= maxTrackingKeys {
+		c.keys = map[string]rememberedKey{}
+	}
+	c.keys[wsID] = rememberedKey{key: key, at: time.Now()}
+}
+
+func (c *trackingKeyCache) forget(wsID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.keys, wsID)
+}
+
+// serving reports whether workspace id's file is open and may be leased:
+// opened without error and not taken out.
+func (c *Cache) serving(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	if !ok || c.isTakenOut(id) {
+		return false
+	}
+	select {
+	case <-e.ready:
+		return e.err == nil
+	default:
+		return false
+	}
 }
 
 // TrackOpen records the open a pixel's token names, marked prefetch when
