@@ -22,7 +22,7 @@ import (
 const (
 	trackBenchWorkspaces = 100
 	trackBenchRate       = 1000 // events per second
-	trackBenchClients    = 128  // connections the load goes through
+	trackBenchClients    = 64   // connections the load goes through
 	// trackBenchSecondsEnv sets the load's duration; SPEC.md's figure is
 	// 30 s, the default is shorter.
 	trackBenchSecondsEnv = "ATRIUM_TRACKING_BENCH_SECONDS"
@@ -32,7 +32,7 @@ const (
 // BenchmarkTracking is SPEC.md's tracking figure: 100 workspaces, each with
 // a tracked message sent through a local SMTP sink (two links and the
 // pixel), then an open-loop load of 1,000 requests a second over real HTTP
-// (an httptest server, up to 128 keep-alive connections), spread over the 100
+// (an httptest server, up to 64 keep-alive connections), spread over the 100
 // workspaces in turn, one in three the pixel and two in three a click
 // redirect. It reports the p50 and p99 of the requests' round trips
 // (p*-ms), of the time from each request's scheduled instant to its

@@ -279,8 +279,9 @@ func (m *Manager) TrackClick(ctx context.Context, token, userAgent string, ip ne
 // The tracking buffer: a burst of opens costs few transactions. Requests
 // add events in memory; a flusher takes them all every trackingFlushEvery
 // (sooner when trackingFlushAt are waiting) and writes each workspace's in
-// one transaction, two workspaces at a time (a burst of writes must not
-// take both cores from the requests), through the handle cache.
+// one transaction, one workspace at a time (a burst of writes must not
+// take both cores from the requests; a flush that takes longer than the
+// period only makes the next batch larger), through the handle cache.
 // Memory is bounded: when trackingMaxPending events wait, requests wait
 // for the flusher to take them (backpressure), so at most twice that is
 // held. An event is never dropped silently: a workspace gone since the
@@ -292,7 +293,7 @@ const (
 	trackingFlushEvery    = 250 * time.Millisecond
 	trackingFlushAt       = 2000
 	trackingMaxPending    = 20000
-	trackingWriters       = 2
+	trackingWriters       = 1
 	trackingWriteAttempts = 3
 	trackingWriteTimeout  = 30 * time.Second
 )
