@@ -96,6 +96,10 @@ func (s *Server) routes() http.Handler {
 	// suppressions.go).
 	r.HandleFunc("/u/{token}", s.unsubscribeForm).Methods(http.MethodGet)
 	r.HandleFunc("/u/{token}", s.unsubscribe).Methods(http.MethodPost)
+	// Open pixel and click redirect: public, like unsubscribe links (see
+	// tracking.go).
+	r.HandleFunc("/t/o/{token}", s.trackOpen).Methods(http.MethodGet)
+	r.HandleFunc("/t/c/{token}", s.trackClick).Methods(http.MethodGet)
 	r.PathPrefix("/static/").Handler(s.cacheStatic(s.static)).Methods(http.MethodGet, http.MethodHead)
 	s.apiRoutes(r.PathPrefix("/api/v1").Subrouter())
 

@@ -164,6 +164,8 @@ var publicRoutes = []route{
 	{"GET", "/invite/{token}", ""}, {"POST", "/invite/{token}", ""},
 	// Unsubscribe links: the token is the proof (see suppressions.go).
 	{"GET", "/u/{token}", ""}, {"POST", "/u/{token}", ""},
+	// Tracking: the token is the proof (see tracking.go).
+	{"GET", "/t/o/{token}", ""}, {"GET", "/t/c/{token}", ""},
 }
 
 // TestRoutes_TableIsComplete fails when a route is added to the router but

@@ -150,12 +150,15 @@ func (s *Server) createSequence(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, workspaceURL(wc.ws.ID, "sequences", seq.ID), http.StatusSeeOther)
 }
 
-// updateSequence saves the settings form: name, stop options, accounts.
+// updateSequence saves the settings form: name, stop options, tracking,
+// accounts.
 func (s *Server) updateSequence(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	name, reply, domain := f.Get("name"), f.Get("stop_on_reply") == "1", f.Get("stop_by_domain") == "1"
+	tracking := f.Get("tracking") == "1"
 	mailboxes := r.PostForm["mailbox_ids"]
-	s.changeSequence(w, r, f, store.SequenceInput{Name: &name, StopOnReply: &reply, StopByDomain: &domain, MailboxIDs: &mailboxes}, "Saved.")
+	s.changeSequence(w, r, f, store.SequenceInput{Name: &name, StopOnReply: &reply, StopByDomain: &domain, Tracking: &tracking,
+		MailboxIDs: &mailboxes}, "Saved.")
 }
 
 // changeSequence applies a change and goes back to the sequence, or shows

@@ -36,6 +36,9 @@ type Env interface {
 	SendingAllowed(ctx context.Context) (time.Time, error)
 	// CountSent counts a delivered message against the plan's quota.
 	CountSent()
+	// Track rewrites a message of a sequence with tracking on, for the
+	// ledger row messageID (see TrackHTML), and records its links.
+	Track(ctx context.Context, m *Message, messageID string) error
 }
 
 // Retries of a message the server refused for now (4xx), or that could
@@ -98,7 +101,7 @@ func (s *Sender) Run(ctx context.Context) (Pass, error) {
 		return p, err
 	}
 	run := &pass{Sender: s, p: &p, conns: map[string]*smtp.Client{}, mailboxes: map[string]*store.Mailbox{},
-		signing: map[string]*dkim.SignOptions{}, renderer: store.NewRenderer(s.DB), healthy: map[string]bool{}}
+		signing: map[string]*dkim.SignOptions{}, renderer: store.NewRenderer(s.DB), healthy: map[string]bool{}, tracking: map[string]bool{}}
 	defer run.closeAll()
 	for i := range due {
 		if ctx.Err() != nil || (s.MaxSends > 0 && p.Sent+p.Failed+p.Unknown >= s.MaxSends) {
@@ -126,6 +129,8 @@ type pass struct {
 	// write, not one per message.
 	healthy map[string]bool
 	signing map[string]*dkim.SignOptions // by mailbox; nil for none
+	// tracking says, by sequence, whether its messages are tracked.
+	tracking map[string]bool
 }
 
 func (r *pass) closeAll() {
@@ -236,6 +241,11 @@ func (r *pass) email(ctx context.Context, e *store.DueEnrollment, step *store.St
 		return r.alreadyThere(ctx, e, step, existing)
 	}
 	msg.MessageID = m.MessageID
+	if err := r.track(ctx, msg, m); err != nil {
+		// Nothing was sent: the row is tried again, not left to become
+		// of unknown delivery.
+		return errors.Join(err, store.SetMessageState(ctx, r.DB, m.ID, store.MessageScheduled, "", r.Now()))
+	}
 	return r.deliver(ctx, e, step, mb, m, msg)
 }
 

@@ -25,6 +25,7 @@ type testEnv struct {
 	headers  [][2]string // more header fields Decorate adds
 	mu       sync.Mutex
 	blocked  map[string]string
+	tracked  []string // the HTML parts Track made, in order
 }
 
 func (e *testEnv) SendingAllowed(context.Context) (time.Time, error)        { return time.Time{}, nil }
@@ -44,6 +45,14 @@ func (e *testEnv) Suppress(_ context.Context, email, reason, _ string) error {
 func (e *testEnv) Decorate(_ context.Context, m *Message, en *store.DueEnrollment) error {
 	m.Headers = append(m.Headers, [2]string{"X-Test-Enrollment", en.ID})
 	m.Headers = append(m.Headers, e.headers...)
+	return nil
+}
+func (e *testEnv) Track(_ context.Context, m *Message, messageID string) error {
+	m.HTML, _ = TrackHTML(m.HTML, "https://crm.example", func(i int) string { return fmt.Sprintf("https://crm.example/t/c/%s/%d", messageID, i) },
+		"https://crm.example/t/o/"+messageID)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tracked = append(e.tracked, m.HTML)
 	return nil
 }
 func (e *testEnv) DKIM(_ context.Context, mb *store.Mailbox) (*dkim.SignOptions, error) {

@@ -198,6 +198,22 @@ func importTables() []importTable {
 			oneLineRule("last_status", 0, 20),
 			timeRule("updated_at"),
 		}},
+		{"message_links", `'message ' || quote(substr(message_id, 1, 40)) || ' link ' || quote(link_index)`, []importRule{
+			uuidRule("message_id"),
+			{"link_index", `typeof(link_index) = 'integer' AND link_index >= 0`, "a whole number from 0"},
+			{"url", fmt.Sprintf(`(%s) AND (url GLOB 'http://?*' OR url GLOB 'https://?*')`, textSQL("url", 1, MaxTrackedURL)),
+				fmt.Sprintf("an http or https URL of at most %d characters", MaxTrackedURL)},
+		}},
+		{"tracking_events", bySeq, []importRule{
+			uuidRule("message_id"),
+			enumRule("kind", []string{TrackOpen, TrackClick}),
+			{"link_index", `link_index IS NULL OR (typeof(link_index) = 'integer' AND link_index >= 0)`, "empty or a whole number from 0"},
+			{"url", fmt.Sprintf(`url = '' OR ((%s) AND (url GLOB 'http://?*' OR url GLOB 'https://?*'))`, textSQL("url", 1, MaxTrackedURL)),
+				fmt.Sprintf("empty or an http or https URL of at most %d characters", MaxTrackedURL)},
+			{"prefetch", `typeof(prefetch) = 'integer' AND prefetch IN (0, 1)`, "0 or 1"},
+			oneLineRule("user_agent", 0, maxTrackedUserAgent),
+			timeRule("created_at"),
+		}},
 		{"suppressions", bySeq, []importRule{
 			uuidRule("id"),
 			// NULL once the person was erased; otherwise as SuppressionEmail

@@ -29,7 +29,7 @@ const (
 var ExportTables = []string{"custom_fields", "companies", "contacts", "tags", "contact_tags", "company_tags",
 	"notes", "tasks", "pipelines", "stages", "deals", "activities", "audit_log", "mailboxes",
 	"templates", "sequences", "sequence_mailboxes", "sequence_steps", "enrollments", "messages",
-	"replies", "suppressions"}
+	"replies", "suppressions", "message_links", "tracking_events"}
 
 // exportLeftOut are the tables of the workspace schema that ExportTables
 // leaves out, and why. A test fails when a table is in neither, so a table

@@ -114,6 +114,9 @@ var erasureReach = map[string]string{
 	// Like their suppression, the soft bounces of their address are kept
 	// by its hash only.
 	"bounce_counts": "soft bounces by the hash of the address, which is not readable",
+	// Open and click tracking of the messages sent to them.
+	"message_links":   "the links of messages sent to them, deleted with the messages (ON DELETE CASCADE)",
+	"tracking_events": "their opens and clicks, deleted with the messages (ON DELETE CASCADE)",
 	// Erasing the person must not make them emailable again: their
 	// suppression keeps its hash (enough to refuse the address, not to
 	// read it) and loses the address and the detail; the audit events of

@@ -51,6 +51,9 @@ type Sequence struct {
 	Steps        []Step    `db:"-" json:"steps"`
 	// Counts are its enrollments by state.
 	Counts map[string]int `db:"-" json:"enrollment_counts"`
+	// Tracking adds the open pixel and the click redirects to its
+	// messages (off unless turned on).
+	Tracking bool `db:"tracking" json:"tracking"`
 }
 
 // Step is one step of a sequence.
@@ -89,6 +92,7 @@ type SequenceInput struct {
 	Name         *string      `json:"name"`
 	StopOnReply  *bool        `json:"stop_on_reply"`
 	StopByDomain *bool        `json:"stop_by_domain"`
+	Tracking     *bool        `json:"tracking"`
 	MailboxIDs   *[]string    `json:"mailbox_ids"`
 	Steps        *[]StepInput `json:"steps"`
 }
@@ -188,8 +192,8 @@ func CreateSequence(ctx context.Context, db *DB, a Actor, in SequenceInput) (*Se
 			return err
 		}
 		s.Name = strings.TrimSpace(*in.Name)
-		_, err := tx.NamedExecContext(ctx, `INSERT INTO sequences (id, name, state, stop_on_reply, stop_by_domain, created_at, updated_at)
-			VALUES (:id, :name, :state, :stop_on_reply, :stop_by_domain, :created_at, :updated_at)`, s)
+		_, err := tx.NamedExecContext(ctx, `INSERT INTO sequences (id, name, state, stop_on_reply, stop_by_domain, tracking, created_at, updated_at)
+			VALUES (:id, :name, :state, :stop_on_reply, :stop_by_domain, :tracking, :created_at, :updated_at)`, s)
 		if isUniqueViolation(err) {
 			return FieldError("name", "Another sequence is called %q.", s.Name)
 		}
@@ -227,7 +231,7 @@ func UpdateSequence(ctx context.Context, db *DB, a Actor, id string, in Sequence
 		}
 		s.UpdatedAt = time.Now().UTC()
 		_, err = tx.NamedExecContext(ctx, `UPDATE sequences SET name = :name, stop_on_reply = :stop_on_reply,
-			stop_by_domain = :stop_by_domain, updated_at = :updated_at WHERE id = :id`, &s)
+			stop_by_domain = :stop_by_domain, tracking = :tracking, updated_at = :updated_at WHERE id = :id`, &s)
 		if isUniqueViolation(err) {
 			return FieldError("name", "Another sequence is called %q.", s.Name)
 		}
@@ -240,6 +244,9 @@ func UpdateSequence(ctx context.Context, db *DB, a Actor, id string, in Sequence
 		changes := map[string]Change{}
 		if s.Name != before.Name {
 			changes["name"] = Change{Before: before.Name, After: s.Name}
+		}
+		if s.Tracking != before.Tracking {
+			changes["tracking"] = Change{Before: before.Tracking, After: s.Tracking}
 		}
 		if in.Steps != nil {
 			changes["steps"] = Change{Before: len(before.Steps), After: len(*in.Steps)}
@@ -261,6 +268,9 @@ func applySequenceFlags(s *Sequence, in SequenceInput) {
 	}
 	if in.StopByDomain != nil {
 		s.StopByDomain = *in.StopByDomain
+	}
+	if in.Tracking != nil {
+		s.Tracking = *in.Tracking
 	}
 }
 

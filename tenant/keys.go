@@ -31,8 +31,12 @@ const (
 // base64url(nonce || AES-256-GCM ciphertext).
 const sealedPrefix = "v1."
 
-// keyring seals with one AES-256-GCM key.
-type keyring struct{ aead cipher.AEAD }
+// keyring seals with one AES-256-GCM key; key is kept to derive the
+// workspace's other keys from (see macKey).
+type keyring struct {
+	aead cipher.AEAD
+	key  []byte
+}
 
 func newKeyring(key []byte) (*keyring, error) {
 	if len(key) != keyBytes {
@@ -46,7 +50,7 @@ func newKeyring(key []byte) (*keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &keyring{aead: aead}, nil
+	return &keyring{aead: aead, key: key}, nil
 }
 
 // seal encrypts plaintext; aad binds it to where it belongs, so a sealed

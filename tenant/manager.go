@@ -111,6 +111,10 @@ type Manager struct {
 	plans planBook   // each workspace's plan name; see plans.go
 	usage usageMeter // usage counted since the last flush; see usage.go
 	disk  diskGauge  // the regions' free disk space; see diskspace.go
+	// tracking buffers open and click events, trackingKeys remembers
+	// token keys (see tracking.go).
+	tracking     trackingBuffer
+	trackingKeys trackingKeyCache
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -356,6 +360,8 @@ func (m *Manager) close() error {
 	if err := m.flushUsage(context.Background()); err != nil {
 		m.log.Error("cannot record the last usage counts", "err", err)
 	}
+	// Buffered tracking events are written through the handles.
+	m.tracking.close()
 	m.cache.Close()
 	err := m.catalog.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
