@@ -84,7 +84,7 @@ const sentInPeriod = `FROM messages m WHERE m.sequence_id = ? AND m.state IN ('s
 // outcomesSQL counts, per step and variant, the messages sent in the
 // period and what became of them. An unsubscribe counts for the last
 // message the person got before it.
-var outcomesSQL = `SELECT m.step_id, m.variant,
+const outcomesSQL = `SELECT m.step_id, m.variant,
 	count(*) AS sent,
 	sum(m.state = 'bounced') AS bounced,
 	sum(` + openedSQL + `) AS opened,
@@ -95,12 +95,13 @@ var outcomesSQL = `SELECT m.step_id, m.variant,
 			AND m2.sent_at > m.sent_at AND m2.sent_at <= s.created_at))) AS unsubscribed
 	` + sentInPeriod + ` GROUP BY m.step_id, m.variant`
 
-// What a message led to, as SQL on the row m. They are 0 until the
-// tracking and reply tables exist (see outcomeSources).
-var (
-	openedSQL  = `0`
-	clickedSQL = `0`
-	repliedSQL = `0`
+// What a message led to, as SQL on the row m: a person's open or click (a
+// mail proxy's prefetch is not one), a person's reply (an automatic answer
+// is not one).
+const (
+	openedSQL  = `EXISTS (SELECT 1 FROM tracking_events t WHERE t.message_id = m.id AND t.kind = 'open' AND t.prefetch = 0)`
+	clickedSQL = `EXISTS (SELECT 1 FROM tracking_events t WHERE t.message_id = m.id AND t.kind = 'click' AND t.prefetch = 0)`
+	repliedSQL = `EXISTS (SELECT 1 FROM replies r WHERE r.message_id = m.id AND r.kind = 'reply')`
 )
 
 // SequenceOutcomesOf counts a sequence's outcomes over [from, to): the
@@ -167,12 +168,16 @@ func (o *Outcomes) add(p Outcomes) {
 // last days.
 const maxChartDays = 366
 
-// dayOutcomes are the sends and replies of each UTC day of the period,
-// days without any included.
+// dayOutcomes are the sends and the replies received of each UTC day of
+// the period, days without any included.
 func dayOutcomes(ctx context.Context, db *DB, sequenceID string, from, to time.Time) ([]DayOutcomes, error) {
 	var rows []DayOutcomes
-	err := db.R.SelectContext(ctx, &rows, `SELECT substr(m.sent_at, 1, 10) AS day, count(*) AS sent, sum(`+repliedSQL+`) AS replied
-		`+sentInPeriod+` GROUP BY day`, sequenceID, from, to)
+	err := db.R.SelectContext(ctx, &rows, `SELECT day, sum(sent) AS sent, sum(replied) AS replied FROM (
+		SELECT substr(m.sent_at, 1, 10) AS day, 1 AS sent, 0 AS replied `+sentInPeriod+`
+		UNION ALL
+		SELECT substr(r.received_at, 1, 10), 0, 1 FROM replies r
+		WHERE r.sequence_id = ? AND r.kind = 'reply' AND r.received_at >= ? AND r.received_at < ?)
+		GROUP BY day`, sequenceID, from, to, sequenceID, from, to)
 	if err != nil {
 		return nil, err
 	}

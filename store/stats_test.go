@@ -43,10 +43,30 @@ func TestSequenceOutcomes(t *testing.T) {
 	day2 := day1.AddDate(0, 0, 1)
 	putMessage(t, f.db, ens[0], first, "a", MessageSent, day1)
 	putMessage(t, f.db, ens[1], first, "b", MessageSent, day1)
-	putMessage(t, f.db, ens[2], first, "a", MessageSent, day1)
+	putMessage(t, f.db, ens[2], first, "a", MessageBounced, day1)
 	putMessage(t, f.db, ens[3], first, "b", MessageSent, day1.AddDate(0, -2, 0)) // before the period
 	putMessage(t, f.db, ens[0], second, "a", MessageSent, day2)
 	putMessage(t, f.db, ens[1], second, "b", MessageFailed, day2) // never sent
+	// ens[0] opens, clicks and answers the first email; ens[1]'s open is a
+	// mail proxy's and its answer an out-of-office: neither counts.
+	for _, q := range []string{
+		`INSERT INTO tracking_events (message_id, kind, prefetch, created_at) VALUES ('m-` + ens[0].ID + `-` + first.ID + `', 'open', 0, '2026-11-02 11:00:00')`,
+		`INSERT INTO tracking_events (message_id, kind, prefetch, created_at) VALUES ('m-` + ens[0].ID + `-` + first.ID + `', 'open', 0, '2026-11-02 12:00:00')`,
+		`INSERT INTO tracking_events (message_id, kind, link_index, prefetch, created_at) VALUES ('m-` + ens[0].ID + `-` + first.ID + `', 'click', 0, 0, '2026-11-02 11:00:00')`,
+		`INSERT INTO tracking_events (message_id, kind, prefetch, created_at) VALUES ('m-` + ens[1].ID + `-` + first.ID + `', 'open', 1, '2026-11-02 10:00:01')`,
+	} {
+		if _, err := f.db.W.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, kind := range []string{ReplyPerson, ReplyAuto} {
+		e := ens[i]
+		if _, err := f.db.W.ExecContext(ctx, `INSERT INTO replies (id, mailbox_id, message_id, contact_id, sequence_id, step_id, kind, from_email,
+			received_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'x@example.com', ?, ?, ?)`, newID(), e.MailboxID,
+			"m-"+e.ID+"-"+first.ID, e.ContactID, s.ID, first.ID, kind, day2, day2, day2); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// ens[1]'s person unsubscribes after the first email: it counts there.
 	if _, err := Unsubscribe(ctx, f.db, tester, ens[1].ContactID, emails[1]); err != nil {
 		t.Fatal(err)
@@ -57,10 +77,10 @@ func TestSequenceOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Outcomes{Sent: 4, Delivered: 4, Unsubscribed: 1}); out.Total != want {
+	if want := (Outcomes{Sent: 4, Delivered: 3, Opened: 1, Clicked: 1, Replied: 1, Bounced: 1, Unsubscribed: 1}); out.Total != want {
 		t.Errorf("total = %+v, want %+v", out.Total, want)
 	}
-	if out.Rates.Bounce != 0 || out.Rates.Unsubscribe != 0.25 {
+	if out.Rates.Bounce != 0.25 || out.Rates.Unsubscribe != 1.0/3 || out.Rates.Reply != 1.0/3 || out.Rates.Open != 1.0/3 {
 		t.Errorf("rates = %+v", out.Rates)
 	}
 	if len(out.Steps) != 2 || out.Steps[0].Position != 1 || out.Steps[0].Sent != 3 || out.Steps[1].Position != 2 || out.Steps[1].Sent != 1 {
@@ -73,10 +93,11 @@ func TestSequenceOutcomes(t *testing.T) {
 	for _, v := range out.Variants {
 		variants[v.Variant] = v.Outcomes
 	}
-	if variants["a"].Sent != 2 || variants["b"].Sent != 1 || len(out.Variants) != 2 {
+	if variants["a"].Sent != 2 || variants["a"].Bounced != 1 || variants["a"].Replied != 1 || variants["b"].Sent != 1 || len(out.Variants) != 2 {
 		t.Errorf("variants = %+v (only the A/B step has them)", out.Variants)
 	}
-	if len(out.Days) != 4 || out.Days[1].Day != "2026-11-02" || out.Days[1].Sent != 3 || out.Days[2].Sent != 1 || out.Days[0].Sent != 0 {
+	if len(out.Days) != 4 || out.Days[1].Day != "2026-11-02" || out.Days[1].Sent != 3 || out.Days[2].Sent != 1 || out.Days[0].Sent != 0 ||
+		out.Days[2].Replied != 1 || out.Days[1].Replied != 0 {
 		t.Errorf("days = %+v", out.Days)
 	}
 	// Enrollments count in the period they were made in: today.

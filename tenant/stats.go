@@ -61,7 +61,11 @@ func (s *Service) holdups(ctx context.Context, seq *store.Sequence) ([]Holdup, e
 		return holdups, nil
 	}
 	if seq.State != store.SequenceActive {
-		return append(holdups, Holdup{Reason: "The sequence is " + seq.State + ": nothing is sent until it is activated", Enrollments: total}), nil
+		why := "The sequence is " + seq.State + ": nothing is sent until it is activated"
+		if seq.PausedReason != "" {
+			why = "The sequence was paused by " + seq.PausedReason
+		}
+		return append(holdups, Holdup{Reason: why, Enrollments: total}), nil
 	}
 	now := s.m.now()
 	if until, err := s.SendingAllowed(ctx); err != nil {
@@ -84,6 +88,9 @@ func (s *Service) holdups(ctx context.Context, seq *store.Sequence) ([]Holdup, e
 			u.Last, u.LastID = last.UpdatedAt, last.ID
 		}
 		why := outreach.Holdup(mb, u, now)
+		if mb.State != store.MailboxActive && mb.PausedReason != "" {
+			why = "was paused by " + mb.PausedReason
+		}
 		if why == "" && mb.Failures > 0 && mb.LastError != "" {
 			why = "failed its last conversation: " + mb.LastError
 		}
