@@ -91,6 +91,7 @@ func (s *Server) apiAuthenticate(next http.Handler) http.Handler {
 			s.apiFail(w, r, store.Errorf(store.EForbidden, "This API key is read-only."))
 			return
 		}
+		requestInfoFrom(r.Context()).workspace = c.lease.ID
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiCallerKey{}, c)))
 	})
 }

@@ -30,6 +30,8 @@ type Config struct {
 	// DeletionGrace is the config key deletion-grace, a Go duration such as
 	// 168h; empty means DefaultDeletionGrace.
 	DeletionGrace string `yaml:"deletion-grace"`
+	// MetricsToken, when set, opens /metrics to "Authorization: Bearer <token>".
+	MetricsToken string `yaml:"metrics_token"`
 
 	grace time.Duration
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"atrium/store"
@@ -107,6 +108,9 @@ type Manager struct {
 
 	// publicURL is Options.PublicURL, without a trailing slash.
 	publicURL string
+	// sent and sendFailed count the messages send passes sent and failed
+	// (SendStats).
+	sent, sendFailed atomic.Int64
 }
 
 // Recovery says what Open brought back from the replicas because the data
