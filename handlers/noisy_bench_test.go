@@ -24,7 +24,9 @@ import (
 const (
 	noisyImportRows = 100_000
 	noisyPageRows   = 100_000
-	noisyIdleFor    = 10 * time.Second
+	// noisyIdleFor is the idle page's time in each round: about as long
+	// as an import, so idle and busy get as many samples.
+	noisyIdleFor = 5 * time.Second
 	// noisyRounds is how many solo and busy imports one run makes, in
 	// turns, so that both see the same state of a shared machine.
 	noisyRounds = 3
@@ -37,7 +39,8 @@ const (
 //
 //   - page-idle-* and page-busy-*: the server time of A's page (the
 //     real handler stack, no network, one request every 20 ms) with
-//     nothing else running, then while B's imports run;
+//     nothing else running, and while B's imports run (noisyRounds
+//     rounds of idle, solo import, import under the page load);
 //     page-p99-ratio is busy over idle (target ≤ 1.5);
 //   - import-solo-rows/s and import-busy-rows/s: B's import rate alone
 //     and under A's page load, the medians of noisyRounds imports each
@@ -96,16 +99,11 @@ func noisyBenchOnce(b *testing.B) {
 	base := "/w/" + a.ID + "/contacts"
 	paths := []string{base, base + "?sort=name&dir=asc", base + "?stage=customer", base + "?sort=updated"}
 
-	stop := make(chan struct{})
-	time.AfterFunc(noisyIdleFor, func() { close(stop) })
-	idle := pacedPageTimes(b, h, cookie, paths, stop)
-	_, idlep99 := reportPercentilesAs(b, "page-idle-", idle)
-
 	var solo, busy []float64
-	var pages []time.Duration
+	var idle, pages []time.Duration
 	if path := os.Getenv("ATRIUM_NOISY_PROFILE"); path != "" {
-		// The import rounds alone (go test's -cpuprofile covers the setup
-		// too): ATRIUM_NOISY_PROFILE=cpu.out, without -cpuprofile.
+		// The rounds alone (go test's -cpuprofile covers the setup too):
+		// ATRIUM_NOISY_PROFILE=cpu.out, without -cpuprofile.
 		f, err := os.Create(path)
 		if err != nil {
 			b.Fatal(err)
@@ -117,10 +115,17 @@ func noisyBenchOnce(b *testing.B) {
 		defer pprof.StopCPUProfile()
 	}
 	b.StartTimer()
+	// Each round measures the idle page, a solo import and an import under
+	// the page load one after the other: the machine is shared, and what
+	// else runs on it changes over a run.
 	for round := range noisyRounds {
+		stop := make(chan struct{})
+		time.AfterFunc(noisyIdleFor, func() { close(stop) })
+		idle = append(idle, pacedPageTimes(b, h, cookie, paths, stop)...)
+
 		solo = append(solo, noisyImport(b, m, owner, dir, csv, fmt.Sprintf("B solo %d", round), func() {}))
 
-		stop := make(chan struct{})
+		stop = make(chan struct{})
 		var wg sync.WaitGroup
 		var ds []time.Duration
 		wg.Add(1)
@@ -136,6 +141,7 @@ func noisyBenchOnce(b *testing.B) {
 	}
 	b.StopTimer()
 	pprof.StopCPUProfile()
+	_, idlep99 := reportPercentilesAs(b, "page-idle-", idle)
 	_, busyp99 := reportPercentilesAs(b, "page-busy-", pages)
 	b.ReportMetric(busyp99/idlep99, "page-p99-ratio")
 	b.ReportMetric(float64(len(pages)), "page-busy-n")
