@@ -141,14 +141,21 @@ func noisyBenchOnce(b *testing.B) {
 	}
 	b.StopTimer()
 	pprof.StopCPUProfile()
-	_, idlep99 := reportPercentilesAs(b, "page-idle-", idle)
-	_, busyp99 := reportPercentilesAs(b, "page-busy-", pages)
+	idlep50, idlep99 := reportPercentilesAs(b, "page-idle-", idle)
+	busyp50, busyp99 := reportPercentilesAs(b, "page-busy-", pages)
 	b.ReportMetric(busyp99/idlep99, "page-p99-ratio")
 	b.ReportMetric(float64(len(pages)), "page-busy-n")
 	soloRate, busyRate := median(solo), median(busy)
 	b.ReportMetric(soloRate, "import-solo-rows/s")
 	b.ReportMetric(busyRate, "import-busy-rows/s")
 	b.ReportMetric(busyRate/soloRate, "import-rate-ratio")
+	b.ReportMetric(busyp50/idlep50, "page-p50-ratio")
+	// The machine is shared: its load says how much else ran meanwhile.
+	if avg, err := os.ReadFile("/proc/loadavg"); err == nil {
+		var load5 float64
+		fmt.Sscan(strings.Fields(string(avg))[1], &load5)
+		b.ReportMetric(load5, "loadavg-5m")
+	}
 }
 
 // noisyImport imports csv into a new workspace as a job and returns its
