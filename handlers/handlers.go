@@ -88,19 +88,18 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if s.metrics == nil {
 		s.metrics = NewMetrics(cfg.Tenants)
 	}
-	return s.observe(s.routes()), nil
+	return s.routes(), nil
 }
 
-// routes registers every route, layered by purpose: the route noted for
-// the log and metrics (see observe, around them all), recover and headers
-// for all; then the session; then sign-in; then workspace
+// routes registers every route, layered by purpose: log and metrics,
+// recover and headers for all; then the session; then sign-in; then workspace
 // membership; then CSRF; then role.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
-	// mux does not run middleware for these two, so they get headers here.
-	r.NotFoundHandler = s.secureHeaders(http.HandlerFunc(s.notFound))
-	r.MethodNotAllowedHandler = s.secureHeaders(http.HandlerFunc(s.methodNotAllowed))
-	r.Use(s.noteRoute, s.recoverPanics, s.secureHeaders, s.limitBodyTime)
+	// mux does not run middleware for these two, so they get theirs here.
+	r.NotFoundHandler = s.observe(s.secureHeaders(http.HandlerFunc(s.notFound)))
+	r.MethodNotAllowedHandler = s.observe(s.secureHeaders(http.HandlerFunc(s.methodNotAllowed)))
+	r.Use(s.observe, s.recoverPanics, s.secureHeaders, s.limitBodyTime)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)

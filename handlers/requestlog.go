@@ -13,10 +13,9 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// requestInfo is what the log line and the metrics of a request need to
-// learn from inside the router: its route pattern and workspace. The
-// outermost handler (observe) makes it; the router's first middleware
-// (noteRoute) fills it in.
+// requestInfo is what the log line and the metrics of a request say of
+// it: its id, route pattern and workspace, which the API learns only once
+// the key is checked (apiAuthenticate sets it then).
 type requestInfo struct {
 	id        string
 	route     string // the matched route's path template; "" when none matched
@@ -46,13 +45,17 @@ func requestID(r *http.Request) string {
 	return rand.Text()
 }
 
-// observe wraps the whole router, so requests no route matched are
-// counted and logged too: it gives the request its id, then logs it and
-// counts it in the metrics by its route pattern.
+// observe gives the request its id, then logs it and counts it in the
+// metrics by its route pattern. It is the router's first middleware, and
+// wraps its handlers of requests no route matched, which mux serves
+// without middleware.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: requestID(r)}
+		info := &requestInfo{id: requestID(r), workspace: mux.Vars(r)["workspace"]}
+		if route := mux.CurrentRoute(r); route != nil {
+			info.route, _ = route.GetPathTemplate()
+		}
 		w.Header().Set(requestIDHeader, info.id)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
@@ -80,17 +83,4 @@ func (s *Server) observe(next http.Handler) http.Handler {
 // would drown the rest.
 func quiet(route string) bool {
 	return route == "/healthz" || route == "/readyz" || route == "/metrics" || strings.HasPrefix(route, "/static/")
-}
-
-// noteRoute records the matched route's pattern and the workspace in its
-// path for observe.
-func (s *Server) noteRoute(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := requestInfoFrom(r.Context())
-		if route := mux.CurrentRoute(r); route != nil {
-			info.route, _ = route.GetPathTemplate()
-		}
-		info.workspace = mux.Vars(r)["workspace"]
-		next.ServeHTTP(w, r)
-	})
 }
