@@ -130,4 +130,9 @@ func TestReplicationStats_Registered(t *testing.T) {
 	if got := m.ReplicationStats(); got.Workspaces != before.Workspaces+1 {
 		t.Fatalf("%d workspaces registered after opening one, %d before", got.Workspaces, before.Workspaces)
 	}
+	l.Release()
+	m.Close()
+	if got := m.ReplicationStats(); got.Running || got.Workspaces != 0 {
+		t.Fatalf("after Close: %+v", got)
+	}
 }
