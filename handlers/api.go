@@ -44,7 +44,7 @@ func (c *apiCaller) db() *store.DB { return c.lease.DB }
 // apiRoutes registers the JSON API under /api/v1. Every route is behind the
 // key check; the workspace comes from the key, never from the request.
 func (s *Server) apiRoutes(r *mux.Router) {
-	r.NotFoundHandler = s.observe(s.secureHeaders(http.HandlerFunc(s.apiNotFound)))
+	r.NotFoundHandler = s.observeUnmatched(s.secureHeaders(http.HandlerFunc(s.apiNotFound)))
 	r.Use(s.apiAuthenticate)
 
 	r.Handle("/workspace", methods{http.MethodGet: s.apiWorkspace})

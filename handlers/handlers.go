@@ -97,8 +97,8 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	// mux does not run middleware for these two, so they get theirs here.
-	r.NotFoundHandler = s.observe(s.secureHeaders(http.HandlerFunc(s.notFound)))
-	r.MethodNotAllowedHandler = s.observe(s.secureHeaders(http.HandlerFunc(s.methodNotAllowed)))
+	r.NotFoundHandler = s.observeUnmatched(s.secureHeaders(http.HandlerFunc(s.notFound)))
+	r.MethodNotAllowedHandler = s.observeUnmatched(s.secureHeaders(http.HandlerFunc(s.methodNotAllowed)))
 	r.Use(s.observe, s.recoverPanics, s.secureHeaders, s.limitBodyTime)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)

@@ -342,11 +342,16 @@ func TestRequestLog_JSONFields(t *testing.T) {
 	}
 	wantStatus(t, "api", ts.api(t, key, http.MethodGet, "/api/v1/contacts", ""), http.StatusOK)
 	wantStatus(t, "no such page", c.get("/no/such/page"), http.StatusNotFound)
+	wantStatus(t, "no such API route", ts.api(t, key, http.MethodGet, "/api/v1/no/such/route", ""), http.StatusNotFound)
 
+	var unmatched []map[string]any
 	byRoute := map[string]map[string]any{}
 	for _, rec := range ts.log.lines(t) {
 		if rec["msg"] == "request" {
 			byRoute[rec["route"].(string)] = rec
+		}
+		if rec["route"] == unmatchedRoute {
+			unmatched = append(unmatched, rec)
 		}
 	}
 	contacts := byRoute["/w/{workspace}/contacts"]
@@ -363,7 +368,12 @@ func TestRequestLog_JSONFields(t *testing.T) {
 	if rec := byRoute["/api/v1/contacts"]; rec == nil || rec["workspace"] != ws {
 		t.Errorf("API request logged as %v", rec)
 	}
-	if rec := byRoute[unmatchedRoute]; rec == nil || rec["status"] != float64(404) || rec["workspace"] != nil {
-		t.Errorf("unmatched request logged as %v", rec)
+	if len(unmatched) != 2 {
+		t.Errorf("unmatched requests logged as %v, want the page's and the API route's", unmatched)
+	}
+	for _, rec := range unmatched {
+		if rec["status"] != float64(404) || rec["workspace"] != nil {
+			t.Errorf("unmatched request logged as %v", rec)
+		}
 	}
 }

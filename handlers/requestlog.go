@@ -46,15 +46,22 @@ func requestID(r *http.Request) string {
 }
 
 // observe gives the request its id, then logs it and counts it in the
-// metrics by its route pattern. It is the router's first middleware, and
-// wraps its handlers of requests no route matched, which mux serves
-// without middleware.
-func (s *Server) observe(next http.Handler) http.Handler {
+// metrics by its route pattern. It is the router's first middleware.
+func (s *Server) observe(next http.Handler) http.Handler { return s.observed(next, true) }
+
+// observeUnmatched is observe for the handlers of requests no route
+// matched, which mux serves without middleware. Their route is
+// unmatchedRoute: a subrouter's not-found handler sees the subrouter's
+// prefix as the current route.
+func (s *Server) observeUnmatched(next http.Handler) http.Handler { return s.observed(next, false) }
+
+func (s *Server) observed(next http.Handler, matched bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: requestID(r), workspace: mux.Vars(r)["workspace"]}
-		if route := mux.CurrentRoute(r); route != nil {
+		info := &requestInfo{id: requestID(r)}
+		if route := mux.CurrentRoute(r); route != nil && matched {
 			info.route, _ = route.GetPathTemplate()
+			info.workspace = mux.Vars(r)["workspace"]
 		}
 		w.Header().Set(requestIDHeader, info.id)
 		rec := &statusRecorder{ResponseWriter: w}
