@@ -40,7 +40,8 @@ const (
 //   - page-idle-* and page-busy-*: the server time of A's page (the
 //     real handler stack, no network, one request every 20 ms) with
 //     nothing else running, and while B's imports run (noisyRounds
-//     rounds of idle, solo import, import under the page load);
+//     rounds of idle, then a solo import and one under the page load,
+//     in turns first);
 //     page-p99-ratio is busy over idle (target ≤ 1.5);
 //   - import-solo-rows/s and import-busy-rows/s: B's import rate alone
 //     and under A's page load, the medians of noisyRounds imports each
@@ -117,27 +118,38 @@ func noisyBenchOnce(b *testing.B) {
 	b.StartTimer()
 	// Each round measures the idle page, a solo import and an import under
 	// the page load one after the other: the machine is shared, and what
-	// else runs on it changes over a run.
+	// else runs on it changes over a run. The imports take turns going
+	// first: Litestream compacts an import's replica files up to 30 s
+	// later, into whichever phase comes next.
 	for round := range noisyRounds {
 		stop := make(chan struct{})
 		time.AfterFunc(noisyIdleFor, func() { close(stop) })
 		idle = append(idle, pacedPageTimes(b, h, cookie, paths, stop)...)
-
-		solo = append(solo, noisyImport(b, m, owner, dir, csv, fmt.Sprintf("B solo %d", round), func() {}))
-
-		stop = make(chan struct{})
-		var wg sync.WaitGroup
-		var ds []time.Duration
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ds = pacedPageTimes(b, h, cookie, paths, stop)
-		}()
-		busy = append(busy, noisyImport(b, m, owner, dir, csv, fmt.Sprintf("B busy %d", round), func() {
-			close(stop)
-			wg.Wait()
-		}))
-		pages = append(pages, ds...)
+		soloImport := func() {
+			solo = append(solo, noisyImport(b, m, owner, dir, csv, fmt.Sprintf("B solo %d", round), func() {}))
+		}
+		busyImport := func() {
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			var ds []time.Duration
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ds = pacedPageTimes(b, h, cookie, paths, stop)
+			}()
+			busy = append(busy, noisyImport(b, m, owner, dir, csv, fmt.Sprintf("B busy %d", round), func() {
+				close(stop)
+				wg.Wait()
+			}))
+			pages = append(pages, ds...)
+		}
+		if round%2 == 0 {
+			soloImport()
+			busyImport()
+		} else {
+			busyImport()
+			soloImport()
+		}
 	}
 	b.StopTimer()
 	pprof.StopCPUProfile()
