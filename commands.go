@@ -29,9 +29,16 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	trustProxy := fs.Bool("trust-proxy", os.Getenv("ATRIUM_TRUST_PROXY") == "1", "trust X-Forwarded-Proto and X-Forwarded-For")
 	proxyList := fs.String("trusted-proxies", os.Getenv("ATRIUM_TRUSTED_PROXIES"), "further proxies (addresses, CIDR ranges) in front of the one Atrium talks to")
 	publicURL := fs.String("public-url", os.Getenv("ATRIUM_PUBLIC_URL"), "the instance's address as people reach it, the base of links in emails")
+	metricsAddr := fs.String("metrics-addr", os.Getenv("ATRIUM_METRICS_ADDR"), "a second listen address serving only /metrics, to anyone who reaches it")
+	logFormat := fs.String("log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "text or json")
 	if err := m.parseNone(fs, args); err != nil {
 		return err
 	}
+	logger, err := newLogger(m.stderr, *logFormat)
+	if err != nil {
+		return usagef("--log-format: %s.", err)
+	}
+	m.Logger = logger
 	// Without the flag, the config's public_url, else the listen address
 	// (see openFor).
 	m.PublicURL, m.listenURL = *publicURL, "http://"+*addr
@@ -45,8 +52,10 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	if err := m.open(ctx); err != nil {
 		return err
 	}
+	metrics := handlers.NewMetrics(m.Manager)
 	handler, err := handlers.New(ctx, handlers.Config{
 		Tenants: m.Manager, Logger: m.Logger, Assets: assets, TrustProxy: *trustProxy, TrustedProxies: trustedProxies,
+		Metrics: metrics, MetricsToken: m.Manager.Config().MetricsToken,
 	})
 	if err != nil {
 		return err
@@ -54,6 +63,17 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
+	}
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen on %s: %w", *metricsAddr, err)
+		}
+		msrv := &http.Server{Handler: metricsOnly(metrics), ReadHeaderTimeout: 10 * time.Second}
+		defer msrv.Close()
+		go msrv.Serve(mln)
+		m.Logger.Info("serving metrics", "addr", "http://"+mln.Addr().String()+"/metrics")
 	}
 	// Other atrium commands on this data directory come here (see
 	// commands_remote.go), from before the first request is served: a
@@ -84,6 +104,13 @@ func (m *Main) cmdServe(ctx context.Context, args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// metricsOnly serves the metrics at /metrics and nothing else.
+func metricsOnly(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	return mux
 }
 
 // parseNone parses flags and refuses positional arguments.

@@ -139,7 +139,11 @@ func NewMain(stdin io.Reader, stdout, stderr io.Writer) *Main {
 	if v, err := strconv.ParseInt(os.Getenv("ATRIUM_MAX_IMPORT_MB"), 10, 64); err == nil {
 		m.MaxImportMB = v
 	}
-	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// A bad ATRIUM_LOG_FORMAT falls back to text here; serve, which uses
+	// the format, refuses it.
+	if m.Logger, _ = newLogger(stderr, os.Getenv("ATRIUM_LOG_FORMAT")); m.Logger == nil {
+		m.Logger, _ = newLogger(stderr, "text")
+	}
 	return m
 }
 
@@ -157,6 +161,7 @@ Usage:
 
 Commands:
   serve [--addr HOST:PORT] [--public-url URL] [--trust-proxy [--trusted-proxies CIDRS]]
+        [--metrics-addr HOST:PORT] [--log-format text|json]
                                                   run the web UI, the API and the background work
   user create --email E [--name N] [--superadmin] create a user; the password is the first line of stdin
   workspace create --name N [--owner EMAIL] [--region R]
@@ -190,7 +195,7 @@ Global flags (each also an environment variable):
   --max-open N     ATRIUM_MAX_OPEN  idle workspace files kept open (default 256)
   --max-import-mb N  ATRIUM_MAX_IMPORT_MB
                    largest workspace file an import takes in, in MiB (default 2048)
-  --max-jobs N     ATRIUM_MAX_JOBS  background jobs (imports, retention, purges) running at once (default 2)
+  --max-jobs N     ATRIUM_MAX_JOBS  background jobs (imports, retention, purges) running at once (default: the cores)
   --max-jobs-per-workspace N  ATRIUM_MAX_JOBS_PER_WORKSPACE
                    of them, at once for one workspace (default 1)
 `

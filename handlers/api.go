@@ -44,7 +44,7 @@ func (c *apiCaller) db() *store.DB { return c.lease.DB }
 // apiRoutes registers the JSON API under /api/v1. Every route is behind the
 // key check; the workspace comes from the key, never from the request.
 func (s *Server) apiRoutes(r *mux.Router) {
-	r.NotFoundHandler = s.secureHeaders(http.HandlerFunc(s.apiNotFound))
+	r.NotFoundHandler = s.observeUnmatched(s.secureHeaders(http.HandlerFunc(s.apiNotFound)))
 	r.Use(s.apiAuthenticate)
 
 	r.Handle("/workspace", methods{http.MethodGet: s.apiWorkspace})
@@ -95,6 +95,7 @@ func (s *Server) apiAuthenticate(next http.Handler) http.Handler {
 			s.apiFail(w, r, store.Errorf(store.EForbidden, "This API key is read-only."))
 			return
 		}
+		requestInfoFrom(r.Context()).workspace = c.lease.ID
 		if err := s.admit(w, r, c.svc, c.lease.ID, c.key.ID); err != nil {
 			s.apiFail(w, r, err)
 			return
@@ -149,7 +150,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == store.EInternal {
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	s.noteDiskFull(r, code, err)
+	s.noteRefusal(r, code, err)
 	if code == store.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="atrium"`)
 	}

@@ -116,6 +116,7 @@ func (s *Server) limitRate(w http.ResponseWriter, workspaceID, keyID string, pla
 	}
 	q.setHeaders(w.Header())
 	if !q.ok {
+		s.metrics.refused(refusedRateLimited, "")
 		return q.err()
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 // statusOf maps a domain error code to its HTTP status: the one table.
@@ -39,7 +40,7 @@ func statusOf(code string) int {
 // anything else is logged and shown as a plain internal error.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := store.ErrorCode(err)
-	s.noteDiskFull(r, code, err)
+	s.noteRefusal(r, code, err)
 	if code == store.EInternal {
 		s.serverError(w, r, err)
 		return
@@ -61,7 +62,7 @@ func (s *Server) failForm(w http.ResponseWriter, r *http.Request, f *form, err e
 		s.fail(w, r, err)
 		return
 	}
-	s.noteDiskFull(r, code, err)
+	s.noteRefusal(r, code, err)
 	f.Fail(store.ErrorField(err), store.ErrorMessage(err))
 	rerender(statusOf(code))
 }
@@ -86,9 +87,13 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "error", v)
 }
 
-// noteDiskFull logs a change refused for want of disk space, with the
-// space left on each region's disk: the operator must act.
-func (s *Server) noteDiskFull(r *http.Request, code string, err error) {
+// noteRefusal counts a quota's refusal for the metrics, and logs a change
+// refused for want of disk space with the space left on each region's
+// disk: the operator must act.
+func (s *Server) noteRefusal(r *http.Request, code string, err error) {
+	if code == store.EQuota {
+		s.metrics.refused(refusedQuota, tenant.QuotaOf(err))
+	}
 	if code != store.EStorageFull {
 		return
 	}

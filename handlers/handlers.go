@@ -33,6 +33,11 @@ type Config struct {
 	// X-Forwarded-For entries are skipped to find the client; only used
 	// with TrustProxy.
 	TrustedProxies []netip.Prefix
+	// Metrics are the instance's metrics (NewMetrics); nil makes new ones.
+	// MetricsToken, when set, opens /metrics on this handler to
+	// "Authorization: Bearer <token>" besides clients on this machine.
+	Metrics      *Metrics
+	MetricsToken string
 }
 
 // Server holds what the handlers share.
@@ -49,6 +54,8 @@ type Server struct {
 	// trustedProxies are the X-Forwarded-For hops skipped besides the peer.
 	trustedProxies []netip.Prefix
 	static         http.Handler
+	metrics        *Metrics
+	metricsToken   string
 }
 
 // New builds the HTTP handler of the whole application. It fails when a
@@ -77,21 +84,28 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		trustProxy:     cfg.TrustProxy,
 		trustedProxies: cfg.TrustedProxies,
 		static:         http.StripPrefix("/static/", http.FileServer(http.FS(staticFS))),
+		metrics:        cfg.Metrics,
+		metricsToken:   cfg.MetricsToken,
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(cfg.Tenants)
 	}
 	return s.routes(), nil
 }
 
-// routes registers every route, layered by purpose: recover, log and
-// headers for all; then the session; then sign-in; then workspace
+// routes registers every route, layered by purpose: log and metrics,
+// recover and headers for all; then the session; then sign-in; then workspace
 // membership; then CSRF; then role.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
-	// mux does not run middleware for these two, so they get headers here.
-	r.NotFoundHandler = s.secureHeaders(http.HandlerFunc(s.notFound))
-	r.MethodNotAllowedHandler = s.secureHeaders(http.HandlerFunc(s.methodNotAllowed))
-	r.Use(s.recoverPanics, s.logRequests, s.secureHeaders, s.limitBodyTime)
+	// mux does not run middleware for these two, so they get theirs here.
+	r.NotFoundHandler = s.observeUnmatched(s.secureHeaders(http.HandlerFunc(s.notFound)))
+	r.MethodNotAllowedHandler = s.observeUnmatched(s.secureHeaders(http.HandlerFunc(s.methodNotAllowed)))
+	r.Use(s.observe, s.recoverPanics, s.secureHeaders, s.limitBodyTime)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.HandleFunc("/metrics", s.serveMetrics).Methods(http.MethodGet)
 	// Unsubscribe links: no session and no CSRF check, by design (see
 	// suppressions.go).
 	r.HandleFunc("/u/{token}", s.unsubscribeForm).Methods(http.MethodGet)
@@ -251,13 +265,34 @@ func (s *Server) routes() http.Handler {
 	return r
 }
 
-// healthz reports whether the catalog answers.
+// healthz reports whether the process is alive: the catalog answers.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if err := s.catalog.R.PingContext(r.Context()); err != nil {
 		s.log.Error("healthz: catalog unreachable", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		json.NewEncoder(w).Encode(map[string]string{"status": "unavailable"})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+}
+
+// readyz reports whether the instance is ready for traffic: the catalog
+// answers a query and its replication runs. 503 says which is not.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	var one int
+	reason := ""
+	switch {
+	case s.catalog.R.GetContext(r.Context(), &one, "SELECT 1") != nil:
+		reason = "the catalog does not answer"
+	case !s.tenants.ReplicationStats().Running:
+		reason = "replication is not running"
+	}
+	if reason != "" {
+		s.log.Warn("readyz: not ready", "reason", reason)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "reason": reason})
 		return
 	}
 	json.NewEncoder(w).Encode(map[string]string{"status": "ok"})

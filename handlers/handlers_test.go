@@ -158,7 +158,7 @@ var userRoutes = []route{
 
 // publicRoutes work without signing in.
 var publicRoutes = []route{
-	{"GET", "/healthz", ""}, {"GET", "/static/", ""},
+	{"GET", "/healthz", ""}, {"GET", "/readyz", ""}, {"GET", "/metrics", ""}, {"GET", "/static/", ""},
 	{"GET", "/setup", ""}, {"POST", "/setup", ""},
 	{"GET", "/login", ""}, {"POST", "/login", ""}, {"POST", "/logout", ""},
 	{"GET", "/invite/{token}", ""}, {"POST", "/invite/{token}", ""},

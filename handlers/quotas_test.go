@@ -55,6 +55,9 @@ func TestRateLimit_PerWorkspaceAPI(t *testing.T) {
 	// refused workspace's other key shares the workspace's.
 	wantStatus(t, "another workspace", ts.api(t, b.key, "GET", "/api/v1/contacts", ""), http.StatusOK)
 	wantStatus(t, "another key of the limited workspace", ts.api(t, a.readKey, "GET", "/api/v1/contacts", ""), http.StatusTooManyRequests)
+	if n := value(t, (&metricsServer{testServer: ts}).scrape(t), "atrium_requests_refused_total", map[string]string{"reason": "rate_limited"}); n != 2 {
+		t.Errorf("%v refusals counted, want 2", n)
+	}
 }
 
 func TestRateLimit_PerKey(t *testing.T) {
@@ -121,6 +124,10 @@ func TestQuota_ContactsAPIAndUI(t *testing.T) {
 		}
 	}
 	ts.mustCreate(t, other.key, "/api/v1/contacts", `{"email":"three@example.com"}`)
+	families := (&metricsServer{testServer: ts}).scrape(t)
+	if n := value(t, families, "atrium_requests_refused_total", map[string]string{"reason": "quota_exceeded", "quota": "contacts"}); n != 1 {
+		t.Errorf("%v quota refusals counted, want 1", n)
+	}
 
 	// Deleting makes room again.
 	list := ts.api(t, a.key, "GET", "/api/v1/contacts?q=two", "")

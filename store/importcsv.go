@@ -40,6 +40,12 @@ type ImportOptions struct {
 	// number of contacts it creates; an error undoes the whole import (a
 	// quota that concurrent writes made too small for it).
 	CheckCreated func(created int) error
+	// Yield is how long the import rests after each batch of rows, as a
+	// share of the time it took to write it: 1 rests as long as it works,
+	// so a large import leaves most of the machine to other workspaces'
+	// requests (reading waits too, on a full channel). The rest is inside
+	// the transaction: only this workspace's writers wait longer.
+	Yield float64
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
@@ -348,13 +354,18 @@ func (im *contactImport) update(id string, in ContactInput) error {
 	return nil
 }
 
-// write carries out the rows' ops in order.
+// write carries out the rows' ops in order, resting after each batch as
+// opt.Yield says.
 func (im *contactImport) write(ops <-chan []rowOp) error {
 	for batch := range ops {
+		began := time.Now()
 		for i := range batch {
 			if err := im.apply(&batch[i]); err != nil {
 				return err
 			}
+		}
+		if im.opt.Yield > 0 {
+			time.Sleep(time.Duration(float64(time.Since(began)) * im.opt.Yield))
 		}
 	}
 	return im.flush()

@@ -44,6 +44,8 @@ type Config struct {
 	// (imports, exports, restores, moves) waits; nil means the larger of
 	// 1 GiB and 5% of the disk (see diskspace.go).
 	DiskReserveMB *int64 `yaml:"disk_reserve_mb"`
+	// MetricsToken, when set, opens /metrics to "Authorization: Bearer <token>".
+	MetricsToken string `yaml:"metrics_token"`
 
 	grace time.Duration
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"atrium/store"
@@ -13,9 +15,6 @@ import (
 
 // Defaults of the job runner.
 const (
-	// DefaultMaxJobs bounds the jobs running at once on the instance: one
-	// per core of a small machine, so requests still get served.
-	DefaultMaxJobs = 2
 	// DefaultMaxJobsPerWorkspace bounds them per workspace, so one tenant's
 	// import cannot take every slot.
 	DefaultMaxJobsPerWorkspace = 1
@@ -30,6 +29,11 @@ const (
 	// progressWriteEvery bounds the catalog writes of a job's progress.
 	progressWriteEvery = time.Second
 )
+
+// DefaultMaxJobs bounds the jobs running at once on the instance: one per
+// core. Each heavy job yields as much as it works (imports, sends), so
+// requests still get served.
+var DefaultMaxJobs = runtime.NumCPU()
 
 // interruptedMessage is what a job cut short by a stop says.
 const interruptedMessage = "The server stopped before this job finished; nothing of it was kept half-done. Start it again."
@@ -99,6 +103,11 @@ type runner struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// queued and running count the jobs waiting for a slot and those in
+	// one; observe, when set, hears how long each job ran (JobStats).
+	queued, running atomic.Int64
+	observe         atomic.Pointer[func(kind string, took time.Duration)]
+
 	mu     sync.Mutex
 	slots  map[string]*wsSlots // per workspace ("" for the instance)
 	active map[string]string   // workspace+"/"+kind → job id, queued or running
@@ -160,6 +169,7 @@ func (r *runner) start(ctx context.Context, spec JobSpec) (id string, started bo
 		r.done(key, spec.ID)
 		return "", false, err
 	}
+	r.queued.Add(1)
 	go func() {
 		defer r.done(key, spec.ID)
 		r.run(spec)
@@ -207,10 +217,14 @@ func (r *runner) run(spec JobSpec) {
 
 func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
 	release, err := r.takeSlot(r.ctx, spec.WorkspaceID)
+	r.queued.Add(-1)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	r.running.Add(1)
+	defer r.running.Add(-1)
+	defer r.timed(spec.Kind, time.Now())
 	run := &JobRun{ID: spec.ID, r: r, lastWrite: time.Now()}
 	if spec.WorkspaceID != "" {
 		if run.Lease, err = r.acquire(r.ctx, spec.WorkspaceID); err != nil {
@@ -227,6 +241,13 @@ func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
 		}
 	}()
 	return spec.Run(r.ctx, run)
+}
+
+// timed tells the observer, if any, how long a job of kind ran.
+func (r *runner) timed(kind string, began time.Time) {
+	if fn := r.observe.Load(); fn != nil {
+		(*fn)(kind, time.Since(began))
+	}
 }
 
 // takeSlot waits for a free slot of the workspace, then of the instance,

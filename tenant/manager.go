@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"atrium/store"
@@ -115,6 +116,9 @@ type Manager struct {
 	// token keys (see tracking.go).
 	tracking     trackingBuffer
 	trackingKeys trackingKeyCache
+	// sent and sendFailed count the messages send passes sent and failed
+	// (SendStats).
+	sent, sendFailed atomic.Int64
 }
 
 // Recovery says what Open brought back from the replicas because the data

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -46,8 +47,27 @@ var quotaMeter = map[Quota]string{
 // quotaError is the refusal of a write that would pass a quota: it names
 // the quota, its limit and the use now.
 func quotaError(q Quota, limit, used int64) error {
-	return store.Errorf(store.EQuota, "This workspace's plan allows %d %s and it has used %d; ask an instance administrator for a larger plan.",
-		limit, q.Label(), used)
+	return refusal{q, store.Errorf(store.EQuota, "This workspace's plan allows %d %s and it has used %d; ask an instance administrator for a larger plan.",
+		limit, q.Label(), used)}
+}
+
+// refusal is a quota's domain error that remembers which quota it is, for
+// the metrics.
+type refusal struct {
+	quota Quota
+	err   *store.Error
+}
+
+func (r refusal) Error() string { return r.err.Error() }
+func (r refusal) Unwrap() error { return r.err }
+
+// QuotaOf names the quota that refused err ("" when none did).
+func QuotaOf(err error) string {
+	var r refusal
+	if errors.As(err, &r) {
+		return string(r.quota)
+	}
+	return ""
 }
 
 // used returns the workspace's use of q now. db is the workspace's file,
@@ -169,8 +189,8 @@ func (s *Service) checkContactsForImport(ctx context.Context, rows int64) error 
 	p, _ := s.m.Plan(ctx, s.lease.ID)
 	limit, _ := p.Limit(QuotaContacts)
 	used, _ := s.m.used(ctx, s.lease.ID, s.lease.DB, QuotaContacts)
-	return store.Errorf(store.EQuota, "This file has %d rows and the workspace has %d contacts; its plan allows %d contacts. Import at most %d rows, or ask an instance administrator for a larger plan.",
-		rows, used, limit, max(0, limit-used))
+	return refusal{QuotaContacts, store.Errorf(store.EQuota, "This file has %d rows and the workspace has %d contacts; its plan allows %d contacts. Import at most %d rows, or ask an instance administrator for a larger plan.",
+		rows, used, limit, max(0, limit-used))}
 }
 
 // createdCheck is the import's last check (store.ImportOptions.CheckCreated):

@@ -627,6 +627,20 @@ func (r *replicator) registered(path string) *litestream.DB {
 	return nil
 }
 
+// registeredDBs returns the Litestream DB of each file registered now, by
+// path.
+func (r *replicator) registeredDBs() map[string]*litestream.DB {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	dbs := make(map[string]*litestream.DB, len(r.regs))
+	for path, g := range r.regs {
+		if g.err == nil && g.leaving == nil && g.db != nil {
+			dbs[path] = g.db
+		}
+	}
+	return dbs
+}
+
 // lingering returns how many registrations have no user now.
 func (r *replicator) lingering() int {
 	r.mu.Lock()

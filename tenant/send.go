@@ -28,6 +28,8 @@ func (m *Manager) sendJob(ctx context.Context, run *JobRun, _ time.Time) (any, e
 	s := &outreach.Sender{DB: run.Lease.DB, Env: senderEnv{svc}, Now: m.now, TLS: m.smtpTLS, Log: m.log, MaxSends: maxSendsPerPass,
 		Yield: sendYield}
 	pass, err := s.Run(ctx)
+	m.sent.Add(int64(pass.Sent))
+	m.sendFailed.Add(int64(pass.Failed))
 	if err != nil {
 		return pass, err
 	}
