@@ -47,6 +47,9 @@ func (m *Manager) pollJob(ctx context.Context, run *JobRun, now time.Time) (any,
 		}
 		done.add(r)
 	}
+	if err := m.reconcileIdle(ctx, run.Lease); err != nil {
+		return done, err
+	}
 	id := run.Lease.ID
 	err = store.NextPollDue(ctx, run.Lease.DB, func(next *time.Time) error {
 		if next == nil {
@@ -102,9 +105,11 @@ func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResul
 	problem := ""
 	if err != nil {
 		problem, res.Failed = err.Error(), 1
+	} else {
+		s.watchIdle(mb, srv)
 	}
 	now := s.m.now()
-	next := now.Add(nextPollIn(mb, problem))
+	next := now.Add(nextPollIn(mb, problem, s.m.idleListening(s.lease.ID, mb)))
 	if read == outreach.MaxFetchPerPoll {
 		next = now // more are waiting: the next job reads on at once
 	}
@@ -112,12 +117,16 @@ func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResul
 }
 
 // nextPollIn is how long until a mailbox's next poll: pollEvery when all
-// went well (pollPausedEvery when it is paused), doubling with each
-// failure in a row up to pollBackoffCap.
-func nextPollIn(mb *store.Mailbox, problem string) time.Duration {
+// went well (pollPausedEvery when it is paused, pollWatchedEvery when a
+// watcher listens to it with IDLE), doubling with each failure in a row
+// up to pollBackoffCap.
+func nextPollIn(mb *store.Mailbox, problem string, listening bool) time.Duration {
 	if problem == "" {
-		if mb.State == store.MailboxPaused {
+		switch {
+		case mb.State == store.MailboxPaused:
 			return pollPausedEvery
+		case listening:
+			return pollWatchedEvery
 		}
 		return pollEvery
 	}

@@ -167,12 +167,12 @@ func newReplyFixture(t testing.TB, emails []string, stopByDomain bool) *replyFix
 	return f
 }
 
-// poll runs the due work two minutes ahead (past the next poll) and
-// returns the poll job's result.
+// poll runs the due work ahead, past the next poll even of a mailbox an
+// IDLE watcher listens to, and returns the poll job's result.
 func (f *replyFixture) poll(t testing.TB) PollResult {
 	t.Helper()
 	var res PollResult
-	for _, j := range runDue(t, f.m, f.m.now().Add(2*time.Minute)) {
+	for _, j := range runDue(t, f.m, f.m.now().Add(pollWatchedEvery+time.Minute)) {
 		if j.Kind != store.DuePoll {
 			continue
 		}
