@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ type imapTest struct {
 	user     *imapmemserver.User
 	username string
 	password string
+	conns    *countingListener
 }
 
 func newIMAPTest(t testing.TB) *imapTest {
@@ -50,11 +53,38 @@ func newIMAPTest(t testing.TB) *imapTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	it.conns = &countingListener{Listener: ln}
+	go srv.Serve(it.conns)
 	t.Cleanup(func() { srv.Close() })
 	addr := ln.Addr().(*net.TCPAddr)
 	it.host, it.port = "127.0.0.1", addr.Port
 	return it
+}
+
+// countingListener counts the connections open to a server.
+type countingListener struct {
+	net.Listener
+	open atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.open.Add(1)
+	return &countedConn{Conn: c, l: l}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countingListener
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
 }
 
 type quietLogger struct{}
@@ -104,9 +134,16 @@ type replyFixture struct {
 
 func newReplyFixture(t testing.TB, emails []string, stopByDomain bool) *replyFixture {
 	t.Helper()
+	return newReplyFixtureWith(t, Options{}, emails, stopByDomain)
+}
+
+// newReplyFixtureWith is newReplyFixture with the Manager's options.
+func newReplyFixtureWith(t testing.TB, opts Options, emails []string, stopByDomain bool) *replyFixture {
+	t.Helper()
 	ctx := context.Background()
 	smtpSrv := smtptest.NewServer(t, smtptest.Options{NoTLS: true})
-	f := &replyFixture{m: mustOpenJobManager(t, t.TempDir(), Options{Now: aheadClock()}), imap: newIMAPTest(t), owner: "0192f1d2-0000-7000-8000-00000000abcd"}
+	opts.Now = aheadClock()
+	f := &replyFixture{m: mustOpenJobManager(t, t.TempDir(), opts), imap: newIMAPTest(t), owner: "0192f1d2-0000-7000-8000-00000000abcd"}
 	w := mustCreate(t, f.m, "Replies")
 	f.wsID = w.ID
 	l, err := f.m.Acquire(ctx, w.ID)
