@@ -145,6 +145,24 @@ func TestIdle_WatcherFollowsMailboxChanges(t *testing.T) {
 		return w != nil && w != before && w.fingerprint == imapFingerprint(f.mailbox(t, f.mbID)) && w.listening.Load() && f.openIMAP() == 2
 	})
 
+	// Settings that fail: the old watcher ends all the same, and none
+	// listens until they are right again.
+	for _, password := range []string{"wrong", f.imap.password} {
+		f.withService(t, func(svc *Service) {
+			if _, err := svc.UpdateMailbox(ctx, a, f.mbID, store.MailboxInput{IMAPPassword: &password}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		f.poll(t)
+		if password == "wrong" {
+			if f.watcher(f.mbID) != nil {
+				t.Fatal("a watcher listens with settings that are no longer the mailbox's")
+			}
+			waitFor(t, 15*time.Second, "the old settings' connection closed", func() bool { return f.openIMAP() == 1 })
+		}
+	}
+	waitFor(t, 15*time.Second, "the right password is listened with", func() bool { return f.listening(f.mbID) })
+
 	paused := store.MailboxPaused
 	f.withService(t, func(svc *Service) {
 		if _, err := svc.UpdateMailbox(ctx, a, f.mbID, store.MailboxInput{State: &paused}); err != nil {
