@@ -140,7 +140,7 @@ func (ws *idleWatchers) goWatch(fn func()) {
 // made again after a backoff.
 func (m *Manager) runWatcher(ctx context.Context, w *idleWatcher, srv outreach.IMAPServer) {
 	defer m.idle.forget(w)
-	wait := idleRetryMin
+	var wait time.Duration
 	for {
 		began := time.Now()
 		err := outreach.Idle(ctx, srv, outreach.IdleWatch{Renew: idleRenew,
@@ -161,17 +161,25 @@ func (m *Manager) runWatcher(ctx context.Context, w *idleWatcher, srv outreach.I
 				return
 			}
 		}
-		if time.Since(began) >= idleHealthy {
-			wait = idleRetryMin
-		}
+		wait = idleRetryAfter(wait, time.Since(began))
 		m.log.Info("IMAP IDLE stopped; listening again later", "workspace", w.workspaceID, "mailbox", w.mailboxID, "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, idleRetryCap)
 	}
+}
+
+// idleRetryAfter is how long a watcher waits before it connects again,
+// after waiting prev (0 the first time) for a connection that lasted
+// lasted: idleRetryMin, doubling with each failure up to idleRetryCap; a
+// connection that lasted idleHealthy starts over.
+func idleRetryAfter(prev, lasted time.Duration) time.Duration {
+	if prev == 0 || lasted >= idleHealthy {
+		return idleRetryMin
+	}
+	return min(2*prev, idleRetryCap)
 }
 
 // pollNow makes a watched mailbox's poll due now through a short lease:

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -252,5 +253,53 @@ func TestIdle_BoundOnWatchers(t *testing.T) {
 	}
 	if min(waits[0], waits[1]) != pollEvery || max(waits[0], waits[1]) != pollWatchedEvery {
 		t.Fatalf("next polls in %v: want one listened to (%v), one polled (%v)", waits, pollWatchedEvery, pollEvery)
+	}
+}
+
+// A watcher whose connection drops makes the poll due at once (it is no
+// longer relaxed: what comes meanwhile is the poll's) and tries again
+// later; it is not forgotten.
+func TestIdle_DroppedConnectionFallsBackToThePoll(t *testing.T) {
+	f := newReplyFixture(t, []string{"ann@example.org"}, false)
+	f.poll(t)
+	waitFor(t, 15*time.Second, "the watcher listens", func() bool { return f.listening(f.mbID) })
+	later := f.m.now().Add(time.Hour)
+	f.with(t, func(db *store.DB) {
+		if _, err := db.W.Exec(`UPDATE mailboxes SET imap_next_poll = ?`, later.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	f.imap.conns.dropAll()
+	waitFor(t, 15*time.Second, "the poll is due now", func() bool {
+		return time.UnixMilli(f.mailbox(t, f.mbID).IMAPNextPoll).Before(later)
+	})
+	if w := f.watcher(f.mbID); w == nil || w.listening.Load() {
+		t.Fatalf("watcher %+v: want it waiting to connect again", w)
+	}
+	if res := f.poll(t); res.Mailboxes != 1 {
+		t.Fatalf("got %+v", res)
+	}
+	mb := f.mailbox(t, f.mbID)
+	if wait := time.UnixMilli(mb.IMAPNextPoll).Sub(*mb.IMAPLastPollAt).Round(time.Second); wait != pollEvery {
+		t.Fatalf("the next poll is %v after the last, want %v while the watcher is away", wait, pollEvery)
+	}
+}
+
+// The wait before connecting again doubles up to a cap, and starts over
+// after a connection that lasted.
+func TestIdleRetryAfter(t *testing.T) {
+	var waits []time.Duration
+	wait := time.Duration(0)
+	for range 9 {
+		wait = idleRetryAfter(wait, time.Second)
+		waits = append(waits, wait)
+	}
+	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute,
+		30 * time.Minute, 30 * time.Minute, 30 * time.Minute}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	if got := idleRetryAfter(idleRetryCap, idleHealthy); got != idleRetryMin {
+		t.Fatalf("after a connection that lasted %v: %v, want %v", idleHealthy, got, idleRetryMin)
 	}
 }

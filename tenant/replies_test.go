@@ -61,10 +61,13 @@ func newIMAPTest(t testing.TB) *imapTest {
 	return it
 }
 
-// countingListener counts the connections open to a server.
+// countingListener counts the connections open to a server, and can
+// drop them all.
 type countingListener struct {
 	net.Listener
-	open atomic.Int64
+	open  atomic.Int64
+	mu    sync.Mutex
+	conns []net.Conn
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
@@ -73,7 +76,21 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.open.Add(1)
-	return &countedConn{Conn: c, l: l}, nil
+	cc := &countedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns = append(l.conns, cc)
+	l.mu.Unlock()
+	return cc, nil
+}
+
+// dropAll closes every connection, as a server restarting does.
+func (l *countingListener) dropAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
 }
 
 type countedConn struct {
