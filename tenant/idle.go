@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,7 +167,7 @@ func (m *Manager) runWatcher(ctx context.Context, w *idleWatcher, srv outreach.I
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-time.After(wait + rand.N(wait/4)): // the watchers of a server that came back do not all knock at once
 		}
 	}
 }
