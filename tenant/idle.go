@@ -73,7 +73,8 @@ type idleWatchers struct {
 type idleWatcher struct {
 	workspaceID, region, mailboxID, fingerprint string
 	cancel                                      context.CancelFunc
-	listening                                   atomic.Bool // IDLE runs now
+	listening                                   atomic.Bool  // IDLE runs now
+	heard                                       atomic.Int64 // when mail last arrived, unix nanoseconds
 }
 
 func newIdleWatchers(max int) idleWatchers {
@@ -146,7 +147,10 @@ func (m *Manager) runWatcher(ctx context.Context, w *idleWatcher, srv outreach.I
 		began := time.Now()
 		err := outreach.Idle(ctx, srv, outreach.IdleWatch{Renew: idleRenew,
 			Listening: func() { w.listening.Store(true) },
-			NewMail:   func(ctx context.Context) error { return m.pollNow(ctx, w) }})
+			NewMail: func(ctx context.Context) error {
+				w.heard.Store(time.Now().UnixNano()) // before the poll is due: see Service.recordPoll
+				return m.pollNow(ctx, w)
+			}})
 		wasListening := w.listening.Swap(false)
 		switch {
 		case ctx.Err() != nil || errors.Is(err, errStopWatching):
@@ -253,6 +257,15 @@ func (m *Manager) idleListening(workspaceID string, mb *store.Mailbox) bool {
 	defer m.idle.mu.Unlock()
 	w := m.idle.byKey[idleKey(workspaceID, mb.ID)]
 	return w != nil && w.fingerprint == imapFingerprint(mb) && w.listening.Load()
+}
+
+// idleHeardSince says whether a mailbox's watcher heard mail arrive since
+// t.
+func (m *Manager) idleHeardSince(workspaceID, mailboxID string, t time.Time) bool {
+	m.idle.mu.Lock()
+	defer m.idle.mu.Unlock()
+	w := m.idle.byKey[idleKey(workspaceID, mailboxID)]
+	return w != nil && w.heard.Load() >= t.UnixNano()
 }
 
 // of returns the watchers of a workspace ("" for all).

@@ -271,7 +271,7 @@ func TestIdle_DroppedConnectionFallsBackToThePoll(t *testing.T) {
 	})
 	f.imap.conns.dropAll()
 	waitFor(t, 15*time.Second, "the poll is due now", func() bool {
-		return time.UnixMilli(f.mailbox(t, f.mbID).IMAPNextPoll).Before(later)
+		return time.UnixMilli(f.mailbox(t, f.mbID).IMAPNextPoll).Before(later.Add(-time.Minute)) // the file keeps milliseconds
 	})
 	if w := f.watcher(f.mbID); w == nil || w.listening.Load() {
 		t.Fatalf("watcher %+v: want it waiting to connect again", w)
@@ -301,5 +301,29 @@ func TestIdleRetryAfter(t *testing.T) {
 	}
 	if got := idleRetryAfter(idleRetryCap, idleHealthy); got != idleRetryMin {
 		t.Fatalf("after a connection that lasted %v: %v, want %v", idleHealthy, got, idleRetryMin)
+	}
+}
+
+// Mail heard while a poll runs (perhaps after it searched the folder)
+// leaves the next poll due at once, not put off by the poll's record;
+// mail heard before it began does not.
+func TestIdle_MailHeardDuringAPollIsNotPutOff(t *testing.T) {
+	f := newReplyFixture(t, []string{"ann@example.org"}, false)
+	f.poll(t)
+	waitFor(t, 15*time.Second, "the watcher listens", func() bool { return f.listening(f.mbID) })
+	f.imap.deliver(t, "From: news@example.net\nSubject: News\n\nNot an answer.\n")
+	waitFor(t, 15*time.Second, "the watcher heard it", func() bool { return f.watcher(f.mbID).heard.Load() != 0 })
+	f.poll(t)
+	mb := f.mailbox(t, f.mbID)
+	if wait := time.UnixMilli(mb.IMAPNextPoll).Sub(*mb.IMAPLastPollAt); wait < pollWatchedEvery-time.Second {
+		t.Fatalf("the next poll is %v after one that read what was heard before it, want %v", wait, pollWatchedEvery)
+	}
+	// As if the server announced a message between the poll's search
+	// and its record.
+	f.watcher(f.mbID).heard.Store(time.Now().Add(time.Hour).UnixNano())
+	f.poll(t)
+	mb = f.mailbox(t, f.mbID)
+	if next := time.UnixMilli(mb.IMAPNextPoll); next.After(*mb.IMAPLastPollAt) {
+		t.Fatalf("the next poll is at %v, after the last at %v: mail heard during it waits", next, mb.IMAPLastPollAt)
 	}
 }

@@ -87,7 +87,7 @@ func (p *PollResult) add(o PollResult) {
 func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResult, error) {
 	res := PollResult{Mailboxes: 1}
 	var fileErr error // the workspace's file failed: the job fails
-	read := 0
+	read, began := 0, time.Now()
 	srv, err := s.imapServer(ctx, mb)
 	if err == nil {
 		read, err = outreach.FetchNew(ctx, srv, outreach.Mark{Validity: uint32(mb.IMAPUIDValidity), LastUID: uint32(mb.IMAPLastUID)},
@@ -108,12 +108,26 @@ func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResul
 	} else {
 		s.watchIdle(mb, srv)
 	}
+	return res, s.recordPoll(context.WithoutCancel(ctx), mb, problem, read, began)
+}
+
+// recordPoll records a poll of a mailbox that began at began and read
+// read messages, and when the next is due.
+func (s *Service) recordPoll(ctx context.Context, mb *store.Mailbox, problem string, read int, began time.Time) error {
 	now := s.m.now()
 	next := now.Add(nextPollIn(mb, problem, s.m.idleListening(s.lease.ID, mb)))
 	if read == outreach.MaxFetchPerPoll {
 		next = now // more are waiting: the next job reads on at once
 	}
-	return res, store.RecordPoll(context.WithoutCancel(ctx), s.lease.DB, mb.ID, problem, now, next)
+	if err := store.RecordPoll(ctx, s.lease.DB, mb.ID, problem, now, next); err != nil {
+		return err
+	}
+	if s.m.idleHeardSince(s.lease.ID, mb.ID, began) {
+		// Mail came while this poll ran, perhaps after it searched: the
+		// watcher's poll due now was just put off.
+		return store.PollNow(ctx, s.lease.DB, mb.ID, now)
+	}
+	return nil
 }
 
 // nextPollIn is how long until a mailbox's next poll: pollEvery when all
