@@ -327,3 +327,19 @@ func TestIdle_MailHeardDuringAPollIsNotPutOff(t *testing.T) {
 		t.Fatalf("the next poll is at %v, after the last at %v: mail heard during it waits", next, mb.IMAPLastPollAt)
 	}
 }
+
+// After a restart the first poll listens again.
+func TestIdle_RestartListensAgain(t *testing.T) {
+	f := newReplyFixture(t, []string{"ann@example.org"}, false)
+	f.poll(t)
+	waitFor(t, 15*time.Second, "the watcher listens", func() bool { return f.listening(f.mbID) })
+	if err := f.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the connection closed", func() bool { return f.openIMAP() == 0 })
+	f.m = mustOpenJobManager(t, f.dir, Options{Now: aheadClock()})
+	if res := f.poll(t); res.Mailboxes != 1 {
+		t.Fatalf("got %+v, want the mailbox polled", res)
+	}
+	waitFor(t, 15*time.Second, "the watcher listens again", func() bool { return f.listening(f.mbID) && f.openIMAP() == 1 })
+}

@@ -141,6 +141,7 @@ func sample(t testing.TB, name string, m store.Message) string {
 // the IMAP account.
 type replyFixture struct {
 	m      *Manager
+	dir    string // the data directory
 	imap   *imapTest
 	wsID   string
 	seqID  string
@@ -160,7 +161,8 @@ func newReplyFixtureWith(t testing.TB, opts Options, emails []string, stopByDoma
 	ctx := context.Background()
 	smtpSrv := smtptest.NewServer(t, smtptest.Options{NoTLS: true})
 	opts.Now = aheadClock()
-	f := &replyFixture{m: mustOpenJobManager(t, t.TempDir(), opts), imap: newIMAPTest(t), owner: "0192f1d2-0000-7000-8000-00000000abcd"}
+	dir := t.TempDir()
+	f := &replyFixture{m: mustOpenJobManager(t, dir, opts), dir: dir, imap: newIMAPTest(t), owner: "0192f1d2-0000-7000-8000-00000000abcd"}
 	w := mustCreate(t, f.m, "Replies")
 	f.wsID = w.ID
 	l, err := f.m.Acquire(ctx, w.ID)
