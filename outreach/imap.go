@@ -72,7 +72,7 @@ type Inbox struct {
 // whose UIDVALIDITY changed starts again from a recent backlog. It
 // returns how many messages fn took.
 func FetchNew(ctx context.Context, s IMAPServer, mark Mark, fn func(Inbox) error) (int, error) {
-	c, err := dialIMAP(ctx, s)
+	c, err := dialIMAP(ctx, s, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -144,8 +144,9 @@ func sortByUID(msgs []*imapclient.FetchMessageBuffer) []*imapclient.FetchMessage
 }
 
 // dialIMAP connects as the TLS mode says and logs in. The errors carry the
-// server's own words.
-func dialIMAP(ctx context.Context, s IMAPServer) (*imapclient.Client, error) {
+// server's own words. handler, when given, receives what the server says
+// unasked (see Idle). Cancelling ctx ends the connection while it is made.
+func dialIMAP(ctx context.Context, s IMAPServer, handler *imapclient.UnilateralDataHandler) (*imapclient.Client, error) {
 	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	if s.TLSMode == store.TLSNone && !store.IsLoopbackHost(s.Host) {
 		return nil, errors.New("a connection without TLS is only made to this machine")
@@ -160,22 +161,25 @@ func dialIMAP(ctx context.Context, s IMAPServer) (*imapclient.Client, error) {
 		deadline = dl
 	}
 	conn.SetDeadline(deadline)
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.TLS != nil {
 		cfg = s.TLS.Clone()
 	}
 	cfg.ServerName = s.Host
 	var c *imapclient.Client
+	opts := &imapclient.Options{UnilateralDataHandler: handler}
 	switch s.TLSMode {
 	case store.TLSImplicit:
-		c = imapclient.New(tls.Client(conn, cfg), nil)
+		c = imapclient.New(tls.Client(conn, cfg), opts)
 	case store.TLSStartTLS:
-		if c, err = imapclient.NewStartTLS(conn, &imapclient.Options{TLSConfig: cfg}); err != nil {
+		opts.TLSConfig = cfg
+		if c, err = imapclient.NewStartTLS(conn, opts); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("STARTTLS with %s failed: %w", addr, err)
 		}
 	case store.TLSNone: // this machine only, checked above
-		c = imapclient.New(conn, nil)
+		c = imapclient.New(conn, opts)
 	default:
 		conn.Close()
 		return nil, fmt.Errorf("unknown TLS mode %q", s.TLSMode)

@@ -267,6 +267,11 @@ func UpdateMailbox(ctx context.Context, db *DB, a Actor, id string, in MailboxIn
 			// New settings are tried at once, not after a backoff.
 			m.IMAPNextPoll, m.IMAPFailures, m.IMAPLastError = m.UpdatedAt.UnixMilli(), 0, ""
 		}
+		if m.State != before.State {
+			// The poll job starts or stops the mailbox's IDLE watcher
+			// (see tenant's idle.go): it is to look now.
+			m.IMAPNextPoll = min(m.IMAPNextPoll, m.UpdatedAt.UnixMilli())
+		}
 		_, err = tx.NamedExecContext(ctx, `UPDATE mailboxes SET name = :name, from_name = :from_name, from_email = :from_email,
 			reply_to = :reply_to, smtp_host = :smtp_host, smtp_port = :smtp_port, tls_mode = :tls_mode, username = :username,
 			password = :password, daily_limit = :daily_limit, gap_min = :gap_min, gap_max = :gap_max, window_start = :window_start,
@@ -279,7 +284,7 @@ func UpdateMailbox(ctx context.Context, db *DB, a Actor, id string, in MailboxIn
 		if err != nil {
 			return err
 		}
-		if newIMAP && m.PollsIMAP() {
+		if (newIMAP || m.State != before.State) && (m.PollsIMAP() || before.PollsIMAP()) {
 			if err := db.due(ctx, DuePoll, m.UpdatedAt); err != nil {
 				return err
 			}
@@ -311,6 +316,12 @@ func DeleteMailbox(ctx context.Context, db *DB, a Actor, id string) error {
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, id); err != nil {
 			return err
+		}
+		if before.PollsIMAP() {
+			// The poll job stops the mailbox's IDLE watcher.
+			if err := db.due(ctx, DuePoll, time.Now().UTC()); err != nil {
+				return err
+			}
 		}
 		return audit(ctx, tx, a, "mailbox.delete", KindMailbox, id, map[string]Change{"name": {Before: before.Name}})
 	})
@@ -743,5 +754,19 @@ func NextPollDue(ctx context.Context, db *DB, fn func(next *time.Time) error) er
 		}
 		t := time.UnixMilli(ms.Int64).UTC()
 		return fn(&t)
+	})
+}
+
+// PollNow makes a mailbox's next poll due now: its IDLE watcher saw new
+// mail arrive (see tenant's idle.go), which the poll job reads. ENotFound
+// when the mailbox is gone or reads no folder any more.
+func PollNow(ctx context.Context, db *DB, id string, now time.Time) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE mailboxes SET imap_next_poll = min(imap_next_poll, ?) WHERE id = ? AND imap_host <> ''`,
+			now.UnixMilli(), id)
+		if err := expectOne(res, err, Errorf(ENotFound, "That mailbox does not exist.")); err != nil {
+			return err
+		}
+		return db.due(ctx, DuePoll, now)
 	})
 }

@@ -57,6 +57,9 @@ type Options struct {
 	// ScheduleInterval is how often the scheduler looks for due work
 	// (DefaultScheduleInterval if 0).
 	ScheduleInterval time.Duration
+	// MaxIdleWatchers bounds the mailboxes listened to with IMAP IDLE at
+	// once (DefaultMaxIdleWatchers if 0); the others are polled.
+	MaxIdleWatchers int
 	// Now, when set, is the clock of the sender's limits and waits
 	// (tests set it); time.Now otherwise.
 	Now func() time.Time
@@ -119,6 +122,8 @@ type Manager struct {
 	// sent and sendFailed count the messages send passes sent and failed
 	// (SendStats).
 	sent, sendFailed atomic.Int64
+	// idle are the IMAP IDLE watchers of the mailboxes (see idle.go).
+	idle idleWatchers
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -181,8 +186,8 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{dataDir: dataDir, cfg: cfg, log: log, repl: repl, lock: lock, master: master, smtpTLS: opts.SMTPTLS, verifier: newVerifier(), kick: make(chan struct{}, 1),
-		plans: planBook{names: map[string]string{}},
-		now:   opts.Now, publicURL: strings.TrimSuffix(cmp.Or(opts.PublicURL, DefaultPublicURL), "/")}
+		plans: planBook{names: map[string]string{}}, idle: newIdleWatchers(opts.MaxIdleWatchers),
+		now: opts.Now, publicURL: strings.TrimSuffix(cmp.Or(opts.PublicURL, DefaultPublicURL), "/")}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -358,6 +363,10 @@ func (m *Manager) Close() error {
 
 func (m *Manager) close() error {
 	m.bgCancel()
+	// Watchers take short leases: they end before the handles close.
+	if !m.idle.close(idleCloseWait) {
+		m.log.Warn("IMAP IDLE watchers did not end in time", "waited", idleCloseWait)
+	}
 	// Jobs hold leases: they end before the handles close.
 	m.jobs.close(m.jobDrain)
 	m.bg.Wait()

@@ -47,6 +47,9 @@ func (m *Manager) pollJob(ctx context.Context, run *JobRun, now time.Time) (any,
 		}
 		done.add(r)
 	}
+	if err := m.reconcileIdle(ctx, run.Lease); err != nil {
+		return done, err
+	}
 	id := run.Lease.ID
 	err = store.NextPollDue(ctx, run.Lease.DB, func(next *time.Time) error {
 		if next == nil {
@@ -84,7 +87,7 @@ func (p *PollResult) add(o PollResult) {
 func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResult, error) {
 	res := PollResult{Mailboxes: 1}
 	var fileErr error // the workspace's file failed: the job fails
-	read := 0
+	read, began := 0, time.Now()
 	srv, err := s.imapServer(ctx, mb)
 	if err == nil {
 		read, err = outreach.FetchNew(ctx, srv, outreach.Mark{Validity: uint32(mb.IMAPUIDValidity), LastUID: uint32(mb.IMAPLastUID)},
@@ -102,22 +105,42 @@ func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResul
 	problem := ""
 	if err != nil {
 		problem, res.Failed = err.Error(), 1
+	} else {
+		s.watchIdle(mb, srv)
 	}
+	return res, s.recordPoll(context.WithoutCancel(ctx), mb, problem, read, began)
+}
+
+// recordPoll records a poll of a mailbox that began at began and read
+// read messages, and when the next is due.
+func (s *Service) recordPoll(ctx context.Context, mb *store.Mailbox, problem string, read int, began time.Time) error {
 	now := s.m.now()
-	next := now.Add(nextPollIn(mb, problem))
+	next := now.Add(nextPollIn(mb, problem, s.m.idleListening(s.lease.ID, mb)))
 	if read == outreach.MaxFetchPerPoll {
 		next = now // more are waiting: the next job reads on at once
 	}
-	return res, store.RecordPoll(context.WithoutCancel(ctx), s.lease.DB, mb.ID, problem, now, next)
+	if err := store.RecordPoll(ctx, s.lease.DB, mb.ID, problem, now, next); err != nil {
+		return err
+	}
+	if s.m.idleHeardSince(s.lease.ID, mb.ID, began) {
+		// Mail came while this poll ran, perhaps after it searched: the
+		// watcher's poll due now was just put off.
+		return store.PollNow(ctx, s.lease.DB, mb.ID, now)
+	}
+	return nil
 }
 
 // nextPollIn is how long until a mailbox's next poll: pollEvery when all
-// went well (pollPausedEvery when it is paused), doubling with each
-// failure in a row up to pollBackoffCap.
-func nextPollIn(mb *store.Mailbox, problem string) time.Duration {
+// went well (pollPausedEvery when it is paused, pollWatchedEvery when a
+// watcher listens to it with IDLE), doubling with each failure in a row
+// up to pollBackoffCap.
+func nextPollIn(mb *store.Mailbox, problem string, listening bool) time.Duration {
 	if problem == "" {
-		if mb.State == store.MailboxPaused {
+		switch {
+		case mb.State == store.MailboxPaused:
 			return pollPausedEvery
+		case listening:
+			return pollWatchedEvery
 		}
 		return pollEvery
 	}

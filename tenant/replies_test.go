@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ type imapTest struct {
 	user     *imapmemserver.User
 	username string
 	password string
+	conns    *countingListener
 }
 
 func newIMAPTest(t testing.TB) *imapTest {
@@ -50,11 +53,55 @@ func newIMAPTest(t testing.TB) *imapTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	it.conns = &countingListener{Listener: ln}
+	go srv.Serve(it.conns)
 	t.Cleanup(func() { srv.Close() })
 	addr := ln.Addr().(*net.TCPAddr)
 	it.host, it.port = "127.0.0.1", addr.Port
 	return it
+}
+
+// countingListener counts the connections open to a server, and can
+// drop them all.
+type countingListener struct {
+	net.Listener
+	open  atomic.Int64
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.open.Add(1)
+	cc := &countedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns = append(l.conns, cc)
+	l.mu.Unlock()
+	return cc, nil
+}
+
+// dropAll closes every connection, as a server restarting does.
+func (l *countingListener) dropAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countingListener
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
 }
 
 type quietLogger struct{}
@@ -94,6 +141,7 @@ func sample(t testing.TB, name string, m store.Message) string {
 // the IMAP account.
 type replyFixture struct {
 	m      *Manager
+	dir    string // the data directory
 	imap   *imapTest
 	wsID   string
 	seqID  string
@@ -104,9 +152,17 @@ type replyFixture struct {
 
 func newReplyFixture(t testing.TB, emails []string, stopByDomain bool) *replyFixture {
 	t.Helper()
+	return newReplyFixtureWith(t, Options{}, emails, stopByDomain)
+}
+
+// newReplyFixtureWith is newReplyFixture with the Manager's options.
+func newReplyFixtureWith(t testing.TB, opts Options, emails []string, stopByDomain bool) *replyFixture {
+	t.Helper()
 	ctx := context.Background()
 	smtpSrv := smtptest.NewServer(t, smtptest.Options{NoTLS: true})
-	f := &replyFixture{m: mustOpenJobManager(t, t.TempDir(), Options{Now: aheadClock()}), imap: newIMAPTest(t), owner: "0192f1d2-0000-7000-8000-00000000abcd"}
+	opts.Now = aheadClock()
+	dir := t.TempDir()
+	f := &replyFixture{m: mustOpenJobManager(t, dir, opts), dir: dir, imap: newIMAPTest(t), owner: "0192f1d2-0000-7000-8000-00000000abcd"}
 	w := mustCreate(t, f.m, "Replies")
 	f.wsID = w.ID
 	l, err := f.m.Acquire(ctx, w.ID)
@@ -167,12 +223,12 @@ func newReplyFixture(t testing.TB, emails []string, stopByDomain bool) *replyFix
 	return f
 }
 
-// poll runs the due work two minutes ahead (past the next poll) and
-// returns the poll job's result.
+// poll runs the due work ahead, past the next poll even of a mailbox an
+// IDLE watcher listens to, and returns the poll job's result.
 func (f *replyFixture) poll(t testing.TB) PollResult {
 	t.Helper()
 	var res PollResult
-	for _, j := range runDue(t, f.m, f.m.now().Add(2*time.Minute)) {
+	for _, j := range runDue(t, f.m, f.m.now().Add(pollWatchedEvery+time.Minute)) {
 		if j.Kind != store.DuePoll {
 			continue
 		}
