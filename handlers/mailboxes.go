@@ -41,6 +41,9 @@ type mailboxPage struct {
 	Problem string             // what it said went wrong ("" when it went well)
 	Sent    string             // the address a test message went to
 	Polled  *tenant.PollResult // what reading the IMAP folder now did
+	// Listening says the folder is listened to (IMAP IDLE): answers are
+	// read as they arrive.
+	Listening bool
 }
 
 func (s *Server) mailbox(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +57,7 @@ func (s *Server) renderMailbox(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	page.Mailbox = mb
+	page.Listening = s.tenants.IdleListening(workspaceFrom(r).ws.ID, mb)
 	v := s.newView(r, mb.Name)
 	v.Section = "email-accounts"
 	v.Form = f
