@@ -91,8 +91,8 @@ func TestDiskFull_ClearErrorNothingHalfDone(t *testing.T) {
 	none := int64(0)
 	replicas := t.TempDir() // on another disk
 	cfg := &tenant.Config{DiskReserveMB: &none, Regions: map[string]*tenant.Region{
-		"default": {Data: filepath.Join(disk, "workspaces"), Replica: &tenant.ReplicaConfig{URL: "file://" + replicas}}}}
-	ts := newTestServerWith(t, tenant.Options{Config: cfg, SyncInterval: 100 * time.Millisecond})
+		"default": {Replica: &tenant.ReplicaConfig{URL: "file://" + replicas}}}}
+	ts := newTestServerWith(t, tenant.Options{DataDir: disk, Config: cfg, SyncInterval: 100 * time.Millisecond})
 	a := ts.mustAPIWorkspace(t, "Acme", "Acme")
 	ts.mustUser(t, "ana@example.com", false)
 	c := ts.mustUserInWorkspace(t, a.id, "ana@example.com")
@@ -137,6 +137,12 @@ func TestDiskFull_ClearErrorNothingHalfDone(t *testing.T) {
 		t.Errorf("the form does not say the disk is full and keep the values: %s", mainOf(r.body))
 	}
 
+	r = c.postFile("/w/"+a.id+"/contacts/import", tok, "people.csv", "email\n"+manyRows(20000))
+	wantStatus(t, "an upload on a full disk", r, http.StatusInsufficientStorage)
+	if left, _ := filepath.Glob(filepath.Join(disk, ".import-*")); len(left) != 0 {
+		t.Errorf("a refused upload left %v", left)
+	}
+
 	os.Remove(filler)
 	ts.mustCreate(t, a.key, "/api/v1/contacts", `{"email":"after@example.com"}`)
 	if n := count(); n <= before {
@@ -146,8 +152,10 @@ func TestDiskFull_ClearErrorNothingHalfDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.DB.IntegrityCheck(context.Background()); err != nil {
-		t.Error(err)
+	for _, db := range []*store.DB{l.DB, ts.tenants.Catalog().DB} {
+		if err := db.IntegrityCheck(context.Background()); err != nil {
+			t.Error(err)
+		}
 	}
 	l.Release()
 	deadline := time.Now().Add(30 * time.Second)

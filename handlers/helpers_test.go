@@ -31,10 +31,12 @@ func newTestServer(tb testing.TB) *testServer {
 }
 
 // newTestServerWith starts a server whose Manager has opts, on a fresh data
-// directory.
+// directory unless opts names one.
 func newTestServerWith(tb testing.TB, opts tenant.Options) *testServer {
 	tb.Helper()
-	opts.DataDir = tb.TempDir()
+	if opts.DataDir == "" {
+		opts.DataDir = tb.TempDir()
+	}
 	m, err := tenant.Open(context.Background(), opts)
 	if err != nil {
 		tb.Fatal(err)

@@ -191,7 +191,7 @@ func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request) {
 	up := &importUpload{ID: store.NewToken()[:22], WorkspaceID: wc.ws.ID, FileName: fh.Filename, Created: time.Now()}
 	up.Path = filepath.Join(s.tenants.DataDir(), ".import-"+up.ID+".csv")
 	if err := saveUpload(file, up.Path); err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err) // a full disk says so; anything else is internal
 		return
 	}
 	if err := readImportHead(up); err != nil {
