@@ -112,9 +112,13 @@ func TestIdle_ReplyRecordedWithoutWaitingForThePoll(t *testing.T) {
 	if mb.IMAPLastUID != 1 {
 		t.Fatalf("the high-water mark is at %d, want the poll's 1", mb.IMAPLastUID)
 	}
-	if wait := time.UnixMilli(mb.IMAPNextPoll).Sub(*mb.IMAPLastPollAt); wait < pollWatchedEvery-time.Second {
-		t.Fatalf("the next poll is %v after the last; a mailbox listened to waits %v", wait, pollWatchedEvery)
-	}
+	// The watcher may note the arrival after the poll it caused began
+	// (a loaded machine): that poll then leaves one more due at once,
+	// which settles on the watched pace.
+	waitFor(t, 15*time.Second, "the next poll is a watched mailbox's", func() bool {
+		mb := f.mailbox(t, f.mbID)
+		return time.UnixMilli(mb.IMAPNextPoll).Sub(*mb.IMAPLastPollAt) >= pollWatchedEvery-time.Second
+	})
 }
 
 // A watcher follows its mailbox: new settings replace it, a pause and a

@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"atrium/outreach/imaptest"
 	"atrium/outreach/smtptest"
 	"atrium/store"
 )
@@ -43,7 +44,7 @@ func newIMAPTest(t testing.TB) *imapTest {
 	mem.AddUser(it.user)
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return imaptest.NewSession(it.user), nil, nil
 		},
 		InsecureAuth: true,
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
