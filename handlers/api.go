@@ -96,7 +96,11 @@ func (s *Server) apiAuthenticate(next http.Handler) http.Handler {
 			return
 		}
 		requestInfoFrom(r.Context()).workspace = c.lease.ID
-		if err := s.admit(w, r, c.svc, c.lease.ID, c.key.ID); err != nil {
+		err = s.limitRate(w, r, c.lease.ID, c.key.ID)
+		if err == nil {
+			err = checkStorage(r, c.svc)
+		}
+		if err != nil {
 			s.apiFail(w, r, err)
 			return
 		}

@@ -103,10 +103,15 @@ func (q quota) err() error {
 	return store.Errorf(store.ERateLimited, "Too many requests for this workspace just now; try again in %d seconds.", max(1, ceilSeconds(q.wait)))
 }
 
-// limitRate takes a token from each bucket of a request (the workspace's,
-// then the API key's) and writes the headers of the tighter one. It
-// returns the refusal when one is empty.
-func (s *Server) limitRate(w http.ResponseWriter, workspaceID, keyID string, plan *tenant.Plan) error {
+// limitRate takes a token from each bucket of a request (its workspace's,
+// then its API key's) by the workspace's plan, and writes the headers of
+// the tighter one. It returns the refusal when one is empty. It needs only
+// the catalog: the web asks it before opening the workspace's file.
+func (s *Server) limitRate(w http.ResponseWriter, r *http.Request, workspaceID, keyID string) error {
+	plan, err := s.tenants.Plan(r.Context(), workspaceID)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	q := s.buckets.take("w:"+workspaceID, plan.WorkspaceRate(), now)
 	if q.ok && keyID != "" {
@@ -122,16 +127,9 @@ func (s *Server) limitRate(w http.ResponseWriter, workspaceID, keyID string, pla
 	return nil
 }
 
-// admit applies the workspace's plan to a request: its rate, and for a
-// write, its storage quota (deleting stays possible, to make room).
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, svc *tenant.Service, workspaceID, keyID string) error {
-	plan, err := s.tenants.Plan(r.Context(), workspaceID)
-	if err != nil {
-		return err
-	}
-	if err := s.limitRate(w, workspaceID, keyID, plan); err != nil {
-		return err
-	}
+// checkStorage refuses a write to a workspace at its storage quota;
+// deleting stays possible, to make room.
+func checkStorage(r *http.Request, svc *tenant.Service) error {
 	if isWrite(r) && !freesSpace(r) {
 		return svc.CheckWrite(r.Context())
 	}

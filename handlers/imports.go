@@ -386,20 +386,17 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 	if enc == "" {
 		enc = store.EncodingUTF8
 	}
-	if up.isStarted() {
-		http.Redirect(w, r, workspaceURL(wc.ws.ID, "contacts", "import", up.ID), http.StatusSeeOther)
-		return
-	}
-	if err := wc.svc.StartingImport(r.Context(), int64(up.Total)); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	if up.start() {
-		_, err := s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
-			JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: view.Header, Rows: up.Total,
-			Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: enc,
-				ImportSuppressed: r.PostForm.Get("suppressed") == "import"},
-		})
+		// Counted against the day's imports once this request has claimed
+		// the upload: a second click does not count it twice.
+		err := wc.svc.StartingImport(r.Context(), int64(up.Total))
+		if err == nil {
+			_, err = s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
+				JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: view.Header, Rows: up.Total,
+				Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: enc,
+					ImportSuppressed: r.PostForm.Get("suppressed") == "import"},
+			})
+		}
 		if err != nil {
 			// Not started after all: the form can be sent again, and the
 			// sweep still removes an upload left alone.

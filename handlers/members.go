@@ -50,12 +50,7 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, status in
 func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	f := newForm(r.PostForm)
-	// A pending invitation holds a seat: accepting it adds no one.
-	err := s.tenants.CheckMembers(r.Context(), wc.ws.ID, 1)
-	var token string
-	if err == nil {
-		token, err = store.CreateInvitation(r.Context(), s.catalog, wc.ws.ID, f.Get("role"), f.Get("email"), "user:"+authFrom(r).user.ID)
-	}
+	token, err := s.tenants.Invite(r.Context(), wc.ws.ID, f.Get("role"), f.Get("email"), "user:"+authFrom(r).user.ID)
 	if err != nil {
 		s.failForm(w, r, f, err, func(status int) { s.renderMembers(w, r, status, f, "") })
 		return

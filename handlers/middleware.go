@@ -296,6 +296,10 @@ func (s *Server) workspace(next http.Handler) http.Handler {
 			s.renderError(w, r, http.StatusForbidden, "Viewers can look but not change anything in this workspace.")
 			return
 		}
+		if err := s.limitRate(w, r, id, ""); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		lease, err := s.tenants.Acquire(r.Context(), id)
 		if err != nil {
 			s.fail(w, r, err)
@@ -303,7 +307,7 @@ func (s *Server) workspace(next http.Handler) http.Handler {
 		}
 		defer lease.Release()
 		svc := s.tenants.Service(lease)
-		if err := s.admit(w, r, svc, id, ""); err != nil {
+		if err := checkStorage(r, svc); err != nil {
 			s.fail(w, r, err)
 			return
 		}

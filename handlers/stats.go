@@ -189,18 +189,13 @@ func (s *Server) analytics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := analyticsPage{Next: next, From: from.Format(time.DateOnly), To: to.Add(-time.Nanosecond).Format(time.DateOnly)}
-	for i := range list {
-		seq, err := store.GetSequence(ctx, wc.lease.DB, list[i].ID)
+	for i := range list { // ListSequences gives each its steps
+		out, err := store.SequenceOutcomesOf(ctx, wc.lease.DB, &list[i], from, to)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		out, err := store.SequenceOutcomesOf(ctx, wc.lease.DB, seq, from, to)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		page.Rows = append(page.Rows, analyticsRow{Sequence: *seq, Outcomes: out})
+		page.Rows = append(page.Rows, analyticsRow{Sequence: list[i], Outcomes: out})
 	}
 	v := s.newView(r, "Analytics")
 	v.Section = "analytics"

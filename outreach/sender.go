@@ -112,7 +112,7 @@ func (s *Sender) Run(ctx context.Context) (Pass, error) {
 			return p, err
 		}
 		if s.Yield > 0 {
-			time.Sleep(time.Duration(float64(time.Since(began)) * s.Yield))
+			store.Rest(ctx, time.Duration(float64(time.Since(began))*s.Yield))
 		}
 	}
 	return p, ctx.Err()
@@ -244,7 +244,8 @@ func (r *pass) email(ctx context.Context, e *store.DueEnrollment, step *store.St
 	if err := r.track(ctx, msg, m); err != nil {
 		// Nothing was sent: the row is tried again, not left to become
 		// of unknown delivery.
-		return errors.Join(err, store.SetMessageState(ctx, r.DB, m.ID, store.MessageScheduled, "", r.Now()))
+		// A stop must not leave it 'sending' (to become unknown).
+		return errors.Join(err, store.SetMessageState(context.WithoutCancel(ctx), r.DB, m.ID, store.MessageScheduled, "", r.Now()))
 	}
 	return r.deliver(ctx, e, step, mb, m, msg)
 }
@@ -309,9 +310,9 @@ func (r *pass) alreadyThere(ctx context.Context, e *store.DueEnrollment, step *s
 	switch m.State {
 	case store.MessageSent, store.MessageSkipped:
 		return store.ScheduleEnrollment(ctx, r.DB, e.ID, step.Position, r.Now())
-	case store.MessageFailed:
+	case store.MessageFailed, store.MessageBounced:
 		r.p.Stopped++
-		return store.EndEnrollment(ctx, r.DB, system, &e.Enrollment, store.EnrollmentStopped, "failed")
+		return store.EndEnrollment(ctx, r.DB, system, &e.Enrollment, store.EnrollmentStopped, m.State)
 	}
 	return store.DeferEnrollment(ctx, r.DB, e.ID, r.Now().Add(unknownRecheck))
 }

@@ -365,7 +365,7 @@ func (im *contactImport) write(ops <-chan []rowOp) error {
 			}
 		}
 		if im.opt.Yield > 0 {
-			time.Sleep(time.Duration(float64(time.Since(began)) * im.opt.Yield))
+			Rest(im.ctx, time.Duration(float64(time.Since(began))*im.opt.Yield))
 		}
 	}
 	return im.flush()

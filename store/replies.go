@@ -227,7 +227,7 @@ func recordBounce(ctx context.Context, tx *sqlx.Tx, mailboxID string, in Inbound
 	}
 	detail := strings.TrimSpace(in.BounceStatus + " " + in.BounceDiagnostic)
 	if hard || in.BounceFailed {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET state = 'bounced', error = ?, updated_at = ? WHERE id = ? AND state IN ('sent', 'unknown')`,
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET state = 'bounced', error = ?, updated_at = ?, sent_at = coalesce(sent_at, updated_at) WHERE id = ? AND state IN ('sent', 'unknown')`,
 			truncateText(detail, 2000), now.UTC(), m.ID)
 		if err != nil {
 			return err

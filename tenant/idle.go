@@ -250,15 +250,9 @@ func (m *Manager) sweepIdle(ctx context.Context) {
 	}
 }
 
-// idleListening says whether a mailbox is listened to now, with the
-// settings it has.
 // IdleListening says whether a mailbox's folder is listened to now (IMAP
 // IDLE) with its current settings.
 func (m *Manager) IdleListening(workspaceID string, mb *store.Mailbox) bool {
-	return m.idleListening(workspaceID, mb)
-}
-
-func (m *Manager) idleListening(workspaceID string, mb *store.Mailbox) bool {
 	m.idle.mu.Lock()
 	defer m.idle.mu.Unlock()
 	w := m.idle.byKey[idleKey(workspaceID, mb.ID)]

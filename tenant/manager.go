@@ -543,8 +543,11 @@ func (m *Manager) Size(w *store.Workspace) int64 {
 	if err != nil {
 		return 0
 	}
-	return fileSize(path) + fileSize(path+"-wal")
+	return dbFileBytes(path)
 }
+
+// dbFileBytes is the size of a database file with its WAL.
+func dbFileBytes(path string) int64 { return fileSize(path) + fileSize(path+"-wal") }
 
 func fileSize(path string) int64 {
 	st, err := os.Stat(path)

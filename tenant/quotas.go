@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"atrium/store"
@@ -47,15 +46,16 @@ var quotaMeter = map[Quota]string{
 // quotaError is the refusal of a write that would pass a quota: it names
 // the quota, its limit and the use now.
 func quotaError(q Quota, limit, used int64) error {
-	return refusal{q, store.Errorf(store.EQuota, "This workspace's plan allows %d %s and it has used %d; ask an instance administrator for a larger plan.",
+	return refusal{q, limit, used, store.Errorf(store.EQuota, "This workspace's plan allows %d %s and it has used %d; ask an instance administrator for a larger plan.",
 		limit, q.Label(), used)}
 }
 
-// refusal is a quota's domain error that remembers which quota it is, for
-// the metrics.
+// refusal is a quota's domain error that remembers which quota it is (for
+// the metrics), its limit and the use it found.
 type refusal struct {
-	quota Quota
-	err   *store.Error
+	quota       Quota
+	limit, used int64
+	err         *store.Error
 }
 
 func (r refusal) Error() string { return r.err.Error() }
@@ -82,22 +82,11 @@ func (m *Manager) used(ctx context.Context, workspaceID string, db *store.DB, q 
 		n, err := store.CountContacts(ctx, db, store.ContactFilter{})
 		return int64(n), err
 	case QuotaStorageMB:
-		return fileBytes(db.Path) >> 20, nil
+		return dbFileBytes(db.Path) >> 20, nil
 	case QuotaMembers:
 		return store.MemberAndInvitationCount(ctx, m.catalog.R, workspaceID)
 	}
 	return 0, fmt.Errorf("unknown quota %s", q)
-}
-
-// fileBytes is the size of a database file with its WAL.
-func fileBytes(path string) int64 {
-	var n int64
-	for _, p := range []string{path, path + "-wal"} {
-		if st, err := os.Stat(p); err == nil {
-			n += st.Size()
-		}
-	}
-	return n
 }
 
 // checkQuota refuses adding n to the workspace's use of q when that would
@@ -183,14 +172,12 @@ func (s *Service) StartingImport(ctx context.Context, rows int64) error {
 
 func (s *Service) checkContactsForImport(ctx context.Context, rows int64) error {
 	err := s.CheckQuota(ctx, QuotaContacts, rows)
-	if store.ErrorCode(err) != store.EQuota {
+	var r refusal
+	if !errors.As(err, &r) {
 		return err
 	}
-	p, _ := s.m.Plan(ctx, s.lease.ID)
-	limit, _ := p.Limit(QuotaContacts)
-	used, _ := s.m.used(ctx, s.lease.ID, s.lease.DB, QuotaContacts)
-	return refusal{QuotaContacts, store.Errorf(store.EQuota, "This file has %d rows and the workspace has %d contacts; its plan allows %d contacts. Import at most %d rows, or ask an instance administrator for a larger plan.",
-		rows, used, limit, max(0, limit-used))}
+	return refusal{QuotaContacts, r.limit, r.used, store.Errorf(store.EQuota, "This file has %d rows and the workspace has %d contacts; its plan allows %d contacts. Import at most %d rows, or ask an instance administrator for a larger plan.",
+		rows, r.used, r.limit, max(0, r.limit-r.used))}
 }
 
 // createdCheck is the import's last check (store.ImportOptions.CheckCreated):
@@ -230,10 +217,15 @@ func (s *Service) SendingAllowed(ctx context.Context) (time.Time, error) {
 // CountSent counts a delivered email against the daily quota.
 func (s *Service) CountSent() { s.m.CountUsage(s.lease.ID, store.MeterEmailsSent, 1) }
 
-// CheckMembers refuses adding n members (or invitations) to a workspace
-// past its plan.
-func (m *Manager) CheckMembers(ctx context.Context, workspaceID string, n int64) error {
-	return m.checkQuota(ctx, workspaceID, nil, QuotaMembers, n)
+// Invite makes an invitation link's token for a role in a workspace, within
+// its plan's members: a pending invitation holds a seat, so accepting it
+// adds no one. (Two invitations at the very same moment can both pass the
+// count; the next one is refused.)
+func (m *Manager) Invite(ctx context.Context, workspaceID, role, email, createdBy string) (string, error) {
+	if err := m.checkQuota(ctx, workspaceID, nil, QuotaMembers, 1); err != nil {
+		return "", err
+	}
+	return store.CreateInvitation(ctx, m.catalog, workspaceID, role, email, createdBy)
 }
 
 // ConsoleUse is what the console shows of a workspace's plan: its name and

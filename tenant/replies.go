@@ -115,7 +115,7 @@ func (s *Service) PollMailbox(ctx context.Context, mb *store.Mailbox) (PollResul
 // read messages, and when the next is due.
 func (s *Service) recordPoll(ctx context.Context, mb *store.Mailbox, problem string, read int, began time.Time) error {
 	now := s.m.now()
-	next := now.Add(nextPollIn(mb, problem, s.m.idleListening(s.lease.ID, mb)))
+	next := now.Add(nextPollIn(mb, problem, s.m.IdleListening(s.lease.ID, mb)))
 	if read == outreach.MaxFetchPerPoll {
 		next = now // more are waiting: the next job reads on at once
 	}

@@ -54,6 +54,9 @@ func errNoBackup(id string, at time.Time) error {
 // works when the local file and Litestream's local state are gone. It
 // runs in a job slot of the workspace (see RunHeavy).
 func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (w *store.Workspace, err error) {
+	if id, err = ParseID(id); err != nil {
+		return nil, err
+	}
 	err = m.RunHeavy(ctx, id, func() error {
 		w, err = m.restore(ctx, id, opts)
 		return err

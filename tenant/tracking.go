@@ -437,7 +437,11 @@ func (b *trackingBuffer) retry(m *Manager, id string, evs []store.TrackingEvent,
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.failures[id]++
+	// A workspace taken out for a moment (a move, a restore, a new backup
+	// generation) is not an attempt: its events wait for it.
+	if store.ErrorCode(err) != store.EUnavailable {
+		b.failures[id]++
+	}
 	if b.failures[id] >= trackingWriteAttempts {
 		delete(b.failures, id)
 		m.log.Error("tracking events lost: their workspace could not be written", "workspace", id, "events", len(evs), "err", err)
