@@ -444,7 +444,8 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 // exists instead of skipping them; ?encoding=windows-1252 or iso-8859-1
 // converts a file that is not UTF-8 (without it, such a file is refused,
 // naming its first line that is not UTF-8); a row adding a suppressed
-// address is skipped with a note, unless ?suppressed=import.
+// address is skipped with a note, unless ?suppressed=import. It waits for
+// the workspace's job slot, like any heavy work.
 func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
@@ -453,7 +454,11 @@ func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	err := c.svc.StartingImport(r.Context(), -1)
 	var res *store.ImportResult
 	if err == nil {
-		res, err = c.svc.ImportContacts(r.Context(), c.actor, body, opt)
+		// A job's slot and thread, as an upload's import job has.
+		err = s.tenants.RunHeavy(r.Context(), c.lease.ID, func() (err error) {
+			res, err = c.svc.ImportContacts(r.Context(), c.actor, body, opt)
+			return err
+		})
 	}
 	if err != nil {
 		if tooLarge(err) {

@@ -40,12 +40,10 @@ type ImportOptions struct {
 	// number of contacts it creates; an error undoes the whole import (a
 	// quota that concurrent writes made too small for it).
 	CheckCreated func(created int) error
-	// Yield is how long the import rests after each batch of rows, as a
-	// share of the time it took to write it: 1 rests as long as it works,
-	// so a large import leaves most of the machine to other workspaces'
-	// requests (reading waits too, on a full channel). The rest is inside
-	// the transaction: only this workspace's writers wait longer.
-	Yield float64
+	// Go starts the goroutine that reads and checks rows while the
+	// caller's writes them (go fn() if nil): tenant runs it on a
+	// background thread, as it runs the import.
+	Go func(fn func())
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
@@ -259,7 +257,11 @@ const bulkThreshold = 2000
 func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) error {
 	ops := make(chan []rowOp, 4)
 	stop := make(chan struct{})
-	go func() {
+	spawn := im.opt.Go
+	if spawn == nil {
+		spawn = func(fn func()) { go fn() }
+	}
+	spawn(func() {
 		defer close(ops)
 		defer func() {
 			// A panic here would take the process down, not the request.
@@ -271,7 +273,7 @@ func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) e
 			}
 		}()
 		im.read(head, cr, complete, ops, stop)
-	}()
+	})
 	err := im.write(ops)
 	close(stop)
 	for range ops { // wait for reading to end
@@ -354,18 +356,13 @@ func (im *contactImport) update(id string, in ContactInput) error {
 	return nil
 }
 
-// write carries out the rows' ops in order, resting after each batch as
-// opt.Yield says.
+// write carries out the rows' ops in order.
 func (im *contactImport) write(ops <-chan []rowOp) error {
 	for batch := range ops {
-		began := time.Now()
 		for i := range batch {
 			if err := im.apply(&batch[i]); err != nil {
 				return err
 			}
-		}
-		if im.opt.Yield > 0 {
-			Rest(im.ctx, time.Duration(float64(time.Since(began))*im.opt.Yield))
 		}
 	}
 	return im.flush()

@@ -14,11 +14,6 @@ const JobImportContacts = "import.contacts"
 // importTimeout bounds one import; it runs in one transaction.
 const importTimeout = time.Hour
 
-// importYield makes an import rest as long as it writes (see
-// store.ImportOptions.Yield), as a send pass does (sendYield): other
-// workspaces' pages keep a core while a 100,000-row import runs.
-const importYield = 1.0
-
 // ContactImport is an uploaded CSV file to import as contacts.
 type ContactImport struct {
 	JobID       string
@@ -71,7 +66,6 @@ func (m *Manager) importContacts(ctx context.Context, run *JobRun, in ContactImp
 	defer f.Close()
 	opt := in.Opts
 	opt.Progress = func(rows int) { run.Progress(int64(rows), int64(in.Rows)) }
-	opt.Yield = importYield
 	ctx, cancel := context.WithTimeout(ctx, importTimeout)
 	defer cancel()
 	res, err := m.Service(run.Lease).ImportContacts(ctx, in.Actor, f, opt)

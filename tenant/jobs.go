@@ -31,8 +31,8 @@ const (
 )
 
 // DefaultMaxJobs bounds the jobs running at once on the instance: one per
-// core. Each heavy job yields as much as it works (imports, sends), so
-// requests still get served.
+// core. Jobs run below requests (see runBackground), so requests still get
+// served.
 var DefaultMaxJobs = runtime.NumCPU()
 
 // interruptedMessage is what a job cut short by a stop says.
@@ -120,6 +120,7 @@ type wsSlots struct {
 }
 
 func newRunner(catalog *store.Catalog, log *slog.Logger, acquire func(context.Context, string) (*Lease, error), maxJobs, perWS int) *runner {
+	reserveBackgroundProcs(orDefault(maxJobs, DefaultMaxJobs))
 	ctx, cancel := context.WithCancel(context.Background())
 	return &runner{
 		catalog: catalog, log: log, acquire: acquire,
@@ -240,7 +241,11 @@ func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
 			err = fmt.Errorf("job %s panicked: %v", spec.ID, p)
 		}
 	}()
-	return spec.Run(r.ctx, run)
+	err = runBackground(func() (err error) {
+		result, err = spec.Run(r.ctx, run)
+		return err
+	})
+	return result, err
 }
 
 // timed tells the observer, if any, how long a job of kind ran.
@@ -316,7 +321,8 @@ func (r *runner) close(drain time.Duration) {
 // queued job would: heavy work done for a request or a command (an
 // export, a restore) is bounded like the jobs and never runs beside
 // another heavy job of the same workspace; below the disk's reserve it is
-// refused (see checkReserve). Not for use inside a job: it would wait for
+// refused (see checkReserve). It runs below requests (see runBackground).
+// Not for use inside a job: it would wait for
 // its own slot.
 func (m *Manager) RunHeavy(ctx context.Context, workspaceID string, fn func() error) error {
 	if err := m.checkWorkspaceReserve(ctx, workspaceID); err != nil && store.ErrorCode(err) != store.ENotFound {
@@ -327,7 +333,7 @@ func (m *Manager) RunHeavy(ctx context.Context, workspaceID string, fn func() er
 		return err
 	}
 	defer release()
-	return fn()
+	return runBackground(fn)
 }
 
 // StartJob runs a piece of background work on the job runner and returns
