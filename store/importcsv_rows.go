@@ -95,7 +95,7 @@ func (im *contactImport) decideCells(row int, rec []string) rowOp {
 		}
 		return op
 	}
-	if reason, ok := im.suppressed[SuppressionHash(email)]; ok && email != "" {
+	if reason, ok := im.suppressedReason(email); ok {
 		return rowOp{row: row, skip: true, note: fmt.Sprintf("Skipped: %s is on the suppression list (%s).", email, reason)}
 	}
 	op, err := im.create(in)
@@ -104,6 +104,16 @@ func (im *contactImport) decideCells(row int, rec []string) rowOp {
 	}
 	op.row = row
 	return op
+}
+
+// suppressedReason says why email is suppressed, if it is; a workspace
+// with nothing suppressed hashes nothing.
+func (im *contactImport) suppressedReason(email string) (string, bool) {
+	if len(im.suppressed) == 0 || email == "" {
+		return "", false
+	}
+	reason, ok := im.suppressed[SuppressionHash(email)]
+	return reason, ok
 }
 
 // importInput turns a row's cells into a contact input; empty cells are
