@@ -98,6 +98,7 @@ type Manager struct {
 
 	verifier *verifier
 	jobs     *runner
+	inviting sync.Mutex // see Invite
 	jobDrain time.Duration
 	// scheduleInterval is how often StartScheduler's loop looks for due work.
 	scheduleInterval time.Duration

@@ -2,9 +2,12 @@ package tenant
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,4 +176,37 @@ func waitJobsIdle(tb testing.TB, m *Manager, workspaceID string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	tb.Fatal("the workspace's jobs did not finish in 30 s")
+}
+
+// Invitations sent at once never pass the members quota together.
+func TestInvite_ConcurrentStayWithinMembersQuota(t *testing.T) {
+	three := int64(3)
+	cfg := &Config{Plans: map[string]*Plan{"default": {}, "small": {Members: &three}}}
+	m := mustOpenJobManager(t, t.TempDir(), Options{Config: cfg})
+	w := mustCreate(t, m, "A") // no owner: no member yet
+	ctx := context.Background()
+	if _, err := m.SetPlan(ctx, w.ID, "small"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var sent, refused atomic.Int32
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := m.Invite(ctx, w.ID, "member", fmt.Sprintf("p%d@example.com", i), "")
+			switch store.ErrorCode(err) {
+			case "":
+				sent.Add(1)
+			case store.EQuota:
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if sent.Load() != 3 || refused.Load() != 9 {
+		t.Errorf("%d invitations sent and %d refused; want 3 and 9", sent.Load(), refused.Load())
+	}
 }

@@ -219,9 +219,11 @@ func (s *Service) CountSent() { s.m.CountUsage(s.lease.ID, store.MeterEmailsSent
 
 // Invite makes an invitation link's token for a role in a workspace, within
 // its plan's members: a pending invitation holds a seat, so accepting it
-// adds no one. (Two invitations at the very same moment can both pass the
-// count; the next one is refused.)
+// adds no one.
 func (m *Manager) Invite(ctx context.Context, workspaceID, role, email, createdBy string) (string, error) {
+	// One invitation at a time: two at once would both find room for one.
+	m.inviting.Lock()
+	defer m.inviting.Unlock()
 	if err := m.checkQuota(ctx, workspaceID, nil, QuotaMembers, 1); err != nil {
 		return "", err
 	}
