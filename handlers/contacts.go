@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -361,15 +362,26 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 // maxFilterEnroll bounds the contacts one "enrol all matching" takes.
 const maxFilterEnroll = 10_000
 
-// enrollFiltered enrolls every contact the list's filters match (up to
-// maxFilterEnroll) in a sequence.
+// enrollFiltered enrolls every contact the list's filters match in a
+// sequence; more than maxFilterEnroll are refused whole, never cut short.
 func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	f := contactFilter(r.PostForm)
 	f.Cursor, f.Limit = "", store.MaxLimit
 	back := workspaceURL(wc.ws.ID, "contacts")
+	n, err := store.CountContacts(r.Context(), wc.lease.DB, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n > maxFilterEnroll {
+		s.flash(w, r, "error", fmt.Sprintf("%d contacts match these filters; enrol at most %d at once: narrow them (a tag, a stage or an owner) and enrol each part.",
+			n, maxFilterEnroll))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
 	var ids []string
-	for len(ids) < maxFilterEnroll {
+	for {
 		page, next, err := store.ListContacts(r.Context(), wc.lease.DB, f)
 		if err != nil {
 			s.fail(w, r, err)
@@ -382,7 +394,6 @@ func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	ids = ids[:min(len(ids), maxFilterEnroll)]
 	if len(ids) == 0 {
 		s.flash(w, r, "error", "No contact matches these filters.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
@@ -391,6 +402,12 @@ func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
 	total := &store.EnrollResult{}
 	for i := 0; i < len(ids); i += 1000 {
 		res, err := wc.svc.Enroll(r.Context(), s.actor(r), r.PostForm.Get("sequence_id"), ids[i:min(i+1000, len(ids))])
+		if err != nil && total.Enrolled > 0 {
+			// The parts before are in: say so, and why the rest is not.
+			s.flash(w, r, "error", fmt.Sprintf("%s Then the rest stopped: %s", enrollSummary(total), store.ErrorMessage(err)))
+			http.Redirect(w, r, back, http.StatusSeeOther)
+			return
+		}
 		if err != nil {
 			s.enrollFailed(w, r, err, back)
 			return

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -188,5 +190,35 @@ func TestSequencesUI_EnrollFiltered(t *testing.T) {
 	list := c.get("/w/" + f.a + "/sequences/" + f.sequence).body
 	if !strings.Contains(list, "vip1@example.com") || !strings.Contains(list, "vip2@example.com") {
 		t.Error("the matching contacts are not in the sequence")
+	}
+}
+
+// More matching contacts than one "enrol all" takes are refused whole,
+// saying how many match: none is enrolled, rather than the first 10,000.
+func TestSequencesUI_EnrollFilteredRefusesTooMany(t *testing.T) {
+	f := newFixture(t)
+	l, err := f.ts.tenants.Acquire(context.Background(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedContacts(t, l.DB, maxFilterEnroll)
+	var before int
+	if err := l.DB.R.Get(&before, `SELECT count(*) FROM enrollments`); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	c := f.ts.loggedIn(t, f.member.Email)
+	r := c.post("/w/"+f.a+"/contacts/enroll", c.workspaceToken(f.a), url.Values{"sequence_id": {f.sequence}})
+	wantStatus(t, "enrol too many", r, http.StatusSeeOther)
+	// The fixture's own contacts match too.
+	want := fmt.Sprintf("contacts match these filters; enrol at most %d at once", maxFilterEnroll)
+	if body := c.get(r.header.Get("Location")).body; !strings.Contains(body, want) {
+		t.Errorf("the flash does not say %q", want)
+	}
+	var n int
+	l, _ = f.ts.tenants.Acquire(context.Background(), f.a)
+	defer l.Release()
+	if err := l.DB.R.Get(&n, `SELECT count(*) FROM enrollments`); err != nil || n != before {
+		t.Errorf("%d enrollments (%v), want the %d there were", n, err, before)
 	}
 }
