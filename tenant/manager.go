@@ -90,8 +90,10 @@ type Manager struct {
 	catalog  *store.Catalog
 	cache    *Cache
 	repl     *replicator
-	lock     *os.File // held while open; see lockDataDir
-	master   *keyring // wraps the workspaces' data keys; see keys.go
+	lock     *os.File   // held while open; see lockDataDir
+	master   *masterKey // wraps the workspaces' data keys; see masterkey.go
+	wsKeys   wsKeyCache // unwrapped workspace data keys; see workspacekeys.go
+	rotateMu sync.Mutex // one master key rotation at a time
 	smtpTLS  *tls.Config
 	now      func() time.Time
 	template []byte // an empty, migrated workspace file, copied on create
@@ -174,7 +176,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	master, err := loadMasterKey(cmp.Or(cfg.MasterKeyFile, filepath.Join(dataDir, masterKeyFile)))
+	master, err := loadMasterKey(cmp.Or(cfg.MasterKeyFile, filepath.Join(dataDir, masterKeyFile)), cfg.MasterKeyCommand)
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -252,6 +254,10 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	if err := m.init(ctx); err != nil {
+		m.catalog.Close()
+		return err
+	}
+	if err := m.finishMasterRotation(ctx); err != nil {
 		m.catalog.Close()
 		return err
 	}
