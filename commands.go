@@ -257,9 +257,19 @@ func (m *Main) cmdCheck(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.stdout, "%d files checked, %d failed\n", checked, failed)
+	nkeys, err := m.Manager.CheckKeys(ctx, func(what string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failed++
+		fmt.Fprintf(m.stdout, "FAIL %s: %v\n", what, err)
+	})
+	if err != nil {
+		return err
+	}
+	checked += nkeys
+	fmt.Fprintf(m.stdout, "%d files and %d workspace keys checked, %d failed\n", checked-nkeys, nkeys, failed)
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files failed the integrity check", failed, checked)
+		return fmt.Errorf("%d of %d files and keys failed the check", failed, checked)
 	}
 	return nil
 }

@@ -77,6 +77,9 @@ type ReplicaConfig struct {
 	AccessKeyID     string `yaml:"access-key-id"`
 	SecretAccessKey string `yaml:"secret-access-key"`
 	SyncInterval    string `yaml:"sync-interval"`
+	// Encrypt, Atrium's own key, encrypts every workspace's replica
+	// objects with the workspace's data key (see replicacrypt.go).
+	Encrypt bool `yaml:"encrypt"`
 
 	target *replicaTarget // parsed by LoadConfig
 }

@@ -193,6 +193,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	repl.newClient = m.writingReplicaClient
 	if opts.VerifyInterval >= 0 {
 		// Before anything registers: registrations read it.
 		repl.reregistered = m.queueVerifyReregistered

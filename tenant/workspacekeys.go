@@ -55,6 +55,11 @@ func (ks *workspaceKeySet) keyring(id uint32) (*keyring, error) {
 	return newKeyring(k)
 }
 
+func (ks *workspaceKeySet) currentKey() (uint32, []byte, error) {
+	k, err := ks.key(ks.current)
+	return ks.current, k, err
+}
+
 func (ks *workspaceKeySet) currentKeyring() (uint32, *keyring, error) {
 	k, err := ks.keyring(ks.current)
 	return ks.current, k, err
