@@ -131,7 +131,17 @@ func (s *Service) Seal(ctx context.Context, purpose, secret string) (string, err
 	}
 	id, k, err := ks.currentKeyring()
 	if err != nil {
-		return "", err
+		// The master key that wrapped it is lost: dataKey replaces the
+		// workspace's keys, and the secret is sealed with the new one.
+		if _, err := s.m.dataKey(ctx, s.lease.ID, true); err != nil {
+			return "", err
+		}
+		if ks, err = s.m.workspaceKeys(ctx, s.lease.ID, true); err != nil {
+			return "", err
+		}
+		if id, k, err = ks.currentKeyring(); err != nil {
+			return "", err
+		}
 	}
 	sealed := k.seal([]byte(secret), secretAAD(s.lease.ID, purpose))
 	return sealedPrefixV2 + strconv.FormatUint(uint64(id), 10) + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
