@@ -173,8 +173,9 @@ Commands:
                                                   restore a workspace from its replica
   workspace move ID --region R                    move a workspace to another region
   workspace plan ID PLAN                          give a workspace one of the config's plans (limits and quotas)
-  workspace export ID -o FILE                     write a workspace's export archive
-  workspace import FILE [--name N] [--owner EMAIL] [--region R]
+  workspace export ID -o FILE [--passphrase-file F]
+                                                  write a workspace's export archive (protected with a passphrase)
+  workspace import FILE [--name N] [--owner EMAIL] [--region R] [--passphrase-file F]
                                                   make a workspace from an archive or a .db file
   apikey create --workspace ID [--name N] [--role read|write]
                                                   create an API key; the key is the last word printed
