@@ -66,21 +66,28 @@ func (ks *workspaceKeySet) currentKeyring() (uint32, *keyring, error) {
 }
 
 // wsKeyCache remembers unwrapped key sets: replication asks for them on
-// every upload. Entries go when a key is added or the workspace deleted.
+// every upload. Entries go when a key is added or the workspace deleted;
+// a set read before that is not remembered after it (see gen).
 type wsKeyCache struct {
-	mu sync.Mutex
-	m  map[string]*workspaceKeySet
+	mu  sync.Mutex
+	m   map[string]*workspaceKeySet
+	gen uint64 // counts forgets
 }
 
-func (c *wsKeyCache) get(id string) *workspaceKeySet {
+func (c *wsKeyCache) get(id string) (*workspaceKeySet, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[id]
+	return c.m[id], c.gen
 }
 
-func (c *wsKeyCache) put(id string, ks *workspaceKeySet) {
+// put remembers ks, read from the catalog when the generation was gen,
+// unless a forget came since.
+func (c *wsKeyCache) put(id string, ks *workspaceKeySet, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.m == nil {
 		c.m = map[string]*workspaceKeySet{}
 	}
@@ -91,13 +98,15 @@ func (c *wsKeyCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
+	c.gen++
 }
 
 // workspaceKeys returns a workspace's data keys; create makes key 1 when
 // it has none. A workspace without keys (none made yet, or deleted) is
 // ENotFound.
 func (m *Manager) workspaceKeys(ctx context.Context, workspaceID string, create bool) (*workspaceKeySet, error) {
-	if ks := m.wsKeys.get(workspaceID); ks != nil {
+	ks, gen := m.wsKeys.get(workspaceID)
+	if ks != nil {
 		return ks, nil
 	}
 	rows, err := store.WorkspaceKeys(ctx, m.catalog.R, workspaceID)
@@ -115,7 +124,7 @@ func (m *Manager) workspaceKeys(ctx context.Context, workspaceID string, create 
 			return nil, err
 		}
 	}
-	ks := &workspaceKeySet{keys: map[uint32][]byte{}}
+	ks = &workspaceKeySet{keys: map[uint32][]byte{}}
 	for _, r := range rows {
 		k, err := m.master.open(r.Wrapped, keyAAD(workspaceID, r.ID))
 		if err != nil {
@@ -124,7 +133,7 @@ func (m *Manager) workspaceKeys(ctx context.Context, workspaceID string, create 
 		ks.keys[r.ID] = k
 		ks.current = max(ks.current, r.ID)
 	}
-	m.wsKeys.put(workspaceID, ks)
+	m.wsKeys.put(workspaceID, ks, gen)
 	return ks, nil
 }
 
