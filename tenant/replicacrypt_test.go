@@ -284,7 +284,6 @@ func TestEncryptedReplica_File(t *testing.T) {
 	m.Close()
 	removeWorkspaceFiles(path)
 	m = openWithConfig(t, dataDir, cfg)
-	defer m.Close()
 	if got := contactCount(t, m, w.ID); got != 200 {
 		t.Fatalf("after losing the file: %d contacts", got)
 	}
@@ -292,7 +291,9 @@ func TestEncryptedReplica_File(t *testing.T) {
 		t.Fatalf("plaintext in the replica: %v", found)
 	}
 
-	// One byte flipped in one object: restore fails, and says why.
+	// One byte flipped in each object: restore fails, and says why. The
+	// manager is closed meanwhile, so nothing writes new objects.
+	m.Close()
 	var objects []string
 	filepath.WalkDir(filepath.Join(replicas, w.ID), func(p string, e fs.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".ltx") {
@@ -308,6 +309,8 @@ func TestEncryptedReplica_File(t *testing.T) {
 		b[len(b)/2] ^= 0x10
 		os.WriteFile(obj, b, 0o600)
 	}
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
 	_, err = m.Restore(ctx, w.ID, RestoreOptions{AsNew: "Tampered"})
 	if err == nil || !strings.Contains(err.Error(), "failed authentication") {
 		t.Fatalf("restore of a tampered replica: %v", err)
@@ -346,15 +349,19 @@ func TestEncryptedReplica_S3(t *testing.T) {
 	m.Close()
 	removeWorkspaceFiles(path)
 	m = openWithConfig(t, dataDir, cfg)
-	defer m.Close()
 	if got := contactCount(t, m, w.ID); got != 100 {
 		t.Fatalf("after losing the file: %d contacts", got)
 	}
+	// Closed meanwhile, so nothing writes new objects.
+	m.Close()
+	keys = s.keys(t, "ws/"+w.ID+"/")
 	for _, k := range keys {
 		b := s.get(t, k)
 		b[len(b)-5] ^= 1
 		s.put(t, k, b)
 	}
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
 	if _, err := m.Restore(ctx, w.ID, RestoreOptions{AsNew: "Tampered"}); err == nil || !strings.Contains(err.Error(), "failed authentication") {
 		t.Fatalf("restore of a tampered replica: %v", err)
 	}
