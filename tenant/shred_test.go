@@ -150,3 +150,45 @@ func TestEncryptedReplica_DisasterRecovery(t *testing.T) {
 		t.Fatalf("recovered %d contacts", got)
 	}
 }
+
+// A move from a plain region to an encrypted one: the workspace's replica
+// in the new region holds no plaintext and restores from there.
+func TestEncryptedReplica_MoveIntoEncryptedRegion(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	other := t.TempDir()
+	cfg := mustConfig(t, dataDir, `
+regions:
+  default:
+    replica:
+      url: file://`+other+`/default-replica
+  eu:
+    data: `+other+`/eu-data
+    replica:
+      url: file://`+other+`/eu-replica
+      encrypt: true
+`)
+	m := openWithConfig(t, dataDir, cfg)
+	w := mustCreate(t, m, "Home")
+	addContacts(t, m, w.ID, knownName, 40)
+	mustSync(t, m, w.ID)
+	if len(filesContaining(t, filepath.Join(other, "default-replica", w.ID), knownName)) == 0 {
+		t.Fatal("the plain region's replica does not hold the name: the search cannot tell")
+	}
+	if _, err := m.Move(ctx, w.ID, "eu", "test"); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, m, w.ID, `DELETE FROM contacts WHERE id >= 'c00030'`)
+	mustSync(t, m, w.ID)
+	if found := filesContaining(t, filepath.Join(other, "eu-replica"), knownName); len(found) != 0 {
+		t.Fatalf("plaintext in the encrypted region: %v", found)
+	}
+	path := mustPath(t, m, w.ID)
+	m.Close()
+	removeWorkspaceFiles(path)
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	if got := contactCount(t, m, w.ID); got != 30 {
+		t.Fatalf("restored in the encrypted region: %d contacts", got)
+	}
+}
