@@ -67,10 +67,35 @@ func readAll(tb testing.TB, c litestream.ReplicaClient, level int, minTXID, maxT
 // replica, whole and by ranges, at sizes around the chunk boundaries, and
 // the listing reports plaintext sizes.
 func TestReplicaCrypt_RoundTripAndRanges(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		dir := t.TempDir()
+		testRoundTripAndRanges(t, lsfile.NewReplicaClient(dir), func(name string) ([]byte, error) {
+			return os.ReadFile(filepath.Join(dir, "ltx", "0", name))
+		})
+	})
+	t.Run("s3", func(t *testing.T) {
+		s := newS3(t)
+		cfg := mustConfig(t, t.TempDir(), "regions:\n  default:\n"+s.replicaYAML("ranges"))
+		tgt := cfg.Regions[DefaultRegion].Replica.target
+		inner := tgt.client("ws-a")
+		if err := initClient(context.Background(), inner, tgt); err != nil {
+			t.Fatal(err)
+		}
+		testRoundTripAndRanges(t, inner, func(name string) ([]byte, error) {
+			for _, k := range s.keys(t, "ranges/ws-a/") {
+				if strings.HasSuffix(k, "/"+name) && strings.Contains(k, "/0000/") || strings.HasSuffix(k, "/0/"+name) {
+					return s.get(t, k), nil
+				}
+			}
+			return nil, fmt.Errorf("no object %s in %v", name, s.keys(t, "ranges/ws-a/"))
+		})
+	})
+}
+
+func testRoundTripAndRanges(t *testing.T, inner litestream.ReplicaClient, raw func(name string) ([]byte, error)) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	ks := testKeySet(1)
-	c := newCryptClient(lsfile.NewReplicaClient(dir), "ws-a", staticKeys(ks))
+	c := newCryptClient(inner, "ws-a", staticKeys(ks))
 	sizes := []int{ltx.HeaderSize, 1000, encChunk - 1, encChunk, encChunk + 1, 2 * encChunk, 3*encChunk + 77}
 	for i, n := range sizes {
 		txid := ltx.TXID(i + 1)
@@ -82,7 +107,7 @@ func TestReplicaCrypt_RoundTripAndRanges(t *testing.T) {
 		if info.Size != int64(len(plain)) {
 			t.Fatalf("size %d: written info says %d", len(plain), info.Size)
 		}
-		raw, err := os.ReadFile(filepath.Join(dir, "ltx", "0", ltx.FormatFilename(txid, txid)))
+		raw, err := raw(ltx.FormatFilename(txid, txid))
 		if err != nil {
 			t.Fatal(err)
 		}
