@@ -265,3 +265,76 @@ func TestKeys_RotateWorkspaceKey(t *testing.T) {
 		t.Fatalf("check: %d, %v", n, fails)
 	}
 }
+
+// The secrets a workspace file keeps (SMTP and IMAP passwords, the DKIM
+// private key) are sealed with the workspace's current data key: the file
+// holds none of them in the clear, and after a key rotation the old ones
+// still open while a changed one is sealed with the new key.
+func TestKeys_MailboxSecretsSealedInTheFile(t *testing.T) {
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	w := mustCreate(t, m, "Acme")
+	p := func(s string) *string { return &s }
+	const smtpPass, imapPass = "smtp-Pl41nText-Secret", "imap-Pl41nText-Secret"
+	svc, release := leasedService(t, m, w.ID)
+	a := store.Actor{Kind: "system", ID: "test"}
+	mb, err := svc.CreateMailbox(ctx, a, store.MailboxInput{Name: p("Sales"), FromEmail: p("ana@acme.example"),
+		SMTPHost: p("127.0.0.1"), SMTPPort: ptrInt(2525), TLSMode: p("none"), Username: p("ana"), Password: p(smtpPass),
+		IMAPHost: p("127.0.0.1"), IMAPPort: ptrInt(1143), IMAPTLS: p("none"), IMAPUsername: p("ana"), IMAPPassword: p(imapPass),
+		DKIMSelector: p("s1"), DKIMGenerate: p("ed25519")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.GetMailbox(ctx, svc.DB(), mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, v := range map[string]string{"password": got.Password, "imap": got.IMAPPassword, "dkim": got.DKIMKey} {
+		if !strings.HasPrefix(v, sealedPrefixV2+"1.") {
+			t.Fatalf("%s is not sealed with key 1: %.20q", what, v)
+		}
+	}
+	if pass, err := svc.Unseal(ctx, store.MailboxPasswordPurpose(mb.ID), got.Password); err != nil || pass != smtpPass {
+		t.Fatalf("%q, %v", pass, err)
+	}
+	dkimKey, err := svc.Unseal(ctx, store.MailboxDKIMPurpose(mb.ID), got.DKIMKey)
+	if err != nil || !strings.Contains(dkimKey, "PRIVATE KEY") {
+		t.Fatalf("dkim key: %v", err)
+	}
+	release()
+	if err := m.Close(); err != nil { // checkpointed into the file
+		t.Fatal(err)
+	}
+	path := filepath.Join(m.DataDir(), "workspaces", w.ID+".db")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(path + "-wal")
+	raw = append(raw, wal...)
+	for _, secret := range []string{smtpPass, imapPass, strings.Split(dkimKey, "\n")[1]} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Fatalf("the workspace file holds %.12q… in the clear", secret)
+		}
+	}
+	if !bytes.Contains(raw, []byte(sealedPrefixV2+"1.")) {
+		t.Fatal("the search found no sealed value: it cannot tell")
+	}
+
+	m = mustOpenManagerAt(t, m.DataDir(), 0)
+	if _, err := m.RotateWorkspaceKey(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	svc, release = leasedService(t, m, w.ID)
+	defer release()
+	if pass, err := svc.Unseal(ctx, store.MailboxPasswordPurpose(mb.ID), got.Password); err != nil || pass != smtpPass {
+		t.Fatalf("after rotation: %q, %v", pass, err)
+	}
+	if _, err := svc.UpdateMailbox(ctx, a, mb.ID, store.MailboxInput{Password: p("new-" + smtpPass)}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := store.GetMailbox(ctx, svc.DB(), mb.ID)
+	if !strings.HasPrefix(after.Password, sealedPrefixV2+"2.") || !strings.HasPrefix(after.IMAPPassword, sealedPrefixV2+"1.") {
+		t.Fatalf("after rotation: password %.8q, imap %.8q", after.Password, after.IMAPPassword)
+	}
+}
