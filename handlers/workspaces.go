@@ -45,7 +45,6 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	ws, err := s.tenants.Create(r.Context(), tenant.CreateOptions{
 		Name: f.Get("name"), Region: f.Get("region"), OwnerEmail: u.Email, Actor: "user:" + u.ID,
-		Passphrase: f.Get("passphrase"),
 	})
 	if err != nil {
 		s.failForm(w, r, f, err, func(status int) { s.renderHome(w, r, status, f) })
