@@ -258,8 +258,22 @@ func (m *Main) cmdCheck(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.stdout, "%d files checked, %d failed\n", checked, failed)
+	// Every workspace data key must unwrap: what it encrypted (secrets,
+	// encrypted replicas) is lost otherwise.
+	keysFailed := 0
+	nkeys, err := m.Manager.CheckKeys(ctx, func(what string, err error) {
+		keysFailed++
+		fmt.Fprintf(m.stdout, "FAIL %s: %v\n", what, err)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "%d workspace keys checked, %d failed\n", nkeys, keysFailed)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d files failed the integrity check", failed, checked)
+	}
+	if keysFailed > 0 {
+		return fmt.Errorf("%d of %d workspace keys failed the check", keysFailed, nkeys)
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"atrium/store"
 	"atrium/tenant"
@@ -16,6 +18,7 @@ import (
 func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 	fs := m.flagSet("workspace export")
 	out := fs.String("o", "", "the archive to write")
+	passFile := fs.String("passphrase-file", "", "protect the archive with the passphrase on this file's first line (- for stdin)")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -29,6 +32,15 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 	id, err := tenant.ParseID(pos[0])
 	if err != nil {
 		return err
+	}
+	passphrase, err := m.readPassphrase(*passFile)
+	if err != nil {
+		return err
+	}
+	if passphrase != "" {
+		if err := tenant.CheckPassphrase(passphrase); err != nil {
+			return err
+		}
 	}
 	path := m.localPath(*out)
 	if _, err := os.Stat(path); err == nil {
@@ -47,7 +59,13 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 		return fmt.Errorf("cannot write next to %s: %w", *out, err)
 	}
 	defer os.Remove(tmp.Name())
-	archive, manifest, err := m.Manager.Export(ctx, lease)
+	export := m.Manager.Export
+	if passphrase != "" {
+		export = func(ctx context.Context, l *tenant.Lease) (*os.File, *store.Manifest, error) {
+			return m.Manager.ExportProtected(ctx, l, passphrase)
+		}
+	}
+	archive, manifest, err := export(ctx, lease)
 	if err == nil {
 		_, err = io.Copy(tmp, archive)
 		archive.Close()
@@ -79,6 +97,7 @@ func (m *Main) cmdWorkspaceImport(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "workspace name (default: the archive's, or the file's)")
 	owner := fs.String("owner", "", "email of the user who will own it")
 	region := fs.String("region", "", "region (default: the default region)")
+	passFile := fs.String("passphrase-file", "", "the passphrase of a protected export, on this file's first line (- for stdin)")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -89,10 +108,40 @@ func (m *Main) cmdWorkspaceImport(ctx context.Context, args []string) error {
 	if err := m.open(ctx); err != nil {
 		return err
 	}
-	w, err := m.Manager.Import(ctx, m.localPath(pos[0]), tenant.CreateOptions{Name: *name, OwnerEmail: *owner, Region: *region, Actor: "cli"})
+	passphrase, err := m.readPassphrase(*passFile)
+	if err != nil {
+		return err
+	}
+	w, err := m.Manager.Import(ctx, m.localPath(pos[0]), tenant.CreateOptions{Name: *name, OwnerEmail: *owner, Region: *region, Actor: "cli", Passphrase: passphrase})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(m.stdout, w.ID)
 	return nil
+}
+
+// readPassphrase reads the first line of the file at path ("-": stdin);
+// "" when no file is given.
+func (m *Main) readPassphrase(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	var r io.Reader = m.stdin
+	if path != "-" {
+		f, err := os.Open(m.localPath(path))
+		if err != nil {
+			return "", fmt.Errorf("cannot read the passphrase file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usagef("The passphrase file %s is empty.", path)
+	}
+	return line, nil
 }

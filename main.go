@@ -173,8 +173,9 @@ Commands:
                                                   restore a workspace from its replica
   workspace move ID --region R                    move a workspace to another region
   workspace plan ID PLAN                          give a workspace one of the config's plans (limits and quotas)
-  workspace export ID -o FILE                     write a workspace's export archive
-  workspace import FILE [--name N] [--owner EMAIL] [--region R]
+  workspace export ID -o FILE [--passphrase-file F]
+                                                  write a workspace's export archive (protected with a passphrase)
+  workspace import FILE [--name N] [--owner EMAIL] [--region R] [--passphrase-file F]
                                                   make a workspace from an archive or a .db file
   apikey create --workspace ID [--name N] [--role read|write]
                                                   create an API key; the key is the last word printed
@@ -182,7 +183,11 @@ Commands:
   backup verify ID|catalog [--json]               restore a replica aside and compare it with the live file
   restore-all                                     bring back the catalog and every workspace from the replicas
   migrate                                         migrate the catalog and every workspace
-  check                                           run PRAGMA integrity_check over every file
+  check                                           run PRAGMA integrity_check over every file and unwrap every workspace key
+  keys rotate-master                              wrap every workspace key with a new master key
+  keys rotate-workspace ID                        a new data key for what a workspace writes from now on
+  keys export ID -o FILE                          write a workspace's data keys, for replica decrypt
+  replica decrypt --keys FILE SRC DST             decrypt an encrypted replica directory (no data directory needed)
 
 While 'atrium serve' runs, every other command still works on its data
 directory: it is carried out by the server, through the owner-only socket
@@ -255,6 +260,14 @@ func (m *Main) runCommand(ctx context.Context, cmd string, rest []string) error 
 		return m.cmdMigrate(ctx, rest)
 	case "check":
 		return m.cmdCheck(ctx, rest)
+	case "keys":
+		return m.dispatch(ctx, "keys", rest, map[string]command{
+			"rotate-master":    m.cmdKeysRotateMaster,
+			"rotate-workspace": m.cmdKeysRotateWorkspace,
+			"export":           m.cmdKeysExport,
+		})
+	case "replica":
+		return m.dispatch(ctx, "replica", rest, map[string]command{"decrypt": m.cmdReplicaDecrypt})
 	default:
 		return usagef("%q is not a command.", cmd)
 	}

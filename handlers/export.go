@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -162,9 +163,32 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // exportWorkspace streams the workspace export archive: a consistent
 // SQLite snapshot plus CSV and JSON of every table, and a manifest.
+//
+// POSTed from the settings page with a passphrase, the archive comes
+// protected by it (see tenant.ExportProtected).
 func (s *Server) exportWorkspace(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
+	if r.Method == http.MethodPost {
+		if err := tenant.CheckPassphrase(r.PostForm.Get("passphrase")); err != nil {
+			s.flash(w, r, "error", store.ErrorMessage(err))
+			http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings")+"#export", http.StatusSeeOther)
+			return
+		}
+	}
 	s.streamExport(w, r, wc.ws, wc.lease, s.actor(r), s.fail)
+}
+
+// ExportPassphraseHeader, on GET /api/v1/export, asks for the archive
+// protected with the passphrase it holds (a header, not the URL: URLs
+// end up in logs).
+const ExportPassphraseHeader = "X-Atrium-Export-Passphrase"
+
+// exportPassphrase is the passphrase a request gives its export, if any.
+func exportPassphrase(r *http.Request) string {
+	if r.Method == http.MethodPost {
+		return r.PostForm.Get("passphrase")
+	}
+	return r.Header.Get(ExportPassphraseHeader)
 }
 
 // streamExport writes the export archive of a workspace as a download and
@@ -172,14 +196,24 @@ func (s *Server) exportWorkspace(w http.ResponseWriter, r *http.Request) {
 // archive is built first (tenant.Manager.Export), so a failure is an
 // error page, not a cut download.
 func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, ws *store.Workspace, lease *tenant.Lease, a store.Actor, fail func(http.ResponseWriter, *http.Request, error)) {
-	f, _, err := s.tenants.Export(r.Context(), lease)
+	var (
+		f   *os.File
+		err error
+	)
+	name := fmt.Sprintf("atrium-%s-%s.zip", ws.ID, time.Now().UTC().Format("20060102-150405"))
+	kind := "application/zip"
+	if p := exportPassphrase(r); p != "" {
+		f, _, err = s.tenants.ExportProtected(r.Context(), lease, p)
+		name, kind = name+".age", "application/octet-stream"
+	} else {
+		f, _, err = s.tenants.Export(r.Context(), lease)
+	}
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	defer f.Close()
-	name := fmt.Sprintf("atrium-%s-%s.zip", ws.ID, time.Now().UTC().Format("20060102-150405"))
-	download(w, "application/zip", name)
+	download(w, kind, name)
 	if st, err := f.Stat(); err == nil {
 		w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
 	}

@@ -160,7 +160,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/delete", owner(http.HandlerFunc(s.deleteWorkspace))).Methods(http.MethodPost)
 	ws.Handle("/restore", owner(http.HandlerFunc(s.restoreWorkspace))).Methods(http.MethodPost)
 	ws.Handle("/settings/retention", admin(http.HandlerFunc(s.setRetention))).Methods(http.MethodPost)
-	ws.Handle("/export", admin(http.HandlerFunc(s.exportWorkspace))).Methods(http.MethodGet)
+	ws.Handle("/export", admin(http.HandlerFunc(s.exportWorkspace))).Methods(http.MethodGet, http.MethodPost)
 	ws.Handle("/members", read(http.HandlerFunc(s.members))).Methods(http.MethodGet)
 	ws.Handle("/members/invite", admin(http.HandlerFunc(s.invite))).Methods(http.MethodPost)
 	ws.Handle("/members/{user}", admin(http.HandlerFunc(s.changeRole))).Methods(http.MethodPost)

@@ -38,6 +38,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/restore", "owner"},
 	{"POST", "/w/{ws}/settings/retention", "admin"},
 	{"GET", "/w/{ws}/export", "admin"},
+	{"POST", "/w/{ws}/export", "admin"},
 	{"GET", "/w/{ws}/members", "viewer"},
 	{"POST", "/w/{ws}/members/invite", "admin"},
 	{"POST", "/w/{ws}/members/{user}", "admin"},

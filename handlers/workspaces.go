@@ -279,6 +279,7 @@ func (s *Server) importWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, err := s.tenants.Import(r.Context(), upload.Name(), tenant.CreateOptions{
 		Name: f.Get("name"), Region: f.Get("region"), OwnerEmail: u.Email, Actor: "user:" + u.ID,
+		Passphrase: f.Get("passphrase"),
 	})
 	if err != nil {
 		if store.ErrorCode(err) == store.EInternal {

@@ -39,7 +39,10 @@ type Config struct {
 	// links in emails when neither --public-url nor ATRIUM_PUBLIC_URL
 	// gives one.
 	MasterKeyFile string `yaml:"master_key_file"`
-	PublicURL     string `yaml:"public_url"`
+	// MasterKeyCommand, when set, is a shell command that prints the
+	// master key (for a secret manager); it is used instead of the file.
+	MasterKeyCommand string `yaml:"master_key_command"`
+	PublicURL        string `yaml:"public_url"`
 	// DiskReserveMB is the free space, in MiB, below which heavy work
 	// (imports, exports, restores, moves) waits; nil means the larger of
 	// 1 GiB and 5% of the disk (see diskspace.go).
@@ -74,6 +77,9 @@ type ReplicaConfig struct {
 	AccessKeyID     string `yaml:"access-key-id"`
 	SecretAccessKey string `yaml:"secret-access-key"`
 	SyncInterval    string `yaml:"sync-interval"`
+	// Encrypt, Atrium's own key, encrypts every workspace's replica
+	// objects with the workspace's data key (see replicacrypt.go).
+	Encrypt bool `yaml:"encrypt"`
 
 	target *replicaTarget // parsed by LoadConfig
 }

@@ -31,6 +31,8 @@ type CreateOptions struct {
 	// From, when set, is a workspace file that passed store.ValidateImport:
 	// the new workspace starts as a copy of it instead of empty.
 	From string
+	// Passphrase opens a passphrase-protected export given to Import.
+	Passphrase string
 }
 
 // testHookFileWritten, when set by tests, runs after a new workspace's file

@@ -144,6 +144,10 @@ func (m *Manager) removeAndTombstone(ctx context.Context, w *store.Workspace, ac
 		}
 		return store.LogEvent(ctx, tx, actor, "workspace.delete", w.ID, rm)
 	})
+	// Its data keys left the catalog with it (crypto-shredding): every
+	// copy of its replica objects anywhere is unreadable from now on, so
+	// they must not stay in memory either.
+	m.forgetWorkspaceKeys(w.ID)
 	if err != nil {
 		return nil, err
 	}

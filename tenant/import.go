@@ -55,6 +55,28 @@ func (m *Manager) Import(ctx context.Context, src string, opts CreateOptions) (*
 			return nil, err
 		}
 	}
+	// A protected export is decrypted first, into its own staging.
+	if prot, err := isProtected(src); err != nil {
+		return nil, err
+	} else if prot {
+		st, err := os.Stat(src)
+		if err != nil {
+			return nil, err
+		}
+		release, err := reserveStaging(st.Size())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		dir, err := os.MkdirTemp(m.dataDir, ".import-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if src, err = decryptExport(src, dir, opts.Passphrase, store.MaxImportBytes); err != nil {
+			return nil, err
+		}
+	}
 	in, err := openImport(src)
 	if err != nil {
 		return nil, err

@@ -8,28 +8,24 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
 
 	"atrium/store"
 )
 
-// The master key wraps every workspace's data key. It comes from the
-// environment, or from a file in the data directory made on first start.
-// It is never in the catalog or a replica: losing it loses every secret
-// sealed in the workspaces (their SMTP passwords must then be entered
-// again).
-const (
-	MasterKeyEnv  = "ATRIUM_MASTER_KEY"
-	masterKeyFile = "master.key"
-	keyBytes      = 32 // AES-256
-)
+// The master key wraps every workspace's data key (see masterkey.go). It
+// is never in the catalog or a replica: losing it loses every secret
+// sealed in the workspaces and every encrypted replica.
+const keyBytes = 32 // AES-256
 
 // sealedPrefix marks the format of a sealed secret: version 1 is
-// base64url(nonce || AES-256-GCM ciphertext).
-const sealedPrefix = "v1."
+// base64url(nonce || AES-256-GCM ciphertext) under the workspace's first
+// data key; version 2 is "v2.<key id>." then the same under that key.
+const (
+	sealedPrefix   = "v1."
+	sealedPrefixV2 = "v2."
+)
 
 // keyring seals with one AES-256-GCM key; key is kept to derive the
 // workspace's other keys from (see macKey).
@@ -69,65 +65,6 @@ func (k *keyring) open(sealed, aad []byte) ([]byte, error) {
 	return k.aead.Open(nil, sealed[:n], sealed[n:], aad)
 }
 
-// loadMasterKey reads the master key from the environment or the file
-// path (<data>/master.key unless the config's master_key_file names
-// another), making the file (0600) on the first start.
-func loadMasterKey(path string) (*keyring, error) {
-	if v := os.Getenv(MasterKeyEnv); v != "" {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
-		if err != nil || len(key) != keyBytes {
-			return nil, fmt.Errorf("%s must be %d random bytes in base64 (for example the output of: head -c 32 /dev/urandom | base64)", MasterKeyEnv, keyBytes)
-		}
-		return newKeyring(key)
-	}
-	text, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return createMasterKey(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the master key %s: %w", path, err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("the master key %s can be read by others (mode %v); make it readable by its owner only: chmod 600 %s", path, st.Mode().Perm(), path)
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(text)))
-	if err != nil || len(key) != keyBytes {
-		return nil, fmt.Errorf("the master key %s is not %d bytes in base64", path, keyBytes)
-	}
-	return newKeyring(key)
-}
-
-func createMasterKey(path string) (*keyring, error) {
-	key := make([]byte, keyBytes)
-	rand.Read(key)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create the master key's directory: %w", unwrapPathError(err))
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("cannot create the master key %s: %w", path, err)
-	}
-	_, err = f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("cannot write the master key %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	return newKeyring(key)
-}
-
 // wrapAAD binds a wrapped data key to its workspace.
 func wrapAAD(workspaceID string) []byte { return []byte("atrium workspace key\x00" + workspaceID) }
 
@@ -161,6 +98,7 @@ func (m *Manager) dataKey(ctx context.Context, workspaceID string, forSealing bo
 	if err := store.ReplaceWorkspaceKey(ctx, m.catalog.W, workspaceID, fresh); err != nil {
 		return nil, err
 	}
+	m.wsKeys.forget(workspaceID)
 	key, err = m.master.open(fresh, wrapAAD(workspaceID))
 	if err != nil {
 		return nil, err
@@ -183,30 +121,59 @@ func secretAAD(workspaceID, purpose string) []byte {
 	return []byte("atrium secret\x00" + workspaceID + "\x00" + purpose)
 }
 
-// Seal encrypts a secret of the workspace with its data key. purpose names
-// its place ("mailbox:<id>:password"): the sealed text opens only there.
+// Seal encrypts a secret of the workspace with its current data key.
+// purpose names its place ("mailbox:<id>:password"): the sealed text opens
+// only there.
 func (s *Service) Seal(ctx context.Context, purpose, secret string) (string, error) {
-	k, err := s.m.dataKey(ctx, s.lease.ID, true)
+	ks, err := s.m.workspaceKeys(ctx, s.lease.ID, true)
 	if err != nil {
 		return "", err
 	}
+	id, k, err := ks.currentKeyring()
+	if err != nil {
+		// The master key that wrapped it is lost: dataKey replaces the
+		// workspace's keys, and the secret is sealed with the new one.
+		if _, err := s.m.dataKey(ctx, s.lease.ID, true); err != nil {
+			return "", err
+		}
+		if ks, err = s.m.workspaceKeys(ctx, s.lease.ID, true); err != nil {
+			return "", err
+		}
+		if id, k, err = ks.currentKeyring(); err != nil {
+			return "", err
+		}
+	}
 	sealed := k.seal([]byte(secret), secretAAD(s.lease.ID, purpose))
-	return sealedPrefix + base64.RawURLEncoding.EncodeToString(sealed), nil
+	return sealedPrefixV2 + strconv.FormatUint(uint64(id), 10) + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
-// Unseal decrypts a secret Seal made for the same workspace and purpose.
+// Unseal decrypts a secret Seal made for the same workspace and purpose,
+// with whichever of the workspace's data keys sealed it.
 func (s *Service) Unseal(ctx context.Context, purpose, sealed string) (string, error) {
-	raw, ok := strings.CutPrefix(sealed, sealedPrefix)
-	if !ok {
-		return "", errKeyLost
+	id, raw, ok := uint64(1), "", false
+	if raw, ok = strings.CutPrefix(sealed, sealedPrefix); !ok {
+		rest, ok2 := strings.CutPrefix(sealed, sealedPrefixV2)
+		idText, r, ok3 := strings.Cut(rest, ".")
+		n, err := strconv.ParseUint(idText, 10, 32)
+		if !ok2 || !ok3 || err != nil {
+			return "", errKeyLost
+		}
+		id, raw = n, r
 	}
 	b, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {
 		return "", errKeyLost
 	}
-	k, err := s.m.dataKey(ctx, s.lease.ID, false)
+	ks, err := s.m.workspaceKeys(ctx, s.lease.ID, false)
+	if store.ErrorCode(err) == store.ENotFound {
+		return "", errKeyLost
+	}
 	if err != nil {
 		return "", err
+	}
+	k, err := ks.keyring(uint32(id))
+	if err != nil {
+		return "", errKeyLost
 	}
 	secret, err := k.open(b, secretAAD(s.lease.ID, purpose))
 	if err != nil {

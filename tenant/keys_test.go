@@ -106,24 +106,24 @@ func TestKeys_MasterKeyFromEnvironmentAndPermissions(t *testing.T) {
 	dir := t.TempDir()
 	key := bytes.Repeat([]byte{7}, keyBytes)
 	t.Setenv(MasterKeyEnv, base64.StdEncoding.EncodeToString(key))
-	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile)); err != nil {
+	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile), ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, masterKeyFile)); !os.IsNotExist(err) {
 		t.Fatal("a key file was made although the environment gave the key")
 	}
 	t.Setenv(MasterKeyEnv, "short")
-	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile)); err == nil || !strings.Contains(err.Error(), MasterKeyEnv) {
+	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile), ""); err == nil || !strings.Contains(err.Error(), MasterKeyEnv) {
 		t.Fatalf("a bad key in the environment: %v", err)
 	}
 	t.Setenv(MasterKeyEnv, "")
-	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile)); err != nil {
+	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(filepath.Join(dir, masterKeyFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile)); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := loadMasterKey(filepath.Join(dir, masterKeyFile), ""); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("a key file others can read: %v", err)
 	}
 }

@@ -90,8 +90,10 @@ type Manager struct {
 	catalog  *store.Catalog
 	cache    *Cache
 	repl     *replicator
-	lock     *os.File // held while open; see lockDataDir
-	master   *keyring // wraps the workspaces' data keys; see keys.go
+	lock     *os.File   // held while open; see lockDataDir
+	master   *masterKey // wraps the workspaces' data keys; see masterkey.go
+	wsKeys   wsKeyCache // unwrapped workspace data keys; see workspacekeys.go
+	rotateMu sync.Mutex // one master key rotation at a time
 	smtpTLS  *tls.Config
 	now      func() time.Time
 	template []byte // an empty, migrated workspace file, copied on create
@@ -175,7 +177,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	master, err := loadMasterKey(cmp.Or(cfg.MasterKeyFile, filepath.Join(dataDir, masterKeyFile)))
+	master, err := loadMasterKey(cmp.Or(cfg.MasterKeyFile, filepath.Join(dataDir, masterKeyFile)), cfg.MasterKeyCommand)
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -192,6 +194,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	repl.newClient = m.writingReplicaClient
 	if opts.VerifyInterval >= 0 {
 		// Before anything registers: registrations read it.
 		repl.reregistered = m.queueVerifyReregistered
@@ -253,6 +256,10 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	if err := m.init(ctx); err != nil {
+		m.catalog.Close()
+		return err
+	}
+	if err := m.finishMasterRotation(ctx); err != nil {
 		m.catalog.Close()
 		return err
 	}

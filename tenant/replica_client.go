@@ -33,6 +33,7 @@ type replicaTarget struct {
 	accessKeyID, secretAccessKey     string
 
 	syncInterval time.Duration // 0: Litestream's default
+	encrypt      bool          // workspace objects are encrypted; see replicacrypt.go
 	place        string        // see location; set once parsed
 }
 
@@ -55,6 +56,7 @@ func (c *ReplicaConfig) parse() (*replicaTarget, error) {
 		}
 	}
 	t.override(c)
+	t.encrypt = c.Encrypt
 	if c.SyncInterval != "" {
 		d, err := time.ParseDuration(c.SyncInterval)
 		if err != nil || d <= 0 {
@@ -216,6 +218,37 @@ func (t *replicaTarget) client(elems ...string) litestream.ReplicaClient {
 	c.Endpoint, c.Region, c.ForcePathStyle = t.endpoint, t.region, t.forcePathStyle
 	c.AccessKeyID, c.SecretAccessKey = t.accessKeyID, t.secretAccessKey
 	return c
+}
+
+// replicaClient returns the initialised client of the replica under elems
+// of t. When t encrypts and elems[0] is a workspace id, the client
+// encrypts and decrypts with the workspace's data keys (made now if it has
+// none, for a registration that will write). The catalog's replica is not
+// encrypted.
+func (m *Manager) replicaClient(ctx context.Context, t *replicaTarget, elems ...string) (litestream.ReplicaClient, error) {
+	c := t.client(elems...)
+	if err := initClient(ctx, c, t); err != nil {
+		return nil, err
+	}
+	if !t.encrypt || len(elems) == 0 || elems[0] == catalogPrefix {
+		return c, nil
+	}
+	id := elems[0]
+	return newCryptClient(c, id, func(ctx context.Context) (*workspaceKeySet, error) {
+		return m.workspaceKeys(ctx, id, false)
+	}), nil
+}
+
+// writingReplicaClient is replicaClient for a registration: the workspace
+// gets its data key now, outside any catalog transaction, not at the first
+// upload.
+func (m *Manager) writingReplicaClient(ctx context.Context, t *replicaTarget, elems []string) (litestream.ReplicaClient, error) {
+	if t.encrypt && len(elems) > 0 && elems[0] != catalogPrefix {
+		if _, err := m.workspaceKeys(ctx, elems[0], true); err != nil {
+			return nil, fmt.Errorf("cannot get the data key of workspace %s: %w", elems[0], err)
+		}
+	}
+	return m.replicaClient(ctx, t, elems...)
 }
 
 // awsEnvMu serialises the moments when AWS_CA_BUNDLE is hidden.

@@ -76,6 +76,9 @@ type replicator struct {
 	ctx      context.Context // cancelled when the replicator closes
 	quit     context.CancelFunc
 	wg       sync.WaitGroup // the driver, the reaper and unregistrations in flight
+	// newClient makes a registration's replica client, initialised; nil
+	// means the target's plain client (see Manager.writingReplicaClient).
+	newClient func(ctx context.Context, t *replicaTarget, elems []string) (litestream.ReplicaClient, error)
 	// reregistered, when set, is told of each file registered again
 	// (Litestream has local state of it from an earlier registration).
 	reregistered func(path string)
@@ -201,9 +204,17 @@ func (r *replicator) acquire(ctx context.Context, path string, t *replicaTarget,
 
 func (r *replicator) register(ctx context.Context, g *registration, t *replicaTarget, elems []string) error {
 	g.where = replicaWhere(t, elems)
-	client := t.client(elems...)
-	var db *litestream.DB
-	err := initClient(ctx, client, t)
+	var (
+		client litestream.ReplicaClient
+		db     *litestream.DB
+		err    error
+	)
+	if r.newClient != nil {
+		client, err = r.newClient(ctx, t, elems)
+	} else {
+		client = t.client(elems...)
+		err = initClient(ctx, client, t)
+	}
 	if err == nil {
 		db = r.newDB(g.path, client, t)
 		err = r.store.RegisterDB(db)

@@ -253,8 +253,8 @@ func (m *Manager) restoreWorkspaceFile(ctx context.Context, w *store.Workspace, 
 		return err
 	}
 	for gen := max(w.ReplicaGen, 1); gen >= 1; gen-- {
-		c := t.client(w.ID, fmt.Sprintf("g%d", gen))
-		if err := initClient(ctx, c, t); err != nil {
+		c, err := m.replicaClient(ctx, t, w.ID, fmt.Sprintf("g%d", gen))
+		if err != nil {
 			return err
 		}
 		from, to, err := litestream.NewReplicaWithClient(nil, c).TimeBounds(ctx)
@@ -399,8 +399,8 @@ func (m *Manager) RestoreWindow(ctx context.Context, id string) (Window, error) 
 	}
 	var win Window
 	for gen := 1; gen <= max(w.ReplicaGen, 1); gen++ {
-		c := t.client(w.ID, fmt.Sprintf("g%d", gen))
-		if err := initClient(ctx, c, t); err != nil {
+		c, err := m.replicaClient(ctx, t, w.ID, fmt.Sprintf("g%d", gen))
+		if err != nil {
 			return Window{}, err
 		}
 		from, to, err := litestream.NewReplicaWithClient(nil, c).TimeBounds(ctx)

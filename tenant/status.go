@@ -160,8 +160,8 @@ func (m *Manager) readStoredStatus(ctx context.Context, st *BackupStatus, path s
 		}
 		return
 	}
-	c := t.client(elems...)
-	if err := initClient(ctx, c, t); err != nil {
+	c, err := m.replicaClient(ctx, t, elems...)
+	if err != nil {
 		st.LastError = err.Error()
 		return
 	}

@@ -159,7 +159,7 @@ func (m *Manager) compareReplica(ctx context.Context, v Verification, live liveP
 	}
 	defer os.RemoveAll(tmpDir)
 	out := filepath.Join(tmpDir, "restored.db")
-	if err := restoreAt(ctx, t, elems, v.TXID, out); err != nil {
+	if err := m.restoreAt(ctx, t, elems, v.TXID, out); err != nil {
 		if ctx.Err() != nil {
 			return v, ctx.Err()
 		}
@@ -294,9 +294,9 @@ func comparePages(path string, live livePages) (string, error) {
 
 // restoreAt writes the state at transaction txid of the replica under
 // elems of t to out.
-func restoreAt(ctx context.Context, t *replicaTarget, elems []string, txid uint64, out string) error {
-	c := t.client(elems...)
-	if err := initClient(ctx, c, t); err != nil {
+func (m *Manager) restoreAt(ctx context.Context, t *replicaTarget, elems []string, txid uint64, out string) error {
+	c, err := m.replicaClient(ctx, t, elems...)
+	if err != nil {
 		return err
 	}
 	opt := litestream.NewRestoreOptions()

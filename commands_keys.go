@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"atrium/tenant"
+)
+
+// cmdKeysRotateMaster is `atrium keys rotate-master`: wraps every
+// workspace data key with a new master key (see tenant.RotateMasterKey).
+func (m *Main) cmdKeysRotateMaster(ctx context.Context, args []string) error {
+	if err := m.parseNone(m.flagSet("keys rotate-master"), args); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	res, err := m.Manager.RotateMasterKey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "%d workspace keys re-wrapped with the new master key\n", res.Rewrapped)
+	for _, k := range res.Unreadable {
+		fmt.Fprintf(m.stdout, "LEFT %s: no master key given unwraps it\n", k)
+	}
+	if res.Source != "file" {
+		fmt.Fprintf(m.stdout, "The master key comes from the %s: make it give the new key alone now (drop the old one after the comma).\n", res.Source)
+	}
+	return nil
+}
+
+// cmdKeysRotateWorkspace is `atrium keys rotate-workspace ID`: a new data
+// key for what the workspace writes from now on.
+func (m *Main) cmdKeysRotateWorkspace(ctx context.Context, args []string) error {
+	id, err := m.parseID(m.flagSet("keys rotate-workspace"), "keys rotate-workspace", args)
+	if err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	n, err := m.Manager.RotateWorkspaceKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "workspace %s now writes with data key %d; earlier keys are kept to read older data\n", id, n)
+	return nil
+}
+
+// cmdKeysExport is `atrium keys export ID -o FILE`: writes the workspace's
+// data keys, unwrapped, for `atrium replica decrypt` elsewhere.
+func (m *Main) cmdKeysExport(ctx context.Context, args []string) error {
+	fs := m.flagSet("keys export")
+	out := fs.String("o", "", "the key file to write (made readable by its owner only)")
+	id, err := m.parseID(fs, "keys export", args)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("'atrium keys export' needs -o FILE.")
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	ek, err := m.Manager.ExportWorkspaceKeys(ctx, id)
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(ek, "", "  ")
+	path := m.localPath(*out)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot create the key file: %w", err)
+	}
+	if _, err = f.Write(append(b, '\n')); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return err
+	}
+	fmt.Fprintf(m.stdout, "wrote %d data keys of workspace %s to %s; whoever holds this file can read the workspace's encrypted replicas\n", len(ek.Keys), id, *out)
+	return nil
+}
+
+// cmdReplicaDecrypt is `atrium replica decrypt --keys FILE SRC DST`: the
+// encrypted replica of one workspace generation, as a directory (a file
+// replica, or an S3 prefix copied down), decrypted into DST, which then
+// restores with Litestream alone (see README, "Restore without Atrium").
+// It needs neither the data directory nor the master key.
+func (m *Main) cmdReplicaDecrypt(ctx context.Context, args []string) error {
+	fs := m.flagSet("replica decrypt")
+	keys := fs.String("keys", "", "a key file of 'atrium keys export'")
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || *keys == "" {
+		return usagef("'atrium replica decrypt' takes --keys FILE, the replica directory and an output directory.")
+	}
+	b, err := os.ReadFile(m.localPath(*keys))
+	if err != nil {
+		return err
+	}
+	ek, err := tenant.ParseExportedKeys(b)
+	if err != nil {
+		return err
+	}
+	n, err := tenant.DecryptReplicaDir(ctx, ek, m.localPath(pos[0]), m.localPath(pos[1]))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "%d objects decrypted into %s\n", n, pos[1])
+	return nil
+}
