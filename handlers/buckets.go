@@ -140,12 +140,20 @@ func isWrite(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 }
 
-// freesSpace says whether a request removes data: a DELETE, or a form
-// posted to a .../delete, .../remove, .../revoke or .../erase address.
+// freesSpace says whether a request removes data, or sets how long data
+// is kept: a DELETE, a form posted to a .../delete, .../remove, .../revoke,
+// .../erase or .../settings/retention address, or a bulk action that
+// deletes.
 func freesSpace(r *http.Request) bool {
 	if r.Method == http.MethodDelete {
 		return true
 	}
 	last := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-	return last == "delete" || last == "remove" || last == "revoke" || last == "erase"
+	switch last {
+	case "delete", "remove", "revoke", "erase", "retention":
+		return true
+	case "bulk":
+		return r.PostFormValue("action") == "delete"
+	}
+	return false
 }

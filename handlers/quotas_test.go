@@ -237,6 +237,19 @@ func TestQuota_StorageAllowsDeletes(t *testing.T) {
 	wantAPIError(t, "a write past the storage quota", r, http.StatusForbidden, "quota_exceeded", "")
 	wantStatus(t, "a read", ts.api(t, a.key, "GET", "/api/v1/companies", ""), http.StatusOK)
 	wantStatus(t, "a delete", ts.api(t, a.key, "DELETE", "/api/v1/notes/"+a.note, ""), http.StatusNoContent)
+
+	// In the UI: a bulk delete and a retention policy make room; another
+	// bulk action is a write like any.
+	ts.mustUser(t, "ana@example.com", false)
+	c := ts.mustUserInWorkspace(t, a.id, "ana@example.com")
+	tok := c.workspaceToken(a.id)
+	r = c.post("/w/"+a.id+"/contacts/bulk", tok, url.Values{"id": {a.contact}, "action": {"tag"}, "value": {"vip"}})
+	wantStatus(t, "a bulk tag past the storage quota", r, http.StatusForbidden)
+	r = c.post("/w/"+a.id+"/contacts/bulk", tok, url.Values{"id": {a.contact}, "action": {"delete"}, "confirm": {"yes"}})
+	wantStatus(t, "a bulk delete past the storage quota", r, http.StatusSeeOther)
+	wantStatus(t, "the contact deleted in bulk", ts.api(t, a.key, "GET", "/api/v1/contacts/"+a.contact, ""), http.StatusNotFound)
+	r = c.post("/w/"+a.id+"/settings/retention", tok, url.Values{"audit_days": {"30"}, "activity_days": {"30"}})
+	wantStatus(t, "a retention policy past the storage quota", r, http.StatusSeeOther)
 }
 
 func TestAdmin_SetsPlanAndShowsNearLimits(t *testing.T) {
