@@ -455,7 +455,7 @@ func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
 	var res *store.ImportResult
 	if err == nil {
 		// A job's slot and thread, as an upload's import job has.
-		err = s.tenants.RunHeavy(r.Context(), c.lease.ID, func() (err error) {
+		err = s.tenants.RunHeavy(r.Context(), c.lease.ID, tenant.JobImportContacts, func() (err error) {
 			res, err = c.svc.ImportContacts(r.Context(), c.actor, body, opt)
 			return err
 		})

@@ -33,7 +33,7 @@ func TestBackground_RunsBelowRequests(t *testing.T) {
 	if j, err := m.WaitJob(ctx, w.ID, id); err != nil || j.State != store.JobDone {
 		t.Fatalf("job: %+v, %v", j, err)
 	}
-	if err := m.RunHeavy(ctx, w.ID, func() (err error) {
+	if err := m.RunHeavy(ctx, w.ID, "test", func() (err error) {
 		inHeavy, err = threadNice()
 		return err
 	}); err != nil {

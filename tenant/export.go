@@ -24,7 +24,7 @@ func (m *Manager) Export(ctx context.Context, l *Lease) (*os.File, *store.Manife
 	}
 	os.Remove(f.Name())
 	var manifest *store.Manifest
-	err = m.RunHeavy(ctx, l.ID, func() error {
+	err = m.RunHeavy(ctx, l.ID, HeavyExport, func() error {
 		meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
 		var err error
 		manifest, err = store.ExportWorkspace(ctx, l.DB, meta, m.dataDir, f)

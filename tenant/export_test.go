@@ -26,18 +26,18 @@ func TestRunHeavy_SharesTheJobSlots(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	ran := false
-	err := m.RunHeavy(ctx, w.ID, func() error { ran = true; return nil })
+	err := m.RunHeavy(ctx, w.ID, "test", func() error { ran = true; return nil })
 	if !errors.Is(err, context.DeadlineExceeded) || ran {
 		t.Fatalf("heavy work beside a job of the same workspace: ran %v, %v", ran, err)
 	}
 	// Another workspace has its own slot.
 	other := mustCreate(t, m, "Globex")
-	if err := m.RunHeavy(context.Background(), other.ID, func() error { ran = true; return nil }); err != nil || !ran {
+	if err := m.RunHeavy(context.Background(), other.ID, "test", func() error { ran = true; return nil }); err != nil || !ran {
 		t.Fatalf("heavy work of another workspace: ran %v, %v", ran, err)
 	}
 	close(release)
 	ran = false
-	if err := m.RunHeavy(context.Background(), w.ID, func() error { ran = true; return nil }); err != nil || !ran {
+	if err := m.RunHeavy(context.Background(), w.ID, "test", func() error { ran = true; return nil }); err != nil || !ran {
 		t.Fatalf("heavy work once the job ended: ran %v, %v", ran, err)
 	}
 }

@@ -317,22 +317,35 @@ func (r *runner) close(drain time.Duration) {
 	r.cancel()
 }
 
+// Kinds of the heavy work done for a request or a command (RunHeavy), as
+// the job metrics name them.
+const (
+	HeavyExport  = "export.workspace"
+	HeavyRestore = "restore.workspace"
+	HeavyVerify  = "verify.backup"
+)
+
 // RunHeavy runs fn in a job slot of the workspace, waiting for one as a
-// queued job would: heavy work done for a request or a command (an
+// queued job would, and counts it in the job metrics as a job of kind: heavy work done for a request or a command (an
 // export, a restore) is bounded like the jobs and never runs beside
 // another heavy job of the same workspace; below the disk's reserve it is
 // refused (see checkReserve). It runs below requests (see runBackground).
 // Not for use inside a job: it would wait for
 // its own slot.
-func (m *Manager) RunHeavy(ctx context.Context, workspaceID string, fn func() error) error {
+func (m *Manager) RunHeavy(ctx context.Context, workspaceID, kind string, fn func() error) error {
 	if err := m.checkWorkspaceReserve(ctx, workspaceID); err != nil && store.ErrorCode(err) != store.ENotFound {
 		return err // a workspace not found is the work's own to report
 	}
+	m.jobs.queued.Add(1)
 	release, err := m.jobs.takeSlot(ctx, workspaceID)
+	m.jobs.queued.Add(-1)
 	if err != nil {
 		return err
 	}
 	defer release()
+	m.jobs.running.Add(1)
+	defer m.jobs.running.Add(-1)
+	defer m.jobs.timed(kind, time.Now())
 	return runBackground(fn)
 }
 

@@ -57,7 +57,7 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 	if id, err = ParseID(id); err != nil {
 		return nil, err
 	}
-	err = m.RunHeavy(ctx, id, func() error {
+	err = m.RunHeavy(ctx, id, HeavyRestore, func() error {
 		w, err = m.restore(ctx, id, opts)
 		return err
 	})

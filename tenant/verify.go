@@ -90,7 +90,7 @@ func (m *Manager) VerifyReplica(ctx context.Context, id string) (Verification, e
 	}
 	// Restoring a replica aside is heavy work: it waits for a job slot.
 	var v Verification
-	err = m.RunHeavy(ctx, id, func() (err error) {
+	err = m.RunHeavy(ctx, id, HeavyVerify, func() (err error) {
 		v, err = m.verify(ctx, id)
 		return err
 	})
