@@ -81,8 +81,9 @@ func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string,
 }
 
 // ImportContacts imports contacts from CSV (store.ImportContactsCSV); an
-// "owner" column names a member by email or user id, and a row naming
-// anyone else is refused. Unless opt.ImportSuppressed, a row adding an
+// "owner" column names a member by email, name or user id, and a row
+// naming anyone else is imported without an owner, the owner listed in
+// the result. Unless opt.ImportSuppressed, a row adding an
 // address on the workspace's or the instance's suppression list is
 // skipped.
 func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader, opt store.ImportOptions) (*store.ImportResult, error) {
@@ -90,10 +91,18 @@ func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader
 	if err != nil {
 		return nil, err
 	}
-	opt.Owners = make(map[string]string, 2*len(members))
+	opt.Owners = make(map[string]string, 3*len(members))
+	names := map[string]int{}
+	for _, m := range members {
+		names[strings.ToLower(strings.TrimSpace(m.Name))]++
+	}
 	for _, m := range members {
 		opt.Owners[m.UserID] = m.UserID
 		opt.Owners[strings.ToLower(m.Email)] = m.UserID
+		// By name too, when only one member has it: never a guess.
+		if n := strings.ToLower(strings.TrimSpace(m.Name)); n != "" && names[n] == 1 {
+			opt.Owners[n] = m.UserID
+		}
 	}
 	if !opt.ImportSuppressed {
 		if opt.InstanceSuppressed, err = store.InstanceSuppressionMap(ctx, s.m.catalog.R); err != nil {
