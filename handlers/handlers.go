@@ -209,6 +209,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/contacts/import/{job}", write(http.HandlerFunc(s.importJobPage))).Methods(http.MethodGet)
 	ws.Handle("/contacts/import/{job}", write(http.HandlerFunc(s.startImport))).Methods(http.MethodPost)
 	ws.Handle("/contacts/import/{job}/errors.csv", write(http.HandlerFunc(s.importErrors))).Methods(http.MethodGet)
+	ws.Handle("/contacts/import/{job}/summary.csv", write(http.HandlerFunc(s.importSummary))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}", read(http.HandlerFunc(s.contact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}", write(http.HandlerFunc(s.updateContact))).Methods(http.MethodPost)
 	ws.Handle("/contacts/{contact}/edit", write(http.HandlerFunc(s.editContact))).Methods(http.MethodGet)

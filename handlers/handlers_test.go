@@ -55,6 +55,7 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/contacts/import/{job}", "member"},
 	{"POST", "/w/{ws}/contacts/import/{job}", "member"},
 	{"GET", "/w/{ws}/contacts/import/{job}/errors.csv", "member"},
+	{"GET", "/w/{ws}/contacts/import/{job}/summary.csv", "member"},
 	{"GET", "/w/{ws}/sequences", "viewer"},
 	{"POST", "/w/{ws}/sequences", "member"},
 	{"GET", "/w/{ws}/sequences/{sequence}", "viewer"},

@@ -42,7 +42,7 @@ const (
 
 // MappingNewField in a mapping makes a custom field of the column, named
 // after its header, of the type its values suggest (GuessFieldType).
-const MappingNewField = "+new"
+const MappingNewField = "new"
 
 // multiFields may be the field of several columns.
 var multiFields = []string{"email", "phone"}

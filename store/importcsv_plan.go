@@ -318,3 +318,26 @@ func (im *contactImport) finishColumns() error {
 	im.res.Migration = m
 	return nil
 }
+
+// ImportSampleRows is how many first rows of a file new custom fields are
+// typed from: those an import reads ahead.
+const ImportSampleRows = bulkThreshold
+
+// ColumnGuesses gives, for each column of a file, the type a custom field
+// made of it would have, from its first rows (complete when they are all
+// of them): "" for a column empty in the whole file, which is skipped.
+func ColumnGuesses(header []string, rows [][]string, complete bool) []string {
+	out := make([]string, len(header))
+	for i := range header {
+		var vals []string
+		for _, r := range rows {
+			if i < len(r) && strings.TrimSpace(r[i]) != "" {
+				vals = append(vals, r[i])
+			}
+		}
+		if len(vals) > 0 || !complete {
+			out[i], _ = GuessFieldType(vals, complete)
+		}
+	}
+	return out
+}
