@@ -92,21 +92,27 @@ func normaliseHeader(h string) string {
 // ("custom.<key>"). Each field is suggested once, for its first column,
 // except email and phone: their other columns are the other addresses.
 func SuggestMapping(header []string, custom []CustomField) []string {
+	return suggest(header, importAliases, custom, multiFields)
+}
+
+// suggest maps each header to the field its aliases or a custom field
+// name, each field once except those in multi.
+func suggest(header []string, aliases map[string]string, custom []CustomField, multi []string) []string {
 	out := make([]string, len(header))
 	used := map[string]bool{}
 	for i, h := range header {
 		n := normaliseHeader(h)
 		key, exported := strings.CutPrefix(strings.TrimSpace(h), "custom.")
-		field := importAliases[n]
+		field := aliases[n]
 		if field == "" {
-			field = importAliases[normaliseHeader(cutPipedrive(h))]
+			field = aliases[normaliseHeader(cutPipedrive(h))]
 		}
 		for _, f := range custom {
 			if n == normaliseHeader(f.Key) || n == normaliseHeader(f.Label) || exported && key == f.Key {
 				field = "custom." + f.Key
 			}
 		}
-		if field != "" && (!used[field] || slices.Contains(multiFields, field)) {
+		if field != "" && (!used[field] || slices.Contains(multi, field)) {
 			out[i], used[field] = field, true
 		}
 	}

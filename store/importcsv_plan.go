@@ -1,12 +1,15 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // What an import makes of the columns no contact field takes, of several
@@ -28,6 +31,7 @@ type Migration struct {
 	Source          string           `json:"source,omitempty"`
 	FieldsCreated   []string         `json:"fields_created,omitempty"` // "Label (type)"
 	SkippedColumns  []string         `json:"skipped_columns,omitempty"`
+	StagesCreated   []string         `json:"stages_created,omitempty"` // by a deals import
 	OwnersMatched   int              `json:"owners_matched"`
 	UnmatchedOwners []UnmatchedOwner `json:"unmatched_owners,omitempty"`
 }
@@ -59,37 +63,109 @@ type importState struct {
 // that keep other addresses; then im.opt.Mapping names only fields that
 // exist.
 func (im *contactImport) planColumns(header []string, head []csvRecord, complete bool) error {
-	im.src = importState{dayFirst: make([]bool, len(header)), types: map[string]string{}, createdCol: -1,
-		matched: map[string]bool{}, unmatched: map[string]int{}}
-	im.src.migration.Source = DetectSource(header)
-	mapping := slices.Clone(im.opt.Mapping)
-	values := func(col int) []string {
-		var out []string
-		for _, r := range head {
-			if r.err == nil && col < len(r.fields) {
-				out = append(out, r.fields[col])
-			}
-		}
-		return out
+	im.src = newImportState(header)
+	p := &columnPlan{ctx: im.ctx, tx: im.tx, kind: KindContact, custom: im.custom, now: im.now, src: &im.src, rows: sampleRows(head), complete: complete}
+	mapping, err := p.plan(header, im.opt.Mapping, im.opt.Unmapped, "contact")
+	if err != nil {
+		return err
 	}
-	var unmapped []string
+	var emailCols, phoneCols int
+	var severalEmails, severalPhones bool
+	for i, f := range mapping {
+		switch f {
+		case "email":
+			emailCols++
+			severalEmails = severalEmails || slices.ContainsFunc(p.values(i), func(v string) bool { return len(splitEmails(v)) > 1 })
+		case "phone":
+			phoneCols++
+			severalPhones = severalPhones || slices.ContainsFunc(p.values(i), func(v string) bool { return len(splitPhones(v)) > 1 })
+		}
+	}
+	if emailCols > 1 || severalEmails {
+		if im.src.otherEmails, err = p.textField("other_emails", "Other emails"); err != nil {
+			return err
+		}
+	}
+	if phoneCols > 1 || severalPhones {
+		if im.src.otherPhones, err = p.textField("other_phones", "Other phones"); err != nil {
+			return err
+		}
+	}
+	im.custom = p.custom
+	if im.src.createdCol >= 0 {
+		if err := im.tx.GetContext(im.ctx, &im.src.sinceSeq, `SELECT coalesce(max(seq), 0) FROM contacts`); err != nil {
+			return err
+		}
+	}
+	im.opt.Mapping = mapping
+	return nil
+}
+
+func newImportState(header []string) importState {
+	s := importState{dayFirst: make([]bool, len(header)), types: map[string]string{}, createdCol: -1,
+		matched: map[string]bool{}, unmatched: map[string]int{}}
+	s.migration.Source = DetectSource(header)
+	return s
+}
+
+// sampleRows are the records read ahead that could be parsed.
+func sampleRows(head []csvRecord) [][]string {
+	rows := make([][]string, 0, len(head))
+	for _, r := range head {
+		if r.err == nil {
+			rows = append(rows, r.fields)
+		}
+	}
+	return rows
+}
+
+// columnPlan makes, before an import's first row, the custom fields its
+// mapping asks for, in the import's transaction.
+type columnPlan struct {
+	ctx      context.Context
+	tx       *sqlx.Tx
+	kind     Kind
+	custom   []CustomField // the kind's fields, with those made here
+	now      time.Time
+	src      *importState
+	rows     [][]string // the first rows
+	complete bool       // they are the whole file
+}
+
+func (p *columnPlan) values(col int) []string {
+	var out []string
+	for _, r := range p.rows {
+		if col < len(r) {
+			out = append(out, r[col])
+		}
+	}
+	return out
+}
+
+// plan applies the policy for unmapped columns ("" in mapping), makes a
+// custom field of each column mapped to MappingNewField, and notes how
+// the date columns write their dates. It returns the mapping with the new
+// fields' keys in place.
+func (p *columnPlan) plan(header, mapping []string, unmapped, what string) ([]string, error) {
+	mapping = slices.Clone(mapping)
+	var names []string
 	for i, f := range mapping {
 		if f == "" {
-			unmapped = append(unmapped, fmt.Sprintf("%q", columnName(header, i)))
+			names = append(names, fmt.Sprintf("%q", columnName(header, i)))
 		}
 	}
-	switch im.opt.Unmapped {
+	switch unmapped {
 	case UnmappedIgnore:
 	case UnmappedSkip:
 		for i, f := range mapping {
 			if f == "" {
-				im.src.migration.SkippedColumns = append(im.src.migration.SkippedColumns, columnName(header, i))
+				p.src.migration.SkippedColumns = append(p.src.migration.SkippedColumns, columnName(header, i))
 			}
 		}
 	case UnmappedRefuse:
-		if len(unmapped) > 0 {
-			return Errorf(EValidation, "These columns match no contact field: %s. Create a custom field of each (unmapped=create) or leave them out (unmapped=skip).",
-				strings.Join(unmapped, ", "))
+		if len(names) > 0 {
+			return nil, Errorf(EValidation, "These columns match no %s field: %s. Create a custom field of each (unmapped=create) or leave them out (unmapped=skip).",
+				what, strings.Join(names, ", "))
 		}
 	case UnmappedCreate:
 		for i, f := range mapping {
@@ -98,66 +174,39 @@ func (im *contactImport) planColumns(header []string, head []csvRecord, complete
 			}
 		}
 	default:
-		return Errorf(EInvalid, "unmapped must be create, skip or refuse.")
+		return nil, Errorf(EInvalid, "unmapped must be create, skip or refuse.")
 	}
 	for i, f := range mapping {
 		if f != MappingNewField {
 			continue
 		}
-		vals := values(i)
-		if complete && !slices.ContainsFunc(vals, func(v string) bool { return strings.TrimSpace(v) != "" }) {
+		vals := p.values(i)
+		if p.complete && !slices.ContainsFunc(vals, func(v string) bool { return strings.TrimSpace(v) != "" }) {
 			// A column empty in the whole file: no field for nothing.
-			im.src.migration.SkippedColumns = append(im.src.migration.SkippedColumns, columnName(header, i)+" (empty)")
+			p.src.migration.SkippedColumns = append(p.src.migration.SkippedColumns, columnName(header, i)+" (empty)")
 			mapping[i] = ""
 			continue
 		}
-		typ, opts := GuessFieldType(vals, complete)
-		f, err := im.newField(columnName(header, i), "", typ, opts)
+		typ, opts := GuessFieldType(vals, p.complete)
+		f, err := p.newField(columnName(header, i), "", typ, opts)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		mapping[i] = "custom." + f.Key
 	}
-	var emailCols, phoneCols int
-	var severalEmails, severalPhones bool
-	for i, f := range mapping {
-		switch f {
-		case "email":
-			emailCols++
-			severalEmails = severalEmails || slices.ContainsFunc(values(i), func(v string) bool { return len(splitEmails(v)) > 1 })
-		case "phone":
-			phoneCols++
-			severalPhones = severalPhones || slices.ContainsFunc(values(i), func(v string) bool { return len(splitPhones(v)) > 1 })
-		case "created_at":
-			im.src.createdCol = i
-		}
-	}
-	var err error
-	if emailCols > 1 || severalEmails {
-		if im.src.otherEmails, err = im.textField("other_emails", "Other emails"); err != nil {
-			return err
-		}
-	}
-	if phoneCols > 1 || severalPhones {
-		if im.src.otherPhones, err = im.textField("other_phones", "Other phones"); err != nil {
-			return err
-		}
-	}
-	for _, f := range im.custom {
-		im.src.types[f.Key] = f.Type
+	for _, f := range p.custom {
+		p.src.types[f.Key] = f.Type
 	}
 	for i, f := range mapping {
-		if key, ok := strings.CutPrefix(f, "custom."); f == "created_at" || ok && im.src.types[key] == "date" {
-			im.src.dayFirst[i] = dayFirstColumn(values(i))
+		key, custom := strings.CutPrefix(f, "custom.")
+		if f == "created_at" {
+			p.src.createdCol = i
+		}
+		if f == "created_at" || f == "expected_close" || custom && p.src.types[key] == "date" {
+			p.src.dayFirst[i] = dayFirstColumn(p.values(i))
 		}
 	}
-	if im.src.createdCol >= 0 {
-		if err := im.tx.GetContext(im.ctx, &im.src.sinceSeq, `SELECT coalesce(max(seq), 0) FROM contacts`); err != nil {
-			return err
-		}
-	}
-	im.opt.Mapping = mapping
-	return nil
+	return mapping, nil
 }
 
 // columnName is how a column is named to the user: its header, or its
@@ -170,22 +219,22 @@ func columnName(header []string, i int) string {
 }
 
 // textField returns the key of the text field key, created if missing.
-func (im *contactImport) textField(key, label string) (string, error) {
-	for _, f := range im.custom {
+func (p *columnPlan) textField(key, label string) (string, error) {
+	for _, f := range p.custom {
 		if f.Key == key {
 			return key, nil
 		}
 	}
-	f, err := im.newField(label, key, "text", nil)
+	f, err := p.newField(label, key, "text", nil)
 	if err != nil {
 		return "", err
 	}
 	return f.Key, nil
 }
 
-// newField creates a contact custom field in the import's transaction;
-// its key is made from the label (or is key), numbered if taken.
-func (im *contactImport) newField(label, key, typ string, options []string) (*CustomField, error) {
+// newField creates a custom field in the import's transaction; its key is
+// made from the label (or is key), numbered if taken.
+func (p *columnPlan) newField(label, key, typ string, options []string) (*CustomField, error) {
 	if r := []rune(label); len(r) > maxFieldLabel {
 		label = string(r[:maxFieldLabel])
 	}
@@ -193,7 +242,7 @@ func (im *contactImport) newField(label, key, typ string, options []string) (*Cu
 		key = keyFromLabel(label)
 	}
 	base := key
-	for n := 2; slices.ContainsFunc(im.custom, func(f CustomField) bool { return f.Key == key }); n++ {
+	for n := 2; slices.ContainsFunc(p.custom, func(f CustomField) bool { return f.Key == key }); n++ {
 		suffix := fmt.Sprintf("_%d", n)
 		key = base[:min(len(base), maxCustomKey-len(suffix))] + suffix
 	}
@@ -202,20 +251,21 @@ func (im *contactImport) newField(label, key, typ string, options []string) (*Cu
 		return nil, err
 	}
 	optJSON, _ := json.Marshal(opts)
-	f := CustomField{ID: newID(), Entity: KindContact, Key: key, Label: label, Type: typ, Options: string(optJSON), CreatedAt: im.now}
-	if err := im.tx.GetContext(im.ctx, &f.Position, `SELECT coalesce(max(position), 0) + 1 FROM custom_fields WHERE entity = ?`, f.Entity); err != nil {
+	f := CustomField{ID: newID(), Entity: p.kind, Key: key, Label: label, Type: typ, Options: string(optJSON), CreatedAt: p.now}
+	if err := p.tx.GetContext(p.ctx, &f.Position, `SELECT coalesce(max(position), 0) + 1 FROM custom_fields WHERE entity = ?`, f.Entity); err != nil {
 		return nil, err
 	}
-	if _, err := im.tx.NamedExecContext(im.ctx, `INSERT INTO custom_fields (id, entity, key, label, type, options, position, created_at)
+	if _, err := p.tx.NamedExecContext(p.ctx, `INSERT INTO custom_fields (id, entity, key, label, type, options, position, created_at)
 		VALUES (:id, :entity, :key, :label, :type, :options, :position, :created_at)`, &f); err != nil {
 		return nil, err
 	}
-	if err := audit(im.ctx, im.tx, importActor, "custom_field.create", KindCustomField, f.ID,
+	if err := audit(p.ctx, p.tx, importActor, "custom_field.create", KindCustomField, f.ID,
 		map[string]Change{"key": {After: key}, "type": {After: typ}}); err != nil {
 		return nil, err
 	}
-	im.custom = append(im.custom, f)
-	im.src.migration.FieldsCreated = append(im.src.migration.FieldsCreated, fmt.Sprintf("%s (%s)", label, typ))
+	p.custom = append(p.custom, f)
+	p.src.types[key] = typ
+	p.src.migration.FieldsCreated = append(p.src.migration.FieldsCreated, fmt.Sprintf("%s (%s)", label, typ))
 	return &f, nil
 }
 
@@ -225,8 +275,12 @@ var importActor = Actor{Kind: "system", ID: "import"}
 // customCell is a custom field's value as the field takes it: dates as
 // YYYY-MM-DD, whatever way the export wrote them.
 func (im *contactImport) customCell(col int, key, v string) string {
-	if im.src.types[key] == "date" {
-		if t, ok := ParseImportDate(v, im.src.dayFirst[col]); ok {
+	return im.src.customCell(col, key, v)
+}
+
+func (s *importState) customCell(col int, key, v string) string {
+	if s.types[key] == "date" {
+		if t, ok := ParseImportDate(v, s.dayFirst[col]); ok {
 			return t.Format("2006-01-02")
 		}
 	}
@@ -310,13 +364,18 @@ func (im *contactImport) finishColumns() error {
 			return err
 		}
 	}
-	m := im.src.migration
-	m.OwnersMatched = len(im.src.matched)
-	for _, o := range im.src.unmatchedAt {
-		m.UnmatchedOwners = append(m.UnmatchedOwners, UnmatchedOwner{Owner: o, Rows: im.src.unmatched[o]})
-	}
-	im.res.Migration = m
+	im.res.Migration = im.src.report()
 	return nil
+}
+
+// report is the migration as the result shows it.
+func (s *importState) report() Migration {
+	m := s.migration
+	m.OwnersMatched = len(s.matched)
+	for _, o := range s.unmatchedAt {
+		m.UnmatchedOwners = append(m.UnmatchedOwners, UnmatchedOwner{Owner: o, Rows: s.unmatched[o]})
+	}
+	return m
 }
 
 // ImportSampleRows is how many first rows of a file new custom fields are
