@@ -489,37 +489,15 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 // match no field are refused (422, naming them) unless ?unmapped=create
 // makes a custom field of each or ?unmapped=skip leaves them out.
 func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
-	c := callerFrom(r)
-	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
-	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding"),
-		ImportSuppressed: r.URL.Query().Get("suppressed") == "import"}
-	// A column no field takes is never dropped unasked: without
-	// ?unmapped=create or skip, the import is refused naming them.
-	switch u := r.URL.Query().Get("unmapped"); u {
-	case "":
-		opt.Unmapped = store.UnmappedRefuse
-	case store.UnmappedCreate, store.UnmappedSkip:
-		opt.Unmapped = u
-	default:
-		s.apiFail(w, r, store.Errorf(store.EInvalid, "unmapped must be create or skip."))
-		return
-	}
-	err := c.svc.StartingImport(r.Context(), -1)
-	var res *store.ImportResult
-	if err == nil {
-		res, err = c.svc.ImportContacts(r.Context(), c.actor, body, opt)
-	}
+	opt, err := apiImportOptions(r.URL.Query())
 	if err != nil {
-		if tooLarge(err) {
-			err = store.Errorf(store.ETooLarge, "The CSV is larger than %d MiB.", maxUploadBytes>>20)
-		}
-		if isTimeout(err) {
-			err = errBodyTimeout
-		}
 		s.apiFail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	opt.ImportSuppressed = r.URL.Query().Get("suppressed") == "import"
+	s.apiImport(w, r, func(c *apiCaller, body io.Reader) (*store.ImportResult, error) {
+		return c.svc.ImportContacts(r.Context(), c.actor, body, opt)
+	})
 }
 
 // importSummary downloads the migration summary of an import as CSV: one
