@@ -26,6 +26,7 @@ import (
 type importUpload struct {
 	ID          string // the job's id once started
 	WorkspaceID string
+	Entity      string // "" for contacts, "companies" or "deals"
 	Path        string
 	FileName    string
 	Header      []string   // as read: UTF-8, or not
@@ -96,11 +97,17 @@ func (us *importUploads) sweep(now time.Time) {
 	}
 }
 
-// get returns an upload of the workspace; one of another is not found.
+// get returns an upload of contacts of the workspace; one of another is
+// not found.
 func (us *importUploads) get(workspaceID, id string) *importUpload {
+	return us.getFor(workspaceID, id, "")
+}
+
+// getFor returns an upload of the workspace and entity ("" for contacts).
+func (us *importUploads) getFor(workspaceID, id, entity string) *importUpload {
 	us.mu.Lock()
 	defer us.mu.Unlock()
-	if u := us.uploads[id]; u != nil && u.WorkspaceID == workspaceID {
+	if u := us.uploads[id]; u != nil && u.WorkspaceID == workspaceID && u.Entity == entity {
 		return u
 	}
 	return nil
@@ -140,7 +147,8 @@ type importView struct {
 	// Guessed is the type of the custom field each column would make
 	// (store.MappingNewField), "" for a column empty in the whole file.
 	Guessed []string
-	Source  string // the CRM the file was exported from, if known
+	Source  string     // the CRM the file was exported from, if known
+	Sample  [][]string // the first rows, as new fields are typed from them
 }
 
 // NewFieldLabel is the mapping choice that makes a custom field of column i.
@@ -281,11 +289,22 @@ func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string)
 			return v, err
 		}
 	}
-	fields, err := store.CustomFields(ctx, db, "contact")
-	if err != nil {
-		return v, err
+	switch up.Entity {
+	case "deals":
+		v.Suggested = store.SuggestDealMapping(v.Header)
+	case "companies":
+		fields, err := store.CustomFields(ctx, db, "company")
+		if err != nil {
+			return v, err
+		}
+		v.Suggested = store.SuggestCompanyMapping(v.Header, fields)
+	default:
+		fields, err := store.CustomFields(ctx, db, "contact")
+		if err != nil {
+			return v, err
+		}
+		v.Suggested = store.SuggestMapping(v.Header, fields)
 	}
-	v.Suggested = store.SuggestMapping(v.Header, fields)
 	v.Source = store.DetectSource(v.Header)
 	// New fields are typed from the rows the import will type them from.
 	f, err := os.Open(up.Path)
@@ -300,6 +319,10 @@ func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string)
 	_, sample, err := store.PreviewCSV(f, enc, store.ImportSampleRows)
 	if err != nil {
 		return v, err
+	}
+	v.Sample = sample
+	if up.Entity == "deals" {
+		return v, nil // deals have no custom fields to make
 	}
 	v.Guessed = store.ColumnGuesses(v.Header, sample, up.Total <= store.ImportSampleRows)
 	// A column no field takes becomes a custom field unless it is empty:

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"regexp"
@@ -479,4 +480,45 @@ func parseImportAmount(v, currencyCell, fallback string) (value, currency string
 		return "", "", err
 	}
 	return v, currency, nil
+}
+
+// MissingDealStages lists the pipelines and stages the rows of a deals
+// file name that the workspace does not have, as "Pipeline › Stage", for
+// the mapping step to offer creating them. rows are the first rows of the
+// file; pipeline is the default of rows that name none.
+func MissingDealStages(ctx context.Context, db *DB, mapping []string, rows [][]string, pipeline string) ([]string, error) {
+	if _, err := Pipelines(ctx, db); err != nil { // makes the first pipeline if none, as the import does
+		return nil, err
+	}
+	tx, err := db.R.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	im := &dealImport{ctx: ctx, tx: tx, opt: DealImportOptions{Pipeline: pipeline}}
+	if err := im.loadPipelines(); err != nil {
+		return nil, err
+	}
+	pcol, scol := slices.Index(mapping, "pipeline"), slices.Index(mapping, "stage")
+	cell := func(rec []string, col int) string {
+		if col < 0 || col >= len(rec) {
+			return ""
+		}
+		return strings.TrimSpace(rec[col])
+	}
+	for _, rec := range rows {
+		p, s := cell(rec, pcol), cell(rec, scol)
+		id, ok := im.pipelines[strings.ToLower(p)]
+		if !ok {
+			im.noteUnknown(p, s)
+			continue
+		}
+		if _, closed := closedStages[normaliseHeader(s)]; s == "" || closed {
+			continue
+		}
+		if _, ok := im.stages[id+"\x00"+strings.ToLower(s)]; !ok {
+			im.noteUnknown(p, s)
+		}
+	}
+	return im.unknown, nil
 }
