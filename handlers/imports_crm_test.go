@@ -127,3 +127,99 @@ func TestAPI_ImportContactsUnmapped(t *testing.T) {
 		t.Fatalf("skip: %+v", res)
 	}
 }
+
+// uploadAs uploads a sample export to an import page of workspace ws and
+// returns the page the upload leads to.
+func uploadAs(t *testing.T, c *client, ws, entity, sample string) string {
+	t.Helper()
+	b, err := os.ReadFile("../store/testdata/crm/" + sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.postFile("/w/"+ws+"/"+entity+"/import", c.workspaceToken(ws), sample, string(b))
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("upload of %s: status %d: %.300s", sample, r.status, r.body)
+	}
+	return r.header.Get("Location")
+}
+
+// Pipedrive's organizations, people and deals through the web: each file
+// mapped as its page proposes, the deals' new pipeline and stage offered
+// and created, the deals linked to the right people and organizations.
+func TestImportUI_PipedriveOrganizationsPeopleDeals(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	tok := c.workspaceToken(f.a)
+
+	orgs := uploadAs(t, c, f.a, "companies", "pipedrive-organizations.csv")
+	page := c.get(orgs).body
+	if !strings.Contains(page, "Exported from Pipedrive") || !strings.Contains(page, "Create a custom field (number)") {
+		t.Errorf("the organizations' mapping step: %.2000s", page)
+	}
+	wantStatus(t, "organizations", c.post(orgs, tok, mappingChoices(t, page)), http.StatusSeeOther)
+	if body := c.get(orgs).body; !strings.Contains(body, "<dt>Created</dt><dd>4</dd>") || !strings.Contains(body, "<dt>Skipped</dt><dd>1</dd>") {
+		t.Errorf("the organizations' report: %.3000s", body)
+	}
+
+	people := uploadAs(t, c, f.a, "contacts", "pipedrive-people.csv")
+	form := mappingChoices(t, c.get(people).body)
+	form.Set("mode", "skip")
+	wantStatus(t, "people", c.post(people, tok, form), http.StatusSeeOther)
+	if body := waitImport(t, c, people); !strings.Contains(body, "<dt>Created</dt><dd>4</dd>") {
+		t.Errorf("the people's report: %.3000s", body)
+	}
+
+	deals := uploadAs(t, c, f.a, "deals", "pipedrive-deals.csv")
+	page = c.get(deals).body
+	if !strings.Contains(page, html.EscapeString(`"Partners" › "Discovery"`)) || !strings.Contains(page, `name="stages" value="create"`) {
+		t.Errorf("the deals' mapping step does not offer the missing stage: %.3000s", page)
+	}
+	form = mappingChoices(t, page)
+	r := c.post(deals, tok, form) // the stages not created: refused, saying why
+	wantStatus(t, "deals without their stages", r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.body, "not in their pipeline") {
+		t.Errorf("the refusal: %.3000s", r.body)
+	}
+	form.Set("stages", "create")
+	wantStatus(t, "deals", c.post(deals, tok, form), http.StatusSeeOther)
+	body := c.get(deals).body
+	for _, want := range []string{"<dt>Created</dt><dd>5</dd>", "Partners (pipeline)", "Discovery", "Nobody Known", "Deal - Products"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the deals' report lacks %q", want)
+		}
+	}
+	sum := c.get(deals + "/summary.csv").body
+	if !strings.Contains(sum, "pipedrive-deals.csv,deals,Pipedrive,5,5,0,0,0,") {
+		t.Errorf("summary.csv: %q", sum)
+	}
+
+	lease, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	jan, err := store.ContactIDByEmail(t.Context(), lease.DB, "jan@vdberg.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Contact string `db:"contact_id"`
+		Company string `db:"company"`
+		Value   int64  `db:"value_minor"`
+	}
+	if err := lease.DB.R.Get(&d, `SELECT coalesce(d.contact_id, '') AS contact_id, c.name AS company, d.value_minor FROM deals d
+		JOIN companies c ON c.id = d.company_id WHERE d.title = 'Grachtenhaus renovation'`); err != nil {
+		t.Fatal(err)
+	}
+	if d.Contact != jan || d.Company != "Van der Berg B.V." || d.Value != 1250050 {
+		t.Errorf("the deal: %+v", d)
+	}
+
+	// Not from another workspace, nor as another kind of import.
+	id := deals[strings.LastIndex(deals, "/")+1:]
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	wantStatus(t, "A's deals import from B", owner.get("/w/"+f.b+"/deals/import/"+id), http.StatusNotFound)
+	wantStatus(t, "A's summary from B", owner.get("/w/"+f.b+"/deals/import/"+id+"/summary.csv"), http.StatusNotFound)
+	wantStatus(t, "a deals import as companies", c.get("/w/"+f.a+"/companies/import/"+id), http.StatusNotFound)
+	wantStatus(t, "a contacts import as deals", c.get("/w/"+f.a+"/deals/import/"+f.job), http.StatusNotFound)
+}
