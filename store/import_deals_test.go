@@ -185,3 +185,49 @@ func TestParseImportAmount(t *testing.T) {
 		t.Error("a yen value with decimals was taken")
 	}
 }
+
+// Salesforce's accounts, contacts and opportunities: US dates, accounts
+// found by the contacts and opportunities by name, contacts by name or
+// email, closed stages closing the deals.
+func TestImport_SalesforceAccountsContactsOpportunities(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	accounts := importSample(t, "salesforce-accounts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if accounts.Created != 3 || accounts.Failed != 0 || accounts.Source != SourceSalesforce || accounts.OwnersMatched != 2 {
+		t.Fatalf("accounts: %+v", accounts)
+	}
+	sge := companyByName(t, db, "Société Générale d'Équipement")
+	if sge.Size != "1001-5000" || sge.Custom["description"] != "Long-standing account, \"gold\" tier\nRenewal every March." ||
+		!sge.CreatedAt.Equal(time.Date(2020, 1, 5, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("SGE: %+v", sge)
+	}
+	if tr := companyByName(t, db, "Tokyo Robotics"); tr.Domain != "tokyo-robotics.example" || tr.Custom["billing_city"] != "東京" {
+		t.Errorf("Tokyo Robotics: %+v", tr)
+	}
+	importSample(t, "salesforce-contacts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if n := countRows(t, db, "companies"); n != 3 {
+		t.Fatalf("%d companies: the contacts did not find their accounts", n)
+	}
+	opps := importSample(t, "salesforce-opportunities.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}})
+	})
+	if opps.Created != 3 || opps.Failed != 0 || len(opps.Notes) != 0 || opps.Source != SourceSalesforce ||
+		strings.Join(opps.SkippedColumns, ",") != "Probability (%),Lead Source,Type" {
+		t.Fatalf("opportunities: %+v", opps)
+	}
+	for title, want := range map[string][6]string{
+		"SGE retrofit": {"chloe.dubois@example.fr", "Société Générale d'Équipement", "250000.00 EUR", "open", "2024-12-31", "u1"},
+		"Robot arms":   {"kenji@example.jp", "Tokyo Robotics", "1500000 JPY", "won", "2024-06-30", "u2"},
+		"Acme support": {"sean@example.ie", "Acme, Inc.", "9999.99 USD", "lost", "2024-03-31", ""},
+	} {
+		d := dealByTitle(t, db, title)
+		if d.ContactID != contactByEmail(t, db, want[0]).ID || d.CompanyID != companyByName(t, db, want[1]).ID ||
+			d.Value+" "+d.Currency != want[2] || d.Status != want[3] || d.ExpectedClose != want[4] || d.OwnerID != want[5] {
+			t.Errorf("%s: %+v", title, d)
+		}
+	}
+}

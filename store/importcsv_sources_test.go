@@ -347,3 +347,34 @@ func TestDetectSource(t *testing.T) {
 		}
 	}
 }
+
+// A file past the read-ahead goes through the bulk load: its creation
+// dates and timeline entries, other addresses and owners are kept the
+// same; a select is not guessed from the first rows alone.
+func TestImportCSV_CRMExportBulk(t *testing.T) {
+	const rows = ImportSampleRows + 500
+	var sb strings.Builder
+	sb.WriteString("Record ID,First Name,Last Name,Email,Additional email addresses,Lifecycle Stage,Lead Status,Contact owner,Create Date\n")
+	for i := range rows {
+		fmt.Fprintf(&sb, "%d,Zoë%d,van der Berg,p%d@example.com,p%d@old.example,Lead,%s,%s,2021-03-%02d 09:41\n",
+			i, i, i, i, []string{"New", "Open"}[i%2], []string{"Bo Berg", "Nobody"}[i%2], i%28+1)
+	}
+	db := MustOpenWorkspace(t)
+	res := importCSV(t, db, sb.String(), ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	if res.Created != rows || res.Failed != 0 || res.Source != SourceHubSpot || res.OwnersMatched != 1 ||
+		!slices.Equal(res.UnmatchedOwners, []UnmatchedOwner{{"Nobody", rows / 2}}) ||
+		!slices.Equal(sorted(res.FieldsCreated), []string{"Lead Status (text)", "Other emails (text)", "Record ID (number)"}) {
+		t.Fatalf("result %+v", res)
+	}
+	c := contactByEmail(t, db, fmt.Sprintf("p%d@example.com", rows-1))
+	if c.OwnerID != "" || c.Custom["other_emails"] != fmt.Sprintf("p%d@old.example", rows-1) || c.LastName != "van der Berg" ||
+		c.CreatedAt.Format("2006-01-02 15:04") != fmt.Sprintf("2021-03-%02d 09:41", (rows-1)%28+1) {
+		t.Errorf("last contact %+v", c)
+	}
+	if n := countRows(t, db, "activities WHERE kind = 'imported'"); n != rows {
+		t.Errorf("%d timeline entries, want %d", n, rows)
+	}
+	if list, _, _ := ListContacts(context.Background(), db, ContactFilter{Query: fmt.Sprintf("Zoë%d", rows-2)}); len(list) != 1 {
+		t.Errorf("search finds %d", len(list))
+	}
+}
