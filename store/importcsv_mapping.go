@@ -68,7 +68,7 @@ var importAliases = map[string]string{
 	"title": "title", "jobtitle": "title", "position": "title", "role": "title", "contacttitle": "title",
 	"company": "company", "companyname": "company", "organization": "company", "organisation": "company", "account": "company", "firma": "company",
 	"accountname": "company", "associatedcompany": "company", "organizationname": "company", "leadname": "company",
-	"stage": "stage", "lifecyclestage": "stage",
+	"stage": "stage", "lifecyclestage": "stage", "status": "stage",
 	"tags": "tags", "tag": "tags", "labels": "tags", "label": "tags",
 	"owner": "owner", "owneremail": "owner", "ownerid": "owner", "contactowner": "owner", "assignedto": "owner",
 	"leadowner": "owner", "personowner": "owner", "recordowner": "owner", "contactownername": "owner",
