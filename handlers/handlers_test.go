@@ -262,7 +262,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("the fixture's import: %+v, %v", j, err)
 	}
 	f.companiesJob = f.runRecordImport(t, owner, "companies", "Company name,Website\nInitech,initech.example\n", url.Values{"map_0": {"name"}, "map_1": {"domain"}})
-	f.dealsJob = f.runRecordImport(t, owner, "deals", "Deal Name,Amount\nInitech pilot,100\n", url.Values{"map_0": {"title"}, "map_1": {"value"}})
+	// In a pipeline of its own, so that the first pipeline's board stays as
+	// the other tests expect it.
+	f.dealsJob = f.runRecordImport(t, owner, "deals", "Deal Name,Amount,Pipeline,Stage\nInitech pilot,100,Imported,Pilot\n",
+		url.Values{"map_0": {"title"}, "map_1": {"value"}, "map_2": {"pipeline"}, "map_3": {"stage"}, "stages": {"create"}})
 	return f
 }
 

@@ -105,7 +105,26 @@ func newImportState(header []string) importState {
 	s := importState{dayFirst: make([]bool, len(header)), types: map[string]string{}, createdCol: -1,
 		matched: map[string]bool{}, unmatched: map[string]int{}}
 	s.migration.Source = DetectSource(header)
+	if s.migration.Source == "" && isAtriumExport(header) {
+		s.migration.Source = "Atrium"
+	}
 	return s
+}
+
+// atriumBookkeeping are the columns of Atrium's own list exports that an
+// import leaves out on purpose: a record imported gets its own id and
+// update time, and its company is found by name.
+var atriumBookkeeping = []string{"id", "company_id", "updated_at"}
+
+// isAtriumExport reports whether a header is that of an Atrium list
+// export: it has all of atriumBookkeeping.
+func isAtriumExport(header []string) bool {
+	for _, b := range atriumBookkeeping {
+		if !slices.ContainsFunc(header, func(h string) bool { return strings.TrimSpace(h) == b }) {
+			return false
+		}
+	}
+	return true
 }
 
 // sampleRows are the records read ahead that could be parsed.
@@ -148,9 +167,19 @@ func (p *columnPlan) values(col int) []string {
 // fields' keys in place.
 func (p *columnPlan) plan(header, mapping []string, unmapped, what string) ([]string, error) {
 	mapping = slices.Clone(mapping)
+	// Atrium's own bookkeeping columns are left out whatever the policy,
+	// and listed.
+	own := make([]bool, len(mapping))
+	if isAtriumExport(header) {
+		for i, f := range mapping {
+			if own[i] = f == "" && slices.Contains(atriumBookkeeping, strings.TrimSpace(header[i])); own[i] {
+				p.src.migration.SkippedColumns = append(p.src.migration.SkippedColumns, columnName(header, i)+" (Atrium's own)")
+			}
+		}
+	}
 	var names []string
 	for i, f := range mapping {
-		if f == "" {
+		if f == "" && !own[i] {
 			names = append(names, fmt.Sprintf("%q", columnName(header, i)))
 		}
 	}
@@ -158,7 +187,7 @@ func (p *columnPlan) plan(header, mapping []string, unmapped, what string) ([]st
 	case UnmappedIgnore:
 	case UnmappedSkip:
 		for i, f := range mapping {
-			if f == "" {
+			if f == "" && !own[i] {
 				p.src.migration.SkippedColumns = append(p.src.migration.SkippedColumns, columnName(header, i))
 			}
 		}
@@ -169,7 +198,7 @@ func (p *columnPlan) plan(header, mapping []string, unmapped, what string) ([]st
 		}
 	case UnmappedCreate:
 		for i, f := range mapping {
-			if f == "" {
+			if f == "" && !own[i] {
 				mapping[i] = MappingNewField
 			}
 		}

@@ -378,3 +378,23 @@ func TestImportCSV_CRMExportBulk(t *testing.T) {
 		t.Errorf("search finds %d", len(list))
 	}
 }
+
+// Atrium's own list export imports without a choice for its bookkeeping
+// columns (id, company_id, updated_at), which are listed as left out.
+func TestImportCSV_AtriumExport(t *testing.T) {
+	csv := "id,first_name,last_name,email,company,company_id,owner,stage,tags,created_at,updated_at\n" +
+		"0190a,Ana,Silva,ana@example.com,Acme,0190b,,customer,vip,2024-01-02T03:04:05Z,2024-02-02T03:04:05Z\n"
+	db := MustOpenWorkspace(t)
+	res := importCSV(t, db, csv, ImportOptions{Unmapped: UnmappedRefuse})
+	if res.Created != 1 || res.Source != "Atrium" ||
+		strings.Join(res.SkippedColumns, ",") != "id (Atrium's own),company_id (Atrium's own),updated_at (Atrium's own)" {
+		t.Fatalf("result %+v", res)
+	}
+	if c := contactByEmail(t, db, "ana@example.com"); c.Company != "Acme" || !c.CreatedAt.Equal(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("contact %+v", c)
+	}
+	// Only the three together are Atrium's: an "id" alone is a column like others.
+	if _, err := ImportContactsCSV(context.Background(), db, tester, strings.NewReader("id,email\n7,bo@example.com\n"), ImportOptions{Unmapped: UnmappedRefuse}); ErrorCode(err) != EValidation {
+		t.Fatalf("a lone id column: %v", err)
+	}
+}
