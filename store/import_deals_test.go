@@ -231,3 +231,43 @@ func TestImport_SalesforceAccountsContactsOpportunities(t *testing.T) {
 		}
 	}
 }
+
+// Zoho CRM's accounts, contacts and deals: day-first dates told by the
+// column, Indian digit grouping, a pipeline and stage to create.
+func TestImport_ZohoAccountsContactsDeals(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	accounts := importSample(t, "zoho-accounts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if accounts.Created != 2 || accounts.Failed != 0 || accounts.Source != SourceZoho {
+		t.Fatalf("accounts: %+v", accounts)
+	}
+	if k := companyByName(t, db, "Kraków Steel, S.A."); k.Domain != "krakow-steel.example" || k.Size != "5001+" || k.OwnerID != "u2" {
+		t.Errorf("Kraków Steel: %+v", k)
+	}
+	importSample(t, "zoho-contacts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if n := countRows(t, db, "companies"); n != 2 {
+		t.Fatalf("%d companies: the contacts did not find their accounts", n)
+	}
+	deals := importSample(t, "zoho-deals.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}, Stages: StagesCreate})
+	})
+	if deals.Created != 3 || deals.Failed != 0 || len(deals.Notes) != 0 || deals.Source != SourceZoho ||
+		strings.Join(deals.StagesCreated, ",") != "Standard (pipeline),Needs Analysis" {
+		t.Fatalf("deals: %+v", deals)
+	}
+	for title, want := range map[string][5]string{
+		"Chennai export line": {"priya@example.in", "Chennai Exports Pvt. Ltd.", "125000.00 INR", "open", "2024-06-25"},
+		"Steel contract":      {"lukasz@example.pl", "Kraków Steel, S.A.", "48000.00 PLN", "won", "2023-12-31"},
+		"Analyst seats":       {"fatima@example.ae", "Chennai Exports Pvt. Ltd.", "1200.50 EUR", "lost", "2024-01-13"},
+	} {
+		d := dealByTitle(t, db, title)
+		if d.ContactID != contactByEmail(t, db, want[0]).ID || d.CompanyID != companyByName(t, db, want[1]).ID ||
+			d.Value+" "+d.Currency != want[2] || d.Status != want[3] || d.ExpectedClose != want[4] {
+			t.Errorf("%s: %+v", title, d)
+		}
+	}
+}

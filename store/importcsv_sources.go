@@ -36,7 +36,7 @@ var sourceMarks = map[string][]string{
 	// modified time, secondary email) decide between them.
 	SourceZoho: {"createdtime", "modifiedtime", "secondaryemail", "skypeid", "closingdate", "dealowner", "accountowner",
 		"mailingzip", "mailingstate", "vendorname", "asstphone", "contactowner", "salutation", "accountname", "leadsource",
-		"mailingstreet", "mailingcity", "mailingcountry"},
+		"mailingstreet", "mailingcity", "mailingcountry", "billingcity", "billingcountry", "billingstreet"},
 	SourceClose: {"leadname", "leadid", "contactname", "datecreated", "dateupdated", "primaryemail", "primaryphone",
 		"statuslabel", "leadowner", "contactemails", "contactphones", "createdbyname", "opportunityvalue", "opportunitystatus"},
 }
