@@ -209,6 +209,14 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/contacts/import/{job}", write(http.HandlerFunc(s.importJobPage))).Methods(http.MethodGet)
 	ws.Handle("/contacts/import/{job}", write(http.HandlerFunc(s.startImport))).Methods(http.MethodPost)
 	ws.Handle("/contacts/import/{job}/errors.csv", write(http.HandlerFunc(s.importErrors))).Methods(http.MethodGet)
+	ws.Handle("/contacts/import/{job}/summary.csv", write(http.HandlerFunc(s.importSummary))).Methods(http.MethodGet)
+	for _, kind := range []recordImport{recordImports["companies"], recordImports["deals"]} {
+		ws.Handle("/"+kind.Entity+"/import", write(s.recordImportForm(kind))).Methods(http.MethodGet)
+		ws.Handle("/"+kind.Entity+"/import", write(s.uploadRecordImport(kind))).Methods(http.MethodPost)
+		ws.Handle("/"+kind.Entity+"/import/{job}", write(s.recordImportJob(kind))).Methods(http.MethodGet)
+		ws.Handle("/"+kind.Entity+"/import/{job}", write(s.runRecordImport(kind))).Methods(http.MethodPost)
+		ws.Handle("/"+kind.Entity+"/import/{job}/summary.csv", write(s.recordImportSummary(kind))).Methods(http.MethodGet)
+	}
 	ws.Handle("/contacts/{contact}", read(http.HandlerFunc(s.contact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}", write(http.HandlerFunc(s.updateContact))).Methods(http.MethodPost)
 	ws.Handle("/contacts/{contact}/edit", write(http.HandlerFunc(s.editContact))).Methods(http.MethodGet)

@@ -56,6 +56,17 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/contacts/import/{job}", "member"},
 	{"POST", "/w/{ws}/contacts/import/{job}", "member"},
 	{"GET", "/w/{ws}/contacts/import/{job}/errors.csv", "member"},
+	{"GET", "/w/{ws}/contacts/import/{job}/summary.csv", "member"},
+	{"GET", "/w/{ws}/companies/import", "member"},
+	{"POST", "/w/{ws}/companies/import", "member"},
+	{"GET", "/w/{ws}/companies/import/{job}", "member"},
+	{"POST", "/w/{ws}/companies/import/{job}", "member"},
+	{"GET", "/w/{ws}/companies/import/{job}/summary.csv", "member"},
+	{"GET", "/w/{ws}/deals/import", "member"},
+	{"POST", "/w/{ws}/deals/import", "member"},
+	{"GET", "/w/{ws}/deals/import/{job}", "member"},
+	{"POST", "/w/{ws}/deals/import/{job}", "member"},
+	{"GET", "/w/{ws}/deals/import/{job}/summary.csv", "member"},
 	{"GET", "/w/{ws}/sequences", "viewer"},
 	{"POST", "/w/{ws}/sequences", "member"},
 	{"GET", "/w/{ws}/sequences/{sequence}", "viewer"},
@@ -214,6 +225,7 @@ type fixture struct {
 	company, task, apiKey                  string
 	deal, pipeline, stage                  string
 	job                                    string // a CSV import of A, run
+	companiesJob, dealsJob                 string // CSV imports of companies and deals of A, run
 	mailbox                                string // an email account of A, whose server is not there
 	sequence, step, enrollment             string // a sequence of A with a step, Ana enrolled
 	message                                string // the ledger row of Ana's step, of unknown delivery
@@ -250,7 +262,28 @@ func newFixture(t *testing.T) *fixture {
 	if j, err := ts.tenants.WaitJob(t.Context(), f.a, f.job); err != nil || j.State != store.JobDone {
 		t.Fatalf("the fixture's import: %+v, %v", j, err)
 	}
+	f.companiesJob = f.runRecordImport(t, owner, "companies", "Company name,Website\nInitech,initech.example\n", url.Values{"map_0": {"name"}, "map_1": {"domain"}})
+	// In a pipeline of its own, so that the first pipeline's board stays as
+	// the other tests expect it.
+	f.dealsJob = f.runRecordImport(t, owner, "deals", "Deal Name,Amount,Pipeline,Stage\nInitech pilot,100,Imported,Pilot\n",
+		url.Values{"map_0": {"title"}, "map_1": {"value"}, "map_2": {"pipeline"}, "map_3": {"stage"}, "stages": {"create"}})
 	return f
+}
+
+// runRecordImport uploads and imports a CSV of companies or deals into A
+// and returns the import's id.
+func (f *fixture) runRecordImport(t *testing.T, c *client, entity, content string, form url.Values) string {
+	t.Helper()
+	r := c.postFile("/w/"+f.a+"/"+entity+"/import", c.workspaceToken(f.a), entity+".csv", content)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("upload of %s: status %d: %.300s", entity, r.status, r.body)
+	}
+	loc := r.header.Get("Location")
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	if r := c.post(loc, c.workspaceToken(f.a), form); r.status != http.StatusSeeOther {
+		t.Fatalf("import of %s: status %d: %.300s", entity, r.status, r.body)
+	}
+	return id
 }
 
 // seedRecords gives workspace A a custom field, a contact and a note.
@@ -347,6 +380,8 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{deal}", f.deal)
 	p = strings.ReplaceAll(p, "{pipeline}", f.pipeline)
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
+	p = strings.ReplaceAll(p, "/companies/import/{job}", "/companies/import/"+f.companiesJob)
+	p = strings.ReplaceAll(p, "/deals/import/{job}", "/deals/import/"+f.dealsJob)
 	p = strings.ReplaceAll(p, "{job}", f.job)
 	p = strings.ReplaceAll(p, "{mailbox}", f.mailbox)
 	p = strings.ReplaceAll(p, "{sequence}", f.sequence)

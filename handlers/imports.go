@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 type importUpload struct {
 	ID          string // the job's id once started
 	WorkspaceID string
+	Entity      string // "" for contacts, "companies" or "deals"
 	Path        string
 	FileName    string
 	Header      []string   // as read: UTF-8, or not
@@ -95,11 +97,17 @@ func (us *importUploads) sweep(now time.Time) {
 	}
 }
 
-// get returns an upload of the workspace; one of another is not found.
+// get returns an upload of contacts of the workspace; one of another is
+// not found.
 func (us *importUploads) get(workspaceID, id string) *importUpload {
+	return us.getFor(workspaceID, id, "")
+}
+
+// getFor returns an upload of the workspace and entity ("" for contacts).
+func (us *importUploads) getFor(workspaceID, id, entity string) *importUpload {
 	us.mu.Lock()
 	defer us.mu.Unlock()
-	if u := us.uploads[id]; u != nil && u.WorkspaceID == workspaceID {
+	if u := us.uploads[id]; u != nil && u.WorkspaceID == workspaceID && u.Entity == entity {
 		return u
 	}
 	return nil
@@ -126,6 +134,9 @@ type importPage struct {
 	Fields    []string
 }
 
+// NewField is the mapping choice that makes a custom field of a column.
+func (importPage) NewField() string { return store.MappingNewField }
+
 // importView is an upload read in one encoding: what the mapping step
 // shows, and what the import will read.
 type importView struct {
@@ -133,6 +144,19 @@ type importView struct {
 	Header    []string
 	Preview   [][]string
 	Suggested []string // the field each column is mapped to
+	// Guessed is the type of the custom field each column would make
+	// (store.MappingNewField), "" for a column empty in the whole file.
+	Guessed []string
+	Source  string     // the CRM the file was exported from, if known
+	Sample  [][]string // the first rows, as new fields are typed from them
+}
+
+// NewFieldLabel is the mapping choice that makes a custom field of column i.
+func (v importView) NewFieldLabel(i int) string {
+	if i < len(v.Guessed) && v.Guessed[i] != "" {
+		return "Create a custom field (" + v.Guessed[i] + ")"
+	}
+	return "Create a custom field"
 }
 
 // ConvertedFrom names the encoding the import converts from, if any.
@@ -265,11 +289,49 @@ func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string)
 			return v, err
 		}
 	}
-	fields, err := store.CustomFields(ctx, db, "contact")
+	switch up.Entity {
+	case "deals":
+		v.Suggested = store.SuggestDealMapping(v.Header)
+	case "companies":
+		fields, err := store.CustomFields(ctx, db, "company")
+		if err != nil {
+			return v, err
+		}
+		v.Suggested = store.SuggestCompanyMapping(v.Header, fields)
+	default:
+		fields, err := store.CustomFields(ctx, db, "contact")
+		if err != nil {
+			return v, err
+		}
+		v.Suggested = store.SuggestMapping(v.Header, fields)
+	}
+	v.Source = store.DetectSource(v.Header)
+	// New fields are typed from the rows the import will type them from.
+	f, err := os.Open(up.Path)
 	if err != nil {
 		return v, err
 	}
-	v.Suggested = store.SuggestMapping(v.Header, fields)
+	defer f.Close()
+	enc = v.Encoding
+	if enc == "" {
+		enc = store.EncodingUTF8
+	}
+	_, sample, err := store.PreviewCSV(f, enc, store.ImportSampleRows)
+	if err != nil {
+		return v, err
+	}
+	v.Sample = sample
+	if up.Entity == "deals" {
+		return v, nil // deals have no custom fields to make
+	}
+	v.Guessed = store.ColumnGuesses(v.Header, sample, up.Total <= store.ImportSampleRows)
+	// A column no field takes becomes a custom field unless it is empty:
+	// nothing is left out unless the user says so.
+	for i, f := range v.Suggested {
+		if f == "" && v.Guessed[i] != "" {
+			v.Suggested[i] = store.MappingNewField
+		}
+	}
 	return v, nil
 }
 
@@ -393,8 +455,10 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			_, err = s.tenants.StartContactImport(r.Context(), tenant.ContactImport{
 				JobID: up.ID, WorkspaceID: wc.ws.ID, Actor: s.actor(r), Path: up.Path, Header: view.Header, Rows: up.Total,
+				// Every column's choice was made on the mapping step: one left
+				// out is skipped, and listed in the result.
 				Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: enc,
-					ImportSuppressed: r.PostForm.Get("suppressed") == "import"},
+					ImportSuppressed: r.PostForm.Get("suppressed") == "import", Unmapped: store.UnmappedSkip},
 			})
 		}
 		if err != nil {
@@ -444,31 +508,73 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 // exists instead of skipping them; ?encoding=windows-1252 or iso-8859-1
 // converts a file that is not UTF-8 (without it, such a file is refused,
 // naming its first line that is not UTF-8); a row adding a suppressed
-// address is skipped with a note, unless ?suppressed=import. It waits for
-// the workspace's job slot, like any heavy work.
+// address is skipped with a note, unless ?suppressed=import; columns that
+// match no field are refused (422, naming them) unless ?unmapped=create
+// makes a custom field of each or ?unmapped=skip leaves them out.
 func (s *Server) apiImportContacts(w http.ResponseWriter, r *http.Request) {
-	c := callerFrom(r)
-	body := http.MaxBytesReader(w, r.Body, maxUploadBytes)
-	opt := store.ImportOptions{Update: r.URL.Query().Get("mode") == "update", Encoding: r.URL.Query().Get("encoding"),
-		ImportSuppressed: r.URL.Query().Get("suppressed") == "import"}
-	err := c.svc.StartingImport(r.Context(), -1)
-	var res *store.ImportResult
-	if err == nil {
-		// A job's slot and thread, as an upload's import job has.
-		err = s.tenants.RunHeavy(r.Context(), c.lease.ID, tenant.JobImportContacts, func() (err error) {
-			res, err = c.svc.ImportContacts(r.Context(), c.actor, body, opt)
-			return err
-		})
-	}
+	opt, err := apiImportOptions(r.URL.Query())
 	if err != nil {
-		if tooLarge(err) {
-			err = store.Errorf(store.ETooLarge, "The CSV is larger than %d MiB.", maxUploadBytes>>20)
-		}
-		if isTimeout(err) {
-			err = errBodyTimeout
-		}
 		s.apiFail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	opt.ImportSuppressed = r.URL.Query().Get("suppressed") == "import"
+	s.apiImport(w, r, tenant.JobImportContacts, func(c *apiCaller, body io.Reader) (*store.ImportResult, error) {
+		return c.svc.ImportContacts(r.Context(), c.actor, body, opt)
+	})
+}
+
+// importSummary downloads the migration summary of an import as CSV: one
+// line for its file, with what became of its rows, columns and owners.
+func (s *Server) importSummary(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	id := mux.Vars(r)["job"]
+	job, err := s.tenants.Job(r.Context(), wc.ws.ID, id)
+	if err != nil || job.Kind != tenant.JobImportContacts || job.State != store.JobDone {
+		s.notFound(w, r)
+		return
+	}
+	var rep tenant.ContactImportReport
+	if err := store.JobReport(r.Context(), wc.lease.DB, id, &rep); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	file := "contacts.csv"
+	if up := s.imports.get(wc.ws.ID, id); up != nil {
+		file = up.FileName
+	}
+	download(w, "text/csv; charset=utf-8", "import-summary.csv")
+	writeMigrationSummary(w, []migrationFile{{Name: file, Entity: "contacts", Result: rep.Result}})
+}
+
+// migrationFile is one imported file of a migration summary.
+type migrationFile struct {
+	Name, Entity string
+	Result       *store.ImportResult
+}
+
+// writeMigrationSummary writes one CSV line per file: its rows created,
+// updated, skipped and failed, the fields created, the columns skipped,
+// and the owners matched and not.
+func writeMigrationSummary(w io.Writer, files []migrationFile) {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"file", "records", "source", "read", "created", "updated", "skipped", "failed", "fields_created", "columns_skipped",
+		"owners_matched", "owners_not_members"})
+	for _, f := range files {
+		res := f.Result
+		if res == nil {
+			res = &store.ImportResult{}
+		}
+		var unmatched []string
+		for _, o := range res.UnmatchedOwners {
+			unmatched = append(unmatched, o.Owner+" ("+strconv.Itoa(o.Rows)+" rows)")
+		}
+		line := []string{f.Name, f.Entity, res.Source, strconv.Itoa(res.Read), strconv.Itoa(res.Created), strconv.Itoa(res.Updated),
+			strconv.Itoa(res.Skipped), strconv.Itoa(res.Failed), strings.Join(res.FieldsCreated, "; "), strings.Join(res.SkippedColumns, "; "),
+			strconv.Itoa(res.OwnersMatched), strings.Join(unmatched, "; ")}
+		for i := range line {
+			line[i] = store.CSVSafe(line[i])
+		}
+		cw.Write(line)
+	}
+	cw.Flush()
 }

@@ -434,6 +434,7 @@ func TestDownloads_NotCached(t *testing.T) {
 		"/w/" + f.a + "/contacts?format=json",
 		"/w/" + f.a + "/contacts/" + f.contact + "/export.json",
 		"/w/" + f.a + "/contacts/import/" + f.job + "/errors.csv",
+		"/w/" + f.a + "/contacts/import/" + f.job + "/summary.csv",
 	} {
 		r := c.get(path)
 		wantStatus(t, path, r, http.StatusOK)
@@ -623,7 +624,7 @@ func TestImportUI_Encoding(t *testing.T) {
 	// columns' choices.
 	page = c.get(w + job + "?encoding=iso-8859-1&map_1=first_name").body
 	for _, want := range []string{`<option value="iso-8859-1" selected>`, `<input type="hidden" name="encoding" value="iso-8859-1">`, "<td>José</td>",
-		"<td>O\u0092Brien</td>", "Import 3 rows from ISO-8859-1", `name="map_1"><option value="">(ignore)</option><option value="first_name" selected>`} {
+		"<td>O\u0092Brien</td>", "Import 3 rows from ISO-8859-1", `name="map_1"><option value="">Skip this column</option><option value="new">Create a custom field (text)</option><option value="first_name" selected>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the mapping step in ISO-8859-1 lacks %q", want)
 		}

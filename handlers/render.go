@@ -331,7 +331,7 @@ func sortMark(f store.ContactFilter, key string) string {
 
 var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done",
 	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost", "enrolled": "enrolled", "email_sent": "email sent",
-	"email_replied": "replied"}
+	"email_replied": "replied", "imported": "imported"}
 
 func timelineLabel(kind string) string {
 	if l, ok := timelineLabels[kind]; ok {

@@ -80,21 +80,7 @@ func CreateCompany(ctx context.Context, db *DB, a Actor, in CompanyInput) (*Comp
 	now := time.Now().UTC()
 	c := &Company{ID: newID(), Custom: Custom{}, Tags: []string{}, CreatedAt: now, UpdatedAt: now}
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := applyCompanyInput(ctx, tx, c, in); err != nil {
-			return err
-		}
-		_, err := tx.NamedExecContext(ctx, `INSERT INTO companies (id, name, domain, industry, size, owner_id, custom, created_at, updated_at)
-			VALUES (:id, :name, :domain, :industry, :size, :owner_id, :custom, :created_at, :updated_at)`, c)
-		if err != nil {
-			return err
-		}
-		if err := setTags(ctx, tx, KindCompany, c.ID, c.Tags); err != nil {
-			return err
-		}
-		if err := logActivity(ctx, tx, KindCompany, c.ID, "created", a, nil); err != nil {
-			return err
-		}
-		return audit(ctx, tx, a, "company.create", KindCompany, c.ID, companyChanges(&Company{}, c))
+		return createCompany(ctx, tx, a, c, in)
 	})
 	if err != nil {
 		return nil, err
@@ -102,43 +88,68 @@ func CreateCompany(ctx context.Context, db *DB, a Actor, in CompanyInput) (*Comp
 	return GetCompanyW(ctx, db, c.ID)
 }
 
+// createCompany applies in to c and inserts it in tx (an import creates
+// companies too).
+func createCompany(ctx context.Context, tx *sqlx.Tx, a Actor, c *Company, in CompanyInput) error {
+	if err := applyCompanyInput(ctx, tx, c, in); err != nil {
+		return err
+	}
+	_, err := tx.NamedExecContext(ctx, `INSERT INTO companies (id, name, domain, industry, size, owner_id, custom, created_at, updated_at)
+		VALUES (:id, :name, :domain, :industry, :size, :owner_id, :custom, :created_at, :updated_at)`, c)
+	if err != nil {
+		return err
+	}
+	if err := setTags(ctx, tx, KindCompany, c.ID, c.Tags); err != nil {
+		return err
+	}
+	if err := logActivity(ctx, tx, KindCompany, c.ID, "created", a, nil); err != nil {
+		return err
+	}
+	return audit(ctx, tx, a, "company.create", KindCompany, c.ID, companyChanges(&Company{}, c))
+}
+
 // UpdateCompany applies a partial update; the changed fields go to the
 // timeline and the audit log.
 func UpdateCompany(ctx context.Context, db *DB, a Actor, id string, in CompanyInput) (*Company, error) {
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		before, err := getCompany(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		c := *before
-		c.Tags = append([]string{}, before.Tags...)
-		if err := applyCompanyInput(ctx, tx, &c, in); err != nil {
-			return err
-		}
-		changes := companyChanges(before, &c)
-		if len(changes) == 0 {
-			return in.Check("company", before.Version)
-		}
-		c.UpdatedAt = time.Now().UTC()
-		err = updateRow(ctx, tx, "companies", "company", id, in.Expect, `name = :name, domain = :domain, industry = :industry,
-			size = :size, owner_id = :owner_id, custom = :custom, updated_at = :updated_at`, &c)
-		if err != nil {
-			return err
-		}
-		if _, ok := changes["tags"]; ok {
-			if err := setTags(ctx, tx, KindCompany, id, c.Tags); err != nil {
-				return err
-			}
-		}
-		if err := logActivity(ctx, tx, KindCompany, id, "changed", a, changes); err != nil {
-			return err
-		}
-		return audit(ctx, tx, a, "company.update", KindCompany, id, changes)
+		return updateCompany(ctx, tx, a, id, in)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return GetCompanyW(ctx, db, id)
+}
+
+// updateCompany applies in to a company in tx.
+func updateCompany(ctx context.Context, tx *sqlx.Tx, a Actor, id string, in CompanyInput) error {
+	before, err := getCompany(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	c := *before
+	c.Tags = append([]string{}, before.Tags...)
+	if err := applyCompanyInput(ctx, tx, &c, in); err != nil {
+		return err
+	}
+	changes := companyChanges(before, &c)
+	if len(changes) == 0 {
+		return in.Check("company", before.Version)
+	}
+	c.UpdatedAt = time.Now().UTC()
+	err = updateRow(ctx, tx, "companies", "company", id, in.Expect, `name = :name, domain = :domain, industry = :industry,
+		size = :size, owner_id = :owner_id, custom = :custom, updated_at = :updated_at`, &c)
+	if err != nil {
+		return err
+	}
+	if _, ok := changes["tags"]; ok {
+		if err := setTags(ctx, tx, KindCompany, id, c.Tags); err != nil {
+			return err
+		}
+	}
+	if err := logActivity(ctx, tx, KindCompany, id, "changed", a, changes); err != nil {
+		return err
+	}
+	return audit(ctx, tx, a, "company.update", KindCompany, id, changes)
 }
 
 // DeleteCompany removes a company with its notes, tasks and timeline. Its

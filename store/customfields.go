@@ -33,7 +33,7 @@ func (f CustomField) OptionList() []string {
 }
 
 // CustomFieldTypes are the kinds of custom field.
-var CustomFieldTypes = []string{"text", "number", "date", "select"}
+var CustomFieldTypes = []string{"text", "number", "date", "select", "url"}
 
 var customKey = regexp.MustCompile(fmt.Sprintf(`^[a-z][a-z0-9_]{0,%d}$`, maxCustomKey-1))
 
@@ -64,7 +64,7 @@ func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) 
 		return nil, FieldError("key", "The key must start with a letter and use lower-case letters, digits and underscores (at most 40).")
 	}
 	if !contains(CustomFieldTypes, in.Type) {
-		return nil, FieldError("type", "The type must be text, number, date or select.")
+		return nil, FieldError("type", "The type must be text, number, date, select or url.")
 	}
 	opts, err := cleanOptions(in.Type, in.Options)
 	if err != nil {
@@ -215,6 +215,12 @@ func customValue(def CustomField, v any) (any, error) {
 			return nil, FieldError(field, "%s must be a date written YYYY-MM-DD.", def.Label)
 		}
 		return strings.TrimSpace(s), nil
+	case "url":
+		s, ok := v.(string)
+		if s = strings.TrimSpace(s); !ok || !isURL(s) || len(s) > maxCustomText {
+			return nil, FieldError(field, "%s must be a web address, such as https://example.com.", def.Label)
+		}
+		return s, nil
 	case "select":
 		s, ok := v.(string)
 		if !ok || !contains(def.OptionList(), s) {

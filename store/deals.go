@@ -86,25 +86,31 @@ func CreateDeal(ctx context.Context, db *DB, a Actor, in DealInput) (*Deal, erro
 	now := time.Now().UTC()
 	d := &Deal{ID: newID(), Currency: "EUR", Status: "open", CreatedAt: now, UpdatedAt: now}
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := applyDealInput(ctx, tx, d, in); err != nil {
-			return err
-		}
-		if d.Title == "" {
-			return FieldError("title", "The deal needs a title.")
-		}
-		_, err := tx.NamedExecContext(ctx, `INSERT INTO deals (id, title, value_minor, currency, pipeline_id, stage_id, contact_id, company_id,
-			owner_id, expected_close, status, lost_reason, closed_at, created_at, updated_at)
-			VALUES (:id, :title, :value_minor, :currency, :pipeline_id, :stage_id, nullif(:contact_id, ''), nullif(:company_id, ''),
-			:owner_id, :expected_close, :status, :lost_reason, :closed_at, :created_at, :updated_at)`, d)
-		if err != nil {
-			return err
-		}
-		return auditAbout(ctx, tx, a, d.ContactID, "deal.create", KindDeal, d.ID, dealChanges(&Deal{}, d))
+		return createDeal(ctx, tx, a, d, in)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return getDeal(ctx, db.W, d.ID)
+}
+
+// createDeal applies in to d and inserts it in tx (an import creates deals
+// too).
+func createDeal(ctx context.Context, tx *sqlx.Tx, a Actor, d *Deal, in DealInput) error {
+	if err := applyDealInput(ctx, tx, d, in); err != nil {
+		return err
+	}
+	if d.Title == "" {
+		return FieldError("title", "The deal needs a title.")
+	}
+	_, err := tx.NamedExecContext(ctx, `INSERT INTO deals (id, title, value_minor, currency, pipeline_id, stage_id, contact_id, company_id,
+		owner_id, expected_close, status, lost_reason, closed_at, created_at, updated_at)
+		VALUES (:id, :title, :value_minor, :currency, :pipeline_id, :stage_id, nullif(:contact_id, ''), nullif(:company_id, ''),
+		:owner_id, :expected_close, :status, :lost_reason, :closed_at, :created_at, :updated_at)`, d)
+	if err != nil {
+		return err
+	}
+	return auditAbout(ctx, tx, a, d.ContactID, "deal.create", KindDeal, d.ID, dealChanges(&Deal{}, d))
 }
 
 // UpdateDeal applies a partial update, moves between stages included.

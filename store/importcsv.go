@@ -44,6 +44,12 @@ type ImportOptions struct {
 	// caller's writes them (go fn() if nil): tenant runs it on a
 	// background thread, as it runs the import.
 	Go func(fn func())
+	// Unmapped says what becomes of the columns mapped to no field (""):
+	// UnmappedIgnore leaves them out, as a mapping the user chose does;
+	// UnmappedCreate makes a custom field of each, UnmappedSkip leaves
+	// them out and lists them, UnmappedRefuse refuses the import naming
+	// them, so that a script cannot lose data by accident.
+	Unmapped string
 }
 
 // RowError is one refused row; Row counts from 1 for the first data row.
@@ -70,6 +76,8 @@ type ImportResult struct {
 	// Suppressed counts the skipped rows whose address is suppressed.
 	Suppressed int        `json:"suppressed"`
 	Notes      []RowError `json:"notes,omitempty"`
+	// Migration is what the import made of the file's columns and owners.
+	Migration
 }
 
 // progressEvery is how many rows an import reads between two progress
@@ -99,6 +107,8 @@ type contactImport struct {
 	// suppressed maps the SuppressionHash of each suppressed address, the
 	// workspace's and the instance's, to why; nil when they are imported.
 	suppressed map[string]string
+
+	src importState // what a CRM's export needs (importcsv_plan.go)
 }
 
 // ImportContactsCSV imports contacts from CSV with a header row, in one
@@ -127,7 +137,13 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 	res := &ImportResult{Errors: []RowError{}}
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		im := &contactImport{ctx: ctx, tx: tx, opt: opt, res: res, now: time.Now().UTC()}
-		if err := im.prepare(header); err != nil {
+		// The first rows are read before the mapping is checked: new
+		// custom fields take their type from them.
+		head, complete, err := readAhead(cr, bulkThreshold)
+		if err != nil {
+			return err
+		}
+		if err := im.prepare(header, head, complete); err != nil {
 			return err
 		}
 		// Random emails land all over the email index: 8 MB of page cache
@@ -139,10 +155,6 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 			return err
 		}
 		defer tx.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
-		head, complete, err := readAhead(cr, bulkThreshold)
-		if err != nil {
-			return err
-		}
 		load := func() error {
 			if err := im.rows(head, cr, complete); err != nil {
 				return err
@@ -172,7 +184,7 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 
 // prepare checks the mapping (suggesting one if none was given) and loads
 // what rows are checked against.
-func (im *contactImport) prepare(header []string) error {
+func (im *contactImport) prepare(header []string, head []csvRecord, complete bool) error {
 	var err error
 	if im.custom, err = customFields(im.ctx, im.tx, KindContact); err != nil {
 		return err
@@ -182,6 +194,9 @@ func (im *contactImport) prepare(header []string) error {
 	}
 	if len(im.opt.Mapping) != len(header) {
 		return Errorf(EInvalid, "The mapping has %d columns; the CSV has %d.", len(im.opt.Mapping), len(header))
+	}
+	if err := im.planColumns(header, head, complete); err != nil {
+		return err
 	}
 	im.columns = make([]importColumn, len(im.opt.Mapping))
 	for i, f := range im.opt.Mapping {
@@ -217,7 +232,7 @@ func (im *contactImport) prepare(header []string) error {
 		}
 	}
 	im.contacts = newBatchInsert(`INSERT INTO contacts (id, first_name, last_name, email, phone, title, company_id, owner_id, stage, custom, created_at, updated_at) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1)`, im.now)
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?1)`, im.now)
 	im.links = newBatchInsert(`INSERT OR IGNORE INTO contact_tags (contact_id, tag_seq) VALUES `, `(?, ?)`)
 	return nil
 }
@@ -277,6 +292,9 @@ func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) e
 	err := im.write(ops)
 	close(stop)
 	for range ops { // wait for reading to end
+	}
+	if err == nil {
+		err = im.finishColumns() // reading has ended: its state is final
 	}
 	return err
 }

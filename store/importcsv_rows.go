@@ -52,6 +52,7 @@ func (im *contactImport) decide(row int, rec []string) rowOp {
 func (im *contactImport) decideCells(row int, rec []string) rowOp {
 	var values [fieldCount]string
 	var custom map[string]any
+	var emails, phones []string
 	for i, col := range im.columns[:min(len(rec), len(im.columns))] {
 		cell := undefuse(rec[i])
 		switch col.field {
@@ -61,22 +62,35 @@ func (im *contactImport) decideCells(row int, rec []string) rowOp {
 				if custom == nil {
 					custom = map[string]any{}
 				}
-				custom[col.custom] = v
+				custom[col.custom] = im.customCell(i, col.custom, v)
+			}
+		case fieldEmail:
+			emails = append(emails, splitEmails(cell)...)
+		case fieldPhone:
+			phones = append(phones, splitPhones(cell)...)
+		case fieldCreatedAt:
+			values[col.field] = cell
+			if v := strings.TrimSpace(cell); v != "" {
+				if _, ok := ParseImportDate(v, im.src.dayFirst[i]); !ok {
+					return rowOp{row: row, fail: fmt.Sprintf("The creation date %q is not a date this import can read (such as 2024-03-31, 03/31/2024 or 31.03.2024).", v)}
+				}
 			}
 		default:
 			values[col.field] = cell
 		}
 	}
+	var fail string
+	if values[fieldEmail], fail = im.src.primary(emails, im.src.otherEmails, "emails", &custom); fail != "" {
+		return rowOp{row: row, fail: fail}
+	}
+	if values[fieldPhone], fail = im.src.primary(phones, im.src.otherPhones, "phone numbers", &custom); fail != "" {
+		return rowOp{row: row, fail: fail}
+	}
 	in := importInput(&values, custom)
 	if owner := strings.TrimSpace(values[fieldOwner]); owner != "" {
-		id, ok := im.opt.Owners[strings.ToLower(owner)]
-		if !ok {
-			id, ok = im.opt.Owners[owner]
+		if id, ok := im.src.owner(im.opt.Owners, owner); ok {
+			in.OwnerID = &id
 		}
-		if !ok {
-			return rowOp{row: row, fail: fmt.Sprintf("The owner %q is not a member of this workspace: invite them first, or leave the owner empty.", owner)}
-		}
-		in.OwnerID = &id
 	}
 	email := strings.ToLower(strings.TrimSpace(values[fieldEmail]))
 	if id, ok := im.emails[email]; ok && email != "" {
@@ -98,7 +112,7 @@ func (im *contactImport) decideCells(row int, rec []string) rowOp {
 	if reason, ok := im.suppressedReason(email); ok {
 		return rowOp{row: row, skip: true, note: fmt.Sprintf("Skipped: %s is on the suppression list (%s).", email, reason)}
 	}
-	op, err := im.create(in)
+	op, err := im.create(in, values[fieldCreatedAt])
 	if err != nil {
 		return rowOp{row: row, fail: ErrorMessage(err)}
 	}
@@ -129,12 +143,12 @@ func importInput(values *[fieldCount]string, custom map[string]any) ContactInput
 	in := ContactInput{FirstName: set(fieldFirstName), LastName: set(fieldLastName), Email: set(fieldEmail), Phone: set(fieldPhone),
 		Title: set(fieldTitle), Company: set(fieldCompany), Stage: set(fieldStage)}
 	if full := set(fieldName); full != nil && in.FirstName == nil && in.LastName == nil {
-		first, last, _ := strings.Cut(*full, " ")
+		first, last := SplitFullName(*full)
 		in.FirstName, in.LastName = &first, &last
 	}
 	if in.Stage != nil {
-		lower := strings.ToLower(*in.Stage)
-		in.Stage = &lower
+		stage := importStage(*in.Stage)
+		in.Stage = &stage
 	}
 	if t := set(fieldTags); t != nil {
 		tags := strings.FieldsFunc(*t, func(r rune) bool { return r == ',' || r == ';' || r == '|' })
@@ -164,7 +178,7 @@ func (im *contactImport) companyFor(raw string) (id string, create []any, err er
 
 // create validates a new contact like CreateContact does; its company
 // comes from the cache, or is new.
-func (im *contactImport) create(in ContactInput) (rowOp, error) {
+func (im *contactImport) create(in ContactInput, created string) (rowOp, error) {
 	var op rowOp
 	c := &Contact{ID: newID(), Stage: Stages[0]}
 	company := in.Company
@@ -187,7 +201,7 @@ func (im *contactImport) create(in ContactInput) (rowOp, error) {
 		companyID, op.company = id, create
 	}
 	customJSON, _ := c.Custom.Value()
-	op.contact = []any{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.OwnerID, c.Stage, customJSON}
+	op.contact = []any{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, companyID, c.OwnerID, c.Stage, customJSON, im.createdAt(created)}
 	op.tags = c.Tags
 	if c.Email != "" {
 		im.emails[strings.ToLower(c.Email)] = c.ID

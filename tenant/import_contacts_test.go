@@ -140,28 +140,32 @@ func TestContactImport_Owners(t *testing.T) {
 	m := MustOpenManager(t, 0)
 	w, other := mustCreate(t, m, "A"), mustCreate(t, m, "B")
 	users := map[string]*store.User{}
-	for email, ws := range map[string]string{"ana@example.com": w.ID, "bo@example.com": w.ID, "cy@example.com": other.ID} {
-		u, err := store.CreateUser(ctx, m.Catalog(), store.NewUser{Email: email, Password: "correct horse battery", Verified: true})
+	for email, ws := range map[string][2]string{"ana@example.com": {w.ID, "Ana Silva"}, "bo@example.com": {w.ID, "Bo Berg"},
+		"dee@example.com": {w.ID, "Bo Berg"}, "cy@example.com": {other.ID, "Cy Other"}} {
+		u, err := store.CreateUser(ctx, m.Catalog(), store.NewUser{Email: email, Name: ws[1], Password: "correct horse battery", Verified: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.AddMember(ctx, m.Catalog().W, u.ID, ws, "member"); err != nil {
+		if err := store.AddMember(ctx, m.Catalog().W, u.ID, ws[0], "member"); err != nil {
 			t.Fatal(err)
 		}
 		users[email] = u
 	}
-	csv := "email,owner\np1@example.com,ANA@example.com\np2@example.com," + users["bo@example.com"].ID + "\np3@example.com,cy@example.com\n"
+	// By email, user id or name; a member of another workspace, or a name
+	// two members share, is no owner here.
+	csv := "email,owner\np1@example.com,ANA@example.com\np2@example.com," + users["bo@example.com"].ID +
+		"\np3@example.com,cy@example.com\np4@example.com,ana silva\np5@example.com,Cy Other\np6@example.com,Bo Berg\n"
 	path := filepath.Join(t.TempDir(), "owners.csv")
 	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	id, err := m.StartContactImport(ctx, ContactImport{JobID: "imp-owners", WorkspaceID: w.ID, Actor: store.Actor{Kind: "system", ID: "test"},
-		Path: path, Header: []string{"email", "owner"}, Rows: 3})
+		Path: path, Header: []string{"email", "owner"}, Rows: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
 	j, err := m.WaitJob(ctx, w.ID, id)
-	if err != nil || j.Result != `{"read":3,"created":2,"updated":0,"skipped":0,"failed":1}` {
+	if err != nil || j.Result != `{"read":6,"created":6,"updated":0,"skipped":0,"failed":0}` {
 		t.Fatalf("%+v, %v", j, err)
 	}
 	l, err := m.Acquire(ctx, w.ID)
@@ -177,11 +181,14 @@ func TestContactImport_Owners(t *testing.T) {
 	for _, c := range list {
 		owners[c.Email] = c.OwnerID
 	}
-	if owners["p1@example.com"] != users["ana@example.com"].ID || owners["p2@example.com"] != users["bo@example.com"].ID || len(owners) != 2 {
+	ana, bo := users["ana@example.com"].ID, users["bo@example.com"].ID
+	if owners["p1@example.com"] != ana || owners["p2@example.com"] != bo || owners["p4@example.com"] != ana ||
+		owners["p3@example.com"] != "" || owners["p5@example.com"] != "" || owners["p6@example.com"] != "" {
 		t.Fatalf("owners %v", owners)
 	}
 	var rep ContactImportReport
-	if err := store.JobReport(ctx, l.DB, id, &rep); err != nil || len(rep.Result.Errors) != 1 || !strings.Contains(rep.Result.Errors[0].Message, `"cy@example.com" is not a member`) {
+	if err := store.JobReport(ctx, l.DB, id, &rep); err != nil || rep.Result.OwnersMatched != 2 ||
+		fmt.Sprint(rep.Result.UnmatchedOwners) != "[{cy@example.com 1} {Cy Other 1} {Bo Berg 1}]" {
 		t.Fatalf("report %+v, %v", rep.Result, err)
 	}
 }

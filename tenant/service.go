@@ -81,19 +81,15 @@ func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string,
 }
 
 // ImportContacts imports contacts from CSV (store.ImportContactsCSV); an
-// "owner" column names a member by email or user id, and a row naming
-// anyone else is refused. Unless opt.ImportSuppressed, a row adding an
+// "owner" column names a member by email, name or user id, and a row
+// naming anyone else is imported without an owner, the owner listed in
+// the result. Unless opt.ImportSuppressed, a row adding an
 // address on the workspace's or the instance's suppression list is
 // skipped.
 func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader, opt store.ImportOptions) (*store.ImportResult, error) {
-	members, err := s.Members(ctx)
-	if err != nil {
+	var err error
+	if opt.Owners, err = s.importOwners(ctx); err != nil {
 		return nil, err
-	}
-	opt.Owners = make(map[string]string, 2*len(members))
-	for _, m := range members {
-		opt.Owners[m.UserID] = m.UserID
-		opt.Owners[strings.ToLower(m.Email)] = m.UserID
 	}
 	if !opt.ImportSuppressed {
 		if opt.InstanceSuppressed, err = store.InstanceSuppressionMap(ctx, s.m.catalog.R); err != nil {
@@ -105,6 +101,49 @@ func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader
 	}
 	opt.Go = goBackground // reading runs below requests, as writing does in a job or RunHeavy
 	return store.ImportContactsCSV(ctx, s.lease.DB, a, r, opt)
+}
+
+// importOwners maps the members an import's owner cells may name to
+// their user ids: by user id, email and name (lower-cased), the name only
+// when one member has it, never a guess.
+func (s *Service) importOwners(ctx context.Context) (map[string]string, error) {
+	members, err := s.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owners := make(map[string]string, 3*len(members))
+	names := map[string]int{}
+	for _, m := range members {
+		names[strings.ToLower(strings.TrimSpace(m.Name))]++
+	}
+	for _, m := range members {
+		owners[m.UserID] = m.UserID
+		owners[strings.ToLower(m.Email)] = m.UserID
+		if n := strings.ToLower(strings.TrimSpace(m.Name)); n != "" && names[n] == 1 {
+			owners[n] = m.UserID
+		}
+	}
+	return owners, nil
+}
+
+// ImportCompanies imports companies from CSV (store.ImportCompaniesCSV),
+// their owners matched to members as ImportContacts does.
+func (s *Service) ImportCompanies(ctx context.Context, a store.Actor, r io.Reader, opt store.ImportOptions) (*store.ImportResult, error) {
+	var err error
+	if opt.Owners, err = s.importOwners(ctx); err != nil {
+		return nil, err
+	}
+	return store.ImportCompaniesCSV(ctx, s.lease.DB, a, r, opt)
+}
+
+// ImportDeals imports deals from CSV (store.ImportDealsCSV), their owners
+// matched to members as ImportContacts does.
+func (s *Service) ImportDeals(ctx context.Context, a store.Actor, r io.Reader, opt store.DealImportOptions) (*store.ImportResult, error) {
+	var err error
+	if opt.Owners, err = s.importOwners(ctx); err != nil {
+		return nil, err
+	}
+	return store.ImportDealsCSV(ctx, s.lease.DB, a, r, opt)
 }
 
 // CreateCompany adds a company whose owner, if any, is a member.

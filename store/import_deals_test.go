@@ -1,0 +1,273 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func importSample(t *testing.T, name string, fn func(r *strings.Reader) (*ImportResult, error)) *ImportResult {
+	t.Helper()
+	text, _ := readSample(t, name)
+	res, err := fn(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return res
+}
+
+func dealByTitle(t *testing.T, db *DB, title string) *Deal {
+	t.Helper()
+	var id string
+	if err := db.R.Get(&id, `SELECT id FROM deals WHERE title = ?`, title); err != nil {
+		t.Fatalf("%s: %v", title, err)
+	}
+	d, err := GetDeal(context.Background(), db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func companyByName(t *testing.T, db *DB, name string) *Company {
+	t.Helper()
+	var ids []string
+	if err := db.R.Select(&ids, `SELECT id FROM companies WHERE name = ? COLLATE NOCASE`, name); err != nil || len(ids) != 1 {
+		t.Fatalf("%s: %d companies, %v", name, len(ids), err)
+	}
+	c, err := GetCompany(context.Background(), db, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Pipedrive's organizations, people and deals, imported in that order:
+// companies deduplicated by domain, people linked to them by name, deals to
+// both, to their pipelines and stages, with exact values.
+func TestImport_PipedriveOrganizationsPeopleDeals(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	orgs := importSample(t, "pipedrive-organizations.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if orgs.Read != 5 || orgs.Created != 4 || orgs.Skipped != 1 || orgs.Failed != 0 || orgs.Source != SourcePipedrive || orgs.OwnersMatched != 2 ||
+		strings.Join(orgs.FieldsCreated, ",") != "Organization - ID (number),Organization - Address (text),Organization - People (number)" ||
+		strings.Join(orgs.SkippedColumns, ",") != "Organization - Annual revenue (empty)" {
+		t.Fatalf("organizations: %+v", orgs)
+	}
+	vdb := companyByName(t, db, "Van der Berg B.V.")
+	if vdb.Domain != "vdberg.example" || vdb.OwnerID != "u1" || strings.Join(vdb.Tags, ",") != "Customer" ||
+		vdb.Custom["organization_address"] != "Keizersgracht 1, Amsterdam" || !vdb.CreatedAt.Equal(time.Date(2019, 5, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("Van der Berg: %+v", vdb)
+	}
+	if items, _ := Timeline(ctx, db, KindCompany, vdb.ID, 10); !slices.ContainsFunc(items, func(i TimelineItem) bool {
+		return i.Kind == "imported" && i.Changes()["source"].After == "Pipedrive" && i.At.Equal(vdb.CreatedAt)
+	}) {
+		t.Errorf("timeline %+v", items)
+	}
+	people := importSample(t, "pipedrive-people.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if people.Created != 4 || people.Failed != 0 {
+		t.Fatalf("people: %+v", people)
+	}
+	if n := countRows(t, db, "companies"); n != 4 {
+		t.Fatalf("%d companies after the people: they were not found by name", n)
+	}
+	deals := importSample(t, "pipedrive-deals.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}, Stages: StagesCreate})
+	})
+	if deals.Read != 5 || deals.Created != 5 || deals.Failed != 0 || deals.Source != SourcePipedrive ||
+		strings.Join(deals.StagesCreated, ",") != "Partners (pipeline),Discovery" || strings.Join(deals.SkippedColumns, ",") != "Deal - ID,Deal - Products" ||
+		len(deals.Notes) != 1 || deals.Notes[0].Row != 4 || !strings.Contains(deals.Notes[0].Message, "Nobody Known") {
+		t.Fatalf("deals: %+v", deals)
+	}
+	jan, ludwig, maria := contactByEmail(t, db, "jan@vdberg.example"), contactByEmail(t, db, "ludwig@example.at"), contactByEmail(t, db, "maria@example.mx")
+	for _, tc := range []struct {
+		title, contact, company, value, currency, stage, status, closes string
+	}{
+		{"Grachtenhaus renovation", jan.ID, vdb.ID, "12500.50", "EUR", "Proposal", "open", "2023-09-30"},
+		{"Symphony licence", ludwig.ID, ludwig.CompanyID, "1200.00", "EUR", "Negotiation", "won", "2023-01-15"},
+		{"Iberia rollout", maria.ID, maria.CompanyID, "990.00", "USD", "Discovery", "open", ""},
+		{"Lost bid", "", companyByName(t, db, "Nordlicht Ärzte GmbH").ID, "5000.00", "EUR", "Qualified", "lost", "2021-04-01"},
+		{"Tokyo pilot", "", companyByName(t, db, "Tokyo Robotics KK").ID, "1500", "JPY", "Lead in", "open", ""},
+	} {
+		d := dealByTitle(t, db, tc.title)
+		if d.ContactID != tc.contact || d.CompanyID != tc.company || d.CompanyID == "" || d.Value != tc.value || d.Currency != tc.currency ||
+			d.StageName != tc.stage || d.Status != tc.status || d.ExpectedClose != tc.closes {
+			t.Errorf("%s: %+v", tc.title, d)
+		}
+	}
+	if jan.CompanyID != vdb.ID {
+		t.Errorf("Jan's company %s, want %s", jan.CompanyID, vdb.ID)
+	}
+	if d := dealByTitle(t, db, "Lost bid"); d.LostReason != "Price too high, went with a competitor" || d.OwnerID != "u1" ||
+		!d.CreatedAt.Equal(time.Date(2021, 3, 3, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("Lost bid: %+v", d)
+	}
+}
+
+// HubSpot's contacts, then companies updating those the contacts named,
+// then deals whose associations name companies and contacts their way.
+func TestImport_HubSpotContactsCompaniesDeals(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	importSample(t, "hubspot-contacts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	cos := importSample(t, "hubspot-companies.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate, Update: true})
+	})
+	if cos.Read != 3 || cos.Updated != 3 || cos.Created != 0 || cos.Failed != 0 || cos.Source != SourceHubSpot {
+		t.Fatalf("companies: %+v", cos)
+	}
+	m := companyByName(t, db, "Müller & Söhne, GmbH")
+	if m.Domain != "mueller-soehne.example" || m.Size != "51-200" || m.Industry != "Manufacturing" || m.Custom["annual_revenue"] != 1.2e7 {
+		t.Errorf("Müller: %+v", m)
+	}
+	if a := companyByName(t, db, "Acme Iberia"); a.Size != "5001+" || a.OwnerID != "u2" {
+		t.Errorf("Acme: %+v", a)
+	}
+	opt := DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}}
+	// Its pipeline and a stage are new: refused, naming them, until asked
+	// to create them.
+	text, _ := readSample(t, "hubspot-deals.csv")
+	_, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(text), opt)
+	if ErrorCode(err) != EValidation || !strings.Contains(ErrorMessage(err), `"Sales Pipeline" › "Appointment Scheduled"`) {
+		t.Fatalf("unknown stages: %v", err)
+	}
+	if n := countRows(t, db, "deals"); n != 0 {
+		t.Fatalf("a refused import left %d deals", n)
+	}
+	opt.Stages = StagesCreate
+	deals := importSample(t, "hubspot-deals.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, opt)
+	})
+	if deals.Created != 3 || deals.Failed != 0 || len(deals.Notes) != 0 || strings.Join(deals.StagesCreated, ",") != "Sales Pipeline (pipeline),Appointment Scheduled" {
+		t.Fatalf("deals: %+v", deals)
+	}
+	for title, want := range map[string][4]string{
+		"Müller ERP upgrade": {"zoe.muller@example.de", "Müller & Söhne, GmbH", "48000.00 EUR", "open"},
+		"Iberia expansion":   {"jose@example.es", "Acme Iberia", "12345.67 USD", "won"},
+		"Lagos pilot":        {"ngozi@example.ng", "Lagos Trading Co., Ltd.", "999.99 EUR", "lost"},
+	} {
+		d := dealByTitle(t, db, title)
+		if d.ContactID != contactByEmail(t, db, want[0]).ID || d.CompanyID != companyByName(t, db, want[1]).ID ||
+			d.Value+" "+d.Currency != want[2] || d.Status != want[3] {
+			t.Errorf("%s: %+v", title, d)
+		}
+	}
+	if n := countRows(t, db, "companies"); n != 3 {
+		t.Errorf("%d companies: the deals made some again", n)
+	}
+}
+
+func TestParseImportAmount(t *testing.T) {
+	for _, tc := range []struct{ in, cur, value, currency string }{
+		{"1200.5", "", "1200.5", "EUR"}, {"$1,200.50", "", "1200.50", "USD"}, {"1.200,50 €", "", "1200.50", "EUR"},
+		{"EUR 1200", "", "1200", "EUR"}, {"1200 CHF", "", "1200", "CHF"}, {"1,200", "", "1200", "EUR"}, {"12,5", "", "12.5", "EUR"},
+		{"", "", "0", "EUR"}, {"99.99", "usd", "99.99", "USD"}, {"1500", "JPY", "1500", "JPY"},
+	} {
+		v, c, err := parseImportAmount(tc.in, tc.cur, "EUR")
+		if err != nil || v != tc.value || c != tc.currency {
+			t.Errorf("parseImportAmount(%q, %q) = %q %q %v; want %q %q", tc.in, tc.cur, v, c, err, tc.value, tc.currency)
+		}
+	}
+	for _, bad := range []string{"1.5.5", "-3", "12.345", "abc"} {
+		if _, _, err := parseImportAmount(bad, "", "EUR"); err == nil {
+			t.Errorf("parseImportAmount(%q) took it", bad)
+		}
+	}
+	if _, _, err := parseImportAmount("1500.5", "JPY", "EUR"); err == nil {
+		t.Error("a yen value with decimals was taken")
+	}
+}
+
+// Salesforce's accounts, contacts and opportunities: US dates, accounts
+// found by the contacts and opportunities by name, contacts by name or
+// email, closed stages closing the deals.
+func TestImport_SalesforceAccountsContactsOpportunities(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	accounts := importSample(t, "salesforce-accounts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if accounts.Created != 3 || accounts.Failed != 0 || accounts.Source != SourceSalesforce || accounts.OwnersMatched != 2 {
+		t.Fatalf("accounts: %+v", accounts)
+	}
+	sge := companyByName(t, db, "Société Générale d'Équipement")
+	if sge.Size != "1001-5000" || sge.Custom["description"] != "Long-standing account, \"gold\" tier\nRenewal every March." ||
+		!sge.CreatedAt.Equal(time.Date(2020, 1, 5, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("SGE: %+v", sge)
+	}
+	if tr := companyByName(t, db, "Tokyo Robotics"); tr.Domain != "tokyo-robotics.example" || tr.Custom["billing_city"] != "東京" {
+		t.Errorf("Tokyo Robotics: %+v", tr)
+	}
+	importSample(t, "salesforce-contacts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if n := countRows(t, db, "companies"); n != 3 {
+		t.Fatalf("%d companies: the contacts did not find their accounts", n)
+	}
+	opps := importSample(t, "salesforce-opportunities.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}})
+	})
+	if opps.Created != 3 || opps.Failed != 0 || len(opps.Notes) != 0 || opps.Source != SourceSalesforce ||
+		strings.Join(opps.SkippedColumns, ",") != "Probability (%),Lead Source,Type" {
+		t.Fatalf("opportunities: %+v", opps)
+	}
+	for title, want := range map[string][6]string{
+		"SGE retrofit": {"chloe.dubois@example.fr", "Société Générale d'Équipement", "250000.00 EUR", "open", "2024-12-31", "u1"},
+		"Robot arms":   {"kenji@example.jp", "Tokyo Robotics", "1500000 JPY", "won", "2024-06-30", "u2"},
+		"Acme support": {"sean@example.ie", "Acme, Inc.", "9999.99 USD", "lost", "2024-03-31", ""},
+	} {
+		d := dealByTitle(t, db, title)
+		if d.ContactID != contactByEmail(t, db, want[0]).ID || d.CompanyID != companyByName(t, db, want[1]).ID ||
+			d.Value+" "+d.Currency != want[2] || d.Status != want[3] || d.ExpectedClose != want[4] || d.OwnerID != want[5] {
+			t.Errorf("%s: %+v", title, d)
+		}
+	}
+}
+
+// Zoho CRM's accounts, contacts and deals: day-first dates told by the
+// column, Indian digit grouping, a pipeline and stage to create.
+func TestImport_ZohoAccountsContactsDeals(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	accounts := importSample(t, "zoho-accounts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if accounts.Created != 2 || accounts.Failed != 0 || accounts.Source != SourceZoho {
+		t.Fatalf("accounts: %+v", accounts)
+	}
+	if k := companyByName(t, db, "Kraków Steel, S.A."); k.Domain != "krakow-steel.example" || k.Size != "5001+" || k.OwnerID != "u2" {
+		t.Errorf("Kraków Steel: %+v", k)
+	}
+	importSample(t, "zoho-contacts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if n := countRows(t, db, "companies"); n != 2 {
+		t.Fatalf("%d companies: the contacts did not find their accounts", n)
+	}
+	deals := importSample(t, "zoho-deals.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}, Stages: StagesCreate})
+	})
+	if deals.Created != 3 || deals.Failed != 0 || len(deals.Notes) != 0 || deals.Source != SourceZoho ||
+		strings.Join(deals.StagesCreated, ",") != "Standard (pipeline),Needs Analysis" {
+		t.Fatalf("deals: %+v", deals)
+	}
+	for title, want := range map[string][5]string{
+		"Chennai export line": {"priya@example.in", "Chennai Exports Pvt. Ltd.", "125000.00 INR", "open", "2024-06-25"},
+		"Steel contract":      {"lukasz@example.pl", "Kraków Steel, S.A.", "48000.00 PLN", "won", "2023-12-31"},
+		"Analyst seats":       {"fatima@example.ae", "Chennai Exports Pvt. Ltd.", "1200.50 EUR", "lost", "2024-01-13"},
+	} {
+		d := dealByTitle(t, db, title)
+		if d.ContactID != contactByEmail(t, db, want[0]).ID || d.CompanyID != companyByName(t, db, want[1]).ID ||
+			d.Value+" "+d.Currency != want[2] || d.Status != want[3] || d.ExpectedClose != want[4] {
+			t.Errorf("%s: %+v", title, d)
+		}
+	}
+}
