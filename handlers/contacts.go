@@ -327,13 +327,13 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, p confirm
 }
 
 // bulkContacts applies an action to the selected contacts; deleting asks
-// for confirmation first.
+// for confirmation first. The list comes back with the filters it had.
 func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	ids, kind, value := r.PostForm["id"], r.PostForm.Get("action"), strings.TrimSpace(r.PostForm.Get("value"))
-	back := workspaceURL(wc.ws.ID, "contacts")
+	back := contactsBack(wc.ws.ID, r.PostForm.Get("back"))
 	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
-		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}}
+		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}, "back": {r.PostForm.Get("back")}}
 		s.renderConfirm(w, r, confirmPage{
 			Question: "Delete " + plural2(len(ids), "contact", "contacts") + "?",
 			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
@@ -355,8 +355,48 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.flash(w, r, "success", plural2(n, "contact", "contacts")+" changed.")
+	s.flash(w, r, "success", bulkSummary(kind, value, n, len(ids)))
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// contactsBack is the contact list with the filters and sort of query, the
+// list's own query string as its bulk form carries it; anything else in it
+// is dropped, so it can only lead back to the list.
+func contactsBack(workspaceID, query string) string {
+	back := workspaceURL(workspaceID, "contacts")
+	q, err := url.ParseQuery(query)
+	if err != nil || len(q) == 0 {
+		return back
+	}
+	return back + "?" + q.Encode()
+}
+
+// bulkSummary says what a bulk action did to n of the selected contacts.
+func bulkSummary(kind, value string, n, selected int) string {
+	contacts := plural2(n, "contact", "contacts")
+	var msg string
+	switch kind {
+	case "delete":
+		return contacts + " deleted."
+	case "tag":
+		msg = fmt.Sprintf("Tag %q added to %s.", value, contacts)
+	case "untag":
+		msg = fmt.Sprintf("Tag %q removed from %s.", value, contacts)
+	case "stage":
+		msg = fmt.Sprintf("Stage set to %s on %s.", strings.ToLower(value), contacts)
+	case "owner":
+		if value == "" {
+			msg = "Owner removed from " + contacts + "."
+		} else {
+			msg = fmt.Sprintf("Owner set to %s on %s.", value, contacts)
+		}
+	default:
+		msg = contacts + " changed."
+	}
+	if same := selected - n; same > 0 {
+		msg += " " + plural2(same, "was", "were") + " already so."
+	}
+	return msg
 }
 
 // maxFilterEnroll bounds the contacts one "enrol all matching" takes.

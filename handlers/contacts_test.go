@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -242,4 +243,57 @@ func TestContactsUI_HostileListQueries(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A bulk action takes an owner by email, a stage in any letter case, says
+// what it did, and brings the list back with its filters.
+func TestContactsUI_BulkSaysWhatItDid(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	base := "/w/" + f.a + "/contacts"
+	ids := url.Values{}
+	for _, email := range []string{"b1@example.com", "b2@example.com", "b3@example.com"} {
+		ids.Add("id", f.ts.mustContact(t, f.a, store.ContactInput{Email: ptrTo(email), Tags: &[]string{"bulk"}}))
+	}
+	bulk := func(action, value, back string) (string, string) {
+		t.Helper()
+		r := c.post(base+"/bulk", token, url.Values{"id": ids["id"], "action": {action}, "value": {value}, "back": {back}})
+		wantStatus(t, action, r, http.StatusSeeOther)
+		loc := r.header.Get("Location")
+		return loc, c.get(loc).body
+	}
+	wantFlash := func(body, want string) {
+		t.Helper()
+		if !strings.Contains(body, html.EscapeString(want)) {
+			t.Errorf("the list does not say %q", want)
+		}
+	}
+
+	loc, body := bulk("stage", "Customer", "tag=bulk&sort=name&dir=asc")
+	if want := base + "?dir=asc&sort=name&tag=bulk"; loc != want {
+		t.Errorf("back to %q, want the filtered list %q", loc, want)
+	}
+	wantFlash(body, "Stage set to customer on 3 contacts.")
+	_, body = bulk("owner", strings.ToUpper(f.member.Email), "")
+	wantFlash(body, "on 3 contacts.")
+	_, body = bulk("owner", "nobody@example.com", "")
+	wantFlash(body, `"nobody@example.com" is not a member of this workspace`)
+	_, body = bulk("tag", "bulk", "")
+	wantFlash(body, `Tag "bulk" added to 0 contacts. 3 were already so.`)
+	if loc, _ := bulk("untag", "nothing", "//evil.example/x"); !strings.HasPrefix(loc, base+"?") {
+		t.Errorf("back to %q, outside the list", loc)
+	}
+
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for _, id := range ids["id"] {
+		ct, err := store.GetContact(t.Context(), l.DB, id)
+		if err != nil || ct.Stage != "customer" || ct.OwnerID != f.member.ID {
+			t.Errorf("contact %+v, %v: want stage customer, owned by the member", ct, err)
+		}
+	}
 }

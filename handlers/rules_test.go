@@ -136,7 +136,7 @@ func TestMemberRule_BulkOwner(t *testing.T) {
 		return url.Values{"id": {f.contact}, "action": {"owner"}, "value": {owner}}
 	}
 	accepted, page := c.formAnswer(bulk, token, form(f.outsider.ID))
-	if accepted || !strings.Contains(page, "must be a member of this workspace") {
+	if accepted || !strings.Contains(page, "is not a member of this workspace") {
 		t.Errorf("bulk owner not a member: accepted %v, or the list does not say why", accepted)
 	}
 	if accepted, _ := c.formAnswer(bulk, token, form(f.member.ID)); !accepted {

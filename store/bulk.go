@@ -71,7 +71,8 @@ func bulkInput(before *Contact, act BulkAction) (ContactInput, error) {
 	case "owner":
 		in.OwnerID = &act.Value
 	case "stage":
-		in.Stage = &act.Value
+		stage := strings.ToLower(strings.TrimSpace(act.Value))
+		in.Stage = &stage
 	default:
 		return in, Errorf(EValidation, "Unknown bulk action %q.", act.Kind)
 	}

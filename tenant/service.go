@@ -69,13 +69,24 @@ func (s *Service) UpdateContact(ctx context.Context, a store.Actor, id string, i
 	return store.UpdateContact(ctx, s.lease.DB, a, id, in)
 }
 
-// BulkContacts applies one action to many contacts; setting their owner
-// follows the owner rule.
+// BulkContacts applies one action to many contacts; a new owner is named
+// by user id, email or name, and must be a member (an empty one clears
+// the owner).
 func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string, act store.BulkAction) (int, error) {
-	if act.Kind == "owner" {
-		if err := s.checkOwner(ctx, &act.Value); err != nil {
+	if act.Kind == "owner" && strings.TrimSpace(act.Value) != "" {
+		owners, err := s.ownerLookup(ctx)
+		if err != nil {
 			return 0, err
 		}
+		v := strings.TrimSpace(act.Value)
+		id, ok := owners[v]
+		if !ok {
+			id, ok = owners[strings.ToLower(v)]
+		}
+		if !ok {
+			return 0, store.FieldError("value", "%q is not a member of this workspace: choose the owner from the list.", v)
+		}
+		act.Value = id
 	}
 	return store.BulkContacts(ctx, s.lease.DB, a, ids, act)
 }
@@ -88,7 +99,7 @@ func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string,
 // skipped.
 func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader, opt store.ImportOptions) (*store.ImportResult, error) {
 	var err error
-	if opt.Owners, err = s.importOwners(ctx); err != nil {
+	if opt.Owners, err = s.ownerLookup(ctx); err != nil {
 		return nil, err
 	}
 	if !opt.ImportSuppressed {
@@ -103,10 +114,11 @@ func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader
 	return store.ImportContactsCSV(ctx, s.lease.DB, a, r, opt)
 }
 
-// importOwners maps the members an import's owner cells may name to
-// their user ids: by user id, email and name (lower-cased), the name only
-// when one member has it, never a guess.
-func (s *Service) importOwners(ctx context.Context) (map[string]string, error) {
+// ownerLookup maps the ways an owner may be named (an import's owner
+// cells, a bulk action's value) to members' user ids: by user id, email
+// and name (lower-cased), the name only when one member has it, never a
+// guess.
+func (s *Service) ownerLookup(ctx context.Context) (map[string]string, error) {
 	members, err := s.Members(ctx)
 	if err != nil {
 		return nil, err
@@ -130,7 +142,7 @@ func (s *Service) importOwners(ctx context.Context) (map[string]string, error) {
 // their owners matched to members as ImportContacts does.
 func (s *Service) ImportCompanies(ctx context.Context, a store.Actor, r io.Reader, opt store.ImportOptions) (*store.ImportResult, error) {
 	var err error
-	if opt.Owners, err = s.importOwners(ctx); err != nil {
+	if opt.Owners, err = s.ownerLookup(ctx); err != nil {
 		return nil, err
 	}
 	return store.ImportCompaniesCSV(ctx, s.lease.DB, a, r, opt)
@@ -140,7 +152,7 @@ func (s *Service) ImportCompanies(ctx context.Context, a store.Actor, r io.Reade
 // matched to members as ImportContacts does.
 func (s *Service) ImportDeals(ctx context.Context, a store.Actor, r io.Reader, opt store.DealImportOptions) (*store.ImportResult, error) {
 	var err error
-	if opt.Owners, err = s.importOwners(ctx); err != nil {
+	if opt.Owners, err = s.ownerLookup(ctx); err != nil {
 		return nil, err
 	}
 	return store.ImportDealsCSV(ctx, s.lease.DB, a, r, opt)
