@@ -154,6 +154,8 @@ var userRoutes = []route{
 	{"POST", "/admin/suppressions", ""},
 	{"POST", "/admin/workspaces/{id}/plan", ""},
 	{"POST", "/admin/suppressions/delete", ""},
+	{"GET", "/console", ""},
+	{"GET", "/console/workspaces.csv", ""},
 }
 
 // publicRoutes work without signing in.

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// consoleSort is how the console sorts by one column: the SQL of the key
+// and the join it needs (the first phase of ConsoleWorkspaces joins only
+// that, so sorting 10,000 workspaces by name reads the workspaces alone).
+type consoleSort struct{ key, join string }
+
+const (
+	joinRollup = ` LEFT JOIN workspace_rollups r ON r.workspace_id = w.id`
+	joinOwner  = ` LEFT JOIN (SELECT workspace_id, user_id, min(created_at) FROM memberships WHERE role = 'owner' GROUP BY workspace_id) o
+		ON o.workspace_id = w.id LEFT JOIN users u ON u.id = o.user_id`
+	joinMembers = ` LEFT JOIN (SELECT workspace_id, count(*) AS n FROM memberships GROUP BY workspace_id) mc ON mc.workspace_id = w.id`
+)
+
+// consoleSorts are the console table's sortable columns: a whitelist, so
+// a parameter never reaches the SQL text. ? in a key is the month (for
+// this month's counts) or the currency (for money).
+var consoleSorts = map[string]consoleSort{
+	"name":     {key: "w.name COLLATE NOCASE"},
+	"region":   {key: "w.region"},
+	"state":    {key: "w.state"},
+	"created":  {key: "w.created_at"},
+	"owner":    {key: "u.email COLLATE NOCASE", join: joinOwner},
+	"members":  {key: "mc.n", join: joinMembers},
+	"contacts": {key: "r.contacts", join: joinRollup},
+	"activity": {key: "r.last_activity", join: joinRollup},
+	"storage":  {key: "r.storage_bytes", join: joinRollup},
+	"sent":     {key: "CASE WHEN r.month = :month THEN r.sent_month END", join: joinRollup},
+	"replied":  {key: "CASE WHEN r.month = :month THEN r.replied_month END", join: joinRollup},
+	"pipeline": {key: "pm.value_minor", join: ` LEFT JOIN workspace_rollup_money pm ON pm.workspace_id = w.id AND pm.kind = 'open' AND pm.currency = :currency`},
+	"won": {key: "CASE WHEN r.month = :month THEN pm.value_minor END", join: joinRollup +
+		` LEFT JOIN workspace_rollup_money pm ON pm.workspace_id = w.id AND pm.kind = 'won' AND pm.currency = :currency`},
+}
+
+// ConsoleSorted says whether the console sorts by column.
+func ConsoleSorted(column string) bool { _, ok := consoleSorts[column]; return ok }
+
+// ConsoleFilter chooses and orders the console's workspaces.
+type ConsoleFilter struct {
+	// OwnerID, when set, keeps the workspaces that user owns (an agency
+	// owner's console); empty: every workspace (a superadmin's).
+	OwnerID string
+	Query   string // part of the name or id, any case
+	Region  string
+	State   string // active or trashed; empty: both
+	Sort    string // a key of ConsoleSorts; name when empty
+	Desc    bool
+	// Currency is the one the pipeline and won columns sort by.
+	Currency string
+	// Day and Month (UTC) date the counters: older ones count as zero.
+	Day, Month    string
+	Offset, Limit int // Limit 0: every row
+}
+
+// ConsoleRow is one workspace of the console table, read from the
+// catalog alone.
+type ConsoleRow struct {
+	Workspace
+	OwnerEmail   string     `db:"owner_email" json:"owner"`
+	Members      int64      `db:"members" json:"members"`
+	Contacts     int64      `db:"contacts" json:"contacts"`
+	OpenDeals    int64      `db:"open_deals" json:"open_deals"`
+	Pipeline     int64      `db:"pipeline_minor" json:"-"`
+	Won          int64      `db:"won_minor" json:"-"`
+	WonDeals     int64      `db:"won_deals" json:"won_deals_month"`
+	SentMonth    int64      `db:"sent_month" json:"sent_month"`
+	RepliedMonth int64      `db:"replied_month" json:"replied_month"`
+	StorageBytes int64      `db:"storage_bytes" json:"storage_bytes"`
+	LastActivity *time.Time `db:"last_activity" json:"last_activity,omitempty"`
+	PushedAt     *time.Time `db:"pushed_at" json:"counted_at,omitempty"`
+	Open         []Money    `db:"-" json:"open"`
+	WonMonth     []Money    `db:"-" json:"won_month"`
+}
+
+// ConsoleWorkspaces returns a page of the console table and how many
+// workspaces match, in three queries of the catalog (no workspace file is
+// opened or looked at).
+func ConsoleWorkspaces(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter) ([]ConsoleRow, int, error) {
+	total, err := ConsoleWorkspaceCount(ctx, q, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	where, args := f.where()
+	// First the page's ids, joining only what the sort needs.
+	s, ok := consoleSorts[f.Sort]
+	if !ok {
+		s = consoleSorts["name"]
+	}
+	order := s.key + " NULLS FIRST"
+	if f.Desc {
+		order = s.key + " DESC NULLS LAST"
+	}
+	query := `SELECT w.id FROM workspaces w` + s.join + ` WHERE ` + where + ` ORDER BY ` + order + `, w.name COLLATE NOCASE, w.id`
+	if f.Limit > 0 {
+		query += " LIMIT ? OFFSET ?"
+		args = append(args, f.Limit, f.Offset)
+	}
+	var ids []string
+	if err := sqlx.SelectContext(ctx, q, &ids, sortParams(query, f), sortArgs(query, f, args)...); err != nil {
+		return nil, 0, err
+	}
+	rows, err := consoleRows(ctx, q, ids, f.Month, f.Currency)
+	return rows, total, err
+}
+
+// sortParams and sortArgs put the month and currency of a sort key in
+// the query's arguments, in the order they appear.
+func sortParams(query string, f ConsoleFilter) string {
+	return strings.NewReplacer(":month", "?", ":currency", "?").Replace(query)
+}
+
+func sortArgs(query string, f ConsoleFilter, args []any) []any {
+	var out []any
+	for rest := query; ; {
+		m, c := strings.Index(rest, ":month"), strings.Index(rest, ":currency")
+		switch {
+		case m < 0 && c < 0:
+			return append(out, args...)
+		case c < 0 || (m >= 0 && m < c):
+			out, rest = append(out, f.Month), rest[m+1:]
+		default:
+			out, rest = append(out, f.Currency), rest[c+1:]
+		}
+	}
+}
+
+// consoleRows reads the rows of the given workspaces, in that order.
+func consoleRows(ctx context.Context, q sqlx.QueryerContext, ids []string, month, currency string) ([]ConsoleRow, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []ConsoleRow
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT w.*,
+			coalesce((SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = w.id AND m.role = 'owner'
+				ORDER BY m.created_at LIMIT 1), '') AS owner_email,
+			(SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id) AS members,
+			coalesce(r.contacts, 0) AS contacts, coalesce(r.open_deals, 0) AS open_deals,
+			coalesce((SELECT value_minor FROM workspace_rollup_money x WHERE x.workspace_id = w.id AND x.kind = 'open' AND x.currency = ?2), 0) AS pipeline_minor,
+			CASE WHEN r.month = ?1 THEN coalesce((SELECT value_minor FROM workspace_rollup_money x
+				WHERE x.workspace_id = w.id AND x.kind = 'won' AND x.currency = ?2), 0) ELSE 0 END AS won_minor,
+			CASE WHEN r.month = ?1 THEN r.won_deals ELSE 0 END AS won_deals,
+			CASE WHEN r.month = ?1 THEN r.sent_month ELSE 0 END AS sent_month,
+			CASE WHEN r.month = ?1 THEN r.replied_month ELSE 0 END AS replied_month,
+			coalesce(r.storage_bytes, 0) AS storage_bytes, r.last_activity, r.pushed_at
+		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id
+		WHERE w.id IN (SELECT value FROM json_each(?3))`, month, currency, jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	money, err := WorkspaceRollups(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	pos := make(map[string]int, len(ids))
+	for i, id := range ids {
+		pos[id] = i
+	}
+	out := make([]ConsoleRow, len(ids))
+	for _, r := range rows {
+		if m := money[r.ID]; m != nil {
+			r.Open = m.Open
+			if m.Month == month {
+				r.WonMonth = m.Won
+			}
+		}
+		out[pos[r.ID]] = r
+	}
+	return out, nil
+}
+
+// ConsoleWorkspaceCount returns how many workspaces the filter keeps.
+func ConsoleWorkspaceCount(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter) (int, error) {
+	where, args := f.where()
+	var total int
+	err := sqlx.GetContext(ctx, q, &total, `SELECT count(*) FROM workspaces w WHERE `+where, args...)
+	return total, err
+}
+
+// where is the filter's condition on workspaces w, with ? arguments.
+func (f ConsoleFilter) where() (string, []any) {
+	conds := []string{`w.state IN ('active', 'trashed')`}
+	var args []any
+	if f.OwnerID != "" {
+		conds = append(conds, `w.id IN (SELECT workspace_id FROM memberships WHERE user_id = ? AND role = 'owner')`)
+		args = append(args, f.OwnerID)
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		conds = append(conds, `(instr(lower(w.name), lower(?)) > 0 OR instr(w.id, lower(?)) > 0)`)
+		args = append(args, q, q)
+	}
+	if f.Region != "" {
+		conds = append(conds, `w.region = ?`)
+		args = append(args, f.Region)
+	}
+	if f.State != "" {
+		conds = append(conds, `w.state = ?`)
+		args = append(args, f.State)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// OwnedWorkspaceCount returns how many live workspaces a user owns: one
+// or more makes them an agency owner with a console over those.
+func OwnedWorkspaceCount(ctx context.Context, q sqlx.QueryerContext, userID string) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND m.role = 'owner' AND w.state IN ('active', 'trashed')`, userID)
+	return n, err
+}
+
+// OwnsWorkspace says whether the user owns the live workspace id.
+func OwnsWorkspace(ctx context.Context, q sqlx.QueryerContext, userID, id string) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND m.workspace_id = ? AND m.role = 'owner' AND w.state IN ('active', 'trashed')`, userID, id)
+	return n > 0, err
+}
+
+// ConsoleTotals returns how many workspaces are active and their storage
+// as last pushed, from the catalog alone.
+func ConsoleTotals(ctx context.Context, q sqlx.QueryerContext) (n int, bytes int64, err error) {
+	var t struct {
+		N     int   `db:"n"`
+		Bytes int64 `db:"bytes"`
+	}
+	err = sqlx.GetContext(ctx, q, &t, `SELECT count(*) AS n, coalesce(sum(r.storage_bytes), 0) AS bytes
+		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id WHERE w.state = 'active'`)
+	return t.N, t.Bytes, err
+}
