@@ -140,11 +140,11 @@ func (s *Server) consoleRows(r *http.Request, rows []store.ConsoleRow) ([]consol
 	return out, nil
 }
 
-// moneyList writes amounts in several currencies: "€1,200.00 · $30.00".
+// moneyList writes amounts in several currencies: "1200.00 EUR · 30.00 USD".
 func moneyList(ms []store.Money) string {
 	parts := make([]string, 0, len(ms))
 	for _, m := range ms {
-		parts = append(parts, store.FormatMoney(m.Minor, m.Currency))
+		parts = append(parts, store.FormatMoney(m.Minor, m.Currency)+" "+m.Currency)
 	}
 	return strings.Join(parts, " · ")
 }

@@ -156,6 +156,8 @@ var userRoutes = []route{
 	{"POST", "/admin/suppressions/delete", ""},
 	{"GET", "/console", ""},
 	{"GET", "/console/workspaces.csv", ""},
+	{"GET", "/console/usage", ""},
+	{"GET", "/console/usage/{id}", ""},
 }
 
 // publicRoutes work without signing in.

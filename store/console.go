@@ -235,3 +235,11 @@ func ConsoleTotals(ctx context.Context, q sqlx.QueryerContext) (n int, bytes int
 		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id WHERE w.state = 'active'`)
 	return t.N, t.Bytes, err
 }
+
+// OwnedWorkspaceIDs returns the live workspaces a user owns.
+func OwnedWorkspaceIDs(ctx context.Context, q sqlx.QueryerContext, userID string) ([]string, error) {
+	ids := []string{}
+	err := sqlx.SelectContext(ctx, q, &ids, `SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND m.role = 'owner' AND w.state IN ('active', 'trashed') ORDER BY m.workspace_id`, userID)
+	return ids, err
+}

@@ -62,7 +62,7 @@ func RaiseHighWater(ctx context.Context, x sqlx.ExecerContext, workspaceID, day 
 // when none.
 func LastLedgerDay(ctx context.Context, q sqlx.QueryerContext) (string, error) {
 	var day string
-	err := sqlx.GetContext(ctx, q, &day, `SELECT coalesce(max(day), '') FROM usage_ledger`)
+	err := sqlx.GetContext(ctx, q, &day, `SELECT coalesce(max(day), '') FROM usage_ledger_days`)
 	return day, err
 }
 
@@ -73,17 +73,20 @@ func LastLedgerDay(ctx context.Context, q sqlx.QueryerContext) (string, error) {
 // kept the level it had). A day already closed is left as it is.
 func CloseLedgerDay(ctx context.Context, db *Catalog, day string, now time.Time) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var closed int
-		if err := tx.GetContext(ctx, &closed, `SELECT count(*) FROM usage_ledger WHERE day = ? LIMIT 1`, day); err != nil || closed > 0 {
+		now := now.UTC()
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO usage_ledger_days (day, closed_at) VALUES (?, ?)`, day, now)
+		if err != nil {
 			return err
 		}
-		now := now.UTC()
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // closed already
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO usage_ledger (workspace_id, day, meter, quantity, recorded_at)
 			SELECT workspace_id, day, meter, quantity, ? FROM usage_daily WHERE day = ? AND quantity <> 0`, now, day); err != nil {
 			return err
 		}
 		// The levels now of every workspace that existed on the day.
-		_, err := tx.ExecContext(ctx, `WITH live (workspace_id, meter, quantity) AS (
+		_, err = tx.ExecContext(ctx, `WITH live (workspace_id, meter, quantity) AS (
 				SELECT w.id, 'seats', (SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id) FROM workspaces w
 					WHERE w.state IN ('active', 'trashed') AND substr(w.created_at, 1, 10) <= ?1
 				UNION ALL SELECT r.workspace_id, 'contacts', r.contacts FROM workspace_rollups r JOIN workspaces w ON w.id = r.workspace_id

@@ -71,6 +71,16 @@ func (p *Prices) resolve() error {
 	return nil
 }
 
+// SetPrices checks and replaces the config's price table (a config reload,
+// tests). Statements of closed months keep the prices they were frozen at.
+func (c *Config) SetPrices(p Prices) error {
+	if err := p.resolve(); err != nil {
+		return err
+	}
+	c.Prices = p
+	return nil
+}
+
 // Price returns a meter's unit price in minor units and the quantity it is
 // the price of (1 seat, 1,000 contacts, 10^9 bytes, 1,000 emails); meters
 // without a price cost 0 per 1.
@@ -119,6 +129,13 @@ func (m *Manager) CloseUsageDays(ctx context.Context, now time.Time) error {
 		}
 		if err := store.CloseLedgerDay(ctx, m.catalog, day, now); err != nil {
 			return err
+		}
+		// A month's last day closed: its statement is frozen now, at
+		// the prices of now, whether or not anyone looks at it yet.
+		if nextDay(day)[:7] != day[:7] {
+			if _, err := m.UsageStatement(ctx, day[:7], nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -58,6 +58,13 @@ CREATE TABLE usage_ledger (
 ) WITHOUT ROWID;
 CREATE INDEX usage_ledger_day ON usage_ledger (day);
 
+-- usage_ledger_days: the days the ledger has closed (a day may close with
+-- no row: nothing was used).
+CREATE TABLE usage_ledger_days (
+	day       TEXT PRIMARY KEY,
+	closed_at DATETIME NOT NULL
+) WITHOUT ROWID;
+
 -- usage_statements: the lines of each closed month's statement, frozen
 -- when the month closed (prices and names as they were then), so a
 -- statement rendered later gives the same numbers after deletions and
