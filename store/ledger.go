@@ -99,6 +99,13 @@ func CloseLedgerDay(ctx context.Context, db *Catalog, day string, now time.Time)
 		if err != nil {
 			return err
 		}
+		// The month's sums follow the day.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_monthly (month, workspace_id, meter, quantity)
+			SELECT substr(day, 1, 7), workspace_id, meter, quantity FROM usage_ledger WHERE day = ? AND true
+			ON CONFLICT (month, workspace_id, meter) DO UPDATE SET quantity = CASE WHEN meter IN ('seats', 'contacts', 'storage_bytes')
+				THEN max(quantity, excluded.quantity) ELSE quantity + excluded.quantity END`, day); err != nil {
+			return err
+		}
 		// The high-water marks are in the ledger now.
 		_, err = tx.ExecContext(ctx, `DELETE FROM usage_highwater WHERE day <= ?`, day)
 		return err
@@ -112,65 +119,77 @@ type LedgerRow struct {
 	Quantity    int64  `db:"quantity"`
 }
 
-// MonthUsage sums a month (YYYY-MM) of the ledger per workspace and meter:
-// levels by their highest day, counted meters by their total. ids limits
-// it to those workspaces (nil: all).
-func MonthUsage(ctx context.Context, q sqlx.QueryerContext, month string, ids []string) ([]LedgerRow, error) {
-	where, args := "", []any{month + "-*"}
-	if ids != nil {
-		where = ` AND workspace_id IN (SELECT value FROM json_each(?))`
-		args = append(args, jsonIDs(ids))
-	}
+// MonthUsage returns a month (YYYY-MM) of the ledger per workspace and
+// meter, as the closed days add up: levels by their highest day, counted
+// meters by their total.
+func MonthUsage(ctx context.Context, q sqlx.QueryerContext, month string) ([]LedgerRow, error) {
 	var rows []LedgerRow
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT workspace_id, meter,
-			CASE WHEN meter IN ('seats', 'contacts', 'storage_bytes') THEN max(quantity) ELSE sum(quantity) END AS quantity
-		FROM usage_ledger WHERE day GLOB ?`+where+` GROUP BY workspace_id, meter ORDER BY workspace_id, meter`, args...)
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT workspace_id, meter, quantity FROM usage_monthly WHERE month = ?`, month)
 	return rows, err
 }
 
-// StatementLine is one line of a frozen monthly statement.
+// StatementLine is one line of a monthly statement.
 type StatementLine struct {
-	Month         string    `db:"month" json:"month"`
-	WorkspaceID   string    `db:"workspace_id" json:"workspace_id"`
-	WorkspaceName string    `db:"workspace_name" json:"workspace_name"`
-	Meter         string    `db:"meter" json:"meter"`
-	Quantity      int64     `db:"quantity" json:"quantity"`
-	UnitMinor     int64     `db:"unit_minor" json:"unit_minor"`
-	Per           int64     `db:"per" json:"per"`
-	AmountMinor   int64     `db:"amount_minor" json:"amount_minor"`
-	Currency      string    `db:"currency" json:"currency"`
-	ClosedAt      time.Time `db:"closed_at" json:"closed_at"`
+	Month         string `db:"month" json:"-"`
+	WorkspaceID   string `db:"workspace_id" json:"-"`
+	WorkspaceName string `db:"workspace_name" json:"-"`
+	Meter         string `db:"meter" json:"meter"`
+	Quantity      int64  `db:"quantity" json:"quantity"`
+	UnitMinor     int64  `db:"unit_minor" json:"unit_price_minor"`
+	Per           int64  `db:"per" json:"per"`
+	AmountMinor   int64  `db:"amount_minor" json:"amount_minor"`
+	Currency      string `db:"currency" json:"currency"`
 }
 
-// FrozenStatement returns a closed month's stored lines (none when the
-// month was not frozen yet), for the given workspaces (nil: all).
-func FrozenStatement(ctx context.Context, q sqlx.QueryerContext, month string, ids []string) ([]StatementLine, bool, error) {
-	var n int
-	if err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM usage_statements WHERE month = ? LIMIT 1`, month); err != nil || n == 0 {
-		return nil, false, err
+// FrozenStatement returns a frozen month's lines for the given workspaces
+// (nil: all) and when it was frozen; ok is false when the month is not
+// frozen.
+func FrozenStatement(ctx context.Context, q sqlx.QueryerContext, month string, ids []string) (lines []StatementLine, frozenAt time.Time, ok bool, err error) {
+	var at []time.Time
+	if err := sqlx.SelectContext(ctx, q, &at, `SELECT frozen_at FROM usage_statement_months WHERE month = ?`, month); err != nil || len(at) == 0 {
+		return nil, time.Time{}, false, err
 	}
 	where, args := "", []any{month}
 	if ids != nil {
 		where = ` AND workspace_id IN (SELECT value FROM json_each(?))`
 		args = append(args, jsonIDs(ids))
 	}
-	var lines []StatementLine
-	err := sqlx.SelectContext(ctx, q, &lines, `SELECT * FROM usage_statements WHERE month = ?`+where+` ORDER BY workspace_name, workspace_id, meter`, args...)
-	return lines, true, err
+	rows, err := q.QueryContext(ctx, `SELECT workspace_id, workspace_name, meter, quantity, unit_minor, per, amount_minor, currency
+		FROM usage_statements WHERE month = ?`+where, args...)
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	defer rows.Close()
+	// Scanned by hand: a unified statement has 60,000 lines.
+	for rows.Next() {
+		l := StatementLine{Month: month}
+		if err := rows.Scan(&l.WorkspaceID, &l.WorkspaceName, &l.Meter, &l.Quantity, &l.UnitMinor, &l.Per, &l.AmountMinor, &l.Currency); err != nil {
+			return nil, time.Time{}, false, err
+		}
+		lines = append(lines, l)
+	}
+	return lines, at[0], true, rows.Err()
 }
 
 // FreezeStatement stores a closed month's lines, once: a month frozen
-// already keeps what it had, and that is what is returned.
-func FreezeStatement(ctx context.Context, db *Catalog, month string, lines []StatementLine) error {
+// already keeps what it had.
+func FreezeStatement(ctx context.Context, db *Catalog, month, currency string, lines []StatementLine, now time.Time) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var n int
-		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM usage_statements WHERE month = ? LIMIT 1`, month); err != nil || n > 0 {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO usage_statement_months (month, currency, frozen_at) VALUES (?, ?, ?)`, month, currency, now.UTC())
+		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // frozen already
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO usage_statements (month, workspace_id, workspace_name, meter, quantity,
+			unit_minor, per, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
 		for _, l := range lines {
-			if _, err := tx.NamedExecContext(ctx, `INSERT INTO usage_statements (month, workspace_id, workspace_name, meter, quantity,
-				unit_minor, per, amount_minor, currency, closed_at) VALUES (:month, :workspace_id, :workspace_name, :meter, :quantity,
-				:unit_minor, :per, :amount_minor, :currency, :closed_at)`, l); err != nil {
+			if _, err := stmt.ExecContext(ctx, month, l.WorkspaceID, l.WorkspaceName, l.Meter, l.Quantity, l.UnitMinor, l.Per, l.AmountMinor, l.Currency); err != nil {
 				return err
 			}
 		}

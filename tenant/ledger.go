@@ -152,7 +152,9 @@ type Statement struct {
 	Currency string `json:"currency"`
 	// Closed says the month is over and frozen: rendering it again gives
 	// the same numbers. An open month shows the days closed so far.
-	Closed     bool                 `json:"closed"`
+	Closed bool `json:"closed"`
+	// FrozenAt is when the closed month's statement was stored.
+	FrozenAt   *time.Time           `json:"frozen_at,omitempty"`
 	Workspaces []WorkspaceStatement `json:"workspaces"`
 	// TotalMinor is the sum of every workspace's amount.
 	TotalMinor int64 `json:"total_minor"`
@@ -194,7 +196,7 @@ func (m *Manager) UsageStatement(ctx context.Context, month string, ids []string
 		return nil, err
 	}
 	st := &Statement{Month: month, Currency: m.cfg.Prices.Currency, Closed: ledgerDay >= lastDay}
-	lines, frozen, err := store.FrozenStatement(ctx, m.catalog.R, month, ids)
+	lines, frozenAt, frozen, err := store.FrozenStatement(ctx, m.catalog.R, month, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -204,15 +206,19 @@ func (m *Manager) UsageStatement(ctx context.Context, month string, ids []string
 			return nil, err
 		}
 		if st.Closed {
-			if err := store.FreezeStatement(ctx, m.catalog, month, all); err != nil {
+			if err := store.FreezeStatement(ctx, m.catalog, month, st.Currency, all, m.now()); err != nil {
 				return nil, err
 			}
-			if lines, _, err = store.FrozenStatement(ctx, m.catalog.R, month, ids); err != nil {
+			// Read back: a freeze that raced this one won.
+			if lines, frozenAt, _, err = store.FrozenStatement(ctx, m.catalog.R, month, ids); err != nil {
 				return nil, err
 			}
 		} else {
 			lines = keepWorkspaces(all, ids)
 		}
+	}
+	if !frozenAt.IsZero() {
+		st.FrozenAt = &frozenAt
 	}
 	if len(lines) > 0 {
 		st.Currency = lines[0].Currency
@@ -235,7 +241,7 @@ func (m *Manager) UsageStatement(ctx context.Context, month string, ids []string
 // statementLines prices a month of the ledger for every workspace, in the
 // order statements show them.
 func (m *Manager) statementLines(ctx context.Context, month string) ([]store.StatementLine, error) {
-	rows, err := store.MonthUsage(ctx, m.catalog.R, month, nil)
+	rows, err := store.MonthUsage(ctx, m.catalog.R, month)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +249,7 @@ func (m *Manager) statementLines(ctx context.Context, month string) ([]store.Sta
 	if err != nil {
 		return nil, err
 	}
-	prices, now := m.cfg.Prices, m.now().UTC()
+	prices := m.cfg.Prices
 	var lines []store.StatementLine
 	for _, r := range rows {
 		unit, per := prices.Price(r.Meter)
@@ -252,7 +258,7 @@ func (m *Manager) statementLines(ctx context.Context, month string) ([]store.Sta
 			return nil, err
 		}
 		lines = append(lines, store.StatementLine{Month: month, WorkspaceID: r.WorkspaceID, WorkspaceName: names[r.WorkspaceID],
-			Meter: r.Meter, Quantity: r.Quantity, UnitMinor: unit, Per: per, AmountMinor: amount, Currency: prices.Currency, ClosedAt: now})
+			Meter: r.Meter, Quantity: r.Quantity, UnitMinor: unit, Per: per, AmountMinor: amount, Currency: prices.Currency})
 	}
 	sortLines(lines)
 	return lines, nil

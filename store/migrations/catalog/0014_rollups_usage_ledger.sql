@@ -58,6 +58,17 @@ CREATE TABLE usage_ledger (
 ) WITHOUT ROWID;
 CREATE INDEX usage_ledger_day ON usage_ledger (day);
 
+-- usage_monthly: the ledger summed per month as days close (levels by
+-- their highest day, counts by their total), so a statement over 10,000
+-- workspaces reads one row per workspace and meter, not one per day.
+CREATE TABLE usage_monthly (
+	month        TEXT NOT NULL,  -- YYYY-MM
+	workspace_id TEXT NOT NULL,
+	meter        TEXT NOT NULL,
+	quantity     INTEGER NOT NULL,
+	PRIMARY KEY (month, workspace_id, meter)
+) WITHOUT ROWID;
+
 -- usage_ledger_days: the days the ledger has closed (a day may close with
 -- no row: nothing was used).
 CREATE TABLE usage_ledger_days (
@@ -79,8 +90,15 @@ CREATE TABLE usage_statements (
 	per            INTEGER NOT NULL,
 	amount_minor   INTEGER NOT NULL,
 	currency       TEXT NOT NULL,
-	closed_at      DATETIME NOT NULL,
 	PRIMARY KEY (month, workspace_id, meter)
+) WITHOUT ROWID;
+
+-- usage_statement_months: the months frozen in usage_statements, and when
+-- (a month may freeze with no line: nothing was used).
+CREATE TABLE usage_statement_months (
+	month     TEXT PRIMARY KEY,
+	currency  TEXT NOT NULL,
+	frozen_at DATETIME NOT NULL
 ) WITHOUT ROWID;
 
 -- Every active workspace pushes its counters once, soon.
