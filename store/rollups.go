@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -259,21 +260,10 @@ func WorkspaceRollups(ctx context.Context, q sqlx.QueryerContext, ids []string) 
 	return out, nil
 }
 
-// jsonIDs writes ids as a JSON array of strings for json_each (ids are
-// UUIDs, so no escaping is needed beyond quotes, but it is done anyway).
+// jsonIDs writes ids as a JSON array of strings for json_each.
 func jsonIDs(ids []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(id))
-		b.WriteByte('"')
-	}
-	b.WriteByte(']')
-	return b.String()
+	b, _ := json.Marshal(ids) // strings only: cannot fail
+	return string(b)
 }
 
 // WorkspaceNames returns every workspace's name by id, deleted ones

@@ -24,6 +24,10 @@ CREATE TABLE workspace_rollups (
 	pushed_at     DATETIME NOT NULL
 ) WITHOUT ROWID;
 
+-- The console's default order walks this index instead of sorting every
+-- workspace by name.
+CREATE INDEX workspaces_name ON workspaces (name COLLATE NOCASE, id);
+
 -- workspace_rollup_money: open pipeline ('open') and deals won this month
 -- ('won') per currency, in minor units.
 CREATE TABLE workspace_rollup_money (
