@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/csv"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,6 +58,12 @@ type consolePage struct {
 	// Agency is true for an agency owner's console (their workspaces only).
 	Agency bool
 	Sorts  map[string]consoleSortLink
+	// Totals add up the workspaces the filter keeps; Trend is the last
+	// twelve months of the usage ledger over the console's workspaces.
+	Totals                   *store.Portfolio
+	TotalOpen, TotalWon      string
+	Trend                    []store.MonthTotal
+	EmailChart, ContactChart template.HTML
 }
 
 type consoleSortLink struct{ Href, Mark string }
@@ -117,9 +124,62 @@ func (s *Server) console(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	if err := s.consolePortfolio(r, &page, f); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	v := s.newView(r, "Console")
 	v.Page = page
 	s.render(w, r, http.StatusOK, "console", v)
+}
+
+// consolePortfolio adds the totals of the filtered workspaces and the
+// trend per month of the console's.
+func (s *Server) consolePortfolio(r *http.Request, page *consolePage, f store.ConsoleFilter) error {
+	var err error
+	if page.Totals, err = store.PortfolioTotals(r.Context(), s.catalog.R, f); err != nil {
+		return err
+	}
+	page.TotalOpen, page.TotalWon = moneyList(page.Totals.Open), moneyList(page.Totals.WonMonth)
+	first := time.Now().UTC().AddDate(0, -11, 0).Format("2006-01")
+	if page.Trend, err = store.PortfolioTrend(r.Context(), s.catalog.R, f.OwnerID, first); err != nil {
+		return err
+	}
+	labels, emails, contacts := make([]string, len(page.Trend)), make([]int64, len(page.Trend)), make([]int64, len(page.Trend))
+	for i, m := range page.Trend {
+		labels[i], emails[i], contacts[i] = m.Month, m.EmailsSent, m.Contacts
+	}
+	page.EmailChart, page.ContactChart = barChart(labels, emails, "emails sent"), barChart(labels, contacts, "contacts")
+	return nil
+}
+
+// barChart draws one value per label as bars, in the geometry and style
+// of dayChart; the numbers are in a table beside it.
+func barChart(labels []string, values []int64, what string) template.HTML {
+	peak := int64(1)
+	for _, v := range values {
+		peak = max(peak, v)
+	}
+	n := max(len(values), 1)
+	slot := float64(chartW-2*chartPad) / float64(n)
+	bar := max(1, slot*0.7)
+	scale := float64(chartH-2*chartPad) / float64(peak)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-hidden="true" focusable="false" preserveAspectRatio="none">`, chartW, chartH)
+	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, chartPad, chartH-chartPad, chartW-chartPad, chartH-chartPad)
+	fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d">%d</text>`, 2, chartPad, peak)
+	for i, v := range values {
+		x := float64(chartPad) + float64(i)*slot + (slot-bar)/2
+		h := float64(v) * scale
+		fmt.Fprintf(&b, `<rect class="replied" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d %s</title></rect>`,
+			x, float64(chartH-chartPad)-h, bar, h, template.HTMLEscapeString(labels[i]), v, what)
+	}
+	if len(labels) > 0 {
+		fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d">%s</text>`, chartPad, chartH-8, template.HTMLEscapeString(labels[0]))
+		fmt.Fprintf(&b, `<text class="tick end" x="%d" y="%d">%s</text>`, chartW-chartPad, chartH-8, template.HTMLEscapeString(labels[len(labels)-1]))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // numbers, and labels escaped
 }
 
 // consoleRows adds money written for people and the backup state.

@@ -49,6 +49,13 @@ func TestConsole_Scope(t *testing.T) {
 	if !strings.Contains(r.body, "Acme") || !strings.Contains(r.body, "Globex") || strings.Contains(r.body, "Outsider") || strings.Contains(r.body, outsiderWS) {
 		t.Errorf("the agency owner's console shows the wrong workspaces")
 	}
+	// The portfolio adds up their two workspaces: Acme's four members and
+	// its contact (pushed), Globex's owner.
+	for _, want := range []string{"<dt>Workspaces</dt><dd>2</dd>", "<dt>Members</dt><dd>5</dd>", "<dt>Contacts</dt><dd>1</dd>"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the agency owner's portfolio lacks %s", want)
+		}
+	}
 	rows := csvRows(t, owner.get("/console/workspaces.csv?sort=contacts&dir=desc"))
 	if len(rows) != 2 || rows[f.a] == nil || rows[f.b] == nil {
 		t.Fatalf("the agency owner's CSV: %v", rows)

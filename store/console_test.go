@@ -193,3 +193,37 @@ func TestConsoleWorkspaces_NameOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestPortfolio(t *testing.T) {
+	ctx := context.Background()
+	db := &Catalog{mustOpenCatalogFile(t)}
+	now := time.Now()
+	seedConsole(t, db, 30, 3, now)
+	f := ConsoleFilter{Currency: "EUR", Month: now.UTC().Format("2006-01"), OwnerID: "o1"}
+	p, err := PortfolioTotals(ctx, db.R, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// o1 owns w1, w4, ..., w28: ten workspaces of two members each.
+	var contacts, sent, eur int64
+	for i := 1; i < 30; i += 3 {
+		contacts, sent, eur = contacts+int64(i*7%1000), sent+int64(i%50), eur+int64(i*13%10000)
+	}
+	if p.Workspaces != 10 || p.Members != 20 || p.Contacts != contacts || p.SentMonth != sent ||
+		len(p.Open) != 1 || p.Open[0] != (Money{"EUR", 10, eur}) { // USD only for every third from w0
+		t.Errorf("portfolio: %+v", p)
+	}
+	for _, day := range []string{"2026-01-05", "2026-01-06", "2026-02-01"} {
+		if _, err := db.W.ExecContext(ctx, `INSERT INTO usage_ledger (workspace_id, day, meter, quantity, recorded_at)
+			SELECT id, ?, 'emails_sent', 10, ? FROM workspaces`, day, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := CloseLedgerDay(ctx, db, day, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trend, err := PortfolioTrend(ctx, db.R, "o1", "2026-01")
+	if err != nil || len(trend) != 2 || trend[0].EmailsSent != 200 || trend[1].EmailsSent != 100 || trend[0].Seats != 0 {
+		t.Errorf("trend: %+v, %v", trend, err)
+	}
+}
