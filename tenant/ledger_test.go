@@ -2,7 +2,9 @@ package tenant
 
 import (
 	"context"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,6 +209,35 @@ func BenchmarkUsageStatement(b *testing.B) {
 		}
 		if i == 0 {
 			b.ReportMetric(float64(time.Since(t0).Milliseconds()), "first-ms")
+		}
+	}
+}
+
+// The price table is read from the config file, and a bad price stops
+// the load with the key named.
+func TestLoadConfig_Prices(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/cfg.yml"
+	for _, c := range []struct{ yaml, err string }{
+		{`prices: {currency: USD, per_seat: "5.00", per_1000_contacts: "2", per_gb: "0.10", per_1000_emails: "1.00"}`, ""},
+		{`prices: {per_seat: "5.001"}`, "per_seat"},
+		{`prices: {currency: dollars}`, "currency"},
+	} {
+		if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := LoadConfig(path, dir)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want one naming %s", c.yaml, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, per := cfg.Prices.Price(store.MeterContacts); u != 200 || per != 1000 || cfg.Prices.Currency != "USD" {
+			t.Errorf("contacts price %d per %d %s", u, per, cfg.Prices.Currency)
 		}
 	}
 }
