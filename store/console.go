@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -16,8 +17,8 @@ type consoleSort struct{ key, join string }
 const joinRollup = ` LEFT JOIN workspace_rollups r ON r.workspace_id = w.id`
 
 // consoleSorts are the console table's sortable columns: a whitelist, so
-// a parameter never reaches the SQL text. ? in a key is the month (for
-// this month's counts) or the currency (for money).
+// a parameter never reaches the SQL text. ?1 in a key or join is the
+// month (for this month's counts), ?2 the currency (for money).
 var consoleSorts = map[string]consoleSort{
 	"name":    {key: "w.name COLLATE NOCASE"},
 	"region":  {key: "w.region"},
@@ -29,11 +30,11 @@ var consoleSorts = map[string]consoleSort{
 	"contacts": {key: "r.contacts", join: joinRollup},
 	"activity": {key: "r.last_activity", join: joinRollup},
 	"storage":  {key: "r.storage_bytes", join: joinRollup},
-	"sent":     {key: "CASE WHEN r.month = :month THEN r.sent_month END", join: joinRollup},
-	"replied":  {key: "CASE WHEN r.month = :month THEN r.replied_month END", join: joinRollup},
-	"pipeline": {key: "pm.value_minor", join: ` LEFT JOIN workspace_rollup_money pm ON pm.workspace_id = w.id AND pm.kind = 'open' AND pm.currency = :currency`},
-	"won": {key: "CASE WHEN r.month = :month THEN pm.value_minor END", join: joinRollup +
-		` LEFT JOIN workspace_rollup_money pm ON pm.workspace_id = w.id AND pm.kind = 'won' AND pm.currency = :currency`},
+	"sent":     {key: "CASE WHEN r.month = ?1 THEN r.sent_month END", join: joinRollup},
+	"replied":  {key: "CASE WHEN r.month = ?1 THEN r.replied_month END", join: joinRollup},
+	"pipeline": {key: "pm.value_minor", join: ` LEFT JOIN workspace_rollup_money pm ON pm.workspace_id = w.id AND pm.kind = 'open' AND pm.currency = ?2`},
+	"won": {key: "CASE WHEN r.month = ?1 THEN pm.value_minor END", join: joinRollup +
+		` LEFT JOIN workspace_rollup_money pm ON pm.workspace_id = w.id AND pm.kind = 'won' AND pm.currency = ?2`},
 }
 
 // ConsoleSorted says whether the console sorts by column.
@@ -103,36 +104,15 @@ func ConsoleWorkspaces(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilt
 	}
 	query := `SELECT w.id FROM workspaces w` + s.join + ` WHERE ` + where + ` ORDER BY ` + order
 	if f.Limit > 0 {
-		query += " LIMIT ? OFFSET ?"
+		query += fmt.Sprintf(" LIMIT ?%d OFFSET ?%d", len(args)+1, len(args)+2)
 		args = append(args, f.Limit, f.Offset)
 	}
 	var ids []string
-	if err := sqlx.SelectContext(ctx, q, &ids, sortParams(query, f), sortArgs(query, f, args)...); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &ids, query, args...); err != nil {
 		return nil, 0, err
 	}
 	rows, err := consoleRows(ctx, q, ids, f.Month, f.Currency)
 	return rows, total, err
-}
-
-// sortParams and sortArgs put the month and currency of a sort key in
-// the query's arguments, in the order they appear.
-func sortParams(query string, f ConsoleFilter) string {
-	return strings.NewReplacer(":month", "?", ":currency", "?").Replace(query)
-}
-
-func sortArgs(query string, f ConsoleFilter, args []any) []any {
-	var out []any
-	for rest := query; ; {
-		m, c := strings.Index(rest, ":month"), strings.Index(rest, ":currency")
-		switch {
-		case m < 0 && c < 0:
-			return append(out, args...)
-		case c < 0 || (m >= 0 && m < c):
-			out, rest = append(out, f.Month), rest[m+1:]
-		default:
-			out, rest = append(out, f.Currency), rest[c+1:]
-		}
-	}
 }
 
 // consoleRows reads the rows of the given workspaces, in that order.
@@ -187,29 +167,30 @@ func ConsoleWorkspaceCount(ctx context.Context, q sqlx.QueryerContext, f Console
 	return total, err
 }
 
-// where is the filter's condition on workspaces w, with ? arguments.
+// where is the filter's condition on workspaces w. Its parameters are
+// numbered from ?3 (?1 and ?2 are the month and the currency, which the
+// sort keys and joins use), so args starts with those two.
 func (f ConsoleFilter) where() (string, []any) {
-	// +: almost every row is live, so a scan of the table beats a walk of
-	// the state index with a lookup per row.
 	// +: almost every row is live; the state index would only cost a
 	// lookup per row, and keep the name order off workspaces_name.
 	conds := []string{`+w.state IN ('active', 'trashed')`}
-	var args []any
+	args := []any{f.Month, f.Currency}
+	param := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("?%d", len(args))
+	}
 	if f.OwnerID != "" {
-		conds = append(conds, `w.id IN (SELECT workspace_id FROM memberships WHERE user_id = ? AND role = 'owner')`)
-		args = append(args, f.OwnerID)
+		conds = append(conds, `w.id IN (SELECT workspace_id FROM memberships WHERE user_id = `+param(f.OwnerID)+` AND role = 'owner')`)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		conds = append(conds, `(instr(lower(w.name), lower(?)) > 0 OR instr(w.id, lower(?)) > 0)`)
-		args = append(args, q, q)
+		p := param(q)
+		conds = append(conds, `(instr(lower(w.name), lower(`+p+`)) > 0 OR instr(w.id, lower(`+p+`)) > 0)`)
 	}
 	if f.Region != "" {
-		conds = append(conds, `w.region = ?`)
-		args = append(args, f.Region)
+		conds = append(conds, `w.region = `+param(f.Region))
 	}
 	if f.State != "" {
-		conds = append(conds, `w.state = ?`)
-		args = append(args, f.State)
+		conds = append(conds, `w.state = `+param(f.State))
 	}
 	return strings.Join(conds, " AND "), args
 }

@@ -111,6 +111,14 @@ func TestConsoleWorkspaces(t *testing.T) {
 				t.Errorf("owner o1 sees %s of %s", r.ID, r.OwnerEmail)
 			}
 		}
+		// A sort whose key has parameters, with a filter that has some.
+		f.Sort, f.Desc, f.Query = "sent", true, "client"
+		rows, total, err = ConsoleWorkspaces(ctx, db.R, f)
+		if err != nil || total != 83 || !sort.SliceIsSorted(rows, func(i, j int) bool { return rows[i].SentMonth > rows[j].SentMonth }) ||
+			slices.ContainsFunc(rows, func(r ConsoleRow) bool { return r.OwnerEmail != "owner1@example.com" }) {
+			t.Errorf("o1 by sent: %v, %d rows of %d", err, len(rows), total)
+		}
+		f.Sort, f.Desc, f.Query = "", false, ""
 		f.OwnerID = "m" // a member everywhere, owner nowhere
 		if _, total, _ := ConsoleWorkspaces(ctx, db.R, f); total != 0 {
 			t.Errorf("a member sees %d workspaces", total)

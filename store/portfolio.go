@@ -27,10 +27,10 @@ func PortfolioTotals(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter
 	err := sqlx.GetContext(ctx, q, &p, `SELECT count(*) AS workspaces,
 			coalesce(sum((SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id)), 0) AS members,
 			coalesce(sum(r.contacts), 0) AS contacts, coalesce(sum(r.open_deals), 0) AS open_deals,
-			coalesce(sum(CASE WHEN r.month = ? THEN r.sent_month END), 0) AS sent_month,
-			coalesce(sum(CASE WHEN r.month = ? THEN r.replied_month END), 0) AS replied_month,
+			coalesce(sum(CASE WHEN r.month = ?1 THEN r.sent_month END), 0) AS sent_month,
+			coalesce(sum(CASE WHEN r.month = ?1 THEN r.replied_month END), 0) AS replied_month,
 			coalesce(sum(r.storage_bytes), 0) AS storage_bytes
-		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id WHERE `+where, append([]any{f.Month, f.Month}, args...)...)
+		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -40,8 +40,8 @@ func PortfolioTotals(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter
 	}
 	if err := sqlx.SelectContext(ctx, q, &money, `SELECT x.kind, x.currency, sum(x.n) AS n, sum(x.value_minor) AS value_minor
 		FROM workspaces w JOIN workspace_rollups r ON r.workspace_id = w.id JOIN workspace_rollup_money x ON x.workspace_id = w.id
-		WHERE (x.kind = 'open' OR r.month = ?) AND `+where+` GROUP BY x.kind, x.currency ORDER BY x.kind, x.currency`,
-		append([]any{f.Month}, args...)...); err != nil {
+		WHERE (x.kind = 'open' OR r.month = ?1) AND `+where+` GROUP BY x.kind, x.currency ORDER BY x.kind, x.currency`,
+		args...); err != nil {
 		return nil, err
 	}
 	for _, m := range money {
