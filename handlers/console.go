@@ -25,8 +25,8 @@ func (s *Server) consoleScope(r *http.Request) (ownerID string, ok bool, err err
 	if u.Superadmin {
 		return "", true, nil
 	}
-	n, err := store.OwnedWorkspaceCount(r.Context(), s.catalog.R, u.ID)
-	return u.ID, n > 0, err
+	owns, err := store.OwnsAnyWorkspace(r.Context(), s.catalog.R, u.ID)
+	return u.ID, owns, err
 }
 
 // consoleFilter reads the table's filter from the query string; bad
@@ -124,13 +124,34 @@ func (s *Server) console(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.consolePortfolio(r, &page, f); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	v := s.newView(r, "Console")
 	v.Page = page
 	s.render(w, r, http.StatusOK, "console", v)
+}
+
+// consolePortfolio is the portfolio view: the totals of the workspaces
+// the console's filter keeps, and the trend per month of all of the
+// console's. Its own page: adding up 10,000 workspaces costs more than a
+// page of the table.
+func (s *Server) consolePortfolioPage(w http.ResponseWriter, r *http.Request) {
+	ownerID, ok, err := s.consoleScope(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	q := r.URL.Query()
+	page := consolePage{Filter: s.consoleFilter(q, ownerID, time.Now()), Params: q, Agency: ownerID != "", Regions: s.tenants.Config().RegionNames()}
+	if err := s.consolePortfolio(r, &page, page.Filter); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.newView(r, "Portfolio")
+	v.Page = page
+	s.render(w, r, http.StatusOK, "portfolio", v)
 }
 
 // consolePortfolio adds the totals of the filtered workspaces and the

@@ -51,6 +51,8 @@ func TestConsole_Scope(t *testing.T) {
 	}
 	// The portfolio adds up their two workspaces: Acme's four members and
 	// its contact (pushed), Globex's owner.
+	r = owner.get("/console/portfolio")
+	wantStatus(t, "agency owner's portfolio", r, http.StatusOK)
 	for _, want := range []string{"<dt>Workspaces</dt><dd>2</dd>", "<dt>Members</dt><dd>5</dd>", "<dt>Contacts</dt><dd>1</dd>"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("the agency owner's portfolio lacks %s", want)
@@ -82,6 +84,7 @@ func TestConsole_Scope(t *testing.T) {
 		c := f.ts.loggedIn(t, u)
 		wantStatus(t, u+" console", c.get("/console"), http.StatusNotFound)
 		wantStatus(t, u+" CSV", c.get("/console/workspaces.csv"), http.StatusNotFound)
+		wantStatus(t, u+" portfolio", c.get("/console/portfolio"), http.StatusNotFound)
 	}
 }
 

@@ -150,6 +150,7 @@ func (s *Server) routes() http.Handler {
 	// over the workspaces they own.
 	account.HandleFunc("/console", s.console).Methods(http.MethodGet)
 	account.HandleFunc("/console/workspaces.csv", s.consoleCSV).Methods(http.MethodGet)
+	account.HandleFunc("/console/portfolio", s.consolePortfolioPage).Methods(http.MethodGet)
 	account.HandleFunc("/console/usage", s.consoleUsage).Methods(http.MethodGet)
 	account.HandleFunc("/console/usage/{id}", s.consoleWorkspaceUsage).Methods(http.MethodGet)
 	account.Handle("/admin/workspaces/{id}/plan", s.requireSuperadmin(http.HandlerFunc(s.setWorkspacePlan))).Methods(http.MethodPost)

@@ -156,6 +156,7 @@ var userRoutes = []route{
 	{"POST", "/admin/suppressions/delete", ""},
 	{"GET", "/console", ""},
 	{"GET", "/console/workspaces.csv", ""},
+	{"GET", "/console/portfolio", ""},
 	{"GET", "/console/usage", ""},
 	{"GET", "/console/usage/{id}", ""},
 }

@@ -195,13 +195,13 @@ func (f ConsoleFilter) where() (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// OwnedWorkspaceCount returns how many live workspaces a user owns: one
-// or more makes them an agency owner with a console over those.
-func OwnedWorkspaceCount(ctx context.Context, q sqlx.QueryerContext, userID string) (int, error) {
-	var n int
-	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-		WHERE m.user_id = ? AND m.role = 'owner' AND w.state IN ('active', 'trashed')`, userID)
-	return n, err
+// OwnsAnyWorkspace says whether a user owns a live workspace: one makes
+// them an agency owner with a console over the ones they own.
+func OwnsAnyWorkspace(ctx context.Context, q sqlx.QueryerContext, userID string) (bool, error) {
+	var ok bool
+	err := sqlx.GetContext(ctx, q, &ok, `SELECT EXISTS (SELECT 1 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ? AND m.role = 'owner' AND w.state IN ('active', 'trashed'))`, userID)
+	return ok, err
 }
 
 // OwnsWorkspace says whether the user owns the live workspace id.
