@@ -122,24 +122,6 @@ func sortMoney(ms []Money) {
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Currency < ms[j].Currency })
 }
 
-// EmailsSentOn returns how many emails went out on each UTC day from
-// through to (YYYY-MM-DD, both included), by day: the usage ledger's
-// meter, read from the counters.
-func EmailsSentOn(ctx context.Context, db *DB, from, to string) (map[string]int64, error) {
-	var rows []struct {
-		Key string `db:"key"`
-		N   int64  `db:"n"`
-	}
-	if err := db.R.SelectContext(ctx, &rows, `SELECT key, n FROM rollup WHERE key BETWEEN ? AND ?`, "sent:"+from, "sent:"+to); err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for _, r := range rows {
-		out[strings.TrimPrefix(r.Key, "sent:")] = r.N
-	}
-	return out, nil
-}
-
 // WorkspaceRollup is a workspace's counters as the catalog holds them for
 // the console: pushed from the file, read without opening it.
 type WorkspaceRollup struct {
@@ -162,18 +144,6 @@ type WorkspaceRollup struct {
 	PushedAt     time.Time  `db:"pushed_at" json:"pushed_at"`
 	Open         []Money    `db:"-" json:"open"`
 	Won          []Money    `db:"-" json:"won_month"`
-}
-
-// Current drops the day and month counts when they are of an earlier day
-// or month than now's: a workspace with no change since has none.
-func (w *WorkspaceRollup) Current(now time.Time) {
-	day := now.UTC().Format(time.DateOnly)
-	if w.Day != day {
-		w.SentToday, w.RepliedToday, w.BouncedToday = 0, 0, 0
-	}
-	if w.Month != day[:7] {
-		w.SentMonth, w.RepliedMonth, w.BouncedMonth, w.WonDeals, w.Won = 0, 0, 0, 0, nil
-	}
 }
 
 // PushRollup stores a workspace's counters in the catalog, replacing what
