@@ -44,36 +44,50 @@ type adminWorkspace struct {
 }
 
 // admin lists the instance's workspaces, a page at a time, with their
-// region, size, members, state and backup, and the trashed ones.
+// region, size, members, state and backup, and the trashed ones. Sizes
+// are the ones the rollup job pushed to the catalog: no workspace file is
+// looked at (it stat'ed every file and WAL of the instance per view).
 func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
-	infos, err := s.tenants.List(r.Context())
+	ctx := r.Context()
+	total, totalBytes, err := store.ConsoleTotals(ctx, s.catalog.R)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	page := adminPage{Total: len(infos), Query: strings.TrimSpace(r.URL.Query().Get("q")), Params: r.URL.Query()}
-	for _, info := range infos {
-		page.TotalBytes += info.SizeBytes
+	page := adminPage{Total: total, TotalBytes: totalBytes, Query: strings.TrimSpace(r.URL.Query().Get("q")), Params: r.URL.Query()}
+	f := store.ConsoleFilter{Query: page.Query, State: store.StateActive, Sort: "created", Limit: adminPerPage}
+	if page.Matching, err = store.ConsoleWorkspaceCount(ctx, s.catalog.R, f); err != nil {
+		s.serverError(w, r, err)
+		return
 	}
-	infos = matchingWorkspaces(infos, page.Query)
-	page.Matching = len(infos)
-	n := pageNumber(r.URL.Query().Get("page"), len(infos))
-	start, end := min((n-1)*adminPerPage, len(infos)), min(n*adminPerPage, len(infos))
-	page.From, page.To = start+1, end
+	n := pageNumber(r.URL.Query().Get("page"), page.Matching)
+	f.Offset = (n - 1) * adminPerPage
+	rows, _, err := store.ConsoleWorkspaces(ctx, s.catalog.R, f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page.From, page.To = f.Offset+1, f.Offset+len(rows)
 	if n > 1 {
 		page.Prev = n - 1
 	}
-	if end < len(infos) {
+	if page.To < page.Matching {
 		page.Next = n + 1
 	}
-	if page.Workspaces, err = s.adminRows(r, infos[start:end]); err != nil {
+	infos := make([]tenant.Info, len(rows))
+	members := make(map[string]int, len(rows))
+	for i, row := range rows {
+		infos[i] = tenant.Info{Workspace: row.Workspace, SizeBytes: row.StorageBytes}
+		members[row.ID] = int(row.Members)
+	}
+	if page.Workspaces, err = s.adminRows(r, infos, members); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	page.Plans = s.tenants.Config().PlanNames()
 	page.Disks = s.tenants.DiskSpaces()
-	page.Catalog = s.tenants.CatalogBackupStatus(r.Context())
-	if page.Trashed, err = s.tenants.ListTrashed(r.Context()); err != nil {
+	page.Catalog = s.tenants.CatalogBackupStatus(ctx)
+	if page.Trashed, err = s.tenants.ListTrashed(ctx); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -86,12 +100,8 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "admin", v)
 }
 
-// adminRows adds members and backup status to one page of workspaces.
-func (s *Server) adminRows(r *http.Request, infos []tenant.Info) ([]adminWorkspace, error) {
-	counts, err := store.MemberCounts(r.Context(), s.catalog.R)
-	if err != nil {
-		return nil, err
-	}
+// adminRows adds backup status and plan use to one page of workspaces.
+func (s *Server) adminRows(r *http.Request, infos []tenant.Info, counts map[string]int) ([]adminWorkspace, error) {
 	ws := make([]store.Workspace, len(infos))
 	for i := range infos {
 		ws[i] = infos[i].Workspace
@@ -125,21 +135,6 @@ func (s *Server) setWorkspacePlan(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "success", "The workspace is now on the "+p.Name+" plan: "+p.Summary()+".")
 	http.Redirect(w, r, "/admin?"+r.PostForm.Get("back"), http.StatusSeeOther)
-}
-
-// matchingWorkspaces keeps those whose name or id contains q, ignoring case.
-func matchingWorkspaces(infos []tenant.Info, q string) []tenant.Info {
-	if q == "" {
-		return infos
-	}
-	q = strings.ToLower(q)
-	var out []tenant.Info
-	for _, info := range infos {
-		if strings.Contains(strings.ToLower(info.Name), q) || strings.Contains(info.ID, q) {
-			out = append(out, info)
-		}
-	}
-	return out
 }
 
 // pageNumber reads a 1-based page number, clamped to the pages there are.

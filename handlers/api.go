@@ -48,6 +48,7 @@ func (s *Server) apiRoutes(r *mux.Router) {
 	r.Use(s.apiAuthenticate)
 
 	r.Handle("/workspace", methods{http.MethodGet: s.apiWorkspace})
+	r.Handle("/usage", methods{http.MethodGet: s.apiUsage})
 	r.Handle("/audit", methods{http.MethodGet: s.apiAudit})
 	r.Handle("/search", methods{http.MethodGet: s.apiSearch})
 	r.Handle("/contacts/import", methods{http.MethodPost: s.apiImportContacts})

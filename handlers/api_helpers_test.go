@@ -17,6 +17,7 @@ import (
 // the least key role: "read" or "write".
 var apiRouteTable = []route{
 	{"GET", "/api/v1/workspace", "read"},
+	{"GET", "/api/v1/usage", "read"},
 	{"GET", "/api/v1/audit", "read"},
 	{"GET", "/api/v1/search", "read"},
 	{"GET", "/api/v1/contacts", "read"},

@@ -166,6 +166,11 @@ var userRoutes = []route{
 	{"POST", "/admin/suppressions", ""},
 	{"POST", "/admin/workspaces/{id}/plan", ""},
 	{"POST", "/admin/suppressions/delete", ""},
+	{"GET", "/console", ""},
+	{"GET", "/console/workspaces.csv", ""},
+	{"GET", "/console/portfolio", ""},
+	{"GET", "/console/usage", ""},
+	{"GET", "/console/usage/{id}", ""},
 }
 
 // publicRoutes work without signing in.

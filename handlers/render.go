@@ -57,7 +57,7 @@ var requiredPages = []string{"error", "login", "setup", "home", "account", "admi
 	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
-	"templates", "template", "template_form"}
+	"templates", "template", "template_form", "console", "usage", "portfolio"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -230,6 +230,9 @@ var templateFuncs = template.FuncMap{
 	"roles":         func() []string { return store.Roles },
 	"join":          strings.Join,
 	"withParams":    withParams,
+	"money":         store.FormatMoney,
+	"meterLabel":    func(m string) string { return meterLabels[m] },
+	"unitPrice":     unitPrice,
 	"toggleDir":     toggleDir,
 	"sortMark":      sortMark,
 	"stages":        func() []string { return store.Stages },

@@ -80,7 +80,8 @@ func (s *Server) switchWorkspace(w http.ResponseWriter, r *http.Request) {
 
 // workspacePage is the overview of one workspace.
 type workspacePage struct {
-	Members []store.Member
+	Members   []store.Member
+	Dashboard *dashboard
 }
 
 func (s *Server) workspaceHome(w http.ResponseWriter, r *http.Request) {
@@ -90,9 +91,14 @@ func (s *Server) workspaceHome(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	dash, err := s.readDashboard(r, members)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	v := s.newView(r, wc.ws.Name)
 	v.Section = "overview"
-	v.Page = workspacePage{Members: members}
+	v.Page = workspacePage{Members: members, Dashboard: dash}
 	s.render(w, r, http.StatusOK, "workspace", v)
 }
 

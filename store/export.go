@@ -38,6 +38,7 @@ var exportLeftOut = func() map[string]string {
 	m := map[string]string{
 		"api_keys":      "secrets: never carried over (scrubbed from the archive's workspace.db too)",
 		"counters":      "derived: row counts that triggers keep",
+		"rollup":        "derived: the console's counters that triggers keep (usage history lives in the instance's catalog)",
 		"bounce_counts": "soft bounces in a row, by the hash of the address: the sender's working state, which starts again",
 		"job_reports": "reports of this instance's background jobs, whose ids mean nothing elsewhere " +
 			"(emptied in the archive's workspace.db too)",

@@ -134,6 +134,7 @@ var erasureLeftOut = map[string]string{
 	"workspace_settings": "the workspace's configuration",
 	"api_keys":           "keys and the members who made them, no contact",
 	"counters":           "row counts",
+	"rollup":             "counts and sums per day and currency, no contact",
 	"mailboxes":          "the workspace's sending accounts, no contact",
 	"sequences":          "outreach sequences; their contacts are in enrollments",
 	"sequence_mailboxes": "which account a sequence sends from",

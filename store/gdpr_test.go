@@ -154,6 +154,11 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 		`ALTER TABLE contacts DROP COLUMN version`, `ALTER TABLE companies DROP COLUMN version`, `ALTER TABLE deals DROP COLUMN version`,
 		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`}
 	for name, o := range latest {
+		if _, ok := v1[name]; !ok && o.Type == "trigger" {
+			back = append([]string{`DROP TRIGGER ` + name}, back...) // before its tables
+		}
+	}
+	for name, o := range latest {
 		if _, ok := v1[name]; !ok && o.Type == "table" {
 			back = append(back, `DROP TABLE `+name)
 		}

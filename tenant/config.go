@@ -34,6 +34,8 @@ type Config struct {
 	// (see plans.go); DefaultPlan is the plan of workspaces given none.
 	Plans       map[string]*Plan `yaml:"plans"`
 	DefaultPlan string           `yaml:"default_plan"`
+	// Prices is the price table of the usage statements (see ledger.go).
+	Prices Prices `yaml:"prices"`
 	// MasterKeyFile is where the master key is kept (<data>/master.key when
 	// empty; ATRIUM_MASTER_KEY overrides both). PublicURL is the base of
 	// links in emails when neither --public-url nor ATRIUM_PUBLIC_URL
@@ -121,6 +123,9 @@ func (c *Config) resolve(dataDir string) error {
 		return err
 	}
 	if err := c.resolvePlans(); err != nil {
+		return err
+	}
+	if err := c.Prices.resolve(); err != nil {
 		return err
 	}
 	if c.MasterKeyFile != "" {

@@ -127,6 +127,8 @@ type Manager struct {
 	sent, sendFailed atomic.Int64
 	// idle are the IMAP IDLE watchers of the mailboxes (see idle.go).
 	idle idleWatchers
+	// rollups tracks the open files' counters (see rollups.go).
+	rollups rollupTracker
 }
 
 // Recovery says what Open brought back from the replicas because the data
@@ -288,6 +290,7 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 	}
 	m.goBackground(func() { m.janitor(bg, orDefault(opts.JanitorInterval, DefaultJanitorInterval)) })
 	m.goBackground(func() { m.usageLoop(bg) })
+	m.goBackground(func() { m.rollupLoop(bg) })
 	if opts.VerifyInterval >= 0 {
 		m.goBackground(func() {
 			m.verifyLoop(bg, orDefault(opts.VerifyInterval, DefaultVerifyInterval),
@@ -462,6 +465,7 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 	db, err := m.openMigrated(ctx, id, path)
 	if err == nil {
 		db.OnDue = m.raiseDue(id)
+		m.rollupOpened(id, db)
 	}
 	if cerr := <-cleared; err == nil && cerr != nil {
 		db.Close()
@@ -505,6 +509,7 @@ func (m *Manager) openMigrated(ctx context.Context, id, path string) (*store.DB,
 // closeWorkspace closes the app's pool first, then lets the replication
 // registration linger (it is unregistered later, off the request path).
 func (m *Manager) closeWorkspace(db *store.DB, w *store.Workspace) {
+	m.rollupClosing(w.ID, db)
 	if err := db.Close(); err != nil {
 		m.log.Error("close workspace", "workspace", w.ID, "err", err)
 	}

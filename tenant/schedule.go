@@ -46,6 +46,13 @@ func (m *Manager) dueKinds() map[string]dueKind {
 				return store.SetDueForAll(ctx, m.catalog.W, store.DuePoll, now)
 			},
 		},
+		store.DueRollup: {
+			run: m.rollupJob,
+			// Counters are in the files: each pushes its own once.
+			rebuild: func(ctx context.Context, now time.Time) error {
+				return store.SetDueForAll(ctx, m.catalog.W, store.DueRollup, now)
+			},
+		},
 		store.DueRetention: {
 			run: m.retentionJob,
 			// The retention job finds a policy in the file, or removes the
