@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +271,105 @@ func TestImport_ZohoAccountsContactsDeals(t *testing.T) {
 			d.Value+" "+d.Currency != want[2] || d.Status != want[3] || d.ExpectedClose != want[4] {
 			t.Errorf("%s: %+v", title, d)
 		}
+	}
+}
+
+// checkCompanyColumnsLand checks that every non-empty cell of a companies
+// file is found in the company its first cell's row became (by name
+// column nameCol): in a field, a custom field, or its creation date.
+func checkCompanyColumnsLand(t *testing.T, db *DB, recs [][]string, nameCol int) {
+	t.Helper()
+	for r, rec := range recs[1:] {
+		c := companyByName(t, db, rec[nameCol])
+		hay := []string{c.Name, c.Domain, c.Industry, c.Size, c.OwnerID, c.CreatedAt.Format("2006-01-02")}
+		hay = append(hay, c.Tags...)
+		for _, v := range c.Custom {
+			hay = append(hay, fmt.Sprint(v))
+		}
+		for i, cell := range rec {
+			if cell = strings.TrimSpace(cell); cell == "" {
+				continue
+			}
+			want := []string{cell}
+			if d, err := cleanDomain(cell); err == nil {
+				want = append(want, d)
+			}
+			if s, ok := companySize(cell); ok {
+				want = append(want, s)
+			}
+			if d, ok := ParseImportDate(cell, false); ok {
+				want = append(want, d.Format("2006-01-02"))
+			}
+			if n, err := strconv.ParseFloat(strings.ReplaceAll(cell, ",", ""), 64); err == nil {
+				want = append(want, fmt.Sprint(n))
+			}
+			if !slices.ContainsFunc(want, func(w string) bool { return slices.Contains(hay, w) }) {
+				t.Errorf("row %d, column %q: %q is nowhere in %+v", r+1, recs[0][i], cell, c)
+			}
+		}
+	}
+}
+
+// Close's leads (its companies), contacts and opportunities: values in
+// cents, opportunities titled by their note, linked to the lead's company
+// and the contact by name, and the note kept on the company.
+func TestImport_CloseLeadsContactsOpportunities(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	_, recs := readSample(t, "close-leads.csv")
+	leads := importSample(t, "close-leads.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if leads.Read != 4 || leads.Created != 4 || leads.Failed != 0 || leads.Source != SourceClose || len(leads.SkippedColumns) != 0 {
+		t.Fatalf("leads: %+v", leads)
+	}
+	if got, want := SuggestCompanyMapping(recs[0], nil), []string{"", "name", "domain", "", "", "", "created_at", "", "", "", "", "", "", "industry", "size", ""}; !slices.Equal(got, want) {
+		t.Errorf("mapping %q, want %q", got, want)
+	}
+	checkCompanyColumnsLand(t, db, recs, 1)
+	f := companyByName(t, db, "Fontaine & Fils, SARL")
+	if f.Domain != "fontaine.example" || f.Industry != "Food" || f.Size != "51-200" || f.Custom["address_1_city"] != "Lyon" ||
+		f.Custom["description"] != "Family business since 1890.\nPrefers calls after 2pm, \"never\" on Mondays." ||
+		!f.CreatedAt.Equal(time.Date(2023, 4, 12, 9, 41, 23, 123000000, time.UTC)) {
+		t.Errorf("Fontaine: %+v", f)
+	}
+	if l := companyByName(t, db, "Łódź Ceramika sp. z o.o."); l.Domain != "lodz-ceramika.example" || l.Custom["address_1_city"] != "Łódź" {
+		t.Errorf("Łódź: %+v", l)
+	}
+	importSample(t, "close-contacts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if n := countRows(t, db, "companies"); n != 4 {
+		t.Fatalf("%d companies: the contacts did not find their leads", n)
+	}
+	opps := importSample(t, "close-opportunities.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}, Stages: StagesCreate})
+	})
+	if opps.Read != 4 || opps.Created != 4 || opps.Failed != 0 || len(opps.Notes) != 0 || opps.Source != SourceClose ||
+		strings.Join(opps.SkippedColumns, ",") != "id,lead_id,contact_id,value_formatted,value_period,confidence,date_updated,created_by_name" ||
+		strings.Join(opps.StagesCreated, ",") != "Proposal Sent,Demo Scheduled" ||
+		len(opps.UnmatchedOwners) != 1 || opps.UnmatchedOwners[0].Owner != "Carl Nobody" {
+		t.Fatalf("opportunities: %+v", opps)
+	}
+	nordwind := companyByName(t, db, "Nordwind AG")
+	for title, want := range map[string][7]string{
+		"Cold room, phase 2":       {"am@fontaine.example", f.ID, "12500.50 EUR", "open", "2024-09-30", "u1", "Proposal Sent"},
+		"Fleet tracking seats":     {"gunther@nordwind.example", nordwind.ID, "49.00 EUR", "won", "2023-02-15", "u2", "Won"},
+		"Solo Consulting":          {"liwei@solo.example", companyByName(t, db, "Solo Consulting").ID, "3000.00 USD", "lost", "", "", "Lost"},
+		"Warehouse pilot, Hamburg": {"", nordwind.ID, "0.00 EUR", "open", "", "", "Demo Scheduled"},
+	} {
+		d := dealByTitle(t, db, title)
+		contact := ""
+		if want[0] != "" {
+			contact = contactByEmail(t, db, want[0]).ID
+		}
+		if d.ContactID != contact || d.CompanyID != want[1] || d.Value+" "+d.Currency != want[2] || d.Status != want[3] ||
+			d.ExpectedClose != want[4] || d.OwnerID != want[5] || (want[6] != "Won" && want[6] != "Lost" && d.StageName != want[6]) {
+			t.Errorf("%s: %+v", title, d)
+		}
+	}
+	notes, _, err := ListNotes(ctx, db, "", f.ID, "", 10)
+	if err != nil || len(notes) != 1 || notes[0].Body != "Deal “Cold room, phase 2”:\nCold room, phase 2\nQuote v3 sent, awaiting the board." {
+		t.Errorf("Fontaine's notes %+v %v", notes, err)
 	}
 }
