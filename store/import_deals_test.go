@@ -373,3 +373,56 @@ func TestImport_CloseLeadsContactsOpportunities(t *testing.T) {
 		t.Errorf("Fontaine's notes %+v %v", notes, err)
 	}
 }
+
+// A deals file imported again creates no deal twice: a deal of the same
+// title and company (or contact, without company) in the same pipeline is
+// skipped with a note, or updated with Update.
+func TestImportDeals_Again(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	file := "Deal Name,Company,Contact,Amount,Pipeline,Stage\n" +
+		"Renewal,\"Acme, Inc.\",,1000,Sales,Qualified\n" +
+		"Renewal,Globex,,2000,Sales,Qualified\n" + // another company: another deal
+		"Renewal,,ana@example.com,300,Sales,Qualified\n" + // no company: by contact
+		"Renewal,\"Acme, Inc.\",,1000,Partners,Qualified\n" + // another pipeline
+		"renewal,\"ACME, INC.\",,1000,Sales,Qualified\n" // the first one again, in the same file
+	if _, err := CreateContact(ctx, db, tester, ContactInput{Email: ptr("ana@example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	opt := DealImportOptions{Stages: StagesCreate}
+	first, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(file), opt)
+	if err != nil || first.Created != 4 || first.Skipped != 1 || len(first.Notes) != 1 || first.Notes[0].Row != 5 {
+		t.Fatalf("first import: %+v %v", first, err)
+	}
+	t.Run("Skip", func(t *testing.T) {
+		again, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(file), opt)
+		if err != nil || again.Read != 5 || again.Created != 0 || again.Skipped != 5 || again.Failed != 0 || len(again.Notes) != 5 ||
+			!strings.Contains(again.Notes[0].Message, `"Renewal" is already in this pipeline`) {
+			t.Fatalf("again: %+v %v", again, err)
+		}
+		if n := countRows(t, db, "deals"); n != 4 {
+			t.Errorf("%d deals, want 4", n)
+		}
+	})
+	t.Run("Update", func(t *testing.T) {
+		changed := strings.Replace(strings.Replace(file, ",2000,Sales,Qualified", ",2500.50,Sales,Won", 1), ",300,", ",350,", 1)
+		upd, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(changed), DealImportOptions{ImportOptions: ImportOptions{Update: true}, Stages: StagesCreate})
+		if err != nil || upd.Created != 0 || upd.Updated != 5 || upd.Skipped != 0 || upd.Failed != 0 {
+			t.Fatalf("update: %+v %v", upd, err)
+		}
+		if n := countRows(t, db, "deals"); n != 4 {
+			t.Errorf("%d deals, want 4", n)
+		}
+		var globex Deal
+		if err := db.R.Get(&globex, `SELECT value_minor, currency, status, created_at FROM deals WHERE company_id = ?`, companyByName(t, db, "Globex").ID); err != nil {
+			t.Fatal(err)
+		}
+		if globex.ValueMinor != 250050 || globex.Status != "won" {
+			t.Errorf("Globex's deal: %+v", globex)
+		}
+		var byContact int64
+		if err := db.R.Get(&byContact, `SELECT value_minor FROM deals WHERE company_id IS NULL AND contact_id IS NOT NULL`); err != nil || byContact != 35000 {
+			t.Errorf("the contact's deal: %d %v", byContact, err)
+		}
+	})
+}
