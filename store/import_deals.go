@@ -418,21 +418,22 @@ func (im *dealImport) addNote(body string, in DealInput) error {
 		return nil
 	}
 	n := &Note{ID: newID(), AuthorID: im.a.ID, Body: "Deal “" + *in.Title + "”:\n" + body, Version: 1}
+	if r := []rune(n.Body); len(r) > MaxNoteLength {
+		n.Body = string(r[:MaxNoteLength])
+	}
+	// Only that record's notes are read, by its index.
+	col, id := "company_id", ""
 	switch {
 	case in.CompanyID != nil:
-		n.CompanyID = *in.CompanyID
+		n.CompanyID, id = *in.CompanyID, *in.CompanyID
 	case in.ContactID != nil:
-		n.ContactID = *in.ContactID
+		n.ContactID, col, id = *in.ContactID, "contact_id", *in.ContactID
 	default:
 		return nil
 	}
 	var have int
-	if err := im.tx.GetContext(im.ctx, &have, `SELECT count(*) FROM notes WHERE body = ? AND (company_id = ? OR contact_id = ?)`,
-		n.Body, n.CompanyID, n.ContactID); err != nil || have > 0 {
+	if err := im.tx.GetContext(im.ctx, &have, `SELECT count(*) FROM notes WHERE `+col+` = ? AND body = ?`, id, n.Body); err != nil || have > 0 {
 		return err
-	}
-	if len([]rune(n.Body)) > MaxNoteLength {
-		n.Body = string([]rune(n.Body)[:MaxNoteLength])
 	}
 	n.CreatedAt = time.Now().UTC()
 	n.UpdatedAt = n.CreatedAt

@@ -372,6 +372,13 @@ func TestImport_CloseLeadsContactsOpportunities(t *testing.T) {
 	if err != nil || len(notes) != 1 || notes[0].Body != "Deal “Cold room, phase 2”:\nCold room, phase 2\nQuote v3 sent, awaiting the board." {
 		t.Errorf("Fontaine's notes %+v %v", notes, err)
 	}
+	// Imported again, to update: the same deals, their notes not repeated.
+	again := importSample(t, "close-opportunities.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip, Update: true}})
+	})
+	if again.Updated != 4 || again.Created != 0 || countRows(t, db, "deals") != 4 || countRows(t, db, "notes") != 3 {
+		t.Errorf("again: %+v, %d deals, %d notes", again, countRows(t, db, "deals"), countRows(t, db, "notes"))
+	}
 }
 
 // A deals file imported again creates no deal twice: a deal of the same
