@@ -251,8 +251,12 @@ var closedStages = map[string]string{"closedwon": "won", "won": "won", "closedlo
 func (im *dealImport) row(row int, rec []string) (string, error) {
 	cells := readCells(im.mapping, rec, &im.src)
 	in := DealInput{Title: cells.set("title"), LostReason: cells.set("lost_reason")}
+	created, hasCreated, err := cells.date("created_at", &im.src)
+	if err != nil {
+		return "The creation date " + err.Error(), nil
+	}
 	if in.Title == nil {
-		in.Title = untitled(cells.field["note"], cells.field["company"])
+		in.Title = untitled(cells.field["note"], cells.field["company"], created, hasCreated)
 	}
 	if in.Title == nil {
 		return "A deal needs a title.", nil
@@ -311,10 +315,6 @@ func (im *dealImport) row(row int, rec []string) (string, error) {
 	} else if ok {
 		d := t.Format("2006-01-02")
 		in.ExpectedClose = &d
-	}
-	created, hasCreated, err := cells.date("created_at", &im.src)
-	if err != nil {
-		return "The creation date " + err.Error(), nil
 	}
 	key := dealKey(pipeline, *in.Title, in.CompanyID, in.ContactID)
 	if id, ok := im.deals[key]; ok {
@@ -445,16 +445,20 @@ func (im *dealImport) addNote(body string, in DealInput) error {
 }
 
 // untitled is the title of a deal whose row has none, as Close's
-// opportunities: its note's first line, else its company's name; nil when
-// the row has neither.
-func untitled(note, company string) *string {
+// opportunities: its note's first line, else its company's name with its
+// creation date (so that two deals of a company without notes are not
+// taken for one); nil when the row has neither.
+func untitled(note, company string, created time.Time, hasCreated bool) *string {
 	line, _, _ := strings.Cut(note, "\n")
 	title := strings.TrimSpace(line)
 	if r := []rune(title); len(r) > maxRecordTitle {
 		title = strings.TrimSpace(string(r[:maxRecordTitle-1])) + "…"
 	}
-	if title == "" {
+	if title == "" && strings.TrimSpace(company) != "" {
 		title = strings.TrimSpace(company)
+		if hasCreated {
+			title += " (" + created.Format("2006-01-02") + ")"
+		}
 	}
 	if title == "" {
 		return nil

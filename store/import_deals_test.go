@@ -353,10 +353,10 @@ func TestImport_CloseLeadsContactsOpportunities(t *testing.T) {
 	}
 	nordwind := companyByName(t, db, "Nordwind AG")
 	for title, want := range map[string][7]string{
-		"Cold room, phase 2":       {"am@fontaine.example", f.ID, "12500.50 EUR", "open", "2024-09-30", "u1", "Proposal Sent"},
-		"Fleet tracking seats":     {"gunther@nordwind.example", nordwind.ID, "49.00 EUR", "won", "2023-02-15", "u2", "Won"},
-		"Solo Consulting":          {"liwei@solo.example", companyByName(t, db, "Solo Consulting").ID, "3000.00 USD", "lost", "", "", "Lost"},
-		"Warehouse pilot, Hamburg": {"", nordwind.ID, "0.00 EUR", "open", "", "", "Demo Scheduled"},
+		"Cold room, phase 2":           {"am@fontaine.example", f.ID, "12500.50 EUR", "open", "2024-09-30", "u1", "Proposal Sent"},
+		"Fleet tracking seats":         {"gunther@nordwind.example", nordwind.ID, "49.00 EUR", "won", "2023-02-15", "u2", "Won"},
+		"Solo Consulting (2024-02-02)": {"liwei@solo.example", companyByName(t, db, "Solo Consulting").ID, "3000.00 USD", "lost", "", "", "Lost"},
+		"Warehouse pilot, Hamburg":     {"", nordwind.ID, "0.00 EUR", "open", "", "", "Demo Scheduled"},
 	} {
 		d := dealByTitle(t, db, title)
 		contact := ""
@@ -430,6 +430,21 @@ func TestImportDeals_Again(t *testing.T) {
 		var byContact int64
 		if err := db.R.Get(&byContact, `SELECT value_minor FROM deals WHERE company_id IS NULL AND contact_id IS NOT NULL`); err != nil || byContact != 35000 {
 			t.Errorf("the contact's deal: %d %v", byContact, err)
+		}
+	})
+	// Close's opportunities have no title: two of one lead without notes
+	// are two deals, and the file imported again makes none.
+	t.Run("Untitled", func(t *testing.T) {
+		closeFile := "lead_name,status_type,value,value_currency,date_created\n" +
+			"Solo Consulting,active,10000,USD,2024-01-05 10:00:00.000000+00:00\nSolo Consulting,active,20000,USD,2024-03-07 10:00:00.000000+00:00\n"
+		for i, want := range [][2]int{{2, 0}, {0, 2}} {
+			res, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(closeFile), DealImportOptions{})
+			if err != nil || res.Source != SourceClose || res.Created != want[0] || res.Skipped != want[1] {
+				t.Fatalf("import %d: %+v %v", i+1, res, err)
+			}
+		}
+		if d := dealByTitle(t, db, "Solo Consulting (2024-03-07)"); d.Value != "200.00" || d.Currency != "USD" {
+			t.Errorf("the second deal: %+v", d)
 		}
 	})
 }
