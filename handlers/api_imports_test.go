@@ -85,3 +85,58 @@ func TestAPI_ImportCompaniesAndDeals(t *testing.T) {
 	wantAPIError(t, "bad unmapped", f.ts.api(t, f.a.key, "POST", "/api/v1/companies/import?unmapped=drop", companies), http.StatusBadRequest, "invalid", "")
 	wantAPIError(t, "read key", f.ts.api(t, f.a.readKey, "POST", "/api/v1/deals/import", deals), http.StatusForbidden, "forbidden", "")
 }
+
+// The same deals file posted twice makes its deals once: the second time
+// they are skipped, each with a note, or updated with mode=update; B's
+// import of it is not taken for a repeat of A's.
+func TestAPI_ImportDealsTwice(t *testing.T) {
+	f := newAPIFixture(t)
+	deals := "Opportunity Name,Amount,Stage,Account Name\nTwice renewal,\"1,000.50\",Qualified,Twice Ltd\nTwice upsell,20,Qualified,Twice Ltd\n"
+	post := func(key, query, body string) store.ImportResult {
+		t.Helper()
+		r := f.ts.api(t, key, "POST", "/api/v1/deals/import"+query, body)
+		wantStatus(t, "deals import"+query, r, http.StatusOK)
+		var res store.ImportResult
+		mustDecode(t, r.body, &res)
+		return res
+	}
+	count := func(key string) (n int, renewal store.Deal) {
+		t.Helper()
+		var list struct {
+			Data []store.Deal `json:"data"`
+		}
+		mustDecode(t, f.ts.api(t, key, "GET", "/api/v1/deals?limit=100", "").body, &list)
+		for _, d := range list.Data {
+			if strings.HasPrefix(d.Title, "Twice ") {
+				n++
+			}
+			if d.Title == "Twice renewal" {
+				renewal = d
+			}
+		}
+		return n, renewal
+	}
+	if res := post(f.a.key, "", deals); res.Created != 2 || res.Skipped != 0 {
+		t.Fatalf("first: %+v", res)
+	}
+	res := post(f.a.key, "", deals)
+	if res.Created != 0 || res.Skipped != 2 || len(res.Notes) != 2 || !strings.Contains(res.Notes[0].Message, "Twice renewal") {
+		t.Fatalf("again: %+v", res)
+	}
+	if n, _ := count(f.a.key); n != 2 {
+		t.Errorf("%d deals after importing twice, want 2", n)
+	}
+	res = post(f.a.key, "?mode=update", strings.Replace(deals, `"1,000.50"`, "1500", 1))
+	if res.Created != 0 || res.Updated != 2 || res.Skipped != 0 {
+		t.Fatalf("update: %+v", res)
+	}
+	if n, renewal := count(f.a.key); n != 2 || renewal.Value != "1500.00" {
+		t.Errorf("after the update: %d deals, %+v", n, renewal)
+	}
+	if res := post(f.b.key, "", deals); res.Created != 2 || res.Skipped != 0 {
+		t.Fatalf("B: %+v", res)
+	}
+	if n, _ := count(f.b.key); n != 2 {
+		t.Errorf("B has %d deals, want 2", n)
+	}
+}

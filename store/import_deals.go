@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +20,11 @@ import (
 
 // DealImportFields are the deal fields a CSV column can map to. Deals
 // have no custom fields: a column none of these takes can only be skipped.
+// "note" is a note about the deal (Close's opportunities have one, and no
+// title): it goes on the deal's company, else its contact, and its first
+// line titles a deal that has no title.
 var DealImportFields = []string{"title", "value", "currency", "pipeline", "stage", "status", "company", "contact", "owner",
-	"expected_close", "created_at", "lost_reason"}
+	"expected_close", "created_at", "lost_reason", "note"}
 
 // dealAliases map normalised headers of the exports to deal fields.
 var dealAliases = map[string]string{
@@ -42,6 +46,7 @@ var dealAliases = map[string]string{
 	"createdat": "created_at", "createdate": "created_at", "created": "created_at", "createddate": "created_at", "createdtime": "created_at",
 	"datecreated": "created_at", "dealcreated": "created_at",
 	"lostreason": "lost_reason", "closedlostreason": "lost_reason", "reasonforloss": "lost_reason",
+	"statuslabel": "stage", "username": "owner", "note": "note", "notes": "note", "description": "note", "dealnote": "note",
 }
 
 // SuggestDealMapping proposes a deal field for each header.
@@ -84,6 +89,10 @@ type dealImport struct {
 	stages    map[string]string // pipeline id + "\x00" + stage name, lower-cased → stage id
 	last      map[string]string // pipeline id → its last stage
 	unknown   []string          // "Pipeline › Stage" not found, refused
+	deals     map[string]string // dealKey → id of the deal already there
+	// minorUnits says the value column counts minor units (cents), as
+	// Close writes its opportunities' values.
+	minorUnits bool
 }
 
 // ImportDealsCSV imports deals from CSV with a header row, in one
@@ -141,7 +150,7 @@ func ImportDealsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt DealI
 		}
 		res.Migration = im.src.report()
 		return audit(ctx, tx, a, "deal.import", KindDeal, "", map[string]Change{
-			"created": {After: res.Created}, "failed": {After: res.Failed}})
+			"created": {After: res.Created}, "updated": {After: res.Updated}, "skipped": {After: res.Skipped}, "failed": {After: res.Failed}})
 	})
 	if err != nil {
 		return nil, err
@@ -168,6 +177,12 @@ func (im *dealImport) prepare(f *importFile) error {
 		return err
 	}
 	if im.companies, err = loadCompanyIndex(im.ctx, im.tx); err != nil {
+		return err
+	}
+	if col := slices.Index(im.mapping, "value"); col >= 0 && im.src.migration.Source == SourceClose {
+		im.minorUnits = slices.Contains([]string{"value", "opportunityvalue"}, normaliseHeader(f.header[col]))
+	}
+	if err := im.loadDeals(); err != nil {
 		return err
 	}
 	if im.emails, err = lowerMap[string](im.ctx, im.tx, `SELECT email, id FROM contacts WHERE email <> '' ORDER BY seq`); err != nil {
@@ -236,10 +251,17 @@ var closedStages = map[string]string{"closedwon": "won", "won": "won", "closedlo
 func (im *dealImport) row(row int, rec []string) (string, error) {
 	cells := readCells(im.mapping, rec, &im.src)
 	in := DealInput{Title: cells.set("title"), LostReason: cells.set("lost_reason")}
+	created, hasCreated, err := cells.date("created_at", &im.src)
+	if err != nil {
+		return "The creation date " + err.Error(), nil
+	}
+	if in.Title == nil {
+		in.Title = untitled(cells.field["note"], cells.field["company"], created, hasCreated)
+	}
 	if in.Title == nil {
 		return "A deal needs a title.", nil
 	}
-	value, currency, err := parseImportAmount(cells.field["value"], cells.field["currency"], im.opt.Currency)
+	value, currency, err := im.amount(cells.field["value"], cells.field["currency"])
 	if err != nil {
 		return ErrorMessage(err), nil
 	}
@@ -249,6 +271,9 @@ func (im *dealImport) row(row int, rec []string) (string, error) {
 		status = strings.ToLower(v)
 		if s, ok := closedStages[normaliseHeader(v)]; ok {
 			status = s
+		}
+		if status == "active" { // Close's open opportunities
+			status = "open"
 		}
 		if status == "deleted" {
 			im.res.Skipped++
@@ -277,7 +302,7 @@ func (im *dealImport) row(row int, rec []string) (string, error) {
 		if id := im.contact(v); id != "" {
 			in.ContactID = &id
 		} else {
-			im.res.Notes = append(im.res.Notes, RowError{Row: row, Message: fmt.Sprintf("No contact %q in this workspace: the deal has none.", v)})
+			im.note(row, fmt.Sprintf("No contact %q in this workspace: the deal has none.", v))
 		}
 	}
 	if v := cells.set("owner"); v != nil {
@@ -291,9 +316,18 @@ func (im *dealImport) row(row int, rec []string) (string, error) {
 		d := t.Format("2006-01-02")
 		in.ExpectedClose = &d
 	}
-	created, hasCreated, err := cells.date("created_at", &im.src)
-	if err != nil {
-		return "The creation date " + err.Error(), nil
+	key := dealKey(pipeline, *in.Title, in.CompanyID, in.ContactID)
+	if id, ok := im.deals[key]; ok {
+		if !im.opt.Update {
+			im.res.Skipped++
+			im.note(row, fmt.Sprintf("The deal %q is already in this pipeline with this company or contact: skipped.", *in.Title))
+			return "", nil
+		}
+		if err := im.update(id, in); err != nil {
+			return refusal(err)
+		}
+		im.res.Updated++
+		return "", im.addNote(cells.field["note"], in)
 	}
 	now := time.Now().UTC()
 	d := &Deal{ID: newID(), Currency: currency, Status: "open", CreatedAt: now, UpdatedAt: now}
@@ -303,8 +337,150 @@ func (im *dealImport) row(row int, rec []string) (string, error) {
 	if err := createDeal(im.ctx, im.tx, im.a, d, in); err != nil {
 		return refusal(err)
 	}
+	im.deals[key] = d.ID
 	im.res.Created++
-	return "", nil
+	return "", im.addNote(cells.field["note"], in)
+}
+
+// note keeps a note about a row, the first MaxImportErrors of them.
+func (im *dealImport) note(row int, msg string) {
+	if len(im.res.Notes) < MaxImportErrors {
+		im.res.Notes = append(im.res.Notes, RowError{Row: row, Message: msg})
+	}
+}
+
+// dealKey is what makes two deals the same for an import: their pipeline,
+// title (in any letter case) and company, or contact when they have no
+// company.
+func dealKey(pipeline, title string, companyID, contactID *string) string {
+	other := ""
+	switch {
+	case companyID != nil && *companyID != "":
+		other = "company:" + *companyID
+	case contactID != nil && *contactID != "":
+		other = "contact:" + *contactID
+	}
+	return pipeline + "\x00" + strings.ToLower(strings.TrimSpace(title)) + "\x00" + other
+}
+
+// loadDeals indexes the workspace's deals by dealKey; the first of a key
+// is the one a row updates.
+func (im *dealImport) loadDeals() error {
+	var ds []struct {
+		ID        string `db:"id"`
+		Pipeline  string `db:"pipeline_id"`
+		Title     string `db:"title"`
+		CompanyID string `db:"company_id"`
+		ContactID string `db:"contact_id"`
+	}
+	if err := im.tx.SelectContext(im.ctx, &ds, `SELECT id, pipeline_id, title, coalesce(company_id, '') AS company_id,
+		coalesce(contact_id, '') AS contact_id FROM deals ORDER BY seq DESC`); err != nil {
+		return err
+	}
+	im.deals = make(map[string]string, len(ds))
+	for _, d := range ds {
+		im.deals[dealKey(d.Pipeline, d.Title, &d.CompanyID, &d.ContactID)] = d.ID
+	}
+	return nil
+}
+
+// update applies a row to the deal it repeats, as UpdateDeal does, in the
+// import's transaction; the deal keeps its creation date.
+func (im *dealImport) update(id string, in DealInput) error {
+	before, err := getDeal(im.ctx, im.tx, id)
+	if err != nil {
+		return err
+	}
+	d := *before
+	if err := applyDealInput(im.ctx, im.tx, &d, in); err != nil {
+		return err
+	}
+	changes := dealChanges(before, &d)
+	if len(changes) == 0 {
+		return nil
+	}
+	d.UpdatedAt = time.Now().UTC()
+	err = updateRow(im.ctx, im.tx, "deals", "deal", id, Expect{}, `title = :title, value_minor = :value_minor, currency = :currency,
+		pipeline_id = :pipeline_id, stage_id = :stage_id, contact_id = nullif(:contact_id, ''), company_id = nullif(:company_id, ''),
+		owner_id = :owner_id, expected_close = :expected_close, status = :status, lost_reason = :lost_reason,
+		closed_at = :closed_at, updated_at = :updated_at`, &d)
+	if err != nil {
+		return err
+	}
+	return auditRelink(im.ctx, im.tx, im.a, KindDeal, id, before.ContactID, d.ContactID, changes)
+}
+
+// addNote puts a deal's note on its company, else its contact, unless
+// that record has it already (a file imported again); a deal with neither
+// keeps its note's first line as its title only.
+func (im *dealImport) addNote(body string, in DealInput) error {
+	if body == "" {
+		return nil
+	}
+	n := &Note{ID: newID(), AuthorID: im.a.ID, Body: "Deal “" + *in.Title + "”:\n" + body, Version: 1}
+	if r := []rune(n.Body); len(r) > MaxNoteLength {
+		n.Body = string(r[:MaxNoteLength])
+	}
+	// Only that record's notes are read, by its index.
+	col, id := "company_id", ""
+	switch {
+	case in.CompanyID != nil:
+		n.CompanyID, id = *in.CompanyID, *in.CompanyID
+	case in.ContactID != nil:
+		n.ContactID, col, id = *in.ContactID, "contact_id", *in.ContactID
+	default:
+		return nil
+	}
+	var have int
+	if err := im.tx.GetContext(im.ctx, &have, `SELECT count(*) FROM notes WHERE `+col+` = ? AND body = ?`, id, n.Body); err != nil || have > 0 {
+		return err
+	}
+	n.CreatedAt = time.Now().UTC()
+	n.UpdatedAt = n.CreatedAt
+	if _, err := im.tx.NamedExecContext(im.ctx, `INSERT INTO notes (id, contact_id, company_id, author_id, body, created_at, updated_at)
+		VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), :author_id, :body, :created_at, :updated_at)`, n); err != nil {
+		return err
+	}
+	return auditAbout(im.ctx, im.tx, im.a, n.ContactID, "note.create", KindNote, n.ID, map[string]Change{"body": {After: n.Body}})
+}
+
+// untitled is the title of a deal whose row has none, as Close's
+// opportunities: its note's first line, else its company's name with its
+// creation date (so that two deals of a company without notes are not
+// taken for one); nil when the row has neither.
+func untitled(note, company string, created time.Time, hasCreated bool) *string {
+	line, _, _ := strings.Cut(note, "\n")
+	title := strings.TrimSpace(line)
+	if r := []rune(title); len(r) > maxRecordTitle {
+		title = strings.TrimSpace(string(r[:maxRecordTitle-1])) + "…"
+	}
+	if title == "" && strings.TrimSpace(company) != "" {
+		title = strings.TrimSpace(company)
+		if hasCreated {
+			title += " (" + created.Format("2006-01-02") + ")"
+		}
+	}
+	if title == "" {
+		return nil
+	}
+	return &title
+}
+
+// amount reads a row's value and currency; Close's values are counted in
+// minor units of their currency.
+func (im *dealImport) amount(v, currencyCell string) (value, currency string, err error) {
+	if im.minorUnits {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
+			currency = im.opt.Currency
+			if c := strings.TrimSpace(currencyCell); c != "" {
+				if currency, err = cleanCurrency(c); err != nil {
+					return "", "", err
+				}
+			}
+			return FormatMoney(n, currency), currency, nil
+		}
+	}
+	return parseImportAmount(v, currencyCell, im.opt.Currency)
 }
 
 func refusal(err error) (string, error) {

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,4 +272,179 @@ func TestImport_ZohoAccountsContactsDeals(t *testing.T) {
 			t.Errorf("%s: %+v", title, d)
 		}
 	}
+}
+
+// checkCompanyColumnsLand checks that every non-empty cell of a companies
+// file is found in the company its first cell's row became (by name
+// column nameCol): in a field, a custom field, or its creation date.
+func checkCompanyColumnsLand(t *testing.T, db *DB, recs [][]string, nameCol int) {
+	t.Helper()
+	for r, rec := range recs[1:] {
+		c := companyByName(t, db, rec[nameCol])
+		hay := []string{c.Name, c.Domain, c.Industry, c.Size, c.OwnerID, c.CreatedAt.Format("2006-01-02")}
+		hay = append(hay, c.Tags...)
+		for _, v := range c.Custom {
+			hay = append(hay, fmt.Sprint(v))
+		}
+		for i, cell := range rec {
+			if cell = strings.TrimSpace(cell); cell == "" {
+				continue
+			}
+			want := []string{cell}
+			if d, err := cleanDomain(cell); err == nil {
+				want = append(want, d)
+			}
+			if s, ok := companySize(cell); ok {
+				want = append(want, s)
+			}
+			if d, ok := ParseImportDate(cell, false); ok {
+				want = append(want, d.Format("2006-01-02"))
+			}
+			if n, err := strconv.ParseFloat(strings.ReplaceAll(cell, ",", ""), 64); err == nil {
+				want = append(want, fmt.Sprint(n))
+			}
+			if !slices.ContainsFunc(want, func(w string) bool { return slices.Contains(hay, w) }) {
+				t.Errorf("row %d, column %q: %q is nowhere in %+v", r+1, recs[0][i], cell, c)
+			}
+		}
+	}
+}
+
+// Close's leads (its companies), contacts and opportunities: values in
+// cents, opportunities titled by their note, linked to the lead's company
+// and the contact by name, and the note kept on the company.
+func TestImport_CloseLeadsContactsOpportunities(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	_, recs := readSample(t, "close-leads.csv")
+	leads := importSample(t, "close-leads.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportCompaniesCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if leads.Read != 4 || leads.Created != 4 || leads.Failed != 0 || leads.Source != SourceClose || len(leads.SkippedColumns) != 0 {
+		t.Fatalf("leads: %+v", leads)
+	}
+	if got, want := SuggestCompanyMapping(recs[0], nil), []string{"", "name", "domain", "", "", "", "created_at", "", "", "", "", "", "", "industry", "size", ""}; !slices.Equal(got, want) {
+		t.Errorf("mapping %q, want %q", got, want)
+	}
+	checkCompanyColumnsLand(t, db, recs, 1)
+	f := companyByName(t, db, "Fontaine & Fils, SARL")
+	if f.Domain != "fontaine.example" || f.Industry != "Food" || f.Size != "51-200" || f.Custom["address_1_city"] != "Lyon" ||
+		f.Custom["description"] != "Family business since 1890.\nPrefers calls after 2pm, \"never\" on Mondays." ||
+		!f.CreatedAt.Equal(time.Date(2023, 4, 12, 9, 41, 23, 123000000, time.UTC)) {
+		t.Errorf("Fontaine: %+v", f)
+	}
+	if l := companyByName(t, db, "Łódź Ceramika sp. z o.o."); l.Domain != "lodz-ceramika.example" || l.Custom["address_1_city"] != "Łódź" {
+		t.Errorf("Łódź: %+v", l)
+	}
+	importSample(t, "close-contacts.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportContactsCSV(ctx, db, tester, r, ImportOptions{Owners: testOwners, Unmapped: UnmappedCreate})
+	})
+	if n := countRows(t, db, "companies"); n != 4 {
+		t.Fatalf("%d companies: the contacts did not find their leads", n)
+	}
+	opps := importSample(t, "close-opportunities.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip}, Stages: StagesCreate})
+	})
+	if opps.Read != 4 || opps.Created != 4 || opps.Failed != 0 || len(opps.Notes) != 0 || opps.Source != SourceClose ||
+		strings.Join(opps.SkippedColumns, ",") != "id,lead_id,contact_id,value_formatted,value_period,confidence,date_updated,created_by_name" ||
+		strings.Join(opps.StagesCreated, ",") != "Proposal Sent,Demo Scheduled" ||
+		len(opps.UnmatchedOwners) != 1 || opps.UnmatchedOwners[0].Owner != "Carl Nobody" {
+		t.Fatalf("opportunities: %+v", opps)
+	}
+	nordwind := companyByName(t, db, "Nordwind AG")
+	for title, want := range map[string][7]string{
+		"Cold room, phase 2":           {"am@fontaine.example", f.ID, "12500.50 EUR", "open", "2024-09-30", "u1", "Proposal Sent"},
+		"Fleet tracking seats":         {"gunther@nordwind.example", nordwind.ID, "49.00 EUR", "won", "2023-02-15", "u2", "Won"},
+		"Solo Consulting (2024-02-02)": {"liwei@solo.example", companyByName(t, db, "Solo Consulting").ID, "3000.00 USD", "lost", "", "", "Lost"},
+		"Warehouse pilot, Hamburg":     {"", nordwind.ID, "0.00 EUR", "open", "", "", "Demo Scheduled"},
+	} {
+		d := dealByTitle(t, db, title)
+		contact := ""
+		if want[0] != "" {
+			contact = contactByEmail(t, db, want[0]).ID
+		}
+		if d.ContactID != contact || d.CompanyID != want[1] || d.Value+" "+d.Currency != want[2] || d.Status != want[3] ||
+			d.ExpectedClose != want[4] || d.OwnerID != want[5] || (want[6] != "Won" && want[6] != "Lost" && d.StageName != want[6]) {
+			t.Errorf("%s: %+v", title, d)
+		}
+	}
+	notes, _, err := ListNotes(ctx, db, "", f.ID, "", 10)
+	if err != nil || len(notes) != 1 || notes[0].Body != "Deal “Cold room, phase 2”:\nCold room, phase 2\nQuote v3 sent, awaiting the board." {
+		t.Errorf("Fontaine's notes %+v %v", notes, err)
+	}
+	// Imported again, to update: the same deals, their notes not repeated.
+	again := importSample(t, "close-opportunities.csv", func(r *strings.Reader) (*ImportResult, error) {
+		return ImportDealsCSV(ctx, db, tester, r, DealImportOptions{ImportOptions: ImportOptions{Owners: testOwners, Unmapped: UnmappedSkip, Update: true}})
+	})
+	if again.Updated != 4 || again.Created != 0 || countRows(t, db, "deals") != 4 || countRows(t, db, "notes") != 3 {
+		t.Errorf("again: %+v, %d deals, %d notes", again, countRows(t, db, "deals"), countRows(t, db, "notes"))
+	}
+}
+
+// A deals file imported again creates no deal twice: a deal of the same
+// title and company (or contact, without company) in the same pipeline is
+// skipped with a note, or updated with Update.
+func TestImportDeals_Again(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	file := "Deal Name,Company,Contact,Amount,Pipeline,Stage\n" +
+		"Renewal,\"Acme, Inc.\",,1000,Sales,Qualified\n" +
+		"Renewal,Globex,,2000,Sales,Qualified\n" + // another company: another deal
+		"Renewal,,ana@example.com,300,Sales,Qualified\n" + // no company: by contact
+		"Renewal,\"Acme, Inc.\",,1000,Partners,Qualified\n" + // another pipeline
+		"renewal,\"ACME, INC.\",,1000,Sales,Qualified\n" // the first one again, in the same file
+	if _, err := CreateContact(ctx, db, tester, ContactInput{Email: ptr("ana@example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	opt := DealImportOptions{Stages: StagesCreate}
+	first, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(file), opt)
+	if err != nil || first.Created != 4 || first.Skipped != 1 || len(first.Notes) != 1 || first.Notes[0].Row != 5 {
+		t.Fatalf("first import: %+v %v", first, err)
+	}
+	t.Run("Skip", func(t *testing.T) {
+		again, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(file), opt)
+		if err != nil || again.Read != 5 || again.Created != 0 || again.Skipped != 5 || again.Failed != 0 || len(again.Notes) != 5 ||
+			!strings.Contains(again.Notes[0].Message, `"Renewal" is already in this pipeline`) {
+			t.Fatalf("again: %+v %v", again, err)
+		}
+		if n := countRows(t, db, "deals"); n != 4 {
+			t.Errorf("%d deals, want 4", n)
+		}
+	})
+	t.Run("Update", func(t *testing.T) {
+		changed := strings.Replace(strings.Replace(file, ",2000,Sales,Qualified", ",2500.50,Sales,Won", 1), ",300,", ",350,", 1)
+		upd, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(changed), DealImportOptions{ImportOptions: ImportOptions{Update: true}, Stages: StagesCreate})
+		if err != nil || upd.Created != 0 || upd.Updated != 5 || upd.Skipped != 0 || upd.Failed != 0 {
+			t.Fatalf("update: %+v %v", upd, err)
+		}
+		if n := countRows(t, db, "deals"); n != 4 {
+			t.Errorf("%d deals, want 4", n)
+		}
+		var globex Deal
+		if err := db.R.Get(&globex, `SELECT value_minor, currency, status, created_at FROM deals WHERE company_id = ?`, companyByName(t, db, "Globex").ID); err != nil {
+			t.Fatal(err)
+		}
+		if globex.ValueMinor != 250050 || globex.Status != "won" {
+			t.Errorf("Globex's deal: %+v", globex)
+		}
+		var byContact int64
+		if err := db.R.Get(&byContact, `SELECT value_minor FROM deals WHERE company_id IS NULL AND contact_id IS NOT NULL`); err != nil || byContact != 35000 {
+			t.Errorf("the contact's deal: %d %v", byContact, err)
+		}
+	})
+	// Close's opportunities have no title: two of one lead without notes
+	// are two deals, and the file imported again makes none.
+	t.Run("Untitled", func(t *testing.T) {
+		closeFile := "lead_name,status_type,value,value_currency,date_created\n" +
+			"Solo Consulting,active,10000,USD,2024-01-05 10:00:00.000000+00:00\nSolo Consulting,active,20000,USD,2024-03-07 10:00:00.000000+00:00\n"
+		for i, want := range [][2]int{{2, 0}, {0, 2}} {
+			res, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(closeFile), DealImportOptions{})
+			if err != nil || res.Source != SourceClose || res.Created != want[0] || res.Skipped != want[1] {
+				t.Fatalf("import %d: %+v %v", i+1, res, err)
+			}
+		}
+		if d := dealByTitle(t, db, "Solo Consulting (2024-03-07)"); d.Value != "200.00" || d.Currency != "USD" {
+			t.Errorf("the second deal: %+v", d)
+		}
+	})
 }

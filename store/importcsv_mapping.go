@@ -107,6 +107,9 @@ func suggest(header []string, aliases map[string]string, custom []CustomField, m
 		if field == "" {
 			field = aliases[normaliseHeader(cutPipedrive(h))]
 		}
+		if field == "" && exported { // Close's "custom.Industry" is an industry
+			field = aliases[normaliseHeader(key)]
+		}
 		for _, f := range custom {
 			if n == normaliseHeader(f.Key) || n == normaliseHeader(f.Label) || exported && key == f.Key {
 				field = "custom." + f.Key

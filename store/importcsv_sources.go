@@ -37,8 +37,11 @@ var sourceMarks = map[string][]string{
 	SourceZoho: {"createdtime", "modifiedtime", "secondaryemail", "skypeid", "closingdate", "dealowner", "accountowner",
 		"mailingzip", "mailingstate", "vendorname", "asstphone", "contactowner", "salutation", "accountname", "leadsource",
 		"mailingstreet", "mailingcity", "mailingcountry", "billingcity", "billingcountry", "billingstreet"},
+	// Close's leads (companies) and opportunities exports too.
 	SourceClose: {"leadname", "leadid", "contactname", "datecreated", "dateupdated", "primaryemail", "primaryphone",
-		"statuslabel", "leadowner", "contactemails", "contactphones", "createdbyname", "opportunityvalue", "opportunitystatus"},
+		"statuslabel", "leadowner", "contactemails", "contactphones", "createdbyname", "opportunityvalue", "opportunitystatus",
+		"displayname", "statustype", "valuecurrency", "valueperiod", "valueformatted", "datewon", "username",
+		"address1city", "address1country", "updatedbyname", "htmlurl"},
 }
 
 // pipedrivePrefixes start every column of a Pipedrive export.
@@ -139,11 +142,12 @@ func splitPhones(cell string) []string {
 }
 
 // Layouts of the dates the exports write: ISO with and without time
-// (HubSpot, Pipedrive, Zoho, Close, Salesforce's data export), and
+// (HubSpot, Pipedrive, Zoho, Close, Salesforce's data export; Close's
+// "original" format has a space, microseconds and an offset), and
 // written-out months. Dates with slashes or dots are read by parseDMY.
 var dateLayouts = []string{
 	time.RFC3339Nano, "2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05.000Z0700", "2006-01-02T15:04:05",
-	"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02", "2006-01-02 15:04:05 MST", "2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05-07:00", "2006-01-02", "2006-01-02 15:04:05 MST", "2006-01-02 15:04:05 -0700",
 	"Jan 2, 2006", "Jan 2, 2006 3:04 PM", "Jan 2, 2006, 3:04 PM", "January 2, 2006", "2 Jan 2006", "2 January 2006",
 	"02-Jan-2006", "Mon Jan 2 2006", "Mon, 2 Jan 2006 15:04:05 -0700",
 }

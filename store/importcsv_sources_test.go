@@ -339,6 +339,9 @@ func TestDetectSource(t *testing.T) {
 		{[]string{"Person - Name", "Person - Email - Work"}, SourcePipedrive},
 		{[]string{"First Name", "Created Time", "Modified Time", "Secondary Email"}, SourceZoho},
 		{[]string{"lead_name", "contact_name", "primary_email", "date_created"}, SourceClose},
+		{[]string{"id", "display_name", "url", "status_label", "address_1_city", "date_created"}, SourceClose},
+		{[]string{"lead_name", "status_type", "value", "value_currency", "value_period", "user_name"}, SourceClose},
+		{[]string{"Display Name", "Status Label", "Date Created"}, ""},
 		{[]string{"first_name", "last_name", "email"}, ""},
 		{[]string{"Name", "Email", "Created"}, ""},
 	} {
