@@ -430,6 +430,9 @@ func (d *decReader) Close() error { return d.rc.Close() }
 // decrypts the same way with the keys of `atrium keys export catalog`. It returns how many objects
 // it decrypted; an object that fails authentication stops it.
 func DecryptReplicaDir(ctx context.Context, ek *ExportedKeys, src, dst string) (int, error) {
+	if filepath.Base(filepath.Clean(src)) == catalogPrefix && ek.Workspace != catalogPrefix {
+		return 0, fmt.Errorf("%s looks like the catalog's replica, and the key file is workspace %s's: decrypt the catalog's with the keys of atrium keys export catalog", src, ek.Workspace)
+	}
 	ks := ek.keySet()
 	c := &cryptClient{workspace: ek.Workspace, keys: func(context.Context) (*workspaceKeySet, error) { return ks, nil }}
 	if ek.Workspace == catalogPrefix {
