@@ -8,10 +8,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
 )
 
 // The catalog's replica is encrypted when the catalog's region (see
@@ -118,4 +120,52 @@ func (m *Manager) ExportCatalogKeys() (*ExportedKeys, error) {
 		out.Keys[strconv.FormatUint(uint64(id), 10)] = base64.StdEncoding.EncodeToString(k)
 	}
 	return out, nil
+}
+
+// checkCatalogReplicaEncrypted refuses a catalog replica that holds plain
+// objects when the catalog's region encrypts: Litestream would add
+// encrypted objects to it, fail to compact the plain ones, and a disaster
+// recovery would fail on them. That is the replica of an instance that
+// turned encrypt: true on for the catalog's region, or that had it on
+// before the catalog's replica was encrypted. It reads the header of the
+// oldest object of each level.
+func (m *Manager) checkCatalogReplicaEncrypted(ctx context.Context) error {
+	t, err := m.catalogTarget()
+	if err != nil || !t.encrypt {
+		return err
+	}
+	c := t.client(catalogPrefix)
+	if err := initClient(ctx, c, t); err != nil {
+		return err
+	}
+	for _, level := range []int{litestream.SnapshotLevel, 0, 1, 2, 3} {
+		it, err := c.LTXFiles(ctx, level, 0, false)
+		if err != nil {
+			return err
+		}
+		var info *ltx.FileInfo
+		if it.Next() {
+			info = it.Item()
+		}
+		err = cmpOr(it.Err(), it.Close())
+		if err != nil {
+			return err
+		}
+		if info == nil {
+			continue
+		}
+		rc, err := c.OpenLTXFile(ctx, level, info.MinTXID, info.MaxTXID, 0, encHead)
+		if err != nil {
+			return err
+		}
+		head := make([]byte, encHead)
+		_, err = io.ReadFull(rc, head)
+		rc.Close()
+		if err == nil && string(head[encCoverSize:encCoverSize+4]) == encMagic {
+			continue
+		}
+		where := t.String() + "/" + catalogPrefix
+		return fmt.Errorf("region %s has encrypt: true, but the catalog's replica at %s holds plain objects (%s, level %d): it was written before the catalog's replica was encrypted. Stop Atrium, move %s aside (keep it as a plain backup for 48 hours), and start again: the catalog then replicates afresh, encrypted", m.catalogRegion(), where, ltx.FormatFilename(info.MinTXID, info.MaxTXID), level, where)
+	}
+	return nil
 }

@@ -367,3 +367,41 @@ func BenchmarkCatalogSync(b *testing.B) {
 		})
 	}
 }
+
+// An instance whose catalog's region turns encrypt: true on with a plain
+// catalog replica already there does not start, and says what to do:
+// moving the plain replica away makes the next start write an encrypted
+// one from scratch, and a disaster recovery comes back from it.
+func TestEncryptedCatalogReplica_SwitchOn(t *testing.T) {
+	ctx := context.Background()
+	t.Setenv(MasterKeyEnv, newKeyText())
+	dataDir := t.TempDir()
+	replicas := filepath.Join(t.TempDir(), "replicas")
+	plainCfg := mustConfig(t, dataDir, "regions:\n  default:\n    replica:\n      url: file://"+replicas+"\n")
+	m := openWithConfig(t, dataDir, plainCfg)
+	addUser(t, m, "before@example.com")
+	m.Close()
+
+	cfg := mustConfig(t, dataDir, "regions:\n  default:\n    replica:\n      url: file://"+replicas+"\n      encrypt: true\n")
+	if _, err := openErr(dataDir, cfg); err == nil || !strings.Contains(err.Error(), "holds plain objects") || !strings.Contains(err.Error(), "move "+"file://"+replicas+"/catalog aside") {
+		t.Fatalf("start with a plain catalog replica under encrypt: true: %v", err)
+	}
+	if err := os.Rename(filepath.Join(replicas, catalogPrefix), filepath.Join(t.TempDir(), "plain-catalog")); err != nil {
+		t.Fatal(err)
+	}
+	m = openWithConfig(t, dataDir, cfg)
+	addUser(t, m, knownEmail)
+	if err := m.SyncCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if found := filesContaining(t, filepath.Join(replicas, catalogPrefix), "before@example.com"); len(found) != 0 {
+		t.Fatalf("plaintext in the catalog replica: %v", found)
+	}
+	os.RemoveAll(dataDir)
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	if !hasUser(t, m, "before@example.com") || !hasUser(t, m, knownEmail) {
+		t.Fatal("the catalog did not come back from its new encrypted replica")
+	}
+}
