@@ -405,3 +405,44 @@ func TestEncryptedCatalogReplica_SwitchOn(t *testing.T) {
 		t.Fatal("the catalog did not come back from its new encrypted replica")
 	}
 }
+
+// A byte changed in each of the catalog replica's objects makes a disaster
+// recovery fail loudly instead of restoring a wrong catalog.
+func TestEncryptedCatalogReplica_Tampered(t *testing.T) {
+	t.Setenv(MasterKeyEnv, newKeyText())
+	dataDir := t.TempDir()
+	cfg, replicas := encryptedFileConfig(t, dataDir, true)
+	m := openWithConfig(t, dataDir, cfg)
+	addUser(t, m, knownEmail)
+	m.Close()
+	var objects []string
+	filepath.WalkDir(filepath.Join(replicas, catalogPrefix), func(path string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.HasSuffix(path, ".ltx") {
+			objects = append(objects, path)
+		}
+		return nil
+	})
+	if len(objects) == 0 {
+		t.Fatal("the catalog replica is empty")
+	}
+	for _, path := range objects {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-1] ^= 1
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.RemoveAll(dataDir)
+	if m, err := openErr(dataDir, cfg); !errors.Is(err, ErrReplicaTampered) {
+		if err == nil {
+			m.Close()
+		}
+		t.Fatalf("recovery from a tampered catalog replica: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "catalog.db")); !os.IsNotExist(err) {
+		t.Fatalf("a catalog was made: %v", err)
+	}
+}
