@@ -26,7 +26,13 @@ func (m *Main) cmdKeysRotateMaster(ctx context.Context, args []string) error {
 	for _, k := range res.Unreadable {
 		fmt.Fprintf(m.stdout, "LEFT %s: no master key given unwraps it\n", k)
 	}
-	if res.Source != "file" {
+	hours := int(res.KeepOld.Hours())
+	switch {
+	case res.Source == "file" && res.KeepOld > 0:
+		fmt.Fprintf(m.stdout, "The old master key stays listed in the key file, after the new one: the catalog's encrypted replica holds objects written under it for up to %d hours. Remove its line after that, not before.\n", hours)
+	case res.Source != "file" && res.KeepOld > 0:
+		fmt.Fprintf(m.stdout, "The master key comes from the %s: keep it giving the new key first and the old one after it for %d hours more (the catalog's encrypted replica holds objects written under the old one), then make it give the new key alone.\n", res.Source, hours)
+	case res.Source != "file":
 		fmt.Fprintf(m.stdout, "The master key comes from the %s: make it give the new key alone now (drop the old one after the comma).\n", res.Source)
 	}
 	return nil
@@ -51,13 +57,24 @@ func (m *Main) cmdKeysRotateWorkspace(ctx context.Context, args []string) error 
 }
 
 // cmdKeysExport is `atrium keys export ID -o FILE`: writes the workspace's
-// data keys, unwrapped, for `atrium replica decrypt` elsewhere.
+// data keys, unwrapped, for `atrium replica decrypt` elsewhere. With
+// "catalog" for ID, the keys of the catalog's encrypted replica (derived
+// from the master keys).
 func (m *Main) cmdKeysExport(ctx context.Context, args []string) error {
 	fs := m.flagSet("keys export")
 	out := fs.String("o", "", "the key file to write (made readable by its owner only)")
-	id, err := m.parseID(fs, "keys export", args)
+	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if len(pos) != 1 {
+		return usagef("'atrium keys export' takes one workspace id, or catalog.")
+	}
+	id := pos[0]
+	if id != "catalog" {
+		if id, err = tenant.ParseID(id); err != nil {
+			return err
+		}
 	}
 	if *out == "" {
 		return usagef("'atrium keys export' needs -o FILE.")
@@ -65,7 +82,12 @@ func (m *Main) cmdKeysExport(ctx context.Context, args []string) error {
 	if err := m.open(ctx); err != nil {
 		return err
 	}
-	ek, err := m.Manager.ExportWorkspaceKeys(ctx, id)
+	var ek *tenant.ExportedKeys
+	if id == "catalog" {
+		ek, err = m.Manager.ExportCatalogKeys()
+	} else {
+		ek, err = m.Manager.ExportWorkspaceKeys(ctx, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -84,6 +106,10 @@ func (m *Main) cmdKeysExport(ctx context.Context, args []string) error {
 	if err != nil {
 		os.Remove(path)
 		return err
+	}
+	if id == "catalog" {
+		fmt.Fprintf(m.stdout, "wrote %d catalog replica keys to %s; whoever holds this file can read the catalog's encrypted replica (users, memberships; the data keys in it stay wrapped by the master key)\n", len(ek.Keys), *out)
+		return nil
 	}
 	fmt.Fprintf(m.stdout, "wrote %d data keys of workspace %s to %s; whoever holds this file can read the workspace's encrypted replicas\n", len(ek.Keys), id, *out)
 	return nil

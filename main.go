@@ -186,7 +186,7 @@ Commands:
   check                                           run PRAGMA integrity_check over every file and unwrap every workspace key
   keys rotate-master                              wrap every workspace key with a new master key
   keys rotate-workspace ID                        a new data key for what a workspace writes from now on
-  keys export ID -o FILE                          write a workspace's data keys, for replica decrypt
+  keys export ID|catalog -o FILE                  write a workspace's (or the catalog replica's) keys, for replica decrypt
   replica decrypt --keys FILE SRC DST             decrypt an encrypted replica directory (no data directory needed)
 
 While 'atrium serve' runs, every other command still works on its data

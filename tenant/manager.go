@@ -340,6 +340,9 @@ func (m *Manager) openCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.checkCatalogReplicaEncrypted(ctx); err != nil {
+		return err
+	}
 	if err := m.repl.acquire(ctx, m.catalogPath(), t, catalogPrefix); err != nil {
 		return err
 	}

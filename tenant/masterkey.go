@@ -51,6 +51,9 @@ type masterKey struct {
 	keys   []*keyring
 	source string
 	path   string // the key file, for sourceFile
+	// created: the key file was made by this start (there was none), so
+	// it cannot be the key of a catalog restored from a replica.
+	created bool
 }
 
 func (k *masterKey) seal(plaintext, aad []byte) []byte {
@@ -122,7 +125,7 @@ func loadMasterKey(path, command string) (*masterKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		keys = []*keyring{k}
+		return &masterKey{keys: []*keyring{k}, source: sourceFile, path: path, created: true}, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -236,8 +239,14 @@ type MasterRotation struct {
 	// a lost key): left as they are.
 	Unreadable []string
 	// Source is where the master key comes from; for the environment and
-	// a command, the operator must now give the new key alone.
+	// a command, the operator must now give the new key alone (after
+	// KeepOld, when it is set).
 	Source string
+	// KeepOld, when not zero, is how long the old master key must stay
+	// listed after the new one: the catalog's replica is encrypted, and
+	// holds objects written under the old key for that long (see
+	// oldMasterKeyWindow). With the key file, Atrium keeps it listed.
+	KeepOld time.Duration
 }
 
 // RotateMasterKey wraps every workspace data key with a new master key;
@@ -256,7 +265,9 @@ func (m *Manager) RotateMasterKey(ctx context.Context) (*MasterRotation, error) 
 	mk := m.master
 	switch mk.source {
 	case sourceFile:
-		if len(mk.all()) == 1 {
+		// A master.key.new already there is an interrupted rotation, whose
+		// key is first already: this finishes it.
+		if _, err := os.Stat(mk.path + pendingSuffix); errors.Is(err, fs.ErrNotExist) {
 			k, err := createKeyFile(mk.path+pendingSuffix, nil)
 			if err != nil {
 				return nil, err
@@ -280,6 +291,9 @@ func (m *Manager) RotateMasterKey(ctx context.Context) (*MasterRotation, error) 
 func (m *Manager) rewrapAll(ctx context.Context) (*MasterRotation, error) {
 	mk := m.master
 	res := &MasterRotation{Source: mk.source}
+	if m.catalogEncrypted() {
+		res.KeepOld = oldMasterKeyWindow
+	}
 	// A data key made while the transaction ran is wrapped by the new key
 	// already (it wraps since before); the loop catches one wrapped by
 	// the old key just before.
@@ -318,13 +332,16 @@ func (m *Manager) rewrapAll(ctx context.Context) (*MasterRotation, error) {
 		}
 	}
 	if _, err := os.Stat(mk.path + pendingSuffix); mk.source == sourceFile && err == nil {
-		if err := os.Rename(mk.path+pendingSuffix, mk.path); err != nil {
+		keep := mk.all()[:1]
+		if res.KeepOld > 0 {
+			// The catalog's replica holds objects written under the
+			// older keys: they stay listed, after the new one.
+			keep = distinctKeys(mk.all())
+		}
+		if err := replaceKeyFile(mk.path, keep); err != nil {
 			return nil, fmt.Errorf("the workspace keys are wrapped by the new master key, but it could not replace the old one: %w; move %s to %s yourself", err, mk.path+pendingSuffix, mk.path)
 		}
-		if err := syncDir(filepath.Dir(mk.path)); err != nil {
-			return nil, err
-		}
-		mk.set(mk.all()[:1])
+		mk.set(keep)
 	}
 	if len(res.Unreadable) > 0 {
 		m.log.Warn("master key rotation: some workspace keys open with no master key given and were left as they are", "keys", len(res.Unreadable))
@@ -333,10 +350,63 @@ func (m *Manager) rewrapAll(ctx context.Context) (*MasterRotation, error) {
 	return res, nil
 }
 
+// distinctKeys is keys without repeats, in order (an interrupted rotation
+// may list the new key twice).
+func distinctKeys(keys []*keyring) []*keyring {
+	var out []*keyring
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if !seen[string(k.key)] {
+			seen[string(k.key)] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// replaceKeyFile makes the key file list keys, the first wrapping: with
+// one key, master.key.new becomes it; with more, they are written to
+// master.key.new first. Either way a rename replaces it, so a crash leaves
+// the old file or the new one.
+func replaceKeyFile(path string, keys []*keyring) error {
+	if len(keys) > 1 {
+		var text strings.Builder
+		for _, k := range keys {
+			text.WriteString(base64.StdEncoding.EncodeToString(k.key) + "\n")
+		}
+		tmp := path + ".tmp"
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(text.String())
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, path+pendingSuffix)
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := os.Rename(path+pendingSuffix, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
 // finishMasterRotation completes a rotation of the key file that a crash
 // interrupted (master.key.new exists).
 func (m *Manager) finishMasterRotation(ctx context.Context) error {
-	if m.master.source != sourceFile || len(m.master.all()) < 2 {
+	if m.master.source != sourceFile {
+		return nil
+	}
+	if _, err := os.Stat(m.master.path + pendingSuffix); err != nil {
 		return nil
 	}
 	m.log.Warn("finishing an interrupted master key rotation", "path", m.master.path+pendingSuffix)

@@ -33,7 +33,7 @@ type replicaTarget struct {
 	accessKeyID, secretAccessKey     string
 
 	syncInterval time.Duration // 0: Litestream's default
-	encrypt      bool          // workspace objects are encrypted; see replicacrypt.go
+	encrypt      bool          // workspace (and catalog) objects are encrypted; see replicacrypt.go
 	place        string        // see location; set once parsed
 }
 
@@ -223,15 +223,18 @@ func (t *replicaTarget) client(elems ...string) litestream.ReplicaClient {
 // replicaClient returns the initialised client of the replica under elems
 // of t. When t encrypts and elems[0] is a workspace id, the client
 // encrypts and decrypts with the workspace's data keys (made now if it has
-// none, for a registration that will write). The catalog's replica is not
-// encrypted.
+// none, for a registration that will write). The catalog's replica, when
+// t encrypts, is encrypted with the master key (replicacrypt_catalog.go).
 func (m *Manager) replicaClient(ctx context.Context, t *replicaTarget, elems ...string) (litestream.ReplicaClient, error) {
 	c := t.client(elems...)
 	if err := initClient(ctx, c, t); err != nil {
 		return nil, err
 	}
-	if !t.encrypt || len(elems) == 0 || elems[0] == catalogPrefix {
+	if !t.encrypt || len(elems) == 0 {
 		return c, nil
+	}
+	if elems[0] == catalogPrefix {
+		return newCatalogCryptClient(c, m.master), nil
 	}
 	id := elems[0]
 	return newCryptClient(c, id, func(ctx context.Context) (*workspaceKeySet, error) {

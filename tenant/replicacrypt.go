@@ -66,6 +66,9 @@ type cryptClient struct {
 	inner     litestream.ReplicaClient
 	workspace string
 	keys      func(ctx context.Context) (*workspaceKeySet, error)
+	// missingKey, when set, explains an object whose key id is not in the
+	// key set (the catalog's: see replicacrypt_catalog.go).
+	missingKey func(id uint32) error
 }
 
 func newCryptClient(inner litestream.ReplicaClient, workspace string, keys func(ctx context.Context) (*workspaceKeySet, error)) *cryptClient {
@@ -305,6 +308,9 @@ func (c *cryptClient) openHead(ctx context.Context, d *decReader, head []byte, l
 		return err
 	}
 	key, err := ks.key(binary.BigEndian.Uint32(h[8:]))
+	if _, ok := ks.keys[binary.BigEndian.Uint32(h[8:])]; !ok && c.missingKey != nil {
+		err = c.missingKey(binary.BigEndian.Uint32(h[8:]))
+	}
 	if err != nil {
 		return fmt.Errorf("cannot decrypt replica object %s: %w", d.name, err)
 	}
@@ -420,11 +426,18 @@ func (d *decReader) Close() error { return d.rc.Close() }
 // workspace found under src (a file replica's directory, or an S3 prefix
 // copied down) into the same places under dst, which Litestream then
 // restores from as a file replica (litestream restore -o FILE file://DST).
-// It needs only the workspace's exported keys. It returns how many objects
+// It needs only the workspace's exported keys; the catalog's replica
+// decrypts the same way with the keys of `atrium keys export catalog`. It returns how many objects
 // it decrypted; an object that fails authentication stops it.
 func DecryptReplicaDir(ctx context.Context, ek *ExportedKeys, src, dst string) (int, error) {
+	if filepath.Base(filepath.Clean(src)) == catalogPrefix && ek.Workspace != catalogPrefix {
+		return 0, fmt.Errorf("%s looks like the catalog's replica, and the key file is workspace %s's: decrypt the catalog's with the keys of atrium keys export catalog", src, ek.Workspace)
+	}
 	ks := ek.keySet()
 	c := &cryptClient{workspace: ek.Workspace, keys: func(context.Context) (*workspaceKeySet, error) { return ks, nil }}
+	if ek.Workspace == catalogPrefix {
+		c.missingKey = missingMasterKey(ks)
+	}
 	n := 0
 	err := filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {

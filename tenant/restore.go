@@ -451,8 +451,8 @@ func (m *Manager) restoreCatalogIfMissing(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	c := t.client(catalogPrefix)
-	if err := initClient(ctx, c, t); err != nil {
+	c, err := m.replicaClient(ctx, t, catalogPrefix) // decrypts with the master key(s) when t encrypts
+	if err != nil {
 		return false, err
 	}
 	tmpDir, err := os.MkdirTemp(m.dataDir, ".restore-")
@@ -464,6 +464,13 @@ func (m *Manager) restoreCatalogIfMissing(ctx context.Context) (bool, error) {
 	err = restoreFile(ctx, c, time.Time{}, out, "catalog")
 	if store.ErrorCode(err) == store.ENotFound {
 		return false, nil
+	}
+	if errors.Is(err, ErrWrongMasterKey) && m.master.created {
+		// A key file made just now cannot be the one that wrote the
+		// replica: leave none behind, so the right one can be put there.
+		if rerr := os.Remove(m.master.path); rerr == nil {
+			err = fmt.Errorf("%w; there was no master key file, so a new one was made and removed again: put the instance's master key at %s (or in %s) and start again", err, m.master.path, MasterKeyEnv)
+		}
 	}
 	if err != nil {
 		return false, fmt.Errorf("catalog.db is missing and cannot be restored from %s: %w", t, err)
