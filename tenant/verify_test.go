@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,10 +242,31 @@ func TestVerifier_AfterReregistration(t *testing.T) {
 	a, b, c := mustCreate(t, m, "A"), mustCreate(t, m, "B"), mustCreate(t, m, "C")
 	addCompany(t, m, a.ID, "first")
 	addCompany(t, m, b.ID, "b")
-	addCompany(t, m, c.ID, "c") // A's registration ends
+	addCompany(t, m, c.ID, "c")
 	settleReplication(t, m)
+	// A's registration ends once it is the longest unused of two lingering
+	// ones: the reaper's order and time vary, so B and C take turns until
+	// it has.
+	for i := 0; registeredID(m, a.ID); i++ {
+		if i == 500 {
+			t.Fatal("A's registration did not end")
+		}
+		addCompany(t, m, []string{b.ID, c.ID}[i%2], fmt.Sprint(i))
+		time.Sleep(20 * time.Millisecond)
+	}
 	addCompany(t, m, a.ID, "again")
 	waitVerified(t, m, a.ID)
+}
+
+// registeredID says whether the workspace's file is registered with
+// Litestream.
+func registeredID(m *Manager, id string) bool {
+	for path := range m.repl.registeredDBs() {
+		if strings.Contains(filepath.Base(path), id) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitVerified waits until each of ids has a verification that passed.
