@@ -29,6 +29,23 @@ func (s *Server) consoleScope(r *http.Request) (ownerID string, ok bool, err err
 	return u.ID, owns, err
 }
 
+// requireConsole serves h to those with a console, with the scope
+// consoleScope gives; anyone else gets 404, as if it did not exist.
+func (s *Server) requireConsole(h func(w http.ResponseWriter, r *http.Request, ownerID string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ownerID, ok, err := s.consoleScope(r)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if !ok {
+			s.notFound(w, r)
+			return
+		}
+		h(w, r, ownerID)
+	})
+}
+
 // consoleFilter reads the table's filter from the query string; bad
 // values fall back to the defaults (a stale link still shows a table).
 func (s *Server) consoleFilter(q url.Values, ownerID string, now time.Time) store.ConsoleFilter {
@@ -83,16 +100,7 @@ var consoleColumns = []string{"name", "owner", "region", "members", "contacts", 
 // ones they own to an agency owner, 404 to anyone else. It reads the
 // catalog only (the counters the rollup job pushed), and the replication
 // state of the page's hundred rows.
-func (s *Server) console(w http.ResponseWriter, r *http.Request) {
-	ownerID, ok, err := s.consoleScope(r)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !ok {
-		s.notFound(w, r)
-		return
-	}
+func (s *Server) console(w http.ResponseWriter, r *http.Request, ownerID string) {
 	q := r.URL.Query()
 	f := s.consoleFilter(q, ownerID, time.Now())
 	n, _ := strconv.Atoi(q.Get("page"))
@@ -133,16 +141,7 @@ func (s *Server) console(w http.ResponseWriter, r *http.Request) {
 // the console's filter keeps, and the trend per month of all of the
 // console's. Its own page: adding up 10,000 workspaces costs more than a
 // page of the table.
-func (s *Server) consolePortfolioPage(w http.ResponseWriter, r *http.Request) {
-	ownerID, ok, err := s.consoleScope(r)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !ok {
-		s.notFound(w, r)
-		return
-	}
+func (s *Server) consolePortfolioPage(w http.ResponseWriter, r *http.Request, ownerID string) {
 	q := r.URL.Query()
 	page := consolePage{Filter: s.consoleFilter(q, ownerID, time.Now()), Params: q, Agency: ownerID != "", Regions: s.tenants.Config().RegionNames()}
 	if err := s.consolePortfolio(r, &page, page.Filter); err != nil {
@@ -249,16 +248,7 @@ func backupLag(st tenant.BackupStatus) string {
 // consoleCSV downloads the table as CSV: every matching row (not a page),
 // in the table's order, with the same columns. Money is in minor units
 // per currency, exact.
-func (s *Server) consoleCSV(w http.ResponseWriter, r *http.Request) {
-	ownerID, ok, err := s.consoleScope(r)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !ok {
-		s.notFound(w, r)
-		return
-	}
+func (s *Server) consoleCSV(w http.ResponseWriter, r *http.Request, ownerID string) {
 	f := s.consoleFilter(r.URL.Query(), ownerID, time.Now())
 	rows, _, err := store.ConsoleWorkspaces(r.Context(), s.catalog.R, f)
 	if err != nil {

@@ -146,13 +146,13 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)
 	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
 	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
-	// The console checks its own scope: superadmins, and agency owners
-	// over the workspaces they own.
-	account.HandleFunc("/console", s.console).Methods(http.MethodGet)
-	account.HandleFunc("/console/workspaces.csv", s.consoleCSV).Methods(http.MethodGet)
-	account.HandleFunc("/console/portfolio", s.consolePortfolioPage).Methods(http.MethodGet)
-	account.HandleFunc("/console/usage", s.consoleUsage).Methods(http.MethodGet)
-	account.HandleFunc("/console/usage/{id}", s.consoleWorkspaceUsage).Methods(http.MethodGet)
+	// The console: superadmins, and agency owners over the workspaces
+	// they own (requireConsole).
+	account.Handle("/console", s.requireConsole(s.console)).Methods(http.MethodGet)
+	account.Handle("/console/workspaces.csv", s.requireConsole(s.consoleCSV)).Methods(http.MethodGet)
+	account.Handle("/console/portfolio", s.requireConsole(s.consolePortfolioPage)).Methods(http.MethodGet)
+	account.Handle("/console/usage", s.requireConsole(s.consoleUsage)).Methods(http.MethodGet)
+	account.Handle("/console/usage/{id}", s.requireConsole(s.consoleWorkspaceUsage)).Methods(http.MethodGet)
 	account.Handle("/admin/workspaces/{id}/plan", s.requireSuperadmin(http.HandlerFunc(s.setWorkspacePlan))).Methods(http.MethodPost)
 	account.Handle("/admin/suppressions", s.requireSuperadmin(http.HandlerFunc(s.addInstanceSuppression))).Methods(http.MethodPost)
 	account.Handle("/admin/suppressions/delete", s.requireSuperadmin(http.HandlerFunc(s.removeInstanceSuppression))).Methods(http.MethodPost)

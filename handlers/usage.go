@@ -31,18 +31,10 @@ var meterLabels = map[string]string{
 
 // consoleUsage is the unified statement of the console's workspaces for
 // ?month= (the current one by default), as HTML, CSV or JSON (?format=).
-func (s *Server) consoleUsage(w http.ResponseWriter, r *http.Request) {
-	ownerID, ok, err := s.consoleScope(r)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !ok {
-		s.notFound(w, r)
-		return
-	}
+func (s *Server) consoleUsage(w http.ResponseWriter, r *http.Request, ownerID string) {
 	var ids []string // nil: every workspace, deleted ones included
 	if ownerID != "" {
+		var err error
 		if ids, err = store.OwnedWorkspaceIDs(r.Context(), s.catalog.R, ownerID); err != nil {
 			s.serverError(w, r, err)
 			return
@@ -53,14 +45,9 @@ func (s *Server) consoleUsage(w http.ResponseWriter, r *http.Request) {
 
 // consoleWorkspaceUsage is one workspace's statement; a workspace out of
 // the caller's console is 404, as if it did not exist.
-func (s *Server) consoleWorkspaceUsage(w http.ResponseWriter, r *http.Request) {
-	ownerID, ok, err := s.consoleScope(r)
+func (s *Server) consoleWorkspaceUsage(w http.ResponseWriter, r *http.Request, ownerID string) {
+	id, err := tenant.ParseID(mux.Vars(r)["id"])
 	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	id, perr := tenant.ParseID(mux.Vars(r)["id"])
-	if !ok || perr != nil {
 		s.notFound(w, r)
 		return
 	}
