@@ -36,7 +36,8 @@ func TestDashboard(t *testing.T) {
 	for _, want := range []string{
 		"Open pipeline by stage", "1200.10 EUR", // the fixture's open deal
 		"Won per month (EUR)", "99.00 EUR", "<dt>Overdue</dt><dd>1</dd>",
-		"Activity per member this week", "Emails this month",
+		"Activity per member this week", "Emails this month", "<dt>Opened</dt><dd>0 <span class=\"muted\">0.0%</span>",
+		"<dt>Delivered</dt><dd>0</dd>",
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("the dashboard lacks %q", want)

@@ -325,8 +325,8 @@ func importTables() []importTable {
 		{"rollup", `'key ' || quote(substr(key, 1, 60))`, []importRule{
 			{"key", `key IN ('version', 'last_activity') OR key GLOB 'open:[A-Z][A-Z][A-Z]'
 				OR key GLOB 'won:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]:[A-Z][A-Z][A-Z]'
-				OR (substr(key, 1, instr(key, ':')) IN ('sent:', 'replied:', 'bounced:')
-					AND substr(key, instr(key, ':') + 1) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')`, "version, last_activity, open:CUR, won:DAY:CUR, sent:DAY, replied:DAY or bounced:DAY"},
+				OR (substr(key, 1, instr(key, ':')) IN ('sent:', 'replied:', 'bounced:', 'opened:', 'clicked:')
+					AND substr(key, instr(key, ':') + 1) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')`, "version, last_activity, open:CUR, won:DAY:CUR, sent:DAY, replied:DAY, bounced:DAY, opened:DAY or clicked:DAY"},
 			{"n", `typeof(n) = 'integer' AND n >= 0`, "a whole number from 0"},
 			{"value", `typeof(value) = 'integer' AND value >= 0`, "a whole number from 0"},
 		}},

@@ -37,6 +37,7 @@ type Dashboard struct {
 	Overdue, DueToday, DueWeek  int64
 	Activity                    []MemberActivity
 	Sent, Replied, Bounced      int64 // this month
+	Opened, Clicked             int64 // this month: first opens and clicks by a person
 	HasSequences                bool
 	WeekStart, MonthFrom, Today string
 }
@@ -98,8 +99,18 @@ func ReadDashboard(ctx context.Context, db *DB, now time.Time, monthFrom string)
 		return nil, err
 	}
 	d.Sent, d.Replied, d.Bounced = r.SentMonth, r.RepliedMonth, r.BouncedMonth
+	d.Opened, d.Clicked = r.OpenedMonth, r.ClickedMonth
 	if err := db.R.GetContext(ctx, &d.HasSequences, `SELECT EXISTS (SELECT 1 FROM sequences)`); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// Email is this month's email funnel: sends, deliveries, and the messages
+// people first opened, clicked and answered this month. The counts are
+// events of the month, so a message sent last month and opened this one
+// counts as opened here.
+func (d *Dashboard) Email() Outcomes {
+	return Outcomes{Sent: int(d.Sent), Delivered: int(d.Sent - d.Bounced), Opened: int(d.Opened), Clicked: int(d.Clicked),
+		Replied: int(d.Replied), Bounced: int(d.Bounced)}
 }

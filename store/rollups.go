@@ -32,7 +32,10 @@ type Rollup struct {
 	RepliedMonth         int64
 	BouncedToday         int64
 	BouncedMonth         int64
-	LastActivity         time.Time // zero when nothing happened yet
+	// Messages first opened and clicked by a person this month (the
+	// workspace's dashboard shows them; the catalog does not keep them).
+	OpenedMonth, ClickedMonth int64
+	LastActivity              time.Time // zero when nothing happened yet
 	// Day and Month are the UTC day and month the counts are of.
 	Day, Month string
 }
@@ -55,7 +58,8 @@ func ReadRollup(ctx context.Context, db *DB, now time.Time) (*Rollup, error) {
 	err := db.R.SelectContext(ctx, &rows, `SELECT key, n, value FROM rollup
 		WHERE key IN ('version', 'last_activity') OR key GLOB 'open:*'
 			OR key GLOB 'won:'||?||'-*' OR key GLOB 'sent:'||?||'-*' OR key GLOB 'replied:'||?||'-*' OR key GLOB 'bounced:'||?||'-*'
-		UNION ALL SELECT 'count:' || name, n, 0 FROM counters`, month, month, month, month)
+			OR key GLOB 'opened:'||?||'-*' OR key GLOB 'clicked:'||?||'-*'
+		UNION ALL SELECT 'count:' || name, n, 0 FROM counters`, month, month, month, month, month, month)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +100,10 @@ func ReadRollup(ctx context.Context, db *DB, now time.Time) (*Rollup, error) {
 			if rest == day {
 				*today += row.N
 			}
+		case "opened":
+			r.OpenedMonth += row.N
+		case "clicked":
+			r.ClickedMonth += row.N
 		}
 	}
 	for _, m := range won {

@@ -106,8 +106,9 @@ func TestRollup_MatchesRecount(t *testing.T) {
 	}
 }
 
-// TestRollup_Emails: a message that goes out, one that bounces and a
-// reply count once each, on today's keys; a deletion does not uncount.
+// TestRollup_Emails: a message that goes out, one that bounces, a reply
+// and a person's first open and click count once each, on today's keys;
+// a deletion does not uncount.
 func TestRollup_Emails(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenWorkspace(t)
@@ -135,6 +136,14 @@ func TestRollup_Emails(t *testing.T) {
 		exec(`INSERT INTO replies (id, mailbox_id, message_id, contact_id, sequence_id, step_id, kind, from_email, received_at, created_at, updated_at)
 			VALUES (?, 'mb', 'm1', ?, 's1', 'st0', ?, 'ana@example.com', ?, ?, ?)`, fmt.Sprint("r", i), c.ID, kind, now, now, now)
 	}
+	// Opens and clicks: a person's first of each kind per message counts,
+	// a second open and a proxy's prefetch do not.
+	events := []TrackingEvent{{MessageID: "m1", Kind: TrackOpen, At: now}, {MessageID: "m1", Kind: TrackOpen, At: now},
+		{MessageID: "m1", Kind: TrackClick, LinkIndex: 0, URL: "https://example.com", At: now},
+		{MessageID: "m2", Kind: TrackOpen, Prefetch: true, At: now}, {MessageID: "m3", Kind: TrackOpen, At: now}}
+	if _, err := RecordTrackingEvents(ctx, db, events, 0); err != nil {
+		t.Fatal(err)
+	}
 	exec(`DELETE FROM messages WHERE id = 'm1'`)
 	r, err := ReadRollup(ctx, db, now)
 	if err != nil {
@@ -143,6 +152,9 @@ func TestRollup_Emails(t *testing.T) {
 	got := [6]int64{r.SentToday, r.SentMonth, r.BouncedToday, r.BouncedMonth, r.RepliedToday, r.RepliedMonth}
 	if want := [6]int64{2, 2, 1, 1, 1, 1}; got != want {
 		t.Errorf("sent, bounced, replied today and month: got %v, want %v", got, want)
+	}
+	if r.OpenedMonth != 1 || r.ClickedMonth != 1 {
+		t.Errorf("opened, clicked this month: got %d, %d, want 1, 1", r.OpenedMonth, r.ClickedMonth)
 	}
 	// Tomorrow, today's counts are yesterday's.
 	r, err = ReadRollup(ctx, db, now.Add(24*time.Hour))
