@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -19,6 +20,27 @@ import (
 // ReaderConns is the size of each database's read pool; two cores make more
 // concurrent readers per file pointless.
 const ReaderConns = 2
+
+// WALSizeLimit is the size a WAL file is cut back to when SQLite starts
+// it over after a checkpoint (journal_size_limit). SQLite keeps a WAL file
+// at the largest it ever grew and writes over it; after a bulk import that
+// was hundreds of megabytes beside the file for good.
+const WALSizeLimit = 64 << 20
+
+// Litestream's connections get the limit: a WAL is cut back by the first
+// commit after it starts over, which is Litestream's (the sequence row it
+// writes after each of its checkpoints), and only frames that checkpoint
+// copied into the file, after Litestream copied them to its replica, are
+// cut. The app's connections choose no limit in their DSN (see dsn).
+func init() {
+	sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
+		if strings.Contains(dsn, "journal_size_limit") {
+			return nil
+		}
+		_, err := conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA journal_size_limit = %d", WALSizeLimit), nil)
+		return err
+	})
+}
 
 // DB is one SQLite file opened as a single writer connection plus a small pool
 // of read-only connections. Writes go through W (BEGIN IMMEDIATE, so a write
@@ -172,6 +194,11 @@ func dsn(path, mode, sync, extra string) string {
 		// Statement journals and temp tables stay in memory: on disk, every
 		// statement in a transaction wrote its sub-journal with pwrite.
 		"&_pragma=temp_store(memory)" +
+		// No WAL size limit: with one, the last connection to close a file
+		// cuts its WAL to nothing even where it is kept (PERSIST_WAL), and
+		// Litestream, finding it so at the next registration, uploads a
+		// full snapshot. The app's connections, or HoldWAL's, close last.
+		"&_pragma=journal_size_limit(-1)" +
 		"&" + extra
 	return u.String() + "?" + q
 }
@@ -208,4 +235,39 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("integrity check of %s failed: %v", db.Path, rows)
+}
+
+// HoldWAL opens a connection to the replicated file at path that keeps the
+// file's WAL as it is when it closes: hold it while Litestream closes its
+// own connections to the file (whose WAL size limit would cut the WAL to
+// nothing as the last to close), and close it after them.
+func HoldWAL(path string) (release func() error, err error) {
+	db, err := openPool(dsn(path, "rw", "normal", "_pragma=query_only(1)"), true)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	// A connection takes its lasting shared lock on a file in WAL mode at
+	// its first read.
+	if _, err := db.Exec(`SELECT count(*) FROM sqlite_schema`); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db.Close, nil
+}
+
+// snapshotTo writes a consistent copy of the file to path (VACUUM INTO).
+// It reads on a connection of its own: on the writer it would hold back the
+// workspace's writes for as long as the copy takes (seconds for a large
+// file), and the readers refuse it (query_only).
+func (db *DB) snapshotTo(ctx context.Context, path string) error {
+	conn, err := openPool(dsn(db.Path, "ro", "normal", "_pragma=busy_timeout(5000)"), true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
 }

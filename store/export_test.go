@@ -12,9 +12,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExportWorkspace(t *testing.T) {
@@ -164,5 +166,28 @@ func TestExportWorkspace_CSVDefused(t *testing.T) {
 	}
 	if js := read("data/contacts.json"); !strings.Contains(js, `"first_name":"=HYPERLINK`) {
 		t.Errorf("the JSON lost the exact value: %s", js)
+	}
+}
+
+// The archive's hand-made JSON reads back as encoding/json's would: every
+// kind of value, quotes, control characters, invalid UTF-8, line
+// separators and non-ASCII text.
+func TestAppendJSONRow_MatchesEncodingJSON(t *testing.T) {
+	cols := []string{"text", "raw", "n", "f", "nothing", "at", "weird\"col"}
+	at := time.Date(2026, 11, 30, 12, 0, 0, 123, time.UTC)
+	for _, s := range []string{"", "plain", `"quoted" \ back`, "tab\tline\nret\r", "\x00\x01\x1f\x7f", "bad \xff\xfe utf8",
+		"sep \u2028 \u2029", "Müller & Söhne <b>", "emoji 🙂", "=HYPERLINK(\"x\")"} {
+		vals := []any{s, []byte(s), int64(-42), 3.25, nil, at, "x"}
+		got := map[string]any{}
+		if err := json.Unmarshal(appendJSONRow(nil, cols, vals), &got); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		std, _ := json.Marshal(map[string]any{"text": s, "raw": s, "n": -42, "f": 3.25, "nothing": nil,
+			"at": at.Format(time.RFC3339Nano), "weird\"col": "x"})
+		want := map[string]any{}
+		json.Unmarshal(std, &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %v, want %v", s, got, want)
+		}
 	}
 }

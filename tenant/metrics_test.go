@@ -90,7 +90,9 @@ func TestJobStats_QueueAndDurations(t *testing.T) {
 	f.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	if took["test.first"] < 20*time.Millisecond || took[HeavyExport] == 0 || len(took) != 3 {
+	// Whichever job took the slot first waited for the release (on a
+	// loaded machine the second can be picked before the first).
+	if max(took["test.first"], took["test.second"]) < 20*time.Millisecond || took[HeavyExport] == 0 || len(took) != 3 {
 		t.Fatalf("observed %v", took)
 	}
 }

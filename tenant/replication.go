@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/litestream"
+
+	"atrium/store"
 )
 
 // Replication defaults. Each registered database costs goroutines, file
@@ -389,7 +391,7 @@ func (r *replicator) finishUnregister(ctx context.Context, g *registration) erro
 	// nothing: sync first.
 	err := syncLocal(ctx, g.db)
 	dropIdleConn(g.db)
-	if uerr := r.store.UnregisterDB(ctx, g.path); err == nil {
+	if uerr := r.unregisterHoldingWAL(ctx, g.path); err == nil {
 		err = uerr
 	}
 	r.mu.Lock()
@@ -403,6 +405,24 @@ func (r *replicator) finishUnregister(ctx context.Context, g *registration) erro
 	delete(r.regs, g.path)
 	r.mu.Unlock()
 	close(g.leaving)
+	return err
+}
+
+// unregisterHoldingWAL stops replicating path while a connection of the
+// app's holds its WAL (store.HoldWAL): Litestream's connections cut a WAL
+// back after it starts over (store.WALSizeLimit), and the last of them to
+// close would cut it to nothing, which makes the next registration upload
+// a full snapshot of the file.
+func (r *replicator) unregisterHoldingWAL(ctx context.Context, path string) error {
+	release, err := store.HoldWAL(path)
+	if err != nil {
+		r.log.Warn("cannot hold the WAL while unregistering; the next registration may upload a full snapshot", "path", path, "err", err)
+		return r.store.UnregisterDB(ctx, path)
+	}
+	err = r.store.UnregisterDB(ctx, path)
+	if rerr := release(); err == nil {
+		err = rerr
+	}
 	return err
 }
 
@@ -684,7 +704,11 @@ func (r *replicator) close(ctx context.Context) (clean bool, err error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := syncLocal(ctx, g.db); err != nil {
+			err := syncLocal(ctx, g.db)
+			if uerr := r.unregisterHoldingWAL(ctx, g.path); err == nil {
+				err = uerr
+			}
+			if err != nil {
 				r.log.Error("final replication sync failed; the next start retries it", "path", g.path, "err", err)
 				r.mu.Lock()
 				r.dirty = true

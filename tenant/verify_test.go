@@ -129,7 +129,10 @@ func TestVerifyReplica_FailureStartsNewGeneration(t *testing.T) {
 // Litestream.
 func restartWALBehindLitestream(tb testing.TB, path, insert string) {
 	tb.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	// SQLite's own WAL size limit (none), not the one the process gives
+	// connections that choose none (store.WALSizeLimit): with it, this
+	// connection, the last to close, would cut the WAL to nothing.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_size_limit(-1)")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,64 @@
+package tenant
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"atrium/store"
+)
+
+// TestWAL_ShrinksAfterBulkWrite: a transaction that grows the WAL past
+// store.WALSizeLimit leaves it no bigger than that once Litestream has
+// copied it and checkpointed, and the replica still restores every row.
+func TestWAL_ShrinksAfterBulkWrite(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	cfg, _ := fileReplicaConfig(t, dataDir)
+	m := openWithConfig(t, dataDir, cfg)
+	open := true
+	t.Cleanup(func() {
+		if open {
+			m.Close()
+		}
+	})
+	w := mustCreate(t, m, "Bulk")
+	const rows = 20_000 // of 4 KB: 80 MB in one transaction
+	mustExec(t, m, w.ID, `CREATE TABLE bulk (b BLOB)`)
+	mustExec(t, m, w.ID, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO bulk SELECT randomblob(4000) FROM n`, rows)
+	path, _ := m.FilePath(w)
+	walSize := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if n := walSize(); n <= store.WALSizeLimit {
+		t.Fatalf("the bulk write left a WAL of %d bytes: the test needs one above %d", n, store.WALSizeLimit)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for walSize() > store.WALSizeLimit {
+		if time.Now().After(deadline) {
+			t.Fatalf("the WAL is still %d bytes a minute after the bulk write", walSize())
+		}
+		mustSync(t, m, w.ID) // copies, checkpoints, starts the WAL over
+		addCompany(t, m, w.ID, time.Now().String())
+	}
+	mustSync(t, m, w.ID)
+	open = false
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	removeWorkspaceFiles(path)
+	m = openWithConfig(t, dataDir, cfg)
+	defer m.Close()
+	if got := joinedColumn(t, m, w.ID, `SELECT count(*) FROM bulk`); got != "20000" {
+		t.Fatalf("the restored file has %s bulk rows, want %d", got, rows)
+	}
+	if err := l0(m, w.ID).IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
