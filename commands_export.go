@@ -59,17 +59,7 @@ func (m *Main) cmdWorkspaceExport(ctx context.Context, args []string) error {
 		return fmt.Errorf("cannot write next to %s: %w", *out, err)
 	}
 	defer os.Remove(tmp.Name())
-	export := m.Manager.Export
-	if passphrase != "" {
-		export = func(ctx context.Context, l *tenant.Lease) (*os.File, *store.Manifest, error) {
-			return m.Manager.ExportProtected(ctx, l, passphrase)
-		}
-	}
-	archive, manifest, err := export(ctx, lease)
-	if err == nil {
-		_, err = io.Copy(tmp, archive)
-		archive.Close()
-	}
+	manifest, err := m.Manager.ExportTo(ctx, lease, tmp, passphrase)
 	if err == nil {
 		err = tmp.Sync()
 	}

@@ -3,10 +3,9 @@ package handlers
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -191,38 +190,58 @@ func exportPassphrase(r *http.Request) string {
 	return r.Header.Get(ExportPassphraseHeader)
 }
 
-// streamExport writes the export archive of a workspace as a download and
-// records the export in its audit log; the UI and the API both use it. The
-// archive is built first (tenant.Manager.Export), so a failure is an
-// error page, not a cut download.
+// streamExport sends the export archive of a workspace as a download as
+// it is built, and records the export in its audit log; the UI and the API
+// both use it. Nothing is sent before the archive's first bytes, so an
+// export that fails before them (a passphrase too short, a snapshot that
+// cannot be taken) is an error page; one that fails later is a cut
+// download, and logged.
 func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, ws *store.Workspace, lease *tenant.Lease, a store.Actor, fail func(http.ResponseWriter, *http.Request, error)) {
-	var (
-		f   *os.File
-		err error
-	)
 	name := fmt.Sprintf("atrium-%s-%s.zip", ws.ID, time.Now().UTC().Format("20060102-150405"))
 	kind := "application/zip"
-	if p := exportPassphrase(r); p != "" {
-		f, _, err = s.tenants.ExportProtected(r.Context(), lease, p)
+	passphrase := exportPassphrase(r)
+	if passphrase != "" {
 		name, kind = name+".age", "application/octet-stream"
-	} else {
-		f, _, err = s.tenants.Export(r.Context(), lease)
 	}
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	defer f.Close()
-	download(w, kind, name)
-	if st, err := f.Stat(); err == nil {
-		w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
-	}
-	// Audited once built, before it leaves: the client may hold the whole
-	// download before this handler returns.
-	if err := store.Audit(r.Context(), lease.DB, a, "workspace.export", "workspace", ws.ID); err != nil {
-		s.log.Error("audit export", "err", err)
-	}
-	if _, err := io.Copy(w, f); err != nil {
+	out := &downloadWriter{w: w, rc: http.NewResponseController(w), start: func() error {
+		// Audited before anything leaves.
+		if err := store.Audit(r.Context(), lease.DB, a, "workspace.export", "workspace", ws.ID); err != nil {
+			return err
+		}
+		download(w, kind, name)
+		return nil
+	}}
+	if _, err := s.tenants.ExportTo(r.Context(), lease, out, passphrase); err != nil {
+		if !out.started {
+			fail(w, r, err)
+			return
+		}
 		s.log.Warn("export download cut short", "workspace", ws.ID, "err", err)
 	}
+}
+
+// exportWriteTimeout is how long a download may wait for its client to
+// take the next bytes: an export holds a job slot while it streams.
+const exportWriteTimeout = 30 * time.Second
+
+// downloadWriter sends a download's headers (start) with its first bytes,
+// and gives each write its own deadline.
+type downloadWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	start   func() error
+	started bool
+}
+
+func (d *downloadWriter) Write(p []byte) (int, error) {
+	if !d.started {
+		if err := d.start(); err != nil {
+			return 0, err
+		}
+		d.started = true
+	}
+	if err := d.rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return d.w.Write(p)
 }

@@ -2,8 +2,10 @@ package tenant
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,38 +44,56 @@ func TestRunHeavy_SharesTheJobSlots(t *testing.T) {
 	}
 }
 
-// An export is built in a file of the data directory that is gone as soon
-// as it is open: nothing is left behind, whatever happens to the download.
-func TestExport_ToUnlinkedFile(t *testing.T) {
+// An export streams to its writer in many writes as it is built, and
+// leaves nothing in the data directory.
+func TestExportTo_StreamsAndLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	m := mustOpenJobManager(t, dir, Options{})
 	w := mustCreate(t, m, "Acme")
+	mustExec(t, m, w.ID, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+		INSERT INTO contacts (id, first_name, email, created_at, updated_at) SELECT 'c' || i, 'Person ' || i, 'p' || i || '@example.com', 0, 0 FROM n`)
 	l, err := m.Acquire(context.Background(), w.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	f, manifest, err := m.Export(context.Background(), l)
+	out := &countedWrites{}
+	manifest, err := m.ExportTo(context.Background(), l, out, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	if left, _ := filepath.Glob(filepath.Join(dir, ".export-*")); len(left) != 0 {
 		t.Errorf("left in the data directory: %v", left)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
+	if out.writes < 10 {
+		t.Errorf("the archive came in %d writes: not streamed", out.writes)
 	}
-	zr, err := zip.NewReader(f, st.Size())
+	zr, err := zip.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	for _, e := range zr.File {
 		names = append(names, e.Name)
+		rc, err := e.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, rc); err != nil { // checks the CRC
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		rc.Close()
 	}
-	if got := strings.Join(names, " "); !strings.Contains(got, "manifest.json") || !strings.Contains(got, "workspace.db") || manifest.Workspace.ID != w.ID {
-		t.Errorf("archive holds %s; manifest %+v", got, manifest.Workspace)
+	if got := strings.Join(names, " "); !strings.Contains(got, "manifest.json") || !strings.Contains(got, "workspace.db") || manifest.Workspace.ID != w.ID ||
+		manifest.Counts["contacts"] != 3000 {
+		t.Errorf("archive holds %s; manifest %+v", got, manifest)
 	}
 }
+
+// countedWrites keeps what is written and counts the writes.
+type countedWrites struct {
+	bytes.Buffer
+	writes int
+}
+
+func (c *countedWrites) Write(p []byte) (int, error) { c.writes++; return c.Buffer.Write(p) }

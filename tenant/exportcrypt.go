@@ -3,7 +3,6 @@ package tenant
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -35,53 +34,6 @@ func CheckPassphrase(p string) error {
 		return store.FieldError("passphrase", "A passphrase must be at least %d characters long.", MinPassphraseLength)
 	}
 	return nil
-}
-
-// ExportProtected is Export with the archive encrypted under passphrase.
-// The file comes back open at its start and already unlinked.
-func (m *Manager) ExportProtected(ctx context.Context, l *Lease, passphrase string) (*os.File, *store.Manifest, error) {
-	if err := CheckPassphrase(passphrase); err != nil {
-		return nil, nil, err
-	}
-	zip, manifest, err := m.Export(ctx, l)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer zip.Close()
-	f, err := os.CreateTemp(m.dataDir, ".export-*.zip.age")
-	if err != nil {
-		return nil, nil, err
-	}
-	os.Remove(f.Name())
-	err = encryptWithPassphrase(f, zip, passphrase)
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, manifest, nil
-}
-
-func encryptWithPassphrase(dst io.Writer, src io.Reader, passphrase string) error {
-	r, err := age.NewScryptRecipient(passphrase)
-	if err != nil {
-		return err
-	}
-	r.SetWorkFactor(exportScryptWorkFactor)
-	bw := bufio.NewWriterSize(dst, 1<<16)
-	w, err := age.Encrypt(bw, r)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, src); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return bw.Flush()
 }
 
 // isProtected reports whether the file at path is a passphrase-protected

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -29,16 +30,16 @@ func TestExportProtected_Import(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := m.ExportProtected(ctx, l, "short"); store.ErrorCode(err) != store.EValidation {
+	if _, err := m.ExportTo(ctx, l, io.Discard, "short"); store.ErrorCode(err) != store.EValidation {
 		t.Fatalf("short passphrase: %v", err)
 	}
-	f, _, err := m.ExportProtected(ctx, l, "long enough pass")
+	var buf bytes.Buffer
+	_, err = m.ExportTo(ctx, l, &buf, "long enough pass")
 	l.Release()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(f)
-	f.Close()
+	b := buf.Bytes()
 	if !strings.HasPrefix(string(b), ageMagic) || strings.Contains(string(b), "workspace.db") {
 		t.Fatal("not a protected archive")
 	}

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -82,12 +83,11 @@ func TestJobStats_QueueAndDurations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _, err := m.Export(ctx, l)
+	_, err = m.ExportTo(ctx, l, io.Discard, "")
 	l.Release()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
 	mu.Lock()
 	defer mu.Unlock()
 	// Whichever job took the slot first waited for the release (on a
