@@ -123,9 +123,7 @@ func companyFormValues(c *store.Company, fields []store.CustomField) url.Values 
 		"owner_id": c.OwnerID, "tags": strings.Join(c.Tags, ", ")} {
 		v.Set(k, val)
 	}
-	for _, fd := range fields {
-		v.Set("custom."+fd.Key, customText(c.Custom[fd.Key]))
-	}
+	setCustomFormValues(v, fields, c.Custom)
 	v.Set("version", strconv.FormatInt(c.Version, 10))
 	return v
 }
@@ -158,10 +156,7 @@ func companyInput(f *form, fields []store.CustomField) store.CompanyInput {
 	str := func(name string) *string { v := f.Get(name); return &v }
 	tags := strings.Split(f.Get("tags"), ",")
 	in := store.CompanyInput{Name: str("name"), Domain: str("domain"), Industry: str("industry"), Size: str("size"),
-		OwnerID: str("owner_id"), Tags: &tags, Custom: map[string]any{}}
-	for _, fd := range fields {
-		in.Custom[fd.Key] = f.Get("custom." + fd.Key)
-	}
+		OwnerID: str("owner_id"), Tags: &tags, Custom: customInput(f, fields)}
 	return in
 }
 

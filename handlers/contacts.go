@@ -134,9 +134,7 @@ func contactFormValues(c *store.Contact, fields []store.CustomField) url.Values 
 		"title": c.Title, "company": c.Company, "owner_id": c.OwnerID, "stage": c.Stage, "tags": strings.Join(c.Tags, ", ")} {
 		v.Set(k, val)
 	}
-	for _, fd := range fields {
-		v.Set("custom."+fd.Key, customText(c.Custom[fd.Key]))
-	}
+	setCustomFormValues(v, fields, c.Custom)
 	v.Set("version", strconv.FormatInt(c.Version, 10))
 	return v
 }
@@ -172,10 +170,7 @@ func contactInput(f *form, fields []store.CustomField) store.ContactInput {
 	in := store.ContactInput{
 		FirstName: str("first_name"), LastName: str("last_name"), Email: str("email"), Phone: str("phone"),
 		Title: str("title"), Company: str("company"), OwnerID: str("owner_id"), Stage: str("stage"), Tags: &tags,
-		Custom: map[string]any{},
-	}
-	for _, fd := range fields {
-		in.Custom[fd.Key] = f.Get("custom." + fd.Key)
+		Custom: customInput(f, fields),
 	}
 	return in
 }

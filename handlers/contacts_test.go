@@ -205,6 +205,56 @@ func TestFieldsUI(t *testing.T) {
 	if r := c.get("/w/" + f.a + "/contacts/new"); !strings.Contains(r.body, "custom.budget_eur") {
 		t.Error("the new field is not on the contact form")
 	}
+
+	// A multi-select and a checkbox through the contact form and back.
+	wantStatus(t, "add channels", c.post(path, token, url.Values{"entity": {"contact"}, "label": {"Channels"}, "type": {"multiselect"},
+		"options": {"Email, Phone, Post"}}), http.StatusSeeOther)
+	wantStatus(t, "add newsletter", c.post(path, token, url.Values{"entity": {"contact"}, "label": {"Newsletter"}, "type": {"checkbox"}}), http.StatusSeeOther)
+	r := c.post("/w/"+f.a+"/contacts", token, url.Values{"first_name": {"Multi"}, "stage": {"lead"}, "custom.channels": {"Post", "Email"}, "custom.newsletter": {"true"}})
+	wantStatus(t, "create with choices", r, http.StatusSeeOther)
+	page := c.get(r.header.Get("Location"))
+	if !strings.Contains(page.body, "Email, Post") || !strings.Contains(page.body, "<dd>Yes</dd>") {
+		t.Error("the contact page does not show the picks")
+	}
+	edit := c.get(r.header.Get("Location") + "/edit")
+	if !strings.Contains(edit.body, `value="Post" checked`) || strings.Contains(edit.body, `value="Phone" checked`) ||
+		!strings.Contains(edit.body, `name="custom.newsletter" value="true" checked`) {
+		t.Error("the edit form does not show the picks ticked")
+	}
+	bad := c.post("/w/"+f.a+"/contacts", token, url.Values{"first_name": {"Bad"}, "stage": {"lead"}, "custom.channels": {"Fax"}})
+	wantStatus(t, "an option that is not one", bad, http.StatusUnprocessableEntity)
+	if !strings.Contains(bad.body, "Channels takes only") {
+		t.Error("no message naming the field")
+	}
+
+	// Renamed, options changed, moved; another workspace's field is not found.
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := store.CustomFields(t.Context(), l.DB, "contact")
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels := fields[len(fields)-2]
+	wantStatus(t, "rename", c.post(path+"/"+channels.ID, token, url.Values{"label": {"Reach by"}, "options": {"Email, Post, SMS"}}), http.StatusSeeOther)
+	wantStatus(t, "move up", c.post(path+"/"+channels.ID+"/move", token, url.Values{"dir": {"up"}}), http.StatusSeeOther)
+	wantStatus(t, "move sideways", c.post(path+"/"+channels.ID+"/move", token, url.Values{"dir": {"left"}}), http.StatusBadRequest)
+	list := c.get(path).body
+	if !strings.Contains(list, "Reach by") || !strings.Contains(list, "Email, Post, SMS") || strings.Index(list, "Reach by") > strings.Index(list, "Budget (EUR)") {
+		t.Error("the rename, the options or the move did not take")
+	}
+	r = c.post(path+"/"+channels.ID, token, url.Values{"label": {""}})
+	wantStatus(t, "empty label", r, http.StatusSeeOther)
+	if !strings.Contains(c.get(path).body, "The label is empty") {
+		t.Error("no message for an empty label")
+	}
+	other := f.ts.loggedIn(t, f.owner.Email)
+	bToken := other.workspaceToken(f.b)
+	for _, p := range []string{"/w/" + f.b + "/settings/fields/" + channels.ID, "/w/" + f.b + "/settings/fields/" + channels.ID + "/move"} {
+		wantStatus(t, "another workspace's field", other.post(p, bToken, url.Values{"label": {"X"}, "dir": {"up"}}), http.StatusNotFound)
+	}
 }
 
 // TestContactsUI_HostileListQueries: a crafted cursor or thousands of

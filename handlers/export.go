@@ -129,7 +129,7 @@ func (cw *contactWriter) write(c *store.Contact) {
 	row := []string{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.CompanyID, cw.ownerEmail(c.OwnerID), c.Stage,
 		strings.Join(c.Tags, ";"), c.CreatedAt.UTC().Format(time.RFC3339), c.UpdatedAt.UTC().Format(time.RFC3339)}
 	for _, f := range cw.fields {
-		row = append(row, customText(c.Custom[f.Key]))
+		row = append(row, store.CustomText(c.Custom[f.Key]))
 	}
 	for i, v := range row {
 		row[i] = store.CSVSafe(v)
@@ -145,26 +145,13 @@ func (cw *contactWriter) close() {
 	cw.w.Write([]byte("]\n"))
 }
 
-// customText shows a custom field value as text.
-func customText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case string:
-		return x
-	}
-	return fmt.Sprint(v)
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // exportWorkspace streams the workspace export archive: a consistent
 // SQLite snapshot plus CSV and JSON of every table, and a manifest.
 //
 // POSTed from the settings page with a passphrase, the archive comes
-// protected by it (see tenant.ExportProtected).
+// protected by it (see tenant.Manager.ExportTo).
 func (s *Server) exportWorkspace(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	if r.Method == http.MethodPost {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -60,5 +61,77 @@ func (s *Server) deleteField(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The field was removed; values already entered are kept in exports.")
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
+}
+
+// setCustomFormValues puts custom field values in a form as its inputs
+// hold them: a multi-select's picks each as a value of the field, a ticked
+// checkbox as "true".
+func setCustomFormValues(v url.Values, fields []store.CustomField, custom store.Custom) {
+	for _, fd := range fields {
+		name := "custom." + fd.Key
+		switch x := custom[fd.Key].(type) {
+		case []any:
+			for _, e := range x {
+				v.Add(name, store.CustomText(e))
+			}
+		case bool:
+			if x {
+				v.Set(name, "true")
+			}
+		default:
+			v.Set(name, store.CustomText(x))
+		}
+	}
+}
+
+// customInput reads the custom fields of a form. Every field is sent, so
+// every field is set: one left empty (an unticked box, a multi-select with
+// nothing picked) is cleared.
+func customInput(f *form, fields []store.CustomField) map[string]any {
+	out := make(map[string]any, len(fields))
+	for _, fd := range fields {
+		name := "custom." + fd.Key
+		if fd.Type == "multiselect" {
+			out[fd.Key] = append([]string{}, f.Values[name]...)
+			continue
+		}
+		out[fd.Key] = f.Get(name)
+	}
+	return out
+}
+
+// updateField renames a custom field or changes its options.
+func (s *Server) updateField(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	f := newForm(r.PostForm)
+	fd, err := store.UpdateCustomField(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["field"], store.CustomFieldChange{
+		Label: f.Get("label"), Options: strings.Split(f.Get("options"), ","),
+	})
+	if err != nil {
+		if store.ErrorCode(err) == store.EValidation {
+			s.flash(w, r, "error", store.ErrorMessage(err))
+			http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "success", "The field "+fd.Label+" was saved.")
+	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
+}
+
+// moveField moves a custom field up or down on forms and pages.
+func (s *Server) moveField(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	dir := r.PostForm.Get("dir")
+	if dir != "up" && dir != "down" {
+		s.renderError(w, r, http.StatusBadRequest, "Move a field up or down.")
+		return
+	}
+	if err := store.MoveCustomField(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["field"], dir == "up"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	http.Redirect(w, r, workspaceURL(wc.ws.ID, "settings", "fields"), http.StatusSeeOther)
 }

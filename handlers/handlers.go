@@ -175,6 +175,8 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/invitations/{invitation}/revoke", admin(http.HandlerFunc(s.revokeInvitation))).Methods(http.MethodPost)
 	ws.Handle("/settings/fields", read(http.HandlerFunc(s.fields))).Methods(http.MethodGet)
 	ws.Handle("/settings/fields", admin(http.HandlerFunc(s.createField))).Methods(http.MethodPost)
+	ws.Handle("/settings/fields/{field}", admin(http.HandlerFunc(s.updateField))).Methods(http.MethodPost)
+	ws.Handle("/settings/fields/{field}/move", admin(http.HandlerFunc(s.moveField))).Methods(http.MethodPost)
 	ws.Handle("/settings/fields/{field}/delete", admin(http.HandlerFunc(s.deleteField))).Methods(http.MethodPost)
 
 	ws.Handle("/email-accounts", read(http.HandlerFunc(s.mailboxes))).Methods(http.MethodGet)

@@ -46,6 +46,8 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/invitations/{inv}/revoke", "admin"},
 	{"GET", "/w/{ws}/settings/fields", "viewer"},
 	{"POST", "/w/{ws}/settings/fields", "admin"},
+	{"POST", "/w/{ws}/settings/fields/{field}", "admin"},
+	{"POST", "/w/{ws}/settings/fields/{field}/move", "admin"},
 	{"POST", "/w/{ws}/settings/fields/{field}/delete", "admin"},
 	{"GET", "/w/{ws}/contacts", "viewer"},
 	{"POST", "/w/{ws}/contacts", "member"},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,7 +256,8 @@ var templateFuncs = template.FuncMap{
 	"toggleDir":     toggleDir,
 	"sortMark":      sortMark,
 	"stages":        func() []string { return store.Stages },
-	"customText":    customText,
+	"customText":    store.CustomText,
+	"has":           slices.Contains[[]string],
 	"timelineLabel": timelineLabel,
 	"actorName":     actorName,
 	"changeText":    changeText,
@@ -393,7 +395,7 @@ func changeText(v any) string {
 		b, _ := json.Marshal(x)
 		return string(b)
 	}
-	return customText(v)
+	return store.CustomText(v)
 }
 
 // dict builds a map from key/value pairs, for ranging in templates.

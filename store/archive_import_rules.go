@@ -65,10 +65,10 @@ func importTables() []importTable {
 			enumRule("type", CustomFieldTypes),
 			{"options", fmt.Sprintf(`CASE WHEN typeof(options) <> 'text' OR length(CAST(options AS BLOB)) > %d THEN 0
 				WHEN NOT json_valid(options) THEN 0 WHEN json_type(options) <> 'array' THEN 0
-				WHEN json_array_length(options) > %d OR (type = 'select') <> (json_array_length(options) > 0) THEN 0
+				WHEN json_array_length(options) > %d OR (type IN ('select', 'multiselect')) <> (json_array_length(options) > 0) THEN 0
 				ELSE NOT EXISTS (SELECT 1 FROM json_each(options) WHERE type <> 'text' OR NOT (%s)) END`,
 				maxJSONBytes, maxFieldOptions, textSQL("value", 1, maxFieldLabel)),
-				fmt.Sprintf("a JSON array of 1 to %d options of at most %d characters for a select field, empty for another", maxFieldOptions, maxFieldLabel)},
+				fmt.Sprintf("a JSON array of 1 to %d options of at most %d characters for a select or multiselect field, empty for another", maxFieldOptions, maxFieldLabel)},
 			intRule("position"),
 			timeRule("created_at"),
 		}},

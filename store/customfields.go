@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,8 +35,22 @@ func (f CustomField) OptionList() []string {
 	return opts
 }
 
+// option returns the option s names, in any letter case and spacing.
+func (f CustomField) option(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	for _, o := range f.OptionList() {
+		if strings.EqualFold(o, s) {
+			return o, true
+		}
+	}
+	return "", false
+}
+
 // CustomFieldTypes are the kinds of custom field.
-var CustomFieldTypes = []string{"text", "number", "date", "select", "url"}
+var CustomFieldTypes = []string{"text", "number", "date", "select", "multiselect", "checkbox", "url", "email", "phone"}
+
+// hasOptions says whether a field of the type picks from its options.
+func hasOptions(typ string) bool { return typ == "select" || typ == "multiselect" }
 
 var customKey = regexp.MustCompile(fmt.Sprintf(`^[a-z][a-z0-9_]{0,%d}$`, maxCustomKey-1))
 
@@ -64,7 +81,7 @@ func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) 
 		return nil, FieldError("key", "The key must start with a letter and use lower-case letters, digits and underscores (at most 40).")
 	}
 	if !contains(CustomFieldTypes, in.Type) {
-		return nil, FieldError("type", "The type must be text, number, date, select or url.")
+		return nil, FieldError("type", "The type must be one of %s.", strings.Join(CustomFieldTypes, ", "))
 	}
 	opts, err := cleanOptions(in.Type, in.Options)
 	if err != nil {
@@ -93,7 +110,7 @@ func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) 
 }
 
 func cleanOptions(typ string, options []string) ([]string, error) {
-	if typ != "select" {
+	if !hasOptions(typ) {
 		return []string{}, nil
 	}
 	var out []string
@@ -107,7 +124,10 @@ func cleanOptions(typ string, options []string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, FieldError("options", "A select field needs at least one option.")
+		return nil, FieldError("options", "A %s field needs at least one option.", typ)
+	}
+	if len(out) > maxFieldOptions {
+		return nil, FieldError("options", "A field takes at most %d options.", maxFieldOptions)
 	}
 	return out, nil
 }
@@ -144,6 +164,96 @@ func customFields(ctx context.Context, q sqlx.QueryerContext, k Kind) ([]CustomF
 	var fs []CustomField
 	err := sqlx.SelectContext(ctx, q, &fs, `SELECT * FROM custom_fields WHERE entity = ? ORDER BY position, seq`, k)
 	return fs, err
+}
+
+// CustomFieldChange is an edit of a field: its label, and the options of
+// a select or multi-select field. Its key and type stay: records hold
+// values under the key, of the type.
+type CustomFieldChange struct {
+	Label   string
+	Options []string // ignored for a field without options
+}
+
+// UpdateCustomField renames a field or changes its options. Values of an
+// option taken away stay in the records that hold them (and in exports)
+// until they are edited.
+func UpdateCustomField(ctx context.Context, db *DB, a Actor, id string, in CustomFieldChange) (*CustomField, error) {
+	label, err := cleanText("label", "The label", in.Label, maxFieldLabel)
+	if err != nil {
+		return nil, err
+	}
+	if label == "" {
+		return nil, FieldError("label", "The label is empty.")
+	}
+	var f CustomField
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &f, `SELECT * FROM custom_fields WHERE id = ?`, id); errors.Is(err, sql.ErrNoRows) {
+			return Errorf(ENotFound, "That custom field does not exist.")
+		} else if err != nil {
+			return err
+		}
+		changes := map[string]Change{}
+		if label != f.Label {
+			changes["label"] = Change{Before: f.Label, After: label}
+			f.Label = label
+		}
+		if hasOptions(f.Type) {
+			opts, err := cleanOptions(f.Type, in.Options)
+			if err != nil {
+				return err
+			}
+			optJSON, _ := json.Marshal(opts)
+			if string(optJSON) != f.Options {
+				changes["options"] = Change{Before: f.OptionList(), After: opts}
+				f.Options = string(optJSON)
+			}
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE custom_fields SET label = ?, options = ? WHERE id = ?`, f.Label, f.Options, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "custom_field.update", KindCustomField, id, changes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// MoveCustomField moves a field one place up (earlier on forms and pages)
+// or down among its entity's fields; at either end it stays.
+func MoveCustomField(ctx context.Context, db *DB, a Actor, id string, up bool) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var f CustomField
+		if err := tx.GetContext(ctx, &f, `SELECT * FROM custom_fields WHERE id = ?`, id); errors.Is(err, sql.ErrNoRows) {
+			return Errorf(ENotFound, "That custom field does not exist.")
+		} else if err != nil {
+			return err
+		}
+		fields, err := customFields(ctx, tx, f.Entity)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(fields, func(x CustomField) bool { return x.ID == id })
+		j := i + 1
+		if up {
+			j = i - 1
+		}
+		if j < 0 || j >= len(fields) {
+			return nil
+		}
+		fields[i], fields[j] = fields[j], fields[i]
+		// Positions are renumbered 1… in the new order: older fields may
+		// share a position.
+		for pos, x := range fields {
+			if _, err := tx.ExecContext(ctx, `UPDATE custom_fields SET position = ? WHERE id = ?`, pos+1, x.ID); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, a, "custom_field.move", KindCustomField, id, map[string]Change{"position": {Before: i + 1, After: j + 1}})
+	})
 }
 
 // DeleteCustomField removes a field definition; values stay in records'
@@ -185,6 +295,10 @@ func applyCustom(defs []CustomField, current Custom, input map[string]any) (Cust
 		if err != nil {
 			return nil, err
 		}
+		if list, ok := val.([]any); ok && len(list) == 0 {
+			delete(out, k) // nothing picked
+			continue
+		}
 		out[k] = val
 	}
 	return out, nil
@@ -223,8 +337,40 @@ func customValue(def CustomField, v any) (any, error) {
 		return s, nil
 	case "select":
 		s, ok := v.(string)
-		if !ok || !contains(def.OptionList(), s) {
+		o, known := def.option(s)
+		if !ok || !known {
 			return nil, FieldError(field, "%s must be one of: %s.", def.Label, strings.Join(def.OptionList(), ", "))
+		}
+		return o, nil
+	case "multiselect":
+		return multiValue(def, field, v)
+	case "checkbox":
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string:
+			switch strings.ToLower(strings.TrimSpace(x)) {
+			case "true", "yes", "on", "1", "x":
+				return true, nil
+			case "false", "no", "off", "0":
+				return false, nil
+			}
+		}
+		return nil, FieldError(field, "%s must be yes or no.", def.Label)
+	case "email":
+		s, ok := v.(string)
+		if !ok {
+			return nil, FieldError(field, "%s must be an email address.", def.Label)
+		}
+		email, err := NormalizeEmail(strings.TrimSpace(s))
+		if err != nil {
+			return nil, FieldError(field, "%s must be an email address, such as ana@example.com.", def.Label)
+		}
+		return email, nil
+	case "phone":
+		s, ok := v.(string)
+		if s = strings.TrimSpace(s); !ok || !phoneNumber.MatchString(s) {
+			return nil, FieldError(field, "%s must be a phone number: digits, spaces and + ( ) - . only.", def.Label)
 		}
 		return s, nil
 	default:
@@ -243,4 +389,74 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// phoneNumber is what a phone field takes: digits with the usual
+// separators, an optional leading +, and an extension.
+var phoneNumber = regexp.MustCompile(`^\+?[0-9 ()./-]{3,30}( ?(x|ext\.?) ?[0-9]{1,6})?$`)
+
+// multiValue checks the values of a multi-select field: a list (JSON, or a
+// form's repeated field) or text with commas or semicolons between them
+// (CSV). They come back in the options' order, each once.
+func multiValue(def CustomField, field string, v any) (any, error) {
+	var picked []string
+	switch x := v.(type) {
+	case string:
+		picked = strings.FieldsFunc(x, func(r rune) bool { return r == ',' || r == ';' })
+	case []string:
+		picked = x
+	case []any:
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, FieldError(field, "%s must be a list of its options.", def.Label)
+			}
+			picked = append(picked, s)
+		}
+	default:
+		return nil, FieldError(field, "%s must be a list of its options.", def.Label)
+	}
+	chosen := map[string]bool{}
+	for _, p := range picked {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		o, known := def.option(p)
+		if !known {
+			return nil, FieldError(field, "%s takes only: %s (not %s).", def.Label, strings.Join(def.OptionList(), ", "), p)
+		}
+		chosen[o] = true
+	}
+	out := []any{}
+	for _, o := range def.OptionList() {
+		if chosen[o] {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// CustomText shows a custom field value as text: numbers as written, yes
+// or no, a multi-select's values with commas.
+func CustomText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case string:
+		return x
+	case bool:
+		if x {
+			return "Yes"
+		}
+		return "No"
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = CustomText(e)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v)
 }

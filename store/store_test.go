@@ -345,3 +345,98 @@ func TestDecodeCursor_WrongShape(t *testing.T) {
 		})
 	}
 }
+
+// The newer custom field types take what they should and refuse the rest
+// with a message naming the field.
+func TestCustomFields_MoreTypes(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	for _, f := range []NewCustomField{
+		{Entity: "contact", Label: "Channels", Type: "multiselect", Options: []string{"Email", "Phone", "Post"}},
+		{Entity: "contact", Label: "Newsletter", Type: "checkbox"},
+		{Entity: "contact", Label: "Assistant email", Type: "email"},
+		{Entity: "contact", Label: "Mobile", Type: "phone"},
+	} {
+		if _, err := CreateCustomField(ctx, db, tester, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := CreateCustomField(ctx, db, tester, NewCustomField{Entity: "contact", Label: "Empty", Type: "multiselect"}); ErrorField(err) != "options" {
+		t.Fatalf("a multi-select without options: %v", err)
+	}
+	c := mustContact(t, db, ContactInput{FirstName: ptr("A"), Custom: map[string]any{
+		"channels": "post; Email", "newsletter": "yes", "assistant_email": " Bo@Example.com ", "mobile": "+44 (20) 7946-0958 ext. 12"}})
+	if got := CustomText(c.Custom["channels"]); got != "Email, Post" {
+		t.Errorf("channels = %q, want Email, Post (options' order)", got)
+	}
+	if c.Custom["newsletter"] != true || c.Custom["assistant_email"] != "Bo@Example.com" {
+		t.Errorf("custom = %v", c.Custom)
+	}
+	for _, bad := range []map[string]any{
+		{"channels": "Fax"}, {"channels": 3.0}, {"newsletter": "maybe"}, {"assistant_email": "not an address"}, {"mobile": "call me"},
+	} {
+		if _, err := UpdateContact(ctx, db, tester, c.ID, ContactInput{Custom: bad}); ErrorCode(err) != EValidation || !strings.HasPrefix(ErrorField(err), "custom.") {
+			t.Errorf("%v: err = %v", bad, err)
+		}
+	}
+	// A JSON list, and nothing picked clears the field.
+	c, err := UpdateContact(ctx, db, tester, c.ID, ContactInput{Custom: map[string]any{"channels": []any{"Phone"}, "newsletter": false}})
+	if err != nil || CustomText(c.Custom["channels"]) != "Phone" || c.Custom["newsletter"] != false {
+		t.Fatalf("update: %v %v", c.Custom, err)
+	}
+	if c, err = UpdateContact(ctx, db, tester, c.ID, ContactInput{Custom: map[string]any{"channels": []string{}}}); err != nil || c.Custom["channels"] != nil {
+		t.Fatalf("cleared: %v %v", c.Custom, err)
+	}
+}
+
+// A field is renamed, its options changed and moved; its key and type stay,
+// and a field of another workspace is not found.
+func TestCustomFields_EditAndMove(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	var ids []string
+	for _, label := range []string{"First", "Second", "Third"} {
+		f, err := CreateCustomField(ctx, db, tester, NewCustomField{Entity: "contact", Label: label, Type: "select", Options: []string{"a", "b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, f.ID)
+	}
+	f, err := UpdateCustomField(ctx, db, tester, ids[0], CustomFieldChange{Label: "Tier", Options: []string{"Gold", " Silver ", "Gold"}})
+	if err != nil || f.Label != "Tier" || f.Key != "first" || strings.Join(f.OptionList(), ",") != "Gold,Silver" {
+		t.Fatalf("update: %+v %v", f, err)
+	}
+	if _, err := UpdateCustomField(ctx, db, tester, ids[0], CustomFieldChange{Label: " "}); ErrorField(err) != "label" {
+		t.Errorf("empty label: %v", err)
+	}
+	if _, err := UpdateCustomField(ctx, db, tester, ids[0], CustomFieldChange{Label: "Tier", Options: []string{""}}); ErrorField(err) != "options" {
+		t.Errorf("no options: %v", err)
+	}
+	other := MustOpenWorkspace(t)
+	if _, err := UpdateCustomField(ctx, other, tester, ids[0], CustomFieldChange{Label: "X"}); ErrorCode(err) != ENotFound {
+		t.Errorf("another workspace's field: %v", err)
+	}
+	if err := MoveCustomField(ctx, other, tester, ids[0], false); ErrorCode(err) != ENotFound {
+		t.Errorf("moving another workspace's field: %v", err)
+	}
+	order := func() string {
+		fs, _ := CustomFields(ctx, db, "contact")
+		var keys []string
+		for _, f := range fs {
+			keys = append(keys, f.Key)
+		}
+		return strings.Join(keys, ",")
+	}
+	for _, step := range []struct {
+		id   string
+		up   bool
+		want string
+	}{{ids[2], true, "first,third,second"}, {ids[2], true, "third,first,second"}, {ids[2], true, "third,first,second"}, {ids[0], false, "third,second,first"}} {
+		if err := MoveCustomField(ctx, db, tester, step.id, step.up); err != nil {
+			t.Fatal(err)
+		}
+		if got := order(); got != step.want {
+			t.Fatalf("order %s, want %s", got, step.want)
+		}
+	}
+}

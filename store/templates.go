@@ -341,14 +341,8 @@ func MergeData(c *Contact, known mailmerge.Known) mailmerge.Data {
 	d := mailmerge.Data{FirstName: c.FirstName, LastName: c.LastName, Company: c.Company, Title: c.Title, Email: c.Email,
 		Custom: make(map[string]string, len(known.Custom))}
 	for _, k := range known.Custom {
-		switch x := c.Custom[k].(type) {
-		case nil:
-		case string:
-			d.Custom[k] = x
-		case float64:
-			d.Custom[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		default:
-			d.Custom[k] = fmt.Sprint(x)
+		if v, ok := c.Custom[k]; ok && v != nil {
+			d.Custom[k] = CustomText(v)
 		}
 	}
 	return d
