@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -18,6 +19,9 @@ import (
 // reused by later runs (delete atrium-bench-search-* there to regenerate).
 //
 //	go test ./store -run '^$' -bench 'Search(100k|1M)' -benchtime 200x
+//
+// search-parallel and list-parallel report requests per second with as
+// many callers as cores.
 //
 // Names follow a long-tailed distribution: the commonest surname
 // ("Okafor") and first name ("Mariko") are each on about 6.6% of the
@@ -239,6 +243,27 @@ func benchSearch(b *testing.B, n int) {
 	})
 	b.Run("count", func(b *testing.B) {
 		timeQueries(b, func(q string) error { _, err := CountContacts(ctx, db, ContactFilter{Query: q}); return err })
+	})
+	// Throughput with as many callers as cores (the read pool's size).
+	parallel := func(b *testing.B, fn func(q string) error) {
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if q := benchQueries[next.Add(1)%int64(len(benchQueries))]; fn(q) != nil {
+					b.Error(fn(q))
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	}
+	b.Run("search-parallel", func(b *testing.B) {
+		parallel(b, func(q string) error { _, err := Search(ctx, db, q, 20); return err })
+	})
+	b.Run("list-parallel", func(b *testing.B) {
+		parallel(b, func(q string) error {
+			_, _, err := ListContacts(ctx, db, ContactFilter{Query: q, Limit: 50})
+			return err
+		})
 	})
 }
 
