@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -31,6 +32,10 @@ var contactSorts = map[string]sortKey{
 	"name": {[]string{"c.last_name COLLATE NOCASE", "c.first_name COLLATE NOCASE", "c.seq"},
 		[]string{"c.last_name", "c.first_name", "c.seq"}},
 }
+
+// fewMatches is how many matches of a list's query are sorted rather than
+// found by walking the order's index.
+const fewMatches = 5000
 
 // contactRow is a contact with the sort key values of its row.
 type contactRow struct {
@@ -90,7 +95,20 @@ func ListContacts(ctx context.Context, db *DB, f ContactFilter) ([]Contact, stri
 			where.and("contacts_fts MATCH ?", match)
 			sort = sortKey{exprs: []string{"f.rowid"}, values: []string{"f.rowid"}}
 		default:
-			where.and("c.seq IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)", match)
+			// In another order, a few matches are read from the index and
+			// sorted; many are found walking the order's index, each row
+			// checked against the matches (which reads all of them once).
+			var n int
+			if err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ? LIMIT ?)`,
+				match, fewMatches+1); err != nil {
+				return nil, "", err
+			}
+			if n <= fewMatches {
+				sel = strings.Replace(sel, "FROM contacts c", "FROM contacts_fts f CROSS JOIN contacts c ON c.seq = f.rowid", 1)
+				where.and("contacts_fts MATCH ?", match)
+			} else {
+				where.and("c.seq IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)", match)
+			}
 		}
 	}
 	rows, next, err := listKeyset(ctx, db, keysetPage[contactRow]{

@@ -248,6 +248,11 @@ func TestListContacts_Query(t *testing.T) {
 			t.Errorf("list %+v = %d %v, want %d", tc.f, len(list), err, tc.want)
 		}
 	}
+	for _, sort := range []string{"name", "updated"} {
+		if got := walkContacts(t, db, ContactFilter{Query: "okafor", Sort: sort, Asc: true, Limit: 4}); got != 32 {
+			t.Errorf("sort %s: %d contacts, want 32", sort, got)
+		}
+	}
 	// A cursor of the list without a query goes on with one: both are seqs.
 	_, next, _ := ListContacts(ctx, db, ContactFilter{Limit: 5})
 	if page, _, err := ListContacts(ctx, db, ContactFilter{Query: "mariko", Cursor: next, Limit: 100}); err != nil || len(page) == 0 {
@@ -298,5 +303,42 @@ func TestMigration0016_RebuildsSearch(t *testing.T) {
 	}
 	if _, err := db.W.Exec(`INSERT INTO companies_fts (companies_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
 		t.Fatalf("companies index does not match its table: %v", err)
+	}
+}
+
+// walkContacts pages through a list and returns how many contacts it
+// holds, failing on a repeated one or a name out of order.
+func walkContacts(tb testing.TB, db *DB, f ContactFilter) int {
+	tb.Helper()
+	seen := map[string]bool{}
+	var last string
+	for {
+		page, next, err := ListContacts(context.Background(), db, f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, c := range page {
+			key := strings.ToLower(c.LastName + "\x00" + c.FirstName)
+			if seen[c.ID] || f.Sort == "name" && key < last {
+				tb.Fatalf("%+v: %s repeated or out of order", f, c.ID)
+			}
+			seen[c.ID], last = true, key
+		}
+		if next == "" {
+			return len(seen)
+		}
+		f.Cursor = next
+	}
+}
+
+// TestListContacts_QueryManyByName: more matches than are sorted in
+// memory are found walking the name index.
+func TestListContacts_QueryManyByName(t *testing.T) {
+	db := MustOpenWorkspace(t)
+	insertContacts(t, db, fewMatches+1, "Mariko", "Okafor", "example.com")
+	insertContacts(t, db, 50, "Mariko", "Abe", "example.org")
+	insertContacts(t, db, 50, "Other", "Person", "example.com")
+	if got := walkContacts(t, db, ContactFilter{Query: "mariko", Sort: "name", Asc: true, Limit: 200}); got != fewMatches+51 {
+		t.Fatalf("%d contacts, want %d", got, fewMatches+51)
 	}
 }
