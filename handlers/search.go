@@ -2,17 +2,30 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"atrium/store"
 )
 
-// searchPage is the results of a workspace search.
+// searchPage is the results of a workspace search: every kind's best
+// results with its count, or, for "show all", one kind's results a page at
+// a time.
 type searchPage struct {
 	WorkspaceID string
 	Query       string
-	Results     []store.SearchResult
+	Groups      []store.SearchGroup
+	Kind        string               // the kind shown alone; "" for the groups
+	Results     []store.SearchResult // that kind's page
+	Next        string               // the cursor of its next page
 }
+
+// searchPerKind is how many results each kind shows on the search page.
+const searchPerKind = 5
+
+// kindPlurals names the kinds in headings and links.
+var kindPlurals = map[string]string{"company": "Companies", "contact": "Contacts", "deal": "Deals", "note": "Notes"}
 
 // ResultURL is the page a search result opens: the store gives its path
 // under the workspace ("contacts/<id>").
@@ -20,17 +33,62 @@ func (p searchPage) ResultURL(r store.SearchResult) string {
 	return workspaceURL(p.WorkspaceID, strings.Split(r.Link, "/")...)
 }
 
+// KindName is a kind's plural for headings ("Companies").
+func (p searchPage) KindName(kind string) string { return kindPlurals[kind] }
+
+// KindNoun is a kind's plural in a sentence ("companies").
+func (p searchPage) KindNoun(kind string) string { return strings.ToLower(kindPlurals[kind]) }
+
+// CountText is a group's count as shown: "1,000+" when the count stopped
+// at its cap.
+func (p searchPage) CountText(g store.SearchGroup) string {
+	n := thousands(g.Count)
+	if g.Capped {
+		n += "+"
+	}
+	return n
+}
+
+// KindURL is the "show all" page of one kind, from its cursor when set.
+func (p searchPage) KindURL(kind, cursor string) string {
+	q := url.Values{"q": {p.Query}, "kind": {kind}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	return workspaceURL(p.WorkspaceID, "search") + "?" + q.Encode()
+}
+
+// AllURL is the search of every kind.
+func (p searchPage) AllURL() string {
+	return workspaceURL(p.WorkspaceID, "search") + "?" + url.Values{"q": {p.Query}}.Encode()
+}
+
+// thousands writes n with comma separators: 66000 is "66,000".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	results, err := store.Search(r.Context(), wc.lease.DB, q, 50)
+	q := r.URL.Query()
+	page := searchPage{WorkspaceID: wc.ws.ID, Query: strings.TrimSpace(q.Get("q")), Kind: q.Get("kind")}
+	var err error
+	if page.Kind != "" {
+		page.Results, page.Next, err = store.SearchKind(r.Context(), wc.lease.DB, page.Query, page.Kind, q.Get("cursor"), 50)
+	} else {
+		page.Groups, err = store.SearchGroups(r.Context(), wc.lease.DB, page.Query, searchPerKind)
+	}
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	v := s.newView(r, "Search")
 	v.Section = "search"
-	v.Page = searchPage{WorkspaceID: wc.ws.ID, Query: q, Results: results}
+	v.Page = page
 	s.render(w, r, http.StatusOK, "search", v)
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -32,16 +33,20 @@ var contactSorts = map[string]sortKey{
 		[]string{"c.last_name", "c.first_name", "c.seq"}},
 }
 
+// fewMatches is how many matches of a list's query are sorted rather than
+// found by walking the order's index.
+const fewMatches = 5000
+
 // contactRow is a contact with the sort key values of its row.
 type contactRow struct {
 	Contact
 	sortValues
 }
 
-// where builds the filter's conditions, the cursor's excepted.
+// where builds the filter's conditions, the cursor's and the query's
+// excepted (see search).
 func (f ContactFilter) where() (clause, error) {
 	var w clause
-	w.match("c.seq", "contacts_fts", f.Query)
 	if f.Tag != "" {
 		w.and("c.id IN (SELECT l.contact_id FROM contact_tags l JOIN tags t ON t.seq = l.tag_seq WHERE t.name = ?)", f.Tag)
 	}
@@ -75,8 +80,39 @@ func ListContacts(ctx context.Context, db *DB, f ContactFilter) ([]Contact, stri
 	if err != nil {
 		return nil, "", err
 	}
+	sel := contactSelect
+	if f.Query != "" {
+		match := ftsQuery(f.Query)
+		switch {
+		case match == "":
+			where.and("0")
+		case f.Sort == "created":
+			// The index drives the page: FTS5 walks its matches in rowid
+			// (= seq) order and stops at the page's end, so a name on
+			// 66,000 contacts costs what a rare one does. As an IN
+			// (subquery) filter, every match was read and sorted first.
+			sel += " JOIN contacts_fts f ON f.rowid = c.seq"
+			where.and("contacts_fts MATCH ?", match)
+			sort = sortKey{exprs: []string{"f.rowid"}, values: []string{"f.rowid"}}
+		default:
+			// In another order, a few matches are read from the index and
+			// sorted; many are found walking the order's index, each row
+			// checked against the matches (which reads all of them once).
+			var n int
+			if err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ? LIMIT ?)`,
+				match, fewMatches+1); err != nil {
+				return nil, "", err
+			}
+			if n <= fewMatches {
+				sel = strings.Replace(sel, "FROM contacts c", "FROM contacts_fts f CROSS JOIN contacts c ON c.seq = f.rowid", 1)
+				where.and("contacts_fts MATCH ?", match)
+			} else {
+				where.and("c.seq IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)", match)
+			}
+		}
+	}
 	rows, next, err := listKeyset(ctx, db, keysetPage[contactRow]{
-		selectSQL: contactSelect, where: where,
+		selectSQL: sel, where: where,
 		sort: sort, asc: f.Asc, cursor: f.Cursor, limit: f.Limit,
 		key: func(r contactRow) cursor { return r.cursor() },
 	})
@@ -101,11 +137,21 @@ func CountContacts(ctx context.Context, db *DB, f ContactFilter) (int, error) {
 		return 0, err
 	}
 	var n int
-	if where.empty() {
+	match := ftsQuery(f.Query)
+	switch {
+	case f.Query != "" && match == "":
+		return 0, nil
+	case match != "" && where.empty():
+		// The index alone counts its matches, without reading a contact.
+		err = db.R.GetContext(ctx, &n, `SELECT count(*) FROM contacts_fts WHERE contacts_fts MATCH ?`, match)
+	case match != "":
+		err = db.R.GetContext(ctx, &n, `SELECT count(*) FROM contacts_fts f JOIN contacts c ON c.seq = f.rowid
+			WHERE contacts_fts MATCH ? AND `+where.sql(), append([]any{match}, where.args...)...)
+	case where.empty():
 		err = db.R.GetContext(ctx, &n, `SELECT n FROM counters WHERE name = 'contacts'`)
-		return n, err
+	default:
+		err = db.R.GetContext(ctx, &n, `SELECT count(*) FROM contacts c WHERE `+where.sql(), where.args...)
 	}
-	err = db.R.GetContext(ctx, &n, `SELECT count(*) FROM contacts c WHERE `+where.sql(), where.args...)
 	return n, err
 }
 
