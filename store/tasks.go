@@ -253,10 +253,17 @@ const myTaskSelect = `SELECT t.seq, t.id, coalesce(t.contact_id, '') AS contact_
 	coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), nullif(c.email, ''), co.name, '') AS record_name
 	FROM tasks t LEFT JOIN contacts c ON c.id = t.contact_id LEFT JOIN companies co ON co.id = t.company_id`
 
-// mineWhere selects a user's tasks: those assigned to them, and those they
-// created for nobody in particular (the task form's default), which nobody
-// else would see as theirs.
-const mineWhere = `(t.assignee_id = ?1 OR (t.assignee_id = '' AND t.created_by = 'user:' || ?1))`
+// myTasksSQL picks a user's open tasks, soonest first, at most ?2: those
+// assigned to them (?1), and those they created for nobody in particular
+// (the task form's default), which nobody else would see as theirs. Two
+// reads, one per index (see the workspace migration my_tasks), rather than
+// one with an OR, which went through every open task; each reads only its
+// index, and only the tasks kept are joined to their records.
+const myTasksSQL = `SELECT seq FROM (
+		SELECT seq, due_date FROM tasks WHERE assignee_id = ?1 AND done = 0
+		UNION ALL
+		SELECT seq, due_date FROM tasks WHERE created_by = 'user:' || ?1 AND assignee_id = '' AND done = 0)
+	ORDER BY due_date = '', due_date, seq LIMIT ?2`
 
 // ListMyTasks returns the open tasks of a user in this workspace: overdue
 // first, then by due date, those without one last; at most limit.
@@ -265,8 +272,8 @@ func ListMyTasks(ctx context.Context, db *DB, userID string, limit int) ([]MyTas
 		return nil, Errorf(EInvalid, "Whose tasks? No user given.")
 	}
 	tasks := []MyTask{}
-	err := db.R.SelectContext(ctx, &tasks, myTaskSelect+` WHERE t.done = 0 AND `+mineWhere+`
-		ORDER BY t.due_date = '', t.due_date, t.seq LIMIT ?2`, userID, clampLimit(limit))
+	err := db.R.SelectContext(ctx, &tasks, myTaskSelect+` WHERE t.seq IN (`+myTasksSQL+`)
+		ORDER BY t.due_date = '', t.due_date, t.seq`, userID, clampLimit(limit))
 	return tasks, err
 }
 
@@ -296,8 +303,10 @@ func CountMyTasks(ctx context.Context, db *DB, userID, today string) (TaskCounts
 	if _, err := time.Parse("2006-01-02", today); err != nil {
 		return n, Errorf(EInvalid, "%q is not a date written YYYY-MM-DD.", truncateText(today, 40))
 	}
-	err := db.R.GetContext(ctx, &n, `SELECT coalesce(sum(t.due_date < ?2), 0) AS overdue, coalesce(sum(t.due_date = ?2), 0) AS due_today
-		FROM tasks t WHERE t.done = 0 AND t.due_date <> '' AND t.due_date <= ?2 AND `+mineWhere, userID, today)
+	err := db.R.GetContext(ctx, &n, `SELECT coalesce(sum(due_date < ?2), 0) AS overdue, coalesce(sum(due_date = ?2), 0) AS due_today FROM (
+		SELECT due_date FROM tasks WHERE done = 0 AND assignee_id = ?1 AND due_date BETWEEN '0' AND ?2
+		UNION ALL
+		SELECT due_date FROM tasks WHERE done = 0 AND assignee_id = '' AND created_by = 'user:' || ?1 AND due_date BETWEEN '0' AND ?2)`, userID, today)
 	return n, err
 }
 
