@@ -114,7 +114,7 @@ func TestMyTasks_AcrossWorkspaces(t *testing.T) {
 	r = c.get("/my-tasks/counts")
 	wantStatus(t, "counts", r, http.StatusOK)
 	acme := regexp.MustCompile(`<span id="due-` + f.acme + `"[^>]*>(.*?)</span>\n`).FindStringSubmatch(r.body)
-	if acme == nil || !strings.Contains(acme[1], "1 today") || !strings.Contains(acme[1], "1 overdue") {
+	if acme == nil || !strings.Contains(acme[1], `>1<span class="sr-only"> due today</span>`) || !strings.Contains(acme[1], `>1<span class="sr-only"> overdue</span>`) {
 		t.Errorf("Acme's counts: %q", acme)
 	}
 	if strings.Contains(r.body, f.initech) {
