@@ -75,6 +75,9 @@ func TestContactPage_DealsAndOverdueTasks(t *testing.T) {
 	if !strings.Contains(deals, "Big sale") || !strings.Contains(deals, "1200.10") || !strings.Contains(deals, "/deals/"+f.deal) {
 		t.Errorf("the deals panel lacks the deal:\n%s", deals)
 	}
+	if timeline := between(body, "<h2>Timeline</h2>", "</section>"); !strings.Contains(timeline, "Big sale</a> · Lead in") {
+		t.Error("the deal on the timeline does not name its stage")
+	}
 	late := regexp.MustCompile(`<li class="overdue">[^<]*(?:<form(?s:.*?)</form>)?\s*<span class="task-title">([^<]*)</span>`).FindAllStringSubmatch(body, -1)
 	if len(late) != 1 || late[0][1] != "Chase the invoice" {
 		t.Errorf("overdue tasks marked: %q", late)

@@ -42,6 +42,8 @@ func Timeline(ctx context.Context, db *DB, k Kind, id string, limit int) ([]Time
 }
 
 // timeline is Timeline without the page bound: a limit of -1 returns all.
+// A deal's item names its stage, in a detail shaped as changes as every
+// detail is.
 // A note's author is a user, or an API key when one wrote it through the
 // API: notes keep the bare id, and keys' ids are in api_keys for good
 // (revoking a key keeps its row).
@@ -60,7 +62,9 @@ func timeline(ctx context.Context, db *DB, k Kind, id string, limit int) ([]Time
 			SELECT CASE done WHEN 1 THEN 'task_done' ELSE 'task' END, created_at, created_by, id, title,
 				json_object('due_date', due_date), 0, 0 FROM tasks WHERE `+col+` = ?1
 			UNION ALL
-			SELECT 'deal_' || status, created_at, '', id, title, '{}', 0, 0 FROM deals WHERE `+col+` = ?1
+			SELECT 'deal_' || d.status, d.created_at, '', d.id, d.title,
+				json_object('stage', json_object('after', s.name)), 0, 0
+				FROM deals d LEFT JOIN stages s ON s.id = d.stage_id WHERE d.`+col+` = ?1
 		) ORDER BY at DESC LIMIT ?2`, id, limit)
 	return items, err
 }
