@@ -79,6 +79,9 @@ func (s *Server) company(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "company")
 	}
+	if err == nil {
+		err = describeTimeline(ctx, wc, store.KindCompany, page.Members, page.Timeline)
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return

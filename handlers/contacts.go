@@ -237,13 +237,15 @@ func (s *Server) contactFormError(w http.ResponseWriter, r *http.Request, c *sto
 	s.failForm(w, r, f, err, func(status int) { s.renderContactForm(w, r, status, c, f) })
 }
 
-// contactPage is one contact with its timeline.
+// contactPage is one contact with its deals, tasks and timeline.
 type contactPage struct {
-	Contact  *store.Contact
-	Tasks    []store.Task
-	Timeline []store.TimelineItem
-	Members  []store.Member
-	Fields   []store.CustomField
+	Contact   *store.Contact
+	Tasks     []store.Task
+	Timeline  []store.TimelineItem
+	Members   []store.Member
+	Fields    []store.CustomField
+	Deals     []store.Deal
+	MoreDeals bool // more deals than the panel shows
 }
 
 // MemberName returns how to show the member with this id.
@@ -271,6 +273,9 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
+	}
+	if err == nil {
+		err = contactExtras(ctx, wc, &page)
 	}
 	if err != nil {
 		s.serverError(w, r, err)

@@ -63,7 +63,7 @@ func TestContactsUI_CreateEditDelete(t *testing.T) {
 	wantStatus(t, "edit form", c.get(base+"/"+id+"/edit"), http.StatusOK)
 	wantStatus(t, "update", c.post(base+"/"+id, token, url.Values{"first_name": {"Bo"}, "last_name": {"Berg"}, "email": {"bo@example.com"}, "stage": {"customer"}, "tags": {"vip"}}), http.StatusSeeOther)
 	page = c.get(base + "/" + id)
-	if !strings.Contains(page.body, "customer") || !strings.Contains(page.body, "qualified → customer") {
+	if !strings.Contains(page.body, "customer") || !strings.Contains(page.body, "Stage changed from Qualified to Customer") {
 		t.Error("the timeline does not show the stage change")
 	}
 	wantStatus(t, "add note", c.post("/w/"+f.a+"/notes", token, url.Values{"contact_id": {id}, "body": {"Called about pricing"}}), http.StatusSeeOther)

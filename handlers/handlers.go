@@ -145,6 +145,8 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/account", s.account).Methods(http.MethodGet)
 	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)
 	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
+	account.HandleFunc("/my-tasks", s.myTasks).Methods(http.MethodGet)
+	account.HandleFunc("/my-tasks/counts", s.myTaskCounts).Methods(http.MethodGet)
 	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
 	// The console: superadmins, and agency owners over the workspaces
 	// they own (requireConsole).
@@ -267,6 +269,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/settings/api-keys", admin(http.HandlerFunc(s.createAPIKey))).Methods(http.MethodPost)
 	ws.Handle("/settings/api-keys/{key}/revoke", admin(http.HandlerFunc(s.revokeAPIKey))).Methods(http.MethodPost)
 	ws.Handle("/notes", write(http.HandlerFunc(s.createNote))).Methods(http.MethodPost)
+	ws.Handle("/notes/{note}", write(http.HandlerFunc(s.updateNote))).Methods(http.MethodPost)
 	ws.Handle("/notes/{note}/delete", write(http.HandlerFunc(s.deleteNote))).Methods(http.MethodPost)
 	ws.Handle("/search", read(http.HandlerFunc(s.search))).Methods(http.MethodGet)
 	ws.Handle("/templates", read(http.HandlerFunc(s.templateList))).Methods(http.MethodGet)

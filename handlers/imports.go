@@ -458,7 +458,7 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request) {
 				// Every column's choice was made on the mapping step: one left
 				// out is skipped, and listed in the result.
 				Opts: store.ImportOptions{Mapping: mapping, Update: r.PostForm.Get("mode") == "update", Encoding: enc,
-					ImportSuppressed: r.PostForm.Get("suppressed") == "import", Unmapped: store.UnmappedSkip},
+					ImportSuppressed: r.PostForm.Get("suppressed") == "import", Unmapped: store.UnmappedSkip, FileName: up.FileName},
 			})
 		}
 		if err != nil {

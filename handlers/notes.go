@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -46,4 +47,52 @@ func (s *Server) deleteNote(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "success", "The note was deleted.")
 	http.Redirect(w, r, noteParentURL(wc.ws.ID, n.ContactID, n.CompanyID), http.StatusSeeOther)
+}
+
+// updateNote saves a note's new text. Only its author or an admin may; the
+// form sends the version it showed, so an edit made meanwhile is not
+// overwritten unseen.
+func (s *Server) updateNote(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	n, err := store.GetNote(r.Context(), wc.lease.DB, mux.Vars(r)["note"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !store.MayEditNote(n, s.actor(r), wc.role) {
+		s.renderError(w, r, http.StatusForbidden, "Only the note's author or an admin can edit it.")
+		return
+	}
+	var expect store.Expect
+	if v := r.PostForm.Get("version"); v != "" {
+		version, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || version < 1 {
+			s.fail(w, r, store.Errorf(store.EInvalid, "The note's version must be a whole number from 1."))
+			return
+		}
+		expect.Version = &version
+	}
+	body := r.PostForm.Get("body")
+	_, err = wc.svc.UpdateNote(r.Context(), s.actor(r), n.ID, body, expect)
+	back := noteParentURL(wc.ws.ID, n.ContactID, n.CompanyID)
+	switch {
+	case err == nil:
+		s.flash(w, r, "success", "Note saved.")
+	case store.ErrorField(err) == "body":
+		s.flash(w, r, "error", store.ErrorMessage(err))
+	case store.ErrorCode(err) == store.EConflict:
+		s.flash(w, r, "error", "Someone changed this note while you were editing it, so your text was not saved. What you wrote: "+shorten(body, 500))
+	default:
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// shorten cuts s to at most n characters, marking the cut.
+func shorten(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }

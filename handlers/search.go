@@ -98,6 +98,7 @@ type auditPage struct {
 	Filter  store.AuditFilter
 	Next    string
 	Members []store.Member
+	Names   *store.Names // API keys by name
 }
 
 // ActorName shows an audit actor: a member's name, or the key or system.
@@ -106,6 +107,9 @@ func (p auditPage) ActorName(actor string) string {
 		if n := memberName(p.Members, id); n != "" {
 			return n
 		}
+	}
+	if p.Names != nil && strings.HasPrefix(actor, "apikey:") {
+		return p.Names.Actor(actor)
 	}
 	return actor
 }
@@ -125,7 +129,12 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	page := auditPage{Events: events, Filter: f, Next: next, Members: members}
+	names, err := store.LoadNames(r.Context(), wc.lease.DB, "", members)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page := auditPage{Events: events, Filter: f, Next: next, Members: members, Names: names}
 	v := s.newView(r, "Audit log")
 	v.Section = "audit"
 	v.Page = page

@@ -40,7 +40,8 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 
 // toggleTask marks a task done, or open again. The form says which, so
 // two people ticking the same task both leave it done; a form that does
-// not say (an older page) turns it over.
+// not say (an older page) turns it over. From the My tasks page
+// (return=my-tasks) it answers that page: its row for htmx, else the page.
 func (s *Server) toggleTask(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	t, err := store.GetTask(r.Context(), wc.lease.DB, mux.Vars(r)["task"])
@@ -57,6 +58,10 @@ func (s *Server) toggleTask(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := wc.svc.UpdateTask(r.Context(), s.actor(r), t.ID, store.TaskInput{Done: &done}); err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if r.PostForm.Get("return") == "my-tasks" {
+		s.myTaskDone(w, r, t.ID, done)
 		return
 	}
 	http.Redirect(w, r, taskParentURL(wc.ws.ID, t), http.StatusSeeOther)

@@ -36,6 +36,9 @@ type ImportOptions struct {
 	// address to reason, which the catalog holds (tenant.Service gives it);
 	// the workspace's own list is read from its file.
 	InstanceSuppressed map[string]string
+	// FileName is the uploaded file's name: each contact the import creates
+	// has "Imported from <name>" on its timeline. "" writes nothing.
+	FileName string
 	// CheckCreated, when set, is asked before the import commits with the
 	// number of contacts it creates; an error undoes the whole import (a
 	// quota that concurrent writes made too small for it).

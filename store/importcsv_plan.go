@@ -92,7 +92,7 @@ func (im *contactImport) planColumns(header []string, head []csvRecord, complete
 		}
 	}
 	im.custom = p.custom
-	if im.src.createdCol >= 0 {
+	if im.src.createdCol >= 0 || im.opt.FileName != "" {
 		if err := im.tx.GetContext(im.ctx, &im.src.sinceSeq, `SELECT coalesce(max(seq), 0) FROM contacts`); err != nil {
 			return err
 		}
@@ -389,6 +389,14 @@ func (im *contactImport) finishColumns() error {
 		// A contact whose row gave no date was created now, as it was updated.
 		if _, err := im.tx.ExecContext(im.ctx, `INSERT INTO activities (contact_id, kind, actor, detail, created_at)
 			SELECT id, 'imported', ?, ?, created_at FROM contacts WHERE seq > ? AND created_at <> updated_at ORDER BY seq`,
+			importActor.String(), string(detail), im.src.sinceSeq); err != nil {
+			return err
+		}
+	}
+	if name := strings.TrimSpace(im.opt.FileName); name != "" && im.src.createdCol < 0 {
+		detail, _ := json.Marshal(map[string]Change{"file": {After: truncateText(name, 200)}})
+		if _, err := im.tx.ExecContext(im.ctx, `INSERT INTO activities (contact_id, kind, actor, detail, created_at)
+			SELECT id, 'imported', ?, ?, created_at FROM contacts WHERE seq > ? ORDER BY seq`,
 			importActor.String(), string(detail), im.src.sinceSeq); err != nil {
 			return err
 		}

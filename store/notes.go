@@ -168,3 +168,9 @@ func ListNotes(ctx context.Context, db *DB, contactID, companyID, cursorText str
 		key: func(n Note) cursor { return cursor{n.Seq} },
 	})
 }
+
+// MayEditNote reports whether a member of role, acting as a, may change
+// note n: its author may, and admins may change anyone's.
+func MayEditNote(n *Note, a Actor, role string) bool {
+	return RoleRank(role) >= RoleRank("admin") || (a.Kind == "user" && a.ID != "" && a.ID == n.AuthorID)
+}

@@ -240,3 +240,106 @@ func ListTasks(ctx context.Context, db *DB, f TaskFilter) ([]Task, string, error
 		key: func(t Task) cursor { return cursor{t.Seq} },
 	})
 }
+
+// MyTask is an open task of one user, with the name of the record it is on.
+type MyTask struct {
+	Task
+	RecordName string `db:"record_name"`
+}
+
+// myTaskSelect reads tasks with the name of their contact or company.
+const myTaskSelect = `SELECT t.seq, t.id, coalesce(t.contact_id, '') AS contact_id, coalesce(t.company_id, '') AS company_id,
+	t.title, t.due_date, t.assignee_id, t.done, t.done_at, t.created_by, t.version, t.created_at, t.updated_at,
+	coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), nullif(c.email, ''), co.name, '') AS record_name
+	FROM tasks t LEFT JOIN contacts c ON c.id = t.contact_id LEFT JOIN companies co ON co.id = t.company_id`
+
+// myTasksSQL picks a user's open tasks, soonest first, at most ?2: those
+// assigned to them (?1), and those they created for nobody in particular
+// (the task form's default), which nobody else would see as theirs. Two
+// reads, one per index (see the workspace migration my_tasks), rather than
+// one with an OR, which went through every open task; each reads only its
+// index, and only the tasks kept are joined to their records.
+const myTasksSQL = `SELECT seq FROM (
+		SELECT seq, due_date FROM tasks WHERE assignee_id = ?1 AND done = 0
+		UNION ALL
+		SELECT seq, due_date FROM tasks WHERE created_by = 'user:' || ?1 AND assignee_id = '' AND done = 0)
+	ORDER BY due_date = '', due_date, seq LIMIT ?2`
+
+// ListMyTasks returns the open tasks of a user in this workspace: overdue
+// first, then by due date, those without one last; at most limit.
+func ListMyTasks(ctx context.Context, db *DB, userID string, limit int) ([]MyTask, error) {
+	if userID == "" {
+		return nil, Errorf(EInvalid, "Whose tasks? No user given.")
+	}
+	tasks := []MyTask{}
+	err := db.R.SelectContext(ctx, &tasks, myTaskSelect+` WHERE t.seq IN (`+myTasksSQL+`)
+		ORDER BY t.due_date = '', t.due_date, t.seq`, userID, clampLimit(limit))
+	return tasks, err
+}
+
+// GetMyTask returns one task with the name of its record.
+func GetMyTask(ctx context.Context, db *DB, id string) (*MyTask, error) {
+	var t MyTask
+	err := db.W.GetContext(ctx, &t, myTaskSelect+` WHERE t.id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, Errorf(ENotFound, "That task does not exist.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// TaskCounts are how many of a user's open tasks are late or due on a day.
+type TaskCounts struct {
+	Overdue  int `db:"overdue"`
+	DueToday int `db:"due_today"`
+}
+
+// CountMyTasks counts a user's open tasks overdue and due on today
+// (YYYY-MM-DD) in this workspace.
+func CountMyTasks(ctx context.Context, db *DB, userID, today string) (TaskCounts, error) {
+	var n TaskCounts
+	if _, err := time.Parse("2006-01-02", today); err != nil {
+		return n, Errorf(EInvalid, "%q is not a date written YYYY-MM-DD.", truncateText(today, 40))
+	}
+	err := db.R.GetContext(ctx, &n, `SELECT coalesce(sum(due_date < ?2), 0) AS overdue, coalesce(sum(due_date = ?2), 0) AS due_today FROM (
+		SELECT due_date FROM tasks WHERE done = 0 AND assignee_id = ?1 AND due_date BETWEEN '0' AND ?2
+		UNION ALL
+		SELECT due_date FROM tasks WHERE done = 0 AND assignee_id = '' AND created_by = 'user:' || ?1 AND due_date BETWEEN '0' AND ?2)`, userID, today)
+	return n, err
+}
+
+// TaskBucket says when a task is due relative to today (YYYY-MM-DD):
+// "overdue", "today", "upcoming" or "undated".
+func TaskBucket(due, today string) string {
+	switch {
+	case due == "":
+		return "undated"
+	case due < today:
+		return "overdue"
+	case due == today:
+		return "today"
+	}
+	return "upcoming"
+}
+
+// Today is the date tasks fall due against, YYYY-MM-DD in UTC: due dates
+// are days without a zone, and accounts have no zone of their own yet.
+func Today() string { return time.Now().UTC().Format("2006-01-02") }
+
+// Overdue reports whether an open task's due day has passed.
+func (t Task) Overdue() bool { return !t.Done && TaskBucket(t.DueDate, Today()) == "overdue" }
+
+// DueText is the due day as people read it, "15 Jan 2027"; "" for none.
+func (t Task) DueText() string { return DayText(t.DueDate) }
+
+// DayText writes a YYYY-MM-DD day as people read it, "15 Jan 2027", the
+// one format of days on pages; anything else is shown as it is.
+func DayText(day string) string {
+	d, err := time.Parse("2006-01-02", day)
+	if err != nil {
+		return day
+	}
+	return d.Format("2 Jan 2006")
+}
