@@ -102,3 +102,29 @@ document.addEventListener("submit", function (e) {
     input.value = String(-new Date().getTimezoneOffset());
   });
 });
+
+// Tables read as cards on narrow screens (app.css): each cell shows the
+// name of its column from data-label. Cells the template did not label
+// get their column's header text here; headers with no visible text
+// (actions) give no label.
+(function () {
+  "use strict";
+  function label(root) {
+    root.querySelectorAll("table.table").forEach(function (table) {
+      var heads = table.querySelectorAll("thead tr:first-child > th");
+      if (!heads.length) return;
+      var names = Array.prototype.map.call(heads, function (th) {
+        return th.querySelector(".sr-only") ? "" : th.textContent.replace(/[↑↓]/g, "").trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        var i = 0;
+        Array.prototype.forEach.call(tr.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && names[i] !== undefined) cell.setAttribute("data-label", names[i]);
+          i += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { label(document); });
+  document.addEventListener("htmx:afterSwap", function (e) { label(e.target); });
+})();
