@@ -157,6 +157,17 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	run(t, b, "sign out",
+		chromedp.Navigate(f.ts.URL+"/"),
+		chromedp.Click(chromedp.CSS(".user-menu summary")),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.ID("f-email")))
+	if over := read(t, b, "sign-in page: measure", chromedp.Evaluate[string](overflowJS)); over != "" {
+		t.Errorf("sign-in page at 390 px: %s", over)
+	}
+	run(t, b, "sign in again",
+		fill(map[string]string{"f-email": d.email, "f-password": testPassword}, "form button[type=submit]"),
+		chromedp.WaitVisible(chromedp.CSS(".user-menu")))
 	run(t, b, "the last stage of the board can be scrolled to inside the board",
 		chromedp.Navigate(f.ts.URL+a+"/deals?pipeline="+d.pipeline), chromedp.WaitReady(chromedp.CSS(".board")))
 	problem, err := chromedp.Run(b, chromedp.Evaluate[string](`(() => {
@@ -226,7 +237,7 @@ func seedLayout(t *testing.T, f *fixture) layoutData {
 		t.Fatal(err)
 	}
 	f.ts.mustMember(t, f.a, root, "owner")
-	d.trashed = f.ts.mustWorkspace(t, "Old client in the trash", d.email)
+	d.trashed = f.ts.mustWorkspace(t, "Initech (former client)", d.email)
 	if _, err := f.ts.tenants.Trash(ctx, d.trashed, "user:"+root.ID); err != nil {
 		t.Fatal(err)
 	}

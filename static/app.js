@@ -128,3 +128,12 @@ document.addEventListener("submit", function (e) {
   document.addEventListener("DOMContentLoaded", function () { label(document); });
   document.addEventListener("htmx:afterSwap", function (e) { label(e.target); });
 })();
+
+// On a narrow screen the section strips scroll sideways: bring the
+// current page's link into view in its strip.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll(".sections, .subnav").forEach(function (strip) {
+    var cur = strip.querySelector('[aria-current="page"]');
+    if (cur && strip.scrollWidth > strip.clientWidth) strip.scrollLeft = cur.offsetLeft - strip.offsetLeft - 16;
+  });
+});
