@@ -157,6 +157,14 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	run(t, b, "contacts as cards", chromedp.Navigate(f.ts.URL+a+"/contacts"), chromedp.WaitReady(chromedp.CSS("main")))
+	card := read(t, b, "a contact's card", chromedp.Evaluate[string](`(() => {
+	  const tr = document.querySelector(".table tbody tr"), email = tr.querySelector('td[data-label="Email"]');
+	  return getComputedStyle(tr).display + " " + getComputedStyle(email, "::before").content;
+	})()`))
+	if card != `block "Email"` {
+		t.Errorf("at 390 px a contact's row shows as %s, want a card (block) whose email is labelled", card)
+	}
 	run(t, b, "sign out",
 		chromedp.Navigate(f.ts.URL+"/"),
 		chromedp.Click(chromedp.CSS(".user-menu summary")),
