@@ -126,7 +126,8 @@ document.addEventListener("submit", function (e) {
     });
   }
   document.addEventListener("DOMContentLoaded", function () { label(document); });
-  document.addEventListener("htmx:afterSwap", function (e) { label(e.target); });
+  // A swap may bring a table or only its rows: label the page again.
+  document.addEventListener("htmx:afterSwap", function () { label(document); });
 })();
 
 // On a narrow screen the section strips scroll sideways: bring the
