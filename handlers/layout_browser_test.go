@@ -128,15 +128,22 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 		{shot: true, name: "trashed workspace", path: "/w/" + d.trashed + "/", h1: "This workspace is in the trash"},
 	}
 
-	b := newBrowser(t)
-	run(t, b, "sign in",
-		chromedp.EmulateViewport(390, 844),
-		chromedp.Navigate(f.ts.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("f-email")),
-		fill(map[string]string{"f-email": d.email, "f-password": testPassword}, "form button[type=submit]"),
-		chromedp.WaitVisible(chromedp.CSS(".user-menu")))
+	signedIn := func() context.Context {
+		b := newBrowser(t)
+		run(t, b, "sign in",
+			chromedp.EmulateViewport(390, 844),
+			chromedp.Navigate(f.ts.URL+"/login"),
+			chromedp.WaitVisible(chromedp.ID("f-email")),
+			fill(map[string]string{"f-email": d.email, "f-password": testPassword}, "form button[type=submit]"),
+			chromedp.WaitVisible(chromedp.CSS(".user-menu")))
+		return b
+	}
+	b := signedIn()
 	shots := os.Getenv("ATRIUM_SHOTS")
 	for i, p := range pages {
+		if shots != "" && i > 0 && i%20 == 0 {
+			b = signedIn() // screenshots are slow: a new browser, with a deadline of its own
+		}
 		run(t, b, p.name, chromedp.Navigate(f.ts.URL+p.path), chromedp.WaitReady(chromedp.CSS("main")))
 		over := read(t, b, p.name+": measure", chromedp.Evaluate[string](overflowJS))
 		if over != "" {
