@@ -151,7 +151,7 @@ func TestBrowser_SetupInviteSwitchLogout(t *testing.T) {
 		t.Fatalf("Bo's workspaces: %q", cards)
 	}
 	run(t, bo, "Bo opens Acme", chromedp.Navigate(ts.URL+"/w/"+acme+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
-	if h1 := read(t, bo, "heading", chromedp.Text(chromedp.CSS("h1"))); h1 != "Not Found" {
+	if h1 := read(t, bo, "heading", chromedp.Text(chromedp.CSS("h1"))); h1 != "Page not found" {
 		t.Fatalf("Bo opening Acme sees %q", h1)
 	}
 

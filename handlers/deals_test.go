@@ -99,7 +99,7 @@ func TestPipelinesUI(t *testing.T) {
 	wantStatus(t, "move stage up", c.post(w+"/stages/"+p.Stages[1].ID+"/move", token, url.Values{"direction": {"up"}}), http.StatusSeeOther)
 	r := c.post(w+"/stages/"+f.stage+"/delete", token, nil)
 	wantStatus(t, "delete a stage with deals and no target", r, http.StatusUnprocessableEntity)
-	if !strings.Contains(r.body, "choose the stage they move to") {
+	if !strings.Contains(r.body, "1 deal is in Lead in; choose the stage it moves to") {
 		t.Error("no explanation when a stage with deals is deleted")
 	}
 	wantStatus(t, "delete with a target", c.post(w+"/stages/"+f.stage+"/delete", token, url.Values{"move_to": {p.Stages[2].ID}}), http.StatusSeeOther)

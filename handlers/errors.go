@@ -3,6 +3,8 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/gorilla/mux"
+
 	"atrium/store"
 	"atrium/tenant"
 )
@@ -73,17 +75,78 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if tw := s.ownTrashedWorkspace(r); tw != nil {
+		v := s.newView(r, "This workspace is in the trash")
+		v.Page = errorPage{Message: "Someone deleted " + tw.Name + ". It stays in the trash until " + tw.PurgeAt.UTC().Format("2 January 2006, 15:04 UTC") +
+			", then it and its backups are deleted for good. As an owner, you can bring it back until then.", Trashed: tw}
+		s.render(w, r, http.StatusNotFound, "error", v)
+		return
+	}
 	s.renderError(w, r, http.StatusNotFound, "There is nothing here. The link may be wrong, or you may not have access to it.")
+}
+
+// ownTrashedWorkspace returns the workspace of a /w/{workspace}/… request
+// when it is in the trash and the user asking owns it; nil otherwise
+// (anyone else gets the plain not-found page: a trashed workspace is not
+// there for them).
+func (s *Server) ownTrashedWorkspace(r *http.Request) *store.TrashedWorkspace {
+	id, u := mux.Vars(r)["workspace"], authFrom(r).user
+	if id == "" || u == nil || workspaceFrom(r) != nil {
+		return nil
+	}
+	trashed, err := store.OwnedTrashedWorkspaces(r.Context(), s.catalog.R, u.ID)
+	if err != nil {
+		s.log.Error("list trashed workspaces for a not-found page", "err", err)
+		return nil
+	}
+	for i := range trashed {
+		if trashed[i].ID == id {
+			return &trashed[i]
+		}
+	}
+	return nil
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, http.StatusMethodNotAllowed, "That action is not available here.")
 }
 
+// errorPage is what the error page shows: a message, and for a trashed
+// workspace its owner asks for, that workspace (to restore it).
+type errorPage struct {
+	Message string
+	Trashed *store.TrashedWorkspace
+}
+
+// errorTitles head the error pages in words, by status.
+var errorTitles = map[int]string{
+	http.StatusBadRequest:            "That did not work",
+	http.StatusUnauthorized:          "Please sign in",
+	http.StatusForbidden:             "You do not have access",
+	http.StatusNotFound:              "Page not found",
+	http.StatusMethodNotAllowed:      "Not available here",
+	http.StatusRequestTimeout:        "That took too long",
+	http.StatusConflict:              "That clashes with something already there",
+	http.StatusRequestEntityTooLarge: "That is too large",
+	http.StatusUnprocessableEntity:   "Some details need fixing",
+	http.StatusTooManyRequests:       "Too many requests",
+	http.StatusInternalServerError:   "Something went wrong",
+	http.StatusServiceUnavailable:    "Not available right now",
+	http.StatusInsufficientStorage:   "No space left",
+}
+
+// errorTitle is the heading of the error page of a status.
+func errorTitle(status int) string {
+	if t, ok := errorTitles[status]; ok {
+		return t
+	}
+	return http.StatusText(status)
+}
+
 // renderError shows the error page with a status and a message.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	v := s.newView(r, http.StatusText(status))
-	v.Page = msg
+	v := s.newView(r, errorTitle(status))
+	v.Page = errorPage{Message: msg}
 	s.render(w, r, status, "error", v)
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,9 +270,65 @@ var templateFuncs = template.FuncMap{
 	"add":           func(a, b int) int { return a + b },
 	"hasPrefix":     strings.HasPrefix,
 	"companySizes":  func() []string { return store.CompanySizes },
+	"count":         countOf,
+	"plural":        pluralOf,
 	"companyDir": func(f store.CompanyFilter, key string) string {
 		return toggleDir(store.ContactFilter{Sort: f.Sort, Asc: f.Asc}, key)
 	},
+}
+
+// countOf says how many of a thing there are, the noun agreeing with the
+// number and the number grouped by thousands: "1 contact", "4,956
+// contacts". n is any integer; anything else fails the page.
+func countOf(n any, one, many string) (string, error) {
+	i, err := toInt64(n)
+	if err != nil {
+		return "", err
+	}
+	if i == 1 {
+		return "1 " + one, nil
+	}
+	return groupThousands(i) + " " + many, nil
+}
+
+// pluralOf is one when n is 1, else many: the verb or noun that agrees
+// with a count ("1 contact matches", "3 contacts match").
+func pluralOf(n any, one, many string) (string, error) {
+	i, err := toInt64(n)
+	if err != nil || i != 1 {
+		return many, err
+	}
+	return one, nil
+}
+
+// toInt64 takes any integer a template holds.
+func toInt64(n any) (int64, error) {
+	v := reflect.ValueOf(n)
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return int64(v.Uint()), nil
+	}
+	return 0, fmt.Errorf("count: %T is not an integer", n)
+}
+
+// groupThousands writes n with commas between groups of three digits.
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // ago says how long ago t was, coarsely, as people say it.

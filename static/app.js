@@ -102,3 +102,39 @@ document.addEventListener("submit", function (e) {
     input.value = String(-new Date().getTimezoneOffset());
   });
 });
+
+// Tables read as cards on narrow screens (app.css): each cell shows the
+// name of its column from data-label. Cells the template did not label
+// get their column's header text here; headers with no visible text
+// (actions) give no label.
+(function () {
+  "use strict";
+  function label(root) {
+    root.querySelectorAll("table.table").forEach(function (table) {
+      var heads = table.querySelectorAll("thead tr:first-child > th");
+      if (!heads.length) return;
+      var names = Array.prototype.map.call(heads, function (th) {
+        return th.querySelector(".sr-only") ? "" : th.textContent.replace(/[↑↓]/g, "").trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        var i = 0;
+        Array.prototype.forEach.call(tr.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && names[i] !== undefined) cell.setAttribute("data-label", names[i]);
+          i += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { label(document); });
+  // A swap may bring a table or only its rows: label the page again.
+  document.addEventListener("htmx:afterSwap", function () { label(document); });
+})();
+
+// On a narrow screen the section strips scroll sideways: bring the
+// current page's link into view in its strip.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll(".sections, .subnav").forEach(function (strip) {
+    var cur = strip.querySelector('[aria-current="page"]');
+    if (cur && strip.scrollWidth > strip.clientWidth) strip.scrollLeft = cur.offsetLeft - strip.offsetLeft - 16;
+  });
+});

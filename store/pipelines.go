@@ -175,6 +175,8 @@ func DeletePipeline(ctx context.Context, db *DB, a Actor, id string) error {
 		switch {
 		case pipelines == 1:
 			return Errorf(EConflict, "A workspace keeps at least one pipeline.")
+		case deals == 1:
+			return Errorf(EConflict, "%s has 1 deal; move or delete it first.", name)
 		case deals > 0:
 			return Errorf(EConflict, "%s has %d deals; move or delete them first.", name, deals)
 		}
@@ -314,6 +316,9 @@ func DeleteStage(ctx context.Context, db *DB, a Actor, id, moveTo string) error 
 			return Errorf(EConflict, "A pipeline keeps at least one stage.")
 		}
 		if deals > 0 {
+			if (moveTo == "" || moveTo == id) && deals == 1 {
+				return FieldError("move_to", "1 deal is in %s; choose the stage it moves to.", s.Name)
+			}
 			if moveTo == "" || moveTo == id {
 				return FieldError("move_to", "%d deals are in %s; choose the stage they move to.", deals, s.Name)
 			}
