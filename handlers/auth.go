@@ -76,9 +76,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	email, ip, now := f.Get("email"), s.clientIP(r), time.Now()
 	if wait := s.limiter.reserve(email, ip, now); wait > 0 {
-		minutes := int(math.Ceil(wait.Minutes()))
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		f.Fail("email", fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes)))
+		tooMany(w, f, "email", wait)
 		s.renderLogin(w, r, http.StatusTooManyRequests, f)
 		return
 	}
@@ -99,6 +97,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, safeNext(f.Get("next")), http.StatusSeeOther)
+}
+
+// tooMany sets Retry-After and the form's error for a refused attempt.
+func tooMany(w http.ResponseWriter, f *form, field string, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	when := fmt.Sprintf("%d second%s", secs, plural(secs))
+	if secs > 90 {
+		minutes := int(math.Ceil(wait.Minutes()))
+		when = fmt.Sprintf("%d minute%s", minutes, plural(minutes))
+	}
+	f.Fail(field, "Too many failed sign-ins. Try again in "+when+".")
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *form) {
