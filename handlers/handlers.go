@@ -128,12 +128,14 @@ func (s *Server) routes() http.Handler {
 	public.HandleFunc("/setup", s.setup).Methods(http.MethodPost)
 	public.HandleFunc("/login", s.loginForm).Methods(http.MethodGet)
 	public.HandleFunc("/login", s.login).Methods(http.MethodPost)
+	public.HandleFunc("/login/2fa", s.secondFactorForm).Methods(http.MethodGet)
+	public.HandleFunc("/login/2fa", s.secondFactor).Methods(http.MethodPost)
 	public.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
 	public.HandleFunc("/invite/{token}", s.invitation).Methods(http.MethodGet)
 	public.HandleFunc("/invite/{token}", s.acceptInvitation).Methods(http.MethodPost)
 
 	user := web.NewRoute().Subrouter()
-	user.Use(s.requireUser)
+	user.Use(s.requireUser, s.enforceTwoFactor)
 
 	account := user.NewRoute().Subrouter()
 	account.Use(s.checkCSRF(true))
@@ -145,6 +147,11 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/account", s.account).Methods(http.MethodGet)
 	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)
 	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
+	account.HandleFunc("/account/2fa", s.twoFactorSetup).Methods(http.MethodGet)
+	account.HandleFunc("/account/2fa/enable", s.enableTwoFactor).Methods(http.MethodPost)
+	account.HandleFunc("/account/2fa/disable", s.disableTwoFactor).Methods(http.MethodPost)
+	account.HandleFunc("/account/2fa/recovery-codes", s.newRecoveryCodes).Methods(http.MethodPost)
+	account.Handle("/admin/two-factor", s.requireSuperadmin(http.HandlerFunc(s.setRequireTwoFactor))).Methods(http.MethodPost)
 	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
 	// The console: superadmins, and agency owners over the workspaces
 	// they own (requireConsole).
