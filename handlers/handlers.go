@@ -174,6 +174,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/delete", owner(http.HandlerFunc(s.deleteWorkspace))).Methods(http.MethodPost)
 	ws.Handle("/restore", owner(http.HandlerFunc(s.restoreWorkspace))).Methods(http.MethodPost)
 	ws.Handle("/settings/retention", admin(http.HandlerFunc(s.setRetention))).Methods(http.MethodPost)
+	ws.Handle("/settings/list-export", admin(http.HandlerFunc(s.setListExport))).Methods(http.MethodPost)
 	ws.Handle("/export", admin(http.HandlerFunc(s.exportWorkspace))).Methods(http.MethodGet, http.MethodPost)
 	ws.Handle("/members", read(http.HandlerFunc(s.members))).Methods(http.MethodGet)
 	ws.Handle("/members/invite", admin(http.HandlerFunc(s.invite))).Methods(http.MethodPost)

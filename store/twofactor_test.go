@@ -147,3 +147,33 @@ func TestResetPassword_EndsSessions(t *testing.T) {
 		t.Fatal("the old password still signs in")
 	}
 }
+
+func TestListExportRole(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	if role, err := ListExportRole(ctx, db.R); err != nil || role != "member" {
+		t.Fatalf("default: %q, %v", role, err)
+	}
+	for role, want := range map[string]bool{"owner": true, "admin": true, "member": true, "viewer": false} {
+		if got, _ := MayExportLists(ctx, db.R, role); got != want {
+			t.Errorf("by default, %s may export: %v, want %v", role, got, want)
+		}
+	}
+	if err := SetListExportRole(ctx, db, tester, "owner"); ErrorCode(err) != EValidation {
+		t.Fatalf("owner is not a choice: %v", err)
+	}
+	if err := SetListExportRole(ctx, db, tester, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := MayExportLists(ctx, db.R, "member"); ok {
+		t.Error("a member may export under admins only")
+	}
+	if ok, _ := MayExportLists(ctx, db.R, "admin"); !ok {
+		t.Error("an admin may not export under admins only")
+	}
+	var n int
+	db.R.Get(&n, `SELECT count(*) FROM audit_log WHERE action = 'settings.update'`)
+	if n != 1 {
+		t.Errorf("audited changes: %d, want 1", n)
+	}
+}
