@@ -37,6 +37,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/delete", "owner"},
 	{"POST", "/w/{ws}/restore", "owner"},
 	{"POST", "/w/{ws}/settings/retention", "admin"},
+	{"POST", "/w/{ws}/settings/list-export", "admin"},
 	{"GET", "/w/{ws}/export", "admin"},
 	{"POST", "/w/{ws}/export", "admin"},
 	{"GET", "/w/{ws}/members", "viewer"},
@@ -162,6 +163,11 @@ var userRoutes = []route{
 	{"GET", "/account", ""},
 	{"POST", "/account/password", ""},
 	{"POST", "/logout-everywhere", ""},
+	{"GET", "/account/2fa", ""},
+	{"POST", "/account/2fa/enable", ""},
+	{"POST", "/account/2fa/disable", ""},
+	{"POST", "/account/2fa/recovery-codes", ""},
+	{"POST", "/admin/two-factor", ""},
 	{"GET", "/admin", ""},
 	{"POST", "/admin/suppressions", ""},
 	{"POST", "/admin/workspaces/{id}/plan", ""},
@@ -178,6 +184,9 @@ var publicRoutes = []route{
 	{"GET", "/healthz", ""}, {"GET", "/readyz", ""}, {"GET", "/metrics", ""}, {"GET", "/static/", ""},
 	{"GET", "/setup", ""}, {"POST", "/setup", ""},
 	{"GET", "/login", ""}, {"POST", "/login", ""}, {"POST", "/logout", ""},
+	// The code step of two-factor sign-in: the half-signed-in cookie is
+	// the proof (see twofactor.go).
+	{"GET", "/login/2fa", ""}, {"POST", "/login/2fa", ""},
 	{"GET", "/invite/{token}", ""}, {"POST", "/invite/{token}", ""},
 	// Unsubscribe links: the token is the proof (see suppressions.go).
 	{"GET", "/u/{token}", ""}, {"POST", "/u/{token}", ""},
@@ -405,7 +414,7 @@ func (f *fixture) formFor(r route) url.Values {
 	return url.Values{"name": {"Renamed"}, "role": {"viewer"}, "confirm": {"Acme"}, "email": {""},
 		"first_name": {"Changed"}, "label": {"Extra"}, "entity": {"contact"}, "type": {"text"},
 		"contact_id": {f.contact}, "body": {"A note"}, "id": {f.contact}, "action": {"delete"}, "title": {"A task"},
-		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}, "audit_days": {"30"}, "activity_days": {"30"},
+		"value": {"5.00"}, "currency": {"EUR"}, "status": {"won"}, "probability": {"40"}, "direction": {"down"}, "audit_days": {"30"}, "activity_days": {"30"}, "list_export": {"member"},
 		"to": {"someone@example.com"}, "from_email": {"ana@acme.example"}, "smtp_host": {"127.0.0.1"}, "tls_mode": {"none"},
 		"daily_limit": {"30"}, "gap_min_seconds": {"90"}, "gap_max_seconds": {"180"}, "ramp_per_day": {"0"},
 		"window_start": {"09:00"}, "window_end": {"17:00"}, "window_days": {"1"}, "time_zone": {"UTC"},
@@ -514,7 +523,7 @@ func TestRoutes_CSRF(t *testing.T) {
 			wantStatus(t, "POST "+r.path+" with workspace token", c.post(r.path, tokenB, nil), http.StatusForbidden)
 		}
 	}
-	for _, path := range []string{"/login", "/setup", "/logout"} {
+	for _, path := range []string{"/login", "/login/2fa", "/setup", "/logout"} {
 		wantStatus(t, "POST "+path+" without token", c.post(path, "", nil), http.StatusForbidden)
 	}
 	// The htmx header carries the token as well as the form field does.

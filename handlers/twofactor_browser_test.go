@@ -22,7 +22,7 @@ func TestBrowser_TwoFactorSignIn(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("f-email")),
 		fill(map[string]string{"f-email": u.Email, "f-password": testPassword}, "form[action='/login'] button[type=submit]"),
 	}
-	run(t, ana, "sign in with the password", signIn...)
+	run(t, ana, "sign in with the password", append(signIn, chromedp.WaitVisible(chromedp.ID("new-workspace")))...)
 	run(t, ana, "set up",
 		chromedp.Navigate(ts.URL+"/account"),
 		chromedp.WaitVisible(chromedp.ID("two-factor")),
