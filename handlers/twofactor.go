@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"html/template"
 	"image/png"
 	"net/http"
@@ -25,13 +27,22 @@ const (
 	pendingUser  = "mfa_user"
 	pendingUntil = "mfa_until"
 	pendingNext  = "mfa_next"
+	pendingPass  = "mfa_pass"
 )
+
+// passwordMark ties a half-signed-in state to the password it was given
+// with: a password changed or reset meanwhile ends it, as it ends sessions.
+func passwordMark(u *store.User) string {
+	sum := sha256.Sum256([]byte("atrium-pending|" + u.PasswordHash))
+	return hex.EncodeToString(sum[:16])
+}
 
 // startPending records the half-signed-in state in the cookie.
 func (s *Server) startPending(w http.ResponseWriter, r *http.Request, u *store.User, next string) {
 	a := authFrom(r)
 	a.seed = newSeed()
-	a.cookie.Values = map[any]any{"csrf": a.seed, pendingUser: u.ID, pendingUntil: time.Now().Add(pendingTTL).Unix(), pendingNext: next}
+	a.cookie.Values = map[any]any{"csrf": a.seed, pendingUser: u.ID, pendingUntil: time.Now().Add(pendingTTL).Unix(), pendingNext: next,
+		pendingPass: passwordMark(u)}
 	s.saveCookie(w, r, a.cookie)
 }
 
@@ -49,6 +60,9 @@ func (s *Server) pending(r *http.Request) *store.User {
 	}
 	u, err := store.UserByID(r.Context(), s.catalog.R, id)
 	if err != nil {
+		return nil
+	}
+	if mark, _ := a.cookie.Values[pendingPass].(string); mark != passwordMark(u) {
 		return nil
 	}
 	return u

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"atrium/store"
 )
 
 var (
@@ -132,6 +134,16 @@ func TestTwoFactor_SignIn(t *testing.T) {
 	c3 := ts.newClient(t)
 	token3 := passwordStep(t, c3, u.Email)
 	wantStatus(t, "recovery code again", c3.post("/login/2fa", token3, url.Values{"code": {codes[0]}}), http.StatusUnauthorized)
+
+	// A password reset ends a half-signed-in state as it ends sessions.
+	c5 := ts.newClient(t)
+	token5 := passwordStep(t, c5, u.Email)
+	if _, _, err := store.ResetPassword(t.Context(), ts.tenants.Catalog(), u.Email, "a brand new password"); err != nil {
+		t.Fatal(err)
+	}
+	if r := c5.post("/login/2fa", token5, url.Values{"code": {codes[2]}}); r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
+		t.Errorf("code after a password reset: status %d to %q, want a redirect to sign in", r.status, r.header.Get("Location"))
+	}
 
 	// Without a password step there is no code page.
 	c4 := ts.newClient(t)
