@@ -32,6 +32,10 @@ type loginLimiter struct {
 	mu       sync.Mutex
 	failures map[string][]time.Time // "email:", "ip:" or "pair:" key → failure times
 	last     map[string]time.Time   // "pair:" key → the pair's last attempt
+	// swept is when the maps were last swept: at most once a second, or a
+	// spray of more live keys than maxTrackedKeys would make every attempt
+	// walk them all.
+	swept time.Time
 }
 
 func newLoginLimiter() *loginLimiter {
@@ -75,7 +79,7 @@ func (l *loginLimiter) reserve(email, ip string, now time.Time) time.Duration {
 	if wait > 0 {
 		return wait
 	}
-	if len(l.failures) > maxTrackedKeys || len(l.last) > maxTrackedKeys {
+	if (len(l.failures) > maxTrackedKeys || len(l.last) > maxTrackedKeys) && now.Sub(l.swept) >= time.Second {
 		l.sweep(now)
 	}
 	for _, key := range []string{emailKey, ipKey, pairKey} {
@@ -115,6 +119,7 @@ const maxTrackedKeys = 100_000
 // sweep forgets every key whose failures are all outside the window, and
 // the last attempts older than the longest delay.
 func (l *loginLimiter) sweep(now time.Time) {
+	l.swept = now
 	for key := range l.failures {
 		l.recent(key, now)
 	}
