@@ -12,10 +12,10 @@ import (
 // may export lists (contacts, companies, deals…) as files.
 const settingListExport = "lists.export_role"
 
-// ListExportRoles are its values, strictest first; DefaultListExportRole
-// applies when it was never set.
+// ListExportRoles are its values, strictest first.
 var ListExportRoles = []string{"admin", "member", "viewer"}
 
+// DefaultListExportRole applies when the setting was never made.
 const DefaultListExportRole = "member"
 
 // ListExportRole returns the lowest role that may export lists.
