@@ -151,6 +151,43 @@ func (m *Main) cmdUserCreate(ctx context.Context, args []string) error {
 	return nil
 }
 
+// cmdUserPassword sets a user's password from the first line of stdin and
+// ends every session of the user: whoever was signed in with the old one
+// is out at their next request.
+func (m *Main) cmdUserPassword(ctx context.Context, args []string) error {
+	fs := m.flagSet("user password")
+	email := fs.String("email", "", "email address of the user")
+	if err := m.parseNone(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usagef("--email is required.")
+	}
+	password, err := readPassword(m.stdin)
+	if err != nil {
+		return err
+	}
+	if err := store.ValidatePassword(password); err != nil {
+		return err
+	}
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	u, ended, err := store.ResetPassword(ctx, m.Manager.Catalog(), *email, password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "password of %s changed; %d session%s ended\n", u.Email, ended, pluralS(ended))
+	return nil
+}
+
+func pluralS(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
 // readPassword reads the first line of r.
 func readPassword(r io.Reader) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')

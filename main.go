@@ -164,6 +164,8 @@ Commands:
         [--metrics-addr HOST:PORT] [--log-format text|json]
                                                   run the web UI, the API and the background work
   user create --email E [--name N] [--superadmin] create a user; the password is the first line of stdin
+  user password --email E                         set a user's password (the first line of stdin) and end
+                                                  every session of theirs
   workspace create --name N [--owner EMAIL] [--region R]
                                                   create a workspace and print its id
   workspace list [--json]                         list workspaces
@@ -237,7 +239,7 @@ func (m *Main) runCommand(ctx context.Context, cmd string, rest []string) error 
 	case "serve":
 		return m.cmdServe(ctx, rest)
 	case "user":
-		return m.dispatch(ctx, "user", rest, map[string]command{"create": m.cmdUserCreate})
+		return m.dispatch(ctx, "user", rest, map[string]command{"create": m.cmdUserCreate, "password": m.cmdUserPassword})
 	case "workspace":
 		return m.dispatch(ctx, "workspace", rest, map[string]command{
 			"create":   m.cmdWorkspaceCreate,

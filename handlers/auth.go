@@ -76,9 +76,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	email, ip, now := f.Get("email"), s.clientIP(r), time.Now()
 	if wait := s.limiter.reserve(email, ip, now); wait > 0 {
-		minutes := int(math.Ceil(wait.Minutes()))
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		f.Fail("email", fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes)))
+		tooMany(w, f, "email", wait)
 		s.renderLogin(w, r, http.StatusTooManyRequests, f)
 		return
 	}
@@ -93,12 +91,38 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusUnauthorized, f)
 		return
 	}
+	on, err := store.TwoFactorEnabled(r.Context(), s.catalog.R, u.ID)
+	if err != nil {
+		s.limiter.release(email, ip, now)
+		s.serverError(w, r, err)
+		return
+	}
+	if on {
+		// Half signed in: the password was no failure, but neither is it a
+		// success that would clear the account's count before the code.
+		s.limiter.release(email, ip, now)
+		s.startPending(w, r, u, safeNext(f.Get("next")))
+		http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
+		return
+	}
 	s.limiter.succeed(email, ip, now)
 	if err := s.signIn(w, r, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, safeNext(f.Get("next")), http.StatusSeeOther)
+}
+
+// tooMany sets Retry-After and the form's error for a refused attempt.
+func tooMany(w http.ResponseWriter, f *form, field string, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	when := fmt.Sprintf("%d second%s", secs, plural(secs))
+	if secs > 90 {
+		minutes := int(math.Ceil(wait.Minutes()))
+		when = fmt.Sprintf("%d minute%s", minutes, plural(minutes))
+	}
+	f.Fail(field, "Too many failed sign-ins. Try again in "+when+".")
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *form) {
@@ -163,7 +187,7 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "account", s.newView(r, "Your account"))
+	s.renderAccount(w, r, http.StatusOK, newForm(nil))
 }
 
 // changePassword checks the current password, sets the new one, ends every
@@ -173,9 +197,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	fail := func(status int, field, msg string) {
 		f.Fail(field, msg)
-		v := s.newView(r, "Your account")
-		v.Form = f
-		s.render(w, r, status, "account", v)
+		s.renderAccount(w, r, status, f)
 	}
 	if _, err := store.Authenticate(r.Context(), s.catalog, a.user.Email, f.Values.Get("current_password")); err != nil {
 		fail(http.StatusUnprocessableEntity, "current_password", "The current password is not right.")

@@ -10,19 +10,6 @@ import (
 	"atrium/store"
 )
 
-// between returns the part of s from the first from to the next to after it.
-func between(s, from, to string) string {
-	i := strings.Index(s, from)
-	if i < 0 {
-		return ""
-	}
-	s = s[i:]
-	if j := strings.Index(s, to); j >= 0 {
-		return s[:j]
-	}
-	return s
-}
-
 func TestContactPage_TimelineInWords(t *testing.T) {
 	f := newFixture(t)
 	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
@@ -42,7 +29,7 @@ func TestContactPage_TimelineInWords(t *testing.T) {
 	c := f.ts.loggedIn(t, f.owner.Email)
 	page := c.get("/w/" + f.a + "/contacts/" + f.contact)
 	wantStatus(t, "contact page", page, http.StatusOK)
-	timeline := between(page.body, "<h2>Timeline</h2>", "</section>")
+	timeline := between(t, page.body, "<h2>Timeline</h2>", "</section>")
 	for _, want := range []string{
 		"Owner changed from — to member@example.com", "Stage changed from Lead to Customer", "Tier changed from — to Gold",
 		"admin@example.com", // who changed it
@@ -71,11 +58,11 @@ func TestContactPage_DealsAndOverdueTasks(t *testing.T) {
 	wantStatus(t, "late task", c.post("/w/"+f.a+"/tasks", token, url.Values{"contact_id": {f.contact}, "title": {"Chase the invoice"}, "due_date": {day(-3)}}), http.StatusSeeOther)
 	wantStatus(t, "future task", c.post("/w/"+f.a+"/tasks", token, url.Values{"contact_id": {f.contact}, "title": {"Plan the visit"}, "due_date": {"2099-01-15"}}), http.StatusSeeOther)
 	body := c.get("/w/" + f.a + "/contacts/" + f.contact).body
-	deals := between(body, `<h2 id="deals-heading">Deals</h2>`, "</section>")
+	deals := between(t, body, `<h2 id="deals-heading">Deals</h2>`, "</section>")
 	if !strings.Contains(deals, "Big sale") || !strings.Contains(deals, "1200.10") || !strings.Contains(deals, "/deals/"+f.deal) {
 		t.Errorf("the deals panel lacks the deal:\n%s", deals)
 	}
-	if timeline := between(body, "<h2>Timeline</h2>", "</section>"); !strings.Contains(timeline, "Big sale</a> · Lead in") {
+	if timeline := between(t, body, "<h2>Timeline</h2>", "</section>"); !strings.Contains(timeline, "Big sale</a> · Lead in") {
 		t.Error("the deal on the timeline does not name its stage")
 	}
 	late := regexp.MustCompile(`<li class="overdue">[^<]*(?:<form(?s:.*?)</form>)?\s*<span class="task-title">([^<]*)</span>`).FindAllStringSubmatch(body, -1)
@@ -169,7 +156,7 @@ func TestImport_TimelineNamesTheFile(t *testing.T) {
 	if id == nil {
 		t.Fatal("the imported contact is not listed")
 	}
-	if body := owner.get("/w/" + f.a + "/contacts/" + id[1]).body; !strings.Contains(between(body, "<h2>Timeline</h2>", "</section>"), "Imported from people.csv") {
+	if body := owner.get("/w/" + f.a + "/contacts/" + id[1]).body; !strings.Contains(between(t, body, "<h2>Timeline</h2>", "</section>"), "Imported from people.csv") {
 		t.Error("the timeline does not name the file")
 	}
 	// Ana was there before the fixture's import: it did not create her.

@@ -21,6 +21,9 @@ func (s *Server) exportContacts(w http.ResponseWriter, r *http.Request, format s
 		s.renderError(w, r, http.StatusBadRequest, "Export as csv or json.")
 		return
 	}
+	if !s.mayExportLists(w, r) {
+		return
+	}
 	wc := workspaceFrom(r)
 	ctx := r.Context()
 	f := contactFilter(r.URL.Query())

@@ -128,12 +128,14 @@ func (s *Server) routes() http.Handler {
 	public.HandleFunc("/setup", s.setup).Methods(http.MethodPost)
 	public.HandleFunc("/login", s.loginForm).Methods(http.MethodGet)
 	public.HandleFunc("/login", s.login).Methods(http.MethodPost)
+	public.HandleFunc("/login/2fa", s.secondFactorForm).Methods(http.MethodGet)
+	public.HandleFunc("/login/2fa", s.secondFactor).Methods(http.MethodPost)
 	public.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
 	public.HandleFunc("/invite/{token}", s.invitation).Methods(http.MethodGet)
 	public.HandleFunc("/invite/{token}", s.acceptInvitation).Methods(http.MethodPost)
 
 	user := web.NewRoute().Subrouter()
-	user.Use(s.requireUser)
+	user.Use(s.requireUser, s.enforceTwoFactor)
 
 	account := user.NewRoute().Subrouter()
 	account.Use(s.checkCSRF(true))
@@ -147,6 +149,11 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
 	account.HandleFunc("/my-tasks", s.myTasks).Methods(http.MethodGet)
 	account.HandleFunc("/my-tasks/counts", s.myTaskCounts).Methods(http.MethodGet)
+	account.HandleFunc("/account/2fa", s.twoFactorSetup).Methods(http.MethodGet)
+	account.HandleFunc("/account/2fa/enable", s.enableTwoFactor).Methods(http.MethodPost)
+	account.HandleFunc("/account/2fa/disable", s.disableTwoFactor).Methods(http.MethodPost)
+	account.HandleFunc("/account/2fa/recovery-codes", s.newRecoveryCodes).Methods(http.MethodPost)
+	account.Handle("/admin/two-factor", s.requireSuperadmin(http.HandlerFunc(s.setRequireTwoFactor))).Methods(http.MethodPost)
 	account.Handle("/admin", s.requireSuperadmin(http.HandlerFunc(s.admin))).Methods(http.MethodGet)
 	// The console: superadmins, and agency owners over the workspaces
 	// they own (requireConsole).
@@ -169,6 +176,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/delete", owner(http.HandlerFunc(s.deleteWorkspace))).Methods(http.MethodPost)
 	ws.Handle("/restore", owner(http.HandlerFunc(s.restoreWorkspace))).Methods(http.MethodPost)
 	ws.Handle("/settings/retention", admin(http.HandlerFunc(s.setRetention))).Methods(http.MethodPost)
+	ws.Handle("/settings/list-export", admin(http.HandlerFunc(s.setListExport))).Methods(http.MethodPost)
 	ws.Handle("/export", admin(http.HandlerFunc(s.exportWorkspace))).Methods(http.MethodGet, http.MethodPost)
 	ws.Handle("/members", read(http.HandlerFunc(s.members))).Methods(http.MethodGet)
 	ws.Handle("/members/invite", admin(http.HandlerFunc(s.invite))).Methods(http.MethodPost)

@@ -96,7 +96,7 @@ func TestMemberRule_UIAndAPI(t *testing.T) {
 		{"nobody at all", "nobody-at-all", false},
 		{"empty", "", true},
 		{"a member", f.member.ID, true},
-		{"a viewer", f.viewer.ID, true},
+		{"a viewer, who cannot act on records", f.viewer.ID, false},
 	}
 	for _, wr := range f.memberWrites() {
 		for _, p := range people {
@@ -117,7 +117,7 @@ func TestMemberRule_UIAndAPI(t *testing.T) {
 			if accepted != p.ok {
 				t.Errorf("UI %s: accepted %v, want %v", what, accepted, p.ok)
 			}
-			if !p.ok && !strings.Contains(page, "must be a member of this workspace") {
+			if !p.ok && !strings.Contains(page, "must be a member") {
 				t.Errorf("UI %s: the page does not say why", what)
 			}
 		}

@@ -145,6 +145,12 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 			page.Backup = &st
 		}
 	}
+	if !v.Form.Values.Has("list_export") {
+		if err := s.listExportValue(r, v.Form); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	if f == nil {
 		v.Form.Values.Set("audit_days", strconv.Itoa(page.Retention.AuditDays))
 		v.Form.Values.Set("activity_days", strconv.Itoa(page.Retention.ActivityDays))

@@ -290,10 +290,12 @@ func importTables() []importTable {
 			timeRule("created_at"),
 		}},
 		{"workspace_settings", `'key ' || quote(substr(key, 1, 60))`, []importRule{
-			enumRule("key", []string{settingAuditDays, settingActivityDays}),
-			{"value", fmt.Sprintf(`typeof(value) = 'text' AND length(value) BETWEEN 1 AND %d AND value NOT GLOB '*[^0-9]*'
-				AND CAST(value AS INTEGER) <= %d AND (value = '0' OR value NOT GLOB '0*')`, len(fmt.Sprint(MaxRetentionDays)), MaxRetentionDays),
-				fmt.Sprintf("a whole number of days from 0 to %d", MaxRetentionDays)},
+			enumRule("key", []string{settingAuditDays, settingActivityDays, settingListExport}),
+			{"value", fmt.Sprintf(`(key = '%[1]s' AND typeof(value) = 'text' AND value IN (%[2]s)) OR (key <> '%[1]s' AND
+				typeof(value) = 'text' AND length(value) BETWEEN 1 AND %[3]d AND value NOT GLOB '*[^0-9]*'
+				AND CAST(value AS INTEGER) <= %[4]d AND (value = '0' OR value NOT GLOB '0*'))`,
+				settingListExport, sqlList(ListExportRoles), len(fmt.Sprint(MaxRetentionDays)), MaxRetentionDays),
+				fmt.Sprintf("a whole number of days from 0 to %d, or for who may export lists one of %s", MaxRetentionDays, strings.Join(ListExportRoles, ", "))},
 		}},
 		{"audit_log", bySeq, []importRule{
 			timeRule("at"),

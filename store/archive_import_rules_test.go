@@ -38,6 +38,7 @@ func fullExportDB(t *testing.T) string {
 	must(d, err)
 	must(UpdateDeal(ctx, db, tester, d.ID, DealInput{Status: ptr("lost"), LostReason: ptr("Price")}))
 	must(nil, SetRetention(ctx, db, tester, Retention{AuditDays: 365}, nil))
+	must(nil, SetListExportRole(ctx, db, tester, "admin"))
 	_, _, err = AddSuppression(ctx, db, tester, SuppressionInput{Email: "gone@example.com", Reason: SuppressBounced})
 	must(nil, err)
 	_, _, err = CreateAPIKey(ctx, db, tester, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "key", "write")
@@ -94,6 +95,8 @@ func TestImport_RowRules(t *testing.T) {
 		{"ErrSettingNotANumber", "workspace_settings", "value", `UPDATE workspace_settings SET value = 'not-a-number' WHERE key = 'retention.audit_days'`},
 		{"ErrSettingTooMany", "workspace_settings", "value", fmt.Sprintf(`UPDATE workspace_settings SET value = '%d'`, MaxRetentionDays+1)},
 		{"ErrSettingUnknown", "workspace_settings", "key", `INSERT INTO workspace_settings VALUES ('theme', 'dark')`},
+		{"ErrListExportRole", "workspace_settings", "value", `UPDATE workspace_settings SET value = 'owner' WHERE key = 'lists.export_role'`},
+		{"ErrListExportNumber", "workspace_settings", "value", `UPDATE workspace_settings SET value = 'admin' WHERE key = 'retention.audit_days'`},
 		{"ErrAuditChanges", "audit_log", "changes", `UPDATE audit_log SET changes = '['`},
 		{"ErrAuditActor", "audit_log", "actor", `UPDATE audit_log SET actor = 'root'`},
 		{"ErrCounter", "counters", "n", `UPDATE counters SET n = 'many'`},

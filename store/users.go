@@ -170,6 +170,40 @@ func SetPassword(ctx context.Context, db *Catalog, userID, password string) erro
 	return err
 }
 
+// ResetPassword replaces the password of the user with this email and ends
+// every session of theirs, in one transaction: the reset and the
+// revocation take effect together. It returns the user and how many
+// sessions ended.
+func ResetPassword(ctx context.Context, db *Catalog, email, password string) (*User, int64, error) {
+	if err := ValidatePassword(password); err != nil {
+		return nil, 0, err
+	}
+	u, err := UserByEmail(ctx, db.W, email)
+	if err != nil {
+		return nil, 0, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), PasswordCost)
+	if err != nil {
+		return nil, 0, err
+	}
+	var ended int64
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), u.ID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, u.ID)
+		if err != nil {
+			return err
+		}
+		ended, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return u, ended, nil
+}
+
 // ClaimAddress takes email away from an account that only claimed it (made
 // through an open invitation link), for someone who has just proven it by
 // holding an invitation addressed to it. That account keeps its

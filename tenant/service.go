@@ -35,19 +35,35 @@ func (s *Service) Members(ctx context.Context) ([]store.Member, error) {
 // checkMember fails with a validation error on field unless id is empty or
 // a member of this workspace. The catalog is the authority on membership;
 // the workspace file keeps only ids. The store trims ids, so does this.
-func (s *Service) checkMember(ctx context.Context, field, who string, id *string) error {
+// A viewer may not be made an owner or assignee (they cannot act on the
+// record); keep is the record's current one, which may stay as it is.
+func (s *Service) checkMember(ctx context.Context, field, who string, id *string, keep ...string) error {
 	if id == nil || strings.TrimSpace(*id) == "" {
 		return nil
 	}
-	_, err := store.MemberRole(ctx, s.m.Catalog().R, strings.TrimSpace(*id), s.lease.ID)
+	uid := strings.TrimSpace(*id)
+	role, err := store.MemberRole(ctx, s.m.Catalog().R, uid, s.lease.ID)
 	if store.ErrorCode(err) == store.ENotFound {
 		return store.FieldError(field, "%s must be a member of this workspace.", who)
+	}
+	if err == nil && role == "viewer" && !(len(keep) > 0 && keep[0] == uid) {
+		return store.FieldError(field, "%s must be a member who can edit: viewers cannot own or be assigned records.", who)
 	}
 	return err
 }
 
-func (s *Service) checkOwner(ctx context.Context, id *string) error {
-	return s.checkMember(ctx, "owner_id", "The owner", id)
+func (s *Service) checkOwner(ctx context.Context, id *string, keep ...string) error {
+	return s.checkMember(ctx, "owner_id", "The owner", id, keep...)
+}
+
+// currentOwner is the owner a record has now, for checkOwner's keep ("" when
+// the record cannot be read: the update then reports it).
+func currentOwner[T any](ctx context.Context, db *store.DB, id string, get func(context.Context, *store.DB, string) (*T, error), owner func(*T) string) string {
+	rec, err := get(ctx, db, id)
+	if err != nil {
+		return ""
+	}
+	return owner(rec)
 }
 
 // CreateContact adds a contact whose owner, if any, is a member.
@@ -63,7 +79,8 @@ func (s *Service) CreateContact(ctx context.Context, a store.Actor, in store.Con
 
 // UpdateContact changes a contact; a new owner must be a member.
 func (s *Service) UpdateContact(ctx context.Context, a store.Actor, id string, in store.ContactInput) (*store.Contact, error) {
-	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+	keep := currentOwner(ctx, s.lease.DB, id, store.GetContactW, func(c *store.Contact) string { return c.OwnerID })
+	if err := s.checkOwner(ctx, in.OwnerID, keep); err != nil {
 		return nil, err
 	}
 	return store.UpdateContact(ctx, s.lease.DB, a, id, in)
@@ -84,7 +101,7 @@ func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string,
 			id, ok = owners[strings.ToLower(v)]
 		}
 		if !ok {
-			return 0, store.FieldError("value", "%q is not a member of this workspace: choose the owner from the list.", v)
+			return 0, store.FieldError("value", "%q is not a member of this workspace who can own contacts (viewers cannot): choose the owner from the list.", v)
 		}
 		act.Value = id
 	}
@@ -129,6 +146,9 @@ func (s *Service) ownerLookup(ctx context.Context) (map[string]string, error) {
 		names[strings.ToLower(strings.TrimSpace(m.Name))]++
 	}
 	for _, m := range members {
+		if m.Role == "viewer" { // viewers own nothing (see checkMember)
+			continue
+		}
 		owners[m.UserID] = m.UserID
 		owners[strings.ToLower(m.Email)] = m.UserID
 		if n := strings.ToLower(strings.TrimSpace(m.Name)); n != "" && names[n] == 1 {
@@ -168,7 +188,8 @@ func (s *Service) CreateCompany(ctx context.Context, a store.Actor, in store.Com
 
 // UpdateCompany changes a company; a new owner must be a member.
 func (s *Service) UpdateCompany(ctx context.Context, a store.Actor, id string, in store.CompanyInput) (*store.Company, error) {
-	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+	keep := currentOwner(ctx, s.lease.DB, id, store.GetCompanyW, func(c *store.Company) string { return c.OwnerID })
+	if err := s.checkOwner(ctx, in.OwnerID, keep); err != nil {
 		return nil, err
 	}
 	return store.UpdateCompany(ctx, s.lease.DB, a, id, in)
@@ -184,7 +205,8 @@ func (s *Service) CreateDeal(ctx context.Context, a store.Actor, in store.DealIn
 
 // UpdateDeal changes a deal; a new owner must be a member.
 func (s *Service) UpdateDeal(ctx context.Context, a store.Actor, id string, in store.DealInput) (*store.Deal, error) {
-	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
+	keep := currentOwner(ctx, s.lease.DB, id, store.GetDeal, func(d *store.Deal) string { return d.OwnerID })
+	if err := s.checkOwner(ctx, in.OwnerID, keep); err != nil {
 		return nil, err
 	}
 	return store.UpdateDeal(ctx, s.lease.DB, a, id, in)
@@ -200,7 +222,8 @@ func (s *Service) CreateTask(ctx context.Context, a store.Actor, in store.TaskIn
 
 // UpdateTask changes a task; a new assignee must be a member.
 func (s *Service) UpdateTask(ctx context.Context, a store.Actor, id string, in store.TaskInput) (*store.Task, error) {
-	if err := s.checkMember(ctx, "assignee_id", "The assignee", in.AssigneeID); err != nil {
+	keep := currentOwner(ctx, s.lease.DB, id, store.GetTask, func(t *store.Task) string { return t.AssigneeID })
+	if err := s.checkMember(ctx, "assignee_id", "The assignee", in.AssigneeID, keep); err != nil {
 		return nil, err
 	}
 	return store.UpdateTask(ctx, s.lease.DB, a, id, in)

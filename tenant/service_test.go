@@ -56,7 +56,7 @@ func TestService_MemberRule(t *testing.T) {
 		{"the owner of another workspace", other.ID, false},
 		{"nobody at all", "nobody-at-all", false},
 		{"empty", "", true},
-		{"a viewer", member.ID, true},
+		{"a viewer (who cannot act on records)", member.ID, false},
 		{"a member, with spaces the store trims", " " + owner.ID + " ", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
