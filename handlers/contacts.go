@@ -29,6 +29,8 @@ type contactsPage struct {
 	Fields   []store.CustomField
 	// Sequences are those the selected contacts can be enrolled in.
 	Sequences []store.SequenceRef
+	// MayExport says whether the workspace lets this member export lists.
+	MayExport bool
 }
 
 // MemberName returns how to show the member with this id.
@@ -89,6 +91,9 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		page.Sequences, err = store.OpenSequences(ctx, wc.lease.DB)
+	}
+	if err == nil {
+		page.MayExport, err = store.MayExportLists(ctx, wc.lease.DB.R, wc.role)
 	}
 	if err != nil {
 		s.serverError(w, r, err)

@@ -118,6 +118,10 @@ func TestListExport_Setting(t *testing.T) {
 	if r := viewer.get(ws + "/contacts?format=csv"); !strings.Contains(r.body, "members and above") {
 		t.Error("the refusal does not say who may export")
 	}
+	// The list offers the export only to whom it lets export.
+	if strings.Contains(viewer.get(ws+"/contacts").body, "Export CSV") || !strings.Contains(member.get(ws+"/contacts").body, "Export CSV") {
+		t.Error("the export buttons are offered to the wrong people")
+	}
 	sel := between(t, admin.get(ws+"/settings").body, `id="f-list_export"`, "</select>")
 	if m := selectedExport.FindStringSubmatch(sel); m == nil || m[1] != "member" {
 		t.Fatalf("settings page: the default is not shown selected: %s", sel)
