@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/sync/errgroup"
 )
 
 // consoleSort is how the console sorts by one column: the SQL of the key
@@ -80,28 +79,12 @@ type ConsoleRow struct {
 
 // ConsoleWorkspaces returns a page of the console table and how many
 // workspaces match, in three queries of the catalog (no workspace file is
-// opened or looked at). The count runs beside the page's queries, on a
-// reader of its own.
+// opened or looked at).
 func ConsoleWorkspaces(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter) ([]ConsoleRow, int, error) {
-	var total int
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		total, err = ConsoleWorkspaceCount(ctx, q, f)
-		return err
-	})
-	var rows []ConsoleRow
-	g.Go(func() (err error) {
-		rows, err = consolePage(ctx, q, f)
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	total, err := ConsoleWorkspaceCount(ctx, q, f)
+	if err != nil {
 		return nil, 0, err
 	}
-	return rows, total, nil
-}
-
-// consolePage reads the rows of the filter's page.
-func consolePage(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter) ([]ConsoleRow, error) {
 	where, args := f.where()
 	// First the page's ids, joining only what the sort needs.
 	s, ok := consoleSorts[f.Sort]
@@ -126,9 +109,10 @@ func consolePage(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter) ([
 	}
 	var ids []string
 	if err := sqlx.SelectContext(ctx, q, &ids, query, args...); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return consoleRows(ctx, q, ids, f.Month, f.Currency)
+	rows, err := consoleRows(ctx, q, ids, f.Month, f.Currency)
+	return rows, total, err
 }
 
 // consoleRows reads the rows of the given workspaces, in that order.

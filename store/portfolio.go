@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/sync/errgroup"
 )
 
 // Portfolio is the console's totals over the workspaces a filter keeps.
@@ -21,42 +20,30 @@ type Portfolio struct {
 }
 
 // PortfolioTotals adds up the counters of the workspaces f keeps (its
-// sort and page aside), from the catalog alone. Its three scans of every
-// workspace run at once, each on a reader of its own: on 10,000
-// workspaces each takes several milliseconds, and the page waits for the
-// slowest instead of their sum. They may see the catalog a moment apart,
-// which counters pushed a minute apart already are.
+// sort and page aside), from the catalog alone.
 func PortfolioTotals(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter) (*Portfolio, error) {
 	where, args := f.where()
 	var p Portfolio
-	var money []struct {
-		Kind string `db:"kind"`
-		Money
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return sqlx.GetContext(ctx, q, &p, `SELECT count(*) AS workspaces,
+	err := sqlx.GetContext(ctx, q, &p, `SELECT count(*) AS workspaces,
+			coalesce(sum((SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id)), 0) AS members,
 			coalesce(sum(r.contacts), 0) AS contacts, coalesce(sum(r.open_deals), 0) AS open_deals,
 			coalesce(sum(CASE WHEN r.month = ?1 THEN r.sent_month END), 0) AS sent_month,
 			coalesce(sum(CASE WHEN r.month = ?1 THEN r.replied_month END), 0) AS replied_month,
 			coalesce(sum(r.storage_bytes), 0) AS storage_bytes
 		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id WHERE `+where, args...)
-	})
-	var members int64
-	g.Go(func() error {
-		return sqlx.GetContext(ctx, q, &members, `SELECT count(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-		WHERE `+where, args...)
-	})
-	g.Go(func() error {
-		return sqlx.SelectContext(ctx, q, &money, `SELECT x.kind, x.currency, sum(x.n) AS n, sum(x.value_minor) AS value_minor
-		FROM workspaces w JOIN workspace_rollups r ON r.workspace_id = w.id JOIN workspace_rollup_money x ON x.workspace_id = w.id
-		WHERE (x.kind = 'open' OR r.month = ?1) AND `+where+` GROUP BY x.kind, x.currency ORDER BY x.kind, x.currency`,
-			args...)
-	})
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	p.Members = members
+	var money []struct {
+		Kind string `db:"kind"`
+		Money
+	}
+	if err := sqlx.SelectContext(ctx, q, &money, `SELECT x.kind, x.currency, sum(x.n) AS n, sum(x.value_minor) AS value_minor
+		FROM workspaces w JOIN workspace_rollups r ON r.workspace_id = w.id JOIN workspace_rollup_money x ON x.workspace_id = w.id
+		WHERE (x.kind = 'open' OR r.month = ?1) AND `+where+` GROUP BY x.kind, x.currency ORDER BY x.kind, x.currency`,
+		args...); err != nil {
+		return nil, err
+	}
 	for _, m := range money {
 		if m.Kind == "open" {
 			p.Open = append(p.Open, m.Money)
