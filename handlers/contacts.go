@@ -31,6 +31,51 @@ type contactsPage struct {
 	Sequences []store.SequenceRef
 	// MayExport says whether the workspace lets this member export lists.
 	MayExport bool
+	// Chips are the active filters, each with the link that drops it.
+	Chips []filterChip
+}
+
+// filterChip is an active filter of a list and the list without it.
+type filterChip struct{ Label, Remove string }
+
+// contactChips lists the filters f applies, in the order of the filter
+// form, each removable on its own (the others and the sort stay).
+func contactChips(base string, params url.Values, f store.ContactFilter, members []store.Member, fields []store.CustomField, company string) []filterChip {
+	var chips []filterChip
+	add := func(label, key string) {
+		q := url.Values{}
+		for k, v := range params {
+			if k != key && k != "cursor" && k != "format" {
+				q[k] = v
+			}
+		}
+		link := base
+		if len(q) > 0 {
+			link += "?" + q.Encode()
+		}
+		chips = append(chips, filterChip{Label: label, Remove: link})
+	}
+	if f.Query != "" {
+		add("Search: "+f.Query, "q")
+	}
+	if f.Stage != "" {
+		add("Stage: "+f.Stage, "stage")
+	}
+	if f.Tag != "" {
+		add("Tag: "+f.Tag, "tag")
+	}
+	if f.OwnerID != "" {
+		add("Owner: "+cmpOr(memberName(members, f.OwnerID), "a former member"), "owner")
+	}
+	for _, fd := range fields {
+		if v, ok := f.Custom[fd.Key]; ok {
+			add(fd.Label+": "+v, "custom."+fd.Key)
+		}
+	}
+	if f.CompanyID != "" {
+		add("Company: "+cmpOr(company, "unknown"), "company")
+	}
+	return chips
 }
 
 // MemberName returns how to show the member with this id.
@@ -95,6 +140,15 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		page.MayExport, err = store.MayExportLists(ctx, wc.lease.DB.R, wc.role)
 	}
+	var company string
+	if err == nil && f.CompanyID != "" {
+		if c, cerr := store.GetCompany(ctx, wc.lease.DB, f.CompanyID); cerr == nil {
+			company = c.Name
+		} else if store.ErrorCode(cerr) != store.ENotFound {
+			err = cerr
+		}
+	}
+	page.Chips = contactChips(workspaceURL(wc.ws.ID, "contacts"), page.Params, f, page.Members, page.Fields, company)
 	if err != nil {
 		s.serverError(w, r, err)
 		return

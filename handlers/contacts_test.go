@@ -8,6 +8,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -347,5 +348,37 @@ func TestContactsUI_BulkSaysWhatItDid(t *testing.T) {
 		if err != nil || ct.Stage != "customer" || ct.OwnerID != f.member.ID {
 			t.Errorf("contact %+v, %v: want stage customer, owned by the member", ct, err)
 		}
+	}
+}
+
+// Active filters show as chips; each chip's link drops that filter and
+// keeps the others and the sort.
+func TestContactsUI_FilterChips(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	base := "/w/" + f.a + "/contacts"
+	r := c.get(base + "?q=ana&stage=lead&tag=vip&owner=" + f.member.ID + "&sort=name")
+	wantStatus(t, "filtered list", r, http.StatusOK)
+	chips := between(t, r.body, `<ul class="chips"`, "</ul>")
+	for _, want := range []string{"Search: ana", "Stage: lead", "Tag: vip", "Owner: "} {
+		if !strings.Contains(chips, want) {
+			t.Errorf("no chip %q in %s", want, chips)
+		}
+	}
+	m := regexp.MustCompile(`Stage: lead <a href="([^"]*)"`).FindStringSubmatch(chips)
+	if m == nil {
+		t.Fatalf("no link on the stage chip: %s", chips)
+	}
+	href := html.UnescapeString(m[1])
+	u, err := url.Parse(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if q.Has("stage") || q.Get("tag") != "vip" || q.Get("q") != "ana" || q.Get("sort") != "name" || u.Path != base {
+		t.Errorf("the stage chip's link is %s", href)
+	}
+	if strings.Contains(c.get(base).body, `class="chips"`) {
+		t.Error("chips without filters")
 	}
 }
