@@ -14,11 +14,20 @@ import (
 // companiesPage is the company list with its filters.
 type companiesPage struct {
 	Companies []store.Company
+	Counts    map[string]store.CompanyCounts // people and open deals, by company id
 	Next      string
 	Total     int
 	Params    url.Values
 	Filter    store.CompanyFilter
 	Tags      []string
+}
+
+// People says how many people work at the company, grouped by thousands.
+func (p companiesPage) People(id string) string { return groupThousands(int64(p.Counts[id].People)) }
+
+// OpenDeals says how many of the company's deals are open.
+func (p companiesPage) OpenDeals(id string) string {
+	return groupThousands(int64(p.Counts[id].OpenDeals))
 }
 
 func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +40,14 @@ func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := companiesPage{Companies: list, Next: next, Params: q, Filter: f}
-	if page.Total, err = store.CountCompanies(r.Context(), wc.lease.DB, f); err == nil {
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	if page.Counts, err = store.CountsOfCompanies(r.Context(), wc.lease.DB, ids); err == nil {
+		page.Total, err = store.CountCompanies(r.Context(), wc.lease.DB, f)
+	}
+	if err == nil {
 		page.Tags, err = store.AllTags(r.Context(), wc.lease.DB)
 	}
 	if err != nil {
