@@ -60,15 +60,21 @@ func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "companies", v)
 }
 
-// companyPage is one company with its people, tasks and timeline.
+// companyPage is one company with a page of its people, its deals, tasks
+// and timeline.
 type companyPage struct {
 	Company  *store.Company
-	Contacts []store.Contact
+	People   *store.CompanyPeople
+	Deals    []store.Deal
+	AllDeals bool // Deals is every deal of the company, not the newest ones only
 	Tasks    []store.Task
 	Timeline []store.TimelineItem
 	Members  []store.Member
 	Fields   []store.CustomField
 }
+
+// N writes a number grouped by thousands ("20,000").
+func (p companyPage) N(n int) string { return groupThousands(int64(n)) }
 
 // MemberName returns how to show the member with this id.
 func (p companyPage) MemberName(id string) string { return memberName(p.Members, id) }
@@ -81,8 +87,21 @@ func (s *Server) company(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	after, before, err := peopleCursors(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	page := companyPage{Company: c}
-	page.Contacts, _, err = store.ListContacts(ctx, wc.lease.DB, store.ContactFilter{CompanyID: c.ID, Sort: "name", Asc: true, Limit: store.MaxLimit})
+	if page.People, err = store.ListCompanyPeople(ctx, wc.lease.DB, c.ID, after, before); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	{
+		var next string
+		page.Deals, next, err = store.ListDeals(ctx, wc.lease.DB, store.DealFilter{CompanyID: c.ID, Limit: companyDealsShown})
+		page.AllDeals = next == ""
+	}
 	if err == nil {
 		page.Tasks, _, err = store.ListTasks(ctx, wc.lease.DB, store.TaskFilter{CompanyID: c.ID, Limit: store.MaxLimit})
 	}
@@ -106,6 +125,26 @@ func (s *Server) company(w http.ResponseWriter, r *http.Request) {
 	v.Section = "companies"
 	v.Page = page
 	s.render(w, r, http.StatusOK, "company", v)
+}
+
+// companyDealsShown is how many of its newest deals a company page lists.
+const companyDealsShown = 50
+
+// peopleCursors reads the after and before parameters of a company page's
+// people (positive integers, at most one of them).
+func peopleCursors(r *http.Request) (after, before int64, err error) {
+	q := r.URL.Query()
+	for _, p := range []struct {
+		name string
+		to   *int64
+	}{{"after", &after}, {"before", &before}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.to, err = strconv.ParseInt(v, 10, 64); err != nil || *p.to <= 0 {
+				return 0, 0, store.Errorf(store.EInvalid, "The page of people to show is not a valid one; start from the first page.")
+			}
+		}
+	}
+	return after, before, nil
 }
 
 // companyFormPage is the new and edit form of a company.

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,5 +42,53 @@ func TestCompaniesUI_ListCounts(t *testing.T) {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("the list lacks %s", want)
 		}
+	}
+}
+
+func TestCompaniesUI_PeopleAndDeals(t *testing.T) {
+	f := newFixture(t)
+	f.withWorkspace(t, f.a, func(db *store.DB, a store.Actor) {
+		for i := 0; i < 60; i++ {
+			if _, err := store.CreateContact(t.Context(), db, a, store.ContactInput{FirstName: ptrTo(fmt.Sprintf("Person%02d", i)), CompanyID: &f.company}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := store.CreateDeal(t.Context(), db, a, store.DealInput{Title: ptrTo("Rocket order"), Value: ptrTo("12500"), Currency: ptrTo("EUR"), CompanyID: &f.company, Status: ptrTo("won")}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := f.ts.loggedIn(t, f.viewer.Email)
+	page := "/w/" + f.a + "/companies/" + f.company
+	r := c.get(page)
+	wantStatus(t, "first page", r, http.StatusOK)
+	for _, want := range []string{"People (60)", "1–50 of 60", "Person00", "Person49", "Rocket order", "Lead in", "won", "12500.00 EUR"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("first page lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, "Person50") || strings.Contains(r.body, `rel="prev"`) {
+		t.Error("the first page shows the second's people or a previous link")
+	}
+	next := regexp.MustCompile(`href="\?after=(\d+)#people"`).FindStringSubmatch(r.body)
+	if next == nil {
+		t.Fatal("no next link")
+	}
+	r = c.get(page + "?after=" + next[1])
+	wantStatus(t, "second page", r, http.StatusOK)
+	if !strings.Contains(r.body, "51–60 of 60") || !strings.Contains(r.body, "Person59") || strings.Contains(r.body, "Person49<") || strings.Contains(r.body, `rel="next"`) {
+		t.Error("the second page is not people 51–60 alone")
+	}
+	prev := regexp.MustCompile(`href="\?before=(\d+)#people"`).FindStringSubmatch(r.body)
+	if prev == nil {
+		t.Fatal("no previous link")
+	}
+	if r = c.get(page + "?before=" + prev[1]); !strings.Contains(r.body, "1–50 of 60") || !strings.Contains(r.body, "Person00") {
+		t.Error("previous did not go back to the first page")
+	}
+	for _, q := range []string{"?after=abc", "?after=-3", "?before=0", "?after=1&before=9"} {
+		wantStatus(t, "bad cursor "+q, c.get(page+q), http.StatusBadRequest)
+	}
+	if r := c.get(page + "?after=999999"); r.status != http.StatusOK || !strings.Contains(r.body, "Back to the first page") {
+		t.Errorf("past the end: %d", r.status)
 	}
 }

@@ -42,13 +42,37 @@ func TestCompanies_Counts(t *testing.T) {
 // table is reached through an index, none scanned.
 func TestCompanies_CountsUseIndexes(t *testing.T) {
 	db := MustOpenWorkspace(t)
+	all := queryPlan(t, db, companyCountsSQL+`(?, ?)`, "a", "b")
+	for _, want := range []string{"contacts_company", "deals_company"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("plan does not use %s:\n%s", want, all)
+		}
+	}
+}
+
+// TestCompanies_PeopleUseIndex: a page of people walks contacts_company in
+// order, with no sort of the company's people.
+func TestCompanies_PeopleUseIndex(t *testing.T) {
+	db := MustOpenWorkspace(t)
+	for _, q := range []string{peopleAfterSQL, peopleBeforeSQL} {
+		plan := queryPlan(t, db, q, "a", 1, 51)
+		if !strings.Contains(plan, "contacts_company") || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("plan of %s:\n%s", q, plan)
+		}
+	}
+}
+
+// queryPlan returns the EXPLAIN QUERY PLAN lines of q and fails when one
+// of them scans a whole table.
+func queryPlan(t *testing.T, db *DB, q string, args ...any) string {
+	t.Helper()
 	var plan []struct {
 		ID      int    `db:"id"`
 		Parent  int    `db:"parent"`
 		NotUsed int    `db:"notused"`
 		Detail  string `db:"detail"`
 	}
-	if err := db.R.Select(&plan, `EXPLAIN QUERY PLAN `+companyCountsSQL+`(?, ?)`, "a", "b"); err != nil {
+	if err := db.R.Select(&plan, `EXPLAIN QUERY PLAN `+q, args...); err != nil {
 		t.Fatal(err)
 	}
 	var text []string
@@ -56,16 +80,12 @@ func TestCompanies_CountsUseIndexes(t *testing.T) {
 		text = append(text, p.Detail)
 	}
 	all := strings.Join(text, "\n")
-	for _, want := range []string{"contacts_company", "deals_company"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("plan does not use %s:\n%s", want, all)
-		}
-	}
 	for _, l := range text {
 		if strings.HasPrefix(l, "SCAN ") {
 			t.Errorf("plan scans a table: %q\n%s", l, all)
 		}
 	}
+	return all
 }
 
 // seedCompanies adds companies companies and people contacts spread over
