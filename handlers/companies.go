@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,13 +150,14 @@ func peopleCursors(r *http.Request) (after, before int64, err error) {
 
 // companyFormPage is the new and edit form of a company.
 type companyFormPage struct {
-	Company *store.Company
-	Members []store.Member
-	Fields  []store.CustomField
+	Company   *store.Company
+	Duplicate *store.Company // a company of the same name, shown before creating another
+	Members   []store.Member
+	Fields    []store.CustomField
 }
 
 func (s *Server) newCompany(w http.ResponseWriter, r *http.Request) {
-	s.renderCompanyForm(w, r, http.StatusOK, nil, newForm(nil))
+	s.renderCompanyForm(w, r, http.StatusOK, nil, nil, newForm(nil))
 }
 
 func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +172,7 @@ func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.renderCompanyForm(w, r, http.StatusOK, c, newForm(companyFormValues(c, fields)))
+	s.renderCompanyForm(w, r, http.StatusOK, c, nil, newForm(companyFormValues(c, fields)))
 }
 
 // companyFormValues are a company's values as its edit form shows them,
@@ -186,7 +188,7 @@ func companyFormValues(c *store.Company, fields []store.CustomField) url.Values 
 	return v
 }
 
-func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c *store.Company, f *form) {
+func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c, duplicate *store.Company, f *form) {
 	wc := workspaceFrom(r)
 	members, err := wc.svc.Members(r.Context())
 	if err != nil {
@@ -205,7 +207,7 @@ func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, statu
 	v := s.newView(r, title)
 	v.Section = "companies"
 	v.Form = f
-	v.Page = companyFormPage{Company: c, Members: members, Fields: fields}
+	v.Page = companyFormPage{Company: c, Duplicate: duplicate, Members: members, Fields: fields}
 	s.render(w, r, status, "company_form", v)
 }
 
@@ -239,6 +241,9 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 	in := companyInput(f, fields)
 	var saved *store.Company
 	if id == "" {
+		// A company of the same name is shown before another is made; the
+		// form then carries its id, and "Create anyway" creates.
+		in.CheckDuplicate, in.ConfirmDuplicate = true, f.Get("confirm_duplicate")
 		saved, err = wc.svc.CreateCompany(ctx, s.actor(r), in)
 	} else if in.Expect, err = formExpect(f); err == nil {
 		saved, err = wc.svc.UpdateCompany(ctx, s.actor(r), id, in)
@@ -257,8 +262,12 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 		current = now
 		f.showTheirs("company", companyFormValues(now, fields), now.Version, companyURL(wc.ws.ID, id), showMember(members))
 	}
+	if dup := (*store.DuplicateCompanyError)(nil); errors.As(err, &dup) {
+		s.renderCompanyForm(w, r, http.StatusConflict, nil, dup.Company, f)
+		return
+	}
 	if err != nil {
-		s.failForm(w, r, f, err, func(status int) { s.renderCompanyForm(w, r, status, current, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderCompanyForm(w, r, status, current, nil, f) })
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Name+".")

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -91,4 +92,38 @@ func TestCompaniesUI_PeopleAndDeals(t *testing.T) {
 	if r := c.get(page + "?after=999999"); r.status != http.StatusOK || !strings.Contains(r.body, "Back to the first page") {
 		t.Errorf("past the end: %d", r.status)
 	}
+}
+
+func TestCompaniesUI_DuplicateOnCreate(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	base := "/w/" + f.a + "/companies"
+	r := c.post(base, token, url.Values{"name": {"Cyberdyne"}})
+	wantStatus(t, "first", r, http.StatusSeeOther)
+	first := r.header.Get("Location")
+	for _, name := range []string{"cyberdyne", " CYBERDYNE ", "Cyberdyne Inc."} {
+		r = c.post(base, token, url.Values{"name": {name}, "industry": {"Robots"}})
+		wantStatus(t, "same name "+name, r, http.StatusConflict)
+		id := strings.TrimPrefix(first, base+"/")
+		for _, want := range []string{"A company named", `href="` + first + `"`, `name="confirm_duplicate" value="` + id + `"`, "Create anyway", `value="Robots"`} {
+			if !strings.Contains(r.body, want) {
+				t.Errorf("%q: the form lacks %s", name, want)
+			}
+		}
+		// A confirmation naming another company confirms nothing.
+		wantStatus(t, "confirmed for another", c.post(base, token, url.Values{"name": {name}, "confirm_duplicate": {f.company}}), http.StatusConflict)
+	}
+	r = c.post(base, token, url.Values{"name": {"cyberdyne"}, "confirm_duplicate": {strings.TrimPrefix(first, base+"/")}})
+	wantStatus(t, "create anyway", r, http.StatusSeeOther)
+	if r.header.Get("Location") == first {
+		t.Error("create anyway went to the existing company")
+	}
+	wantStatus(t, "another name", c.post(base, token, url.Values{"name": {"Cyberdyne Systems"}}), http.StatusSeeOther)
+	// Editing a company to the same name as another is not a creation.
+	wantStatus(t, "edit", c.post("/w/"+f.a+"/companies/"+f.company, token, url.Values{"name": {"Cyberdyne"}}), http.StatusSeeOther)
+
+	// The API creates as before.
+	key, _ := f.ts.mustAPIKey(t, f.a, "write")
+	wantStatus(t, "api", f.ts.api(t, key, "POST", "/api/v1/companies", `{"name":"CYBERDYNE"}`), http.StatusCreated)
 }

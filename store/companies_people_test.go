@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +75,59 @@ func BenchmarkCompanies_PeoplePage(b *testing.B) {
 		if _, err := ListCompanyPeople(context.Background(), db, ids[0], 0, lastSeq); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCompanies_NameKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"cyberdyne": "cyberdyne", "Cyberdyne": "cyberdyne", "  Cyber   Dyne ": "cyber dyne",
+		"Acme Inc": "acme", "ACME, Inc.": "acme", "Acme Co. Ltd": "acme", "Inc": "inc",
+		"Müller & Söhne GmbH": "müller & söhne", "Smith & Co": "smith", "AT&T": "at&t", "...": "",
+	} {
+		if got := CompanyNameKey(in); got != want {
+			t.Errorf("CompanyNameKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCompanies_Similar(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	cyb := mustCompany(t, db, CompanyInput{Name: ptr("Cyberdyne")})
+	acme := mustCompany(t, db, CompanyInput{Name: ptr("ACME, Inc.")})
+	mustCompany(t, db, CompanyInput{Name: ptr("Acme Rockets")})
+	for name, want := range map[string]string{"cyberdyne": cyb.ID, "CYBERDYNE  ": cyb.ID, "Acme Inc": acme.ID, "acme": acme.ID,
+		"Acme LLC": acme.ID, "Acme Rocket": "", "Cyber": "", "Initech": "", "": ""} {
+		got, err := SimilarCompany(ctx, db, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotID := ""; got != nil {
+			gotID = got.ID
+			if gotID != want {
+				t.Errorf("%q: got %s, want %q", name, got.Name, want)
+			}
+		} else if want != "" {
+			t.Errorf("%q: got nothing, want %s", name, want)
+		}
+	}
+	t.Run("CreateChecksOnlyWhenAsked", func(t *testing.T) {
+		_, err := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("cyberdyne"), CheckDuplicate: true})
+		var dup *DuplicateCompanyError
+		if !errors.As(err, &dup) || dup.Company.ID != cyb.ID {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr("cyberdyne"), CheckDuplicate: true, ConfirmDuplicate: acme.ID}); !errors.As(err, &dup) {
+			t.Fatalf("confirmed for another company: err = %v", err)
+		}
+		if _, err := CreateCompany(ctx, db, tester, CompanyInput{Name: ptr(""), CheckDuplicate: true}); ErrorCode(err) != EValidation {
+			t.Fatalf("an empty name: err = %v", err)
+		}
+		mustCompany(t, db, CompanyInput{Name: ptr("cyberdyne"), CheckDuplicate: true, ConfirmDuplicate: cyb.ID})
+		mustCompany(t, db, CompanyInput{Name: ptr("Cyberdyne")})
+	})
+	plan := queryPlan(t, db, similarCompaniesSQL, "a", "b", 1)
+	if !strings.Contains(plan, "companies_name") {
+		t.Errorf("the candidates are not read from companies_name:\n%s", plan)
 	}
 }
