@@ -127,3 +127,73 @@ func TestCompaniesUI_DuplicateOnCreate(t *testing.T) {
 	key, _ := f.ts.mustAPIKey(t, f.a, "write")
 	wantStatus(t, "api", f.ts.api(t, key, "POST", "/api/v1/companies", `{"name":"CYBERDYNE"}`), http.StatusCreated)
 }
+
+func TestCompaniesUI_Merge(t *testing.T) {
+	f := newFixture(t)
+	var src, foreign string
+	f.withWorkspace(t, f.a, func(db *store.DB, a store.Actor) {
+		co, err := store.CreateCompany(t.Context(), db, a, store.CompanyInput{Name: ptrTo("Acme Laboratories"), Domain: ptrTo("acmelabs.example")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = co.ID
+		if _, err := store.CreateContact(t.Context(), db, a, store.ContactInput{FirstName: ptrTo("Moved"), CompanyID: &src}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	f.withWorkspace(t, f.b, func(db *store.DB, a store.Actor) {
+		co, err := store.CreateCompany(t.Context(), db, a, store.CompanyInput{Name: ptrTo("Acme Elsewhere")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		foreign = co.ID
+	})
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	base := "/w/" + f.a + "/companies/" + src + "/merge"
+
+	r := c.get(base + "?q=acme")
+	wantStatus(t, "pick", r, http.StatusOK)
+	if !strings.Contains(r.body, "?into="+f.company) || strings.Contains(r.body, "?into="+src) || strings.Contains(r.body, foreign) {
+		t.Error("the picker should offer Acme Labs, not the company itself nor B's")
+	}
+	if r = c.get(base + "?q=zzzz"); !strings.Contains(r.body, "No other company matches") {
+		t.Error("no word for no match")
+	}
+	r = c.get(base + "?into=" + f.company)
+	wantStatus(t, "confirm", r, http.StatusOK)
+	for _, want := range []string{"Merge Acme Laboratories into Acme Labs?", "1 person", "domain", "cannot be undone", `name="into" value="` + f.company + `"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the confirmation lacks %q", want)
+		}
+	}
+
+	wantStatus(t, "into itself", c.get(base+"?into="+src), http.StatusBadRequest)
+	wantStatus(t, "into B's (page)", c.get(base+"?into="+foreign), http.StatusNotFound)
+	wantStatus(t, "into nothing", c.post(base, token, nil), http.StatusBadRequest)
+	wantStatus(t, "into itself", c.post(base, token, url.Values{"into": {src}}), http.StatusBadRequest)
+	wantStatus(t, "into B's", c.post(base, token, url.Values{"into": {foreign}}), http.StatusNotFound)
+	wantStatus(t, "into a made-up id", c.post(base, token, url.Values{"into": {"0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e"}}), http.StatusNotFound)
+	wantStatus(t, "B's from A", c.post("/w/"+f.a+"/companies/"+foreign+"/merge", token, url.Values{"into": {f.company}}), http.StatusNotFound)
+	wantStatus(t, "B's page from A", c.get("/w/"+f.a+"/companies/"+foreign+"/merge"), http.StatusNotFound)
+	viewer := f.ts.loggedIn(t, f.viewer.Email)
+	wantStatus(t, "viewer", viewer.post(base, viewer.workspaceToken(f.a), url.Values{"into": {f.company}}), http.StatusForbidden)
+	wantStatus(t, "viewer page", viewer.get(base), http.StatusForbidden)
+	wantStatus(t, "still there", c.get("/w/"+f.a+"/companies/"+src), http.StatusOK)
+
+	r = c.post(base, token, url.Values{"into": {f.company}})
+	wantStatus(t, "merge", r, http.StatusSeeOther)
+	if got := r.header.Get("Location"); got != "/w/"+f.a+"/companies/"+f.company {
+		t.Errorf("went to %s", got)
+	}
+	wantStatus(t, "source gone", c.get("/w/"+f.a+"/companies/"+src), http.StatusNotFound)
+	body := c.get("/w/" + f.a + "/companies/" + f.company).body
+	if !strings.Contains(body, "Moved") || !strings.Contains(body, "acmelabs.example") {
+		t.Error("the target lacks the moved person or the filled domain")
+	}
+	f.withWorkspace(t, f.b, func(db *store.DB, a store.Actor) {
+		if _, err := store.GetCompany(t.Context(), db, foreign); err != nil {
+			t.Errorf("B's company: %v", err)
+		}
+	})
+}
