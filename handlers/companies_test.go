@@ -191,6 +191,9 @@ func TestCompaniesUI_Merge(t *testing.T) {
 	if !strings.Contains(body, "Moved") || !strings.Contains(body, "acmelabs.example") {
 		t.Error("the target lacks the moved person or the filled domain")
 	}
+	if !strings.Contains(body, "Company changed from Acme Laboratories to Acme Labs") {
+		t.Error("the target's timeline does not tell the merge")
+	}
 	f.withWorkspace(t, f.b, func(db *store.DB, a store.Actor) {
 		if _, err := store.GetCompany(t.Context(), db, foreign); err != nil {
 			t.Errorf("B's company: %v", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 
@@ -125,10 +126,14 @@ func mergeCompanies(ctx context.Context, tx *sqlx.Tx, a Actor, m *CompanyMerge) 
 		return err
 	}
 	changes := companyChanges(dst, after)
-	changes["merged_from"] = Change{Before: src.Name, After: dst.Name}
-	if err := logActivity(ctx, tx, KindCompany, dst.ID, "changed", a, changes); err != nil {
+	// The timeline tells the merge as a change of company, the one
+	// change it can put in words ("Company changed from Acme Inc to ACME").
+	told := maps.Clone(changes)
+	told["company"] = Change{Before: src.Name, After: dst.Name}
+	if err := logActivity(ctx, tx, KindCompany, dst.ID, "changed", a, told); err != nil {
 		return err
 	}
+	changes["merged_from"] = Change{Before: src.Name, After: dst.Name}
 	if err := audit(ctx, tx, a, "company.merge", KindCompany, dst.ID, changes); err != nil {
 		return err
 	}
