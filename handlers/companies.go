@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,11 +15,20 @@ import (
 // companiesPage is the company list with its filters.
 type companiesPage struct {
 	Companies []store.Company
+	Counts    map[string]store.CompanyCounts // people and open deals, by company id
 	Next      string
 	Total     int
 	Params    url.Values
 	Filter    store.CompanyFilter
 	Tags      []string
+}
+
+// People says how many people work at the company, grouped by thousands.
+func (p companiesPage) People(id string) string { return groupThousands(int64(p.Counts[id].People)) }
+
+// OpenDeals says how many of the company's deals are open.
+func (p companiesPage) OpenDeals(id string) string {
+	return groupThousands(int64(p.Counts[id].OpenDeals))
 }
 
 func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +41,14 @@ func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := companiesPage{Companies: list, Next: next, Params: q, Filter: f}
-	if page.Total, err = store.CountCompanies(r.Context(), wc.lease.DB, f); err == nil {
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	if page.Counts, err = store.CountsOfCompanies(r.Context(), wc.lease.DB, ids); err == nil {
+		page.Total, err = store.CountCompanies(r.Context(), wc.lease.DB, f)
+	}
+	if err == nil {
 		page.Tags, err = store.AllTags(r.Context(), wc.lease.DB)
 	}
 	if err != nil {
@@ -44,15 +61,21 @@ func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "companies", v)
 }
 
-// companyPage is one company with its people, tasks and timeline.
+// companyPage is one company with a page of its people, its deals, tasks
+// and timeline.
 type companyPage struct {
 	Company  *store.Company
-	Contacts []store.Contact
+	People   *store.CompanyPeople
+	Deals    []store.Deal
+	AllDeals bool // Deals is every deal of the company, not the newest ones only
 	Tasks    []store.Task
 	Timeline []store.TimelineItem
 	Members  []store.Member
 	Fields   []store.CustomField
 }
+
+// N writes a number grouped by thousands ("20,000").
+func (p companyPage) N(n int) string { return groupThousands(int64(n)) }
 
 // MemberName returns how to show the member with this id.
 func (p companyPage) MemberName(id string) string { return memberName(p.Members, id) }
@@ -65,8 +88,21 @@ func (s *Server) company(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	after, before, err := peopleCursors(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	page := companyPage{Company: c}
-	page.Contacts, _, err = store.ListContacts(ctx, wc.lease.DB, store.ContactFilter{CompanyID: c.ID, Sort: "name", Asc: true, Limit: store.MaxLimit})
+	if page.People, err = store.ListCompanyPeople(ctx, wc.lease.DB, c.ID, after, before); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	{
+		var next string
+		page.Deals, next, err = store.ListDeals(ctx, wc.lease.DB, store.DealFilter{CompanyID: c.ID, Limit: companyDealsShown})
+		page.AllDeals = next == ""
+	}
 	if err == nil {
 		page.Tasks, _, err = store.ListTasks(ctx, wc.lease.DB, store.TaskFilter{CompanyID: c.ID, Limit: store.MaxLimit})
 	}
@@ -92,15 +128,36 @@ func (s *Server) company(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "company", v)
 }
 
+// companyDealsShown is how many of its newest deals a company page lists.
+const companyDealsShown = 50
+
+// peopleCursors reads the after and before parameters of a company page's
+// people (positive integers, at most one of them).
+func peopleCursors(r *http.Request) (after, before int64, err error) {
+	q := r.URL.Query()
+	for _, p := range []struct {
+		name string
+		to   *int64
+	}{{"after", &after}, {"before", &before}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.to, err = strconv.ParseInt(v, 10, 64); err != nil || *p.to <= 0 {
+				return 0, 0, store.Errorf(store.EInvalid, "The page of people to show is not a valid one; start from the first page.")
+			}
+		}
+	}
+	return after, before, nil
+}
+
 // companyFormPage is the new and edit form of a company.
 type companyFormPage struct {
-	Company *store.Company
-	Members []store.Member
-	Fields  []store.CustomField
+	Company   *store.Company
+	Duplicate *store.Company // a company of the same name, shown before creating another
+	Members   []store.Member
+	Fields    []store.CustomField
 }
 
 func (s *Server) newCompany(w http.ResponseWriter, r *http.Request) {
-	s.renderCompanyForm(w, r, http.StatusOK, nil, newForm(nil))
+	s.renderCompanyForm(w, r, http.StatusOK, nil, nil, newForm(nil))
 }
 
 func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
@@ -115,7 +172,7 @@ func (s *Server) editCompany(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.renderCompanyForm(w, r, http.StatusOK, c, newForm(companyFormValues(c, fields)))
+	s.renderCompanyForm(w, r, http.StatusOK, c, nil, newForm(companyFormValues(c, fields)))
 }
 
 // companyFormValues are a company's values as its edit form shows them,
@@ -131,7 +188,7 @@ func companyFormValues(c *store.Company, fields []store.CustomField) url.Values 
 	return v
 }
 
-func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c *store.Company, f *form) {
+func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, status int, c, duplicate *store.Company, f *form) {
 	wc := workspaceFrom(r)
 	members, err := wc.svc.Members(r.Context())
 	if err != nil {
@@ -150,7 +207,7 @@ func (s *Server) renderCompanyForm(w http.ResponseWriter, r *http.Request, statu
 	v := s.newView(r, title)
 	v.Section = "companies"
 	v.Form = f
-	v.Page = companyFormPage{Company: c, Members: members, Fields: fields}
+	v.Page = companyFormPage{Company: c, Duplicate: duplicate, Members: members, Fields: fields}
 	s.render(w, r, status, "company_form", v)
 }
 
@@ -184,6 +241,9 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 	in := companyInput(f, fields)
 	var saved *store.Company
 	if id == "" {
+		// A company of the same name is shown before another is made; the
+		// form then carries its id, and "Create anyway" creates.
+		in.CheckDuplicate, in.ConfirmDuplicate = true, f.Get("confirm_duplicate")
 		saved, err = wc.svc.CreateCompany(ctx, s.actor(r), in)
 	} else if in.Expect, err = formExpect(f); err == nil {
 		saved, err = wc.svc.UpdateCompany(ctx, s.actor(r), id, in)
@@ -202,8 +262,12 @@ func (s *Server) saveCompany(w http.ResponseWriter, r *http.Request, id string) 
 		current = now
 		f.showTheirs("company", companyFormValues(now, fields), now.Version, companyURL(wc.ws.ID, id), showMember(members))
 	}
+	if dup := (*store.DuplicateCompanyError)(nil); errors.As(err, &dup) {
+		s.renderCompanyForm(w, r, http.StatusConflict, nil, dup.Company, f)
+		return
+	}
 	if err != nil {
-		s.failForm(w, r, f, err, func(status int) { s.renderCompanyForm(w, r, status, current, f) })
+		s.failForm(w, r, f, err, func(status int) { s.renderCompanyForm(w, r, status, current, nil, f) })
 		return
 	}
 	s.flash(w, r, "success", "Saved "+saved.Name+".")

@@ -252,6 +252,8 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/companies/{company}/edit", write(http.HandlerFunc(s.editCompany))).Methods(http.MethodGet)
 	ws.Handle("/companies/{company}/delete", write(http.HandlerFunc(s.confirmDeleteCompany))).Methods(http.MethodGet)
 	ws.Handle("/companies/{company}/delete", write(http.HandlerFunc(s.deleteCompany))).Methods(http.MethodPost)
+	ws.Handle("/companies/{company}/merge", write(http.HandlerFunc(s.mergeCompany))).Methods(http.MethodGet)
+	ws.Handle("/companies/{company}/merge", write(http.HandlerFunc(s.mergeCompanyPost))).Methods(http.MethodPost)
 	ws.Handle("/deals", read(http.HandlerFunc(s.deals))).Methods(http.MethodGet)
 	ws.Handle("/deals", write(http.HandlerFunc(s.createDeal))).Methods(http.MethodPost)
 	ws.Handle("/deals/new", write(http.HandlerFunc(s.newDeal))).Methods(http.MethodGet)

@@ -116,6 +116,8 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/companies/{company}/edit", "member"},
 	{"GET", "/w/{ws}/companies/{company}/delete", "member"},
 	{"POST", "/w/{ws}/companies/{company}/delete", "member"},
+	{"GET", "/w/{ws}/companies/{company}/merge", "member"},
+	{"POST", "/w/{ws}/companies/{company}/merge", "member"},
 	{"GET", "/w/{ws}/deals", "viewer"},
 	{"POST", "/w/{ws}/deals", "member"},
 	{"GET", "/w/{ws}/deals/new", "member"},

@@ -26,27 +26,27 @@ func TestCompaniesUI(t *testing.T) {
 	token := c.workspaceToken(f.a)
 	base := "/w/" + f.a + "/companies"
 	wantStatus(t, "no name", c.post(base, token, url.Values{"name": {""}}), http.StatusUnprocessableEntity)
-	r := c.post(base, token, url.Values{"name": {"Initech"}, "domain": {"not a domain"}})
+	r := c.post(base, token, url.Values{"name": {"Initrode"}, "domain": {"not a domain"}})
 	wantStatus(t, "bad domain", r, http.StatusUnprocessableEntity)
-	if !strings.Contains(r.body, `value="Initech"`) {
+	if !strings.Contains(r.body, `value="Initrode"`) {
 		t.Error("the form lost its values")
 	}
-	r = c.post(base, token, url.Values{"name": {"Initech"}, "domain": {"Initech.example"}, "industry": {"Software"}, "size": {"51-200"}, "tags": {"partner"}})
+	r = c.post(base, token, url.Values{"name": {"Initrode"}, "domain": {"Initrode.example"}, "industry": {"Software"}, "size": {"51-200"}, "tags": {"partner"}})
 	wantStatus(t, "create", r, http.StatusSeeOther)
 	page := r.header.Get("Location")
 	id := strings.TrimPrefix(page, base+"/")
-	wantStatus(t, "contact at it", c.post("/w/"+f.a+"/contacts", token, url.Values{"first_name": {"Peter"}, "company": {"initech"}, "stage": {"lead"}}), http.StatusSeeOther)
+	wantStatus(t, "contact at it", c.post("/w/"+f.a+"/contacts", token, url.Values{"first_name": {"Peter"}, "company": {"initrode"}, "stage": {"lead"}}), http.StatusSeeOther)
 	body := c.get(page).body
-	for _, want := range []string{"Initech", "initech.example", "Software", "51-200", "partner", "Peter"} {
+	for _, want := range []string{"Initrode", "initrode.example", "Software", "51-200", "partner", "Peter"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("company page lacks %q", want)
 		}
 	}
-	if !strings.Contains(c.get(base+"?q=initech").body, "/companies/"+id) {
+	if !strings.Contains(c.get(base+"?q=initrode").body, "/companies/"+id) {
 		t.Error("search in the company list does not find it")
 	}
-	wantStatus(t, "edit", c.post(page, token, url.Values{"name": {"Initech Ltd"}}), http.StatusSeeOther)
-	if !strings.Contains(c.get(page+"/delete").body, "Delete Initech Ltd?") {
+	wantStatus(t, "edit", c.post(page, token, url.Values{"name": {"Initrode Ltd"}}), http.StatusSeeOther)
+	if !strings.Contains(c.get(page+"/delete").body, "Delete Initrode Ltd?") {
 		t.Error("no confirmation before deleting a company")
 	}
 	wantStatus(t, "delete", c.post(page+"/delete", token, nil), http.StatusSeeOther)

@@ -59,7 +59,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
 	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
-	"companies", "company", "company_form", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
+	"companies", "company", "company_form", "company_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
 	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor"}
 
 // view is what every page gets: who is asking, where, the CSRF token of

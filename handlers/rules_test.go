@@ -37,7 +37,7 @@ func (f *fixture) memberWrites() []memberWrite {
 			}},
 		{"create company", "owner_id",
 			func(id string) (string, url.Values) {
-				return w + "/companies", url.Values{"name": {"Initech"}, "owner_id": {id}}
+				return w + "/companies", url.Values{"name": {"Vandelay " + id}, "owner_id": {id}} // a new name each time: the form refuses a duplicate
 			},
 			func(id string) (string, string, string) {
 				return "POST", "/api/v1/companies", js(`{"name":"Initech","owner_id":%q}`, id)

@@ -42,6 +42,11 @@ type CompanyInput struct {
 	OwnerID  *string        `json:"owner_id"`
 	Tags     *[]string      `json:"tags"`
 	Custom   map[string]any `json:"custom"`
+	// CheckDuplicate refuses a new company whose name matches an existing
+	// one's in all but case, spacing and legal form, unless ConfirmDuplicate
+	// is that company's id (the form's "Create anyway"). The API leaves it off.
+	CheckDuplicate   bool   `json:"-"`
+	ConfirmDuplicate string `json:"-"`
 }
 
 const companySelect = `SELECT co.seq, co.id, co.name, co.domain, co.industry, co.size, co.owner_id, co.custom,
@@ -92,6 +97,9 @@ func CreateCompany(ctx context.Context, db *DB, a Actor, in CompanyInput) (*Comp
 // companies too).
 func createCompany(ctx context.Context, tx *sqlx.Tx, a Actor, c *Company, in CompanyInput) error {
 	if err := applyCompanyInput(ctx, tx, c, in); err != nil {
+		return err
+	}
+	if err := checkDuplicate(ctx, tx, c, in); err != nil {
 		return err
 	}
 	_, err := tx.NamedExecContext(ctx, `INSERT INTO companies (id, name, domain, industry, size, owner_id, custom, created_at, updated_at)
