@@ -16,8 +16,8 @@ type Amount struct {
 	Count    int    `db:"n" json:"count"`
 }
 
-// String writes the amount as "1200.10 EUR".
-func (a Amount) String() string { return FormatMoney(a.Minor, a.Currency) + " " + a.Currency }
+// String writes the amount as "1,200.10 EUR".
+func (a Amount) String() string { return MoneyText(a.Minor, a.Currency) }
 
 // Column is one stage of the board with its open deals.
 type Column struct {
@@ -122,9 +122,10 @@ type ForecastRow struct {
 	Count    int    `db:"n" json:"count"`
 }
 
-// TotalText and WeightedText write the sums as decimals.
-func (r ForecastRow) TotalText() string    { return FormatMoney(r.Total, r.Currency) }
-func (r ForecastRow) WeightedText() string { return FormatMoney(r.Weighted, r.Currency) }
+// TotalText and WeightedText write the sums for reading, with thousands
+// separators.
+func (r ForecastRow) TotalText() string    { return GroupMoney(r.Total, r.Currency) }
+func (r ForecastRow) WeightedText() string { return GroupMoney(r.Weighted, r.Currency) }
 
 // Forecast sums the open deals of a pipeline by month of expected close.
 // Weighted sums are value × probability, rounded down to the minor unit
