@@ -73,12 +73,17 @@ func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "deals", v)
 }
 
-// dealPage is one deal.
+// dealPage is one deal, with its tasks and its timeline on its own page.
 type dealPage struct {
 	Deal      *store.Deal
 	Pipelines []store.Pipeline
 	Members   []store.Member
+	Tasks     []store.Task
+	Timeline  []store.TimelineItem
 }
+
+// dealTimelineShown bounds the entries of a deal page's timeline.
+const dealTimelineShown = 100
 
 // MemberName returns how to show the member with this id.
 func (p dealPage) MemberName(id string) string { return memberName(p.Members, id) }
@@ -102,6 +107,16 @@ func (s *Server) deal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := s.dealPageData(r, d)
+	wc := workspaceFrom(r)
+	if err == nil {
+		page.Tasks, _, err = store.ListTasks(r.Context(), wc.lease.DB, store.TaskFilter{DealID: d.ID, Limit: store.MaxLimit})
+	}
+	if err == nil {
+		page.Timeline, err = store.DealTimeline(r.Context(), wc.lease.DB, d.ID, dealTimelineShown)
+	}
+	if err == nil {
+		err = describeTimeline(r.Context(), wc, store.KindDeal, page.Members, page.Timeline)
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
