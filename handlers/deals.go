@@ -24,6 +24,7 @@ type dealsPage struct {
 	View      string
 	Params    url.Values
 	Members   []store.Member
+	Stage     *store.Stage // the column page's stage
 }
 
 // MemberName returns how to show the member with this id.
@@ -70,6 +71,46 @@ func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
 	v := s.newView(r, "Deals")
 	v.Section = "deals"
 	v.Page = page
+	s.render(w, r, http.StatusOK, "deals", v)
+}
+
+// dealColumn is the next page of one board column's cards: for htmx, the
+// cards and the next "Load more" alone, which take the place of the one
+// clicked; without JavaScript, a page of that column.
+func (s *Server) dealColumn(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	q := r.URL.Query()
+	pipelines, err := store.Pipelines(ctx, wc.lease.DB)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page := dealsPage{Pipelines: pipelines, View: "column", Params: q}
+	p, err := store.GetPipeline(ctx, wc.lease.DB, q.Get("pipeline"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page.Pipeline = *p
+	f := store.DealFilter{OwnerID: q.Get("owner"), CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"),
+		Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
+	page.Filter = f
+	page.Stage, page.Deals, page.Next, err = store.BoardColumnPage(ctx, wc.lease.DB, p.ID, q.Get("stage"), f)
+	if err == nil {
+		page.Members, err = wc.svc.Members(ctx)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v := s.newView(r, page.Stage.Name+" deals")
+	v.Section = "deals"
+	v.Page = page
+	if r.Header.Get("HX-Request") == "true" {
+		s.renderPartial(w, r, "deals", "deal-cards", map[string]any{"V": v, "Deals": page.Deals, "Stage": page.Stage, "Next": page.Next})
+		return
+	}
 	s.render(w, r, http.StatusOK, "deals", v)
 }
 
@@ -290,14 +331,21 @@ func (s *Server) updateDeal(w http.ResponseWriter, r *http.Request) {
 	s.saveDeal(w, r, mux.Vars(r)["deal"])
 }
 
-// moveDeal puts a deal in another stage: the board's drag and drop, and
-// the form under each card that does the same without JavaScript.
+// moveDeal puts a deal in another stage, or marks it won or lost (the
+// board's drop zones, "won" or "lost" for a stage): the board's drag and
+// drop, and the form under each card that does the same without
+// JavaScript. With htmx the form follows the redirect and takes the
+// board from the page it gets.
 func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	id, stage := mux.Vars(r)["deal"], r.PostForm.Get("stage_id")
 	d, err := store.GetDeal(r.Context(), wc.lease.DB, id)
 	if err == nil {
-		_, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{StageID: &stage})
+		in := store.DealInput{StageID: &stage}
+		if stage == "won" || stage == "lost" {
+			in = store.DealInput{Status: &stage}
+		}
+		_, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, in)
 	}
 	if err != nil {
 		s.fail(w, r, err)
