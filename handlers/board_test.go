@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"atrium/store"
 )
@@ -143,4 +146,82 @@ func columnOf(t *testing.T, board, stage string) string {
 	}
 	end := strings.Index(board[i:], "</section>")
 	return board[i : i+end]
+}
+
+// TestBrowser_BoardLazyColumnsAndDropZones: a stage of 300 deals keeps the
+// page short (its column scrolls on its own), Load more appends the next
+// cards in place, and a card dropped on Won leaves its column without the
+// page reloading.
+func TestBrowser_BoardLazyColumnsAndDropZones(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t)
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := store.Actor{Kind: "user", ID: f.owner.ID}
+	for i := 0; i < 300; i++ {
+		title, value := "Bulk deal "+strconv.Itoa(i), "1000"
+		if _, err := store.CreateDeal(t.Context(), l.DB, a, store.DealInput{Title: &title, Value: &value, StageID: &f.stage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Release()
+	run(t, b, "sign in", chromedp.Navigate(f.ts.URL+"/login"), chromedp.WaitVisible(chromedp.ID("f-email")),
+		fill(map[string]string{"f-email": f.member.Email, "f-password": testPassword}, "form button[type=submit]"),
+		chromedp.WaitVisible(chromedp.CSS(".sidebar")))
+	run(t, b, "open the board", chromedp.Navigate(f.ts.URL+"/w/"+f.a+"/deals"), chromedp.WaitVisible(chromedp.CSS(".board")))
+	col := `.column[data-stage="` + f.stage + `"]`
+	eval := func(what, js string) float64 {
+		t.Helper()
+		v, err := chromedp.Run(b, chromedp.Evaluate[float64](js))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	height := eval("page height", `document.documentElement.scrollHeight`)
+	colScroll := eval("column scroll", `(() => { const c = document.querySelector('`+col+` .cards-col'); return c.scrollHeight - c.clientHeight; })()`)
+	t.Logf("board of 301 deals in one stage: page %v px tall; the column scrolls %v px within itself", height, colScroll)
+	if height > 3000 || colScroll <= 0 {
+		t.Errorf("page %v px tall, column scrolls %v px: the column does not scroll on its own", height, colScroll)
+	}
+	cards := func() float64 {
+		return eval("cards", `document.querySelectorAll('`+col+` .deal-card').length`)
+	}
+	if n := cards(); n != store.BoardPageSize {
+		t.Fatalf("%v cards at first, want %d", n, store.BoardPageSize)
+	}
+	eval("mark the page", `window.__samePage = 1`)
+	run(t, b, "load more", chromedp.Click(chromedp.CSS(col+` .load-more a`)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('`+col+` .deal-card').length === `+strconv.Itoa(2*store.BoardPageSize), chromedp.WithPollingTimeout(10*time.Second)))
+	if eval("same page", `window.__samePage || 0`) != 1 {
+		t.Error("Load more reloaded the page")
+	}
+	if eval("load more left", `document.querySelectorAll('`+col+` .load-more').length`) != 1 {
+		t.Error("not exactly one Load more after the first")
+	}
+	first, err := chromedp.Run(b, chromedp.Evaluate[string](`document.querySelector('`+col+` .deal-card').getAttribute('data-deal')`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := `(() => {
+		const card = document.querySelector('.deal-card[data-deal="` + first + `"]');
+		const zone = document.querySelector('.drop-zone[data-stage="won"]');
+		const dt = new DataTransfer();
+		card.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: dt}));
+		zone.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt}));
+		zone.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt}));
+		return 1;
+	})()`
+	eval("drop on Won", drop)
+	run(t, b, "card leaves", chromedp.Poll[chromedp.Void](`!document.querySelector('.deal-card[data-deal="`+first+`"]')`, chromedp.WithPollingTimeout(10*time.Second)))
+	if eval("same page", `window.__samePage || 0`) != 1 {
+		t.Error("the drop reloaded the page instead of swapping the board")
+	}
+	summary := read(t, b, "summary", chromedp.Text(chromedp.CSS(".board-summary")))
+	head := read(t, b, "column head", chromedp.Text(chromedp.CSS(col+" .column-head")))
+	if !strings.Contains(summary, "Won: 1,000.00 EUR (1)") || !strings.Contains(head, "300") {
+		t.Errorf("after the drop: summary %q, column %q", summary, head)
+	}
 }
