@@ -84,21 +84,19 @@ func TestBoard_LoadMoreAndClose(t *testing.T) {
 	}
 
 	// Bad and foreign input.
-	p, _ := pipelineOf(t, f, f.a)
-	base := w + "/deals/column?pipeline=" + p.ID
-	wantStatus(t, "bad cursor", c.get(base+"&stage="+f.stage+"&cursor=abc"), http.StatusBadRequest)
+	base := w + "/deals/stages/"
+	wantStatus(t, "bad cursor", c.get(base+f.stage+"?cursor=abc"), http.StatusBadRequest)
+	wantStatus(t, "unknown stage", c.get(base+"nope"), http.StatusNotFound)
 	wantStatus(t, "no stage", c.get(base), http.StatusNotFound)
-	wantStatus(t, "unknown stage", c.get(base+"&stage=nope"), http.StatusNotFound)
-	wantStatus(t, "no pipeline", c.get(w+"/deals/column?stage="+f.stage), http.StatusNotFound)
 	pb, _ := pipelineOf(t, f, f.b)
-	wantStatus(t, "B's pipeline and stage", c.get(w+"/deals/column?pipeline="+pb.ID+"&stage="+pb.Stages[0].ID), http.StatusNotFound)
-	wantStatus(t, "A's pipeline, B's stage", c.get(base+"&stage="+pb.Stages[0].ID), http.StatusNotFound)
+	wantStatus(t, "B's stage", c.get(base+pb.Stages[0].ID), http.StatusNotFound)
+	wantStatus(t, "B's stage (htmx)", c.getHX(base+pb.Stages[0].ID), http.StatusNotFound)
 	outsider := f.ts.loggedIn(t, f.outsider.Email)
-	if r := outsider.get(base + "&stage=" + f.stage); r.status != http.StatusNotFound && r.status != http.StatusForbidden {
+	if r := outsider.get(base + f.stage); r.status != http.StatusNotFound && r.status != http.StatusForbidden {
 		t.Errorf("an outsider reads A's column: %d", r.status)
 	}
 	viewer := f.ts.loggedIn(t, f.viewer.Email)
-	if r := viewer.getHX(base + "&stage=" + f.stage); r.status != http.StatusOK || strings.Contains(r.body, "data-move-form") {
+	if r := viewer.getHX(base + f.stage); r.status != http.StatusOK || strings.Contains(r.body, "data-move-form") {
 		t.Errorf("viewer's column page: %d, move forms shown: %v", r.status, strings.Contains(r.body, "data-move-form"))
 	}
 

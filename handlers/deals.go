@@ -87,17 +87,12 @@ func (s *Server) dealColumn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := dealsPage{Pipelines: pipelines, View: "column", Params: q}
-	p, err := store.GetPipeline(ctx, wc.lease.DB, q.Get("pipeline"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	page.Pipeline = *p
 	f := store.DealFilter{OwnerID: q.Get("owner"), CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"),
 		Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
 	page.Filter = f
-	page.Stage, page.Deals, page.Next, err = store.BoardColumnPage(ctx, wc.lease.DB, p.ID, q.Get("stage"), f)
+	p, stage, deals, next, err := store.BoardColumnPage(ctx, wc.lease.DB, mux.Vars(r)["stage"], f)
 	if err == nil {
+		page.Pipeline, page.Stage, page.Deals, page.Next = *p, stage, deals, next
 		page.Members, err = wc.svc.Members(ctx)
 	}
 	if err != nil {

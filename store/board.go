@@ -97,21 +97,23 @@ func LoadBoard(ctx context.Context, db *DB, pipelineID string, f DealFilter) (*B
 
 // BoardColumnPage returns the next page of a board column's open deals,
 // after the cursor of the previous page, newest first as the board shows
-// them; the filter's owner, close dates and query apply. A stage that is
-// not the pipeline's (another pipeline's, another workspace's) is not
-// found.
-func BoardColumnPage(ctx context.Context, db *DB, pipelineID, stageID string, f DealFilter) (*Stage, []Deal, string, error) {
-	p, err := GetPipeline(ctx, db, pipelineID)
+// them, with the column's pipeline and stage; the filter's owner, close
+// dates and query apply. A stage of no pipeline here (another
+// workspace's) is not found.
+func BoardColumnPage(ctx context.Context, db *DB, stageID string, f DealFilter) (*Pipeline, *Stage, []Deal, string, error) {
+	ps, err := Pipelines(ctx, db)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	}
-	i := slices.IndexFunc(p.Stages, func(s Stage) bool { return s.ID == stageID })
-	if i < 0 {
-		return nil, nil, "", Errorf(ENotFound, "That stage is not in this pipeline.")
+	for pi := range ps {
+		p := &ps[pi]
+		if i := slices.IndexFunc(p.Stages, func(s Stage) bool { return s.ID == stageID }); i >= 0 {
+			f.PipelineID, f.StageID, f.Status, f.Limit = p.ID, stageID, "open", BoardPageSize
+			deals, next, err := ListDeals(ctx, db, f)
+			return p, &p.Stages[i], deals, next, err
+		}
 	}
-	f.PipelineID, f.StageID, f.Status, f.Limit = pipelineID, stageID, "open", BoardPageSize
-	deals, next, err := ListDeals(ctx, db, f)
-	return &p.Stages[i], deals, next, err
+	return nil, nil, nil, "", Errorf(ENotFound, "That stage does not exist.")
 }
 
 // totalsOf adds up the amounts of one status across stages, per currency.

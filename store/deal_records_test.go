@@ -104,6 +104,12 @@ func TestDealNotesTasksTimeline(t *testing.T) {
 		t.Errorf("another workspace's deal has a timeline here: %+v", other)
 	}
 
+	// Search finds the deal's note and opens the deal.
+	found, err := Search(ctx, db, "budget", 10)
+	if err != nil || len(found) != 1 || found[0].Kind != "note" || found[0].Link != "deals/"+d.ID || found[0].Title != "Fleet" {
+		t.Fatalf("search for the deal's note: %+v, %v", found, err)
+	}
+
 	// Deleting the deal takes its notes and tasks, and the note leaves the
 	// search index.
 	if err := DeleteDeal(ctx, db, tester, d.ID); err != nil {
