@@ -119,9 +119,23 @@ func TestBoard_LoadMoreAndClose(t *testing.T) {
 		t.Error("the won total does not show the deal")
 	}
 	id := cardRe.FindStringSubmatch(columnOf(t, board, f.stage))[1]
+	p, _ := pipelineOf(t, f, f.a)
 	wantStatus(t, "move to lost", c.post(w+"/deals/"+id+"/move", token, url.Values{"stage_id": {"lost"}}), http.StatusSeeOther)
 	if board = c.get(w + "/deals").body; !strings.Contains(board, "Lost: 1,000.00 EUR (1)") {
 		t.Error("the lost total does not show the deal")
+	}
+	// The board comes back with the filters it had; nothing else passes.
+	r := c.post(w+"/deals/"+id+"/move", token, url.Values{"stage_id": {f.stage}, "board": {"?owner=" + f.owner.ID + "&q=bulk&view=table&pipeline=elsewhere&evil=1"}})
+	wantStatus(t, "move keeping the filters", r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); loc != w+"/deals?owner="+f.owner.ID+"&pipeline="+p.ID+"&q=bulk" {
+		t.Errorf("after a filtered move: Location %q", loc)
+	}
+	r = c.post(w+"/deals/"+id+"/move", token, url.Values{"stage_id": {f.stage}, "board": {"%zz;"}})
+	if loc := r.header.Get("Location"); loc != w+"/deals?pipeline="+p.ID {
+		t.Errorf("after a move with a bad board query: Location %q", loc)
+	}
+	if board := c.get(w + "/deals?q=bulk").body; !strings.Contains(board, `name="board" value="?pipeline=`+p.ID+`&amp;q=bulk"`) {
+		t.Error("the Move form does not send the board's filters back")
 	}
 	wantStatus(t, "move to nowhere", c.post(w+"/deals/"+id+"/move", token, url.Values{"stage_id": {"nowhere"}}), http.StatusUnprocessableEntity)
 	wantStatus(t, "viewer closes", viewer.post(w+"/deals/"+id+"/move", viewer.workspaceToken(f.a), url.Values{"stage_id": {"won"}}), http.StatusForbidden)

@@ -346,7 +346,25 @@ func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, pipelineDealsURL(wc.ws.ID, d.PipelineID), http.StatusSeeOther)
+	http.Redirect(w, r, boardURL(wc.ws.ID, d.PipelineID, r.PostForm.Get("board")), http.StatusSeeOther)
+}
+
+// boardURL is the board of a pipeline with the filters the board had when
+// a card was moved (its query, sent back by the Move form), so the board
+// htmx swaps in after a move is the one that was shown. Only the board's
+// own filters are kept.
+func boardURL(workspaceID, pipelineID, board string) string {
+	q, err := url.ParseQuery(strings.TrimPrefix(board, "?"))
+	if err != nil {
+		return pipelineDealsURL(workspaceID, pipelineID)
+	}
+	keep := url.Values{"pipeline": {pipelineID}}
+	for _, k := range []string{"q", "owner", "close_from", "close_to"} {
+		if v := q.Get(k); v != "" {
+			keep.Set(k, v)
+		}
+	}
+	return workspaceURL(workspaceID, "deals") + "?" + keep.Encode()
 }
 
 // closeDeal marks a deal won or lost (or open again). It sends and changes
