@@ -210,7 +210,7 @@ var companiesAPI = resource[store.Company, store.CompanyInput]{
 
 var tasksAPI = resource[store.Task, store.TaskInput]{
 	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Task, string, error) {
-		f := store.TaskFilter{ContactID: q.Get("contact_id"), CompanyID: q.Get("company_id"), AssigneeID: q.Get("assignee_id"),
+		f := store.TaskFilter{ContactID: q.Get("contact_id"), CompanyID: q.Get("company_id"), DealID: q.Get("deal_id"), AssigneeID: q.Get("assignee_id"),
 			Cursor: p.cursor, Limit: p.limit}
 		if v := q.Get("done"); v != "" {
 			done, err := strconv.ParseBool(v)
@@ -234,19 +234,20 @@ type noteInput struct {
 	store.Expect
 	ContactID *string `json:"contact_id"`
 	CompanyID *string `json:"company_id"`
+	DealID    *string `json:"deal_id"`
 	Body      *string `json:"body"`
 }
 
 var notesAPI = resource[store.Note, noteInput]{
 	list: func(ctx context.Context, db *store.DB, q url.Values, p page) ([]store.Note, string, error) {
-		return store.ListNotes(ctx, db, q.Get("contact_id"), q.Get("company_id"), p.cursor, p.limit)
+		return store.ListNotes(ctx, db, q.Get("contact_id"), q.Get("company_id"), q.Get("deal_id"), p.cursor, p.limit)
 	},
 	create: func(svc *tenant.Service, ctx context.Context, a store.Actor, in noteInput) (*store.Note, error) {
-		return svc.CreateNote(ctx, a, store.NoteInput{ContactID: deref(in.ContactID), CompanyID: deref(in.CompanyID), Body: deref(in.Body)})
+		return svc.CreateNote(ctx, a, store.NoteInput{ContactID: deref(in.ContactID), CompanyID: deref(in.CompanyID), DealID: deref(in.DealID), Body: deref(in.Body)})
 	},
 	get: store.GetNote,
 	update: func(svc *tenant.Service, ctx context.Context, a store.Actor, id string, in noteInput) (*store.Note, error) {
-		if in.ContactID != nil || in.CompanyID != nil {
+		if in.ContactID != nil || in.CompanyID != nil || in.DealID != nil {
 			return nil, store.FieldError("contact_id", "A note stays on the record it was written on; only its body can change.")
 		}
 		if in.Body == nil {

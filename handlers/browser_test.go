@@ -105,13 +105,13 @@ func TestBrowser_SetupInviteSwitchLogout(t *testing.T) {
 	run(t, ana, "create Acme",
 		chromedp.WaitVisible(chromedp.ID("new-workspace")),
 		fill(map[string]string{"f-name": "Acme"}, "#new-workspace button[type=submit]"),
-		chromedp.WaitVisible(chromedp.CSS(".sections")))
+		chromedp.WaitVisible(chromedp.CSS(".workspace-sections")))
 	acme := workspaceIDOf(t, read(t, ana, "location", location))
 	run(t, ana, "create Globex",
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("new-workspace")),
 		fill(map[string]string{"f-name": "Globex"}, "#new-workspace button[type=submit]"),
-		chromedp.WaitVisible(chromedp.CSS(".sections")))
+		chromedp.WaitVisible(chromedp.CSS(".workspace-sections")))
 	globex := workspaceIDOf(t, read(t, ana, "location", location))
 	run(t, ana, "the restore panel loads after the settings page",
 		chromedp.Navigate(ts.URL+"/w/"+acme+"/settings"),
@@ -137,7 +137,7 @@ func TestBrowser_SetupInviteSwitchLogout(t *testing.T) {
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.ID("f-email")),
 		fill(map[string]string{"f-name": "Bo", "f-email": "bo@example.com", "f-password": testPassword}, "form button[type=submit]"),
-		chromedp.WaitVisible(chromedp.CSS(".sections")))
+		chromedp.WaitVisible(chromedp.CSS(".workspace-sections")))
 	if got := workspaceIDOf(t, read(t, bo, "location", location)); got != globex {
 		t.Fatalf("Bo landed in %s, want Globex %s", got, globex)
 	}

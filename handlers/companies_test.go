@@ -62,7 +62,7 @@ func TestCompaniesUI_PeopleAndDeals(t *testing.T) {
 	page := "/w/" + f.a + "/companies/" + f.company
 	r := c.get(page)
 	wantStatus(t, "first page", r, http.StatusOK)
-	for _, want := range []string{"People (60)", "1–50 of 60", "Person00", "Person49", "Rocket order", "Lead in", "won", "12500.00 EUR"} {
+	for _, want := range []string{"People (60)", "1–50 of 60", "Person00", "Person49", "Rocket order", "Lead in", "won", "12,500.00 EUR"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("first page lacks %q", want)
 		}

@@ -59,7 +59,7 @@ func TestContactPage_DealsAndOverdueTasks(t *testing.T) {
 	wantStatus(t, "future task", c.post("/w/"+f.a+"/tasks", token, url.Values{"contact_id": {f.contact}, "title": {"Plan the visit"}, "due_date": {"2099-01-15"}}), http.StatusSeeOther)
 	body := c.get("/w/" + f.a + "/contacts/" + f.contact).body
 	deals := between(t, body, `<h2 id="deals-heading">Deals</h2>`, "</section>")
-	if !strings.Contains(deals, "Big sale") || !strings.Contains(deals, "1200.10") || !strings.Contains(deals, "/deals/"+f.deal) {
+	if !strings.Contains(deals, "Big sale") || !strings.Contains(deals, "1,200.10 EUR") || !strings.Contains(deals, "/deals/"+f.deal) {
 		t.Errorf("the deals panel lacks the deal:\n%s", deals)
 	}
 	if timeline := between(t, body, "<h2>Timeline</h2>", "</section>"); !strings.Contains(timeline, "Big sale</a> · Lead in") {

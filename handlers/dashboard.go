@@ -45,7 +45,7 @@ func (s *Server) readDashboard(r *http.Request, members []store.Member) (*dashbo
 	for _, st := range d.Stages {
 		v := ""
 		if st.Currency != "" {
-			v = store.FormatMoney(st.Minor, st.Currency) + " " + st.Currency
+			v = store.MoneyText(st.Minor, st.Currency)
 		}
 		out.Stages = append(out.Stages, dashboardStage{StageTotal: st, Value: v})
 	}

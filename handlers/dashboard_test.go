@@ -34,7 +34,7 @@ func TestDashboard(t *testing.T) {
 	r := owner.get("/w/" + f.a + "/")
 	wantStatus(t, "dashboard", r, http.StatusOK)
 	for _, want := range []string{
-		"Open pipeline by stage", "1200.10 EUR", // the fixture's open deal
+		"Open pipeline by stage", "1,200.10 EUR", // the fixture's open deal
 		"Won per month (EUR)", "99.00 EUR", "<dt>Overdue</dt><dd>1</dd>",
 		"Activity per member this week", "Emails this month", "<dt>Opened</dt><dd>0 <span class=\"muted\">0.0%</span>",
 		"<dt>Delivered</dt><dd>0</dd>",
@@ -45,7 +45,7 @@ func TestDashboard(t *testing.T) {
 	}
 	r = owner.get("/w/" + f.b + "/")
 	wantStatus(t, "Globex's dashboard", r, http.StatusOK)
-	if strings.Contains(r.body, "1200.10") || strings.Contains(r.body, "99.00 EUR") || strings.Contains(r.body, "Emails this month") {
+	if strings.Contains(r.body, "1,200.10") || strings.Contains(r.body, "99.00 EUR") || strings.Contains(r.body, "Emails this month") {
 		t.Error("Globex's dashboard shows Acme's numbers")
 	}
 }

@@ -24,6 +24,7 @@ type dealsPage struct {
 	View      string
 	Params    url.Values
 	Members   []store.Member
+	Stage     *store.Stage // the column page's stage
 }
 
 // MemberName returns how to show the member with this id.
@@ -73,12 +74,52 @@ func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "deals", v)
 }
 
-// dealPage is one deal.
+// dealColumn is the next page of one board column's cards: for htmx, the
+// cards and the next "Load more" alone, which take the place of the one
+// clicked; without JavaScript, a page of that column.
+func (s *Server) dealColumn(w http.ResponseWriter, r *http.Request) {
+	wc := workspaceFrom(r)
+	ctx := r.Context()
+	q := r.URL.Query()
+	pipelines, err := store.Pipelines(ctx, wc.lease.DB)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page := dealsPage{Pipelines: pipelines, View: "column", Params: q}
+	f := store.DealFilter{OwnerID: q.Get("owner"), CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"),
+		Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
+	page.Filter = f
+	p, stage, deals, next, err := store.BoardColumnPage(ctx, wc.lease.DB, mux.Vars(r)["stage"], f)
+	if err == nil {
+		page.Pipeline, page.Stage, page.Deals, page.Next = *p, stage, deals, next
+		page.Members, err = wc.svc.Members(ctx)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v := s.newView(r, page.Stage.Name+" deals")
+	v.Section = "deals"
+	v.Page = page
+	if r.Header.Get("HX-Request") == "true" {
+		s.renderPartial(w, r, "deals", "deal-cards", map[string]any{"V": v, "Deals": page.Deals, "Stage": page.Stage, "Next": page.Next})
+		return
+	}
+	s.render(w, r, http.StatusOK, "deals", v)
+}
+
+// dealPage is one deal, with its tasks and its timeline on its own page.
 type dealPage struct {
 	Deal      *store.Deal
 	Pipelines []store.Pipeline
 	Members   []store.Member
+	Tasks     []store.Task
+	Timeline  []store.TimelineItem
 }
+
+// dealTimelineShown bounds the entries of a deal page's timeline.
+const dealTimelineShown = 100
 
 // MemberName returns how to show the member with this id.
 func (p dealPage) MemberName(id string) string { return memberName(p.Members, id) }
@@ -102,6 +143,16 @@ func (s *Server) deal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := s.dealPageData(r, d)
+	wc := workspaceFrom(r)
+	if err == nil {
+		page.Tasks, _, err = store.ListTasks(r.Context(), wc.lease.DB, store.TaskFilter{DealID: d.ID, Limit: store.MaxLimit})
+	}
+	if err == nil {
+		page.Timeline, err = store.DealTimeline(r.Context(), wc.lease.DB, d.ID, dealTimelineShown)
+	}
+	if err == nil {
+		err = describeTimeline(r.Context(), wc, store.KindDeal, page.Members, page.Timeline)
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -275,20 +326,45 @@ func (s *Server) updateDeal(w http.ResponseWriter, r *http.Request) {
 	s.saveDeal(w, r, mux.Vars(r)["deal"])
 }
 
-// moveDeal puts a deal in another stage: the board's drag and drop, and
-// the form under each card that does the same without JavaScript.
+// moveDeal puts a deal in another stage, or marks it won or lost (the
+// board's drop zones, "won" or "lost" for a stage): the board's drag and
+// drop, and the form under each card that does the same without
+// JavaScript. With htmx the form follows the redirect and takes the
+// board from the page it gets.
 func (s *Server) moveDeal(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	id, stage := mux.Vars(r)["deal"], r.PostForm.Get("stage_id")
 	d, err := store.GetDeal(r.Context(), wc.lease.DB, id)
 	if err == nil {
-		_, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, store.DealInput{StageID: &stage})
+		in := store.DealInput{StageID: &stage}
+		if stage == "won" || stage == "lost" {
+			in = store.DealInput{Status: &stage}
+		}
+		_, err = wc.svc.UpdateDeal(r.Context(), s.actor(r), id, in)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, pipelineDealsURL(wc.ws.ID, d.PipelineID), http.StatusSeeOther)
+	http.Redirect(w, r, boardURL(wc.ws.ID, d.PipelineID, r.PostForm.Get("board")), http.StatusSeeOther)
+}
+
+// boardURL is the board of a pipeline with the filters the board had when
+// a card was moved (its query, sent back by the Move form), so the board
+// htmx swaps in after a move is the one that was shown. Only the board's
+// own filters are kept.
+func boardURL(workspaceID, pipelineID, board string) string {
+	q, err := url.ParseQuery(strings.TrimPrefix(board, "?"))
+	if err != nil {
+		return pipelineDealsURL(workspaceID, pipelineID)
+	}
+	keep := url.Values{"pipeline": {pipelineID}}
+	for _, k := range []string{"q", "owner", "close_from", "close_to"} {
+		if v := q.Get(k); v != "" {
+			keep.Set(k, v)
+		}
+	}
+	return workspaceURL(workspaceID, "deals") + "?" + keep.Encode()
 }
 
 // closeDeal marks a deal won or lost (or open again). It sends and changes

@@ -51,13 +51,13 @@ func TestDealsUI_CreateMoveClose(t *testing.T) {
 		t.Error("the deal is not on the contact's timeline")
 	}
 	totals := boardTotals(c.get(w + "/deals").body)
-	if totals["Lead in"] != "2: 1300.00 EUR" {
+	if totals["Lead in"] != "2: 1,300.00 EUR" {
 		t.Fatalf("board totals before the move: %v", totals)
 	}
 	p, _ := pipelineOf(t, f, f.a)
 	wantStatus(t, "move", c.post(w+"/deals/"+id+"/move", token, url.Values{"stage_id": {p.Stages[3].ID}}), http.StatusSeeOther)
 	totals = boardTotals(c.get(w + "/deals").body)
-	if totals["Lead in"] != "1: 1200.10 EUR" || totals["Negotiation"] != "1: 99.90 EUR" {
+	if totals["Lead in"] != "1: 1,200.10 EUR" || totals["Negotiation"] != "1: 99.90 EUR" {
 		t.Fatalf("board totals after the move: %v", totals)
 	}
 	other := c.post(w+"/settings/pipelines", c.workspaceToken(f.a), url.Values{"name": {"Partners"}})
@@ -175,7 +175,7 @@ func TestBrowser_DragDealToAnotherStage(t *testing.T) {
 	})()`
 	run(t, b, "open the board", chromedp.Navigate(f.ts.URL+"/w/"+f.a+"/deals"), chromedp.WaitVisible(chromedp.CSS(".board")))
 	before := read(t, b, "totals", chromedp.Text(chromedp.CSS(`.column[data-stage="`+target.ID+`"] .column-head`)))
-	if strings.Contains(before, "1200.10 EUR") {
+	if strings.Contains(before, "1,200.10 EUR") {
 		t.Fatalf("the target column has the deal already: %q", before)
 	}
 	if _, err := chromedp.Run(b, chromedp.Evaluate[bool](drag)); err != nil {
@@ -183,11 +183,11 @@ func TestBrowser_DragDealToAnotherStage(t *testing.T) {
 	}
 	run(t, b, "board after the drop", chromedp.WaitVisible(chromedp.CSS(`.column[data-stage="`+target.ID+`"] .deal-card`)))
 	after := read(t, b, "totals", chromedp.Text(chromedp.CSS(`.column[data-stage="`+target.ID+`"] .column-head`)))
-	if !strings.Contains(after, "1200.10 EUR") || !strings.Contains(after, "1") {
+	if !strings.Contains(after, "1,200.10 EUR") || !strings.Contains(after, "1") {
 		t.Fatalf("the target column after the drop: %q", after)
 	}
 	first := read(t, b, "first column", chromedp.Text(chromedp.CSS(`.column[data-stage="`+p.Stages[0].ID+`"] .column-head`)))
-	if strings.Contains(first, "1200.10") {
+	if strings.Contains(first, "1,200.10") {
 		t.Fatalf("the first column still counts the deal: %q", first)
 	}
 }
@@ -247,4 +247,37 @@ func formOf(tb testing.TB, page, button string) (string, url.Values) {
 		values.Set(m[1], html.UnescapeString(m[2]))
 	}
 	return html.UnescapeString(action), values
+}
+
+func TestDealsUI_MoneyGrouped(t *testing.T) {
+	f := newFixture(t)
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	w := "/w/" + f.a
+	r := c.post(w+"/deals", token, url.Values{"title": {"Tokyo fleet"}, "value": {"1234567"}, "currency": {"JPY"}, "contact_id": {f.contact}})
+	wantStatus(t, "create", r, http.StatusSeeOther)
+	page := r.header.Get("Location")
+	for name, body := range map[string]string{
+		"deal page":    c.get(page).body,
+		"board":        c.get(w + "/deals").body,
+		"table":        c.get(w + "/deals?view=table").body,
+		"contact page": c.get(w + "/contacts/" + f.contact).body,
+		"dashboard":    c.get(w + "/").body,
+	} {
+		if !strings.Contains(body, "1,234,567 JPY") {
+			t.Errorf("%s does not show 1,234,567 JPY", name)
+		}
+	}
+	if body := c.get(w + "/deals").body; !strings.Contains(body, "1,200.10 EUR") {
+		t.Error("the board does not group the fixture's EUR deal")
+	}
+	// The edit form's input stays what the parser takes, and saving it
+	// unchanged keeps the value.
+	action, vals := formOf(t, c.get(page+"/edit").body, "Save changes")
+	if vals.Get("value") != "1234567" {
+		t.Fatalf("edit form value = %q", vals.Get("value"))
+	}
+	if !strings.HasSuffix(action, page) && !strings.Contains(action, "/deals/") {
+		t.Fatalf("edit form action = %q", action)
+	}
 }

@@ -257,6 +257,7 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/deals", read(http.HandlerFunc(s.deals))).Methods(http.MethodGet)
 	ws.Handle("/deals", write(http.HandlerFunc(s.createDeal))).Methods(http.MethodPost)
 	ws.Handle("/deals/new", write(http.HandlerFunc(s.newDeal))).Methods(http.MethodGet)
+	ws.Handle("/deals/stages/{stage}", read(http.HandlerFunc(s.dealColumn))).Methods(http.MethodGet)
 	ws.Handle("/deals/{deal}", read(http.HandlerFunc(s.deal))).Methods(http.MethodGet)
 	ws.Handle("/deals/{deal}", write(http.HandlerFunc(s.updateDeal))).Methods(http.MethodPost)
 	ws.Handle("/deals/{deal}/edit", write(http.HandlerFunc(s.editDeal))).Methods(http.MethodGet)

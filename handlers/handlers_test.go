@@ -121,6 +121,7 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/deals", "viewer"},
 	{"POST", "/w/{ws}/deals", "member"},
 	{"GET", "/w/{ws}/deals/new", "member"},
+	{"GET", "/w/{ws}/deals/stages/{stage}", "viewer"},
 	{"GET", "/w/{ws}/deals/{deal}", "viewer"},
 	{"POST", "/w/{ws}/deals/{deal}", "member"},
 	{"GET", "/w/{ws}/deals/{deal}/edit", "member"},

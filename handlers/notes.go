@@ -9,12 +9,13 @@ import (
 	"atrium/store"
 )
 
-// createNote adds a note to a contact or company and goes back to it.
+// createNote adds a note to a contact, company or deal and goes back to it.
 func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	in := store.NoteInput{ContactID: r.PostForm.Get("contact_id"), CompanyID: r.PostForm.Get("company_id"), Body: r.PostForm.Get("body")}
+	in := store.NoteInput{ContactID: r.PostForm.Get("contact_id"), CompanyID: r.PostForm.Get("company_id"),
+		DealID: r.PostForm.Get("deal_id"), Body: r.PostForm.Get("body")}
 	_, err := wc.svc.CreateNote(r.Context(), s.actor(r), in)
-	back := noteParentURL(wc.ws.ID, in.ContactID, in.CompanyID)
+	back := recordURL(wc.ws.ID, in.ContactID, in.CompanyID, in.DealID)
 	switch {
 	case err == nil:
 		http.Redirect(w, r, back, http.StatusSeeOther)
@@ -28,8 +29,12 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func noteParentURL(workspaceID, contactID, companyID string) string {
-	if companyID != "" {
+// recordURL is the page of the record a note or task is on.
+func recordURL(workspaceID, contactID, companyID, dealID string) string {
+	switch {
+	case dealID != "":
+		return dealURL(workspaceID, dealID)
+	case companyID != "":
 		return companyURL(workspaceID, companyID)
 	}
 	return contactURL(workspaceID, contactID)
@@ -46,7 +51,7 @@ func (s *Server) deleteNote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "The note was deleted.")
-	http.Redirect(w, r, noteParentURL(wc.ws.ID, n.ContactID, n.CompanyID), http.StatusSeeOther)
+	http.Redirect(w, r, recordURL(wc.ws.ID, n.ContactID, n.CompanyID, n.DealID), http.StatusSeeOther)
 }
 
 // updateNote saves a note's new text. Only its author or an admin may; the
@@ -74,7 +79,7 @@ func (s *Server) updateNote(w http.ResponseWriter, r *http.Request) {
 	}
 	body := r.PostForm.Get("body")
 	_, err = wc.svc.UpdateNote(r.Context(), s.actor(r), n.ID, body, expect)
-	back := noteParentURL(wc.ws.ID, n.ContactID, n.CompanyID)
+	back := recordURL(wc.ws.ID, n.ContactID, n.CompanyID, n.DealID)
 	switch {
 	case err == nil:
 		s.flash(w, r, "success", "Note saved.")

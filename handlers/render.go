@@ -251,7 +251,7 @@ var templateFuncs = template.FuncMap{
 	"roles":         func() []string { return store.Roles },
 	"join":          strings.Join,
 	"withParams":    withParams,
-	"money":         store.FormatMoney,
+	"money":         store.GroupMoney,
 	"meterLabel":    func(m string) string { return meterLabels[m] },
 	"unitPrice":     unitPrice,
 	"toggleDir":     toggleDir,

@@ -11,24 +11,24 @@ import (
 
 // taskParentURL is the page a task is shown on.
 func taskParentURL(workspaceID string, t *store.Task) string {
-	return noteParentURL(workspaceID, t.ContactID, t.CompanyID)
+	return recordURL(workspaceID, t.ContactID, t.CompanyID, t.DealID)
 }
 
-// createTask adds a task to a contact or company and goes back to it.
+// createTask adds a task to a contact, company or deal and goes back to it.
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	f := newForm(r.PostForm)
-	contactID, companyID := f.Get("contact_id"), f.Get("company_id")
+	contactID, companyID, dealID := f.Get("contact_id"), f.Get("company_id"), f.Get("deal_id")
 	title, due, assignee := f.Get("title"), f.Get("due_date"), f.Get("assignee_id")
-	back := noteParentURL(wc.ws.ID, contactID, companyID)
+	back := recordURL(wc.ws.ID, contactID, companyID, dealID)
 	_, err := wc.svc.CreateTask(r.Context(), s.actor(r), store.TaskInput{
-		ContactID: &contactID, CompanyID: &companyID, Title: &title, DueDate: &due, AssigneeID: &assignee,
+		ContactID: &contactID, CompanyID: &companyID, DealID: &dealID, Title: &title, DueDate: &due, AssigneeID: &assignee,
 	})
 	switch field := store.ErrorField(err); {
 	case err == nil:
 		s.flash(w, r, "success", "Task added.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
-	case field == "contact_id" || field == "company_id":
+	case field == "contact_id" || field == "company_id" || field == "deal_id":
 		s.notFound(w, r) // a parent of another workspace, or none
 	case store.ErrorCode(err) == store.EValidation:
 		s.flash(w, r, "error", store.ErrorMessage(err))

@@ -91,7 +91,9 @@ document.addEventListener("change", function (e) {
     var stage = col.getAttribute("data-stage");
     if (!form || form.elements.stage_id.value === stage) return;
     form.elements.stage_id.value = stage;
-    form.submit();
+    if (form.elements.stage_id.value !== stage) return; // no such choice
+    // requestSubmit fires the submit event htmx listens to (hx-post).
+    if (form.requestSubmit) form.requestSubmit(); else form.submit();
   });
 })();
 

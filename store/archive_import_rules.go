@@ -105,7 +105,8 @@ func importTables() []importTable {
 			uuidRule("id"),
 			refRule("contact_id"),
 			refRule("company_id"),
-			parentRule(),
+			refRule("deal_id"),
+			recordParentRule(),
 			textRule("author_id", 0, maxMemberRef),
 			textRule("body", 1, MaxNoteLength),
 			timeRule("created_at"),
@@ -229,7 +230,8 @@ func importTables() []importTable {
 			uuidRule("id"),
 			refRule("contact_id"),
 			refRule("company_id"),
-			parentRule(),
+			refRule("deal_id"),
+			recordParentRule(),
 			textRule("title", 1, maxRecordTitle),
 			dateRule("due_date"),
 			textRule("assignee_id", 0, maxMemberRef),
@@ -499,9 +501,16 @@ func refRule(col string) importRule {
 	return importRule{col, fmt.Sprintf(`%[1]s IS NULL OR (%s)`, col, uuidSQL(col)), "empty or an id (a lower-case UUID)"}
 }
 
-// parentRule is checkParent's: exactly one of a contact or a company.
+// parentRule is an activity's: exactly one of a contact or a company.
 func parentRule() importRule {
 	return importRule{"contact_id", `(contact_id IS NULL) <> (company_id IS NULL)`, "set when company_id is not, and only then"}
+}
+
+// recordParentRule is checkParent's, for notes and tasks: exactly one of
+// a contact, a company or a deal.
+func recordParentRule() importRule {
+	return importRule{"contact_id", `(contact_id IS NOT NULL) + (company_id IS NOT NULL) + (deal_id IS NOT NULL) = 1`,
+		"set when neither company_id nor deal_id is, and only then"}
 }
 
 func enumRule(col string, values []string) importRule {

@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sort"
 )
 
-// MaxCardsPerColumn bounds the cards one board column shows; the counts and
-// totals still cover every deal.
-const MaxCardsPerColumn = 100
+// BoardPageSize is how many cards a board column shows at first, and how
+// many more each "Load more" brings (BoardColumnPage); the counts and
+// totals always cover every deal.
+const BoardPageSize = 25
 
 // Amount is a sum of money in one currency.
 type Amount struct {
@@ -16,8 +18,8 @@ type Amount struct {
 	Count    int    `db:"n" json:"count"`
 }
 
-// String writes the amount as "1200.10 EUR".
-func (a Amount) String() string { return FormatMoney(a.Minor, a.Currency) + " " + a.Currency }
+// String writes the amount as "1,200.10 EUR".
+func (a Amount) String() string { return MoneyText(a.Minor, a.Currency) }
 
 // Column is one stage of the board with its open deals.
 type Column struct {
@@ -25,6 +27,7 @@ type Column struct {
 	Deals  []Deal
 	Count  int
 	Totals []Amount // per currency
+	Next   string   // cursor of the column's next page of cards; "" when all are shown
 }
 
 // Board is a pipeline's open deals by stage, with the won and lost totals.
@@ -64,7 +67,7 @@ func LoadBoard(ctx context.Context, db *DB, pipelineID string, f DealFilter) (*B
 	}
 	var deals []boardDeal
 	err = db.R.SelectContext(ctx, &deals, `SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY x.stage_id ORDER BY x.seq DESC) AS rn
-		FROM (`+dealSelect+` WHERE `+where.sql()+` AND d.status = 'open') x) WHERE rn <= ?`, append(where.args, MaxCardsPerColumn)...)
+		FROM (`+dealSelect+` WHERE `+where.sql()+` AND d.status = 'open') x) WHERE rn <= ?`, append(where.args, BoardPageSize)...)
 	if err != nil {
 		return nil, err
 	}
@@ -83,10 +86,34 @@ func LoadBoard(ctx context.Context, db *DB, pipelineID string, f DealFilter) (*B
 				col.Totals = append(col.Totals, sum.Amount)
 			}
 		}
+		if n := len(col.Deals); n > 0 && col.Count > n {
+			col.Next = cursor{col.Deals[n-1].Seq}.encode()
+		}
 		b.Columns = append(b.Columns, col)
 	}
 	b.Won, b.Lost = totalsOf(sums, "won"), totalsOf(sums, "lost")
 	return b, nil
+}
+
+// BoardColumnPage returns the next page of a board column's open deals,
+// after the cursor of the previous page, newest first as the board shows
+// them, with the column's pipeline and stage; the filter's owner, close
+// dates and query apply. A stage of no pipeline here (another
+// workspace's) is not found.
+func BoardColumnPage(ctx context.Context, db *DB, stageID string, f DealFilter) (*Pipeline, *Stage, []Deal, string, error) {
+	ps, err := Pipelines(ctx, db)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	for pi := range ps {
+		p := &ps[pi]
+		if i := slices.IndexFunc(p.Stages, func(s Stage) bool { return s.ID == stageID }); i >= 0 {
+			f.PipelineID, f.StageID, f.Status, f.Limit = p.ID, stageID, "open", BoardPageSize
+			deals, next, err := ListDeals(ctx, db, f)
+			return p, &p.Stages[i], deals, next, err
+		}
+	}
+	return nil, nil, nil, "", Errorf(ENotFound, "That stage does not exist.")
 }
 
 // totalsOf adds up the amounts of one status across stages, per currency.
@@ -122,9 +149,10 @@ type ForecastRow struct {
 	Count    int    `db:"n" json:"count"`
 }
 
-// TotalText and WeightedText write the sums as decimals.
-func (r ForecastRow) TotalText() string    { return FormatMoney(r.Total, r.Currency) }
-func (r ForecastRow) WeightedText() string { return FormatMoney(r.Weighted, r.Currency) }
+// TotalText and WeightedText write the sums for reading, with thousands
+// separators.
+func (r ForecastRow) TotalText() string    { return GroupMoney(r.Total, r.Currency) }
+func (r ForecastRow) WeightedText() string { return GroupMoney(r.Weighted, r.Currency) }
 
 // Forecast sums the open deals of a pipeline by month of expected close.
 // Weighted sums are value × probability, rounded down to the minor unit

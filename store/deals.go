@@ -38,6 +38,9 @@ type Deal struct {
 	UpdatedAt     time.Time  `db:"updated_at" json:"updated_at"`
 }
 
+// ValueText writes the deal's value for reading, e.g. "1,200.10 EUR".
+func (d Deal) ValueText() string { return MoneyText(d.ValueMinor, d.Currency) }
+
 // DealInput is a create or a partial update: nil fields are left alone.
 // An update with an expected version is refused if the deal is at another.
 type DealInput struct {

@@ -94,14 +94,14 @@ func TestBoard_TotalsFollowMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := b.Columns[0]
-	if first.Count != 3 || len(first.Deals) != 3 || amounts(first.Totals) != "100.75 EUR, 5000 JPY" {
+	if first.Count != 3 || len(first.Deals) != 3 || amounts(first.Totals) != "100.75 EUR, 5,000 JPY" {
 		t.Fatalf("first column: count %d, totals %s", first.Count, amounts(first.Totals))
 	}
 	if _, err := UpdateDeal(ctx, db, tester, a.ID, DealInput{StageID: &p.Stages[2].ID}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ = LoadBoard(ctx, db, p.ID, DealFilter{})
-	if amounts(b.Columns[0].Totals) != "0.25 EUR, 5000 JPY" || amounts(b.Columns[2].Totals) != "100.50 EUR" || b.Columns[2].Count != 1 {
+	if amounts(b.Columns[0].Totals) != "0.25 EUR, 5,000 JPY" || amounts(b.Columns[2].Totals) != "100.50 EUR" || b.Columns[2].Count != 1 {
 		t.Fatalf("after the move: %s | %s", amounts(b.Columns[0].Totals), amounts(b.Columns[2].Totals))
 	}
 	UpdateDeal(ctx, db, tester, a.ID, DealInput{Status: ptr("won")})

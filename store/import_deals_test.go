@@ -368,7 +368,7 @@ func TestImport_CloseLeadsContactsOpportunities(t *testing.T) {
 			t.Errorf("%s: %+v", title, d)
 		}
 	}
-	notes, _, err := ListNotes(ctx, db, "", f.ID, "", 10)
+	notes, _, err := ListNotes(ctx, db, "", f.ID, "", "", 10)
 	if err != nil || len(notes) != 1 || notes[0].Body != "Deal “Cold room, phase 2”:\nCold room, phase 2\nQuote v3 sent, awaiting the board." {
 		t.Errorf("Fontaine's notes %+v %v", notes, err)
 	}

@@ -80,3 +80,32 @@ func FormatMoney(minor int64, currency string) string {
 	}
 	return s[:len(s)-exp] + "." + s[len(s)-exp:]
 }
+
+// GroupMoney writes minor units for reading: the currency's decimals and
+// a comma between thousands, e.g. 120010 EUR → "1,200.10" and 120000 JPY →
+// "120,000". It is for display only: ParseMoney refuses separators, so
+// form inputs keep FormatMoney.
+func GroupMoney(minor int64, currency string) string {
+	s := FormatMoney(minor, currency)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		whole, frac = s[:i], s[i:]
+	}
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return sign + b.String() + frac
+}
+
+// MoneyText writes an amount with its currency code, e.g. "1,200.10 EUR".
+func MoneyText(minor int64, currency string) string {
+	return GroupMoney(minor, currency) + " " + currency
+}

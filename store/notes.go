@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -12,12 +13,13 @@ import (
 // MaxNoteLength bounds a note's body, in characters.
 const MaxNoteLength = 20000
 
-// Note is free text on a contact or a company.
+// Note is free text on a contact, a company or a deal.
 type Note struct {
 	Seq       int64     `db:"seq" json:"-"`
 	ID        string    `db:"id" json:"id"`
 	ContactID string    `db:"contact_id" json:"contact_id"`
 	CompanyID string    `db:"company_id" json:"company_id"`
+	DealID    string    `db:"deal_id" json:"deal_id"`
 	AuthorID  string    `db:"author_id" json:"author_id"`
 	Body      string    `db:"body" json:"body"`
 	Version   int64     `db:"version" json:"version"`
@@ -25,30 +27,33 @@ type Note struct {
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
 }
 
-// NoteInput creates a note on exactly one of a contact or a company.
+// NoteInput creates a note on exactly one of a contact, a company or a
+// deal.
 type NoteInput struct {
 	ContactID string `json:"contact_id"`
 	CompanyID string `json:"company_id"`
+	DealID    string `json:"deal_id"`
 	Body      string `json:"body"`
 }
 
 const noteSelect = `SELECT seq, id, coalesce(contact_id, '') AS contact_id, coalesce(company_id, '') AS company_id,
-	author_id, body, version, created_at, updated_at FROM notes`
+	coalesce(deal_id, '') AS deal_id, author_id, body, version, created_at, updated_at FROM notes`
 
-// CreateNote adds a note to a contact or company of this workspace.
+// CreateNote adds a note to a contact, company or deal of this workspace.
 func CreateNote(ctx context.Context, db *DB, a Actor, in NoteInput) (*Note, error) {
 	body, err := cleanNoteBody(in.Body)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	n := &Note{ID: newID(), ContactID: in.ContactID, CompanyID: in.CompanyID, AuthorID: a.ID, Body: body, Version: 1, CreatedAt: now, UpdatedAt: now}
+	in.ContactID, in.CompanyID, in.DealID = strings.TrimSpace(in.ContactID), strings.TrimSpace(in.CompanyID), strings.TrimSpace(in.DealID)
+	n := &Note{ID: newID(), ContactID: in.ContactID, CompanyID: in.CompanyID, DealID: in.DealID, AuthorID: a.ID, Body: body, Version: 1, CreatedAt: now, UpdatedAt: now}
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := checkParent(ctx, tx, in.ContactID, in.CompanyID); err != nil {
+		if err := checkParent(ctx, tx, in.ContactID, in.CompanyID, in.DealID); err != nil {
 			return err
 		}
-		_, err := tx.NamedExecContext(ctx, `INSERT INTO notes (id, contact_id, company_id, author_id, body, created_at, updated_at)
-			VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), :author_id, :body, :created_at, :updated_at)`, n)
+		_, err := tx.NamedExecContext(ctx, `INSERT INTO notes (id, contact_id, company_id, deal_id, author_id, body, created_at, updated_at)
+			VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), nullif(:deal_id, ''), :author_id, :body, :created_at, :updated_at)`, n)
 		if err != nil {
 			return err
 		}
@@ -68,17 +73,21 @@ func cleanNoteBody(body string) (string, error) {
 	return body, err
 }
 
-// checkParent makes sure exactly one of a contact or a company is given and
-// that it exists in this workspace.
-func checkParent(ctx context.Context, tx *sqlx.Tx, contactID, companyID string) error {
+// checkParent makes sure exactly one of a contact, a company or a deal is
+// given and that it exists in this workspace.
+func checkParent(ctx context.Context, tx *sqlx.Tx, contactID, companyID, dealID string) error {
 	var table, id, field string
-	switch {
-	case contactID != "" && companyID == "":
-		table, id, field = "contacts", contactID, "contact_id"
-	case companyID != "" && contactID == "":
-		table, id, field = "companies", companyID, "company_id"
-	default:
-		return FieldError("contact_id", "Give either a contact_id or a company_id.")
+	given := 0
+	for _, p := range []struct{ table, id, field string }{
+		{"contacts", contactID, "contact_id"}, {"companies", companyID, "company_id"}, {"deals", dealID, "deal_id"},
+	} {
+		if p.id != "" {
+			table, id, field = p.table, p.id, p.field
+			given++
+		}
+	}
+	if given != 1 {
+		return FieldError("contact_id", "Give one of a contact_id, a company_id or a deal_id.")
 	}
 	var n int
 	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM `+table+` WHERE id = ?`, id); err != nil {
@@ -157,12 +166,13 @@ func DeleteNote(ctx context.Context, db *DB, a Actor, id string) error {
 	})
 }
 
-// ListNotes returns notes newest first, optionally of one contact or company,
-// keyset-paginated by seq.
-func ListNotes(ctx context.Context, db *DB, contactID, companyID, cursorText string, limit int) ([]Note, string, error) {
+// ListNotes returns notes newest first, optionally of one contact, company
+// or deal, keyset-paginated by seq.
+func ListNotes(ctx context.Context, db *DB, contactID, companyID, dealID, cursorText string, limit int) ([]Note, string, error) {
 	var w clause
 	w.eq("contact_id", contactID)
 	w.eq("company_id", companyID)
+	w.eq("deal_id", dealID)
 	return listKeyset(ctx, db, keysetPage[Note]{
 		selectSQL: noteSelect, where: w, sort: bySeq("seq"), cursor: cursorText, limit: limit,
 		key: func(n Note) cursor { return cursor{n.Seq} },

@@ -121,11 +121,13 @@ var searchSources = map[string]searchSource{
 		sel: `SELECT 'deal' AS kind, d.id, d.title, d.status AS snippet, 'deals/' || d.id AS link, d.seq
 			FROM (%s) f JOIN deals d ON d.seq = f.rowid`},
 	"note": {fts: "notes_fts",
-		sel: `SELECT 'note' AS kind, n.id, coalesce(trim(c.first_name || ' ' || c.last_name), co.name, '') AS title,
-			f.snip AS snippet, CASE WHEN n.contact_id IS NOT NULL THEN 'contacts/' || n.contact_id ELSE 'companies/' || n.company_id END AS link, n.seq
+		sel: `SELECT 'note' AS kind, n.id, coalesce(trim(c.first_name || ' ' || c.last_name), co.name, d.title, '') AS title,
+			f.snip AS snippet, CASE WHEN n.contact_id IS NOT NULL THEN 'contacts/' || n.contact_id
+				WHEN n.company_id IS NOT NULL THEN 'companies/' || n.company_id ELSE 'deals/' || n.deal_id END AS link, n.seq
 			FROM (%s) f JOIN notes n ON n.seq = f.rowid
 			LEFT JOIN contacts c ON c.id = n.contact_id
-			LEFT JOIN companies co ON co.id = n.company_id`},
+			LEFT JOIN companies co ON co.id = n.company_id
+			LEFT JOIN deals d ON d.id = n.deal_id`},
 }
 
 // matching is the subquery of an FTS table's newest matches, before a

@@ -10,13 +10,14 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// Task is a to-do on a contact or a company, optionally due on a day and
+// Task is a to-do on a contact, a company or a deal, optionally due on a day and
 // assigned to a member.
 type Task struct {
 	Seq        int64      `db:"seq" json:"-"`
 	ID         string     `db:"id" json:"id"`
 	ContactID  string     `db:"contact_id" json:"contact_id"`
 	CompanyID  string     `db:"company_id" json:"company_id"`
+	DealID     string     `db:"deal_id" json:"deal_id"`
 	Title      string     `db:"title" json:"title"`
 	DueDate    string     `db:"due_date" json:"due_date"` // YYYY-MM-DD or ""
 	AssigneeID string     `db:"assignee_id" json:"assignee_id"`
@@ -29,12 +30,13 @@ type Task struct {
 }
 
 // TaskInput is a create or a partial update: nil fields are left alone.
-// Giving either parent id in an update moves the task to that parent. An
+// Giving any parent id in an update moves the task to that parent. An
 // update with an expected version is refused if the task is at another.
 type TaskInput struct {
 	Expect
 	ContactID  *string `json:"contact_id"`
 	CompanyID  *string `json:"company_id"`
+	DealID     *string `json:"deal_id"`
 	Title      *string `json:"title"`
 	DueDate    *string `json:"due_date"`
 	AssigneeID *string `json:"assignee_id"`
@@ -42,7 +44,7 @@ type TaskInput struct {
 }
 
 const taskSelect = `SELECT seq, id, coalesce(contact_id, '') AS contact_id, coalesce(company_id, '') AS company_id,
-	title, due_date, assignee_id, done, done_at, created_by, version, created_at, updated_at FROM tasks`
+	coalesce(deal_id, '') AS deal_id, title, due_date, assignee_id, done, done_at, created_by, version, created_at, updated_at FROM tasks`
 
 // GetTask returns one task.
 func GetTask(ctx context.Context, db *DB, id string) (*Task, error) {
@@ -66,7 +68,7 @@ func getTask(ctx context.Context, q sqlx.QueryerContext, id string) (*Task, erro
 	return &t, nil
 }
 
-// CreateTask adds a task to a contact or company of this workspace.
+// CreateTask adds a task to a contact, company or deal of this workspace.
 func CreateTask(ctx context.Context, db *DB, a Actor, in TaskInput) (*Task, error) {
 	var t *Task
 	err := db.InTx(ctx, func(tx *sqlx.Tx) (err error) {
@@ -89,8 +91,8 @@ func createTask(ctx context.Context, tx *sqlx.Tx, a Actor, in TaskInput, now tim
 	if err := setTaskParent(ctx, tx, t, in); err != nil {
 		return nil, err
 	}
-	_, err := tx.NamedExecContext(ctx, `INSERT INTO tasks (id, contact_id, company_id, title, due_date, assignee_id, done, done_at, created_by, created_at, updated_at)
-		VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), :title, :due_date, :assignee_id, :done, :done_at, :created_by, :created_at, :updated_at)`, t)
+	_, err := tx.NamedExecContext(ctx, `INSERT INTO tasks (id, contact_id, company_id, deal_id, title, due_date, assignee_id, done, done_at, created_by, created_at, updated_at)
+		VALUES (:id, nullif(:contact_id, ''), nullif(:company_id, ''), nullif(:deal_id, ''), :title, :due_date, :assignee_id, :done, :done_at, :created_by, :created_at, :updated_at)`, t)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +112,7 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		if err := applyTaskInput(&t, in, now); err != nil {
 			return err
 		}
-		if in.ContactID != nil || in.CompanyID != nil {
+		if in.ContactID != nil || in.CompanyID != nil || in.DealID != nil {
 			if err := setTaskParent(ctx, tx, &t, in); err != nil {
 				return err
 			}
@@ -121,7 +123,7 @@ func UpdateTask(ctx context.Context, db *DB, a Actor, id string, in TaskInput) (
 		}
 		t.UpdatedAt = now
 		err = updateRow(ctx, tx, "tasks", "task", id, in.Expect, `contact_id = nullif(:contact_id, ''), company_id = nullif(:company_id, ''),
-			title = :title, due_date = :due_date, assignee_id = :assignee_id, done = :done, done_at = :done_at,
+			deal_id = nullif(:deal_id, ''), title = :title, due_date = :due_date, assignee_id = :assignee_id, done = :done, done_at = :done_at,
 			updated_at = :updated_at`, &t)
 		if err != nil {
 			return err
@@ -179,11 +181,12 @@ func applyTaskInput(t *Task, in TaskInput, now time.Time) error {
 	return nil
 }
 
-// setTaskParent puts t on the contact or company in gives, which must be
-// exactly one and of this workspace.
+// setTaskParent puts t on the contact, company or deal in gives, which
+// must be exactly one and of this workspace.
 func setTaskParent(ctx context.Context, tx *sqlx.Tx, t *Task, in TaskInput) error {
 	t.ContactID, t.CompanyID = strings.TrimSpace(deref(in.ContactID)), strings.TrimSpace(deref(in.CompanyID))
-	return checkParent(ctx, tx, t.ContactID, t.CompanyID)
+	t.DealID = strings.TrimSpace(deref(in.DealID))
+	return checkParent(ctx, tx, t.ContactID, t.CompanyID, t.DealID)
 }
 
 func cleanDueDate(s string) (string, error) {
@@ -210,6 +213,7 @@ func taskChanges(before, after *Task) map[string]Change {
 	diff(ch, "title", before.Title, after.Title)
 	diff(ch, "contact_id", before.ContactID, after.ContactID)
 	diff(ch, "company_id", before.CompanyID, after.CompanyID)
+	diff(ch, "deal_id", before.DealID, after.DealID)
 	diff(ch, "due_date", before.DueDate, after.DueDate)
 	diff(ch, "assignee_id", before.AssigneeID, after.AssigneeID)
 	diff(ch, "done", before.Done, after.Done)
@@ -220,6 +224,7 @@ func taskChanges(before, after *Task) map[string]Change {
 type TaskFilter struct {
 	ContactID  string
 	CompanyID  string
+	DealID     string
 	AssigneeID string
 	Done       *bool  // only done (true) or open (false) tasks
 	Cursor     string // from the previous page's next cursor
@@ -231,6 +236,7 @@ func ListTasks(ctx context.Context, db *DB, f TaskFilter) ([]Task, string, error
 	var w clause
 	w.eq("contact_id", f.ContactID)
 	w.eq("company_id", f.CompanyID)
+	w.eq("deal_id", f.DealID)
 	w.eq("assignee_id", f.AssigneeID)
 	if f.Done != nil {
 		w.and("done = ?", *f.Done)
@@ -247,11 +253,12 @@ type MyTask struct {
 	RecordName string `db:"record_name"`
 }
 
-// myTaskSelect reads tasks with the name of their contact or company.
+// myTaskSelect reads tasks with the name of their contact, company or deal.
 const myTaskSelect = `SELECT t.seq, t.id, coalesce(t.contact_id, '') AS contact_id, coalesce(t.company_id, '') AS company_id,
-	t.title, t.due_date, t.assignee_id, t.done, t.done_at, t.created_by, t.version, t.created_at, t.updated_at,
-	coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), nullif(c.email, ''), co.name, '') AS record_name
-	FROM tasks t LEFT JOIN contacts c ON c.id = t.contact_id LEFT JOIN companies co ON co.id = t.company_id`
+	coalesce(t.deal_id, '') AS deal_id, t.title, t.due_date, t.assignee_id, t.done, t.done_at, t.created_by, t.version, t.created_at, t.updated_at,
+	coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), nullif(c.email, ''), co.name, d.title, '') AS record_name
+	FROM tasks t LEFT JOIN contacts c ON c.id = t.contact_id LEFT JOIN companies co ON co.id = t.company_id
+	LEFT JOIN deals d ON d.id = t.deal_id`
 
 // myTasksSQL picks a user's open tasks, soonest first, at most ?2: those
 // assigned to them (?1), and those they created for nobody in particular

@@ -69,6 +69,25 @@ func timeline(ctx context.Context, db *DB, k Kind, id string, limit int) ([]Time
 	return items, err
 }
 
+// DealTimeline returns the newest entries of a deal's timeline, newest
+// first: its creation and changes (from the audit log: stage moves, won or
+// lost, value, owner...), its notes and its tasks.
+func DealTimeline(ctx context.Context, db *DB, dealID string, limit int) ([]TimelineItem, error) {
+	items := []TimelineItem{}
+	err := db.R.SelectContext(ctx, &items, `SELECT * FROM (
+			SELECT CASE action WHEN 'deal.create' THEN 'created' ELSE 'changed' END AS kind, at, actor, '' AS ref_id, '' AS text,
+				changes AS detail, 0 AS edited, 0 AS version
+				FROM audit_log WHERE entity_type = 'deal' AND entity_id = ?1 AND action IN ('deal.create', 'deal.update')
+			UNION ALL
+			SELECT 'note', created_at, CASE WHEN author_id IN (SELECT id FROM api_keys) THEN 'apikey:' ELSE 'user:' END || author_id,
+				id, body, '{}', updated_at > created_at, version FROM notes WHERE deal_id = ?1
+			UNION ALL
+			SELECT CASE done WHEN 1 THEN 'task_done' ELSE 'task' END, created_at, created_by, id, title,
+				json_object('due_date', due_date), 0, 0 FROM tasks WHERE deal_id = ?1
+		) ORDER BY at DESC LIMIT ?2`, dealID, clampLimit(limit))
+	return items, err
+}
+
 // Names resolve the ids that timelines and the audit log hold to what
 // people call them.
 type Names struct {
