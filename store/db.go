@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -22,10 +23,12 @@ import (
 const ReaderConns = 2
 
 // WALSizeLimit is the size a WAL file is cut back to when SQLite starts
-// it over after a checkpoint (journal_size_limit). SQLite keeps a WAL file
-// at the largest it ever grew and writes over it; after a bulk import that
-// was hundreds of megabytes beside the file for good.
-const WALSizeLimit = 64 << 20
+// it over after a checkpoint (journal_size_limit): 64 MB. SQLite keeps a
+// WAL file at the largest it ever grew and writes over it; after a bulk
+// import that was hundreds of megabytes beside the file for good. A
+// variable only so that a test can lower it; connections read it when
+// they open.
+var WALSizeLimit atomic.Int64
 
 // Litestream's connections get the limit: a WAL is cut back by the first
 // commit after it starts over, which is Litestream's (the sequence row it
@@ -33,11 +36,12 @@ const WALSizeLimit = 64 << 20
 // copied into the file, after Litestream copied them to its replica, are
 // cut. The app's connections choose no limit in their DSN (see dsn).
 func init() {
+	WALSizeLimit.Store(64 << 20)
 	sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
 		if strings.Contains(dsn, "journal_size_limit") {
 			return nil
 		}
-		_, err := conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA journal_size_limit = %d", WALSizeLimit), nil)
+		_, err := conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA journal_size_limit = %d", WALSizeLimit.Load()), nil)
 		return err
 	})
 }
