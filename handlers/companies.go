@@ -24,11 +24,13 @@ type companiesPage struct {
 }
 
 // People says how many people work at the company, grouped by thousands.
-func (p companiesPage) People(id string) string { return groupThousands(int64(p.Counts[id].People)) }
+func (p companiesPage) People(id string) string {
+	return store.GroupThousands(int64(p.Counts[id].People))
+}
 
 // OpenDeals says how many of the company's deals are open.
 func (p companiesPage) OpenDeals(id string) string {
-	return groupThousands(int64(p.Counts[id].OpenDeals))
+	return store.GroupThousands(int64(p.Counts[id].OpenDeals))
 }
 
 func (s *Server) companies(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +77,7 @@ type companyPage struct {
 }
 
 // N writes a number grouped by thousands ("20,000").
-func (p companyPage) N(n int) string { return groupThousands(int64(n)) }
+func (p companyPage) N(n int) string { return store.GroupThousands(int64(n)) }
 
 // MemberName returns how to show the member with this id.
 func (p companyPage) MemberName(id string) string { return memberName(p.Members, id) }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -65,7 +66,7 @@ func contactChips(base string, params url.Values, f store.ContactFilter, members
 		add("Tag: "+f.Tag, "tag")
 	}
 	if f.OwnerID != "" {
-		add("Owner: "+cmpOr(memberName(members, f.OwnerID), "a former member"), "owner")
+		add("Owner: "+cmp.Or(memberName(members, f.OwnerID), "a former member"), "owner")
 	}
 	for _, fd := range fields {
 		if v, ok := f.Custom[fd.Key]; ok {
@@ -73,7 +74,7 @@ func contactChips(base string, params url.Values, f store.ContactFilter, members
 		}
 	}
 	if f.CompanyID != "" {
-		add("Company: "+cmpOr(company, "unknown"), "company")
+		add("Company: "+cmp.Or(company, "unknown"), "company")
 	}
 	return chips
 }

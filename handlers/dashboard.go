@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"html/template"
 	"net/http"
 	"time"
@@ -72,17 +73,10 @@ func (s *Server) readDashboard(r *http.Request, members []store.Member) (*dashbo
 	out.WonChart = barChart(labels, values, "minor units of "+out.WonCurrency+" won")
 	names := map[string]string{}
 	for _, m := range members {
-		names["user:"+m.UserID] = cmpOr(m.Name, m.Email)
+		names["user:"+m.UserID] = cmp.Or(m.Name, m.Email)
 	}
 	for _, a := range d.Activity {
-		out.Activity = append(out.Activity, dashboardActivity{Name: cmpOr(names[a.Actor], "a former member"), Writes: a.Writes})
+		out.Activity = append(out.Activity, dashboardActivity{Name: cmp.Or(names[a.Actor], "a former member"), Writes: a.Writes})
 	}
 	return out, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"html/template"
@@ -261,7 +260,7 @@ var templateFuncs = template.FuncMap{
 	"has":           slices.Contains[[]string],
 	"timelineLabel": timelineLabel,
 	"actorName":     actorName,
-	"changeText":    changeText,
+	"changeText":    store.ValueText,
 	"dict":          dict,
 	"memberName":    memberName,
 	"dealStatuses":  func() []string { return store.DealStatuses },
@@ -288,7 +287,7 @@ func countOf(n any, one, many string) (string, error) {
 	if i == 1 {
 		return "1 " + one, nil
 	}
-	return groupThousands(i) + " " + many, nil
+	return store.GroupThousands(i) + " " + many, nil
 }
 
 // pluralOf is one when n is 1, else many: the verb or noun that agrees
@@ -311,24 +310,6 @@ func toInt64(n any) (int64, error) {
 		return int64(v.Uint()), nil
 	}
 	return 0, fmt.Errorf("count: %T is not an integer", n)
-}
-
-// groupThousands writes n with commas between groups of three digits.
-func groupThousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // ago says how long ago t was, coarsely, as people say it.
@@ -433,26 +414,6 @@ func actorName(members []store.Member, actor string) string {
 		return "API key " + strings.TrimPrefix(actor, "apikey:")
 	}
 	return actor
-}
-
-// changeText shows a before or after value of a change.
-func changeText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "—"
-	case string:
-		if x == "" {
-			return "—"
-		}
-		if len(x) > 120 {
-			return x[:120] + "…"
-		}
-		return x
-	case map[string]any:
-		b, _ := json.Marshal(x)
-		return string(b)
-	}
-	return store.CustomText(v)
 }
 
 // dict builds a map from key/value pairs, for ranging in templates.

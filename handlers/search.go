@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"atrium/store"
@@ -42,7 +41,7 @@ func (p searchPage) KindNoun(kind string) string { return strings.ToLower(kindPl
 // CountText is a group's count as shown: "1,000+" when the count stopped
 // at its cap.
 func (p searchPage) CountText(g store.SearchGroup) string {
-	n := thousands(g.Count)
+	n := store.GroupThousands(int64(g.Count))
 	if g.Capped {
 		n += "+"
 	}
@@ -61,15 +60,6 @@ func (p searchPage) KindURL(kind, cursor string) string {
 // AllURL is the search of every kind.
 func (p searchPage) AllURL() string {
 	return workspaceURL(p.WorkspaceID, "search") + "?" + url.Values{"q": {p.Query}}.Encode()
-}
-
-// thousands writes n with comma separators: 66000 is "66,000".
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {

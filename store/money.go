@@ -87,22 +87,31 @@ func FormatMoney(minor int64, currency string) string {
 // form inputs keep FormatMoney.
 func GroupMoney(minor int64, currency string) string {
 	s := FormatMoney(minor, currency)
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
 	whole, frac := s, ""
 	if i := strings.IndexByte(s, '.'); i >= 0 {
 		whole, frac = s[:i], s[i:]
 	}
+	return groupDigits(whole) + frac
+}
+
+// GroupThousands writes n with a comma between thousands: 4956 → "4,956".
+func GroupThousands(n int64) string { return groupDigits(strconv.FormatInt(n, 10)) }
+
+// groupDigits puts a comma between each three digits of an integer
+// written in digits, from the right; a leading minus stays in front.
+func groupDigits(s string) string {
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
 	var b strings.Builder
-	for i, c := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
 			b.WriteByte(',')
 		}
 		b.WriteRune(c)
 	}
-	return sign + b.String() + frac
+	return sign + b.String()
 }
 
 // MoneyText writes an amount with its currency code, e.g. "1,200.10 EUR".

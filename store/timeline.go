@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -104,7 +105,7 @@ type Names struct {
 func LoadNames(ctx context.Context, db *DB, k Kind, members []Member) (*Names, error) {
 	n := &Names{Members: map[string]string{}, Keys: map[string]string{}, Fields: map[string]string{}, Stages: map[string]string{}, Pipelines: map[string]string{}}
 	for _, m := range members {
-		n.Members[m.UserID] = cmpOr(m.Name, m.Email)
+		n.Members[m.UserID] = cmp.Or(m.Name, m.Email)
 	}
 	var rows []struct {
 		What string `db:"what"`
@@ -123,13 +124,6 @@ func LoadNames(ctx context.Context, db *DB, k Kind, members []Member) (*Names, e
 		m[r.ID] = r.Name
 	}
 	return n, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Actor says who made a change: a member's name, an API key's name, or
@@ -186,9 +180,9 @@ func (n *Names) Describe(items []TimelineItem) {
 			it.Lines = n.ChangeLines(it.Changes())
 		case "imported":
 			ch := it.Changes()
-			if f := valueText(ch["file"].After); f != "—" {
+			if f := ValueText(ch["file"].After); f != "—" {
 				it.Lines = []string{"Imported from " + f}
-			} else if s := valueText(ch["source"].After); s != "—" {
+			} else if s := ValueText(ch["source"].After); s != "—" {
 				it.Lines = []string{"Created in " + s + " on " + it.At.UTC().Format("2 January 2006")}
 			} else {
 				it.Lines = []string{"Imported"}
@@ -242,7 +236,7 @@ func orderOf(field string) int {
 func (n *Names) value(field string, v any) string {
 	s, isString := v.(string)
 	if !isString || s == "" {
-		return valueText(v)
+		return ValueText(v)
 	}
 	var names map[string]string
 	switch field {
@@ -255,7 +249,7 @@ func (n *Names) value(field string, v any) string {
 	case "stage", "status":
 		return strings.ToUpper(s[:1]) + s[1:]
 	default:
-		return valueText(v)
+		return ValueText(v)
 	}
 	if name := names[s]; name != "" {
 		return name
@@ -279,7 +273,7 @@ func (n *Names) customLines(ch Change) []string {
 	}
 	var lines []string
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		b, a := valueText(before[k]), valueText(after[k])
+		b, a := ValueText(before[k]), ValueText(after[k])
 		if b == a {
 			continue
 		}
@@ -292,8 +286,9 @@ func (n *Names) customLines(ch Change) []string {
 	return lines
 }
 
-// valueText shows a stored value: "—" for none, long text cut.
-func valueText(v any) string {
+// ValueText shows a value of a change as people read it: "—" for none,
+// long text cut (on a character), yes or no, a list with commas.
+func ValueText(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "—"
@@ -315,7 +310,7 @@ func valueText(v any) string {
 	case []any:
 		var parts []string
 		for _, e := range x {
-			parts = append(parts, valueText(e))
+			parts = append(parts, ValueText(e))
 		}
 		if len(parts) == 0 {
 			return "—"
