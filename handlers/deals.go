@@ -30,6 +30,12 @@ type dealsPage struct {
 // MemberName returns how to show the member with this id.
 func (p dealsPage) MemberName(id string) string { return memberName(p.Members, id) }
 
+// dealFilter reads the deal list's and board's filters from a query.
+func dealFilter(q url.Values) store.DealFilter {
+	return store.DealFilter{OwnerID: q.Get("owner"), CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"),
+		Status: q.Get("status"), Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
+}
+
 func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
 	ctx := r.Context()
@@ -48,8 +54,7 @@ func (s *Server) deals(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Pipeline = *p
 	}
-	f := store.DealFilter{OwnerID: q.Get("owner"), CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"),
-		Status: q.Get("status"), Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
+	f := dealFilter(q)
 	page.Filter = f
 	if page.View == "table" {
 		f.PipelineID = page.Pipeline.ID
@@ -87,10 +92,10 @@ func (s *Server) dealColumn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := dealsPage{Pipelines: pipelines, View: "column", Params: q}
-	f := store.DealFilter{OwnerID: q.Get("owner"), CloseFrom: q.Get("close_from"), CloseTo: q.Get("close_to"),
-		Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
+	f := dealFilter(q)
+	f.Status = "" // a column holds its stage's open deals
 	page.Filter = f
-	p, stage, deals, next, err := store.BoardColumnPage(ctx, wc.lease.DB, mux.Vars(r)["stage"], f)
+	p, stage, deals, next, err := store.BoardColumnPage(ctx, wc.lease.DB, pipelines, mux.Vars(r)["stage"], f)
 	if err == nil {
 		page.Pipeline, page.Stage, page.Deals, page.Next = *p, stage, deals, next
 		page.Members, err = wc.svc.Members(ctx)

@@ -98,13 +98,10 @@ func LoadBoard(ctx context.Context, db *DB, pipelineID string, f DealFilter) (*B
 // BoardColumnPage returns the next page of a board column's open deals,
 // after the cursor of the previous page, newest first as the board shows
 // them, with the column's pipeline and stage; the filter's owner, close
-// dates and query apply. A stage of no pipeline here (another
-// workspace's) is not found.
-func BoardColumnPage(ctx context.Context, db *DB, stageID string, f DealFilter) (*Pipeline, *Stage, []Deal, string, error) {
-	ps, err := Pipelines(ctx, db)
-	if err != nil {
-		return nil, nil, nil, "", err
-	}
+// dates and query apply. ps are the workspace's pipelines, which the
+// caller has read already; a stage of none of them (another workspace's)
+// is not found.
+func BoardColumnPage(ctx context.Context, db *DB, ps []Pipeline, stageID string, f DealFilter) (*Pipeline, *Stage, []Deal, string, error) {
 	for pi := range ps {
 		p := &ps[pi]
 		if i := slices.IndexFunc(p.Stages, func(s Stage) bool { return s.ID == stageID }); i >= 0 {
