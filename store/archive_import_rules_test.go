@@ -48,7 +48,7 @@ func fullExportDB(t *testing.T) string {
 	f, err := os.Create(p)
 	must(f, err)
 	defer f.Close()
-	must(ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), f))
+	must(ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), f, nil))
 	out, _, err := ExtractArchive(p, t.TempDir())
 	must(out, err)
 	return out

@@ -22,7 +22,7 @@ func exportTo(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "export.zip")
 	f, _ := os.Create(p)
 	defer f.Close()
-	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), f); err != nil {
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), f, nil); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -112,7 +112,7 @@ func TestMailboxes_DKIM(t *testing.T) {
 		in.DKIMGenerate = ptr(DKIMEd25519)
 		m := mustMailbox(t, db, in)
 		var buf bytes.Buffer
-		if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), &buf); err != nil {
+		if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), &buf, nil); err != nil {
 			t.Fatal(err)
 		}
 		zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

@@ -86,8 +86,11 @@ type ManifestFile struct {
 // consistent SQLite snapshot (VACUUM INTO, never a copy of the live file),
 // CSV and JSON of every table in ExportTables read from that snapshot, and
 // a manifest. Rows stream one at a time, so memory stays flat whatever the
-// size. tmpDir holds the snapshot while the archive is written.
-func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string, w io.Writer) (*Manifest, error) {
+// size. tmpDir holds the snapshot while the archive is written. spawn
+// starts the goroutine that compresses the snapshot meanwhile (nil: a
+// plain go statement); a job passes one that runs it below requests, as
+// the job itself runs.
+func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string, w io.Writer, spawn func(func())) (*Manifest, error) {
 	dir, err := os.MkdirTemp(tmpDir, ".export-")
 	if err != nil {
 		return nil, err
@@ -116,10 +119,13 @@ func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string
 		close func()
 	}
 	done := make(chan packed, 1)
-	go func() {
+	if spawn == nil {
+		spawn = func(fn func()) { go fn() }
+	}
+	spawn(func() {
 		p, close := packFile(snapPath, dir)
 		done <- packed{p, close}
-	}()
+	})
 	zw := newZipWriter(w)
 	err = writeTables(ctx, zw, m, snap, dir)
 	file := <-done

@@ -28,7 +28,7 @@ func TestExportWorkspace(t *testing.T) {
 	CreateAPIKey(ctx, db, tester, "0192f0c1-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "key", "write")
 
 	var buf bytes.Buffer
-	m, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1", Name: "Acme", Region: "default"}, t.TempDir(), &buf)
+	m, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1", Name: "Acme", Region: "default"}, t.TempDir(), &buf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func BenchmarkExport100k(b *testing.B) {
 	var bytes int64
 	for i := 0; i < b.N; i++ {
 		cw := &countingWriter{}
-		if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, b.TempDir(), cw); err != nil {
+		if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, b.TempDir(), cw, nil); err != nil {
 			b.Fatal(err)
 		}
 		bytes = cw.n
@@ -139,7 +139,7 @@ func TestExportWorkspace_CSVDefused(t *testing.T) {
 	db := MustOpenWorkspace(t)
 	mustContact(t, db, ContactInput{FirstName: ptr(`=HYPERLINK("http://evil.example","x")`), Title: ptr("@SUM(A1)")})
 	var buf bytes.Buffer
-	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1", Name: "Acme"}, t.TempDir(), &buf); err != nil {
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1", Name: "Acme"}, t.TempDir(), &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

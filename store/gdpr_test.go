@@ -87,7 +87,7 @@ func TestEraseContact(t *testing.T) {
 	}
 	// Nor in an export: its CSV and JSON, and its snapshot.
 	var buf bytes.Buffer
-	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, t.TempDir(), &buf); err != nil {
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w"}, t.TempDir(), &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

@@ -141,7 +141,7 @@ func TestMailboxes_ExportLeavesPasswordsOut(t *testing.T) {
 	db := MustOpenWorkspace(t)
 	m := mustMailbox(t, db, validMailbox())
 	var buf bytes.Buffer
-	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), &buf); err != nil {
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

@@ -132,7 +132,7 @@ func TestMailboxes_IMAPPasswordIsASecret(t *testing.T) {
 		t.Fatalf("another folder kept the mark: %+v, %v", m.MailboxIMAP, err)
 	}
 	var buf bytes.Buffer
-	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), &buf); err != nil {
+	if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

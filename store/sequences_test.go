@@ -289,7 +289,7 @@ func TestImport_PausesSending(t *testing.T) {
 	}
 	archive := filepath.Join(t.TempDir(), "export.zip")
 	out, _ := os.Create(archive)
-	if _, err := ExportWorkspace(ctx, f.db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), out); err != nil {
+	if _, err := ExportWorkspace(ctx, f.db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), out, nil); err != nil {
 		t.Fatal(err)
 	}
 	out.Close()

@@ -129,7 +129,7 @@ func TestTracking_ExportAndImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ExportWorkspace(ctx, f.db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), out); err != nil {
+	if _, err := ExportWorkspace(ctx, f.db, ExportMeta{ID: "w", Name: "W"}, t.TempDir(), out, nil); err != nil {
 		t.Fatal(err)
 	}
 	out.Close()

@@ -31,11 +31,11 @@ func (m *Manager) ExportTo(ctx context.Context, l *Lease, w io.Writer, passphras
 		meta := store.ExportMeta{ID: ws.ID, Name: ws.Name, Region: ws.Region}
 		if passphrase == "" {
 			var err error
-			manifest, err = store.ExportWorkspace(ctx, l.DB, meta, m.dataDir, w)
+			manifest, err = store.ExportWorkspace(ctx, l.DB, meta, m.dataDir, w, goBackground)
 			return err
 		}
 		return protect(w, passphrase, func(w io.Writer) (err error) {
-			manifest, err = store.ExportWorkspace(ctx, l.DB, meta, m.dataDir, w)
+			manifest, err = store.ExportWorkspace(ctx, l.DB, meta, m.dataDir, w, goBackground)
 			return err
 		})
 	})

@@ -65,7 +65,7 @@ func TestImport_RoundTrip(t *testing.T) {
 	seedForExport(t, l.DB)
 	archive := filepath.Join(t.TempDir(), "acme.zip")
 	f, _ := os.Create(archive)
-	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: src.ID, Name: src.Name, Region: src.Region}, t.TempDir(), f); err != nil {
+	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: src.ID, Name: src.Name, Region: src.Region}, t.TempDir(), f, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -155,7 +155,7 @@ func exportArchive(t *testing.T, m *Manager) string {
 	archive := filepath.Join(t.TempDir(), "source.zip")
 	f, _ := os.Create(archive)
 	defer f.Close()
-	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: src.ID, Name: src.Name}, t.TempDir(), f); err != nil {
+	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: src.ID, Name: src.Name}, t.TempDir(), f, nil); err != nil {
 		t.Fatal(err)
 	}
 	return archive

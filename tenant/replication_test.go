@@ -1175,7 +1175,7 @@ func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
 	}
 	archive := filepath.Join(t.TempDir(), "acme.zip")
 	f, _ := os.Create(archive)
-	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: w.ID, Name: w.Name}, t.TempDir(), f); err != nil {
+	if _, err := store.ExportWorkspace(ctx, l.DB, store.ExportMeta{ID: w.ID, Name: w.Name}, t.TempDir(), f, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
