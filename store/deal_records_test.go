@@ -2,9 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -132,27 +129,7 @@ func TestDealNotesTasksTimeline(t *testing.T) {
 // nothing.
 func TestMigration_DealNotesKeepsRows(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "ws.db"), OpenOptions{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ms, err := migrations(WorkspaceSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m migration) bool { return strings.Contains(m.name, "deal_notes_tasks") })
-	if i < 0 {
-		t.Fatal("no deal_notes_tasks migration")
-	}
-	for _, m := range ms[:i] {
-		if _, err := db.W.ExecContext(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		if _, err := db.W.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, _ := openWorkspaceBefore(t, "deal_notes_tasks")
 	for _, stmt := range []string{
 		`INSERT INTO contacts (id, first_name, created_at, updated_at) VALUES ('c1', 'Ana', datetime(), datetime())`,
 		`INSERT INTO companies (id, name, created_at, updated_at) VALUES ('co1', 'Acme', datetime(), datetime())`,

@@ -264,23 +264,7 @@ func TestListContacts_Query(t *testing.T) {
 // search index through it, and its custom field values become searchable.
 func TestMigration0017_RebuildsSearch(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(t.TempDir()+"/ws.db", OpenOptions{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ms, err := migrations(WorkspaceSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:16] {
-		if _, err := db.W.Exec(m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
-	if _, err := db.W.Exec(`PRAGMA user_version = 16`); err != nil {
-		t.Fatal(err)
-	}
+	db, before := openWorkspaceBefore(t, "_search")
 	if _, err := db.W.Exec(`INSERT INTO contacts (id, first_name, last_name, custom, created_at, updated_at)
 		VALUES (?, 'Zsofia', 'Quimby', '{"city":"Debrecen"}', datetime('now'), datetime('now'))`, newID()); err != nil {
 		t.Fatal(err)
@@ -289,7 +273,7 @@ func TestMigration0017_RebuildsSearch(t *testing.T) {
 		VALUES (?, 'Initrode', '{"segment":"Aerospace"}', datetime('now'), datetime('now'))`, newID()); err != nil {
 		t.Fatal(err)
 	}
-	if from, to, err := Migrate(ctx, db, WorkspaceSchema); err != nil || from != 16 || to != LatestVersion(WorkspaceSchema) {
+	if from, to, err := Migrate(ctx, db, WorkspaceSchema); err != nil || from != before || to != LatestVersion(WorkspaceSchema) {
 		t.Fatalf("migrate %d→%d: %v", from, to, err)
 	}
 	for q, want := range map[string]string{"zsofia": "contact:Zsofia Quimby", "debrecen": "contact:Zsofia Quimby",

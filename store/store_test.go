@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -439,4 +440,34 @@ func TestCustomFields_EditAndMove(t *testing.T) {
 			t.Fatalf("order %s, want %s", got, step.want)
 		}
 	}
+}
+
+// openWorkspaceBefore makes a workspace file at the schema version just
+// before the migration whose file name contains name, for a test of that
+// migration, and returns it with that version; it is closed when the test
+// ends.
+func openWorkspaceBefore(tb testing.TB, name string) (*DB, int) {
+	tb.Helper()
+	db, err := Open(filepath.Join(tb.TempDir(), "ws.db"), OpenOptions{Create: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	ms, err := migrations(WorkspaceSchema)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return strings.Contains(m.name, name) })
+	if i < 0 {
+		tb.Fatalf("no migration named like %q", name)
+	}
+	for _, m := range ms[:i] {
+		if _, err := db.W.Exec(m.sql); err != nil {
+			tb.Fatalf("%s: %v", m.name, err)
+		}
+	}
+	if _, err := db.W.Exec(fmt.Sprintf("PRAGMA user_version = %d", ms[i].version-1)); err != nil {
+		tb.Fatal(err)
+	}
+	return db, ms[i].version - 1
 }
