@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"net/http"
 	"slices"
 	"strconv"
@@ -189,28 +188,6 @@ func (s *Server) countTasks(r *http.Request, workspaceID, today string) (store.T
 	defer lease.Release()
 	return store.CountMyTasks(r.Context(), lease.DB, authFrom(r).user.ID, today)
 }
-
-// renderPartial executes one template of a page (a fragment for htmx)
-// into a buffer, then writes it.
-func (s *Server) renderPartial(w http.ResponseWriter, r *http.Request, page, name string, data any) {
-	t := s.pages.byName[page]
-	var buf bytes.Buffer
-	if t == nil || t.Lookup(name) == nil {
-		s.serverError(w, r, errNoTemplate(page+"/"+name))
-		return
-	}
-	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	buf.WriteTo(w)
-}
-
-type errNoTemplate string
-
-func (e errNoTemplate) Error() string { return "no template " + string(e) }
 
 // myTaskDone answers a task ticked on the My tasks page: the row again
 // for htmx, else back to the page.

@@ -120,9 +120,25 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 			s.saveCookie(w, r, a.cookie)
 		}
 	}
+	s.execute(w, r, status, t, "layout", v)
+}
+
+// renderPartial executes one template of a page (a fragment for htmx).
+func (s *Server) renderPartial(w http.ResponseWriter, r *http.Request, page, name string, data any) {
+	t := s.pages.byName[page]
+	if t == nil || t.Lookup(name) == nil {
+		s.serverError(w, r, fmt.Errorf("no template %s/%s", page, name))
+		return
+	}
+	s.execute(w, r, http.StatusOK, t, name, data)
+}
+
+// execute runs the template name of t into a pooled buffer, then writes
+// the status and body.
+func (s *Server) execute(w http.ResponseWriter, r *http.Request, status int, t *template.Template, name string, data any) {
 	buf := renderBuffers.Get().(*bytes.Buffer)
 	defer putRenderBuffer(buf)
-	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
+	if err := t.ExecuteTemplate(buf, name, data); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
