@@ -8,8 +8,9 @@ import (
 
 // Who may export lists is a workspace setting (store.ListExportRole):
 // members and above unless an admin chooses otherwise. Every route that
-// downloads a list (contacts, companies, deals… as CSV or JSON) asks
-// mayExportLists first, in the app and in the API.
+// downloads a list as CSV or JSON asks mayExportLists first: today the
+// contacts list in the app (the API has no list download; a new one must
+// ask too).
 
 // mayExportLists answers 403 and returns false when the caller's role may
 // not export lists in this workspace.
