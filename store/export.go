@@ -48,6 +48,8 @@ var exportLeftOut = func() map[string]string {
 		"bounce_counts": "soft bounces in a row, by the hash of the address: the sender's working state, which starts again",
 		"job_reports": "reports of this instance's background jobs, whose ids mean nothing elsewhere " +
 			"(emptied in the archive's workspace.db too)",
+		"import_undo": "the undo log of an import not finished, which is carried out when the file is opened: " +
+			"exports wait for the workspace's job slot, which an import holds",
 		"workspace_settings": "the workspace's configuration (its retention policy), not records; " +
 			"it travels in the archive's workspace.db",
 	}

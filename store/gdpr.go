@@ -74,6 +74,7 @@ func EraseContact(ctx context.Context, db *DB, a Actor, id string) error {
 		`UPDATE audit_log SET changes = '{}' WHERE entity_type = 'suppression'
 			AND entity_id IN (SELECT id FROM suppressions WHERE email_hash = ?4 AND ?4 <> '')`,
 		`UPDATE suppressions SET email = NULL, detail = '' WHERE email_hash = ?4 AND ?4 <> ''`,
+		`DELETE FROM import_undo WHERE contact_id = ?1`,
 		`INSERT INTO contacts_fts (contacts_fts) VALUES ('optimize')`,
 		`INSERT INTO notes_fts (notes_fts) VALUES ('optimize')`,
 		`INSERT INTO companies_fts (companies_fts) VALUES ('optimize')`,
@@ -108,6 +109,7 @@ var erasureReach = map[string]string{
 	"notes_fts":     "their notes' entries leave by trigger; 'optimize' rewrites the segments without them",
 	"companies_fts": "a company deleted with them leaves by trigger; 'optimize' rewrites the segments without it",
 	"job_reports":   "reports of imports, which may hold rows they refused: all deleted",
+	"import_undo":   "the image an import in progress kept of them, to put back should it fail, is deleted",
 	"enrollments":   "deleted with the contact (ON DELETE CASCADE)",
 	"messages":      "the ledger of what was sent to them, deleted with the contact (ON DELETE CASCADE)",
 	"replies":       "their answers, deleted with the contact (ON DELETE CASCADE)",

@@ -91,10 +91,13 @@ const progressEvery = 100
 // MaxImportErrors bounds the errors kept in a report.
 const MaxImportErrors = 10000
 
-// contactImport is one import running in one transaction.
+// contactImport is one import: in one transaction, or in batches (see
+// inBatches).
 type contactImport struct {
 	ctx       context.Context
-	tx        *sqlx.Tx
+	db        *DB
+	tx        *sqlx.Tx // the transaction writing now
+	actor     Actor
 	opt       ImportOptions
 	custom    []CustomField
 	columns   []importColumn    // where each CSV column goes
@@ -104,6 +107,9 @@ type contactImport struct {
 	contacts  batchInsert       // new contacts not inserted yet
 	links     batchInsert       // their tags, inserted after them
 	bypass    *searchBypass     // set while the search triggers are dropped
+	batch     *importBatch      // the batch writing now, in a large import
+	importID  string            // a large import's key in import_undo
+	imaged    map[string]bool   // contacts whose before-image is kept
 	res       *ImportResult
 	now       time.Time
 
@@ -114,10 +120,11 @@ type contactImport struct {
 	src importState // what a CRM's export needs (importcsv_plan.go)
 }
 
-// ImportContactsCSV imports contacts from CSV with a header row, in one
-// transaction: all rows that pass go in together, each refused row is
-// reported with its number and why. From bulkThreshold rows, the search
-// index takes the new rows once at the end instead of row by row.
+// ImportContactsCSV imports contacts from CSV with a header row: all rows
+// that pass go in, or none, and each refused row is reported with its
+// number and why. A file of fewer than bulkThreshold rows is one
+// transaction; a larger one commits in batches that the search index takes
+// once each (see inBatches), and is undone whole should it fail.
 func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt ImportOptions) (*ImportResult, error) {
 	var err error
 	if opt.Encoding, err = ParseEncoding(opt.Encoding); err != nil {
@@ -137,48 +144,39 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 	if opt.Encoding == EncodingUTF8Strict && slices.ContainsFunc(header, notUTF8) {
 		return nil, errNotUTF8(1)
 	}
+	// The first rows are read before the mapping is checked: new custom
+	// fields take their type from them.
+	head, complete, err := readAhead(cr, bulkThreshold)
+	if err != nil {
+		return nil, err
+	}
 	res := &ImportResult{Errors: []RowError{}}
-	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-		im := &contactImport{ctx: ctx, tx: tx, opt: opt, res: res, now: time.Now().UTC()}
-		// The first rows are read before the mapping is checked: new
-		// custom fields take their type from them.
-		head, complete, err := readAhead(cr, bulkThreshold)
-		if err != nil {
-			return err
-		}
+	im := &contactImport{ctx: ctx, db: db, actor: a, opt: opt, res: res, now: time.Now().UTC()}
+	load := func() error {
 		if err := im.prepare(header, head, complete); err != nil {
 			return err
 		}
-		// Random emails land all over the email index: 8 MB of page cache
-		// holds it for 100,000 contacts (with 2 MB, such an import is 10%
-		// slower). Not more: each cached page is its own allocation outside
-		// the Go heap, and freeing 64 MB of them at commit (an madvise per
-		// 64 KB region) cost more than the re-reads it saved.
-		if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -8192`); err != nil {
-			return err
-		}
-		defer tx.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
-		load := func() error {
-			if err := im.rows(head, cr, complete); err != nil {
+		return im.rows(head, cr, complete)
+	}
+	if complete {
+		// A small file: one transaction, the triggers index row by row.
+		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+			im.tx = tx
+			var since int64
+			if err := tx.GetContext(ctx, &since, `SELECT coalesce(max(seq), 0) FROM contacts`); err != nil {
 				return err
 			}
-			if opt.CheckCreated != nil {
-				if err := opt.CheckCreated(res.Created); err != nil {
-					return err
-				}
+			if err := load(); err != nil {
+				return err
 			}
-			return audit(ctx, tx, a, "contact.import", KindContact, "", map[string]Change{
-				"created": {After: res.Created}, "updated": {After: res.Updated}, "skipped": {After: res.Skipped}, "failed": {After: res.Failed},
-			})
-		}
-		if complete {
-			return load() // a small file: the triggers index row by row
-		}
-		return withoutSearchTriggers(ctx, tx, func(b *searchBypass) error {
-			im.bypass = b
-			return load()
+			if err := im.timeline(since); err != nil {
+				return err
+			}
+			return im.finish()
 		})
-	})
+	} else {
+		err = im.inBatches(load)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -296,9 +294,6 @@ func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) e
 	close(stop)
 	for range ops { // wait for reading to end
 	}
-	if err == nil {
-		err = im.finishColumns() // reading has ended: its state is final
-	}
 	return err
 }
 
@@ -355,6 +350,21 @@ func (im *contactImport) read(head []csvRecord, cr *csv.Reader, complete bool, o
 	}
 }
 
+// finish ends the import in its last transaction: the quota is checked
+// against what it created, and the import audited.
+func (im *contactImport) finish() error {
+	res := im.res
+	res.Migration = im.src.report()
+	if im.opt.CheckCreated != nil {
+		if err := im.opt.CheckCreated(res.Created); err != nil {
+			return err
+		}
+	}
+	return audit(im.ctx, im.tx, im.actor, "contact.import", KindContact, "", map[string]Change{
+		"created": {After: res.Created}, "updated": {After: res.Updated}, "skipped": {After: res.Skipped}, "failed": {After: res.Failed},
+	})
+}
+
 func (im *contactImport) fail(op *rowOp, msg string) {
 	im.res.Failed++
 	if len(im.res.Errors) < MaxImportErrors {
@@ -365,6 +375,9 @@ func (im *contactImport) fail(op *rowOp, msg string) {
 // update applies a row to the contact with its email; with the search
 // triggers dropped, the contact's search entry is redone at the end.
 func (im *contactImport) update(id string, in ContactInput) error {
+	if err := im.keepImage(id); err != nil {
+		return err
+	}
 	if im.bypass != nil {
 		if err := im.bypass.unindex(im.ctx, im.tx, id); err != nil {
 			return err
@@ -382,6 +395,12 @@ func (im *contactImport) write(ops <-chan []rowOp) error {
 	for batch := range ops {
 		for i := range batch {
 			if err := im.apply(&batch[i]); err != nil {
+				return err
+			}
+		}
+		if im.batch != nil {
+			im.batch.rows += len(batch)
+			if err := im.nextBatch(); err != nil {
 				return err
 			}
 		}

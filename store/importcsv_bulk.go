@@ -82,6 +82,15 @@ func (b *batchInsert) flush(ctx context.Context, tx *sqlx.Tx) error {
 	return err
 }
 
+// release closes the prepared statement, which is its transaction's: the
+// next batch prepares its own.
+func (b *batchInsert) release() {
+	if b.full != nil {
+		b.full.Close()
+		b.full = nil
+	}
+}
+
 // sql is the statement for n rows. The rows' own values follow the shared
 // ones: the first is numbered, the others take the next numbers. Numbering
 // them all would make binding quadratic: SQLite looks each numbered
@@ -103,67 +112,6 @@ func (b *batchInsert) sql(n int) string {
 		}
 	}
 	return s.String()
-}
-
-// appendedIndexes are the contacts' indexes an import extends at one end:
-// imported contacts have no owner, one of a few stages and all the same
-// updated_at, and their seqs grow. Keeping them costs less than a table
-// scan and a sort each (37,000 contacts/s against 35,000); the others
-// (company, name, unique ones) are dropped or kept as before.
-var appendedIndexes = [...]string{"contacts_owner", "contacts_stage", "contacts_updated"}
-
-// withoutSearchTriggers runs fn with the contacts' and companies' FTS and
-// counting triggers and the contacts' scattered indexes dropped, then
-// indexes the new and updated rows for search and recounts once,
-// recreates the indexes (a sort, far cheaper than inserting all over two
-// b-trees row by row) and restores the triggers, each from its own SQL, all
-// in tx: the schema is unchanged after commit, and a rollback undoes it
-// all. A per-row trigger makes a bulk load four times slower (see
-// ARCHITECTURE.md).
-//
-// fn may add contacts and companies, and update contacts after telling
-// searchBypass.unindex.
-func withoutSearchTriggers(ctx context.Context, tx *sqlx.Tx, fn func(*searchBypass) error) error {
-	var objects []struct {
-		Type string `db:"type"`
-		Name string `db:"name"`
-		SQL  string `db:"sql"`
-	}
-	if err := tx.SelectContext(ctx, &objects, `SELECT type, name, sql FROM sqlite_schema WHERE
-		(type = 'trigger' AND (name LIKE 'contacts_fts_%' OR name LIKE 'companies_fts_%' OR name LIKE '%_count_%'))
-		OR (type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'
-			AND name NOT IN (?, ?, ?))`, appendedIndexes[0], appendedIndexes[1], appendedIndexes[2]); err != nil {
-		return err
-	}
-	b, err := newSearchBypass(ctx, tx)
-	if err != nil {
-		return err
-	}
-	for _, o := range objects {
-		if _, err := tx.ExecContext(ctx, `DROP `+strings.ToUpper(o.Type)+` `+o.Name); err != nil {
-			return err
-		}
-	}
-	if err := fn(b); err != nil {
-		return err
-	}
-	for _, stmt := range []string{
-		`UPDATE counters SET n = (SELECT count(*) FROM contacts) WHERE name = 'contacts'`,
-		`UPDATE counters SET n = (SELECT count(*) FROM companies) WHERE name = 'companies'`,
-	} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	for _, o := range objects {
-		if _, err := tx.ExecContext(ctx, o.SQL); err != nil {
-			return err
-		}
-	}
-	// The search index last: its merges free pages, and a CREATE INDEX
-	// after it would take them from the free list, copying each to its
-	// statement journal first.
-	return b.finish(ctx, tx)
 }
 
 // searchBypass keeps the contacts' and companies' search indexes right
@@ -198,6 +146,15 @@ func newSearchBypass(ctx context.Context, tx *sqlx.Tx) (*searchBypass, error) {
 		}
 	}
 	return b, nil
+}
+
+// last is the largest seq of table ("contacts" or "companies") before the
+// load: the rows above it are the load's.
+func (b *searchBypass) last(table string) int64 {
+	if table == "contacts" {
+		return b.contacts.last
+	}
+	return b.companies.last
 }
 
 // unindex notes, before a contact's first update in the load, the values

@@ -50,7 +50,6 @@ type importState struct {
 	dayFirst    []bool            // per column: its slashed dates are day first
 	types       map[string]string // custom field key → type
 	createdCol  int               // the created_at column, or -1
-	sinceSeq    int64             // contacts above this seq are the import's
 	otherEmails string            // the custom field of the addresses after the first, or ""
 	otherPhones string
 	matched     map[string]bool // owners matched, by user id
@@ -92,11 +91,6 @@ func (im *contactImport) planColumns(header []string, head []csvRecord, complete
 		}
 	}
 	im.custom = p.custom
-	if im.src.createdCol >= 0 || im.opt.FileName != "" {
-		if err := im.tx.GetContext(im.ctx, &im.src.sinceSeq, `SELECT coalesce(max(seq), 0) FROM contacts`); err != nil {
-			return err
-		}
-	}
 	im.opt.Mapping = mapping
 	return nil
 }
@@ -378,18 +372,17 @@ func (s *importState) owner(owners map[string]string, raw string) (string, bool)
 	return "", false
 }
 
-// finishColumns runs once the rows are in and reading has ended: it puts
-// the original creation of the new contacts on their timelines ("created
-// in HubSpot on …") and reports what the import made of the columns and
-// owners.
-func (im *contactImport) finishColumns() error {
+// timeline puts on the timelines of the contacts the transaction created
+// (those above seq since) where they came from: their original creation
+// ("created in HubSpot on …"), or the file.
+func (im *contactImport) timeline(since int64) error {
 	if im.src.createdCol >= 0 {
 		// Shaped as changes, as the timeline reads every detail.
 		detail, _ := json.Marshal(map[string]Change{"source": {After: im.src.migration.Source}})
 		// A contact whose row gave no date was created now, as it was updated.
 		if _, err := im.tx.ExecContext(im.ctx, `INSERT INTO activities (contact_id, kind, actor, detail, created_at)
 			SELECT id, 'imported', ?, ?, created_at FROM contacts WHERE seq > ? AND created_at <> updated_at ORDER BY seq`,
-			importActor.String(), string(detail), im.src.sinceSeq); err != nil {
+			importActor.String(), string(detail), since); err != nil {
 			return err
 		}
 	}
@@ -397,11 +390,10 @@ func (im *contactImport) finishColumns() error {
 		detail, _ := json.Marshal(map[string]Change{"file": {After: truncateText(name, 200)}})
 		if _, err := im.tx.ExecContext(im.ctx, `INSERT INTO activities (contact_id, kind, actor, detail, created_at)
 			SELECT id, 'imported', ?, ?, created_at FROM contacts WHERE seq > ? ORDER BY seq`,
-			importActor.String(), string(detail), im.src.sinceSeq); err != nil {
+			importActor.String(), string(detail), since); err != nil {
 			return err
 		}
 	}
-	im.res.Migration = im.src.report()
 	return nil
 }
 

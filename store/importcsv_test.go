@@ -265,7 +265,7 @@ func importWorkspace(t *testing.T, seeded bool) *DB {
 func TestImportCSV_BulkMatchesRowByRow(t *testing.T) {
 	t.Run("IntoEmpty", func(t *testing.T) {
 		bulk, small := importWorkspace(t, false), importWorkspace(t, false)
-		rows := importRows(bulkThreshold+300, 0, false)
+		rows := importRows(importBatchRows+bulkThreshold, 0, false) // two batches
 		c1, u1, s1 := importChunks(t, bulk, rows, len(rows), ImportOptions{})
 		c2, u2, s2 := importChunks(t, small, rows, bulkThreshold-1, ImportOptions{})
 		if c1 != c2 || u1 != u2 || s1 != s2 || c1 < bulkThreshold || s1 == 0 {

@@ -11,7 +11,7 @@ import (
 // JobImportContacts is the kind of a CSV import of contacts.
 const JobImportContacts = "import.contacts"
 
-// importTimeout bounds one import; it runs in one transaction.
+// importTimeout bounds one import.
 const importTimeout = time.Hour
 
 // ContactImport is an uploaded CSV file to import as contacts.
@@ -44,8 +44,9 @@ type ContactImportReport struct {
 }
 
 // StartContactImport runs a CSV import of contacts as a job of the
-// workspace. The import is one transaction: a stop or a crash in the middle
-// leaves none of its rows, and the job says it was interrupted.
+// workspace. An import is kept whole or not at all (see
+// store.ImportContactsCSV): a stop or a crash in the middle leaves none of
+// its rows, and the job says it was interrupted.
 func (m *Manager) StartContactImport(ctx context.Context, in ContactImport) (string, error) {
 	if err := m.checkWorkspaceReserve(ctx, in.WorkspaceID); err != nil {
 		return "", err

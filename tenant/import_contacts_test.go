@@ -86,6 +86,10 @@ func TestContactImport_KilledMidImport(t *testing.T) {
 	dir := t.TempDir()
 	m := mustOpenManagerAt(t, dir, 0)
 	w := mustCreate(t, m, "A")
+	path, err := m.FilePath(w)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +99,17 @@ func TestContactImport_KilledMidImport(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("the importer did not die by SIGKILL: %v\n%s", err, out)
+	}
+	// Batches were committed: the file holds them and their undo log,
+	// which opening the workspace carries out.
+	db, err := store.Open(path, store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := store.HasImportUndo(context.Background(), db)
+	db.Close()
+	if err != nil || !left {
+		t.Fatalf("no undo log after the kill (%v): the import was killed before its first batch committed", err)
 	}
 	m = mustOpenManagerAt(t, dir, 0)
 	j, err := m.Job(context.Background(), w.ID, "killed")
@@ -121,7 +136,8 @@ func killedMidImport(t *testing.T, dir, workspaceID string) {
 	}
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		if j, err := m.Job(ctx, workspaceID, "killed"); err == nil && j.Progress > 0 {
+		// Past two batches of store.importBatchRows.
+		if j, err := m.Job(ctx, workspaceID, "killed"); err == nil && j.Progress > 12_000 {
 			if j.Finished() {
 				t.Fatal("the import finished before the kill")
 			}

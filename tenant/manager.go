@@ -467,6 +467,11 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 	cleared := m.clearPristine(ctx, w)
 	db, err := m.openMigrated(ctx, id, path)
 	if err == nil {
+		if err = undoUnfinishedImports(ctx, db); err != nil {
+			db.Close()
+		}
+	}
+	if err == nil {
 		db.OnDue = m.raiseDue(id)
 		m.rollupOpened(id, db)
 	}
@@ -479,6 +484,18 @@ func (m *Manager) openWorkspace(ctx context.Context, id string) (*store.DB, *sto
 		return nil, nil, err
 	}
 	return db, w, nil
+}
+
+// undoUnfinishedImports takes out a CSV import that a crash, or a restore
+// to a moment in its middle, left half-done (see store.UndoImports). An
+// import holds a lease of its workspace, so none runs in a file being
+// opened.
+func undoUnfinishedImports(ctx context.Context, db *store.DB) error {
+	left, err := store.HasImportUndo(ctx, db)
+	if err != nil || !left {
+		return err
+	}
+	return store.UndoImports(ctx, db, "")
 }
 
 // clearPristine records, when w is pristine, that its file may differ from
