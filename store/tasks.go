@@ -337,4 +337,3 @@ func Today() string { return time.Now().UTC().Format("2006-01-02") }
 
 // Overdue reports whether an open task's due day has passed.
 func (t Task) Overdue() bool { return !t.Done && TaskBucket(t.DueDate, Today()) == "overdue" }
-
