@@ -52,7 +52,7 @@ func TestLoadConfig_Mail(t *testing.T) {
 	})
 	t.Run("Errors", func(t *testing.T) {
 		for yaml, want := range map[string]string{
-			"mail:\n  smtp: http://smtp.example.com\n  from: a@example.com\n":           "must start with smtp://",
+			"mail:\n  smtp: http://smtp.example.com\n  from: a@example.com\n":          "must start with smtp://",
 			"mail:\n  smtp: smtp://smtp.example.com?tls=none\n  from: a@example.com\n": "only for a server on this machine",
 			"mail:\n  smtp: smtp://smtp.example.com:99999\n  from: a@example.com\n":    "not a port number",
 			"mail:\n  smtp: smtp://u:hidden-pw@smtp.example.com\n  from: nobody\n":     "from \"nobody\" is not an address",
