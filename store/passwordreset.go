@@ -54,7 +54,9 @@ func PasswordResetUser(ctx context.Context, q sqlx.QueryerContext, token string,
 
 // UsePasswordReset sets the password of a live reset token's user, ends
 // every session of theirs and marks the token used, in one transaction: a
-// token sets a password once. It returns the user.
+// token sets a password once. Opening the emailed link proves the address,
+// so the account's address counts as verified from then on. It returns the
+// user.
 func UsePasswordReset(ctx context.Context, db *Catalog, token, password string, now time.Time) (*User, error) {
 	hash, err := passwordHash(password)
 	if err != nil {
@@ -66,6 +68,9 @@ func UsePasswordReset(ctx context.Context, db *Catalog, token, password string, 
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = ? WHERE token_hash = ?`, now.UTC(), HashToken(token)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET email_verified = 1 WHERE id = ?`, u.ID); err != nil {
 			return err
 		}
 		_, err = replacePasswordTx(ctx, tx, u.ID, hash)

@@ -9,7 +9,7 @@ import (
 func TestPasswordReset(t *testing.T) {
 	ctx := t.Context()
 	db := &Catalog{mustOpenCatalogFile(t)}
-	u, err := CreateUser(ctx, db, NewUser{Email: "ana@example.com", Password: "first password", Verified: true})
+	u, err := CreateUser(ctx, db, NewUser{Email: "ana@example.com", Password: "first password"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +54,12 @@ func TestPasswordReset(t *testing.T) {
 		if (errs[0] == nil) == (errs[1] == nil) || (errs[0] != nil && errs[0] != ErrResetLinkInvalid) || (errs[1] != nil && errs[1] != ErrResetLinkInvalid) {
 			t.Fatalf("want one success and one refusal: %v", errs)
 		}
-		if _, err := Authenticate(ctx, db, u.Email, "second password"); err != nil {
+		got, err := Authenticate(ctx, db, u.Email, "second password")
+		if err != nil {
 			t.Fatal(err)
+		}
+		if !got.EmailVerified {
+			t.Error("the address is not verified after a reset by its link")
 		}
 		var sessions int
 		db.R.GetContext(ctx, &sessions, `SELECT count(*) FROM sessions WHERE user_id = ?`, u.ID)
