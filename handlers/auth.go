@@ -64,6 +64,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.newView(r, "Sign in")
 	v.Form.Values.Set("next", safeNext(r.URL.Query().Get("next")))
+	v.Page = loginPage{CanReset: s.tenants.SystemMail()}
 	s.render(w, r, http.StatusOK, "login", v)
 }
 
@@ -115,19 +116,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 // tooMany sets Retry-After and the form's error for a refused attempt.
 func tooMany(w http.ResponseWriter, f *form, field string, wait time.Duration) {
+	f.Fail(field, "Too many failed sign-ins. Try again in "+retryAfter(w, wait)+".")
+}
+
+// retryAfter sets Retry-After for a refused attempt and says the wait in
+// words: "30 seconds", "4 minutes".
+func retryAfter(w http.ResponseWriter, wait time.Duration) string {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	when := fmt.Sprintf("%d second%s", secs, plural(secs))
 	if secs > 90 {
 		minutes := int(math.Ceil(wait.Minutes()))
-		when = fmt.Sprintf("%d minute%s", minutes, plural(minutes))
+		return fmt.Sprintf("%d minute%s", minutes, plural(minutes))
 	}
-	f.Fail(field, "Too many failed sign-ins. Try again in "+when+".")
+	return fmt.Sprintf("%d second%s", secs, plural(secs))
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *form) {
 	v := s.newView(r, "Sign in")
 	v.Form = f
+	v.Page = loginPage{CanReset: s.tenants.SystemMail()}
 	s.render(w, r, status, "login", v)
 }
 
@@ -188,6 +195,20 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	s.renderAccount(w, r, http.StatusOK, newForm(nil))
+}
+
+// setPreferences saves how the user has dates shown.
+func (s *Server) setPreferences(w http.ResponseWriter, r *http.Request) {
+	f := newForm(r.PostForm)
+	err := store.SetPreferences(r.Context(), s.catalog, authFrom(r).user.ID, store.Preferences{
+		DateFormat: f.Get("date_format"), TimeZone: f.Get("time_zone"), Clock: f.Get("clock"),
+	})
+	if err != nil {
+		s.failForm(w, r, f, err, func(status int) { s.renderAccount(w, r, status, f) })
+		return
+	}
+	s.flash(w, r, "success", "Dates are now shown your way.")
+	http.Redirect(w, r, "/account#dates", http.StatusSeeOther)
 }
 
 // changePassword checks the current password, sets the new one, ends every

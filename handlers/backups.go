@@ -42,7 +42,7 @@ func (s *Server) restoreWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	when := "its latest backup"
 	if !at.IsZero() {
-		when = at.UTC().Format("2 Jan 2006 15:04:05 UTC")
+		when = clockOf(authFrom(r).user).Seconds(at)
 	}
 	s.flash(w, r, "success", restored.Name+" was restored to "+when+".")
 	http.Redirect(w, r, workspaceURL(restored.ID, "settings"), http.StatusSeeOther)

@@ -69,7 +69,7 @@ func TestContactPage_DealsAndOverdueTasks(t *testing.T) {
 	if len(late) != 1 || late[0][1] != "Chase the invoice" {
 		t.Errorf("overdue tasks marked: %q", late)
 	}
-	if !strings.Contains(body, "due 15 Jan 2099") {
+	if !strings.Contains(body, "due 2099-01-15") {
 		t.Error("due dates are not written as days")
 	}
 	// Another contact without deals says so.

@@ -34,7 +34,7 @@ func TestDealPage_NotesTasksTimeline(t *testing.T) {
 	wantStatus(t, "move", c.post(page+"/move", token, url.Values{"stage_id": {p.Stages[2].ID}}), http.StatusSeeOther)
 
 	body := c.get(page).body
-	for _, want := range []string{"Budget approved by the CFO", "Send the contract", "due 15 Jan 2027",
+	for _, want := range []string{"Budget approved by the CFO", "Send the contract", "due 2027-01-15",
 		`name="deal_id" value="` + f.deal + `"`, "Stage changed from " + p.Stages[0].Name + " to " + p.Stages[2].Name} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the deal page lacks %q", want)

@@ -77,7 +77,7 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if tw := s.ownTrashedWorkspace(r); tw != nil {
 		v := s.newView(r, "This workspace is in the trash")
-		v.Page = errorPage{Message: "Someone deleted " + tw.Name + ". It stays in the trash until " + tw.PurgeAt.UTC().Format("2 January 2006, 15:04 UTC") +
+		v.Page = errorPage{Message: "Someone deleted " + tw.Name + ". It stays in the trash until " + v.Clock.DateTime(tw.PurgeAt) +
 			", then it and its backups are deleted for good. As an owner, you can bring it back until then.", Trashed: tw}
 		s.render(w, r, http.StatusNotFound, "error", v)
 		return

@@ -48,7 +48,8 @@ type Server struct {
 	pages      *pages
 	cookies    *sessions.CookieStore
 	limiter    *loginLimiter
-	buckets    *buckets // request rates per workspace and API key
+	resets     *loginLimiter // password reset requests; see passwordreset.go
+	buckets    *buckets      // request rates per workspace and API key
 	imports    importUploads
 	trustProxy bool
 	// trustedProxies are the X-Forwarded-For hops skipped besides the peer.
@@ -80,6 +81,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		pages:          pg,
 		cookies:        newCookieStore(keys),
 		limiter:        newLoginLimiter(),
+		resets:         newLoginLimiter(),
 		buckets:        newBuckets(),
 		trustProxy:     cfg.TrustProxy,
 		trustedProxies: cfg.TrustedProxies,
@@ -131,6 +133,10 @@ func (s *Server) routes() http.Handler {
 	public.HandleFunc("/login/2fa", s.secondFactorForm).Methods(http.MethodGet)
 	public.HandleFunc("/login/2fa", s.secondFactor).Methods(http.MethodPost)
 	public.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
+	public.HandleFunc("/login/forgot", s.forgotPasswordForm).Methods(http.MethodGet)
+	public.HandleFunc("/login/forgot", s.forgotPassword).Methods(http.MethodPost)
+	public.HandleFunc("/reset/{token}", s.resetPasswordForm).Methods(http.MethodGet)
+	public.HandleFunc("/reset/{token}", s.resetPassword).Methods(http.MethodPost)
 	public.HandleFunc("/invite/{token}", s.invitation).Methods(http.MethodGet)
 	public.HandleFunc("/invite/{token}", s.acceptInvitation).Methods(http.MethodPost)
 
@@ -146,6 +152,7 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/workspaces/{id}/untrash", s.untrashWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/account", s.account).Methods(http.MethodGet)
 	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)
+	account.HandleFunc("/account/preferences", s.setPreferences).Methods(http.MethodPost)
 	account.HandleFunc("/logout-everywhere", s.logoutEverywhere).Methods(http.MethodPost)
 	account.HandleFunc("/my-tasks", s.myTasks).Methods(http.MethodGet)
 	account.HandleFunc("/my-tasks/counts", s.myTaskCounts).Methods(http.MethodGet)

@@ -168,6 +168,7 @@ var userRoutes = []route{
 	{"POST", "/workspaces/{id}/untrash", ""},
 	{"GET", "/account", ""},
 	{"POST", "/account/password", ""},
+	{"POST", "/account/preferences", ""},
 	{"POST", "/logout-everywhere", ""},
 	{"GET", "/my-tasks", ""},
 	{"GET", "/my-tasks/counts", ""},
@@ -195,6 +196,10 @@ var publicRoutes = []route{
 	// The code step of two-factor sign-in: the half-signed-in cookie is
 	// the proof (see twofactor.go).
 	{"GET", "/login/2fa", ""}, {"POST", "/login/2fa", ""},
+	// Password reset: the emailed link's token is the proof (see
+	// passwordreset.go).
+	{"GET", "/login/forgot", ""}, {"POST", "/login/forgot", ""},
+	{"GET", "/reset/{token}", ""}, {"POST", "/reset/{token}", ""},
 	{"GET", "/invite/{token}", ""}, {"POST", "/invite/{token}", ""},
 	// Unsubscribe links: the token is the proof (see suppressions.go).
 	{"GET", "/u/{token}", ""}, {"POST", "/u/{token}", ""},
@@ -531,7 +536,7 @@ func TestRoutes_CSRF(t *testing.T) {
 			wantStatus(t, "POST "+r.path+" with workspace token", c.post(r.path, tokenB, nil), http.StatusForbidden)
 		}
 	}
-	for _, path := range []string{"/login", "/login/2fa", "/setup", "/logout"} {
+	for _, path := range []string{"/login", "/login/2fa", "/setup", "/logout", "/login/forgot", "/reset/x"} {
 		wantStatus(t, "POST "+path+" without token", c.post(path, "", nil), http.StatusForbidden)
 	}
 	// The htmx header carries the token as well as the form field does.

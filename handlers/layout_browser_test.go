@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"atrium/store"
 
@@ -73,6 +74,14 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 	f := newFixture(t)
 	d := seedLayout(t, f)
 	a := "/w/" + f.a
+	u, err := store.UserByEmail(t.Context(), f.ts.tenants.Catalog().R, d.email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resetToken, err := store.CreatePasswordReset(t.Context(), f.ts.tenants.Catalog(), u.ID, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	pages := []layoutPage{
 		{shot: true, name: "home", path: "/"},
 		{shot: true, name: "account", path: "/account"},
@@ -127,6 +136,9 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 		{name: "record not found", path: a + "/contacts/00000000-0000-0000-0000-000000000000", h1: "Page not found"},
 		{shot: true, name: "forbidden", path: "/w/" + d.viewerWorkspace + "/audit", h1: "You do not have access"},
 		{shot: true, name: "trashed workspace", path: "/w/" + d.trashed + "/", h1: "This workspace is in the trash"},
+		{name: "forgot password", path: "/login/forgot", h1: "Reset your password"},
+		{name: "password reset link", path: "/reset/" + resetToken, h1: "Choose a new password"},
+		{name: "password reset link, used or unknown", path: "/reset/nope", h1: "Choose a new password"},
 	}
 
 	signedIn := func() context.Context {

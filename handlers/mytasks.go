@@ -28,6 +28,7 @@ type myTask struct {
 	CSRF      string // the token of the task's workspace, for its forms
 	Bucket    string // overdue, today, upcoming or undated
 	CanWrite  bool
+	Clock     clock // the user's, for the due day
 }
 
 // myTaskGroup is the tasks of one bucket.
@@ -42,7 +43,6 @@ type myTasksPage struct {
 	Groups     []myTaskGroup
 	Total      int
 	Today      string
-	TodayText  string
 	Each       int  // tasks shown per workspace at most
 	Paged      bool // the user has more workspaces than one page covers
 	Workspaces int  // the user's workspaces
@@ -75,7 +75,7 @@ func (s *Server) myTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	today := store.Today()
-	p := myTasksPage{Today: today, TodayText: store.DayText(today), Each: myTasksEach, Workspaces: len(all), Paged: len(all) > myTasksWorkspaces}
+	p := myTasksPage{Today: today, Each: myTasksEach, Workspaces: len(all), Paged: len(all) > myTasksWorkspaces}
 	start := (pageNo - 1) * myTasksWorkspaces
 	if start >= len(all) && pageNo > 1 {
 		s.notFound(w, r)
@@ -139,13 +139,13 @@ func (s *Server) workspaceTasks(r *http.Request, ws store.MemberWorkspace) ([]my
 	today := store.Today()
 	out := make([]myTask, len(list))
 	for i, t := range list {
-		out[i] = newMyTask(t, ws, csrfToken(a.seed, ws.ID), today)
+		out[i] = newMyTask(t, ws, csrfToken(a.seed, ws.ID), today, clockOf(a.user))
 	}
 	return out, nil
 }
 
-func newMyTask(t store.MyTask, ws store.MemberWorkspace, csrf, today string) myTask {
-	return myTask{MyTask: t, Workspace: ws, URL: taskParentURL(ws.ID, &t.Task), CSRF: csrf,
+func newMyTask(t store.MyTask, ws store.MemberWorkspace, csrf, today string, c clock) myTask {
+	return myTask{MyTask: t, Workspace: ws, URL: taskParentURL(ws.ID, &t.Task), CSRF: csrf, Clock: c,
 		Bucket: store.TaskBucket(t.DueDate, today), CanWrite: store.RoleRank(ws.Role) >= store.RoleRank("member")}
 }
 
@@ -208,5 +208,5 @@ func (s *Server) myTaskDone(w http.ResponseWriter, r *http.Request, id string, d
 		return
 	}
 	ws := store.MemberWorkspace{ID: wc.ws.ID, Name: wc.ws.Name, Region: wc.ws.Region, Role: wc.role}
-	s.renderPartial(w, r, "mytasks", "mytask", newMyTask(*t, ws, csrfToken(authFrom(r).seed, wc.ws.ID), store.Today()))
+	s.renderPartial(w, r, "mytasks", "mytask", newMyTask(*t, ws, csrfToken(authFrom(r).seed, wc.ws.ID), store.Today(), clockOf(authFrom(r).user)))
 }

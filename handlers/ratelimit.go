@@ -130,6 +130,35 @@ func (l *loginLimiter) sweep(now time.Time) {
 	}
 }
 
+// keyLimit is at most max events under key in loginWindow.
+type keyLimit struct {
+	key string
+	max int
+}
+
+// take counts an event under every key, unless one of them has had its
+// max in the window: then it counts nothing and returns how long until it
+// would be allowed. Password reset requests use it on a limiter of their
+// own: every request counts, not only failures.
+func (l *loginLimiter) take(now time.Time, limits ...keyLimit) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var wait time.Duration
+	for _, k := range limits {
+		wait = max(wait, l.waitLocked(k.key, k.max, now))
+	}
+	if wait > 0 {
+		return wait
+	}
+	if len(l.failures) > maxTrackedKeys && now.Sub(l.swept) >= time.Second {
+		l.sweep(now)
+	}
+	for _, k := range limits {
+		l.failures[k.key] = append(l.recent(k.key, now), now)
+	}
+	return 0
+}
+
 // succeed clears the account's and the pair's failures and gives back the
 // address's reservation made at the attempt's time: a success is not a
 // failure.

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"atrium/store"
 )
@@ -59,7 +58,7 @@ var requiredPages = []string{"error", "login", "setup", "home", "account", "admi
 	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "company_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
-	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor"}
+	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor", "forgot_password", "reset_password"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -74,7 +73,9 @@ type view struct {
 	CSRFGlobal string // token for forms outside any workspace (switch, sign out)
 	Flashes    []flashMessage
 	Form       *form
-	Page       any
+	// Clock writes times as the user has them shown (see clock.go).
+	Clock clock
+	Page  any
 }
 
 type flashMessage struct {
@@ -84,7 +85,7 @@ type flashMessage struct {
 // newView builds the common part of a page's data.
 func (s *Server) newView(r *http.Request, title string) *view {
 	a := authFrom(r)
-	v := &view{Title: title, User: a.user, Form: newForm(nil)}
+	v := &view{Title: title, User: a.user, Form: newForm(nil), Clock: clockOf(a.user)}
 	scope := ""
 	if wc := workspaceFrom(r); wc != nil {
 		v.Workspace, v.Role = wc.ws, wc.role
@@ -255,9 +256,7 @@ var templateFuncs = template.FuncMap{
 	"wsURL":         workspaceURL,
 	"weekdayNames":  weekdayList,
 	"list":          func(s ...string) []string { return s },
-	"ago":           ago,
 	"replyCategory": categoryLabel,
-	"datetime":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"bytes":         store.HumanBytes,
 	"int64":         func(n uint64) int64 { return int64(n) },
 	"accent":        accentClass,
@@ -326,22 +325,6 @@ func toInt64(n any) (int64, error) {
 		return int64(v.Uint()), nil
 	}
 	return 0, fmt.Errorf("count: %T is not an integer", n)
-}
-
-// ago says how long ago t was, coarsely, as people say it.
-func ago(t time.Time) string {
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
-	case d < 30*24*time.Hour:
-		return fmt.Sprintf("%d d ago", int(d.Hours()/24))
-	}
-	return t.UTC().Format("2 Jan 2006")
 }
 
 // accentClass gives each workspace one of eight accent colours, derived from

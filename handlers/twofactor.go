@@ -78,6 +78,8 @@ func (s *Server) renderSecondFactor(w http.ResponseWriter, r *http.Request, stat
 // loginPage tells the sign-in page which step it shows.
 type loginPage struct {
 	SecondFactor bool
+	// CanReset shows "Forgot password?": the instance can send mail.
+	CanReset bool
 }
 
 func (s *Server) secondFactorForm(w http.ResponseWriter, r *http.Request) {
@@ -304,11 +306,20 @@ type accountPage struct {
 	TwoFactor     bool
 	RecoveryLeft  int
 	TwoFactorNeed bool // the instance requires it
+	// DateFormats are the choices of the dates form; Now shows the
+	// user's clock.
+	DateFormats []store.DateFormat
+	Now         time.Time
 }
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, f *form) {
 	a := authFrom(r)
-	var p accountPage
+	p := accountPage{DateFormats: store.DateFormats, Now: time.Now()}
+	if f.Values.Get("date_format") == "" { // not the dates form sent back
+		f.Values.Set("date_format", a.user.DateFormat)
+		f.Values.Set("time_zone", a.user.TimeZone)
+		f.Values.Set("clock", a.user.Clock)
+	}
 	var err error
 	if p.TwoFactor, err = store.TwoFactorEnabled(r.Context(), s.catalog.R, a.user.ID); err == nil {
 		if p.RecoveryLeft, err = store.RecoveryCodesLeft(r.Context(), s.catalog.R, a.user.ID); err == nil {

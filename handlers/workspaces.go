@@ -204,7 +204,7 @@ func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "success", "Workspace "+ws.Name+" is in the trash. It will be deleted for good on "+
-		trashed.PurgeAt.Time.UTC().Format("2 January 2006, 15:04 UTC")+"; until then, its owners can restore it below.")
+		clockOf(authFrom(r).user).DateTime(trashed.PurgeAt.Time)+"; until then, its owners can restore it below.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

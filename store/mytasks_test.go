@@ -89,17 +89,11 @@ func TestTasks_ListMine(t *testing.T) {
 	})
 }
 
-func TestTaskBucketAndDays(t *testing.T) {
+func TestTaskBucket(t *testing.T) {
 	for due, want := range map[string]string{"": "undated", "2026-01-01": "overdue", "2026-01-02": "today", "2026-02-01": "upcoming"} {
 		if got := TaskBucket(due, "2026-01-02"); got != want {
 			t.Errorf("TaskBucket(%q) = %q, want %q", due, got, want)
 		}
-	}
-	if got := DayText("2027-01-15"); got != "15 Jan 2027" {
-		t.Errorf("DayText = %q", got)
-	}
-	if got := DayText("soon"); got != "soon" {
-		t.Errorf("DayText of a non-day = %q", got)
 	}
 	if (Task{DueDate: "2000-01-01"}).Overdue() != true || (Task{DueDate: "2000-01-01", Done: true}).Overdue() || (Task{}).Overdue() {
 		t.Error("Overdue is wrong")

@@ -337,16 +337,3 @@ func Today() string { return time.Now().UTC().Format("2006-01-02") }
 
 // Overdue reports whether an open task's due day has passed.
 func (t Task) Overdue() bool { return !t.Done && TaskBucket(t.DueDate, Today()) == "overdue" }
-
-// DueText is the due day as people read it, "15 Jan 2027"; "" for none.
-func (t Task) DueText() string { return DayText(t.DueDate) }
-
-// DayText writes a YYYY-MM-DD day as people read it, "15 Jan 2027", the
-// one format of days on pages; anything else is shown as it is.
-func DayText(day string) string {
-	d, err := time.Parse("2006-01-02", day)
-	if err != nil {
-		return day
-	}
-	return d.Format("2 Jan 2006")
-}

@@ -33,6 +33,11 @@ type User struct {
 	// EmailVerified says the account has proven its address; see the
 	// catalog migration that adds it.
 	EmailVerified bool `db:"email_verified" json:"email_verified"`
+	// DateFormat (a key of DateFormats), TimeZone (an IANA name) and Clock
+	// ("24h" or "12h") are how the user has dates shown (see preferences.go).
+	DateFormat string `db:"date_format" json:"date_format"`
+	TimeZone   string `db:"time_zone" json:"time_zone"`
+	Clock      string `db:"clock" json:"clock"`
 }
 
 // NewUser is what it takes to create a user.
@@ -77,9 +82,12 @@ func CreateUser(ctx context.Context, db *Catalog, nu NewUser) (*User, error) {
 		Superadmin:    nu.Superadmin,
 		CreatedAt:     time.Now().UTC(),
 		EmailVerified: nu.Verified,
+		DateFormat:    DefaultDateFormat,
+		TimeZone:      "UTC",
+		Clock:         Clock24h,
 	}
-	_, err = db.W.NamedExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, superadmin, created_at, email_verified)
-		VALUES (:id, :email, :name, :password_hash, :superadmin, :created_at, :email_verified)`, u)
+	_, err = db.W.NamedExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, superadmin, created_at, email_verified, date_format, time_zone, clock)
+		VALUES (:id, :email, :name, :password_hash, :superadmin, :created_at, :email_verified, :date_format, :time_zone, :clock)`, u)
 	if isUniqueViolation(err) {
 		return nil, &Error{Code: EConflict, Field: "email", Message: "A user with the email " + email + " already exists."}
 	}
@@ -175,33 +183,46 @@ func SetPassword(ctx context.Context, db *Catalog, userID, password string) erro
 // revocation take effect together. It returns the user and how many
 // sessions ended.
 func ResetPassword(ctx context.Context, db *Catalog, email, password string) (*User, int64, error) {
-	if err := ValidatePassword(password); err != nil {
+	hash, err := passwordHash(password)
+	if err != nil {
 		return nil, 0, err
 	}
 	u, err := UserByEmail(ctx, db.W, email)
 	if err != nil {
 		return nil, 0, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), PasswordCost)
-	if err != nil {
-		return nil, 0, err
-	}
 	var ended int64
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), u.ID); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, u.ID)
-		if err != nil {
-			return err
-		}
-		ended, err = res.RowsAffected()
+		ended, err = replacePasswordTx(ctx, tx, u.ID, hash)
 		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return u, ended, nil
+}
+
+// passwordHash validates a new password and returns its bcrypt hash.
+func passwordHash(password string) (string, error) {
+	if err := ValidatePassword(password); err != nil {
+		return "", err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), PasswordCost)
+	return string(hash), err
+}
+
+// replacePasswordTx sets a user's password hash and ends every session of
+// theirs; it returns how many sessions ended. Every path that resets a
+// password (the command, a reset link) goes through it.
+func replacePasswordTx(ctx context.Context, tx *sqlx.Tx, userID, hash string) (int64, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // ClaimAddress takes email away from an account that only claimed it (made

@@ -5,14 +5,20 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"atrium/outreach"
+	"atrium/store"
 )
 
 // DefaultRegion is the region of an instance without a config file.
@@ -51,12 +57,72 @@ type Config struct {
 	DiskReserveMB *int64 `yaml:"disk_reserve_mb"`
 	// MetricsToken, when set, opens /metrics to "Authorization: Bearer <token>".
 	MetricsToken string `yaml:"metrics_token"`
+	// Mail is the instance's own mail (password reset links); nil sends
+	// none (see systemmail.go).
+	Mail *MailConfig `yaml:"mail"`
 
 	grace time.Duration
 }
 
 // Grace returns how long a trashed workspace stays restorable.
 func (c *Config) Grace() time.Duration { return c.grace }
+
+// MailConfig is the SMTP server the instance sends its own mail through.
+// SMTP is a URL: smtp://user:password@host:587 speaks STARTTLS,
+// smtps://user:password@host:465 TLS from the first byte, and
+// smtp://host:25?tls=none plain text to a relay on this machine only.
+// From is the sender, "Atrium <no-reply@example.com>".
+type MailConfig struct {
+	SMTP string `yaml:"smtp"`
+	From string `yaml:"from"`
+
+	server outreach.Server // parsed by resolve
+	from   mail.Address
+}
+
+func (mc *MailConfig) resolve() error {
+	if mc == nil {
+		return nil
+	}
+	u, err := url.Parse(mc.SMTP)
+	if err != nil || u.Hostname() == "" {
+		return fmt.Errorf("mail: smtp %q is not a URL such as smtp://user:password@smtp.example.com:587", redactURL(mc.SMTP))
+	}
+	s := outreach.Server{Host: u.Hostname(), Username: u.User.Username()}
+	s.Password, _ = u.User.Password()
+	switch {
+	case u.Scheme == "smtps":
+		s.TLSMode, s.Port = store.TLSImplicit, 465
+	case u.Scheme == "smtp" && u.Query().Get("tls") == "none":
+		if !store.IsLoopbackHost(s.Host) {
+			return fmt.Errorf("mail: smtp without TLS (tls=none) is only for a server on this machine, not %s", s.Host)
+		}
+		s.TLSMode, s.Port = store.TLSNone, 25
+	case u.Scheme == "smtp":
+		s.TLSMode, s.Port = store.TLSStartTLS, 587
+	default:
+		return fmt.Errorf("mail: smtp %q must start with smtp:// (STARTTLS) or smtps:// (TLS)", redactURL(mc.SMTP))
+	}
+	if p := u.Port(); p != "" {
+		if s.Port, err = strconv.Atoi(p); err != nil || s.Port < 1 || s.Port > 65535 {
+			return fmt.Errorf("mail: smtp port %q is not a port number", p)
+		}
+	}
+	from, err := mail.ParseAddress(mc.From)
+	if err != nil {
+		return fmt.Errorf("mail: from %q is not an address such as \"Atrium <no-reply@example.com>\"", mc.From)
+	}
+	mc.server, mc.from = s, *from
+	return nil
+}
+
+// redactURL hides the password of a URL shown in an error.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(not shown)"
+}
 
 // Region is a place where workspace files and their replicas live. A
 // workspace's region is fixed when it is created.
@@ -126,6 +192,9 @@ func (c *Config) resolve(dataDir string) error {
 		return err
 	}
 	if err := c.Prices.resolve(); err != nil {
+		return err
+	}
+	if err := c.Mail.resolve(); err != nil {
 		return err
 	}
 	if c.MasterKeyFile != "" {
