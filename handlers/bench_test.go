@@ -43,6 +43,12 @@ func seedContacts(tb testing.TB, db *store.DB, n int) {
 
 // benchWorkspace is a server with one member and a workspace of n contacts.
 func benchWorkspace(b *testing.B, n int) (http.Handler, *http.Cookie, string) {
+	ts, cookie, ws := benchServer(b, n)
+	return ts.Config.Handler, cookie, ws
+}
+
+// benchServer is benchWorkspace with the test server, to seed more.
+func benchServer(b *testing.B, n int) (*testServer, *http.Cookie, string) {
 	b.Helper()
 	ts := newTestServer(b)
 	ts.mustUser(b, "bench@example.com", false)
@@ -56,7 +62,7 @@ func benchWorkspace(b *testing.B, n int) (http.Handler, *http.Cookie, string) {
 	c := ts.loggedIn(b, "bench@example.com")
 	u, _ := url.Parse(ts.URL)
 	c.get("/w/" + ws + "/") // the first visit records the sign-in
-	return ts.Config.Handler, c.hc.Jar.Cookies(u)[0], ws
+	return ts, c.hc.Jar.Cookies(u)[0], ws
 }
 
 // serverTimes calls the handler directly (no network) and returns the
