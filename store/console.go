@@ -16,17 +16,20 @@ type consoleSort struct{ key, join string }
 
 const joinRollup = ` LEFT JOIN workspace_rollups r ON r.workspace_id = w.id`
 
+// joinPeople joins each workspace's owner and member count, which catalog
+// triggers keep (see migration 0018).
+const joinPeople = ` LEFT JOIN workspace_people p ON p.workspace_id = w.id`
+
 // consoleSorts are the console table's sortable columns: a whitelist, so
 // a parameter never reaches the SQL text. ?1 in a key or join is the
 // month (for this month's counts), ?2 the currency (for money).
 var consoleSorts = map[string]consoleSort{
-	"name":    {key: "w.name COLLATE NOCASE"},
-	"region":  {key: "w.region"},
-	"state":   {key: "w.state"},
-	"created": {key: "w.created_at"},
-	"owner": {key: `(SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = w.id AND m.role = 'owner'
-		ORDER BY m.created_at LIMIT 1) COLLATE NOCASE`},
-	"members":  {key: "(SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id)"},
+	"name":     {key: "w.name COLLATE NOCASE"},
+	"region":   {key: "w.region"},
+	"state":    {key: "w.state"},
+	"created":  {key: "w.created_at"},
+	"owner":    {key: "p.owner_email", join: joinPeople},
+	"members":  {key: "p.members", join: joinPeople},
 	"contacts": {key: "r.contacts", join: joinRollup},
 	"activity": {key: "r.last_activity", join: joinRollup},
 	"storage":  {key: "r.storage_bytes", join: joinRollup},
@@ -121,10 +124,7 @@ func consoleRows(ctx context.Context, q sqlx.QueryerContext, ids []string, month
 		return nil, nil
 	}
 	var rows []ConsoleRow
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT w.*,
-			coalesce((SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = w.id AND m.role = 'owner'
-				ORDER BY m.created_at LIMIT 1), '') AS owner_email,
-			(SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id) AS members,
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT w.*, coalesce(p.owner_email, '') AS owner_email, coalesce(p.members, 0) AS members,
 			coalesce(r.contacts, 0) AS contacts, coalesce(r.open_deals, 0) AS open_deals,
 			coalesce((SELECT value_minor FROM workspace_rollup_money x WHERE x.workspace_id = w.id AND x.kind = 'open' AND x.currency = ?2), 0) AS pipeline_minor,
 			CASE WHEN r.month = ?1 THEN coalesce((SELECT value_minor FROM workspace_rollup_money x
@@ -133,7 +133,7 @@ func consoleRows(ctx context.Context, q sqlx.QueryerContext, ids []string, month
 			CASE WHEN r.month = ?1 THEN r.sent_month ELSE 0 END AS sent_month,
 			CASE WHEN r.month = ?1 THEN r.replied_month ELSE 0 END AS replied_month,
 			coalesce(r.storage_bytes, 0) AS storage_bytes, r.last_activity, r.pushed_at
-		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id
+		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id`+joinPeople+`
 		WHERE w.id IN (SELECT value FROM json_each(?3))`, month, currency, jsonIDs(ids))
 	if err != nil {
 		return nil, err

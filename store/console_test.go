@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -236,5 +238,79 @@ func TestPortfolio(t *testing.T) {
 	trend, err := PortfolioTrend(ctx, db.R, "o1", "2026-01")
 	if err != nil || len(trend) != 2 || trend[0].EmailsSent != 200 || trend[1].EmailsSent != 100 || trend[0].Seats != 0 {
 		t.Errorf("trend: %+v, %v", trend, err)
+	}
+}
+
+// workspace_people, which catalog triggers keep, matches a recount from
+// memberships and users after random joins, departures, role and email
+// changes, and deletions of users and workspaces.
+func TestWorkspacePeople_MatchesARecount(t *testing.T) {
+	ctx := context.Background()
+	db, _ := twoFactorCatalog(t)
+	now := time.Now().UTC()
+	seedConsole(t, db, 12, 3, now)
+	r := rand.New(rand.NewPCG(7, 8))
+	var users []string
+	for i := range 8 {
+		u, err := CreateUser(ctx, db, NewUser{Email: fmt.Sprintf("u%d@example.com", i), Password: "a long password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u.ID)
+	}
+	ws := func() string { return fmt.Sprintf("w%05d", r.IntN(12)) }
+	user := func() string { return users[r.IntN(len(users))] }
+	roles := []string{"owner", "admin", "member", "viewer"}
+	for i := range 400 {
+		var err error
+		switch r.IntN(6) {
+		case 0, 1:
+			_, err = db.W.ExecContext(ctx, `INSERT OR IGNORE INTO memberships (user_id, workspace_id, role, created_at) VALUES (?, ?, ?, ?)`,
+				user(), ws(), roles[r.IntN(4)], now.Add(time.Duration(i)*time.Second))
+		case 2:
+			_, err = db.W.ExecContext(ctx, `DELETE FROM memberships WHERE user_id = ? AND workspace_id = ?`, user(), ws())
+		case 3:
+			_, err = db.W.ExecContext(ctx, `UPDATE memberships SET role = ? WHERE user_id = ? AND workspace_id = ?`, roles[r.IntN(4)], user(), ws())
+		case 4:
+			_, err = db.W.ExecContext(ctx, `UPDATE users SET email = ? WHERE id = ?`, fmt.Sprintf("e%d@example.com", i), user())
+		case 5:
+			if r.IntN(10) == 0 && len(users) > 1 {
+				_, err = db.W.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, users[0])
+				users = users[1:]
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A workspace deleted with its memberships leaves no row.
+	gone := &Workspace{ID: "gone", Name: "Gone", Region: "eu", State: StateActive, CreatedAt: now}
+	if err := InsertWorkspace(ctx, db.W, gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users[:2] {
+		if err := AddMember(ctx, db.W, u, gone.ID, "owner"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.W.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?`, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	var diff []string
+	if err := db.R.SelectContext(ctx, &diff, `SELECT w.id || ': kept ' || coalesce(p.owner_email, '-') || '/' || coalesce(p.members, '-') ||
+			', counted ' || x.owner_email || '/' || x.members
+		FROM workspaces w LEFT JOIN workspace_people p ON p.workspace_id = w.id
+		JOIN (SELECT w.id, coalesce((SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+				WHERE m.workspace_id = w.id AND m.role = 'owner' ORDER BY m.created_at LIMIT 1), '') AS owner_email,
+			(SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id) AS members FROM workspaces w) x ON x.id = w.id
+		WHERE p.workspace_id IS NULL OR p.owner_email IS NOT x.owner_email OR p.members <> x.members`); err != nil {
+		t.Fatal(err)
+	}
+	if len(diff) > 0 {
+		t.Fatalf("workspace_people differs from a recount:\n%s", strings.Join(diff, "\n"))
+	}
+	var orphans int
+	if err := db.R.GetContext(ctx, &orphans, `SELECT count(*) FROM workspace_people WHERE workspace_id NOT IN (SELECT id FROM workspaces)`); err != nil || orphans > 0 {
+		t.Fatalf("%d rows of deleted workspaces (%v)", orphans, err)
 	}
 }

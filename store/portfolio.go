@@ -25,12 +25,12 @@ func PortfolioTotals(ctx context.Context, q sqlx.QueryerContext, f ConsoleFilter
 	where, args := f.where()
 	var p Portfolio
 	err := sqlx.GetContext(ctx, q, &p, `SELECT count(*) AS workspaces,
-			coalesce(sum((SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id)), 0) AS members,
+			coalesce(sum(p.members), 0) AS members,
 			coalesce(sum(r.contacts), 0) AS contacts, coalesce(sum(r.open_deals), 0) AS open_deals,
 			coalesce(sum(CASE WHEN r.month = ?1 THEN r.sent_month END), 0) AS sent_month,
 			coalesce(sum(CASE WHEN r.month = ?1 THEN r.replied_month END), 0) AS replied_month,
 			coalesce(sum(r.storage_bytes), 0) AS storage_bytes
-		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id WHERE `+where, args...)
+		FROM workspaces w LEFT JOIN workspace_rollups r ON r.workspace_id = w.id`+joinPeople+` WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
