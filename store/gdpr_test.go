@@ -152,7 +152,8 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	}
 	back := []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`,
 		`ALTER TABLE contacts DROP COLUMN version`, `ALTER TABLE companies DROP COLUMN version`, `ALTER TABLE deals DROP COLUMN version`,
-		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`}
+		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`,
+		`ALTER TABLE deals DROP COLUMN custom`, `DROP INDEX companies_name_key`, `ALTER TABLE companies DROP COLUMN name_key`}
 	for name, o := range latest {
 		if _, ok := v1[name]; !ok && o.Type == "trigger" {
 			back = append([]string{`DROP TRIGGER ` + name}, back...) // before its tables

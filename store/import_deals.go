@@ -330,7 +330,7 @@ func (im *dealImport) row(row int, rec []string) (string, error) {
 		return "", im.addNote(cells.field["note"], in)
 	}
 	now := time.Now().UTC()
-	d := &Deal{ID: newID(), Currency: currency, Status: "open", CreatedAt: now, UpdatedAt: now}
+	d := &Deal{ID: newID(), Currency: currency, Status: "open", Custom: Custom{}, CreatedAt: now, UpdatedAt: now}
 	if hasCreated {
 		d.CreatedAt = created
 	}
