@@ -58,7 +58,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
 	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
-	"companies", "company", "company_form", "company_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
+	"companies", "company", "company_form", "company_merge", "contact_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
 	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
@@ -409,7 +409,7 @@ func sortMark(f store.ContactFilter, key string) string {
 
 var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done",
 	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost", "enrolled": "enrolled", "email_sent": "email sent",
-	"email_replied": "replied", "imported": "imported"}
+	"email_replied": "replied", "imported": "imported", "merged": "merged"}
 
 func timelineLabel(kind string) string {
 	if l, ok := timelineLabels[kind]; ok {

@@ -167,7 +167,7 @@ var fieldLabels = map[string]string{
 }
 
 // fieldOrder is the order in which a change's fields are told.
-var fieldOrder = []string{"first_name", "last_name", "name", "title", "email", "phone", "company", "company_id", "contact_id",
+var fieldOrder = []string{"merged_from", "merged_into", "first_name", "last_name", "name", "title", "email", "phone", "company", "company_id", "contact_id",
 	"stage", "pipeline_id", "stage_id", "status", "owner_id", "assignee_id", "value", "currency", "due_date", "tags"}
 
 // Describe fills each item's Author and Lines: the item in words.
@@ -176,7 +176,7 @@ func (n *Names) Describe(items []TimelineItem) {
 		it := &items[i]
 		it.Author = n.Actor(it.Actor)
 		switch it.Kind {
-		case "changed":
+		case "changed", "merged":
 			it.Lines = n.ChangeLines(it.Changes())
 		case "imported":
 			ch := it.Changes()
@@ -208,6 +208,10 @@ func (n *Names) ChangeLines(changes map[string]Change) []string {
 		switch k {
 		case "custom":
 			lines = append(lines, n.customLines(ch)...)
+		case "merged_from", "merged_into":
+			// A merge (store.MergeContacts, MergeCompanies): the record
+			// merged in, then the one it went into.
+			lines = append(lines, fmt.Sprintf("Merged %s into %s", ValueText(ch.Before), ValueText(ch.After)))
 		case "done":
 			if ch.After == true {
 				lines = append(lines, "Marked done")
