@@ -275,7 +275,6 @@ var templateFuncs = template.FuncMap{
 	"customText":    store.CustomText,
 	"has":           slices.Contains[[]string],
 	"timelineLabel": timelineLabel,
-	"actorName":     actorName,
 	"changeText":    store.ValueText,
 	"dict":          dict,
 	"memberName":    memberName,
@@ -418,19 +417,6 @@ func timelineLabel(kind string) string {
 	return kind
 }
 
-// actorName shows "user:<id>" as the member's name, anything else as is.
-func actorName(members []store.Member, actor string) string {
-	if id, ok := strings.CutPrefix(actor, "user:"); ok {
-		if n := memberName(members, id); n != "" {
-			return n
-		}
-		return "a former member"
-	}
-	if strings.HasPrefix(actor, "apikey:") {
-		return "API key " + strings.TrimPrefix(actor, "apikey:")
-	}
-	return actor
-}
 
 // dict builds a map from key/value pairs, for ranging in templates.
 func dict(kv ...any) map[string]any {
