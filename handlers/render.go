@@ -417,7 +417,6 @@ func timelineLabel(kind string) string {
 	return kind
 }
 
-
 // dict builds a map from key/value pairs, for ranging in templates.
 func dict(kv ...any) map[string]any {
 	m := map[string]any{}

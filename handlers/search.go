@@ -84,10 +84,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 
 // auditPage is a workspace's audit log.
 type auditPage struct {
-	Events  []store.AuditEvent
-	Filter  store.AuditFilter
-	Next    string
-	Names   *store.Names // actors, and the ids changes hold, by name
+	Events []store.AuditEvent
+	Filter store.AuditFilter
+	Next   string
+	Names  *store.Names // actors, and the ids changes hold, by name
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
