@@ -1,10 +1,14 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"atrium/store"
 )
@@ -109,4 +113,52 @@ func TestContactsUI_MergeRefused(t *testing.T) {
 	}
 	wantStatus(t, "merge anyway", c.post(page+"/merge", token, url.Values{"with": {bo.ID}}), http.StatusConflict)
 	wantStatus(t, "Bo after the refusal", c.get(w+"/contacts/"+bo.ID), http.StatusOK)
+}
+
+// TestBrowser_MergeContacts walks the merge in a browser: Merge with… on
+// Ana's page, find Bo, keep Ana's phone instead of Bo's, confirm; Ana's
+// page then has Bo's last name and note.
+func TestBrowser_MergeContacts(t *testing.T) {
+	f := newFixture(t)
+	bo := mustContactIn(t, f, f.a, store.ContactInput{FirstName: ptrTo("Bo"), LastName: ptrTo("Berg"), Email: ptrTo("bo@acme.example"), Phone: ptrTo("+1 555")})
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.CreateNote(t.Context(), l.DB, store.Actor{Kind: "user", ID: f.owner.ID}, store.NoteInput{ContactID: bo.ID, Body: "Met Bo at the fair"})
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	run(t, b, "sign in", chromedp.Navigate(f.ts.URL+"/login"), chromedp.WaitVisible(chromedp.ID("f-email")),
+		fill(map[string]string{"f-email": f.member.Email, "f-password": testPassword}, "form button[type=submit]"),
+		chromedp.WaitVisible(chromedp.CSS(".sidebar")))
+	page := f.ts.URL + "/w/" + f.a + "/contacts/" + f.contact
+	run(t, b, "open Merge with…", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`a[href$="/merge"]`)),
+		chromedp.Click(chromedp.CSS(`a[href$="/merge"]`)), chromedp.WaitVisible(chromedp.ID("mq")))
+	run(t, b, "find Bo", fill(map[string]string{"mq": "Berg"}, "form[role=search] button[type=submit]"),
+		chromedp.WaitVisible(chromedp.CSS(".merge-picks a")), chromedp.Click(chromedp.CSS(".merge-picks a")),
+		chromedp.WaitVisible(chromedp.CSS(".merge-table")))
+	// The page asks before merging (app.js's data-confirm): "no" stays
+	// on the page, "yes" merges.
+	answer := func(yes bool) step {
+		eval := chromedp.Evaluate[bool](fmt.Sprintf(`window.confirm = (m) => { window.asked = m; return %v; }, true`, yes))
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := eval(ctx, tg)
+			return chromedp.Void{}, err
+		}
+	}
+	run(t, b, "keep Ana's phone, merge, answer no", chromedp.Click(chromedp.CSS(`input[name="pick.phone"][value="kept"]`)),
+		answer(false), chromedp.Click(chromedp.CSS(".merge-preview button.danger")))
+	if asked := read(t, b, "the question", chromedp.Evaluate[string](`window.asked || ""`)); !strings.Contains(asked, "Merge Bo Berg into Ana?") {
+		t.Errorf("the question asked: %q", asked)
+	}
+	run(t, b, "merge, answer yes", chromedp.WaitVisible(chromedp.CSS(".merge-table")), answer(true),
+		chromedp.Click(chromedp.CSS(".merge-preview button.danger")), chromedp.WaitVisible(chromedp.CSS(".timeline")))
+	h1 := read(t, b, "heading", chromedp.Text(chromedp.CSS("h1")))
+	body := read(t, b, "page", chromedp.Text(chromedp.CSS("main")))
+	if h1 != "Ana Berg" || !strings.Contains(body, "Met Bo at the fair") || strings.Contains(body, "+1 555") || !strings.Contains(body, "Merged Bo Berg") {
+		t.Errorf("after the merge: h1 %q, page %.2000s", h1, body)
+	}
 }
