@@ -322,7 +322,7 @@ func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string)
 	}
 	v.Sample = sample
 	if up.Entity == "deals" {
-		return v, nil // deals have no custom fields to make
+		return v, nil // a deal import makes no custom fields
 	}
 	v.Guessed = store.ColumnGuesses(v.Header, sample, up.Total <= store.ImportSampleRows)
 	// A column no field takes becomes a custom field unless it is empty:

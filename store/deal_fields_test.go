@@ -62,6 +62,19 @@ func TestDeals_CustomFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Custom values are searchable, as contacts' are; a change follows.
+	if list, _, err := ListDeals(ctx, db, DealFilter{Query: "partner"}); err != nil || len(list) != 1 || list[0].ID != d.ID {
+		t.Errorf("deals matching a custom value: %+v, %v", list, err)
+	}
+	if _, err := UpdateDeal(ctx, db, tester, d.ID, DealInput{Custom: map[string]any{"channel": "Direct"}}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _, _ := ListDeals(ctx, db, DealFilter{Query: "partner"}); len(list) != 0 {
+		t.Errorf("the old value still matches: %+v", list)
+	}
+	if list, _, _ := ListDeals(ctx, db, DealFilter{Query: "fleet"}); len(list) != 1 {
+		t.Errorf("the title no longer matches: %+v", list)
+	}
 	items, err := DealTimeline(ctx, db, d.ID, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +124,9 @@ func TestMigration_DealFieldsCompanyKeys(t *testing.T) {
 	}
 	if d, err := GetDeal(ctx, db, "d1"); err != nil || d.Custom == nil || len(d.Custom) != 0 {
 		t.Fatalf("deal after the migration: %+v, %v", d, err)
+	}
+	if list, _, err := ListDeals(ctx, db, DealFilter{Query: "fleet"}); err != nil || len(list) != 1 {
+		t.Fatalf("the deal's title is not found after the migration: %+v, %v", list, err)
 	}
 	if fs, err := CustomFields(ctx, db, KindContact); err != nil || len(fs) != 1 || fs[0].Seq != 5 || fs[0].ID != "f1" {
 		t.Fatalf("contact fields after the migration: %+v, %v", fs, err)

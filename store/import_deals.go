@@ -18,8 +18,10 @@ import (
 // stages by name, values as exact decimals in their currency, linked to
 // the companies and contacts already imported by name or email.
 
-// DealImportFields are the deal fields a CSV column can map to. Deals
-// have no custom fields: a column none of these takes can only be skipped.
+// DealImportFields are the deal fields a CSV column can map to. An import
+// does not fill or make deals' custom fields (set in settings, edited on
+// the deal form and through the API): a column none of these takes can
+// only be skipped.
 // "note" is a note about the deal (Close's opportunities have one, and no
 // title): it goes on the deal's company, else its contact, and its first
 // line titles a deal that has no title.
@@ -103,7 +105,7 @@ type dealImport struct {
 // linked. A contact not found is left out of the deal, with a note.
 func ImportDealsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt DealImportOptions) (*ImportResult, error) {
 	if opt.Unmapped == UnmappedCreate {
-		return nil, Errorf(EInvalid, "Deals have no custom fields: their unmapped columns can only be skipped (unmapped=skip).")
+		return nil, Errorf(EInvalid, "A deal import does not make custom fields: its unmapped columns can only be skipped (unmapped=skip).")
 	}
 	if opt.Stages != StagesRefuse && opt.Stages != StagesCreate {
 		return nil, Errorf(EInvalid, "stages must be create or refuse.")
@@ -169,7 +171,7 @@ func (im *dealImport) prepare(f *importFile) error {
 		return err
 	}
 	if slices.Contains(im.mapping, MappingNewField) {
-		return Errorf(EInvalid, "Deals have no custom fields to make of a column.")
+		return Errorf(EInvalid, "A deal import does not make custom fields of its columns; skip the column.")
 	}
 	p := &columnPlan{ctx: im.ctx, tx: im.tx, kind: KindDeal, now: time.Now().UTC(), src: &im.src, rows: sampleRows(f.head), complete: f.complete}
 	var err error

@@ -20,6 +20,29 @@ INSERT INTO custom_fields_new (seq, id, entity, key, label, type, options, posit
 DROP TABLE custom_fields;
 ALTER TABLE custom_fields_new RENAME TO custom_fields;
 
+-- Deals' custom values are searchable as contacts' are (0017): the
+-- deals' full-text index gains the `custom` column and is rebuilt.
+DROP TRIGGER deals_fts_insert;
+DROP TRIGGER deals_fts_delete;
+DROP TRIGGER deals_fts_update;
+DROP TABLE deals_fts;
+CREATE VIRTUAL TABLE deals_fts USING fts5 (
+	title, custom,
+	content = 'deals', content_rowid = 'seq',
+	prefix = '2 3', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER deals_fts_insert AFTER INSERT ON deals BEGIN
+	INSERT INTO deals_fts (rowid, title, custom) VALUES (new.seq, new.title, new.custom);
+END;
+CREATE TRIGGER deals_fts_delete AFTER DELETE ON deals BEGIN
+	INSERT INTO deals_fts (deals_fts, rowid, title, custom) VALUES ('delete', old.seq, old.title, old.custom);
+END;
+CREATE TRIGGER deals_fts_update AFTER UPDATE OF title, custom ON deals BEGIN
+	INSERT INTO deals_fts (deals_fts, rowid, title, custom) VALUES ('delete', old.seq, old.title, old.custom);
+	INSERT INTO deals_fts (rowid, title, custom) VALUES (new.seq, new.title, new.custom);
+END;
+INSERT INTO deals_fts (deals_fts) VALUES ('rebuild');
+
 -- A company's name key (store.CompanyNameKey: words case-folded in Go, so
 -- "Müller & Söhne GmbH" and "müller & söhne" share one; NOCASE folds only
 -- ASCII) kept beside its name, so the duplicate check is one lookup of
