@@ -20,6 +20,7 @@ type contactMergePage struct {
 	Matches []store.Contact
 	Merge   *store.ContactMerge // the preview, once the other is picked
 	Detail  string              // what the merge moves, in words
+	Error   string              // why the picks cannot be merged (422)
 	Members []store.Member
 }
 
@@ -59,6 +60,12 @@ func mergePicks(v url.Values) map[string]bool {
 // this contact. The preview is the confirmation: nothing changes until its
 // button is pressed.
 func (s *Server) mergeContact(w http.ResponseWriter, r *http.Request) {
+	s.renderContactMerge(w, r, http.StatusOK, r.URL.Query(), "")
+}
+
+// renderContactMerge renders the picker or, with q's "with", the preview
+// with q's picks; problem is a refusal of those picks.
+func (s *Server) renderContactMerge(w http.ResponseWriter, r *http.Request, status int, q url.Values, problem string) {
 	wc := workspaceFrom(r)
 	ctx := r.Context()
 	c, err := store.GetContact(ctx, wc.lease.DB, mux.Vars(r)["contact"])
@@ -66,8 +73,7 @@ func (s *Server) mergeContact(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	page := contactMergePage{Contact: c, Query: strings.TrimSpace(q.Get("q"))}
+	page := contactMergePage{Contact: c, Query: strings.TrimSpace(q.Get("q")), Error: problem}
 	if with := q.Get("with"); with != "" {
 		page.Merge, err = store.PreviewContactMerge(ctx, wc.lease.DB, c.ID, with, mergePicks(q))
 		if err == nil {
@@ -94,7 +100,7 @@ func (s *Server) mergeContact(w http.ResponseWriter, r *http.Request) {
 	v := s.newView(r, title)
 	v.Section = "contacts"
 	v.Page = page
-	s.render(w, r, http.StatusOK, "contact_merge", v)
+	s.render(w, r, status, "contact_merge", v)
 }
 
 // contactMergeDetail says what a merge moves and deletes.
@@ -127,6 +133,12 @@ func (s *Server) mergeContactPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := store.MergeContacts(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["contact"], with, mergePicks(r.PostForm))
+	if store.ErrorCode(err) == store.EInvalid && with != mux.Vars(r)["contact"] {
+		// The picks leave nothing to call the contact by: the preview
+		// again, with them and the reason.
+		s.renderContactMerge(w, r, http.StatusUnprocessableEntity, r.PostForm, store.ErrorMessage(err))
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -61,7 +61,18 @@ func TestContactsUI_Merge(t *testing.T) {
 	wantStatus(t, "Bo after the preview", c.get("/w/"+f.a+"/contacts/"+bo.ID), http.StatusOK)
 
 	wantStatus(t, "merge without the other", c.post(page+"/merge", token, url.Values{}), http.StatusBadRequest)
-	r := c.post(page+"/merge", token, url.Values{"with": {bo.ID}, "pick.first_name": {"kept"}, "pick.last_name": {"other"},
+	// Zed has only an email and Dee only a name: keeping neither is
+	// refused, the preview shown again with the picks.
+	zed := mustContactIn(t, f, f.a, store.ContactInput{Email: ptrTo("zed@acme.example")})
+	dee := mustContactIn(t, f, f.a, store.ContactInput{FirstName: ptrTo("Dee")})
+	zedPage := "/w/" + f.a + "/contacts/" + zed.ID
+	r := c.post(zedPage+"/merge", token, url.Values{"with": {dee.ID}, "pick.first_name": {"kept"}, "pick.email": {"other"}})
+	wantStatus(t, "picks leaving no name and no email", r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.body, "would have no name and no email") || !strings.Contains(r.body, `name="pick.email" value="other" checked`) {
+		t.Error("the refused picks are not shown again with the reason")
+	}
+	wantStatus(t, "Dee after the refusal", c.get("/w/"+f.a+"/contacts/"+dee.ID), http.StatusOK)
+	r = c.post(page+"/merge", token, url.Values{"with": {bo.ID}, "pick.first_name": {"kept"}, "pick.last_name": {"other"},
 		"pick.email": {"kept"}, "pick.phone": {"kept"}})
 	wantStatus(t, "merge", r, http.StatusSeeOther)
 	if r.header.Get("Location") != page {

@@ -226,6 +226,9 @@ func MergeContacts(ctx context.Context, db *DB, a Actor, keptID, otherID string,
 		if m.Refusal != "" {
 			return Errorf(EConflict, "%s", m.Refusal)
 		}
+		if c := m.merged; c.FirstName == "" && c.LastName == "" && c.Email == "" {
+			return Errorf(EInvalid, "The merged contact would have no name and no email: keep one of them.")
+		}
 		return mergeContacts(ctx, tx, a, m)
 	})
 	return m, err

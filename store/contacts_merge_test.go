@@ -64,6 +64,14 @@ func TestContacts_Merge(t *testing.T) {
 		if _, err := MergeContacts(ctx, db, tester, ana.ID, elsewhere.ID, nil); ErrorCode(err) != ENotFound {
 			t.Errorf("a contact of another workspace: %v", err)
 		}
+		nameless := mustContact(t, db, ContactInput{Email: ptr("nameless@acme.example")})
+		dee := mustContact(t, db, ContactInput{FirstName: ptr("Dee")})
+		if _, err := MergeContacts(ctx, db, tester, nameless.ID, dee.ID, map[string]bool{"email": true, "first_name": false}); ErrorCode(err) != EInvalid {
+			t.Errorf("keeping no name and no email: %v", err)
+		}
+		if _, err := GetContact(ctx, db, dee.ID); err != nil {
+			t.Errorf("a refused merge deleted Dee: %v", err)
+		}
 	})
 
 	// Bo's email is taken: the two swap it within the transaction.
