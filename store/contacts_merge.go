@@ -21,9 +21,7 @@ type ContactMerge struct {
 	Enrollments                       int          // Other's enrolments that move
 	Shared                            []SharedEnrollment
 	Refusal                           string
-	merged                            *Contact
-	keptEnrollments, otherEnrollments map[string]Enrollment // by sequence
-	sequenceNames                     map[string]string
+	merged                            *Contact // Kept with the picked values
 }
 
 // MergeField is one field of two contacts with different values, and
@@ -169,21 +167,20 @@ func (m *ContactMerge) planEnrollments(ctx context.Context, q sqlx.QueryerContex
 	if err != nil {
 		return err
 	}
-	m.keptEnrollments, m.otherEnrollments, m.sequenceNames = map[string]Enrollment{}, map[string]Enrollment{}, map[string]string{}
+	kept, other := map[string]Enrollment{}, map[string]Enrollment{} // by sequence
 	unsettled := map[string]int{}
 	for _, e := range all {
 		if e.ContactID == m.Kept.ID {
-			m.keptEnrollments[e.SequenceID] = e.Enrollment
+			kept[e.SequenceID] = e.Enrollment
 		} else {
-			m.otherEnrollments[e.SequenceID] = e.Enrollment
+			other[e.SequenceID] = e.Enrollment
 			m.Enrollments++
 		}
-		m.sequenceNames[e.SequenceID] = e.SequenceName
 		unsettled[e.SequenceID] += e.Unsettled
 	}
 	for _, e := range all {
-		k, inKept := m.keptEnrollments[e.SequenceID]
-		o, inOther := m.otherEnrollments[e.SequenceID]
+		k, inKept := kept[e.SequenceID]
+		o, inOther := other[e.SequenceID]
 		if !inKept || !inOther || e.ContactID != m.Kept.ID {
 			continue
 		}
