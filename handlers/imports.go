@@ -291,7 +291,11 @@ func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string)
 	}
 	switch up.Entity {
 	case "deals":
-		v.Suggested = store.SuggestDealMapping(v.Header)
+		fields, err := store.CustomFields(ctx, db, store.KindDeal)
+		if err != nil {
+			return v, err
+		}
+		v.Suggested = store.SuggestDealMapping(v.Header, fields)
 	case "companies":
 		fields, err := store.CustomFields(ctx, db, "company")
 		if err != nil {

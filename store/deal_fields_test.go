@@ -135,3 +135,36 @@ func TestMigration_DealFieldsCompanyKeys(t *testing.T) {
 		t.Fatalf("similar company after the migration: %+v, %v", got, err)
 	}
 }
+
+// A deals CSV fills the deals' custom fields by header (key or label),
+// each value checked as the form checks it; a mapping to a field deals do
+// not have is refused before any row.
+func TestImportDeals_CustomFields(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	for _, f := range []NewCustomField{
+		{Entity: "deal", Label: "Seats", Type: "number"},
+		{Entity: "deal", Label: "Renewal date", Type: "date"},
+		{Entity: "contact", Label: "Tier", Type: "text"},
+	} {
+		if _, err := CreateCustomField(ctx, db, tester, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := "Title,Seats,Renewal date\nFleet,40,2027-03-01\nBad,many,\n"
+	res, err := ImportDealsCSV(ctx, db, tester, strings.NewReader(text), DealImportOptions{ImportOptions: ImportOptions{Unmapped: UnmappedSkip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Created != 1 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Message, "Seats must be a number") {
+		t.Fatalf("result %+v", res)
+	}
+	if d := dealByTitle(t, db, "Fleet"); d.Custom["seats"] != 40.0 || d.Custom["renewal_date"] != "2027-03-01" {
+		t.Errorf("custom %#v", d.Custom)
+	}
+	_, err = ImportDealsCSV(ctx, db, tester, strings.NewReader("Title,Tier\nX,Gold\n"),
+		DealImportOptions{ImportOptions: ImportOptions{Mapping: []string{"title", "custom.tier"}, Unmapped: UnmappedSkip}})
+	if ErrorCode(err) != EInvalid || !strings.Contains(ErrorMessage(err), "tier") {
+		t.Errorf("a contact's field mapped: %v", err)
+	}
+}
