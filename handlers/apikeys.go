@@ -11,9 +11,9 @@ import (
 // apiKeysPage lists a workspace's API keys; NewKey is shown once, after
 // creation, and never again.
 type apiKeysPage struct {
-	Keys    []store.APIKey
-	NewKey  string
-	Members []store.Member
+	Keys   []store.APIKey
+	NewKey string
+	Names  *store.Names // who created each key
 }
 
 func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request) {
@@ -28,6 +28,10 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	members, err := wc.svc.Members(r.Context())
+	var names *store.Names
+	if err == nil {
+		names, err = store.LoadNames(r.Context(), wc.lease.DB, "", members)
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -35,7 +39,7 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status in
 	v := s.newView(r, "API keys")
 	v.Section = "settings"
 	v.Form = f
-	v.Page = apiKeysPage{Keys: keys, NewKey: newKey, Members: members}
+	v.Page = apiKeysPage{Keys: keys, NewKey: newKey, Names: names}
 	s.render(w, r, status, "apikeys", v)
 }
 

@@ -27,6 +27,13 @@ func describeTimeline(ctx context.Context, wc *workspaceCtx, k store.Kind, membe
 	if err != nil {
 		return err
 	}
+	changes := make([]map[string]store.Change, len(items))
+	for i, it := range items {
+		changes[i] = it.Changes()
+	}
+	if err := names.LoadRecords(ctx, wc.lease.DB, changes); err != nil {
+		return err
+	}
 	names.Describe(items)
 	return nil
 }

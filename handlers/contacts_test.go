@@ -187,7 +187,7 @@ func TestAuditUI_ShowsChangesAndSignIns(t *testing.T) {
 	admin := f.ts.loggedIn(t, f.admin.Email)
 	r := admin.get("/w/" + f.a + "/audit")
 	wantStatus(t, "audit", r, http.StatusOK)
-	for _, want := range []string{"contact.update", "lead → customer", "member.sign_in", "member@example.com"} {
+	for _, want := range []string{"contact.update", "Stage changed from Lead to Customer", "member.sign_in", "member@example.com"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("audit page lacks %q", want)
 		}

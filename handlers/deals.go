@@ -121,6 +121,7 @@ type dealPage struct {
 	Members   []store.Member
 	Tasks     []store.Task
 	Timeline  []store.TimelineItem
+	Fields    []store.CustomField // the deals' custom fields
 }
 
 // dealTimelineShown bounds the entries of a deal page's timeline.
@@ -137,6 +138,9 @@ func (s *Server) dealPageData(r *http.Request, d *store.Deal) (dealPage, error) 
 	page.Pipelines, err = store.Pipelines(r.Context(), wc.lease.DB)
 	if err == nil {
 		page.Members, err = wc.svc.Members(r.Context())
+	}
+	if err == nil {
+		page.Fields, err = store.CustomFields(r.Context(), wc.lease.DB, store.KindDeal)
 	}
 	return page, err
 }
@@ -179,23 +183,30 @@ func (s *Server) newDeal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editDeal(w http.ResponseWriter, r *http.Request) {
-	d, err := store.GetDeal(r.Context(), workspaceFrom(r).lease.DB, mux.Vars(r)["deal"])
+	db := workspaceFrom(r).lease.DB
+	d, err := store.GetDeal(r.Context(), db, mux.Vars(r)["deal"])
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.renderDealForm(w, r, http.StatusOK, d, newForm(dealFormValues(d)))
+	fields, err := store.CustomFields(r.Context(), db, store.KindDeal)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.renderDealForm(w, r, http.StatusOK, d, newForm(dealFormValues(d, fields)))
 }
 
 // dealFormValues are a deal's values as its edit form shows them, with
 // the version they are at.
-func dealFormValues(d *store.Deal) url.Values {
+func dealFormValues(d *store.Deal, fields []store.CustomField) url.Values {
 	v := url.Values{}
 	for k, val := range map[string]string{"title": d.Title, "value": d.Value, "currency": d.Currency, "stage_id": d.StageID,
 		"contact_id": d.ContactID, "company_id": d.CompanyID, "owner_id": d.OwnerID, "expected_close": d.ExpectedClose,
 		"status": d.Status, "lost_reason": d.LostReason} {
 		v.Set(k, val)
 	}
+	setCustomFormValues(v, fields, d.Custom)
 	v.Set("version", strconv.FormatInt(d.Version, 10))
 	return v
 }
@@ -234,12 +245,14 @@ func (s *Server) renderDealForm(w http.ResponseWriter, r *http.Request, status i
 
 // dealInput reads the deal form. The stage picker names a stage; its
 // pipeline follows. A contact may be given by email, a company by name.
-func (s *Server) dealInput(r *http.Request, f *form) (store.DealInput, error) {
+// Every custom field is sent, so every one is set.
+func (s *Server) dealInput(r *http.Request, f *form, fields []store.CustomField) (store.DealInput, error) {
 	wc := workspaceFrom(r)
 	str := func(name string) *string { v := f.Get(name); return &v }
 	in := store.DealInput{Title: str("title"), Value: str("value"), Currency: str("currency"), StageID: str("stage_id"),
 		ContactID: str("contact_id"), CompanyID: str("company_id"), OwnerID: str("owner_id"),
-		ExpectedClose: str("expected_close"), Status: str("status"), LostReason: str("lost_reason")}
+		ExpectedClose: str("expected_close"), Status: str("status"), LostReason: str("lost_reason"),
+		Custom: customInput(f, fields)}
 	if *in.Status == "" {
 		*in.Status = "open"
 	}
@@ -294,7 +307,12 @@ func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
 		}
 	}
 	f := newForm(r.PostForm)
-	in, err := s.dealInput(r, f)
+	fields, err := store.CustomFields(r.Context(), wc.lease.DB, store.KindDeal)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	in, err := s.dealInput(r, f, fields)
 	var saved *store.Deal
 	if err == nil && id == "" {
 		saved, err = wc.svc.CreateDeal(r.Context(), s.actor(r), in)
@@ -315,7 +333,7 @@ func (s *Server) saveDeal(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 		current = now
-		f.showTheirs("deal", dealFormValues(now), now.Version, dealURL(wc.ws.ID, id), showDeal(now, members))
+		f.showTheirs("deal", dealFormValues(now, fields), now.Version, dealURL(wc.ws.ID, id), showDeal(now, members))
 	}
 	if err != nil {
 		s.failForm(w, r, f, err, func(status int) { s.renderDealForm(w, r, status, current, f) })

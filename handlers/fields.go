@@ -14,6 +14,7 @@ import (
 type fieldsPage struct {
 	Contact []store.CustomField
 	Company []store.CustomField
+	Deal    []store.CustomField
 }
 
 func (s *Server) fields(w http.ResponseWriter, r *http.Request) {
@@ -32,10 +33,15 @@ func (s *Server) renderFields(w http.ResponseWriter, r *http.Request, status int
 		s.serverError(w, r, err)
 		return
 	}
+	deal, err := store.CustomFields(r.Context(), wc.lease.DB, "deal")
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	v := s.newView(r, "Custom fields")
 	v.Section = "settings"
 	v.Form = f
-	v.Page = fieldsPage{Contact: contact, Company: company}
+	v.Page = fieldsPage{Contact: contact, Company: company, Deal: deal}
 	s.render(w, r, status, "fields", v)
 }
 

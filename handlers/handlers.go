@@ -248,6 +248,8 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/contacts/{contact}/edit", write(http.HandlerFunc(s.editContact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}/delete", write(http.HandlerFunc(s.confirmDeleteContact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}/delete", write(http.HandlerFunc(s.deleteContact))).Methods(http.MethodPost)
+	ws.Handle("/contacts/{contact}/merge", write(http.HandlerFunc(s.mergeContact))).Methods(http.MethodGet)
+	ws.Handle("/contacts/{contact}/merge", write(http.HandlerFunc(s.mergeContactPost))).Methods(http.MethodPost)
 	ws.Handle("/contacts/{contact}/erase", admin(http.HandlerFunc(s.confirmEraseContact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/{contact}/erase", admin(http.HandlerFunc(s.eraseContact))).Methods(http.MethodPost)
 	ws.Handle("/contacts/{contact}/export.json", admin(http.HandlerFunc(s.contactSubjectAccess))).Methods(http.MethodGet)

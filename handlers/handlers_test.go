@@ -105,6 +105,8 @@ var workspaceRoutes = []route{
 	{"GET", "/w/{ws}/contacts/{contact}/edit", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}/delete", "member"},
 	{"POST", "/w/{ws}/contacts/{contact}/delete", "member"},
+	{"GET", "/w/{ws}/contacts/{contact}/merge", "member"},
+	{"POST", "/w/{ws}/contacts/{contact}/merge", "member"},
 	{"GET", "/w/{ws}/contacts/{contact}/erase", "admin"},
 	{"POST", "/w/{ws}/contacts/{contact}/erase", "admin"},
 	{"GET", "/w/{ws}/contacts/{contact}/export.json", "admin"},

@@ -291,7 +291,11 @@ func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string)
 	}
 	switch up.Entity {
 	case "deals":
-		v.Suggested = store.SuggestDealMapping(v.Header)
+		fields, err := store.CustomFields(ctx, db, store.KindDeal)
+		if err != nil {
+			return v, err
+		}
+		v.Suggested = store.SuggestDealMapping(v.Header, fields)
 	case "companies":
 		fields, err := store.CustomFields(ctx, db, "company")
 		if err != nil {
@@ -322,7 +326,7 @@ func uploadView(ctx context.Context, db *store.DB, up *importUpload, enc string)
 	}
 	v.Sample = sample
 	if up.Entity == "deals" {
-		return v, nil // deals have no custom fields to make
+		return v, nil // a deal import makes no custom fields
 	}
 	v.Guessed = store.ColumnGuesses(v.Header, sample, up.Total <= store.ImportSampleRows)
 	// A column no field takes becomes a custom field unless it is empty:

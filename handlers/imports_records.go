@@ -158,8 +158,8 @@ func (s *Server) recordMappingPage(r *http.Request, kind recordImport, up *impor
 			page.View.Suggested[i] = m[0]
 		}
 	}
-	if kind.Entity == "companies" {
-		if cf, err := store.CustomFields(r.Context(), wc.lease.DB, "company"); err == nil {
+	if kind.Entity == "companies" || kind.Entity == "deals" {
+		if cf, err := store.CustomFields(r.Context(), wc.lease.DB, map[string]store.Kind{"companies": store.KindCompany, "deals": store.KindDeal}[kind.Entity]); err == nil {
 			for _, f := range cf {
 				page.Fields = append(page.Fields, "custom."+f.Key)
 			}

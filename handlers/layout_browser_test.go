@@ -98,6 +98,8 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 		{name: "contact edit", path: a + "/contacts/" + d.contact + "/edit"},
 		{name: "contact new", path: a + "/contacts/new"},
 		{name: "contact delete", path: a + "/contacts/" + d.contact + "/delete"},
+		{name: "contact merge picker", path: a + "/contacts/" + d.contact + "/merge?q=a"},
+		{shot: true, name: "contact merge preview", path: a + "/contacts/" + d.contact + "/merge?with=" + f.contact},
 		{shot: true, name: "companies", path: a + "/companies"},
 		{shot: true, name: "company detail", path: a + "/companies/" + d.company},
 		{name: "company edit", path: a + "/companies/" + d.company + "/edit"},
@@ -289,6 +291,8 @@ func seedLayout(t *testing.T, f *fixture) layoutData {
 	_, err = store.CreateCustomField(ctx, l.DB, a, store.NewCustomField{Entity: "company", Key: "arr_band", Label: "Annual recurring revenue band", Type: "select",
 		Options: []string{"Under 100 thousand", "100 thousand to 1 million", "Over 1 million euros a year"}})
 	must(err)
+	_, err = store.CreateCustomField(ctx, l.DB, a, store.NewCustomField{Entity: "deal", Key: "procurement_portal", Label: "Supplier registration in the procurement portal", Type: "url"})
+	must(err)
 	coName, domain, industry := "Müller & Söhne Industrieanlagen und Präzisionswerkzeuge GmbH", "mueller-soehne-industrieanlagen-praezisionswerkzeuge.example", "Industrial machinery and precision tools"
 	co, err := store.CreateCompany(ctx, l.DB, a, store.CompanyInput{Name: &coName, Domain: &domain, Industry: &industry,
 		Tags: &[]string{"manufacturing", "enterprise", "dach-region", "key-account"}, Custom: map[string]any{"arr_band": "Over 1 million euros a year"}})
@@ -326,7 +330,8 @@ func seedLayout(t *testing.T, f *fixture) layoutData {
 			title := fmt.Sprintf("Framework agreement for the subsidiaries, phase %d.%d", i, j)
 			value, currency := "1234567.89", "EUR"
 			deal, err := store.CreateDeal(ctx, l.DB, a, store.DealInput{Title: &title, Value: &value, Currency: &currency, PipelineID: &p.ID, StageID: &st.ID,
-				ContactID: &d.contact, CompanyID: &co.ID, OwnerID: &root.ID})
+				ContactID: &d.contact, CompanyID: &co.ID, OwnerID: &root.ID,
+				Custom: map[string]any{"procurement_portal": "https://suppliers.mueller-soehne-industrieanlagen.example/registration/framework-agreements/2026"}})
 			must(err)
 			if d.deal == "" {
 				d.deal = deal.ID

@@ -57,7 +57,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
 	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
-	"companies", "company", "company_form", "company_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
+	"companies", "company", "company_form", "company_merge", "contact_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
 	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor", "forgot_password", "reset_password"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
@@ -274,7 +274,6 @@ var templateFuncs = template.FuncMap{
 	"customText":    store.CustomText,
 	"has":           slices.Contains[[]string],
 	"timelineLabel": timelineLabel,
-	"actorName":     actorName,
 	"changeText":    store.ValueText,
 	"dict":          dict,
 	"memberName":    memberName,
@@ -392,27 +391,13 @@ func sortMark(f store.ContactFilter, key string) string {
 
 var timelineLabels = map[string]string{"created": "created", "changed": "changed", "note": "note", "task": "task", "task_done": "task done",
 	"deal_open": "deal", "deal_won": "deal won", "deal_lost": "deal lost", "enrolled": "enrolled", "email_sent": "email sent",
-	"email_replied": "replied", "imported": "imported"}
+	"email_replied": "replied", "imported": "imported", "merged": "merged"}
 
 func timelineLabel(kind string) string {
 	if l, ok := timelineLabels[kind]; ok {
 		return l
 	}
 	return kind
-}
-
-// actorName shows "user:<id>" as the member's name, anything else as is.
-func actorName(members []store.Member, actor string) string {
-	if id, ok := strings.CutPrefix(actor, "user:"); ok {
-		if n := memberName(members, id); n != "" {
-			return n
-		}
-		return "a former member"
-	}
-	if strings.HasPrefix(actor, "apikey:") {
-		return "API key " + strings.TrimPrefix(actor, "apikey:")
-	}
-	return actor
 }
 
 // dict builds a map from key/value pairs, for ranging in templates.

@@ -84,24 +84,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 
 // auditPage is a workspace's audit log.
 type auditPage struct {
-	Events  []store.AuditEvent
-	Filter  store.AuditFilter
-	Next    string
-	Members []store.Member
-	Names   *store.Names // API keys by name
-}
-
-// ActorName shows an audit actor: a member's name, or the key or system.
-func (p auditPage) ActorName(actor string) string {
-	if id, ok := strings.CutPrefix(actor, "user:"); ok {
-		if n := memberName(p.Members, id); n != "" {
-			return n
-		}
-	}
-	if p.Names != nil && strings.HasPrefix(actor, "apikey:") {
-		return p.Names.Actor(actor)
-	}
-	return actor
+	Events []store.AuditEvent
+	Filter store.AuditFilter
+	Next   string
+	Names  *store.Names // actors, and the ids changes hold, by name
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
@@ -120,11 +106,18 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	names, err := store.LoadNames(r.Context(), wc.lease.DB, "", members)
+	if err == nil {
+		changes := make([]map[string]store.Change, len(events))
+		for i, e := range events {
+			changes[i] = e.ChangesMap()
+		}
+		err = names.LoadRecords(r.Context(), wc.lease.DB, changes)
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	page := auditPage{Events: events, Filter: f, Next: next, Members: members, Names: names}
+	page := auditPage{Events: events, Filter: f, Next: next, Names: names}
 	v := s.newView(r, "Audit log")
 	v.Section = "audit"
 	v.Page = page

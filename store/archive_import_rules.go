@@ -59,7 +59,7 @@ func importTables() []importTable {
 	return []importTable{
 		{"custom_fields", bySeq, []importRule{
 			uuidRule("id"),
-			enumRule("entity", kindNames(recordKinds)),
+			enumRule("entity", kindNames(customFieldKinds)),
 			{"key", customKeySQL("key"), fmt.Sprintf("a key of lower-case letters, digits and underscores starting with a letter, at most %d", maxCustomKey)},
 			textRule("label", 1, maxFieldLabel),
 			enumRule("type", CustomFieldTypes),
@@ -75,6 +75,7 @@ func importTables() []importTable {
 		{"companies", bySeq, []importRule{
 			uuidRule("id"),
 			textRule("name", 1, maxRecordTitle),
+			{"name_key", `name_key IS company_name_key(name)`, "the key of the name (store.CompanyNameKey)"},
 			{"domain", domainSQL("domain"), "empty or a lower-case domain such as example.com"},
 			textRule("industry", 0, maxShortName),
 			{"size", fmt.Sprintf(`size = '' OR size IN (%s)`, sqlList(CompanySizes)), "empty or one of " + strings.Join(CompanySizes, ", ")},
@@ -276,6 +277,7 @@ func importTables() []importTable {
 			dateRule("expected_close"),
 			enumRule("status", DealStatuses),
 			textRule("lost_reason", 0, maxLostReason),
+			customRule("custom"),
 			nullableTimeRule("closed_at"),
 			timeRule("created_at"),
 			timeRule("updated_at"),

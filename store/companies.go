@@ -102,8 +102,8 @@ func createCompany(ctx context.Context, tx *sqlx.Tx, a Actor, c *Company, in Com
 	if err := checkDuplicate(ctx, tx, c, in); err != nil {
 		return err
 	}
-	_, err := tx.NamedExecContext(ctx, `INSERT INTO companies (id, name, domain, industry, size, owner_id, custom, created_at, updated_at)
-		VALUES (:id, :name, :domain, :industry, :size, :owner_id, :custom, :created_at, :updated_at)`, c)
+	_, err := tx.NamedExecContext(ctx, `INSERT INTO companies (id, name, name_key, domain, industry, size, owner_id, custom, created_at, updated_at)
+		VALUES (:id, :name, company_name_key(:name), :domain, :industry, :size, :owner_id, :custom, :created_at, :updated_at)`, c)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func updateCompany(ctx context.Context, tx *sqlx.Tx, a Actor, id string, in Comp
 		return in.Check("company", before.Version)
 	}
 	c.UpdatedAt = time.Now().UTC()
-	err = updateRow(ctx, tx, "companies", "company", id, in.Expect, `name = :name, domain = :domain, industry = :industry,
+	err = updateRow(ctx, tx, "companies", "company", id, in.Expect, `name = :name, name_key = company_name_key(:name), domain = :domain, industry = :industry,
 		size = :size, owner_id = :owner_id, custom = :custom, updated_at = :updated_at`, &c)
 	if err != nil {
 		return err

@@ -2,12 +2,34 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"slices"
 	"strings"
 	"unicode"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/text/cases"
+	"modernc.org/sqlite"
 )
+
+// company_name_key(name) is CompanyNameKey in SQL: writes store it in
+// companies.name_key (one index lookup finds a duplicate) and migration
+// 0021 filled it. It is Go's, not SQL's, because SQLite's lower() and
+// NOCASE fold only ASCII letters.
+func init() {
+	err := sqlite.RegisterDeterministicScalarFunction("company_name_key", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return CompanyNameKey(v), nil
+		case []byte:
+			return CompanyNameKey(string(v)), nil
+		}
+		return "", nil
+	})
+	if err != nil {
+		panic(err)
+	}
+}
 
 // CompanyIDByName finds the oldest company with this name, in any letter case.
 func CompanyIDByName(ctx context.Context, db *DB, name string) (string, error) {
@@ -27,10 +49,11 @@ var legalForms = map[string]bool{
 }
 
 // CompanyNameKey reduces a company name to what tells it apart: its words
-// in lower case, punctuation and spacing dropped, a trailing legal form
+// case-folded (Unicode: "Söhne" and "SÖHNE" are one, "Straße" and
+// "STRASSE" too), punctuation and spacing dropped, a trailing legal form
 // (or several, "Co. Ltd") removed, unless nothing else is left.
 func CompanyNameKey(name string) string {
-	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+	words := strings.FieldsFunc(cases.Fold().String(name), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '&' && r != '.'
 	})
 	for i, w := range words {
@@ -46,12 +69,7 @@ func CompanyNameKey(name string) string {
 	return strings.Join(words, " ")
 }
 
-// maxNameCandidates bounds the companies compared by key: those whose name
-// starts like the new one, read from the companies_name index.
-const maxNameCandidates = 200
-
-const similarCompaniesSQL = companySelect + ` WHERE co.name >= ? COLLATE NOCASE AND co.name < ? COLLATE NOCASE
-	ORDER BY co.name COLLATE NOCASE, co.seq LIMIT ?`
+const similarCompanySQL = companySelect + ` WHERE co.name_key = ? ORDER BY co.seq LIMIT 1`
 
 // SimilarCompany returns the oldest company whose name has the same key as
 // name (CompanyNameKey), or nil when there is none.
@@ -59,27 +77,22 @@ func SimilarCompany(ctx context.Context, db *DB, name string) (*Company, error) 
 	return similarCompany(ctx, db.R, name)
 }
 
+// similarCompany reads the companies_name_key index: one lookup, whatever
+// the letters' script.
 func similarCompany(ctx context.Context, q sqlx.QueryerContext, name string) (*Company, error) {
 	key := CompanyNameKey(name)
 	if key == "" {
 		return nil, nil
 	}
-	// Names with this key start with its first word in some letter case
-	// (ASCII letters only: NOCASE folds no others): a range of the NOCASE
-	// index, not a scan.
-	prefix, _, _ := strings.Cut(key, " ")
-	var cands []Company
-	err := sqlx.SelectContext(ctx, q, &cands, similarCompaniesSQL, prefix, prefix+"\U0010FFFF", maxNameCandidates)
+	var c Company
+	err := getOne(ctx, q, &c, "company", similarCompanySQL, key)
+	if ErrorCode(err) == ENotFound {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	var found *Company
-	for i := range cands {
-		if CompanyNameKey(cands[i].Name) == key && (found == nil || cands[i].Seq < found.Seq) {
-			found = &cands[i]
-		}
-	}
-	return found, nil
+	return &c, nil
 }
 
 // DuplicateCompanyError refuses to create a company whose name has the key

@@ -107,8 +107,10 @@ func mergeCompanies(ctx context.Context, tx *sqlx.Tx, a Actor, m *CompanyMerge) 
 		SELECT id, 'changed', ?, ?, ? FROM contacts WHERE company_id = ?`, a.String(), string(detail), now, src.ID); err != nil {
 		return err
 	}
+	// A moved row is a write of its own: its version and updated_at move
+	// (lists sorted by last change, and API clients syncing by it, see it).
 	for _, table := range []string{"contacts", "deals", "notes", "tasks"} {
-		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET company_id = ?, version = version + 1 WHERE company_id = ?`, dst.ID, src.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET company_id = ?, version = version + 1, updated_at = ? WHERE company_id = ?`, dst.ID, now, src.ID); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCompanies_Merge(t *testing.T) {
@@ -30,6 +31,7 @@ func TestCompanies_Merge(t *testing.T) {
 		if p.People != 1 || p.Deals != 1 || p.Notes != 1 || p.Tasks != 1 || p.Tags != 2 || strings.Join(p.Filled, ",") != "domain" {
 			t.Fatalf("preview = %+v", p)
 		}
+		before := time.Now().UTC().Add(-time.Millisecond)
 		if _, err := MergeCompanies(ctx, db, tester, src.ID, dst.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -40,11 +42,12 @@ func TestCompanies_Merge(t *testing.T) {
 		if got.Domain != "acme.example" || got.Industry != "Aerospace" || strings.Join(got.Tags, ",") != "old,shared" {
 			t.Fatalf("target = %+v", got)
 		}
-		if c, _ := GetContact(ctx, db, ana.ID); c.CompanyID != dst.ID {
-			t.Errorf("Ana's company = %q", c.CompanyID)
+		// Moved rows are changed rows: a newer version and updated_at.
+		if c, _ := GetContact(ctx, db, ana.ID); c.CompanyID != dst.ID || c.Version != ana.Version+1 || !c.UpdatedAt.After(before) {
+			t.Errorf("Ana after the merge: company %q, version %d, updated %v", c.CompanyID, c.Version, c.UpdatedAt)
 		}
-		if d, _ := GetDeal(ctx, db, d.ID); d.CompanyID != dst.ID {
-			t.Errorf("the deal's company = %q", d.CompanyID)
+		if d, _ := GetDeal(ctx, db, d.ID); d.CompanyID != dst.ID || !d.UpdatedAt.After(before) {
+			t.Errorf("the deal after the merge: company %q, updated %v", d.CompanyID, d.UpdatedAt)
 		}
 		var notes, tasks int
 		db.R.Get(&notes, `SELECT count(*) FROM notes WHERE company_id = ?`, dst.ID)

@@ -126,8 +126,37 @@ func TestCompanies_Similar(t *testing.T) {
 		mustCompany(t, db, CompanyInput{Name: ptr("cyberdyne"), CheckDuplicate: true, ConfirmDuplicate: cyb.ID})
 		mustCompany(t, db, CompanyInput{Name: ptr("Cyberdyne")})
 	})
-	plan := queryPlan(t, db, similarCompaniesSQL, "a", "b", 1)
-	if !strings.Contains(plan, "companies_name") {
-		t.Errorf("the candidates are not read from companies_name:\n%s", plan)
+	t.Run("FoldsNonASCII", func(t *testing.T) {
+		muller := mustCompany(t, db, CompanyInput{Name: ptr("Müller & Söhne GmbH")})
+		strasse := mustCompany(t, db, CompanyInput{Name: ptr("Straße AG")})
+		for name, want := range map[string]string{"müller & söhne gmbh": muller.ID, "MÜLLER & SÖHNE": muller.ID,
+			"STRASSE": strasse.ID, "straße ag": strasse.ID, "Muller & Sohne": ""} {
+			got, err := SimilarCompany(ctx, db, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gotID := ""; got != nil {
+				gotID = got.ID
+				if gotID != want {
+					t.Errorf("%q: got %s, want %q", name, got.Name, want)
+				}
+			} else if want != "" {
+				t.Errorf("%q: got nothing, want %s", name, want)
+			}
+		}
+		// A rename moves the key.
+		if _, err := UpdateCompany(ctx, db, tester, muller.ID, CompanyInput{Name: ptr("Öztürk Ltd")}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := SimilarCompany(ctx, db, "ÖZTÜRK"); got == nil || got.ID != muller.ID {
+			t.Errorf("after a rename: got %v", got)
+		}
+		if got, _ := SimilarCompany(ctx, db, "Müller & Söhne"); got != nil {
+			t.Errorf("the old name still matches %s", got.Name)
+		}
+	})
+	plan := queryPlan(t, db, similarCompanySQL, "a")
+	if !strings.Contains(plan, "companies_name_key") || strings.Contains(plan, "SCAN") {
+		t.Errorf("the duplicate is not looked up in companies_name_key:\n%s", plan)
 	}
 }

@@ -328,7 +328,7 @@ func findOrCreateCompany(ctx context.Context, tx *sqlx.Tx, name string) (string,
 	}
 	now := time.Now().UTC()
 	id = newID()
-	_, err = tx.ExecContext(ctx, `INSERT INTO companies (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)`, id, name, now, now)
+	_, err = tx.ExecContext(ctx, `INSERT INTO companies (id, name, name_key, created_at, updated_at) VALUES (?1, ?2, company_name_key(?2), ?3, ?4)`, id, name, now, now)
 	return id, err
 }
 

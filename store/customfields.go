@@ -15,7 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// CustomField is a field a workspace adds to contacts or companies.
+// CustomField is a field a workspace adds to contacts, companies or deals.
 type CustomField struct {
 	Seq       int64     `db:"seq" json:"-"`
 	ID        string    `db:"id" json:"id"`
@@ -60,11 +60,11 @@ type NewCustomField struct {
 	Options                  []string
 }
 
-// CreateCustomField defines a custom field for contacts or companies.
+// CreateCustomField defines a custom field for contacts, companies or deals.
 func CreateCustomField(ctx context.Context, db *DB, a Actor, in NewCustomField) (*CustomField, error) {
 	kind, err := ParseKind(in.Entity)
-	if err != nil || !kind.isRecord() {
-		return nil, FieldError("entity", "Custom fields belong to contacts or companies.")
+	if err != nil || !kind.hasCustomFields() {
+		return nil, FieldError("entity", "Custom fields belong to contacts, companies or deals.")
 	}
 	label, err := cleanText("label", "The label", in.Label, maxFieldLabel)
 	if err != nil {
@@ -152,14 +152,14 @@ func keyFromLabel(label string) string {
 	return key
 }
 
-// CustomFields returns the custom fields of contacts or companies, in order.
+// CustomFields returns the custom fields of contacts, companies or deals, in order.
 func CustomFields(ctx context.Context, db *DB, k Kind) ([]CustomField, error) {
 	return customFields(ctx, db.R, k)
 }
 
 func customFields(ctx context.Context, q sqlx.QueryerContext, k Kind) ([]CustomField, error) {
-	if !k.isRecord() {
-		return nil, errNotRecord(k)
+	if !k.hasCustomFields() {
+		return nil, Errorf(EInvalid, "Only contacts, companies and deals have custom fields, not a %s.", k)
 	}
 	var fs []CustomField
 	err := sqlx.SelectContext(ctx, q, &fs, `SELECT * FROM custom_fields WHERE entity = ? ORDER BY position, seq`, k)

@@ -33,6 +33,7 @@ type Deal struct {
 	Status        string     `db:"status" json:"status"`
 	LostReason    string     `db:"lost_reason" json:"lost_reason"`
 	ClosedAt      *time.Time `db:"closed_at" json:"closed_at"`
+	Custom        Custom     `db:"custom" json:"custom"`
 	Version       int64      `db:"version" json:"version"`
 	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt     time.Time  `db:"updated_at" json:"updated_at"`
@@ -56,13 +57,16 @@ type DealInput struct {
 	ExpectedClose *string `json:"expected_close"`
 	Status        *string `json:"status"`
 	LostReason    *string `json:"lost_reason"`
+	// Custom sets custom field values by key; a null or empty value
+	// clears one, keys left out stay.
+	Custom map[string]any `json:"custom"`
 }
 
 const dealSelect = `SELECT d.seq, d.id, d.title, d.value_minor, d.currency, d.pipeline_id, d.stage_id,
 	s.name AS stage_name, s.probability, coalesce(d.contact_id, '') AS contact_id,
 	coalesce(trim(c.first_name || ' ' || c.last_name), '') AS contact_name,
 	coalesce(d.company_id, '') AS company_id, coalesce(co.name, '') AS company_name,
-	d.owner_id, d.expected_close, d.status, d.lost_reason, d.closed_at, d.version, d.created_at, d.updated_at
+	d.owner_id, d.expected_close, d.status, d.lost_reason, d.closed_at, d.custom, d.version, d.created_at, d.updated_at
 	FROM deals d JOIN stages s ON s.id = d.stage_id
 	LEFT JOIN contacts c ON c.id = d.contact_id LEFT JOIN companies co ON co.id = d.company_id`
 
@@ -87,7 +91,7 @@ func CreateDeal(ctx context.Context, db *DB, a Actor, in DealInput) (*Deal, erro
 		return nil, err
 	}
 	now := time.Now().UTC()
-	d := &Deal{ID: newID(), Currency: "EUR", Status: "open", CreatedAt: now, UpdatedAt: now}
+	d := &Deal{ID: newID(), Currency: "EUR", Status: "open", Custom: Custom{}, CreatedAt: now, UpdatedAt: now}
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		return createDeal(ctx, tx, a, d, in)
 	})
@@ -107,9 +111,9 @@ func createDeal(ctx context.Context, tx *sqlx.Tx, a Actor, d *Deal, in DealInput
 		return FieldError("title", "The deal needs a title.")
 	}
 	_, err := tx.NamedExecContext(ctx, `INSERT INTO deals (id, title, value_minor, currency, pipeline_id, stage_id, contact_id, company_id,
-		owner_id, expected_close, status, lost_reason, closed_at, created_at, updated_at)
+		owner_id, expected_close, status, lost_reason, closed_at, custom, created_at, updated_at)
 		VALUES (:id, :title, :value_minor, :currency, :pipeline_id, :stage_id, nullif(:contact_id, ''), nullif(:company_id, ''),
-		:owner_id, :expected_close, :status, :lost_reason, :closed_at, :created_at, :updated_at)`, d)
+		:owner_id, :expected_close, :status, :lost_reason, :closed_at, :custom, :created_at, :updated_at)`, d)
 	if err != nil {
 		return err
 	}
@@ -138,7 +142,7 @@ func UpdateDeal(ctx context.Context, db *DB, a Actor, id string, in DealInput) (
 		err = updateRow(ctx, tx, "deals", "deal", id, in.Expect, `title = :title, value_minor = :value_minor, currency = :currency,
 			pipeline_id = :pipeline_id, stage_id = :stage_id, contact_id = nullif(:contact_id, ''), company_id = nullif(:company_id, ''),
 			owner_id = :owner_id, expected_close = :expected_close, status = :status, lost_reason = :lost_reason,
-			closed_at = :closed_at, updated_at = :updated_at`, &d)
+			closed_at = :closed_at, custom = :custom, updated_at = :updated_at`, &d)
 		if err != nil {
 			return err
 		}
@@ -210,6 +214,15 @@ func applyDealInput(ctx context.Context, tx *sqlx.Tx, d *Deal, in DealInput) err
 	}
 	if in.LostReason != nil {
 		if d.LostReason, err = cleanText("lost_reason", "The lost reason", *in.LostReason, maxLostReason); err != nil {
+			return err
+		}
+	}
+	if in.Custom != nil {
+		defs, err := customFields(ctx, tx, KindDeal)
+		if err != nil {
+			return err
+		}
+		if d.Custom, err = applyCustom(defs, d.Custom, in.Custom); err != nil {
 			return err
 		}
 	}
@@ -321,6 +334,7 @@ func dealChanges(before, after *Deal) map[string]Change {
 	diff(ch, "expected_close", before.ExpectedClose, after.ExpectedClose)
 	diff(ch, "status", before.Status, after.Status)
 	diff(ch, "lost_reason", before.LostReason, after.LostReason)
+	customChange(ch, before.Custom, after.Custom)
 	return ch
 }
 

@@ -132,7 +132,7 @@ var erasureLeftOut = map[string]string{
 	"company_tags":       "tags of companies; a company an erasure deletes has none",
 	"pipelines":          "the sales process's configuration",
 	"stages":             "the sales process's configuration",
-	"deals_fts":          "deal titles; the deals stay (see deals)",
+	"deals_fts":          "deal titles and custom values; the deals stay (see deals)",
 	"workspace_settings": "the workspace's configuration",
 	"api_keys":           "keys and the members who made them, no contact",
 	"counters":           "row counts",

@@ -152,7 +152,14 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	}
 	back := []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`,
 		`ALTER TABLE contacts DROP COLUMN version`, `ALTER TABLE companies DROP COLUMN version`, `ALTER TABLE deals DROP COLUMN version`,
-		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`}
+		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`,
+		`DROP TRIGGER deals_fts_insert`, `DROP TRIGGER deals_fts_delete`, `DROP TRIGGER deals_fts_update`,
+		`ALTER TABLE deals DROP COLUMN custom`, `DROP INDEX companies_name_key`, `ALTER TABLE companies DROP COLUMN name_key`}
+	// The deals' index triggers of version 1, which a later migration
+	// replaces by name.
+	for _, name := range []string{"deals_fts_insert", "deals_fts_delete", "deals_fts_update"} {
+		back = append(back, v1[name].SQL.S)
+	}
 	for name, o := range latest {
 		if _, ok := v1[name]; !ok && o.Type == "trigger" {
 			back = append([]string{`DROP TRIGGER ` + name}, back...) // before its tables

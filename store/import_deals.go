@@ -18,8 +18,10 @@ import (
 // stages by name, values as exact decimals in their currency, linked to
 // the companies and contacts already imported by name or email.
 
-// DealImportFields are the deal fields a CSV column can map to. Deals
-// have no custom fields: a column none of these takes can only be skipped.
+// DealImportFields are the deal fields a CSV column can map to, besides
+// "custom.<key>" of a deal custom field the workspace has. An import does
+// not make deals' custom fields (Settings → Custom fields does): a column
+// none of these takes can only be skipped.
 // "note" is a note about the deal (Close's opportunities have one, and no
 // title): it goes on the deal's company, else its contact, and its first
 // line titles a deal that has no title.
@@ -49,9 +51,10 @@ var dealAliases = map[string]string{
 	"statuslabel": "stage", "username": "owner", "note": "note", "notes": "note", "description": "note", "dealnote": "note",
 }
 
-// SuggestDealMapping proposes a deal field for each header.
-func SuggestDealMapping(header []string) []string {
-	return suggest(header, dealAliases, nil, nil)
+// SuggestDealMapping proposes a deal field for each header, the deals'
+// custom fields by key or label.
+func SuggestDealMapping(header []string, custom []CustomField) []string {
+	return suggest(header, dealAliases, custom, nil)
 }
 
 // What DealImportOptions.Stages takes.
@@ -103,7 +106,7 @@ type dealImport struct {
 // linked. A contact not found is left out of the deal, with a note.
 func ImportDealsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt DealImportOptions) (*ImportResult, error) {
 	if opt.Unmapped == UnmappedCreate {
-		return nil, Errorf(EInvalid, "Deals have no custom fields: their unmapped columns can only be skipped (unmapped=skip).")
+		return nil, Errorf(EInvalid, "A deal import does not make custom fields: its unmapped columns can only be skipped (unmapped=skip).")
 	}
 	if opt.Stages != StagesRefuse && opt.Stages != StagesCreate {
 		return nil, Errorf(EInvalid, "stages must be create or refuse.")
@@ -161,18 +164,26 @@ func ImportDealsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt DealI
 // prepare checks the mapping and loads the pipelines, stages, companies
 // and contacts rows are resolved against.
 func (im *dealImport) prepare(f *importFile) error {
+	custom, err := customFields(im.ctx, im.tx, KindDeal)
+	if err != nil {
+		return err
+	}
 	im.mapping = im.opt.Mapping
 	if im.mapping == nil {
-		im.mapping = SuggestDealMapping(f.header)
+		im.mapping = SuggestDealMapping(f.header, custom)
 	}
 	if err := checkMapping(im.mapping, f.header, DealImportFields, "deal"); err != nil {
 		return err
 	}
 	if slices.Contains(im.mapping, MappingNewField) {
-		return Errorf(EInvalid, "Deals have no custom fields to make of a column.")
+		return Errorf(EInvalid, "A deal import does not make custom fields of its columns; skip the column.")
 	}
-	p := &columnPlan{ctx: im.ctx, tx: im.tx, kind: KindDeal, now: time.Now().UTC(), src: &im.src, rows: sampleRows(f.head), complete: f.complete}
-	var err error
+	for _, m := range im.mapping {
+		if key, ok := strings.CutPrefix(m, "custom."); ok && !slices.ContainsFunc(custom, func(f CustomField) bool { return f.Key == key }) {
+			return Errorf(EInvalid, "%q is not a custom field of deals here: add it in Settings → Custom fields, or skip the column.", key)
+		}
+	}
+	p := &columnPlan{ctx: im.ctx, tx: im.tx, kind: KindDeal, custom: custom, now: time.Now().UTC(), src: &im.src, rows: sampleRows(f.head), complete: f.complete}
 	if im.mapping, err = p.plan(f.header, im.mapping, im.opt.Unmapped, "deal"); err != nil {
 		return err
 	}
@@ -250,7 +261,7 @@ var closedStages = map[string]string{"closedwon": "won", "won": "won", "closedlo
 // the import.
 func (im *dealImport) row(row int, rec []string) (string, error) {
 	cells := readCells(im.mapping, rec, &im.src)
-	in := DealInput{Title: cells.set("title"), LostReason: cells.set("lost_reason")}
+	in := DealInput{Title: cells.set("title"), LostReason: cells.set("lost_reason"), Custom: cells.custom}
 	created, hasCreated, err := cells.date("created_at", &im.src)
 	if err != nil {
 		return "The creation date " + err.Error(), nil
@@ -330,7 +341,7 @@ func (im *dealImport) row(row int, rec []string) (string, error) {
 		return "", im.addNote(cells.field["note"], in)
 	}
 	now := time.Now().UTC()
-	d := &Deal{ID: newID(), Currency: currency, Status: "open", CreatedAt: now, UpdatedAt: now}
+	d := &Deal{ID: newID(), Currency: currency, Status: "open", Custom: Custom{}, CreatedAt: now, UpdatedAt: now}
 	if hasCreated {
 		d.CreatedAt = created
 	}

@@ -483,7 +483,7 @@ func (im *contactImport) insertCompany(op *rowOp) error {
 	if op.company == nil {
 		return nil
 	}
-	_, err := im.tx.ExecContext(im.ctx, `INSERT INTO companies (id, name, created_at, updated_at) VALUES (?, ?, ?3, ?3)`,
+	_, err := im.tx.ExecContext(im.ctx, `INSERT INTO companies (id, name, name_key, created_at, updated_at) VALUES (?1, ?2, company_name_key(?2), ?3, ?3)`,
 		op.company[0], op.company[1], im.now)
 	return err
 }

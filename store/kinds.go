@@ -48,6 +48,13 @@ func ParseKind(s string) (Kind, error) {
 // custom fields.
 var recordKinds = []Kind{KindContact, KindCompany}
 
+// customFieldKinds are the kinds of record that have custom fields: the
+// records, and deals.
+var customFieldKinds = []Kind{KindContact, KindCompany, KindDeal}
+
+// hasCustomFields reports whether k is one of customFieldKinds.
+func (k Kind) hasCustomFields() bool { return slices.Contains(customFieldKinds, k) }
+
 // isRecord reports whether k is one of recordKinds.
 func (k Kind) isRecord() bool { return slices.Contains(recordKinds, k) }
 

@@ -34,13 +34,13 @@ func TestTimeline_UnknownKind(t *testing.T) {
 			t.Errorf("Timeline(%q): got %q and %d items, want %q", k, got, len(items), want)
 		}
 	}
-	if _, err := CustomFields(ctx, db, "deal"); ErrorCode(err) != EInvalid {
-		t.Errorf("custom fields of deals: got %v, want %q", err, EInvalid)
+	if _, err := CustomFields(ctx, db, "task"); ErrorCode(err) != EInvalid {
+		t.Errorf("custom fields of tasks: got %v, want %q", err, EInvalid)
 	}
 	if _, _, err := ListAudit(ctx, db, AuditFilter{EntityType: "widget"}); ErrorCode(err) != EInvalid {
 		t.Errorf("audit of widgets: got %v, want %q", err, EInvalid)
 	}
-	if _, err := CreateCustomField(ctx, db, tester, NewCustomField{Entity: "deal", Label: "X", Type: "text"}); ErrorCode(err) != EValidation {
-		t.Errorf("custom field on deals: got %v, want %q", err, EValidation)
+	if _, err := CreateCustomField(ctx, db, tester, NewCustomField{Entity: "task", Label: "X", Type: "text"}); ErrorCode(err) != EValidation {
+		t.Errorf("custom field on tasks: got %v, want %q", err, EValidation)
 	}
 }

@@ -94,36 +94,97 @@ func DealTimeline(ctx context.Context, db *DB, dealID string, limit int) ([]Time
 type Names struct {
 	Members   map[string]string // user id → name, or email
 	Keys      map[string]string // API key id → name
-	Fields    map[string]string // custom field key → label
+	Fields    map[string]string // custom field key → label, of the kind LoadNames was given
 	Stages    map[string]string // deal stage id → name
 	Pipelines map[string]string // pipeline id → name
+	// Records are the companies, contacts and deals that changes name by
+	// id (company_id, contact_id, deal_id), read by LoadRecords.
+	Records map[string]string
+	// kindFields are the custom fields of every kind: an audit log holds
+	// changes of several.
+	kindFields map[Kind]map[string]string
 }
 
 // LoadNames reads the names a workspace's file holds (API keys, custom
-// fields of kind k, pipelines and stages) and takes those of members, which
-// the catalog holds, from the caller. k may be "" for no custom fields.
+// fields, pipelines and stages) and takes those of members, which the
+// catalog holds, from the caller. Fields holds the custom fields of kind
+// k ("" for none); EventLines finds each event's own.
 func LoadNames(ctx context.Context, db *DB, k Kind, members []Member) (*Names, error) {
-	n := &Names{Members: map[string]string{}, Keys: map[string]string{}, Fields: map[string]string{}, Stages: map[string]string{}, Pipelines: map[string]string{}}
+	n := &Names{Members: map[string]string{}, Keys: map[string]string{}, Stages: map[string]string{}, Pipelines: map[string]string{},
+		Records: map[string]string{}, kindFields: map[Kind]map[string]string{}}
 	for _, m := range members {
 		n.Members[m.UserID] = cmp.Or(m.Name, m.Email)
 	}
 	var rows []struct {
 		What string `db:"what"`
+		Kind string `db:"kind"`
 		ID   string `db:"id"`
 		Name string `db:"name"`
 	}
-	err := db.R.SelectContext(ctx, &rows, `SELECT 'key' AS what, id, name FROM api_keys
-		UNION ALL SELECT 'field', key, label FROM custom_fields WHERE entity = ?
-		UNION ALL SELECT 'stage', id, name FROM stages
-		UNION ALL SELECT 'pipeline', id, name FROM pipelines`, string(k))
+	err := db.R.SelectContext(ctx, &rows, `SELECT 'key' AS what, '' AS kind, id, name FROM api_keys
+		UNION ALL SELECT 'field', entity, key, label FROM custom_fields
+		UNION ALL SELECT 'stage', '', id, name FROM stages
+		UNION ALL SELECT 'pipeline', '', id, name FROM pipelines`)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
-		m := map[string]map[string]string{"key": n.Keys, "field": n.Fields, "stage": n.Stages, "pipeline": n.Pipelines}[r.What]
+		if r.What == "field" {
+			if n.kindFields[Kind(r.Kind)] == nil {
+				n.kindFields[Kind(r.Kind)] = map[string]string{}
+			}
+			n.kindFields[Kind(r.Kind)][r.ID] = r.Name
+			continue
+		}
+		m := map[string]map[string]string{"key": n.Keys, "stage": n.Stages, "pipeline": n.Pipelines}[r.What]
 		m[r.ID] = r.Name
 	}
+	n.Fields = n.kindFields[k]
+	if n.Fields == nil {
+		n.Fields = map[string]string{}
+	}
 	return n, nil
+}
+
+// recordFields are the fields of a change that hold the id of a company,
+// a contact or a deal.
+var recordFields = []string{"company_id", "contact_id", "deal_id"}
+
+// LoadRecords reads the names of the companies, contacts and deals the
+// changes name by id, by their ids (no list is read whole). One gone since
+// is told as "a deleted company".
+func (n *Names) LoadRecords(ctx context.Context, db *DB, changes []map[string]Change) error {
+	var ids []string
+	for _, ch := range changes {
+		for _, f := range recordFields {
+			for _, v := range []any{ch[f].Before, ch[f].After} {
+				if s, ok := v.(string); ok && s != "" && n.Records[s] == "" && !slices.Contains(ids, s) {
+					ids = append(ids, s)
+				}
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	list, _ := json.Marshal(ids)
+	var rows []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+	}
+	err := db.R.SelectContext(ctx, &rows, `SELECT id, name FROM companies WHERE id IN (SELECT value FROM json_each(?1))
+		UNION ALL SELECT id, coalesce(nullif(trim(first_name || ' ' || last_name), ''), nullif(email, ''), '(no name)') FROM contacts WHERE id IN (SELECT value FROM json_each(?1))
+		UNION ALL SELECT id, title FROM deals WHERE id IN (SELECT value FROM json_each(?1))`, string(list))
+	for _, r := range rows {
+		n.Records[r.ID] = r.Name
+	}
+	return err
+}
+
+// EventLines tells an audit event's changes as ChangeLines does, custom
+// fields by the labels of the event's kind of record.
+func (n *Names) EventLines(e AuditEvent) []string {
+	return n.changeLines(n.kindFields[Kind(e.EntityType)], e.ChangesMap())
 }
 
 // Actor says who made a change: a member's name, an API key's name, or
@@ -163,11 +224,11 @@ var fieldLabels = map[string]string{
 	"company": "Company", "company_id": "Company", "contact_id": "Contact", "owner_id": "Owner", "assignee_id": "Assignee",
 	"stage": "Stage", "stage_id": "Stage", "pipeline_id": "Pipeline", "status": "Status", "tags": "Tags", "name": "Name",
 	"domain": "Domain", "industry": "Industry", "size": "Size", "due_date": "Due date", "value": "Value", "currency": "Currency",
-	"expected_close": "Expected close", "lost_reason": "Lost reason", "body": "Note", "done": "Done", "role": "Role",
+	"expected_close": "Expected close", "lost_reason": "Lost reason", "body": "Note", "done": "Done", "role": "Role", "deal_id": "Deal",
 }
 
 // fieldOrder is the order in which a change's fields are told.
-var fieldOrder = []string{"first_name", "last_name", "name", "title", "email", "phone", "company", "company_id", "contact_id",
+var fieldOrder = []string{"merged_from", "merged_into", "first_name", "last_name", "name", "title", "email", "phone", "company", "company_id", "contact_id",
 	"stage", "pipeline_id", "stage_id", "status", "owner_id", "assignee_id", "value", "currency", "due_date", "tags"}
 
 // Describe fills each item's Author and Lines: the item in words.
@@ -176,7 +237,7 @@ func (n *Names) Describe(items []TimelineItem) {
 		it := &items[i]
 		it.Author = n.Actor(it.Actor)
 		switch it.Kind {
-		case "changed":
+		case "changed", "merged":
 			it.Lines = n.ChangeLines(it.Changes())
 		case "imported":
 			ch := it.Changes()
@@ -194,6 +255,10 @@ func (n *Names) Describe(items []TimelineItem) {
 // ChangeLines tells each changed field as "Owner changed from — to Maya":
 // members, keys, stages and pipelines by name, custom fields by label.
 func (n *Names) ChangeLines(changes map[string]Change) []string {
+	return n.changeLines(n.Fields, changes)
+}
+
+func (n *Names) changeLines(fields map[string]string, changes map[string]Change) []string {
 	keys := slices.Collect(maps.Keys(changes))
 	slices.SortFunc(keys, func(a, b string) int {
 		ia, ib := orderOf(a), orderOf(b)
@@ -207,7 +272,11 @@ func (n *Names) ChangeLines(changes map[string]Change) []string {
 		ch := changes[k]
 		switch k {
 		case "custom":
-			lines = append(lines, n.customLines(ch)...)
+			lines = append(lines, customLines(fields, ch)...)
+		case "merged_from", "merged_into":
+			// A merge (store.MergeContacts, MergeCompanies): the record
+			// merged in, then the one it went into.
+			lines = append(lines, fmt.Sprintf("Merged %s into %s", ValueText(ch.Before), ValueText(ch.After)))
 		case "done":
 			if ch.After == true {
 				lines = append(lines, "Marked done")
@@ -246,6 +315,8 @@ func (n *Names) value(field string, v any) string {
 		names = n.Stages
 	case "pipeline_id":
 		names = n.Pipelines
+	case "company_id", "contact_id", "deal_id":
+		names = n.Records
 	case "stage", "status":
 		return strings.ToUpper(s[:1]) + s[1:]
 	default:
@@ -261,7 +332,7 @@ func (n *Names) value(field string, v any) string {
 }
 
 // customLines tells the custom fields whose values differ, by label.
-func (n *Names) customLines(ch Change) []string {
+func customLines(fields map[string]string, ch Change) []string {
 	before, _ := ch.Before.(map[string]any)
 	after, _ := ch.After.(map[string]any)
 	keys := map[string]bool{}
@@ -277,7 +348,7 @@ func (n *Names) customLines(ch Change) []string {
 		if b == a {
 			continue
 		}
-		label := n.Fields[k]
+		label := fields[k]
 		if label == "" {
 			label = k // a field deleted since
 		}
