@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,9 +22,10 @@ func (s *Server) actor(r *http.Request) store.Actor {
 // contactsPage is the contact list with its filters.
 type contactsPage struct {
 	Contacts []store.Contact
-	Next     string
+	Nav      pageNav
 	Total    int
-	Params   url.Values // the filters and sort, for links
+	Params   url.Values // the filters, sort and columns, for links
+	Here     string     // the whole query of this page, position included
 	Filter   store.ContactFilter
 	Tags     []string
 	Members  []store.Member
@@ -46,7 +48,7 @@ func contactChips(base string, params url.Values, f store.ContactFilter, members
 	add := func(label, key string) {
 		q := url.Values{}
 		for k, v := range params {
-			if k != key && k != "cursor" && k != "format" {
+			if k != key && k != "format" && !slices.Contains(pageParams, k) {
 				q[k] = v
 			}
 		}
@@ -94,6 +96,17 @@ func memberName(members []store.Member, id string) string {
 	return ""
 }
 
+// listParams is q without the parameters that say which page is shown.
+func listParams(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if !slices.Contains(pageParams, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // contactFilter reads the list's filters from the query string.
 func contactFilter(q url.Values) store.ContactFilter {
 	f := store.ContactFilter{
@@ -119,14 +132,24 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	}
 	wc := workspaceFrom(r)
 	ctx := r.Context()
-	f := contactFilter(r.URL.Query())
-	list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
+	q := r.URL.Query()
+	f := contactFilter(q)
+	var from int
+	f.Cursor, f.Before, from = listPosition(q)
+	list, cur, err := store.ListContactsPage(ctx, wc.lease.DB, f)
+	if err == nil && f.Before && f.Cursor != "" && cur.Prev == "" && len(list) < store.DefaultLimit {
+		// Read back to the start short of a page: the first page is shown
+		// whole instead.
+		f.Cursor, f.Before = "", false
+		list, cur, err = store.ListContactsPage(ctx, wc.lease.DB, f)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	page := contactsPage{Contacts: list, Next: next, Params: r.URL.Query(), Filter: f}
+	page := contactsPage{Contacts: list, Params: listParams(q), Here: q.Encode(), Filter: f}
 	if page.Total, err = store.CountContacts(ctx, wc.lease.DB, f); err == nil {
+		page.Nav = newPageNav(q, cur, len(list), store.DefaultLimit, page.Total, from, f.Cursor, f.Before)
 		page.Tags, err = store.AllTags(ctx, wc.lease.DB)
 	}
 	if err == nil {

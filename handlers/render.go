@@ -286,6 +286,7 @@ var templateFuncs = template.FuncMap{
 	"hasPrefix":     strings.HasPrefix,
 	"companySizes":  func() []string { return store.CompanySizes },
 	"count":         countOf,
+	"groupInt":      func(n int) string { return store.GroupThousands(int64(n)) },
 	"plural":        pluralOf,
 	"companyDir": func(f store.CompanyFilter, key string) string {
 		return toggleDir(store.ContactFilter{Sort: f.Sort, Asc: f.Asc}, key)
