@@ -36,6 +36,11 @@ type contactsPage struct {
 	MayExport bool
 	// Chips are the active filters, each with the link that drops it.
 	Chips []filterChip
+	// Columns are the columns shown after the name; Choices the chooser's.
+	Columns []listColumn
+	Choices []columnChoice
+	// Prefs are the user's saved views and columns of the list.
+	Prefs store.ListPrefs
 }
 
 // filterChip is an active filter of a list and the list without it.
@@ -159,6 +164,11 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
 	}
 	if err == nil {
+		page.Prefs, err = store.UserListPrefs(ctx, wc.lease.DB, authFrom(r).user.ID, store.ViewContacts)
+	}
+	if err == nil {
+		page.Columns = shownContactColumns(q, page.Prefs, page.Fields)
+		page.Choices = columnChoices(page.Columns, page.Fields)
 		page.Sequences, err = store.OpenSequences(ctx, wc.lease.DB)
 	}
 	if err == nil {

@@ -3,6 +3,8 @@ package handlers
 import (
 	"fmt"
 	"html"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,5 +92,84 @@ func TestContactsUI_PaginationRange(t *testing.T) {
 	r := c.get(base + strings.Replace(next, "from=51", "", 1))
 	if m := pageRange.FindStringSubmatch(r.body); m == nil || m[1] != "50 shown of 120" {
 		t.Errorf("a page of unknown position says %v", m)
+	}
+}
+
+// The columns come from the URL's cols, else from the user's choice, else
+// the defaults; a custom field is a column too, and the choice is the
+// user's own (a viewer's as well), kept per workspace.
+func TestContactsUI_Columns(t *testing.T) {
+	f := newFixture(t)
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateCustomField(t.Context(), l.DB, store.Actor{Kind: "user", ID: f.owner.ID},
+		store.NewCustomField{Entity: "contact", Label: "City", Type: "text"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateContact(t.Context(), l.DB, store.Actor{Kind: "user", ID: f.owner.ID},
+		store.ContactInput{FirstName: s("Lis"), Phone: s("+351 555 0101"), Email: s("lis@porto.example"), Custom: map[string]any{"city": "Porto"}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	heads := func(body string) string {
+		var out []string
+		for _, m := range regexp.MustCompile(`<th scope="col">(?:<a [^>]*>)?([^<↑↓]*)`).FindAllStringSubmatch(body, -1) {
+			out = append(out, strings.TrimSpace(m[1]))
+		}
+		return strings.Join(out, ",")
+	}
+	base := "/w/" + f.a + "/contacts"
+	for _, u := range []*store.User{f.viewer, f.member} {
+		c := f.ts.loggedIn(t, u.Email)
+		if got, want := heads(c.get(base).body), "Name,Email,Company,Stage,Owner,Tags,Added"; got != want {
+			t.Fatalf("%s: default columns %q, want %q", u.Email, got, want)
+		}
+		r := c.get(base + "?q=lis&cols=phone,custom.city&cols=updated")
+		if got, want := heads(r.body), "Name,Phone,Updated,City"; got != want {
+			t.Fatalf("cols from the URL: %q, want %q", got, want)
+		}
+		table := r.body[strings.Index(r.body, "<table"):]
+		if !strings.Contains(table, ">Porto<") || !strings.Contains(table, "351 555 0101") || strings.Contains(table, "lis@porto.example") {
+			t.Errorf("the cells do not follow the columns: %s", table)
+		}
+		if !strings.Contains(r.body, `sort=updated`) {
+			t.Error("the Updated column cannot sort")
+		}
+		if got := heads(c.get(base + "?cols=").body); got != "Name" {
+			t.Errorf("no columns chosen shows %q", got)
+		}
+		if got := heads(c.get(base + "?cols=nonsense,email").body); got != "Name,Email" {
+			t.Errorf("an unknown column shows %q", got)
+		}
+	}
+	// The member keeps a choice: it applies without cols, to them only.
+	member := f.ts.loggedIn(t, f.member.Email)
+	r := member.post(base+"/columns", member.workspaceToken(f.a), url.Values{"cols": {"", "custom.city", "email"}, "back": {"q=lis&tag=x"}})
+	wantStatus(t, "save columns", r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); loc != base+"?q=lis&tag=x" {
+		t.Errorf("back to %q", loc)
+	}
+	if got, want := heads(member.get(base).body), "Name,Email,City"; got != want {
+		t.Errorf("kept columns %q, want %q", got, want)
+	}
+	if got, want := heads(member.get(base+"?cols=phone").body), "Name,Phone"; got != want {
+		t.Errorf("the URL does not win over the kept choice: %q", got)
+	}
+	viewer := f.ts.loggedIn(t, f.viewer.Email)
+	if got, want := heads(viewer.get(base).body), "Name,Email,Company,Stage,Owner,Tags,Added"; got != want {
+		t.Errorf("another user sees the member's columns: %q", got)
+	}
+	wantStatus(t, "viewer saves theirs", viewer.post(base+"/columns", viewer.workspaceToken(f.a), url.Values{"cols": {"phone"}}), http.StatusSeeOther)
+	if got := heads(viewer.get(base).body); got != "Name,Phone" {
+		t.Errorf("the viewer's choice: %q", got)
+	}
+	// In workspace B the member's choice of A does not apply.
+	f.contactIn(t, f.b, store.ContactInput{FirstName: s("Zed")})
+	owner := f.ts.loggedIn(t, f.owner.Email)
+	owner.post(base+"/columns", owner.workspaceToken(f.a), url.Values{"cols": {"phone"}})
+	if got, want := heads(owner.get("/w/"+f.b+"/contacts").body), "Name,Email,Company,Stage,Owner,Tags,Added"; got != want {
+		t.Errorf("workspace B shows A's choice: %q", got)
 	}
 }

@@ -223,6 +223,8 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/contacts/new", write(http.HandlerFunc(s.newContact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/bulk", write(http.HandlerFunc(s.bulkContacts))).Methods(http.MethodPost)
 	ws.Handle("/contacts/enroll", write(http.HandlerFunc(s.enrollFiltered))).Methods(http.MethodPost)
+	// A user's own preferences of the list: viewers too.
+	ws.Handle("/contacts/columns", read(http.HandlerFunc(s.saveContactColumns))).Methods(http.MethodPost).Name(ownPreferencePrefix + "contacts-columns")
 	ws.Handle("/contacts/import", write(http.HandlerFunc(s.importForm))).Methods(http.MethodGet)
 	ws.Handle("/contacts/import", write(http.HandlerFunc(s.uploadImport))).Methods(http.MethodPost)
 	ws.Handle("/contacts/import/{job}", write(http.HandlerFunc(s.importJobPage))).Methods(http.MethodGet)

@@ -82,6 +82,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/sequences/{sequence}/enrollments/{enrollment}/state", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/messages/{message}/settle", "member"},
 	{"POST", "/w/{ws}/contacts/enroll", "member"},
+	{"POST", "/w/{ws}/contacts/columns", "viewer"},
 	{"GET", "/w/{ws}/email-accounts", "viewer"},
 	{"POST", "/w/{ws}/email-accounts", "admin"},
 	{"GET", "/w/{ws}/email-accounts/new", "admin"},
@@ -482,6 +483,9 @@ func TestRoutes_ViewerCannotWrite(t *testing.T) {
 			}
 			wantStatus(t, "viewer GET "+path, c.get(path), want)
 			continue
+		}
+		if r.min == "viewer" {
+			continue // a viewer's own preferences (columns, saved views), not the workspace's data
 		}
 		wantStatus(t, "viewer POST "+path, c.post(path, token, f.formFor(r)), http.StatusForbidden)
 	}
