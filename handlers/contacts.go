@@ -39,8 +39,12 @@ type contactsPage struct {
 	// Columns are the columns shown after the name; Choices the chooser's.
 	Columns []listColumn
 	Choices []columnChoice
-	// Prefs are the user's saved views and columns of the list.
-	Prefs store.ListPrefs
+	// Prefs are the user's saved views and columns of the list; Open is
+	// the view open (nil for none), Changed says its filters were changed
+	// since.
+	Prefs   store.ListPrefs
+	Open    *store.SavedView
+	Changed bool
 }
 
 // filterChip is an active filter of a list and the list without it.
@@ -135,9 +139,25 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		s.exportContacts(w, r, format)
 		return
 	}
+	s.renderContacts(w, r, http.StatusOK, r.URL.Query(), newForm(nil))
+}
+
+// renderContacts shows the list for the query q: the user's default view
+// when q is empty, the view q names opened. A form that failed (saving a
+// view) comes back with its errors.
+func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status int, q url.Values, form *form) {
 	wc := workspaceFrom(r)
 	ctx := r.Context()
-	q := r.URL.Query()
+	prefs, err := store.UserListPrefs(ctx, wc.lease.DB, authFrom(r).user.ID, store.ViewContacts)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	q, open, ok := openView(q, prefs)
+	if !ok {
+		s.notFound(w, r) // another user's view, or none
+		return
+	}
 	f := contactFilter(q)
 	var from int
 	f.Cursor, f.Before, from = listPosition(q)
@@ -152,7 +172,8 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	page := contactsPage{Contacts: list, Params: listParams(q), Here: q.Encode(), Filter: f}
+	page := contactsPage{Contacts: list, Params: listParams(q), Here: q.Encode(), Filter: f, Prefs: prefs, Open: open}
+	page.Changed = open != nil && viewQuery(q) != open.Query
 	if page.Total, err = store.CountContacts(ctx, wc.lease.DB, f); err == nil {
 		page.Nav = newPageNav(q, cur, len(list), store.DefaultLimit, page.Total, from, f.Cursor, f.Before)
 		page.Tags, err = store.AllTags(ctx, wc.lease.DB)
@@ -162,9 +183,6 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
-	}
-	if err == nil {
-		page.Prefs, err = store.UserListPrefs(ctx, wc.lease.DB, authFrom(r).user.ID, store.ViewContacts)
 	}
 	if err == nil {
 		page.Columns = shownContactColumns(q, page.Prefs, page.Fields)
@@ -189,8 +207,9 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.newView(r, "Contacts")
 	v.Section = "contacts"
+	v.Form = form
 	v.Page = page
-	s.render(w, r, http.StatusOK, "contacts", v)
+	s.render(w, r, status, "contacts", v)
 }
 
 // contactFormPage is the new and edit form of a contact.

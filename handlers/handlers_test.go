@@ -83,6 +83,9 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/sequences/{sequence}/messages/{message}/settle", "member"},
 	{"POST", "/w/{ws}/contacts/enroll", "member"},
 	{"POST", "/w/{ws}/contacts/columns", "viewer"},
+	{"POST", "/w/{ws}/contacts/views", "viewer"},
+	{"POST", "/w/{ws}/contacts/views/{view}", "viewer"},
+	{"POST", "/w/{ws}/contacts/views/{view}/delete", "viewer"},
 	{"GET", "/w/{ws}/email-accounts", "viewer"},
 	{"POST", "/w/{ws}/email-accounts", "admin"},
 	{"GET", "/w/{ws}/email-accounts/new", "admin"},
@@ -255,6 +258,7 @@ type fixture struct {
 	template                               string // an outreach template of A
 	suppression                            string // a suppressed address of A
 	reply                                  string // an automatic reply to Ana's message, in A's inbox
+	view                                   string // a saved view of the member's in A
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -387,6 +391,11 @@ func (f *fixture) seedRecords(t *testing.T) {
 	}
 	f.suppression = sup.ID
 	f.reply = mustReply(t, l.DB, f.message, store.ReplyAuto, "Out of office")
+	view, err := store.CreateView(t.Context(), l.DB, f.member.ID, store.ViewContacts, store.ViewInput{Name: ptrTo("Leads"), Query: ptrTo("stage=lead")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.view = view.ID
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -414,6 +423,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{template}", f.template)
 	p = strings.ReplaceAll(p, "{suppression}", f.suppression)
 	p = strings.ReplaceAll(p, "{reply}", f.reply)
+	p = strings.ReplaceAll(p, "{view}", f.view)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
