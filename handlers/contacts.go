@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 // actor is the signed-in user as the audit log records them.
@@ -438,12 +439,18 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, p confirm
 	s.render(w, r, http.StatusOK, "confirm", v)
 }
 
-// bulkContacts applies an action to the selected contacts; deleting asks
-// for confirmation first. The list comes back with the filters it had.
+// bulkContacts applies an action to the selected contacts, or to every
+// contact the list's filters match (all=matching); deleting asks for
+// confirmation first. The list comes back with the filters it had.
 func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	ids, kind, value := r.PostForm["id"], r.PostForm.Get("action"), strings.TrimSpace(r.PostForm.Get("value"))
+	ids, kind := r.PostForm["id"], r.PostForm.Get("action")
+	value := bulkValue(r.PostForm, kind)
 	back := contactsBack(wc.ws.ID, r.PostForm.Get("back"))
+	if r.PostForm.Get("all") == "matching" {
+		s.bulkMatching(w, r, kind, value)
+		return
+	}
 	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
 		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}, "back": {r.PostForm.Get("back")}}
 		s.renderConfirm(w, r, confirmPage{
@@ -459,16 +466,114 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := wc.svc.BulkContacts(r.Context(), s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
 	if err != nil {
-		if store.ErrorCode(err) == store.EValidation {
-			s.flash(w, r, "error", store.ErrorMessage(err))
-			http.Redirect(w, r, back, http.StatusSeeOther)
-			return
+		s.bulkFailed(w, r, err, back)
+		return
+	}
+	s.flash(w, r, "success", bulkSummary(kind, s.bulkValueLabel(r, kind, value), n, len(ids)))
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// bulkFields are the bulk bar's fields that hold each action's value.
+var bulkFields = map[string]string{"tag": "tag", "untag": "tag", "stage": "stage", "owner": "owner", "enroll": "sequence_id"}
+
+// bulkValue is the value of a bulk action: its own field of the bulk bar,
+// else the "value" field (how forms and scripts of before send it).
+func bulkValue(form url.Values, kind string) string {
+	if v, ok := form[bulkFields[kind]]; ok && len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return strings.TrimSpace(form.Get("value"))
+}
+
+// bulkValueLabel is how a bulk action's result names its value: an owner
+// by name, anything else as it is.
+func (s *Server) bulkValueLabel(r *http.Request, kind, value string) string {
+	if kind != "owner" || value == "" {
+		return value
+	}
+	if members, err := workspaceFrom(r).svc.Members(r.Context()); err == nil {
+		if name := memberName(members, value); name != "" {
+			return name
 		}
+	}
+	return value
+}
+
+// bulkFailed says why a bulk action changed nothing.
+func (s *Server) bulkFailed(w http.ResponseWriter, r *http.Request, err error, back string) {
+	if store.ErrorCode(err) == store.EValidation {
+		s.flash(w, r, "error", store.ErrorMessage(err))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	s.fail(w, r, err)
+}
+
+// bulkInRequest is the most contacts a bulk action on a filter changes in
+// the request; more run as a job with a progress page.
+const bulkInRequest = store.BulkBatch
+
+// JobBulkContacts' page, for tests and links.
+func bulkJobURL(workspaceID, jobID, backQuery string) string {
+	u := workspaceURL(workspaceID, "contacts", "bulk", jobID)
+	if backQuery != "" {
+		u += "?" + url.Values{"back": {backQuery}}.Encode()
+	}
+	return u
+}
+
+// bulkMatching applies an action to every contact the list's filters
+// match (the filters are those of the list's query, its "back" field):
+// up to bulkInRequest in the request, more as a background job.
+func (s *Server) bulkMatching(w http.ResponseWriter, r *http.Request, kind, value string) {
+	wc := workspaceFrom(r)
+	backQuery := r.PostForm.Get("back")
+	back := contactsBack(wc.ws.ID, backQuery)
+	q, _ := url.ParseQuery(backQuery)
+	f := contactFilter(q)
+	f.Cursor, f.Before = "", false
+	n, err := store.CountContacts(r.Context(), wc.lease.DB, f)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.flash(w, r, "success", bulkSummary(kind, value, n, len(ids)))
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	if n == 0 {
+		s.flash(w, r, "error", "No contact matches these filters.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if kind == "enroll" {
+		s.enrollMatching(w, r, f, value, back)
+		return
+	}
+	all, _ := countOf(n, "contact that matches", "contacts that match")
+	if kind == "delete" && r.PostForm.Get("confirm") != "yes" {
+		s.renderConfirm(w, r, confirmPage{
+			Question: "Delete the " + all + " these filters?",
+			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
+			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + plural2(n, "contact", "contacts"), Cancel: back,
+			Hidden: url.Values{"all": {"matching"}, "action": {"delete"}, "confirm": {"yes"}, "back": {backQuery}},
+		})
+		return
+	}
+	act := store.BulkAction{Kind: kind, Value: value}
+	if n <= bulkInRequest {
+		res, err := wc.svc.BulkContactsMatching(r.Context(), s.actor(r), f, act, nil)
+		if err != nil {
+			s.bulkFailed(w, r, err, back)
+			return
+		}
+		s.flash(w, r, "success", bulkSummary(kind, s.bulkValueLabel(r, kind, value), res.Changed, res.Matched))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	id, err := s.tenants.StartBulkContacts(r.Context(), wc.svc, tenant.BulkContactsJob{
+		WorkspaceID: wc.ws.ID, Actor: s.actor(r), Filter: f, Action: act, Matching: n})
+	if err != nil {
+		s.bulkFailed(w, r, err, back)
+		return
+	}
+	http.Redirect(w, r, bulkJobURL(wc.ws.ID, id, backQuery), http.StatusSeeOther)
 }
 
 // contactsBack is the contact list with the filters and sort of query, the
@@ -515,12 +620,18 @@ func bulkSummary(kind, value string, n, selected int) string {
 const maxFilterEnroll = 10_000
 
 // enrollFiltered enrolls every contact the list's filters match in a
-// sequence; more than maxFilterEnroll are refused whole, never cut short.
+// sequence.
 func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
-	wc := workspaceFrom(r)
 	f := contactFilter(r.PostForm)
-	f.Cursor, f.Limit = "", store.MaxLimit
-	back := workspaceURL(wc.ws.ID, "contacts")
+	f.Cursor, f.Before = "", false
+	s.enrollMatching(w, r, f, r.PostForm.Get("sequence_id"), workspaceURL(workspaceFrom(r).ws.ID, "contacts"))
+}
+
+// enrollMatching enrolls every contact f matches in a sequence; more than
+// maxFilterEnroll are refused whole, never cut short.
+func (s *Server) enrollMatching(w http.ResponseWriter, r *http.Request, f store.ContactFilter, sequenceID, back string) {
+	wc := workspaceFrom(r)
+	f.Limit = store.MaxLimit
 	n, err := store.CountContacts(r.Context(), wc.lease.DB, f)
 	if err != nil {
 		s.fail(w, r, err)
@@ -553,7 +664,7 @@ func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
 	}
 	total := &store.EnrollResult{}
 	for i := 0; i < len(ids); i += 1000 {
-		res, err := wc.svc.Enroll(r.Context(), s.actor(r), r.PostForm.Get("sequence_id"), ids[i:min(i+1000, len(ids))])
+		res, err := wc.svc.Enroll(r.Context(), s.actor(r), sequenceID, ids[i:min(i+1000, len(ids))])
 		if err != nil && total.Enrolled > 0 {
 			// The parts before are in: say so, and why the rest is not.
 			s.flash(w, r, "error", fmt.Sprintf("%s Then the rest stopped: %s", enrollSummary(total), store.ErrorMessage(err)))

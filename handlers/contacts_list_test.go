@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 // seedTagged adds n contacts with a tag of their own to workspace A, named
@@ -172,4 +173,150 @@ func TestContactsUI_Columns(t *testing.T) {
 	if got, want := heads(owner.get("/w/"+f.b+"/contacts").body), "Name,Email,Company,Stage,Owner,Tags,Added"; got != want {
 		t.Errorf("workspace B shows A's choice: %q", got)
 	}
+}
+
+// runBulkJob runs a bulk action on the contacts of A that f matches as a
+// job, as the owner, and returns its id once done.
+func (f *fixture) runBulkJob(t *testing.T, filter store.ContactFilter, act store.BulkAction) string {
+	t.Helper()
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	id, err := f.ts.tenants.StartBulkContacts(t.Context(), f.ts.tenants.Service(l), tenant.BulkContactsJob{
+		WorkspaceID: f.a, Actor: store.Actor{Kind: "user", ID: f.owner.ID}, Filter: filter, Action: act})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err := f.ts.tenants.WaitJob(t.Context(), f.a, id); err != nil || j.State != store.JobDone {
+		t.Fatalf("the bulk job: %+v, %v", j, err)
+	}
+	return id
+}
+
+// countIn counts the contacts of A a filter matches.
+func (f *fixture) countIn(t *testing.T, filter store.ContactFilter) int {
+	t.Helper()
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	n, err := store.CountContacts(t.Context(), l.DB, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// "Apply to all matching": the action applies to the list's filters, not
+// to ids, with the rules of the bulk bar; the list comes back filtered.
+func TestContactsUI_BulkAllMatching(t *testing.T) {
+	f := newFixture(t)
+	f.seedTagged(t, 60, "small")
+	c := f.ts.loggedIn(t, f.member.Email)
+	token := c.workspaceToken(f.a)
+	base := "/w/" + f.a + "/contacts"
+	bulk := func(form url.Values) response {
+		form.Set("all", "matching")
+		return c.post(base+"/bulk", token, form)
+	}
+	t.Run("OfferedOnTheList", func(t *testing.T) {
+		page := c.get(base + "?tag=small").body
+		if !strings.Contains(page, `name="all" value="matching"`) || !strings.Contains(page, "Apply to all 60 contacts matching") {
+			t.Error("the list does not offer all 30 matching")
+		}
+		if page := c.get(base + "?tag=small&q=p001").body; strings.Contains(page, `name="all"`) {
+			t.Error("all matching is offered when the page shows them all")
+		}
+		i := strings.Index(page, `<select id="bulk-owner" name="owner">`)
+		if i < 0 || !strings.Contains(page[i:i+strings.Index(page[i:], "</select>")], f.member.ID) || strings.Contains(page[i:i+strings.Index(page[i:], "</select>")], f.viewer.ID) {
+			t.Error("the owner is not a select of assignable members")
+		}
+	})
+	t.Run("InTheRequest", func(t *testing.T) {
+		r := bulk(url.Values{"action": {"tag"}, "tag": {"bulkvip"}, "back": {"tag=small&sort=name&dir=asc&cursor=x"}})
+		wantStatus(t, "tag all", r, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); !strings.Contains(loc, "tag=small") || !strings.Contains(loc, "sort=name") {
+			t.Errorf("back to %q: the filters are lost", loc)
+		}
+		if got := f.countIn(t, store.ContactFilter{Tag: "bulkvip"}); got != 60 {
+			t.Errorf("%d contacts tagged, want 60", got)
+		}
+		if page := c.get(base + "?tag=small").body; !strings.Contains(page, "Tag &#34;bulkvip&#34; added to 60 contacts.") {
+			t.Error("no result message")
+		}
+		wantStatus(t, "stage, any case", bulk(url.Values{"action": {"stage"}, "stage": {"QUALIFIED"}, "back": {"tag=small"}}), http.StatusSeeOther)
+		if got := f.countIn(t, store.ContactFilter{Tag: "small", Stage: "qualified"}); got != 60 {
+			t.Errorf("%d contacts qualified, want 60", got)
+		}
+		// A viewer is no owner: refused, nothing changed.
+		wantStatus(t, "viewer as owner", bulk(url.Values{"action": {"owner"}, "owner": {f.viewer.ID}, "back": {"tag=small"}}), http.StatusSeeOther)
+		if page := c.get(base + "?tag=small").body; !strings.Contains(page, "viewers cannot") {
+			t.Error("no message refusing a viewer as owner")
+		}
+		if got := f.countIn(t, store.ContactFilter{Tag: "small", OwnerID: f.viewer.ID}); got != 0 {
+			t.Errorf("%d contacts owned by a viewer", got)
+		}
+		wantStatus(t, "owner", bulk(url.Values{"action": {"owner"}, "owner": {f.member.ID}, "back": {"tag=small"}}), http.StatusSeeOther)
+		if got := f.countIn(t, store.ContactFilter{Tag: "small", OwnerID: f.member.ID}); got != 60 {
+			t.Errorf("%d contacts owned by the member, want 60", got)
+		}
+		// Each change is audited.
+		l, _ := f.ts.tenants.Acquire(t.Context(), f.a)
+		list, _, _ := store.ListContacts(t.Context(), l.DB, store.ContactFilter{Tag: "small", Limit: 1})
+		tl, _ := store.Timeline(t.Context(), l.DB, "contact", list[0].ID, 20)
+		l.Release()
+		if len(tl) < 4 {
+			t.Errorf("the timeline has %d items, want the creation and three changes", len(tl))
+		}
+	})
+	t.Run("ViewerRefused", func(t *testing.T) {
+		v := f.ts.loggedIn(t, f.viewer.Email)
+		r := v.post(base+"/bulk", v.workspaceToken(f.a), url.Values{"all": {"matching"}, "action": {"delete"}, "confirm": {"yes"}, "back": {"tag=small"}})
+		wantStatus(t, "viewer", r, http.StatusForbidden)
+		if got := f.countIn(t, store.ContactFilter{Tag: "small"}); got != 60 {
+			t.Errorf("%d contacts left", got)
+		}
+	})
+	t.Run("DeleteAsksFirst", func(t *testing.T) {
+		r := bulk(url.Values{"action": {"delete"}, "back": {"tag=small&q=p00"}})
+		wantStatus(t, "confirm", r, http.StatusOK)
+		if !strings.Contains(r.body, "Delete the 10 contacts that match these filters?") {
+			t.Error("no confirmation naming how many")
+		}
+		wantStatus(t, "delete", bulk(url.Values{"action": {"delete"}, "confirm": {"yes"}, "back": {"tag=small&q=p00"}}), http.StatusSeeOther)
+		if got := f.countIn(t, store.ContactFilter{Tag: "small"}); got != 50 {
+			t.Errorf("%d contacts left, want 50", got)
+		}
+		if got := f.countIn(t, store.ContactFilter{Query: "p00"}); got != 0 {
+			t.Errorf("the search still finds %d deleted contacts", got)
+		}
+	})
+	t.Run("AsAJob", func(t *testing.T) {
+		f.seedTagged(t, 520, "big")
+		r := bulk(url.Values{"action": {"tag"}, "tag": {"vip2"}, "back": {"tag=big&sort=name"}})
+		wantStatus(t, "start", r, http.StatusSeeOther)
+		loc := r.header.Get("Location")
+		if !strings.HasPrefix(loc, base+"/bulk/") {
+			t.Fatalf("not sent to the job's page: %q", loc)
+		}
+		id := strings.TrimPrefix(loc[:strings.Index(loc, "?")], base+"/bulk/")
+		if j, err := f.ts.tenants.WaitJob(t.Context(), f.a, id); err != nil || j.State != store.JobDone {
+			t.Fatalf("job %+v %v", j, err)
+		}
+		if got := f.countIn(t, store.ContactFilter{Tag: "vip2"}); got != 520 {
+			t.Errorf("%d contacts tagged, want 520", got)
+		}
+		page := c.get(loc).body
+		if !strings.Contains(page, "Tag &#34;vip2&#34; added to 520 contacts.") || !strings.Contains(page, base+"?sort=name&amp;tag=big") {
+			t.Errorf("the job's page does not say what it did or where to go back: %s", page)
+		}
+		// Another workspace's job, and a job of another kind, are not found.
+		owner := f.ts.loggedIn(t, f.owner.Email)
+		wantStatus(t, "from B", owner.get("/w/"+f.b+"/contacts/bulk/"+id), http.StatusNotFound)
+		wantStatus(t, "an import", c.get(base+"/bulk/"+f.job), http.StatusNotFound)
+		wantStatus(t, "viewer", f.ts.loggedIn(t, f.viewer.Email).get(loc), http.StatusForbidden)
+	})
 }

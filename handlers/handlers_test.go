@@ -54,6 +54,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/contacts", "member"},
 	{"GET", "/w/{ws}/contacts/new", "member"},
 	{"POST", "/w/{ws}/contacts/bulk", "member"},
+	{"GET", "/w/{ws}/contacts/bulk/{job}", "member"},
 	{"GET", "/w/{ws}/contacts/import", "member"},
 	{"POST", "/w/{ws}/contacts/import", "member"},
 	{"GET", "/w/{ws}/contacts/import/{job}", "member"},
@@ -259,6 +260,7 @@ type fixture struct {
 	suppression                            string // a suppressed address of A
 	reply                                  string // an automatic reply to Ana's message, in A's inbox
 	view                                   string // a saved view of the member's in A
+	bulkJob                                string // a bulk job on the contacts of A, run
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -294,6 +296,7 @@ func newFixture(t *testing.T) *fixture {
 	// the other tests expect it.
 	f.dealsJob = f.runRecordImport(t, owner, "deals", "Deal Name,Amount,Pipeline,Stage\nInitech pilot,100,Imported,Pilot\n",
 		url.Values{"map_0": {"title"}, "map_1": {"value"}, "map_2": {"pipeline"}, "map_3": {"stage"}, "stages": {"create"}})
+	f.bulkJob = f.runBulkJob(t, store.ContactFilter{Tag: "no-such-tag"}, store.BulkAction{Kind: "tag", Value: "unused"})
 	return f
 }
 
@@ -414,6 +417,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	p = strings.ReplaceAll(p, "/companies/import/{job}", "/companies/import/"+f.companiesJob)
 	p = strings.ReplaceAll(p, "/deals/import/{job}", "/deals/import/"+f.dealsJob)
+	p = strings.ReplaceAll(p, "/contacts/bulk/{job}", "/contacts/bulk/"+f.bulkJob)
 	p = strings.ReplaceAll(p, "{job}", f.job)
 	p = strings.ReplaceAll(p, "{mailbox}", f.mailbox)
 	p = strings.ReplaceAll(p, "{sequence}", f.sequence)

@@ -59,7 +59,7 @@ var requiredPages = []string{"error", "login", "setup", "home", "account", "admi
 	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "company_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
-	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor"}
+	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor", "bulk_job"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.

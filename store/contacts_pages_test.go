@@ -128,3 +128,49 @@ func TestContacts_ListBackwardAfterDeletes(t *testing.T) {
 		t.Fatalf("next from there %q, want %q", got, want)
 	}
 }
+
+// A bulk action on a filter walks every match batch by batch, also when
+// the action takes the contacts out of the filter; others are untouched.
+func TestContacts_BulkMatching(t *testing.T) {
+	ctx := t.Context()
+	db := MustOpenWorkspace(t)
+	const n = 2*BulkBatch + 50
+	for i := range n {
+		mustContact(t, db, ContactInput{FirstName: ptr(fmt.Sprintf("p%04d", i)), Tags: ptr([]string{"t"})})
+	}
+	other := mustContact(t, db, ContactInput{FirstName: ptr("Other"), Tags: ptr([]string{"u"})})
+	var steps []int
+	res, err := BulkContactsMatching(ctx, db, tester, ContactFilter{Tag: "t", Sort: "name", Cursor: "ignored"}, BulkAction{Kind: "untag", Value: "T"},
+		func(done int) { steps = append(steps, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Matched != n || res.Changed != n || fmt.Sprint(steps) != fmt.Sprint([]int{BulkBatch, 2 * BulkBatch, n}) {
+		t.Fatalf("result %+v, progress %v", res, steps)
+	}
+	if left, _ := CountContacts(ctx, db, ContactFilter{Tag: "t"}); left != 0 {
+		t.Fatalf("%d contacts still tagged", left)
+	}
+	if got, _ := GetContact(ctx, db, other.ID); len(got.Tags) != 1 {
+		t.Fatal("a contact outside the filter changed")
+	}
+	t.Run("ErrAction", func(t *testing.T) {
+		for _, act := range []BulkAction{{Kind: "stage", Value: "nope"}, {Kind: "tag"}, {Kind: "explode"}} {
+			if _, err := BulkContactsMatching(ctx, db, tester, ContactFilter{}, act, nil); ErrorCode(err) != EValidation {
+				t.Errorf("%+v: %v", act, err)
+			}
+		}
+	})
+	t.Run("DeleteBySearch", func(t *testing.T) {
+		res, err := BulkContactsMatching(ctx, db, tester, ContactFilter{Query: "p00"}, BulkAction{Kind: "delete"}, nil)
+		if err != nil || res.Matched != 100 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if left, _ := CountContacts(ctx, db, ContactFilter{Query: "p00"}); left != 0 {
+			t.Fatalf("the search still finds %d", left)
+		}
+		if left, _ := CountContacts(ctx, db, ContactFilter{}); left != n+1-100 {
+			t.Fatalf("%d contacts left", left)
+		}
+	})
+}
