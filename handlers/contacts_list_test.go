@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"atrium/store"
 	"atrium/tenant"
@@ -318,5 +319,25 @@ func TestContactsUI_BulkAllMatching(t *testing.T) {
 		wantStatus(t, "from B", owner.get("/w/"+f.b+"/contacts/bulk/"+id), http.StatusNotFound)
 		wantStatus(t, "an import", c.get(base+"/bulk/"+f.job), http.StatusNotFound)
 		wantStatus(t, "viewer", f.ts.loggedIn(t, f.viewer.Email).get(loc), http.StatusForbidden)
+	})
+	t.Run("Running", func(t *testing.T) {
+		// A job still running: its page polls itself and shows how far.
+		job := &store.Job{ID: "bulkrunning0000000000a", Kind: tenant.JobBulkContacts, WorkspaceID: f.a, Total: 4956, CreatedAt: time.Now().UTC()}
+		if err := store.InsertJob(t.Context(), f.ts.tenants.Catalog().W, job); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.StartJob(t.Context(), f.ts.tenants.Catalog().W, job.ID, time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.SetJobProgress(t.Context(), f.ts.tenants.Catalog().W, job.ID, 1500, 4956); err != nil {
+			t.Fatal(err)
+		}
+		page := c.get(bulkJobURL(f.a, job.ID, "tag=big")).body
+		for _, want := range []string{`id="bulk-progress" hx-get="/w/` + f.a + `/contacts/bulk/` + job.ID + `?back=tag%3Dbig" hx-trigger="every 1s"`,
+			"1,500 of 4,956 contacts done", `value="30"`, `<meta http-equiv="refresh" content="2">`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the running job's page lacks %s", want)
+			}
+		}
 	})
 }
