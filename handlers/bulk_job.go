@@ -62,7 +62,7 @@ func (s *Server) bulkJobResult(r *http.Request, job *store.Job) (summary, failed
 		// No report (kept 30 days, or the job was cut short before it
 		// could keep one): the job's own record says what it can.
 		if job.State != store.JobDone {
-			return "", job.Error, nil
+			return bulkStoppedNote, bulkFailure(job, ""), nil
 		}
 		return "The change is done.", "", nil
 	case err != nil:
@@ -71,12 +71,25 @@ func (s *Server) bulkJobResult(r *http.Request, job *store.Job) (summary, failed
 	act := rep.Action
 	summary = bulkSummary(act.Kind, s.bulkValueLabel(r, act.Kind, act.Value), rep.Result.Changed, rep.Result.Matched)
 	if rep.Error != "" || job.State != store.JobDone {
-		failed = cmp.Or(rep.Error, job.Error)
+		failed = bulkFailure(job, rep.Error)
 		if rep.Result.Matched == 0 {
 			summary = ""
 		} else {
-			summary = "Before it stopped: " + summary
+			summary = "Before it stopped: " + summary + " " + bulkStoppedNote
 		}
 	}
 	return summary, failed, nil
+}
+
+// bulkStoppedNote says what a bulk job that stopped left: whole batches.
+const bulkStoppedNote = "Contacts changed before it stopped stay changed (a batch is changed whole or not at all); apply the action again to change the rest."
+
+// bulkFailure is why a bulk job stopped. The runner's word for a job a
+// restart cut short speaks of a job that keeps nothing, which a bulk job's
+// finished batches are not.
+func bulkFailure(job *store.Job, reported string) string {
+	if job.State == store.JobInterrupted {
+		return "The server stopped before this change finished."
+	}
+	return cmp.Or(reported, job.Error)
 }

@@ -62,11 +62,10 @@ func contactChips(base string, params url.Values, f store.ContactFilter, members
 				q[k] = v
 			}
 		}
-		link := base
-		if len(q) > 0 {
-			link += "?" + q.Encode()
+		if len(q) == 0 {
+			q.Set("view", viewAll) // the bare list would open the default view
 		}
-		chips = append(chips, filterChip{Label: label, Remove: link})
+		chips = append(chips, filterChip{Label: label, Remove: base + "?" + q.Encode()})
 	}
 	if f.Query != "" {
 		add("Search: "+f.Query, "q")

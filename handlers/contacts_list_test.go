@@ -339,5 +339,13 @@ func TestContactsUI_BulkAllMatching(t *testing.T) {
 				t.Errorf("the running job's page lacks %s", want)
 			}
 		}
+		// Cut short by a restart: it says so, and that finished batches stay.
+		if err := store.FinishJob(t.Context(), f.ts.tenants.Catalog().W, job.ID, store.JobInterrupted, "", "gone", time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+		page = c.get(bulkJobURL(f.a, job.ID, "tag=big")).body
+		if !strings.Contains(page, "The server stopped before this change finished.") || !strings.Contains(page, "stay changed") || strings.Contains(page, `hx-trigger="every 1s"`) {
+			t.Error("the interrupted job's page does not say what happened")
+		}
 	})
 }

@@ -79,6 +79,12 @@ func TestContactsUI_SavedViews(t *testing.T) {
 		if page = c.get(base + "?view=all").body; !strings.Contains(page, "Cara") {
 			t.Error("view=all does not show the whole list")
 		}
+		// Clearing the filters, or the last chip, shows the whole list, not
+		// the default view again.
+		page = c.get(base + "?tag=vip").body
+		if !strings.Contains(page, `contacts?view=all">Clear</a>`) || !strings.Contains(page, `href="/w/`+f.a+`/contacts?view=all" aria-label="Remove the filter Tag: vip"`) {
+			t.Error("Clear or the chip leads back to the default view")
+		}
 		// Changed filters can be kept in the view.
 		wantStatus(t, "keep filters", c.post(base+"/views/"+id, token, url.Values{"keep": {"on"}, "back": {"tag=vip&view=" + id}}), http.StatusSeeOther)
 		if page = c.get(base).body; !strings.Contains(page, "Cara") || !strings.Contains(page, "Dan") {
