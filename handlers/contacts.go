@@ -711,5 +711,5 @@ func plural2(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return itoa(n) + " " + many
+	return store.GroupThousands(int64(n)) + " " + many
 }
