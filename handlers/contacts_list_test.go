@@ -237,6 +237,7 @@ func TestContactsUI_BulkAllMatching(t *testing.T) {
 		}
 	})
 	t.Run("InTheRequest", func(t *testing.T) {
+		theirs := f.contactIn(t, f.b, store.ContactInput{FirstName: s("Zed"), Tags: &[]string{"small"}})
 		r := bulk(url.Values{"action": {"tag"}, "tag": {"bulkvip"}, "back": {"tag=small&sort=name&dir=asc&cursor=x"}})
 		wantStatus(t, "tag all", r, http.StatusSeeOther)
 		if loc := r.header.Get("Location"); !strings.Contains(loc, "tag=small") || !strings.Contains(loc, "sort=name") {
@@ -245,6 +246,11 @@ func TestContactsUI_BulkAllMatching(t *testing.T) {
 		if got := f.countIn(t, store.ContactFilter{Tag: "bulkvip"}); got != 60 {
 			t.Errorf("%d contacts tagged, want 60", got)
 		}
+		lb, _ := f.ts.tenants.Acquire(t.Context(), f.b)
+		if zed, err := store.GetContact(t.Context(), lb.DB, theirs.ID); err != nil || len(zed.Tags) != 1 {
+			t.Errorf("workspace B's contact of the same filter changed: %+v %v", zed, err)
+		}
+		lb.Release()
 		if page := c.get(base + "?tag=small").body; !strings.Contains(page, "Tag &#34;bulkvip&#34; added to 60 contacts.") {
 			t.Error("no result message")
 		}

@@ -24,64 +24,68 @@ func TestContacts_ListBackward(t *testing.T) {
 	db := MustOpenWorkspace(t)
 	for i := range 11 {
 		// Three last names only: the sort by name has ties to break.
-		mustContact(t, db, ContactInput{FirstName: ptr(fmt.Sprintf("p%02d", i)), LastName: ptr([]string{"Berg", "Aalto", "Cruz"}[i%3])})
+		mustContact(t, db, ContactInput{FirstName: ptr(fmt.Sprintf("p%02d", i)), LastName: ptr([]string{"Berg", "Aalto", "Cruz"}[i%3]), Title: ptr("Paged")})
 	}
-	for _, sort := range []string{"created", "name", "updated"} {
-		for _, asc := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s-asc=%v", sort, asc), func(t *testing.T) {
-				f := ContactFilter{Sort: sort, Asc: asc, Limit: 4}
-				var forward []string
-				var nexts []Cursors
-				for {
-					list, c, err := ListContactsPage(ctx, db, f)
-					if err != nil {
-						t.Fatal(err)
+	// "Paged" matches all eleven through the search index: the created
+	// order then walks the index's rowids, the others sort the matches.
+	for _, query := range []string{"", "Paged"} {
+		for _, sort := range []string{"created", "name", "updated"} {
+			for _, asc := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s-asc=%v-q=%s", sort, asc, query), func(t *testing.T) {
+					f := ContactFilter{Query: query, Sort: sort, Asc: asc, Limit: 4}
+					var forward []string
+					var nexts []Cursors
+					for {
+						list, c, err := ListContactsPage(ctx, db, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						forward = append(forward, names(list))
+						nexts = append(nexts, c)
+						if c.Next == "" {
+							break
+						}
+						f.Cursor = c.Next
 					}
-					forward = append(forward, names(list))
-					nexts = append(nexts, c)
-					if c.Next == "" {
-						break
+					if len(forward) != 3 || nexts[0].Prev != "" {
+						t.Fatalf("forward pages %q, first page's prev %q", forward, nexts[0].Prev)
 					}
-					f.Cursor = c.Next
-				}
-				if len(forward) != 3 || nexts[0].Prev != "" {
-					t.Fatalf("forward pages %q, first page's prev %q", forward, nexts[0].Prev)
-				}
-				// Last page, then Previous until the start.
-				f = ContactFilter{Sort: sort, Asc: asc, Limit: 4, Before: true}
-				var backward []string
-				for {
-					list, c, err := ListContactsPage(ctx, db, f)
-					if err != nil {
-						t.Fatal(err)
+					// Last page, then Previous until the start.
+					f = ContactFilter{Query: query, Sort: sort, Asc: asc, Limit: 4, Before: true}
+					var backward []string
+					for {
+						list, c, err := ListContactsPage(ctx, db, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						backward = append(backward, names(list))
+						if len(backward) == 1 && c.Next != "" {
+							t.Errorf("the last page has a next page")
+						}
+						if len(backward) > 1 && c.Next == "" {
+							t.Errorf("page %d read backward has no next page", len(backward))
+						}
+						if c.Prev == "" {
+							break
+						}
+						f.Cursor = c.Prev
 					}
-					backward = append(backward, names(list))
-					if len(backward) == 1 && c.Next != "" {
-						t.Errorf("the last page has a next page")
+					slices.Reverse(backward)
+					// The last page read backward is a full page: the first
+					// page then is the short one.
+					got, want := strings.Join(backward, " "), strings.Join(forward, " ")
+					if got != want {
+						t.Fatalf("backward %q, want the rows of %q in order", backward, forward)
 					}
-					if len(backward) > 1 && c.Next == "" {
-						t.Errorf("page %d read backward has no next page", len(backward))
+					var sizes []int
+					for _, p := range backward {
+						sizes = append(sizes, len(strings.Fields(p)))
 					}
-					if c.Prev == "" {
-						break
+					if fmt.Sprint(sizes) != "[3 4 4]" {
+						t.Errorf("page sizes read backward %v, want [3 4 4]: the last page full", sizes)
 					}
-					f.Cursor = c.Prev
-				}
-				slices.Reverse(backward)
-				// The last page read backward is a full page: the first
-				// page then is the short one.
-				got, want := strings.Join(backward, " "), strings.Join(forward, " ")
-				if got != want {
-					t.Fatalf("backward %q, want the rows of %q in order", backward, forward)
-				}
-				var sizes []int
-				for _, p := range backward {
-					sizes = append(sizes, len(strings.Fields(p)))
-				}
-				if fmt.Sprint(sizes) != "[3 4 4]" {
-					t.Errorf("page sizes read backward %v, want [3 4 4]: the last page full", sizes)
-				}
-			})
+				})
+			}
 		}
 	}
 }
