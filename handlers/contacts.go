@@ -623,7 +623,11 @@ const maxFilterEnroll = 10_000
 func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
 	f := contactFilter(r.PostForm)
 	f.Cursor, f.Before = "", false
-	s.enrollMatching(w, r, f, r.PostForm.Get("sequence_id"), workspaceURL(workspaceFrom(r).ws.ID, "contacts"))
+	// Back to the list it was sent from: the form carries its filters.
+	q := listParams(r.PostForm)
+	q.Del("csrf_token")
+	q.Del("sequence_id")
+	s.enrollMatching(w, r, f, r.PostForm.Get("sequence_id"), contactsBack(workspaceFrom(r).ws.ID, q.Encode()))
 }
 
 // enrollMatching enrolls every contact f matches in a sequence; more than
