@@ -355,3 +355,31 @@ func TestContactsUI_BulkAllMatching(t *testing.T) {
 		}
 	})
 }
+
+// The range stays true when the URL's position is stale or made up.
+func TestContactsUI_PaginationStalePosition(t *testing.T) {
+	f := newFixture(t)
+	f.seedTagged(t, 60, "stale")
+	c := f.ts.loggedIn(t, f.member.Email)
+	base := "/w/" + f.a + "/contacts?tag=stale"
+	next := pagerLink(c.get(base).body, "Next ›")
+	for name, tc := range map[string]struct{ from, want string }{
+		"LastPageOwnsItsPosition": {"from=51", "51–60 of 60"},
+		"Stale":                   {"from=41", "51–60 of 60"},
+		"MadeUp":                  {"from=9999", "51–60 of 60"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := c.get("/w/" + f.a + "/contacts" + strings.Replace(next, "from=51", tc.from, 1)).body
+			if m := pageRange.FindStringSubmatch(body); m == nil || m[1] != tc.want {
+				t.Errorf("range %v, want %q", m, tc.want)
+			}
+		})
+	}
+	// In the middle, a position past the total is not shown.
+	f.seedTagged(t, 60, "stale")
+	next = pagerLink(c.get(base).body, "Next ›")
+	body := c.get("/w/" + f.a + "/contacts" + strings.Replace(next, "from=51", "from=500", 1)).body
+	if m := pageRange.FindStringSubmatch(body); m == nil || m[1] != "50 shown of 120" {
+		t.Errorf("a made-up position in the middle: %v", m)
+	}
+}

@@ -47,9 +47,11 @@ func newPageNav(params url.Values, cur store.Cursors, shown, limit, total, from 
 		from = total - shown + 1
 	case before && cur.Prev == "": // read back to the start
 		from = 1
+	case cur.Next == "": // the last page, whatever the URL said
+		from = total - shown + 1
 	}
-	if shown == 0 || from < 1 {
-		from = 0
+	if shown == 0 || from < 1 || from+shown-1 > total {
+		from = 0 // a stale or made-up position is not shown
 	}
 	nav := pageNav{Total: total, Shown: shown, From: from}
 	if from > 0 {
