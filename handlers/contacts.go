@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 // actor is the signed-in user as the audit log records them.
@@ -21,9 +23,10 @@ func (s *Server) actor(r *http.Request) store.Actor {
 // contactsPage is the contact list with its filters.
 type contactsPage struct {
 	Contacts []store.Contact
-	Next     string
+	Nav      pageNav
 	Total    int
-	Params   url.Values // the filters and sort, for links
+	Params   url.Values // the filters, sort and columns, for links
+	Here     string     // the whole query of this page, position included
 	Filter   store.ContactFilter
 	Tags     []string
 	Members  []store.Member
@@ -34,6 +37,15 @@ type contactsPage struct {
 	MayExport bool
 	// Chips are the active filters, each with the link that drops it.
 	Chips []filterChip
+	// Columns are the columns shown after the name; Choices the chooser's.
+	Columns []listColumn
+	Choices []columnChoice
+	// Prefs are the user's saved views and columns of the list; Open is
+	// the view open (nil for none), Changed says its filters were changed
+	// since.
+	Prefs   store.ListPrefs
+	Open    *store.SavedView
+	Changed bool
 }
 
 // filterChip is an active filter of a list and the list without it.
@@ -46,15 +58,14 @@ func contactChips(base string, params url.Values, f store.ContactFilter, members
 	add := func(label, key string) {
 		q := url.Values{}
 		for k, v := range params {
-			if k != key && k != "cursor" && k != "format" {
+			if k != key && k != "format" && !slices.Contains(pageParams, k) {
 				q[k] = v
 			}
 		}
-		link := base
-		if len(q) > 0 {
-			link += "?" + q.Encode()
+		if len(q) == 0 {
+			q.Set("view", viewAll) // the bare list would open the default view
 		}
-		chips = append(chips, filterChip{Label: label, Remove: link})
+		chips = append(chips, filterChip{Label: label, Remove: base + "?" + q.Encode()})
 	}
 	if f.Query != "" {
 		add("Search: "+f.Query, "q")
@@ -94,6 +105,17 @@ func memberName(members []store.Member, id string) string {
 	return ""
 }
 
+// listParams is q without the parameters that say which page is shown.
+func listParams(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if !slices.Contains(pageParams, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // contactFilter reads the list's filters from the query string.
 func contactFilter(q url.Values) store.ContactFilter {
 	f := store.ContactFilter{
@@ -117,16 +139,43 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		s.exportContacts(w, r, format)
 		return
 	}
+	s.renderContacts(w, r, http.StatusOK, r.URL.Query(), newForm(nil))
+}
+
+// renderContacts shows the list for the query q: the user's default view
+// when q is empty, the view q names opened. A form that failed (saving a
+// view) comes back with its errors.
+func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status int, q url.Values, form *form) {
 	wc := workspaceFrom(r)
 	ctx := r.Context()
-	f := contactFilter(r.URL.Query())
-	list, next, err := store.ListContacts(ctx, wc.lease.DB, f)
+	prefs, err := store.UserListPrefs(ctx, wc.lease.DB, authFrom(r).user.ID, store.ViewContacts)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	q, open, ok := openView(q, prefs)
+	if !ok {
+		s.notFound(w, r) // another user's view, or none
+		return
+	}
+	f := contactFilter(q)
+	var from int
+	f.Cursor, f.Before, from = listPosition(q)
+	list, cur, err := store.ListContactsPage(ctx, wc.lease.DB, f)
+	if err == nil && f.Before && f.Cursor != "" && cur.Prev == "" && len(list) < store.DefaultLimit {
+		// Read back to the start short of a page: the first page is shown
+		// whole instead.
+		f.Cursor, f.Before = "", false
+		list, cur, err = store.ListContactsPage(ctx, wc.lease.DB, f)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	page := contactsPage{Contacts: list, Next: next, Params: r.URL.Query(), Filter: f}
+	page := contactsPage{Contacts: list, Params: listParams(q), Here: q.Encode(), Filter: f, Prefs: prefs, Open: open}
+	page.Changed = open != nil && viewQuery(q) != open.Query
 	if page.Total, err = store.CountContacts(ctx, wc.lease.DB, f); err == nil {
+		page.Nav = newPageNav(q, cur, len(list), store.DefaultLimit, page.Total, from, f.Cursor, f.Before)
 		page.Tags, err = store.AllTags(ctx, wc.lease.DB)
 	}
 	if err == nil {
@@ -136,6 +185,8 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		page.Fields, err = store.CustomFields(ctx, wc.lease.DB, "contact")
 	}
 	if err == nil {
+		page.Columns = shownContactColumns(q, page.Prefs, page.Fields)
+		page.Choices = columnChoices(page.Columns, page.Fields)
 		page.Sequences, err = store.OpenSequences(ctx, wc.lease.DB)
 	}
 	if err == nil {
@@ -156,8 +207,9 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.newView(r, "Contacts")
 	v.Section = "contacts"
+	v.Form = form
 	v.Page = page
-	s.render(w, r, http.StatusOK, "contacts", v)
+	s.render(w, r, status, "contacts", v)
 }
 
 // contactFormPage is the new and edit form of a contact.
@@ -386,12 +438,18 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, p confirm
 	s.render(w, r, http.StatusOK, "confirm", v)
 }
 
-// bulkContacts applies an action to the selected contacts; deleting asks
-// for confirmation first. The list comes back with the filters it had.
+// bulkContacts applies an action to the selected contacts, or to every
+// contact the list's filters match (all=matching); deleting asks for
+// confirmation first. The list comes back with the filters it had.
 func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	wc := workspaceFrom(r)
-	ids, kind, value := r.PostForm["id"], r.PostForm.Get("action"), strings.TrimSpace(r.PostForm.Get("value"))
+	ids, kind := r.PostForm["id"], r.PostForm.Get("action")
+	value := bulkValue(r.PostForm, kind)
 	back := contactsBack(wc.ws.ID, r.PostForm.Get("back"))
+	if r.PostForm.Get("all") == "matching" {
+		s.bulkMatching(w, r, kind, value)
+		return
+	}
 	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
 		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}, "back": {r.PostForm.Get("back")}}
 		s.renderConfirm(w, r, confirmPage{
@@ -407,16 +465,114 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := wc.svc.BulkContacts(r.Context(), s.actor(r), ids, store.BulkAction{Kind: kind, Value: value})
 	if err != nil {
-		if store.ErrorCode(err) == store.EValidation {
-			s.flash(w, r, "error", store.ErrorMessage(err))
-			http.Redirect(w, r, back, http.StatusSeeOther)
-			return
+		s.bulkFailed(w, r, err, back)
+		return
+	}
+	s.flash(w, r, "success", bulkSummary(kind, s.bulkValueLabel(r, kind, value), n, len(ids)))
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// bulkFields are the bulk bar's fields that hold each action's value.
+var bulkFields = map[string]string{"tag": "tag", "untag": "tag", "stage": "stage", "owner": "owner", "enroll": "sequence_id"}
+
+// bulkValue is the value of a bulk action: its own field of the bulk bar,
+// else the "value" field (how forms and scripts of before send it).
+func bulkValue(form url.Values, kind string) string {
+	if v, ok := form[bulkFields[kind]]; ok && len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return strings.TrimSpace(form.Get("value"))
+}
+
+// bulkValueLabel is how a bulk action's result names its value: an owner
+// by name, anything else as it is.
+func (s *Server) bulkValueLabel(r *http.Request, kind, value string) string {
+	if kind != "owner" || value == "" {
+		return value
+	}
+	if members, err := workspaceFrom(r).svc.Members(r.Context()); err == nil {
+		if name := memberName(members, value); name != "" {
+			return name
 		}
+	}
+	return value
+}
+
+// bulkFailed says why a bulk action changed nothing.
+func (s *Server) bulkFailed(w http.ResponseWriter, r *http.Request, err error, back string) {
+	if store.ErrorCode(err) == store.EValidation {
+		s.flash(w, r, "error", store.ErrorMessage(err))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	s.fail(w, r, err)
+}
+
+// bulkInRequest is the most contacts a bulk action on a filter changes in
+// the request; more run as a job with a progress page.
+const bulkInRequest = store.BulkBatch
+
+// JobBulkContacts' page, for tests and links.
+func bulkJobURL(workspaceID, jobID, backQuery string) string {
+	u := workspaceURL(workspaceID, "contacts", "bulk", jobID)
+	if backQuery != "" {
+		u += "?" + url.Values{"back": {backQuery}}.Encode()
+	}
+	return u
+}
+
+// bulkMatching applies an action to every contact the list's filters
+// match (the filters are those of the list's query, its "back" field):
+// up to bulkInRequest in the request, more as a background job.
+func (s *Server) bulkMatching(w http.ResponseWriter, r *http.Request, kind, value string) {
+	wc := workspaceFrom(r)
+	backQuery := r.PostForm.Get("back")
+	back := contactsBack(wc.ws.ID, backQuery)
+	q, _ := url.ParseQuery(backQuery)
+	f := contactFilter(q)
+	f.Cursor, f.Before = "", false
+	n, err := store.CountContacts(r.Context(), wc.lease.DB, f)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.flash(w, r, "success", bulkSummary(kind, value, n, len(ids)))
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	if n == 0 {
+		s.flash(w, r, "error", "No contact matches these filters.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if kind == "enroll" {
+		s.enrollMatching(w, r, f, value, back)
+		return
+	}
+	all, _ := countOf(n, "contact that matches", "contacts that match")
+	if kind == "delete" && r.PostForm.Get("confirm") != "yes" {
+		s.renderConfirm(w, r, confirmPage{
+			Question: "Delete the " + all + " these filters?",
+			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
+			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + plural2(n, "contact", "contacts"), Cancel: back,
+			Hidden: url.Values{"all": {"matching"}, "action": {"delete"}, "confirm": {"yes"}, "back": {backQuery}},
+		})
+		return
+	}
+	act := store.BulkAction{Kind: kind, Value: value}
+	if n <= bulkInRequest {
+		res, err := wc.svc.BulkContactsMatching(r.Context(), s.actor(r), f, act, nil)
+		if err != nil {
+			s.bulkFailed(w, r, err, back)
+			return
+		}
+		s.flash(w, r, "success", bulkSummary(kind, s.bulkValueLabel(r, kind, value), res.Changed, res.Matched))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	id, err := s.tenants.StartBulkContacts(r.Context(), wc.svc, tenant.BulkContactsJob{
+		WorkspaceID: wc.ws.ID, Actor: s.actor(r), Filter: f, Action: act, Matching: n})
+	if err != nil {
+		s.bulkFailed(w, r, err, back)
+		return
+	}
+	http.Redirect(w, r, bulkJobURL(wc.ws.ID, id, backQuery), http.StatusSeeOther)
 }
 
 // contactsBack is the contact list with the filters and sort of query, the
@@ -463,12 +619,22 @@ func bulkSummary(kind, value string, n, selected int) string {
 const maxFilterEnroll = 10_000
 
 // enrollFiltered enrolls every contact the list's filters match in a
-// sequence; more than maxFilterEnroll are refused whole, never cut short.
+// sequence.
 func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
-	wc := workspaceFrom(r)
 	f := contactFilter(r.PostForm)
-	f.Cursor, f.Limit = "", store.MaxLimit
-	back := workspaceURL(wc.ws.ID, "contacts")
+	f.Cursor, f.Before = "", false
+	// Back to the list it was sent from: the form carries its filters.
+	q := listParams(r.PostForm)
+	q.Del("csrf_token")
+	q.Del("sequence_id")
+	s.enrollMatching(w, r, f, r.PostForm.Get("sequence_id"), contactsBack(workspaceFrom(r).ws.ID, q.Encode()))
+}
+
+// enrollMatching enrolls every contact f matches in a sequence; more than
+// maxFilterEnroll are refused whole, never cut short.
+func (s *Server) enrollMatching(w http.ResponseWriter, r *http.Request, f store.ContactFilter, sequenceID, back string) {
+	wc := workspaceFrom(r)
+	f.Limit = store.MaxLimit
 	n, err := store.CountContacts(r.Context(), wc.lease.DB, f)
 	if err != nil {
 		s.fail(w, r, err)
@@ -501,7 +667,7 @@ func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
 	}
 	total := &store.EnrollResult{}
 	for i := 0; i < len(ids); i += 1000 {
-		res, err := wc.svc.Enroll(r.Context(), s.actor(r), r.PostForm.Get("sequence_id"), ids[i:min(i+1000, len(ids))])
+		res, err := wc.svc.Enroll(r.Context(), s.actor(r), sequenceID, ids[i:min(i+1000, len(ids))])
 		if err != nil && total.Enrolled > 0 {
 			// The parts before are in: say so, and why the rest is not.
 			s.flash(w, r, "error", fmt.Sprintf("%s Then the rest stopped: %s", enrollSummary(total), store.ErrorMessage(err)))
@@ -549,5 +715,5 @@ func plural2(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return itoa(n) + " " + many
+	return store.GroupThousands(int64(n)) + " " + many
 }

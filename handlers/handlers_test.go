@@ -54,6 +54,7 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/contacts", "member"},
 	{"GET", "/w/{ws}/contacts/new", "member"},
 	{"POST", "/w/{ws}/contacts/bulk", "member"},
+	{"GET", "/w/{ws}/contacts/bulk/{job}", "member"},
 	{"GET", "/w/{ws}/contacts/import", "member"},
 	{"POST", "/w/{ws}/contacts/import", "member"},
 	{"GET", "/w/{ws}/contacts/import/{job}", "member"},
@@ -82,6 +83,10 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/sequences/{sequence}/enrollments/{enrollment}/state", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/messages/{message}/settle", "member"},
 	{"POST", "/w/{ws}/contacts/enroll", "member"},
+	{"POST", "/w/{ws}/contacts/columns", "viewer"},
+	{"POST", "/w/{ws}/contacts/views", "viewer"},
+	{"POST", "/w/{ws}/contacts/views/{view}", "viewer"},
+	{"POST", "/w/{ws}/contacts/views/{view}/delete", "viewer"},
 	{"GET", "/w/{ws}/email-accounts", "viewer"},
 	{"POST", "/w/{ws}/email-accounts", "admin"},
 	{"GET", "/w/{ws}/email-accounts/new", "admin"},
@@ -261,6 +266,8 @@ type fixture struct {
 	template                               string // an outreach template of A
 	suppression                            string // a suppressed address of A
 	reply                                  string // an automatic reply to Ana's message, in A's inbox
+	view                                   string // a saved view of the member's in A
+	bulkJob                                string // a bulk job on the contacts of A, run
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -296,6 +303,7 @@ func newFixture(t *testing.T) *fixture {
 	// the other tests expect it.
 	f.dealsJob = f.runRecordImport(t, owner, "deals", "Deal Name,Amount,Pipeline,Stage\nInitech pilot,100,Imported,Pilot\n",
 		url.Values{"map_0": {"title"}, "map_1": {"value"}, "map_2": {"pipeline"}, "map_3": {"stage"}, "stages": {"create"}})
+	f.bulkJob = f.runBulkJob(t, store.ContactFilter{Tag: "no-such-tag"}, store.BulkAction{Kind: "tag", Value: "unused"})
 	return f
 }
 
@@ -393,6 +401,11 @@ func (f *fixture) seedRecords(t *testing.T) {
 	}
 	f.suppression = sup.ID
 	f.reply = mustReply(t, l.DB, f.message, store.ReplyAuto, "Out of office")
+	view, err := store.CreateView(t.Context(), l.DB, f.member.ID, store.ViewContacts, store.ViewInput{Name: ptrTo("Leads"), Query: ptrTo("stage=lead")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.view = view.ID
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -411,6 +424,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{stage}", f.stage)
 	p = strings.ReplaceAll(p, "/companies/import/{job}", "/companies/import/"+f.companiesJob)
 	p = strings.ReplaceAll(p, "/deals/import/{job}", "/deals/import/"+f.dealsJob)
+	p = strings.ReplaceAll(p, "/contacts/bulk/{job}", "/contacts/bulk/"+f.bulkJob)
 	p = strings.ReplaceAll(p, "{job}", f.job)
 	p = strings.ReplaceAll(p, "{mailbox}", f.mailbox)
 	p = strings.ReplaceAll(p, "{sequence}", f.sequence)
@@ -420,6 +434,7 @@ func (f *fixture) path(r route, ws string) string {
 	p = strings.ReplaceAll(p, "{template}", f.template)
 	p = strings.ReplaceAll(p, "{suppression}", f.suppression)
 	p = strings.ReplaceAll(p, "{reply}", f.reply)
+	p = strings.ReplaceAll(p, "{view}", f.view)
 	return strings.ReplaceAll(p, "{inv}", f.inviteID)
 }
 
@@ -489,6 +504,9 @@ func TestRoutes_ViewerCannotWrite(t *testing.T) {
 			}
 			wantStatus(t, "viewer GET "+path, c.get(path), want)
 			continue
+		}
+		if r.min == "viewer" {
+			continue // a viewer's own preferences (columns, saved views), not the workspace's data
 		}
 		wantStatus(t, "viewer POST "+path, c.post(path, token, f.formFor(r)), http.StatusForbidden)
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -131,6 +132,7 @@ type importPage struct {
 	JobID     string // once started
 	FileName  string // when the upload is still known
 	Progress  importProgress
+	Poll      jobProgress // the started import's progress panel
 	Fields    []string
 }
 
@@ -358,6 +360,10 @@ func (s *Server) importJobPage(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
+		rows, _ := countOf(page.Progress.Total, "row", "rows")
+		page.Poll = jobProgress{ID: "import-progress", URL: workspaceURL(wc.ws.ID, "contacts", "import", id), Done: page.Progress.Done,
+			Title: "Importing " + cmp.Or(page.FileName, "contacts") + "…", Label: strconv.FormatInt(page.Progress.Rows, 10) + " of " + rows + " read",
+			Percent: page.Progress.Percent}
 	case err == nil || store.ErrorCode(err) == store.ENotFound:
 		if up == nil {
 			s.notFound(w, r)

@@ -94,6 +94,9 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 		{shot: true, name: "dashboard", path: a + "/"},
 		{shot: true, name: "contacts", path: a + "/contacts"},
 		{name: "contacts filtered", path: a + "/contacts?q=Maximilian"},
+		{name: "contacts, every column", path: a + "/contacts?cols=email,phone,company,stage,owner,tags,created,updated,custom.qbr_channel"},
+		{name: "contacts, last page", path: a + "/contacts?page=last"},
+		{name: "contacts bulk job", path: a + "/contacts/bulk/" + f.bulkJob},
 		{shot: true, name: "contact detail", path: a + "/contacts/" + d.contact},
 		{name: "contact edit", path: a + "/contacts/" + d.contact + "/edit"},
 		{name: "contact new", path: a + "/contacts/new"},
@@ -186,6 +189,17 @@ func TestBrowser_NoHorizontalOverflow(t *testing.T) {
 	})()`))
 	if card != `block "Email"` {
 		t.Errorf("at 390 px a contact's row shows as %s, want a card (block) whose email is labelled", card)
+	}
+	run(t, b, "contacts with the columns and views menus open", chromedp.Navigate(f.ts.URL+a+"/contacts"), chromedp.WaitReady(chromedp.CSS("main")))
+	if _, err := chromedp.Run(b, chromedp.Evaluate[bool](`(() => {
+	  document.querySelectorAll("details.list-menu").forEach(d => d.open = true);
+	  document.querySelector("[data-check-all]").click();
+	  return true;
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	if over := read(t, b, "contacts menus: measure", chromedp.Evaluate[string](overflowJS)); over != "" {
+		t.Errorf("contacts with its menus open at 390 px: %s", over)
 	}
 	run(t, b, "sign out",
 		chromedp.Navigate(f.ts.URL+"/"),

@@ -292,7 +292,7 @@ func (s *Server) workspace(next http.Handler) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if role == "viewer" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if role == "viewer" && r.Method != http.MethodGet && r.Method != http.MethodHead && !ownPreference(r) {
 			s.renderError(w, r, http.StatusForbidden, "Viewers can look but not change anything in this workspace.")
 			return
 		}
@@ -356,4 +356,15 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 
 func isMultipart(r *http.Request) bool {
 	return strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/")
+}
+
+// ownPreferencePrefix names the routes that write a user's own preferences
+// (the columns and saved views of a list), not the workspace's data: a
+// viewer may use them too.
+const ownPreferencePrefix = "pref:"
+
+// ownPreference reports whether the request's route is one of those.
+func ownPreference(r *http.Request) bool {
+	route := mux.CurrentRoute(r)
+	return route != nil && strings.HasPrefix(route.GetName(), ownPreferencePrefix)
 }

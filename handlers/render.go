@@ -58,7 +58,7 @@ var requiredPages = []string{"error", "login", "setup", "home", "account", "admi
 	"mailboxes", "mailbox", "mailbox_form", "sequences", "sequence", "sequence_stats", "analytics", "suppressions", "unsubscribe",
 	"contacts", "contact", "contact_form", "confirm", "search", "audit", "fields",
 	"companies", "company", "company_form", "company_merge", "contact_merge", "apikeys", "deals", "deal", "deal_form", "pipelines", "import",
-	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor", "forgot_password", "reset_password"}
+	"templates", "template", "template_form", "console", "usage", "portfolio", "twofactor", "forgot_password", "reset_password", "bulk_job"}
 
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
@@ -284,6 +284,7 @@ var templateFuncs = template.FuncMap{
 	"hasPrefix":     strings.HasPrefix,
 	"companySizes":  func() []string { return store.CompanySizes },
 	"count":         countOf,
+	"groupInt":      func(n int) string { return store.GroupThousands(int64(n)) },
 	"plural":        pluralOf,
 	"companyDir": func(f store.CompanyFilter, key string) string {
 		return toggleDir(store.ContactFilter{Sort: f.Sort, Asc: f.Asc}, key)

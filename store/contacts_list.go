@@ -18,7 +18,10 @@ type ContactFilter struct {
 	Sort      string            // "created" (default), "updated" or "name"
 	Asc       bool              // oldest or A first; newest or Z first otherwise
 	Cursor    string            // from the previous page's NextCursor
-	Limit     int
+	// Before reads the page that ends before Cursor (a page's Prev cursor);
+	// with an empty Cursor, the last page.
+	Before bool
+	Limit  int
 }
 
 // MaxCustomFilters bounds the custom-field filters of one list query: each
@@ -69,16 +72,24 @@ func (f ContactFilter) where() (clause, error) {
 // ("" on the last). Pages are keyset-paginated: stable under inserts, and
 // as fast deep in the list as on the first page.
 func ListContacts(ctx context.Context, db *DB, f ContactFilter) ([]Contact, string, error) {
+	list, c, err := ListContactsPage(ctx, db, f)
+	return list, c.Next, err
+}
+
+// ListContactsPage returns one page of contacts, read forward from the
+// filter's cursor or backward (f.Before), and the cursors of the pages
+// beside it.
+func ListContactsPage(ctx context.Context, db *DB, f ContactFilter) ([]Contact, Cursors, error) {
 	if f.Sort == "" {
 		f.Sort = "created"
 	}
 	sort, ok := contactSorts[f.Sort]
 	if !ok {
-		return nil, "", Errorf(EInvalid, "Contacts can be sorted by created, updated or name.")
+		return nil, Cursors{}, Errorf(EInvalid, "Contacts can be sorted by created, updated or name.")
 	}
 	where, err := f.where()
 	if err != nil {
-		return nil, "", err
+		return nil, Cursors{}, err
 	}
 	sel := contactSelect
 	if f.Query != "" {
@@ -101,7 +112,7 @@ func ListContacts(ctx context.Context, db *DB, f ContactFilter) ([]Contact, stri
 			var n int
 			if err := db.R.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ? LIMIT ?)`,
 				match, fewMatches+1); err != nil {
-				return nil, "", err
+				return nil, Cursors{}, err
 			}
 			if n <= fewMatches {
 				sel = strings.Replace(sel, "FROM contacts c", "FROM contacts_fts f CROSS JOIN contacts c ON c.seq = f.rowid", 1)
@@ -111,22 +122,22 @@ func ListContacts(ctx context.Context, db *DB, f ContactFilter) ([]Contact, stri
 			}
 		}
 	}
-	rows, next, err := listKeyset(ctx, db, keysetPage[contactRow]{
+	rows, cur, err := listKeysetPage(ctx, db, keysetPage[contactRow]{
 		selectSQL: sel, where: where,
-		sort: sort, asc: f.Asc, cursor: f.Cursor, limit: f.Limit,
+		sort: sort, asc: f.Asc, cursor: f.Cursor, before: f.Before, limit: f.Limit,
 		key: func(r contactRow) cursor { return r.cursor() },
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, Cursors{}, err
 	}
 	list := make([]Contact, len(rows))
 	for i, r := range rows {
 		list[i] = r.Contact
 	}
 	if err := attachContactTags(ctx, db.R, list); err != nil {
-		return nil, "", err
+		return nil, Cursors{}, err
 	}
-	return list, next, nil
+	return list, cur, nil
 }
 
 // CountContacts returns how many contacts match the filter (its cursor and

@@ -44,6 +44,8 @@ var exportLeftOut = func() map[string]string {
 	m := map[string]string{
 		"api_keys":      "secrets: never carried over (scrubbed from the archive's workspace.db too)",
 		"counters":      "derived: row counts that triggers keep",
+		"saved_views":   "each user's own views of a list, keyed by this instance's user ids, which mean nothing elsewhere",
+		"list_columns":  "each user's own choice of a list's columns, keyed by this instance's user ids",
 		"rollup":        "derived: the console's counters that triggers keep (usage history lives in the instance's catalog)",
 		"bounce_counts": "soft bounces in a row, by the hash of the address: the sender's working state, which starts again",
 		"job_reports": "reports of this instance's background jobs, whose ids mean nothing elsewhere " +

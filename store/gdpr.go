@@ -129,6 +129,8 @@ var erasureReach = map[string]string{
 // erasureLeftOut: see erasureReach.
 var erasureLeftOut = map[string]string{
 	"custom_fields":      "definitions of fields; the values are in contacts and companies",
+	"saved_views":        "users' saved filters of the contact list, which point at no contact",
+	"list_columns":       "users' choice of a list's columns",
 	"company_tags":       "tags of companies; a company an erasure deletes has none",
 	"pipelines":          "the sales process's configuration",
 	"stages":             "the sales process's configuration",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -52,38 +53,67 @@ type keysetPage[R any] struct {
 	sort      sortKey
 	asc       bool
 	cursor    string // "" for the first page
-	limit     int
-	key       func(R) cursor // a row's sort key values, in the order of sort.exprs
+	// before reads the page that ends just before cursor: the rows are read
+	// in the reverse order from the cursor, then put back in the list's
+	// order. With an empty cursor it is the list's last page.
+	before bool
+	limit  int
+	key    func(R) cursor // a row's sort key values, in the order of sort.exprs
 }
 
 // listKeyset returns the rows of one page and the cursor of the next (""
 // on the last page). A cursor that is not one of ours is an invalid
 // request.
 func listKeyset[R any](ctx context.Context, db *DB, p keysetPage[R]) ([]R, string, error) {
+	rows, c, err := listKeysetPage(ctx, db, p)
+	return rows, c.Next, err
+}
+
+// Cursors are where a page's neighbours start: Next reads forward from the
+// page's last row, Prev backward from its first; "" when there is none.
+type Cursors struct{ Next, Prev string }
+
+// listKeysetPage returns the rows of one page, read forward from its cursor
+// or backward (p.before), and the cursors of its neighbours.
+func listKeysetPage[R any](ctx context.Context, db *DB, p keysetPage[R]) ([]R, Cursors, error) {
 	n := len(p.sort.exprs)
 	where := p.where.clip()
 	dir, cmp := "DESC", "<"
-	if p.asc {
+	if p.asc != p.before { // backward, the order is read the other way
 		dir, cmp = "ASC", ">"
 	}
 	if p.cursor != "" {
 		c, err := decodeCursor(p.cursor, n)
 		if err != nil {
-			return nil, "", err
+			return nil, Cursors{}, err
 		}
 		where.and("("+strings.Join(p.sort.exprs, ", ")+") "+cmp+" ("+placeholders(n)+")", c...)
 	}
 	limit := clampLimit(p.limit)
 	rows := []R{}
 	if err := db.R.SelectContext(ctx, &rows, p.query(where, dir), append(where.args, limit+1)...); err != nil {
-		return nil, "", err
+		return nil, Cursors{}, err
 	}
-	next := ""
-	if len(rows) > limit {
+	more := len(rows) > limit
+	if more {
 		rows = rows[:limit]
-		next = p.key(rows[limit-1])[:n].encode()
 	}
-	return rows, next, nil
+	if p.before {
+		slices.Reverse(rows)
+	}
+	// The side the page was read towards has more rows when one more came;
+	// the side it was read from has some when it started at a cursor.
+	var c Cursors
+	if len(rows) > 0 {
+		head, tail := p.key(rows[0])[:n].encode(), p.key(rows[len(rows)-1])[:n].encode()
+		switch {
+		case p.before:
+			c.Prev, c.Next = ifSet(more, head), ifSet(p.cursor != "", tail)
+		default:
+			c.Next, c.Prev = ifSet(more, tail), ifSet(p.cursor != "", head)
+		}
+	}
+	return rows, c, nil
 }
 
 // query is the page's SELECT with its sort key values, WHERE, ORDER BY
@@ -152,4 +182,12 @@ func (c cursor) scalars() bool {
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// ifSet is s when ok, else "".
+func ifSet(ok bool, s string) string {
+	if ok {
+		return s
+	}
+	return ""
 }

@@ -90,10 +90,24 @@ func (s *Service) UpdateContact(ctx context.Context, a store.Actor, id string, i
 // by user id, email or name, and must be a member (an empty one clears
 // the owner).
 func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string, act store.BulkAction) (int, error) {
+	act, err := s.BulkAction(ctx, act)
+	if err != nil {
+		return 0, err
+	}
+	return store.BulkContacts(ctx, s.lease.DB, a, ids, act)
+}
+
+// BulkAction checks a bulk action before it runs and names its owner by
+// user id: an owner given by id, email or name must be a member who can
+// own contacts (an empty one clears the owner).
+func (s *Service) BulkAction(ctx context.Context, act store.BulkAction) (store.BulkAction, error) {
+	if err := act.Check(); err != nil {
+		return act, err
+	}
 	if act.Kind == "owner" && strings.TrimSpace(act.Value) != "" {
 		owners, err := s.ownerLookup(ctx)
 		if err != nil {
-			return 0, err
+			return act, err
 		}
 		v := strings.TrimSpace(act.Value)
 		id, ok := owners[v]
@@ -101,11 +115,22 @@ func (s *Service) BulkContacts(ctx context.Context, a store.Actor, ids []string,
 			id, ok = owners[strings.ToLower(v)]
 		}
 		if !ok {
-			return 0, store.FieldError("value", "%q is not a member of this workspace who can own contacts (viewers cannot): choose the owner from the list.", v)
+			return act, store.FieldError("value", "%q is not a member of this workspace who can own contacts (viewers cannot): choose the owner from the list.", v)
 		}
 		act.Value = id
 	}
-	return store.BulkContacts(ctx, s.lease.DB, a, ids, act)
+	return act, nil
+}
+
+// BulkContactsMatching applies one action to every contact a filter
+// matches, batch by batch (store.BulkContactsMatching), with the rules of
+// BulkContacts.
+func (s *Service) BulkContactsMatching(ctx context.Context, a store.Actor, f store.ContactFilter, act store.BulkAction, progress func(done int)) (store.BulkResult, error) {
+	act, err := s.BulkAction(ctx, act)
+	if err != nil {
+		return store.BulkResult{}, err
+	}
+	return store.BulkContactsMatching(ctx, s.lease.DB, a, f, act, progress)
 }
 
 // ImportContacts imports contacts from CSV (store.ImportContactsCSV); an
