@@ -286,7 +286,8 @@ func ValidateImport(ctx context.Context, p string) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		// Another server's replication bookkeeping is dropped and made
 		// afresh, so a file cannot bring its own definition of it.
-		for _, stmt := range []string{`DELETE FROM api_keys`, `DELETE FROM job_reports`, ForgetMailboxSecretsSQL, PauseSendingSQL,
+		for _, stmt := range []string{`DELETE FROM api_keys`, `DELETE FROM job_reports`, `DELETE FROM saved_views`, `DELETE FROM list_columns`,
+			ForgetMailboxSecretsSQL, PauseSendingSQL,
 			// Whether a message being sent when the file was copied
 			// arrived, nobody knows: a person settles it.
 			`UPDATE messages SET state = 'unknown' WHERE state = 'sending'`, `DROP TABLE IF EXISTS _litestream_seq`, `DROP TABLE IF EXISTS _litestream_lock`} {
