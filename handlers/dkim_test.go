@@ -120,7 +120,7 @@ func TestMailboxesUI_DKIM(t *testing.T) {
 		t.Errorf("after generating: %.4000s", body)
 	}
 	audit := c.get("/w/" + f.a + "/audit").body
-	if !strings.Contains(audit, "dkim") || strings.Contains(audit, "PRIVATE KEY") || strings.Contains(audit, "sealed") {
+	if !strings.Contains(audit, "DKIM selector") || !strings.Contains(audit, "DKIM private key") || strings.Contains(audit, "PRIVATE KEY") || strings.Contains(audit, "sealed") {
 		t.Errorf("the audit log: %.4000s", audit)
 	}
 	noKeyIn(t, "the audit log", audit, key)

@@ -225,6 +225,10 @@ var fieldLabels = map[string]string{
 	"stage": "Stage", "stage_id": "Stage", "pipeline_id": "Pipeline", "status": "Status", "tags": "Tags", "name": "Name",
 	"domain": "Domain", "industry": "Industry", "size": "Size", "due_date": "Due date", "value": "Value", "currency": "Currency",
 	"expected_close": "Expected close", "lost_reason": "Lost reason", "body": "Note", "done": "Done", "role": "Role", "deal_id": "Deal",
+	// Mailboxes' settings, where the first letters are not a word.
+	"dkim_selector": "DKIM selector", "dkim_private_key": "DKIM private key", "smtp_host": "SMTP host", "smtp_port": "SMTP port",
+	"imap_host": "IMAP host", "imap_port": "IMAP port", "imap_tls": "IMAP TLS", "imap_folder": "IMAP folder",
+	"imap_username": "IMAP username", "imap_password": "IMAP password", "tls_mode": "TLS mode",
 }
 
 // fieldOrder is the order in which a change's fields are told.
