@@ -140,3 +140,17 @@ document.addEventListener("DOMContentLoaded", function () {
     if (cur && strip.scrollWidth > strip.clientWidth) strip.scrollLeft = cur.offsetLeft - strip.offsetLeft - 16;
   });
 });
+
+// Lists that load again in place (data-list; the "inPlace" partial): when
+// the link or button used went with the old list, the focus moves to the
+// new list's heading, so the keyboard and a screen reader carry on from
+// its top; a search box keeps the focus (htmx gives it back by its id).
+document.addEventListener("htmx:afterSettle", function (e) {
+  var list = e.target;
+  if (!list.hasAttribute || !list.hasAttribute("data-list") || !list.isConnected) return;
+  if (document.activeElement && document.activeElement !== document.body) return;
+  var heading = list.querySelector("h1");
+  if (!heading) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.focus({ preventScroll: true });
+});
