@@ -145,6 +145,12 @@ func TestBrowser_ContactsListInPlace(t *testing.T) {
 	waitFor(t, b, "the list before the view", `location.search === `+jsString(everyone)+` && `+tbodyJS+`.includes("Abe Lead") && `+tbodyJS+`.includes("Quinn")`, contactsStateJS)
 	run(t, b, "back again", chromedp.Evaluate[chromedp.Void](backJS))
 	waitFor(t, b, "the list before removing the chip", `location.search === `+jsString(sorted)+` && `+firstContactJS+` === "Q00 Quinn" && !`+tbodyJS+`.includes("Lead")`, contactsStateJS)
+	stillInPlace(t, b, "going back")
+	// The lists hold the workspace's people: htmx keeps no copy of them in
+	// the browser's storage (Back asked the server).
+	if got := read(t, b, "history cache", chromedp.Evaluate[string](`String(sessionStorage.getItem("htmx-history-cache"))`)); got != "null" && got != "[]" {
+		t.Errorf("htmx keeps the lists in sessionStorage: %.200s", got)
+	}
 
 	run(t, b, "type a search",
 		chromedp.Evaluate[chromedp.Void](markJS),

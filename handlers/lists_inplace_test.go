@@ -21,7 +21,7 @@ func fullPage(t *testing.T, what string, r response, container string) {
 	if !strings.HasPrefix(r.body, "<!doctype html>") || !strings.Contains(r.body, `<main id="main"`) || !strings.HasSuffix(strings.TrimSpace(r.body), "</html>") {
 		t.Errorf("%s: not a whole page", what)
 	}
-	if !strings.Contains(r.body, `<div id="`+container+`" data-list>`) {
+	if !strings.Contains(r.body, `<div id="`+container+`" data-list hx-history="false">`) {
 		t.Errorf("%s: the page has no #%s", what, container)
 	}
 }
