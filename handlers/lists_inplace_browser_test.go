@@ -213,3 +213,56 @@ func TestBrowser_CompaniesListInPlace(t *testing.T) {
 	run(t, b, "back", chromedp.Evaluate[chromedp.Void](backJS))
 	waitFor(t, b, "the first page again", `location.search === `+jsString(searched)+` && document.querySelector(".pager .muted").textContent.trim() === "50 shown of 55 companies"`, state)
 }
+
+// TestBrowser_DealsInPlace: searching the board and switching to the
+// table update the deals without loading the page; Back returns the
+// board, whose cards still move with htmx after the swaps.
+func TestBrowser_DealsInPlace(t *testing.T) {
+	if chromiumPath() == "" {
+		t.Skip("no Chromium found (install Debian's chromium, or set ATRIUM_CHROMIUM); skipping the browser test")
+	}
+	f := newFixture(t)
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deal, err := store.CreateDeal(t.Context(), l.DB, store.Actor{Kind: "user", ID: f.owner.ID}, store.DealInput{Title: s("Zephyr renewal"), StageID: &f.stage})
+	l.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := pipelineOf(t, f, f.a)
+	target := p.Stages[2]
+	b := signInBrowser(t, f, f.member.Email)
+	const state = `location.search + " | " + [...document.querySelectorAll(".deal-card .deal-title, .table tbody td:first-child")].map(e => e.textContent.trim()).join(", ")`
+
+	run(t, b, "the board",
+		chromedp.Navigate(f.ts.URL+"/w/"+f.a+"/deals"),
+		chromedp.WaitVisible(chromedp.CSS(".board")),
+		chromedp.Evaluate[chromedp.Void](markJS),
+		chromedp.Click(chromedp.ID("dq")),
+		chromedp.SendKeys(chromedp.ID("dq"), "Zephyr"))
+	waitFor(t, b, "the search", `location.search.includes("q=Zephyr") && document.querySelectorAll(".board .deal-card").length === 1 && document.querySelector(".board .deal-card").textContent.includes("Zephyr")`, state)
+	stillInPlace(t, b, "searching the board")
+	board := read(t, b, "location", chromedp.Evaluate[string](`location.search`))
+
+	run(t, b, "the table", chromedp.Click(chromedp.CSS(`.tabs[aria-label="View"] a:nth-of-type(2)`)))
+	waitFor(t, b, "the table", `location.search.includes("view=table") && location.search.includes("q=Zephyr") && document.querySelector(".table tbody") && `+tbodyJS+`.includes("Zephyr") && !`+tbodyJS+`.includes("Big sale")`, state)
+	stillInPlace(t, b, "switching to the table")
+
+	run(t, b, "back", chromedp.Evaluate[chromedp.Void](backJS))
+	waitFor(t, b, "the board again", `location.search === `+jsString(board)+` && document.querySelectorAll(".board .deal-card").length === 1`, state)
+	stillInPlace(t, b, "going back")
+
+	drag := `(() => {
+		const card = document.querySelector('.deal-card[data-deal="` + deal.ID + `"]');
+		const col = document.querySelector('.column[data-stage="` + target.ID + `"]');
+		const dt = new DataTransfer();
+		card.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: dt}));
+		col.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt}));
+		col.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt}));
+	})()`
+	run(t, b, "move the card", chromedp.Evaluate[chromedp.Void](drag))
+	waitFor(t, b, "the card moved", `!!document.querySelector('.column[data-stage="`+target.ID+`"] .deal-card[data-deal="`+deal.ID+`"]')`, state)
+	stillInPlace(t, b, "moving a card")
+}
