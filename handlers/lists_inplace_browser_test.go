@@ -161,6 +161,11 @@ func TestBrowser_ContactsListInPlace(t *testing.T) {
 	if got := read(t, b, "focus", chromedp.Evaluate[string](`document.activeElement.id + ":" + document.activeElement.value`)); got != "fq:Q07" {
 		t.Errorf("while searching, the focus is on %q, not the search box", got)
 	}
+	// The search took the place of the list it searched in the history:
+	// Back goes to the list before that one, not through each letter.
+	run(t, b, "back from the search", chromedp.Evaluate[chromedp.Void](backJS))
+	waitFor(t, b, "the second page again", `location.search === `+jsString(second)+` && document.querySelector(".page-range").textContent.startsWith("51")`, contactsStateJS)
+	stillInPlace(t, b, "going back from the search")
 }
 
 // jsString is s as a JavaScript string literal.

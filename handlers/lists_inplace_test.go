@@ -65,8 +65,8 @@ func TestLists_InPlaceLinksArePlainPages(t *testing.T) {
 	body := c.get(page).body
 	fullPage(t, "the list", response{status: http.StatusOK, body: body}, "contacts-list")
 	for what, want := range map[string]string{
-		"the filter form":   `<form method="get" action="` + base + `" class="filters" role="search" aria-label="Filter contacts" hx-boost="true" hx-target="#contacts-list" hx-select="#contacts-list" hx-swap="outerHTML show:top" hx-push-url="true">`,
-		"the search box":    `hx-get="` + base + `" hx-trigger="input changed delay:300ms, search" hx-include="closest form"`,
+		"the filter form":   `<form method="get" action="` + base + `" class="filters" role="search" aria-label="Filter contacts" hx-boost="true" hx-target="#contacts-list" hx-select="#contacts-list" hx-swap="outerHTML show:top">`,
+		"the search box":    `hx-get="` + base + `" hx-trigger="input changed delay:300ms" hx-include="closest form" hx-replace-url="true"`,
 		"the chips":         `<ul class="chips" aria-label="Active filters" hx-boost="true" hx-target="#contacts-list"`,
 		"the tabs":          `<nav class="tabs" aria-label="Saved views" hx-boost="true" hx-target="#contacts-list"`,
 		"the sort links":    `<thead hx-boost="true" hx-target="#contacts-list"`,
@@ -135,7 +135,7 @@ func TestLists_CompaniesAndDealsInPlace(t *testing.T) {
 	fullPage(t, "the companies", response{status: http.StatusOK, body: body}, "companies-list")
 	for what, want := range map[string]string{
 		"the filter form": `aria-label="Filter companies" hx-boost="true" hx-target="#companies-list" hx-select="#companies-list"`,
-		"the search box":  `hx-get="` + companies + `" hx-trigger="input changed delay:300ms, search"`,
+		"the search box":  `hx-get="` + companies + `" hx-trigger="input changed delay:300ms" hx-include="closest form" hx-replace-url="true"`,
 		"the sort links":  `<thead hx-boost="true" hx-target="#companies-list"`,
 		"the pager":       `<nav class="pager" aria-label="Pages" hx-boost="true" hx-target="#companies-list"`,
 		"the tags":        `<a class="tag" href="?q=Borealis&amp;tag=north" hx-boost="true" hx-target="#companies-list"`,
