@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"atrium/store"
@@ -270,4 +272,32 @@ func TestBrowser_DealsInPlace(t *testing.T) {
 	run(t, b, "move the card", chromedp.Evaluate[chromedp.Void](drag))
 	waitFor(t, b, "the card moved", `!!document.querySelector('.column[data-stage="`+target.ID+`"] .deal-card[data-deal="`+deal.ID+`"]')`, state)
 	stillInPlace(t, b, "moving a card")
+}
+
+// TestBrowser_ListInPlaceAfterSignOut: when the session has ended, a list
+// loading in place shows the sign-in page whole (coming back to the list
+// after), not an empty list.
+func TestBrowser_ListInPlaceAfterSignOut(t *testing.T) {
+	if chromiumPath() == "" {
+		t.Skip("no Chromium found (install Debian's chromium, or set ATRIUM_CHROMIUM); skipping the browser test")
+	}
+	f := newFixture(t)
+	f.seedTagged(t, 60, "paged")
+	b := signInBrowser(t, f, f.member.Email)
+	run(t, b, "the list",
+		chromedp.Navigate(f.ts.URL+"/w/"+f.a+"/contacts?tag=paged"),
+		chromedp.WaitVisible(chromedp.CSS(`.pager a[rel="next"]`)),
+		chromedp.Evaluate[chromedp.Void](markJS),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{})
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(`.pager a[rel="next"]`)))
+	run(t, b, "the sign-in page", chromedp.WaitVisible(chromedp.ID("f-email")))
+	if loc := read(t, b, "location", chromedp.Evaluate[string](`location.pathname`)); loc != "/login" {
+		t.Errorf("the sign-in form is shown at %s", loc)
+	}
+	if next := read(t, b, "location", chromedp.Evaluate[string](`new URLSearchParams(location.search).get("next") || ""`)); !strings.Contains(next, "/contacts?") || !strings.Contains(next, "tag=paged") {
+		t.Errorf("the sign-in page leads back to %q, not the list", next)
+	}
 }

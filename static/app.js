@@ -154,3 +154,17 @@ document.addEventListener("htmx:afterSettle", function (e) {
   heading.setAttribute("tabindex", "-1");
   heading.focus({ preventScroll: true });
 });
+
+// A list loading in place that gets another page instead of itself (the
+// sign-in page when the session has ended, an error page) shows that page
+// whole rather than an empty list.
+document.addEventListener("htmx:beforeSwap", function (e) {
+  var list = e.detail.target, xhr = e.detail.xhr;
+  if (!list || !list.hasAttribute || !list.hasAttribute("data-list")) return;
+  if (xhr.status < 400 && xhr.responseText.indexOf('id="' + list.id + '"') >= 0) return;
+  var url = xhr.responseURL;
+  // A post answered without a redirect has no page to go to.
+  if (!url || (e.detail.requestConfig.verb !== "get" && url === new URL(e.detail.pathInfo.finalRequestPath, location.href).href)) return;
+  e.detail.shouldSwap = false;
+  window.location.assign(url);
+});
