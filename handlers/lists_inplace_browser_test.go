@@ -163,6 +163,18 @@ func TestBrowser_ContactsListInPlace(t *testing.T) {
 	if got := read(t, b, "focus", chromedp.Evaluate[string](`document.activeElement.id + ":" + document.activeElement.value`)); got != "fq:Q07" {
 		t.Errorf("while searching, the focus is on %q, not the search box", got)
 	}
+	// A letter typed while the list was on its way (the answer is in,
+	// not yet shown) is not lost: the search box keeps it and the list
+	// follows it.
+	run(t, b, "type while the list loads",
+		chromedp.Evaluate[chromedp.Void](`document.addEventListener("htmx:beforeOnLoad", function once() {
+			document.removeEventListener("htmx:beforeOnLoad", once);
+			const box = document.getElementById("fq");
+			box.value += "9";
+			box.dispatchEvent(new Event("input", {bubbles: true}));
+		})`),
+		chromedp.SendKeys(chromedp.ID("fq"), "\b\b\bQ1"))
+	waitFor(t, b, "the search typed on", `location.search.includes("q=Q19") && document.getElementById("fq").value === "Q19" && document.querySelectorAll(".table tbody tr").length === 1 && `+tbodyJS+`.trim().startsWith("Q19 Quinn")`, `document.getElementById("fq").value + " | " + `+contactsStateJS)
 	// The search took the place of the list it searched in the history:
 	// Back goes to the list before that one, not through each letter.
 	run(t, b, "back from the search", chromedp.Evaluate[chromedp.Void](backJS))

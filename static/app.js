@@ -168,3 +168,29 @@ document.addEventListener("htmx:beforeSwap", function (e) {
   e.detail.shouldSwap = false;
   window.location.assign(url);
 });
+
+// Typing on while a list is on its way: the list that arrives was asked
+// for with fewer letters. Its search box keeps what was typed since, and
+// the list is asked for again with it.
+(function () {
+  "use strict";
+  var typed = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var box = document.activeElement, list = e.detail.target;
+    typed = null;
+    if (list && list.hasAttribute && list.hasAttribute("data-list") && box && box.id && box.type === "search" && list.contains(box)) {
+      typed = { id: box.id, value: box.value, at: box.selectionEnd };
+    }
+  });
+  // Once htmx listens to the new box (it takes the value it has then as
+  // the one asked for).
+  document.addEventListener("htmx:afterSettle", function () {
+    var box = typed && document.getElementById(typed.id);
+    if (box && box.value !== typed.value) {
+      box.value = typed.value;
+      box.setSelectionRange(typed.at, typed.at);
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    typed = null;
+  });
+})();
