@@ -618,18 +618,6 @@ func bulkSummary(kind, value string, n, selected int) string {
 // maxFilterEnroll bounds the contacts one "enrol all matching" takes.
 const maxFilterEnroll = 10_000
 
-// enrollFiltered enrolls every contact the list's filters match in a
-// sequence.
-func (s *Server) enrollFiltered(w http.ResponseWriter, r *http.Request) {
-	f := contactFilter(r.PostForm)
-	f.Cursor, f.Before = "", false
-	// Back to the list it was sent from: the form carries its filters.
-	q := listParams(r.PostForm)
-	q.Del("csrf_token")
-	q.Del("sequence_id")
-	s.enrollMatching(w, r, f, r.PostForm.Get("sequence_id"), contactsBack(workspaceFrom(r).ws.ID, q.Encode()))
-}
-
 // enrollMatching enrolls every contact f matches in a sequence; more than
 // maxFilterEnroll are refused whole, never cut short.
 func (s *Server) enrollMatching(w http.ResponseWriter, r *http.Request, f store.ContactFilter, sequenceID, back string) {

@@ -230,7 +230,6 @@ func (s *Server) routes() http.Handler {
 	ws.Handle("/contacts/new", write(http.HandlerFunc(s.newContact))).Methods(http.MethodGet)
 	ws.Handle("/contacts/bulk", write(http.HandlerFunc(s.bulkContacts))).Methods(http.MethodPost)
 	ws.Handle("/contacts/bulk/{job}", write(http.HandlerFunc(s.bulkJob))).Methods(http.MethodGet)
-	ws.Handle("/contacts/enroll", write(http.HandlerFunc(s.enrollFiltered))).Methods(http.MethodPost)
 	// A user's own preferences of the list: viewers too.
 	ws.Handle("/contacts/columns", read(http.HandlerFunc(s.saveContactColumns))).Methods(http.MethodPost).Name(ownPreferencePrefix + "contacts-columns")
 	ws.Handle("/contacts/views", read(http.HandlerFunc(s.createView))).Methods(http.MethodPost).Name(ownPreferencePrefix + "create-view")

@@ -82,7 +82,6 @@ var workspaceRoutes = []route{
 	{"POST", "/w/{ws}/sequences/{sequence}/state", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/enrollments/{enrollment}/state", "member"},
 	{"POST", "/w/{ws}/sequences/{sequence}/messages/{message}/settle", "member"},
-	{"POST", "/w/{ws}/contacts/enroll", "member"},
 	{"POST", "/w/{ws}/contacts/columns", "viewer"},
 	{"POST", "/w/{ws}/contacts/views", "viewer"},
 	{"POST", "/w/{ws}/contacts/views/{view}", "viewer"},

@@ -172,24 +172,58 @@ func TestAPI_Messages(t *testing.T) {
 		http.StatusNotFound, "not_found", "")
 }
 
-// "Enrol all matching" takes the list's filters.
+// Everyone the list's filters match is enrolled from the bulk bar ("all
+// matching"), the one way to: the flash says how many were enrolled and
+// who was skipped and why (suppressed, already enrolled), the list comes
+// back with its filters, and a viewer is refused.
 func TestSequencesUI_EnrollFiltered(t *testing.T) {
 	f := newFixture(t)
 	c := f.ts.loggedIn(t, f.member.Email)
-	for _, email := range []string{"vip1@example.com", "vip2@example.com"} {
+	for _, email := range []string{"vip1@example.com", "vip2@example.com", "gone@example.com"} {
 		f.ts.mustContact(t, f.a, store.ContactInput{Email: ptrTo(email), Tags: &[]string{"vip"}})
 	}
-	if body := c.get("/w/" + f.a + "/contacts?tag=vip").body; !strings.Contains(body, "Enrol all 2 matching in") {
-		t.Fatal("the list does not offer to enrol the matching contacts")
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r := c.post("/w/"+f.a+"/contacts/enroll", c.workspaceToken(f.a), url.Values{"tag": {"vip"}, "sequence_id": {f.sequence}})
+	if _, _, err := store.AddSuppression(t.Context(), l.DB, store.Actor{Kind: "system", ID: "test"},
+		store.SuppressionInput{Email: "gone@example.com", Reason: store.SuppressUnsubscribed}); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	body := c.get("/w/" + f.a + "/contacts?tag=vip").body
+	if !strings.Contains(body, `<option value="enroll">Enrol in sequence</option>`) || !strings.Contains(body, `name="sequence_id"`) {
+		t.Fatal("the bulk bar does not offer to enrol in a sequence")
+	}
+	if strings.Contains(body, `action="/w/`+f.a+`/contacts/enroll"`) || strings.Contains(body, "matching in") {
+		t.Error("the list still has the enrol-all form of its own besides the bulk bar")
+	}
+	all := url.Values{"action": {"enroll"}, "sequence_id": {f.sequence}, "all": {"matching"}, "back": {"tag=vip"}}
+	seq := "/w/" + f.a + "/sequences/" + f.sequence
+
+	v := f.ts.loggedIn(t, f.viewer.Email)
+	wantStatus(t, "a viewer enrols", v.post("/w/"+f.a+"/contacts/bulk", v.workspaceToken(f.a), all), http.StatusForbidden)
+	if strings.Contains(c.get(seq).body, "vip1@example.com") {
+		t.Fatal("a viewer enrolled the matching contacts")
+	}
+
+	r := c.post("/w/"+f.a+"/contacts/bulk", c.workspaceToken(f.a), all)
 	wantStatus(t, "enrol matching", r, http.StatusSeeOther)
-	if body := c.get(r.header.Get("Location")).body; !strings.Contains(body, "2 contacts enrolled.") {
-		t.Error("the flash does not say 2 were enrolled")
+	if loc := r.header.Get("Location"); loc != "/w/"+f.a+"/contacts?tag=vip" {
+		t.Errorf("back to %s, not the filtered list", loc)
 	}
-	list := c.get("/w/" + f.a + "/sequences/" + f.sequence).body
-	if !strings.Contains(list, "vip1@example.com") || !strings.Contains(list, "vip2@example.com") {
-		t.Error("the matching contacts are not in the sequence")
+	if body := c.get(r.header.Get("Location")).body; !strings.Contains(body, "2 contacts enrolled. Skipped: 1 on the suppression list.") {
+		t.Error("the flash does not say 2 were enrolled and the suppressed one skipped")
+	}
+	list := c.get(seq).body
+	if !strings.Contains(list, "vip1@example.com") || !strings.Contains(list, "vip2@example.com") || strings.Contains(list, "gone@example.com") {
+		t.Error("the sequence does not hold exactly the matching contacts that may be mailed")
+	}
+
+	r = c.post("/w/"+f.a+"/contacts/bulk", c.workspaceToken(f.a), all)
+	wantStatus(t, "enrol matching again", r, http.StatusSeeOther)
+	if body := c.get(r.header.Get("Location")).body; !strings.Contains(body, "0 contacts enrolled. Skipped: 1 on the suppression list, 2 already enrolled.") {
+		t.Error("enrolling again does not say they are enrolled already")
 	}
 }
 
@@ -208,7 +242,7 @@ func TestSequencesUI_EnrollFilteredRefusesTooMany(t *testing.T) {
 	}
 	l.Release()
 	c := f.ts.loggedIn(t, f.member.Email)
-	r := c.post("/w/"+f.a+"/contacts/enroll", c.workspaceToken(f.a), url.Values{"sequence_id": {f.sequence}})
+	r := c.post("/w/"+f.a+"/contacts/bulk", c.workspaceToken(f.a), url.Values{"action": {"enroll"}, "sequence_id": {f.sequence}, "all": {"matching"}})
 	wantStatus(t, "enrol too many", r, http.StatusSeeOther)
 	// The fixture's own contacts match too.
 	want := fmt.Sprintf("contacts match these filters; enrol at most %d at once", maxFilterEnroll)

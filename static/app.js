@@ -140,3 +140,57 @@ document.addEventListener("DOMContentLoaded", function () {
     if (cur && strip.scrollWidth > strip.clientWidth) strip.scrollLeft = cur.offsetLeft - strip.offsetLeft - 16;
   });
 });
+
+// Lists that load again in place (data-list; the "inPlace" partial): when
+// the link or button used went with the old list, the focus moves to the
+// new list's heading, so the keyboard and a screen reader carry on from
+// its top; a search box keeps the focus (htmx gives it back by its id).
+document.addEventListener("htmx:afterSettle", function (e) {
+  var list = e.target;
+  if (!list.hasAttribute || !list.hasAttribute("data-list") || !list.isConnected) return;
+  if (document.activeElement && document.activeElement !== document.body) return;
+  var heading = list.querySelector("h1");
+  if (!heading) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.focus({ preventScroll: true });
+});
+
+// A list loading in place that gets another page instead of itself (the
+// sign-in page when the session has ended, an error page) shows that page
+// whole rather than an empty list.
+document.addEventListener("htmx:beforeSwap", function (e) {
+  var list = e.detail.target, xhr = e.detail.xhr;
+  if (!list || !list.hasAttribute || !list.hasAttribute("data-list")) return;
+  if (xhr.status < 400 && xhr.responseText.indexOf('id="' + list.id + '"') >= 0) return;
+  var url = xhr.responseURL;
+  // A post answered without a redirect has no page to go to.
+  if (!url || (e.detail.requestConfig.verb !== "get" && url === new URL(e.detail.pathInfo.finalRequestPath, location.href).href)) return;
+  e.detail.shouldSwap = false;
+  window.location.assign(url);
+});
+
+// Typing on while a list is on its way: the list that arrives was asked
+// for with fewer letters. Its search box keeps what was typed since, and
+// the list is asked for again with it.
+(function () {
+  "use strict";
+  var typed = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var box = document.activeElement, list = e.detail.target;
+    typed = null;
+    if (list && list.hasAttribute && list.hasAttribute("data-list") && box && box.id && box.type === "search" && list.contains(box)) {
+      typed = { id: box.id, value: box.value, at: box.selectionEnd };
+    }
+  });
+  // Once htmx listens to the new box (it takes the value it has then as
+  // the one asked for).
+  document.addEventListener("htmx:afterSettle", function () {
+    var box = typed && document.getElementById(typed.id);
+    if (box && box.value !== typed.value) {
+      box.value = typed.value;
+      box.setSelectionRange(typed.at, typed.at);
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    typed = null;
+  });
+})();
