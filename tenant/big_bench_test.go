@@ -33,6 +33,8 @@ import (
 //     StartContactImport (the upload's path) into an empty workspace, then
 //     into the 1M one; rest-after-import-ratio and replica-after-import-MB
 //     as above once replication has settled after the import;
+//   - with ATRIUM_BENCH_REST_WAIT set (e.g. 6m, with ATRIUM_BENCH_L0_CHECK
+//     at 20s), rest-later-ratio and replica-later-MB that long after;
 //   - restore-s (as a new workspace, from the file replica), move-s (to
 //     another region) and delete-s (hard delete, replica included).
 //
@@ -55,6 +57,10 @@ func bigWorkspaceOnce(b *testing.B, file string) {
 	ctx := context.Background()
 	// tenant.Open raises GOMAXPROCS for background threads, as in serve.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	// As in BenchmarkIdleRequests: a shorter L0 retention check lets
+	// ATRIUM_BENCH_REST_WAIT see Litestream drop its local L0 files.
+	l0RetentionCheckInterval = envDuration("ATRIUM_BENCH_L0_CHECK", defaultL0RetentionCheckInterval)
+	defer func() { l0RetentionCheckInterval = defaultL0RetentionCheckInterval }()
 	dataDir := b.TempDir()
 	cfg, other := twoRegionConfig(b, dataDir)
 	replicas := filepath.Join(other, "default-replica")
@@ -137,6 +143,14 @@ func bigWorkspaceOnce(b *testing.B, file string) {
 	b.ReportMetric(float64(localBytes(path))/float64(fileSize(path)), "rest-after-import-ratio")
 	b.ReportMetric(float64(fileSize(path+"-wal"))/1e6, "wal-after-import-MB")
 	b.ReportMetric(float64(dirBytes(filepath.Join(replicas, w.ID)))/1e6, "replica-after-import-MB")
+	if wait := envDuration("ATRIUM_BENCH_REST_WAIT", 0); wait > 0 {
+		// Litestream keeps its L0 files (the first snapshot among them)
+		// beside the file until they are compacted into L1 and older than
+		// its L0 retention (5 minutes), checked every l0RetentionCheckInterval.
+		time.Sleep(wait)
+		b.ReportMetric(float64(localBytes(path))/float64(fileSize(path)), "rest-later-ratio")
+		b.ReportMetric(float64(dirBytes(filepath.Join(replicas, w.ID)))/1e6, "replica-later-MB")
+	}
 
 	var restored *store.Workspace
 	timed("restore-s", func() (err error) {
