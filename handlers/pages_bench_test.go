@@ -21,6 +21,40 @@ import (
 // target is a p99 of 50 ms or less for every one (issue 19).
 func BenchmarkPages100k(b *testing.B) {
 	ts, cookie, ws := benchServer(b, 100_000)
+	benchPages(b, ts, cookie, ws)
+}
+
+// BenchmarkPages1M is BenchmarkPages100k in the generated 1,000,000-contact
+// workspace of store's BenchmarkSearch1M (which also holds 5,000 companies,
+// 20,000 deals and 50,000 notes), seeded the same way; it is skipped when
+// that file has not been generated:
+//
+//	go test ./store -run '^$' -bench 'Search1M/search$' -benchtime 1x
+//	go test ./handlers -run '^$' -bench Pages1M -benchtime 200x
+//
+// CompanyLargest is the page of the company most contacts work at (about
+// 185,000 of the million).
+func BenchmarkPages1M(b *testing.B) {
+	ts, cookie, ws := bench1MServer(b)
+	benchPages(b, ts, cookie, ws)
+	l, err := ts.tenants.Acquire(b.Context(), ws)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var largest string
+	err = l.DB.R.GetContext(b.Context(), &largest, `SELECT company_id FROM contacts WHERE company_id IS NOT NULL GROUP BY company_id ORDER BY count(*) DESC LIMIT 1`)
+	l.Release()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("CompanyLargest", func(b *testing.B) {
+		reportServerTimes(b, serverTimes(b, ts.Config.Handler, cookie, []string{"/w/" + ws + "/companies/" + largest}))
+	})
+}
+
+// benchPages seeds workspace ws (see seedPagesWorkspace) and reports the
+// server time of each page, one sub-benchmark each.
+func benchPages(b *testing.B, ts *testServer, cookie *http.Cookie, ws string) {
 	company, contact := seedPagesWorkspace(b, ts, ws)
 	base := "/w/" + ws
 	for _, p := range []struct{ name, path string }{

@@ -17,6 +17,27 @@ import (
 	"atrium/tenant"
 )
 
+// bench1MServer is benchServer with the generated 1,000,000-contact
+// workspace of store's BenchmarkSearch1M taken in as the workspace; the
+// benchmark is skipped when that file has not been generated.
+func bench1MServer(b *testing.B) (*testServer, *http.Cookie, string) {
+	b.Helper()
+	file := filepath.Join(os.TempDir(), fmt.Sprintf("atrium-bench-search-1000000-v%d.db", store.LatestVersion(store.WorkspaceSchema)))
+	if _, err := os.Stat(file); err != nil {
+		b.Skipf("%s is missing: run store's BenchmarkSearch1M first (go test ./store -run '^$' -bench 'Search1M/search$' -benchtime 1x)", file)
+	}
+	ts := newTestServer(b)
+	ts.mustUser(b, "bench@example.com", false)
+	w, err := ts.tenants.Create(b.Context(), tenant.CreateOptions{Name: "Big", OwnerEmail: "bench@example.com", From: file})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := ts.loggedIn(b, "bench@example.com")
+	u, _ := url.Parse(ts.URL)
+	c.get("/w/" + w.ID + "/")
+	return ts, c.hc.Jar.Cookies(u)[0], w.ID
+}
+
 // BenchmarkSearchPages1M runs the search page, GET /api/v1/search and
 // GET /api/v1/contacts?q= over the generated 1,000,000-contact workspace
 // of store's BenchmarkSearch1M (a long-tailed name distribution: "okafor"
@@ -29,21 +50,8 @@ import (
 // Server time: the handler called directly, without the network. The
 // parallel runs report requests per second with as many callers as cores.
 func BenchmarkSearchPages1M(b *testing.B) {
-	file := filepath.Join(os.TempDir(), fmt.Sprintf("atrium-bench-search-1000000-v%d.db", store.LatestVersion(store.WorkspaceSchema)))
-	if _, err := os.Stat(file); err != nil {
-		b.Skipf("%s is missing: run store's BenchmarkSearch1M first", file)
-	}
-	ts := newTestServer(b)
-	ts.mustUser(b, "bench@example.com", false)
-	w, err := ts.tenants.Create(b.Context(), tenant.CreateOptions{Name: "Big", OwnerEmail: "bench@example.com", From: file})
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, _ := ts.mustAPIKey(b, w.ID, "read")
-	c := ts.loggedIn(b, "bench@example.com")
-	u, _ := url.Parse(ts.URL)
-	c.get("/w/" + w.ID + "/")
-	cookie := c.hc.Jar.Cookies(u)[0]
+	ts, cookie, ws := bench1MServer(b)
+	key, _ := ts.mustAPIKey(b, ws, "read")
 	h := ts.Config.Handler
 	queries := []string{"okafor", "mariko", "mariko okafor", "an", "sil", "jonas.johansson", "cyberdyne", "Müller", "renewal", "zzqx"}
 	paths := func(f string) []string {
@@ -65,7 +73,7 @@ func BenchmarkSearchPages1M(b *testing.B) {
 		return rec.Code
 	}
 	for _, page := range []struct{ name, path string }{
-		{"page", "/w/" + w.ID + "/search?q=%s"},
+		{"page", "/w/" + ws + "/search?q=%s"},
 		{"api-search", "/api/v1/search?q=%s"},
 		{"api-contacts", "/api/v1/contacts?q=%s"},
 	} {
