@@ -65,29 +65,26 @@ func LoadBoard(ctx context.Context, db *DB, pipelineID string, f DealFilter) (*B
 	if err != nil {
 		return nil, err
 	}
-	var deals []boardDeal
-	err = db.R.SelectContext(ctx, &deals, `SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY x.stage_id ORDER BY x.seq DESC) AS rn
-		FROM (`+dealSelect+` WHERE `+where.sql()+` AND d.status = 'open') x) WHERE rn <= ?`, append(where.args, BoardPageSize)...)
-	if err != nil {
-		return nil, err
-	}
 	b := &Board{Pipeline: *p}
 	for _, s := range p.Stages {
-		col := Column{Stage: s, Deals: []Deal{}}
-		for _, d := range deals {
-			if d.StageID == s.ID {
-				d.Value = FormatMoney(d.ValueMinor, d.Currency)
-				col.Deals = append(col.Deals, d.Deal)
-			}
+		// A column's first page as "Load more" pages it: a walk of the
+		// stage's index, newest first, that stops at the page's end. Ranked
+		// in one query over every open deal (a window over their joins),
+		// a board of 20,000 open deals took 0.7 s.
+		col := Column{Stage: s}
+		cf := f
+		cf.StageID, cf.Status, cf.Limit = s.ID, "open", BoardPageSize
+		if col.Deals, col.Next, err = ListDeals(ctx, db, cf); err != nil {
+			return nil, err
+		}
+		if col.Deals == nil {
+			col.Deals = []Deal{}
 		}
 		for _, sum := range sums {
 			if sum.StageID == s.ID && sum.Status == "open" {
 				col.Count += sum.Count
 				col.Totals = append(col.Totals, sum.Amount)
 			}
-		}
-		if n := len(col.Deals); n > 0 && col.Count > n {
-			col.Next = cursor{col.Deals[n-1].Seq}.encode()
 		}
 		b.Columns = append(b.Columns, col)
 	}

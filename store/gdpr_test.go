@@ -150,11 +150,17 @@ func TestMigration_LinksOldAuditEventsToContacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := []string{`DROP INDEX audit_log_contact`, `ALTER TABLE audit_log DROP COLUMN contact_id`,
+	back := []string{`ALTER TABLE audit_log DROP COLUMN contact_id`,
 		`ALTER TABLE contacts DROP COLUMN version`, `ALTER TABLE companies DROP COLUMN version`, `ALTER TABLE deals DROP COLUMN version`,
 		`ALTER TABLE tasks DROP COLUMN version`, `ALTER TABLE notes DROP COLUMN version`,
 		`DROP TRIGGER deals_fts_insert`, `DROP TRIGGER deals_fts_delete`, `DROP TRIGGER deals_fts_update`,
-		`ALTER TABLE deals DROP COLUMN custom`, `DROP INDEX companies_name_key`, `ALTER TABLE companies DROP COLUMN name_key`}
+		`ALTER TABLE deals DROP COLUMN custom`, `ALTER TABLE companies DROP COLUMN name_key`}
+	// Indexes later migrations added, before the columns they cover.
+	for name, o := range latest {
+		if _, ok := v1[name]; !ok && o.Type == "index" && !strings.HasPrefix(name, "sqlite_") {
+			back = append([]string{`DROP INDEX IF EXISTS ` + name}, back...)
+		}
+	}
 	// The deals' index triggers of version 1, which a later migration
 	// replaces by name.
 	for _, name := range []string{"deals_fts_insert", "deals_fts_delete", "deals_fts_update"} {
