@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"sync/atomic"
 )
 
 // Each connection keeps its prepared statements, by SQL text, and runs a
@@ -12,17 +13,27 @@ import (
 // request runs a dozen queries, preparing was 13% of the request's CPU,
 // more than running them (BenchmarkContactList100k's profile).
 //
-// A connection keeps at most stmtCacheSize statements (each holds SQLite's
-// compiled program, a few KB; a file has three connections, and up to
-// --max-open files are open); past that, one not in use is dropped for the
-// new one. SQL longer than stmtCacheMaxSQL (migrations, scripts) is not
-// kept. A statement whose rows are still open (a query run again while
+// A kept statement costs ~19 KB (SQLite's compiled program; the contact
+// list's query measured). A connection keeps at most stmtCacheSize of them;
+// past that, one not in use is dropped for the new one. All connections
+// together keep at most stmtCacheBudget (~40 MB): a file has three
+// connections and up to --max-open files are open, 256 × 3 × 32 would be
+// 470 MB. Past the budget a connection runs new queries unprepared, as
+// before, until connections closing (idle files) free some of it. SQL
+// longer than stmtCacheMaxSQL (migrations, scripts) is not kept. A statement whose rows are still open (a query run again while
 // iterating its first result) is not reused: that query runs unprepared,
 // as before. SQLite re-prepares a kept statement by itself when the schema
 // changed (sqlite3_prepare_v2).
 const (
 	stmtCacheSize   = 32
 	stmtCacheMaxSQL = 2048
+)
+
+// stmtCacheBudget bounds the statements kept by all connections; a
+// variable for the tests. stmtsKept counts them.
+var (
+	stmtCacheBudget int64 = 2048
+	stmtsKept       atomic.Int64
 )
 
 // stmtCacheConnector gives each new connection its statement cache.
@@ -86,8 +97,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 		evicted := false
 		for q, s := range c.stmts {
 			if !s.busy {
-				s.Close()
-				delete(c.stmts, q)
+				c.drop(q, s)
 				evicted = true
 				break
 			}
@@ -96,13 +106,25 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 			return nil, nil
 		}
 	}
+	if stmtsKept.Add(1) > stmtCacheBudget {
+		stmtsKept.Add(-1)
+		return nil, nil
+	}
 	ds, err := c.sqliteConn.PrepareContext(ctx, query)
 	if err != nil {
+		stmtsKept.Add(-1)
 		return nil, err
 	}
 	s := &cachedStmt{Stmt: ds}
 	c.stmts[query] = s
 	return s, nil
+}
+
+// drop finalizes a kept statement.
+func (c *cachingConn) drop(query string, s *cachedStmt) {
+	s.Close()
+	delete(c.stmts, query)
+	stmtsKept.Add(-1)
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -135,8 +157,7 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 // Close finalizes the kept statements, then closes the connection.
 func (c *cachingConn) Close() error {
 	for q, s := range c.stmts {
-		s.Close()
-		delete(c.stmts, q)
+		c.drop(q, s)
 	}
 	return c.sqliteConn.Close()
 }

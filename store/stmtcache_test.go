@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -167,5 +168,35 @@ func TestStmtCache_AfterCancelAndError(t *testing.T) {
 	}
 	if err := db.W.QueryRow(q, 0).Scan(&n); err != nil || n != 4 {
 		t.Fatalf("count = %d, %v; want 4", n, err)
+	}
+}
+
+// Past the budget of all connections, a connection keeps no more
+// statements and its queries still run; closing a connection gives its
+// share back.
+func TestStmtCache_Budget(t *testing.T) {
+	db := openCacheTestDB(t)
+	ctx := context.Background()
+	c, err := db.R.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	old := stmtCacheBudget
+	defer func() { stmtCacheBudget = old }()
+	stmtCacheBudget = stmtsKept.Load() + 2
+	for i := range 5 {
+		var got int
+		if err := c.QueryRowContext(ctx, fmt.Sprintf(`SELECT %d + sum(n) FROM t`, i)).Scan(&got); err != nil || got != i+6 {
+			t.Fatalf("query %d: %d, %v", i, got, err)
+		}
+	}
+	if n := cachedCount(t, c); n != 2 {
+		t.Errorf("%d statements kept, want 2 (the budget)", n)
+	}
+	before := stmtsKept.Load()
+	c.Raw(func(dc any) error { return driver.ErrBadConn }) // the pool closes it
+	if after := stmtsKept.Load(); after != before-2 {
+		t.Errorf("closing the connection left %d kept statements counted, want %d", after, before-2)
 	}
 }
