@@ -23,6 +23,7 @@ func (s *Server) actor(r *http.Request) store.Actor {
 // contactsPage is the contact list with its filters.
 type contactsPage struct {
 	Contacts []store.Contact
+	Rows     []contactRow // the contacts as the table shows them
 	Nav      pageNav
 	Total    int
 	Params   url.Values // the filters, sort and columns, for links
@@ -208,6 +209,7 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 	v := s.newView(r, "Contacts")
 	v.Section = "contacts"
 	v.Form = form
+	page.Rows = contactRows(wc.ws.ID, list, page.Columns, page.Members, page.Params, v.Clock)
 	v.Page = page
 	s.render(w, r, status, "contacts", v)
 }

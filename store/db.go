@@ -164,9 +164,9 @@ func openPool(dsn string, replicated bool) (*sqlx.DB, error) {
 		return nil, err
 	}
 	if !replicated {
-		return sqlx.NewDb(sql.OpenDB(base), "sqlite"), nil
+		return sqlx.NewDb(sql.OpenDB(stmtCacheConnector{base}), "sqlite"), nil
 	}
-	return sqlx.NewDb(sql.OpenDB(persistWAL{base}), "sqlite"), nil
+	return sqlx.NewDb(sql.OpenDB(stmtCacheConnector{persistWAL{base}}), "sqlite"), nil
 }
 
 type persistWAL struct{ driver.Connector }
