@@ -110,6 +110,7 @@ type contactImport struct {
 	batch     *importBatch      // the batch writing now, in a large import
 	importID  string            // a large import's key in import_undo
 	imaged    map[string]bool   // contacts whose before-image is kept
+	imageSQL  string            // the statement that keeps one (see imageSQL)
 	res       *ImportResult
 	now       time.Time
 
@@ -162,8 +163,8 @@ func ImportContactsCSV(ctx context.Context, db *DB, a Actor, r io.Reader, opt Im
 		// A small file: one transaction, the triggers index row by row.
 		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 			im.tx = tx
-			var since int64
-			if err := tx.GetContext(ctx, &since, `SELECT coalesce(max(seq), 0) FROM contacts`); err != nil {
+			since, err := maxRowid(ctx, tx, "contacts")
+			if err != nil {
 				return err
 			}
 			if err := load(); err != nil {

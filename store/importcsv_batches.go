@@ -48,6 +48,11 @@ type importBatch struct {
 func (im *contactImport) inBatches(load func() error) error {
 	im.importID = NewToken()
 	im.imaged = map[string]bool{}
+	cols, err := contactImageColumns(im.ctx, im.db.W)
+	if err != nil {
+		return err
+	}
+	im.imageSQL = imageSQL(cols)
 	// Random emails land all over the email index: 8 MB of page cache
 	// holds it for 100,000 contacts (with 2 MB, such an import is 10%
 	// slower). Not more: each cached page is its own allocation outside
@@ -60,7 +65,7 @@ func (im *contactImport) inBatches(load func() error) error {
 		return err
 	}
 	defer im.db.W.ExecContext(context.WithoutCancel(im.ctx), `PRAGMA cache_size = -2000`)
-	err := im.beginBatch()
+	err = im.beginBatch()
 	if err == nil {
 		err = load()
 	}
@@ -204,19 +209,21 @@ func (im *contactImport) keepImage(id string) error {
 		return nil
 	}
 	im.imaged[id] = true
-	cols, err := contactImageColumns(im.ctx, im.tx)
-	if err != nil {
-		return err
-	}
+	_, err := im.tx.ExecContext(im.ctx, im.imageSQL, im.importID, im.batch.n, id)
+	return err
+}
+
+// imageSQL is the statement that keeps a contact's before-image: its
+// columns (cols) and its tags' seqs as one JSON object.
+func imageSQL(cols []string) string {
 	pairs := make([]string, 0, len(cols)+1)
 	for _, c := range cols {
 		pairs = append(pairs, "'"+c+"', "+c)
 	}
 	// json(): a subquery's result loses its JSON subtype, and would nest as a string.
 	pairs = append(pairs, `'~tags', json((SELECT json_group_array(tag_seq) FROM contact_tags WHERE contact_id = c.id))`)
-	_, err = im.tx.ExecContext(im.ctx, `INSERT INTO import_undo (import_id, batch, contact_id, image)
-		SELECT ?, ?, id, json_object(`+strings.Join(pairs, ", ")+`) FROM contacts c WHERE id = ?`, im.importID, im.batch.n, id)
-	return err
+	return `INSERT INTO import_undo (import_id, batch, contact_id, image)
+		SELECT ?, ?, id, json_object(` + strings.Join(pairs, ", ") + `) FROM contacts c WHERE id = ?`
 }
 
 // contactImageColumns are the contacts' columns a before-image keeps: all
