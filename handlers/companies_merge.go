@@ -65,18 +65,29 @@ func (s *Server) mergeCompany(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "company_merge", v)
 }
 
-// mergeDetail says what a merge moves, fills and deletes.
-func mergeDetail(m *store.CompanyMerge) string {
-	var moves []string
-	for _, n := range []struct {
-		n         int
-		one, many string
-	}{{m.People, "person", "people"}, {m.Deals, "deal", "deals"}, {m.Notes, "note", "notes"}, {m.Tasks, "task", "tasks"}, {m.Tags, "tag", "tags"}} {
-		if n.n > 0 {
-			s, _ := countOf(n.n, n.one, n.many)
-			moves = append(moves, s)
+// counted is a number of things, with their name for one and for many.
+type counted struct {
+	n         int
+	one, many string
+}
+
+// nonZeroCounts writes each count that is not zero ("1 note", "3 deals"),
+// in order: what a merge moves.
+func nonZeroCounts(cs []counted) []string {
+	var out []string
+	for _, c := range cs {
+		if c.n > 0 {
+			s, _ := countOf(c.n, c.one, c.many)
+			out = append(out, s)
 		}
 	}
+	return out
+}
+
+// mergeDetail says what a merge moves, fills and deletes.
+func mergeDetail(m *store.CompanyMerge) string {
+	moves := nonZeroCounts([]counted{{m.People, "person", "people"}, {m.Deals, "deal", "deals"}, {m.Notes, "note", "notes"},
+		{m.Tasks, "task", "tasks"}, {m.Tags, "tag", "tags"}})
 	d := "Nothing is attached to " + m.Source.Name + "."
 	if len(moves) > 0 {
 		d = fmt.Sprintf("Moving from %s to %s: %s.", m.Source.Name, m.Target.Name, strings.Join(moves, ", "))

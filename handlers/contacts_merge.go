@@ -105,17 +105,8 @@ func (s *Server) renderContactMerge(w http.ResponseWriter, r *http.Request, stat
 
 // contactMergeDetail says what a merge moves and deletes.
 func contactMergeDetail(m *store.ContactMerge) string {
-	var moves []string
-	for _, n := range []struct {
-		n         int
-		one, many string
-	}{{m.Notes, "note", "notes"}, {m.Tasks, "task", "tasks"}, {m.Deals, "deal", "deals"}, {m.Tags, "tag", "tags"},
-		{m.Enrollments, "sequence enrolment", "sequence enrolments"}, {m.Emails, "email sent", "emails sent"}} {
-		if n.n > 0 {
-			s, _ := countOf(n.n, n.one, n.many)
-			moves = append(moves, s)
-		}
-	}
+	moves := nonZeroCounts([]counted{{m.Notes, "note", "notes"}, {m.Tasks, "task", "tasks"}, {m.Deals, "deal", "deals"}, {m.Tags, "tag", "tags"},
+		{m.Enrollments, "sequence enrolment", "sequence enrolments"}, {m.Emails, "email sent", "emails sent"}})
 	d := "Nothing else is attached to " + m.Other.Name() + "."
 	if len(moves) > 0 {
 		d = fmt.Sprintf("Moving from %s to %s: %s, with the timeline and audit trail.", m.Other.Name(), m.Kept.Name(), strings.Join(moves, ", "))
