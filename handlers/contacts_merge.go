@@ -123,7 +123,7 @@ func (s *Server) mergeContactPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, store.Errorf(store.EInvalid, "Pick the contact to merge with."))
 		return
 	}
-	m, err := store.MergeContacts(r.Context(), wc.lease.DB, s.actor(r), mux.Vars(r)["contact"], with, mergePicks(r.PostForm))
+	m, err := wc.svc.MergeContacts(r.Context(), s.actor(r), mux.Vars(r)["contact"], with, mergePicks(r.PostForm))
 	if store.ErrorCode(err) == store.EInvalid && with != mux.Vars(r)["contact"] {
 		// The picks leave nothing to call the contact by: the preview
 		// again, with them and the reason.

@@ -66,6 +66,25 @@ func currentOwner[T any](ctx context.Context, db *store.DB, id string, get func(
 	return owner(rec)
 }
 
+// MergeContacts merges other into kept (store.MergeContacts). Taking the
+// other contact's owner makes them the kept contact's owner: like any new
+// owner, they must be a member who can own contacts.
+func (s *Service) MergeContacts(ctx context.Context, a store.Actor, keptID, otherID string, takeOther map[string]bool) (*store.ContactMerge, error) {
+	preview, err := store.PreviewContactMerge(ctx, s.lease.DB, keptID, otherID, takeOther)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range preview.Fields {
+		if owner, ok := f.Other.(string); f.Key == "owner_id" && f.TakeOther && ok {
+			kept, _ := f.Kept.(string)
+			if err := s.checkOwner(ctx, &owner, kept); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return store.MergeContacts(ctx, s.lease.DB, a, keptID, otherID, takeOther)
+}
+
 // CreateContact adds a contact whose owner, if any, is a member.
 func (s *Service) CreateContact(ctx context.Context, a store.Actor, in store.ContactInput) (*store.Contact, error) {
 	if err := s.checkOwner(ctx, in.OwnerID); err != nil {
