@@ -76,7 +76,7 @@ func (s *Server) observed(next http.Handler, matched bool) http.Handler {
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", info.id), slog.String("method", r.Method), slog.String("route", cmp.Or(info.route, unmatchedRoute)),
-			slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.String("path", loggedPath(info.route, r.URL.Path)), slog.Int("status", rec.status),
 			slog.Float64("ms", float64(took.Microseconds())/1000), slog.Int64("bytes", rec.bytes), slog.String("ip", s.clientIP(r)),
 		}
 		if info.workspace != "" {
@@ -84,6 +84,17 @@ func (s *Server) observed(next http.Handler, matched bool) http.Handler {
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// loggedPath is the path a request log shows: the route's pattern for a
+// path that carries a secret token (password reset, invitation,
+// unsubscribe and tracking links), which would let whoever reads the logs
+// use it.
+func loggedPath(route, path string) string {
+	if strings.Contains(route, "{token}") {
+		return route
+	}
+	return path
 }
 
 // quiet says a route is not logged: probes, scrapes and static files

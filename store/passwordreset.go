@@ -58,6 +58,10 @@ func PasswordResetUser(ctx context.Context, q sqlx.QueryerContext, token string,
 // so the account's address counts as verified from then on. It returns the
 // user.
 func UsePasswordReset(ctx context.Context, db *Catalog, token, password string, now time.Time) (*User, error) {
+	// The token first: a made-up one must not cost a bcrypt hash.
+	if _, err := PasswordResetUser(ctx, db.R, token, now); err != nil {
+		return nil, err
+	}
 	hash, err := passwordHash(password)
 	if err != nil {
 		return nil, err
@@ -65,9 +69,6 @@ func UsePasswordReset(ctx context.Context, db *Catalog, token, password string, 
 	var u *User
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		if u, err = PasswordResetUser(ctx, tx, token, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = ? WHERE token_hash = ?`, now.UTC(), HashToken(token)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET email_verified = 1 WHERE id = ?`, u.ID); err != nil {

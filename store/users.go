@@ -174,7 +174,18 @@ func SetPassword(ctx context.Context, db *Catalog, userID, password string) erro
 	if err != nil {
 		return err
 	}
-	_, err = db.W.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), userID)
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), userID); err != nil {
+			return err
+		}
+		return endResetLinks(ctx, tx, userID)
+	})
+}
+
+// endResetLinks marks a user's reset links used: a link sent before the
+// password changed must not change it again.
+func endResetLinks(ctx context.Context, tx *sqlx.Tx, userID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL`, time.Now().UTC(), userID)
 	return err
 }
 
@@ -216,6 +227,9 @@ func passwordHash(password string) (string, error) {
 // password (the command, a reset link) goes through it.
 func replacePasswordTx(ctx context.Context, tx *sqlx.Tx, userID, hash string) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID); err != nil {
+		return 0, err
+	}
+	if err := endResetLinks(ctx, tx, userID); err != nil {
 		return 0, err
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
