@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -46,6 +47,17 @@ var contactMergeFields = []string{"first_name", "last_name", "email", "phone", "
 // liveEnrollment says whether an enrolment may still send.
 func liveEnrollment(state string) bool {
 	return state == EnrollmentActive || state == EnrollmentPaused
+}
+
+// stoppedForGood is whichever of two enrolments was stopped for a reason
+// about the person (anything but a failed send, which can resume), or nil.
+func stoppedForGood(a, b *Enrollment) *Enrollment {
+	for _, e := range []*Enrollment{a, b} {
+		if e.State == EnrollmentStopped && e.StopReason != "failed" {
+			return e
+		}
+	}
+	return nil
 }
 
 // PreviewContactMerge reads what merging other into kept would do without
@@ -189,6 +201,13 @@ func (m *ContactMerge) planEnrollments(ctx context.Context, q sqlx.QueryerContex
 		if liveEnrollment(k.State) && liveEnrollment(o.State) {
 			m.Refusal = fmt.Sprintf("%s and %s are both enrolled in the sequence “%s” and neither enrolment has ended. Stop one of them on the sequence's page, then merge: otherwise a step could be sent twice.",
 				m.Kept.Name(), m.Other.Name(), name)
+			return nil
+		}
+		if ended := stoppedForGood(&k, &o); ended != nil && (liveEnrollment(k.State) || liveEnrollment(o.State)) {
+			// A reply, an unsubscribe or a stop by hand on either one is
+			// about the person: the other enrolment must not go on mailing.
+			m.Refusal = fmt.Sprintf("One enrolment in the sequence “%s” was stopped (%s) while the other is still running. Stop the running one on the sequence's page, then merge: otherwise the merged contact would keep getting its emails.",
+				name, cmp.Or(ended.StopReason, "by hand"))
 			return nil
 		}
 		if unsettled[e.SequenceID] > 0 {

@@ -217,3 +217,28 @@ func TestContacts_MergeEnrollments(t *testing.T) {
 		t.Errorf("the first step could be sent again: claimed %v, %v", claimed, err)
 	}
 }
+
+// A merge is refused while one contact's enrolment was stopped by a reply
+// and the other's still runs: the merged contact would keep being mailed.
+func TestContacts_MergeRefusesARepliedAndARunningEnrolment(t *testing.T) {
+	ctx := context.Background()
+	f := newSequenceFixture(t)
+	s := f.sequence(t)
+	ana := mustContact(t, f.db, ContactInput{FirstName: ptr("Ana"), Email: ptr("ana@acme.example")}).ID
+	bo := mustContact(t, f.db, ContactInput{FirstName: ptr("Bo"), Email: ptr("bo@acme.example")}).ID
+	if _, err := Enroll(ctx, f.db, tester, s.ID, []string{ana, bo}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.W.ExecContext(ctx, `UPDATE enrollments SET state = 'stopped', stop_reason = 'replied' WHERE contact_id = ?`, ana); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]string{{ana, bo}, {bo, ana}} {
+		m, err := PreviewContactMerge(ctx, f.db, pair[0], pair[1], nil)
+		if err != nil || !strings.Contains(m.Refusal, "was stopped (replied)") {
+			t.Fatalf("refusal %q, %v", m.Refusal, err)
+		}
+		if _, err := MergeContacts(ctx, f.db, tester, pair[0], pair[1], nil); ErrorCode(err) != EConflict {
+			t.Fatalf("merge: %v", err)
+		}
+	}
+}
