@@ -98,6 +98,9 @@ func TestBrowser_ContactsListInPlace(t *testing.T) {
 	if rows := read(t, b, "rows", chromedp.Evaluate[string](tbodyJS)); strings.Contains(rows, "Lead") || !strings.Contains(rows, "Quinn") {
 		t.Errorf("filtered by stage, the table shows %q", rows)
 	}
+	// The focus moves once htmx has settled the new list, a moment after
+	// it shows: given up to 2 s, then checked.
+	chromedp.Run(b, chromedp.Poll[bool](`document.activeElement !== document.body`, chromedp.WithPollingTimeout(2e9)))
 	if got := read(t, b, "focus", chromedp.Evaluate[string](`document.activeElement.tagName + ":" + document.activeElement.textContent.trim()`)); got != "H1:Contacts" {
 		t.Errorf("after filtering, the focus is on %s, not the list's heading", got)
 	}
