@@ -455,9 +455,9 @@ func (s *Server) bulkContacts(w http.ResponseWriter, r *http.Request) {
 	if kind == "delete" && r.PostForm.Get("confirm") != "yes" && len(ids) > 0 {
 		hidden := url.Values{"id": ids, "action": {"delete"}, "confirm": {"yes"}, "back": {r.PostForm.Get("back")}}
 		s.renderConfirm(w, r, confirmPage{
-			Question: "Delete " + plural2(len(ids), "contact", "contacts") + "?",
+			Question: "Delete " + countText(len(ids), "contact", "contacts") + "?",
 			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
-			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + plural2(len(ids), "contact", "contacts"), Cancel: back, Hidden: hidden,
+			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + countText(len(ids), "contact", "contacts"), Cancel: back, Hidden: hidden,
 		})
 		return
 	}
@@ -544,7 +544,7 @@ func (s *Server) bulkMatching(w http.ResponseWriter, r *http.Request, kind, valu
 		return
 	}
 	if kind == "enroll" {
-		s.enrollMatching(w, r, f, value, back)
+		s.enrollMatching(w, r, f, n, value, back)
 		return
 	}
 	all, _ := countOf(n, "contact that matches", "contacts that match")
@@ -552,7 +552,7 @@ func (s *Server) bulkMatching(w http.ResponseWriter, r *http.Request, kind, valu
 		s.renderConfirm(w, r, confirmPage{
 			Question: "Delete the " + all + " these filters?",
 			Detail:   "Their notes, tasks and timelines go too. This cannot be undone.",
-			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + plural2(n, "contact", "contacts"), Cancel: back,
+			Action:   workspaceURL(wc.ws.ID, "contacts", "bulk"), Button: "Delete " + countText(n, "contact", "contacts"), Cancel: back,
 			Hidden: url.Values{"all": {"matching"}, "action": {"delete"}, "confirm": {"yes"}, "back": {backQuery}},
 		})
 		return
@@ -591,7 +591,7 @@ func contactsBack(workspaceID, query string) string {
 
 // bulkSummary says what a bulk action did to n of the selected contacts.
 func bulkSummary(kind, value string, n, selected int) string {
-	contacts := plural2(n, "contact", "contacts")
+	contacts := countText(n, "contact", "contacts")
 	var msg string
 	switch kind {
 	case "delete":
@@ -612,7 +612,7 @@ func bulkSummary(kind, value string, n, selected int) string {
 		msg = contacts + " changed."
 	}
 	if same := selected - n; same > 0 {
-		msg += " " + plural2(same, "was", "were") + " already so."
+		msg += " " + countText(same, "was", "were") + " already so."
 	}
 	return msg
 }
@@ -620,16 +620,12 @@ func bulkSummary(kind, value string, n, selected int) string {
 // maxFilterEnroll bounds the contacts one "enrol all matching" takes.
 const maxFilterEnroll = 10_000
 
-// enrollMatching enrolls every contact f matches in a sequence; more than
-// maxFilterEnroll are refused whole, never cut short.
-func (s *Server) enrollMatching(w http.ResponseWriter, r *http.Request, f store.ContactFilter, sequenceID, back string) {
+// enrollMatching enrolls every contact f matches (n of them, as counted)
+// in a sequence; more than maxFilterEnroll are refused whole, never cut
+// short.
+func (s *Server) enrollMatching(w http.ResponseWriter, r *http.Request, f store.ContactFilter, n int, sequenceID, back string) {
 	wc := workspaceFrom(r)
 	f.Limit = store.MaxLimit
-	n, err := store.CountContacts(r.Context(), wc.lease.DB, f)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	if n > maxFilterEnroll {
 		s.flash(w, r, "error", fmt.Sprintf("%d contacts match these filters; enrol at most %d at once: narrow them (a tag, a stage or an owner) and enrol each part.",
 			n, maxFilterEnroll))
@@ -701,7 +697,8 @@ func (s *Server) bulkEnroll(w http.ResponseWriter, r *http.Request, ids []string
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-func plural2(n int, one, many string) string {
+// countText writes a count with its noun: "1 contact", "4,956 contacts".
+func countText(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}

@@ -299,10 +299,7 @@ func countOf(n any, one, many string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if i == 1 {
-		return "1 " + one, nil
-	}
-	return store.GroupThousands(i) + " " + many, nil
+	return countText(int(i), one, many), nil
 }
 
 // pluralOf is one when n is 1, else many: the verb or noun that agrees

@@ -348,7 +348,7 @@ func (s *Server) apiMessage(w http.ResponseWriter, r *http.Request) {
 
 // enrollSummary says what an enrollment did, for a flash.
 func enrollSummary(res *store.EnrollResult) string {
-	msg := plural2(res.Enrolled, "contact", "contacts") + " enrolled."
+	msg := countText(res.Enrolled, "contact", "contacts") + " enrolled."
 	if len(res.Skipped) == 0 {
 		return msg
 	}
