@@ -33,8 +33,7 @@ import (
 //     StartContactImport (the upload's path) into an empty workspace, then
 //     into the 1M one; rest-after-import-ratio and replica-after-import-MB
 //     as above once replication has settled after the import;
-//   - with ATRIUM_BENCH_REST_WAIT set (e.g. 6m, with ATRIUM_BENCH_L0_CHECK
-//     at 20s), rest-later-ratio and replica-later-MB that long after;
+//   - with ATRIUM_BENCH_REST_WAIT set (e.g. 7m), rest-later-ratio and replica-later-MB that long after;
 //   - restore-s (as a new workspace, from the file replica), move-s (to
 //     another region) and delete-s (hard delete, replica included).
 //
@@ -146,7 +145,9 @@ func bigWorkspaceOnce(b *testing.B, file string) {
 	if wait := envDuration("ATRIUM_BENCH_REST_WAIT", 0); wait > 0 {
 		// Litestream keeps its L0 files (the first snapshot among them)
 		// beside the file until they are compacted into L1 and older than
-		// its L0 retention (5 minutes), checked every l0RetentionCheckInterval.
+		// its L0 retention (5 minutes), which the driver checks for a written
+		// file l0SettleDelay after the write (and the store for every file
+		// every l0RetentionCheckInterval). The newest L0 file always stays.
 		time.Sleep(wait)
 		b.ReportMetric(float64(localBytes(path))/float64(fileSize(path)), "rest-later-ratio")
 		b.ReportMetric(float64(dirBytes(filepath.Join(replicas, w.ID)))/1e6, "replica-later-MB")

@@ -40,6 +40,25 @@ const (
 // l0RetentionCheckInterval is a variable so benchmarks can shorten it.
 var l0RetentionCheckInterval = defaultL0RetentionCheckInterval
 
+// l0SettleDelay is how long after a write's sync the driver checks that
+// file's L0 retention itself: Litestream's L0 retention (5 minutes; kept,
+// as the last minutes' point-in-time restore goes by L0 files), then the
+// 30 s compaction into L1, which L0 files must be covered by before they
+// go, and a margin. Between the store-wide checks (every
+// l0RetentionCheckInterval) a big write's L0 files, as large as what it
+// changed, would stay beside the file for up to 20 minutes; checked this
+// way, a workspace is back near its file's size about six minutes after
+// its last write, at two LISTs per written file rather than per
+// registered one. A variable so tests can shorten it.
+var l0SettleDelay = litestream.DefaultL0Retention + litestream.DefaultCompactionLevels[1].Interval + 30*time.Second
+
+// compactionLevels and l0Retention are Litestream's, variables so tests
+// can shorten them.
+var (
+	compactionLevels = litestream.DefaultCompactionLevels
+	l0Retention      = litestream.DefaultL0Retention
+)
+
 // shutdownSyncTimeout bounds the final upload of one database when it is
 // unregistered, so an unreachable replica cannot hold a shutdown for long.
 // A variable so tests of an unreachable replica need not wait for it.
@@ -114,7 +133,11 @@ type registration struct {
 	// Litestream closed the DB would open it again, outside the store.
 	syncMu    sync.Mutex
 	idleSince time.Time
-	elem      *list.Element
+	// l0Due, when set, is when the driver checks the L0 retention of this
+	// file alone (see l0SettleDelay); set by the first write synced after
+	// the last such check.
+	l0Due time.Time
+	elem  *list.Element
 }
 
 type replicatorOptions struct {
@@ -128,7 +151,8 @@ type replicatorOptions struct {
 
 func newReplicator(ctx context.Context, log *slog.Logger, opts replicatorOptions) (*replicator, error) {
 	errs := &lastErrors{m: map[string]lastError{}}
-	s := litestream.NewStore(nil, litestream.DefaultCompactionLevels)
+	s := litestream.NewStore(nil, compactionLevels)
+	s.L0Retention = l0Retention
 	s.Logger = slog.New(&errorTap{next: log.Handler(), last: errs}).With("system", "litestream")
 	s.L0RetentionCheckInterval = l0RetentionCheckInterval
 	s.ShutdownSyncTimeout = shutdownSyncTimeout
@@ -466,9 +490,10 @@ func (r *replicator) drive(every time.Duration) {
 		select {
 		case <-r.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			r.syncChanging()
 			r.saveRegistered()
+			r.settleL0(now)
 		}
 	}
 }
@@ -487,6 +512,43 @@ func (r *replicator) syncChanging() {
 			return
 		}
 		r.syncIfChanged(g)
+	}
+}
+
+// settleL0 runs Litestream's L0 retention for each registered file whose
+// l0Due has come, so the L0 files of a big write leave the disk soon after
+// they may (see l0SettleDelay).
+func (r *replicator) settleL0(now time.Time) {
+	r.mu.Lock()
+	var due []*registration
+	for _, g := range r.regs {
+		if g.db != nil && g.leaving == nil && !g.l0Due.IsZero() && !now.Before(g.l0Due) {
+			g.l0Due = time.Time{}
+			due = append(due, g)
+		}
+	}
+	r.mu.Unlock()
+	for _, g := range due {
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.enforceL0(g)
+	}
+}
+
+// enforceL0 runs Litestream's L0 retention for g. Under syncMu, like a
+// sync: Litestream must not be asked about a DB the reaper is closing.
+func (r *replicator) enforceL0(g *registration) {
+	g.syncMu.Lock()
+	defer g.syncMu.Unlock()
+	r.mu.Lock()
+	live := g.db != nil && g.leaving == nil
+	r.mu.Unlock()
+	if !live {
+		return
+	}
+	if err := g.db.EnforceL0RetentionByTime(r.ctx); err != nil && r.ctx.Err() == nil {
+		r.log.Warn("L0 retention failed", "path", g.path, "err", err)
 	}
 }
 
@@ -517,6 +579,9 @@ func (r *replicator) syncIfChanged(g *registration) {
 	dropIdleConn(g.db)
 	r.mu.Lock()
 	g.synced = stamp
+	if g.l0Due.IsZero() {
+		g.l0Due = time.Now().Add(l0SettleDelay)
+	}
 	if g.users == 0 {
 		g.pending = false
 	}

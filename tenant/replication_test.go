@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 
 	"atrium/store"
@@ -1216,5 +1217,56 @@ func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
 	es, err := store.Erasures(ctx, m.catalog.R, w.ID)
 	if err != nil || len(es) != 1 || es[0].ContactID != c.ID || strings.Contains(es[0].EmailHash, "zsofia") || es[0].EmailHash == "" {
 		t.Fatalf("the ledger: %+v, %v", es, err)
+	}
+}
+
+// TestReplication_L0FilesLeaveSoonAfterAWrite: the L0 files of writes
+// leave the local disk once Litestream's retention allows, checked by the
+// driver for the written file (l0SettleDelay), not only by the store-wide
+// check, which here never comes.
+func TestReplication_L0FilesLeaveSoonAfterAWrite(t *testing.T) {
+	defer func(levels litestream.CompactionLevels, retention, settle, check time.Duration) {
+		compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval = levels, retention, settle, check
+	}(compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval)
+	compactionLevels = litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: time.Second}}
+	l0Retention, l0SettleDelay, l0RetentionCheckInterval = time.Second, 3*time.Second, time.Hour
+
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	w := mustCreate(t, m, "Busy")
+	path, err := m.FilePath(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for i := range 5 {
+		if _, err := l.W.Exec(`INSERT INTO tags (name) VALUES (?)`, fmt.Sprint("tag ", i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Sync(ctx, w.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l0 := filepath.Join(metaPath(path), "ltx", "0")
+	count := func() int {
+		entries, err := os.ReadDir(l0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	if n := count(); n < 5 {
+		t.Fatalf("%d L0 files after five synced writes, want at least 5", n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() > 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d L0 files 30 s after the last write; Litestream keeps only the newest once the rest are in L1", count())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
