@@ -159,7 +159,7 @@ func TestBrowser_SetupInviteSwitchLogout(t *testing.T) {
 		chromedp.Navigate(ts.URL+"/w/"+globex+"/"),
 		chromedp.WaitVisible(chromedp.CSS(".switcher summary")),
 		chromedp.Click(chromedp.CSS(".switcher summary")),
-		chromedp.Click(chromedp.CSS(`.switcher-list input[value="`+acme+`"] ~ button`)),
+		chromedp.Click(chromedp.CSS(`.switcher-list button[value="`+acme+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.sections a[href="/w/`+acme+`/"]`)))
 	if name := read(t, ana, "context", chromedp.Text(chromedp.CSS(".context strong"))); name != "Acme" {
 		t.Fatalf("after switching the frame names %q", name)

@@ -149,6 +149,7 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("/workspaces", s.createWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/workspaces/import", s.importWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/switch", s.switchWorkspace).Methods(http.MethodPost)
+	account.HandleFunc("/switcher", s.switcherList).Methods(http.MethodGet)
 	account.HandleFunc("/workspaces/{id}/untrash", s.untrashWorkspace).Methods(http.MethodPost)
 	account.HandleFunc("/account", s.account).Methods(http.MethodGet)
 	account.HandleFunc("/account/password", s.changePassword).Methods(http.MethodPost)

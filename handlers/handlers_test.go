@@ -171,6 +171,7 @@ var userRoutes = []route{
 	{"POST", "/workspaces", ""},
 	{"POST", "/workspaces/import", ""},
 	{"POST", "/switch", ""},
+	{"GET", "/switcher", ""},
 	{"POST", "/workspaces/{id}/untrash", ""},
 	{"GET", "/account", ""},
 	{"POST", "/account/password", ""},

@@ -5,8 +5,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"atrium/store"
+	"atrium/tenant"
 )
 
 // My tasks gathers a user's open tasks from every workspace they belong to.
@@ -16,8 +18,9 @@ import (
 const (
 	myTasksWorkspaces = 20
 	myTasksEach       = 50
-	// switcherCounts bounds the workspaces whose counts the switcher shows.
-	switcherCounts = 50
+	// switcherShown bounds the workspaces the switcher lists (and counts
+	// tasks in); an agency owner with hundreds finds the others by name.
+	switcherShown = 15
 )
 
 // myTask is one task of the My tasks page with its workspace.
@@ -155,6 +158,24 @@ type switcherCount struct {
 	store.TaskCounts
 }
 
+// switcherList answers the switcher's search (htmx): the user's
+// workspaces whose name holds q, as the switcher's list.
+func (s *Server) switcherList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query().Get("q")
+	if utf8.RuneCountInString(q) > tenant.MaxNameLength {
+		s.fail(w, r, store.Errorf(store.EInvalid, "Search for at most %d characters of a workspace's name.", tenant.MaxNameLength))
+		return
+	}
+	v := s.newView(r, "")
+	ws, more, err := store.SwitcherWorkspaces(r.Context(), s.catalog.R, v.User.ID, q, switcherShown)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v.Workspaces, v.MoreWorkspaces = ws, more
+	s.renderPartial(w, r, "mytasks", "switcher-list", v)
+}
+
 // myTaskCounts answers the switcher when it opens (htmx): how many of the
 // user's tasks are due today and overdue in each workspace, as out-of-band
 // swaps of the spans the switcher holds. Counting opens the workspaces'
@@ -163,14 +184,14 @@ type switcherCount struct {
 func (s *Server) myTaskCounts(w http.ResponseWriter, r *http.Request) {
 	a := authFrom(r)
 	ctx := r.Context()
-	all, err := store.UserWorkspaces(ctx, s.catalog.R, a.user.ID)
+	shown, _, err := store.SwitcherWorkspaces(ctx, s.catalog.R, a.user.ID, "", switcherShown)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	today := store.Today()
 	var counts []switcherCount
-	for _, ws := range all[:min(len(all), switcherCounts)] {
+	for _, ws := range shown {
 		n, err := s.countTasks(r, ws.ID, today)
 		if err != nil {
 			continue // its span stays empty; the page works without it

@@ -63,16 +63,20 @@ var requiredPages = []string{"error", "login", "setup", "home", "account", "admi
 // view is what every page gets: who is asking, where, the CSRF token of
 // this scope, flash messages, the form, and the page's own data.
 type view struct {
-	Title      string
-	User       *store.User
-	Workspace  *store.Workspace
-	Role       string
-	Workspaces []store.MemberWorkspace
-	Section    string
-	CSRF       string // token for forms of this page's workspace
-	CSRFGlobal string // token for forms outside any workspace (switch, sign out)
-	Flashes    []flashMessage
-	Form       *form
+	Title     string
+	User      *store.User
+	Workspace *store.Workspace
+	Role      string
+	// Workspaces are the first switcherShown of the user's workspaces, for
+	// the switcher; MoreWorkspaces says there are more (it then offers a
+	// search).
+	Workspaces     []store.MemberWorkspace
+	MoreWorkspaces bool
+	Section        string
+	CSRF           string // token for forms of this page's workspace
+	CSRFGlobal     string // token for forms outside any workspace (switch, sign out)
+	Flashes        []flashMessage
+	Form           *form
 	// Clock writes times as the user has them shown (see clock.go).
 	Clock clock
 	Page  any
@@ -94,11 +98,11 @@ func (s *Server) newView(r *http.Request, title string) *view {
 	v.CSRF = csrfToken(a.seed, scope)
 	v.CSRFGlobal = csrfToken(a.seed, "")
 	if a.user != nil {
-		ws, err := store.UserWorkspaces(r.Context(), s.catalog.R, a.user.ID)
+		ws, more, err := store.SwitcherWorkspaces(r.Context(), s.catalog.R, a.user.ID, "", switcherShown)
 		if err != nil {
 			s.log.Error("list workspaces for switcher", "err", err)
 		}
-		v.Workspaces = ws
+		v.Workspaces, v.MoreWorkspaces = ws, more
 	}
 	return v
 }

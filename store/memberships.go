@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -40,6 +41,21 @@ func UserWorkspaces(ctx context.Context, q sqlx.QueryerContext, userID string) (
 		FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
 		WHERE m.user_id = ? AND w.state = 'active' ORDER BY w.name COLLATE NOCASE, w.id`, userID)
 	return ws, err
+}
+
+// SwitcherWorkspaces returns, by name, the first limit of a user's active
+// workspaces whose name holds query in any case (every one when query is
+// empty), and whether more match.
+func SwitcherWorkspaces(ctx context.Context, q sqlx.QueryerContext, userID, query string, limit int) ([]MemberWorkspace, bool, error) {
+	var ws []MemberWorkspace
+	err := sqlx.SelectContext(ctx, q, &ws, `SELECT w.id, w.name, w.region, m.role, w.created_at
+		FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = ?1 AND w.state = 'active' AND (?2 = '' OR instr(lower(w.name), lower(?2)) > 0)
+		ORDER BY w.name COLLATE NOCASE, w.id LIMIT ?3`, userID, strings.TrimSpace(query), limit+1)
+	if err != nil || len(ws) <= limit {
+		return ws, false, err
+	}
+	return ws[:limit], true, nil
 }
 
 // MemberRole returns a user's role in an active workspace, or ENotFound when
