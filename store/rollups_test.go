@@ -42,7 +42,7 @@ func TestRollup_MatchesRecount(t *testing.T) {
 	rng := rand.New(rand.NewPCG(20, 26))
 	currencies := []string{"EUR", "USD", "GBP"}
 	var deals, contacts []string
-	now := time.Now()
+	now := time.Now().UTC()
 	for i := range 400 {
 		switch op := rng.IntN(8); {
 		case op == 0 || len(deals) == 0:
@@ -73,10 +73,16 @@ func TestRollup_MatchesRecount(t *testing.T) {
 			}
 		default:
 			// A status change or a new value or currency, straight in
-			// SQL too: closed_at in this month or the last.
+			// SQL too: closed_at in this month or the last, half each
+			// (whatever the day: on the 1st, "40 days back" left none in
+			// this month).
 			id := deals[rng.IntN(len(deals))]
 			status := []string{"open", "won", "lost"}[rng.IntN(3)]
-			closed := now.UTC().Add(-time.Duration(rng.IntN(40)) * 24 * time.Hour)
+			monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+			closed := monthStart.Add(time.Duration(rng.Int64N(int64(now.Sub(monthStart)) + 1)))
+			if rng.IntN(2) == 0 {
+				closed = monthStart.Add(-time.Duration(1 + rng.Int64N(int64(27*24*time.Hour))))
+			}
 			if _, err := db.W.ExecContext(ctx, `UPDATE deals SET status = ?, closed_at = CASE WHEN ? = 'open' THEN NULL ELSE ? END,
 				value_minor = ?, currency = ?, updated_at = ? WHERE id = ?`,
 				status, status, closed, rng.Int64N(100000), currencies[rng.IntN(3)], now, id); err != nil {
@@ -84,7 +90,7 @@ func TestRollup_MatchesRecount(t *testing.T) {
 			}
 		}
 	}
-	r, err := ReadRollup(ctx, db, now)
+	r, err := ReadRollup(ctx, db.R, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +151,7 @@ func TestRollup_Emails(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(`DELETE FROM messages WHERE id = 'm1'`)
-	r, err := ReadRollup(ctx, db, now)
+	r, err := ReadRollup(ctx, db.R, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +163,7 @@ func TestRollup_Emails(t *testing.T) {
 		t.Errorf("opened, clicked this month: got %d, %d, want 1, 1", r.OpenedMonth, r.ClickedMonth)
 	}
 	// Tomorrow, today's counts are yesterday's.
-	r, err = ReadRollup(ctx, db, now.Add(24*time.Hour))
+	r, err = ReadRollup(ctx, db.R, now.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +233,7 @@ func TestRollup_SurvivesBulkImport(t *testing.T) {
 	if after := triggers(); !reflect.DeepEqual(after, before) {
 		t.Errorf("rollup triggers after the import: %v, want %v", after, before)
 	}
-	r, err := ReadRollup(ctx, db, time.Now())
+	r, err := ReadRollup(ctx, db.R, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
