@@ -94,7 +94,7 @@ func ReadDashboard(ctx context.Context, db *DB, now time.Time, monthFrom string)
 		time.Date(week.Year(), week.Month(), week.Day(), 0, 0, 0, 0, time.UTC)); err != nil {
 		return nil, err
 	}
-	r, err := ReadRollup(ctx, db, now)
+	r, err := ReadRollup(ctx, db.R, now)
 	if err != nil {
 		return nil, err
 	}

@@ -24,14 +24,18 @@ const (
 var LedgerMeters = []string{MeterSeats, MeterContacts, MeterStorage, MeterEmailsSent, MeterAPICalls, MeterImports}
 
 // RollupSignature reads what tells a workspace's counters changed: the
-// version the triggers bump and the contacts and companies counts.
+// version the triggers bump and the contacts and companies counts. It
+// reads on the writer's connection, which every open file has: the sweep
+// reads it for each open file, and on a reader it made each of them open
+// a reader connection of its own (its parsed schema and page cache, about
+// 400 KB each), which a file only written to never needed.
 func RollupSignature(ctx context.Context, db *DB) ([3]int64, error) {
 	var s struct {
 		V  int64 `db:"v"`
 		C  int64 `db:"c"`
 		Co int64 `db:"co"`
 	}
-	err := db.R.GetContext(ctx, &s, `SELECT
+	err := db.W.GetContext(ctx, &s, `SELECT
 		coalesce((SELECT n FROM rollup WHERE key = 'version'), 0) AS v,
 		coalesce((SELECT n FROM counters WHERE name = 'contacts'), 0) AS c,
 		coalesce((SELECT n FROM counters WHERE name = 'companies'), 0) AS co`)

@@ -45,8 +45,9 @@ type Rollup struct {
 func (r *Rollup) Signature() [3]int64 { return [3]int64{r.Version, r.Contacts, r.Companies} }
 
 // ReadRollup reads a workspace's counters as of now (for the day and month
-// windows).
-func ReadRollup(ctx context.Context, db *DB, now time.Time) (*Rollup, error) {
+// windows), through q: a page reads them on the file's readers, the push
+// to the catalog on its writer (see RollupSignature).
+func ReadRollup(ctx context.Context, q sqlx.QueryerContext, now time.Time) (*Rollup, error) {
 	var rows []struct {
 		Key   string `db:"key"`
 		N     int64  `db:"n"`
@@ -55,7 +56,7 @@ func ReadRollup(ctx context.Context, db *DB, now time.Time) (*Rollup, error) {
 	day := now.UTC().Format(time.DateOnly)
 	month := day[:7]
 	// The day keys of this month and the rest; counters come along.
-	err := db.R.SelectContext(ctx, &rows, `SELECT key, n, value FROM rollup
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT key, n, value FROM rollup
 		WHERE key IN ('version', 'last_activity') OR key GLOB 'open:*'
 			OR key GLOB 'won:'||?||'-*' OR key GLOB 'sent:'||?||'-*' OR key GLOB 'replied:'||?||'-*' OR key GLOB 'bounced:'||?||'-*'
 			OR key GLOB 'opened:'||?||'-*' OR key GLOB 'clicked:'||?||'-*'

@@ -119,7 +119,7 @@ func (m *Manager) rollupJob(ctx context.Context, run *JobRun, now time.Time) (an
 // pushRollup reads the workspace's counters and stores them in the
 // catalog, with the day's high-water marks of the metered levels.
 func (m *Manager) pushRollup(ctx context.Context, id string, db *store.DB, now time.Time) error {
-	r, err := store.ReadRollup(ctx, db, now)
+	r, err := store.ReadRollup(ctx, db.W, now)
 	if err != nil {
 		return err
 	}
