@@ -101,7 +101,7 @@ type contactImport struct {
 	opt       ImportOptions
 	custom    []CustomField
 	columns   []importColumn    // where each CSV column goes
-	emails    map[string]string // email, lower-cased by strings.ToLower → contact id
+	emails    map[string]string // email, lower-cased by strings.ToLower → contact id: the file's, looked up or new
 	companies map[string]string // name, lower-cased → company id
 	tags      map[string]int64  // name, lower-cased → seq
 	contacts  batchInsert       // new contacts not inserted yet
@@ -214,9 +214,7 @@ func (im *contactImport) prepare(header []string, head []csvRecord, complete boo
 			return Errorf(EInvalid, "%q is not a contact field to import into.", f)
 		}
 	}
-	if im.emails, err = lowerMap[string](im.ctx, im.tx, `SELECT email, id FROM contacts WHERE email <> '' ORDER BY seq`); err != nil {
-		return err
-	}
+	im.emails = map[string]string{} // filled as rows name them (lookUpEmails)
 	if im.companies, err = lowerMap[string](im.ctx, im.tx, `SELECT name, id FROM companies ORDER BY seq`); err != nil {
 		return err
 	}
@@ -300,12 +298,22 @@ func (im *contactImport) rows(head []csvRecord, cr *csv.Reader, complete bool) e
 
 // read turns records into rowOps, sent in batches, until the end or stop.
 func (im *contactImport) read(head []csvRecord, cr *csv.Reader, complete bool, out chan<- []rowOp, stop <-chan struct{}) {
-	batch := make([]rowOp, 0, contactBatch)
+	batch := make([]readRow, 0, contactBatch)
 	send := func() bool {
+		ops := make([]rowOp, 0, len(batch))
+		err := im.lookUpEmails(batch)
+		if err != nil {
+			ops = append(ops, rowOp{row: batch[0].op.row, err: err})
+		} else {
+			for i := range batch {
+				ops = append(ops, im.decide(&batch[i]))
+			}
+		}
+		clear(batch) // let the rows go
+		batch = batch[:0]
 		select {
-		case out <- batch:
-			batch = make([]rowOp, 0, contactBatch)
-			return true
+		case out <- ops:
+			return err == nil
 		case <-stop:
 			return false
 		}
@@ -332,18 +340,18 @@ func (im *contactImport) read(head []csvRecord, cr *csv.Reader, complete bool, o
 			}
 			return
 		case errors.As(err, &pe):
-			batch = append(batch, rowOp{row: row, malformed: true, fail: fmt.Sprintf("The CSV is malformed here: %v.", pe.Err)})
+			batch = append(batch, readRow{op: rowOp{row: row, malformed: true, fail: fmt.Sprintf("The CSV is malformed here: %v.", pe.Err)}})
 		case err != nil:
-			batch = append(batch, rowOp{row: row, err: err})
+			batch = append(batch, readRow{op: rowOp{row: row, err: err}})
 			send()
 			return
 		case im.opt.Encoding == EncodingUTF8Strict && slices.ContainsFunc(rec, notUTF8):
 			// Refused whole: converting it, or not, is the caller's choice.
-			batch = append(batch, rowOp{row: row, err: errNotUTF8(line)})
+			batch = append(batch, readRow{op: rowOp{row: row, err: errNotUTF8(line)}})
 			send()
 			return
 		default:
-			batch = append(batch, im.decide(row, rec))
+			batch = append(batch, im.readCells(row, rec))
 		}
 		if len(batch) == cap(batch) && !send() {
 			return

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // What each CSV row becomes: a new contact, an update, a skip or a
@@ -38,19 +41,47 @@ func undefuse(cell string) string {
 	return cell
 }
 
-// decide reads one record: a new contact, an update of the one with its
+// readRow is a record read and checked, its email not looked up yet:
+// reading looks up the emails of a chunk of rows in one query (see
+// lookUpEmails), then decides each (decide).
+type readRow struct {
+	op     rowOp // the row, decided already when refused
+	rec    []string
+	values [fieldCount]string
+	in     ContactInput
+	email  string // its primary email as written, trimmed; "" for none
+}
+
+// decided reports whether the row was decided while read: refused,
+// malformed, or reading failed there.
+func (r *readRow) decided() bool { return r.op.fail != "" || r.op.malformed || r.op.err != nil }
+
+// decide makes of a row read a new contact, an update of the one with its
 // email, a skip, or a refusal. A refused row, or one that updates (and may
-// yet be refused), keeps a copy of its cells for the error report.
-func (im *contactImport) decide(row int, rec []string) rowOp {
-	op := im.decideCells(row, rec)
+// yet be refused), keeps a copy of its cells for the error report. The
+// row's email, if any, was looked up (lookUpEmails).
+func (im *contactImport) decide(r *readRow) rowOp {
+	op := r.op
+	if !r.decided() {
+		op = im.decideRead(r)
+	}
 	if op.fail != "" || op.update != "" {
-		op.values = slices.Clone(rec)
+		op.values = r.rec
 	}
 	return op
 }
 
-func (im *contactImport) decideCells(row int, rec []string) rowOp {
-	var values [fieldCount]string
+// readCells reads a record's cells into a row to decide. The reader reuses
+// the record's slice: the row keeps a copy.
+func (im *contactImport) readCells(row int, rec []string) readRow {
+	r := readRow{rec: slices.Clone(rec)}
+	r.op = im.readInto(&r, row)
+	return r
+}
+
+// readInto fills r with rec's cells; a refused row's op says why.
+func (im *contactImport) readInto(r *readRow, row int) rowOp {
+	rec, values := r.rec, &r.values
 	var custom map[string]any
 	var emails, phones []string
 	for i, col := range im.columns[:min(len(rec), len(im.columns))] {
@@ -86,13 +117,20 @@ func (im *contactImport) decideCells(row int, rec []string) rowOp {
 	if values[fieldPhone], fail = im.src.primary(phones, im.src.otherPhones, "phone numbers", &custom); fail != "" {
 		return rowOp{row: row, fail: fail}
 	}
-	in := importInput(&values, custom)
+	r.in = importInput(values, custom)
 	if owner := strings.TrimSpace(values[fieldOwner]); owner != "" {
 		if id, ok := im.src.owner(im.opt.Owners, owner); ok {
-			in.OwnerID = &id
+			r.in.OwnerID = &id
 		}
 	}
-	email := strings.ToLower(strings.TrimSpace(values[fieldEmail]))
+	r.email = strings.TrimSpace(values[fieldEmail])
+	return rowOp{row: row}
+}
+
+// decideRead decides a row read whose email was looked up.
+func (im *contactImport) decideRead(r *readRow) rowOp {
+	row, in, values := r.op.row, r.in, &r.values
+	email := strings.ToLower(r.email)
 	if id, ok := im.emails[email]; ok && email != "" {
 		if !im.opt.Update {
 			return rowOp{row: row, skip: true}
@@ -207,4 +245,91 @@ func (im *contactImport) create(in ContactInput, created string) (rowOp, error) 
 		im.emails[strings.ToLower(c.Email)] = c.ID
 	}
 	return op, nil
+}
+
+// lookUpEmails finds, through the email index, the existing contacts with
+// the emails of rows the import has not seen yet, and adds them to
+// im.emails, with the import's own new contacts: an import reads the
+// emails its rows name, not every email of the workspace (a million of
+// them took 4 s into a map, before the first row). One query a chunk of
+// rows, on a reader's connection: it runs while the writer writes. Letter
+// case is Go's (strings.ToLower), as the map's keys are; the index is on
+// SQLite's lower(), which folds only ASCII. So each email is asked with
+// its ASCII letters lower-cased, and, when it has other letters, with
+// those lower-cased and upper-cased too; a contact found is kept when its
+// email's Go lower case is the row's. Of two contacts with the same lower
+// case, the first made wins.
+func (im *contactImport) lookUpEmails(rows []readRow) error {
+	want := map[string]bool{}
+	var keys []string
+	for i := range rows {
+		r := &rows[i]
+		if r.decided() || r.email == "" {
+			continue
+		}
+		k := strings.ToLower(r.email)
+		if _, ok := im.emails[k]; ok || want[k] {
+			continue
+		}
+		want[k] = true
+		keys = append(keys, emailIndexKeys(r.email)...)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	found, err := im.db.R.QueryContext(im.ctx, `SELECT email, id FROM contacts
+		WHERE email <> '' AND lower(email) IN (SELECT value FROM json_each(?)) ORDER BY seq`, string(list))
+	if err != nil {
+		return err
+	}
+	defer found.Close()
+	for found.Next() {
+		var email, id string
+		if err := found.Scan(&email, &id); err != nil {
+			return err
+		}
+		k := strings.ToLower(email)
+		if _, ok := im.emails[k]; want[k] && !ok {
+			im.emails[k] = id
+		}
+	}
+	return found.Err()
+}
+
+// emailIndexKeys are the values of SQLite's lower(email) under which the
+// contacts_email index holds the emails whose Go lower case is email's:
+// its ASCII letters lower-cased, and the others as written, all
+// lower-cased, or all upper-cased. (Mixed-case non-ASCII letters, and
+// look-alikes that Go folds to ASCII, such as the Kelvin sign, are not
+// found: such a contact stays apart, as the index lets it.)
+func emailIndexKeys(email string) []string {
+	ascii := true
+	for i := 0; i < len(email); i++ {
+		if email[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	asciiLower := func(f func(rune) rune) string {
+		return strings.Map(func(r rune) rune {
+			if r < utf8.RuneSelf {
+				return unicode.ToLower(r)
+			}
+			return f(r)
+		}, email)
+	}
+	keys := []string{asciiLower(func(r rune) rune { return r })}
+	if ascii {
+		return keys
+	}
+	for _, k := range []string{asciiLower(unicode.ToLower), asciiLower(unicode.ToUpper)} {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
