@@ -144,6 +144,13 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, status int, t *
 	buf := renderBuffers.Get().(*bytes.Buffer)
 	defer putRenderBuffer(buf)
 	if err := t.ExecuteTemplate(buf, name, data); err != nil {
+		if t == s.pages.byName["error"] {
+			// The error page itself failed: showing it again would fail
+			// again, without end.
+			s.log.Error("render the error page", "method", r.Method, "path", r.URL.Path, "err", err)
+			http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+			return
+		}
 		s.serverError(w, r, err)
 		return
 	}

@@ -1,8 +1,16 @@
 package handlers
 
 import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"atrium/tenant"
 )
 
 // TestCountOf: counts read right in the singular and the plural, with
@@ -42,5 +50,41 @@ func TestPlurals_InPages(t *testing.T) {
 		if body := c.get(path).body; !strings.Contains(body, want) {
 			t.Errorf("%s does not say %q", path, want)
 		}
+	}
+}
+
+// TestRender_BrokenErrorPage: when the frame every page shares fails to
+// render, the error page (in the same frame) fails too; the answer is a
+// plain 500, not an error page rendered again without end.
+func TestRender_BrokenErrorPage(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("..")); err != nil {
+		t.Fatal(err)
+	}
+	layout := filepath.Join(dir, "templates", "layout.html")
+	b, err := os.ReadFile(layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(b), "<title>", "<title>{{.NoSuchField}}", 1)
+	if broken == string(b) {
+		t.Fatal("the layout has no <title> to break")
+	}
+	if err := os.WriteFile(layout, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := tenant.Open(context.Background(), tenant.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h, err := New(context.Background(), Config{Tenants: m, Logger: slog.New(slog.DiscardHandler), Assets: os.DirFS(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/setup", nil))
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "Something went wrong") {
+		t.Fatalf("status %d, body %q", rec.Code, rec.Body.String())
 	}
 }
