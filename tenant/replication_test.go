@@ -1218,3 +1218,14 @@ func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
 		t.Fatalf("the ledger: %+v, %v", es, err)
 	}
 }
+
+// waitCheckRestored waits for the full check of workspace id's restored
+// file (started by the restore or move) and returns it.
+func waitCheckRestored(tb testing.TB, m *Manager, id string) *store.Job {
+	tb.Helper()
+	j, err := m.WaitCheckRestored(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return j
+}

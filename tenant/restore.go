@@ -237,13 +237,12 @@ const restoredMessage = "workspace file restored from its replica"
 // temporary directory under dir, takes back what was removed since (see
 // takeBackRemovals), and checks it. cleanup removes what is left.
 //
-// The checks on the way are those that cost little: Litestream's restore
-// verifies every LTX file's checksum and, for the whole file, the checksum
-// of all its pages recorded when the live file was at that transaction, so
-// the file is the live one as it was, page for page; quick_check then
-// proves its b-trees and records well formed. The full integrity_check
-// (every index against its table), ~4× quick_check's time on a big file,
-// is the caller's to start once the file is in use (checkRestoredLater).
+// The checks on the way are those that cost little: the restore takes
+// every transaction from the snapshot on, each LTX file passing its
+// checksum (see restoreLTX), and quick_check then proves the file's
+// b-trees and records well formed. The full integrity_check (every index
+// against its table), ~4× quick_check's time on a big file, is the
+// caller's to start once the file is in use (checkRestoredLater).
 func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at time.Time, dir string, asNew bool) (string, func(), error) {
 	tmpDir, err := os.MkdirTemp(dir, ".restore-")
 	if err != nil {
@@ -428,6 +427,22 @@ func (m *Manager) checkRestoredLater(ctx context.Context, id, actor, after strin
 	if err != nil {
 		m.log.Error("cannot start the full integrity check of a restored workspace; run the check command", "workspace", id, "after", after, "err", err)
 	}
+}
+
+// WaitCheckRestored waits for the latest full check of workspace id's
+// restored file (JobCheckRestored) to end and returns it; for commands and
+// tests.
+func (m *Manager) WaitCheckRestored(ctx context.Context, id string) (*store.Job, error) {
+	jobs, err := m.Jobs(ctx, id, 20)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs { // newest first
+		if j.Kind == JobCheckRestored {
+			return m.WaitJob(ctx, id, j.ID)
+		}
+	}
+	return nil, store.Errorf(store.ENotFound, "Workspace %s has no check of a restored file under way.", id)
 }
 
 // RestoreCheck is the result of the full check of a restored file.

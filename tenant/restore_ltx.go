@@ -22,11 +22,11 @@ import (
 // system call; here the snapshot is decoded straight into the file through
 // a buffer, and the later files' pages are written over it.
 //
-// The checks: each LTX file's own checksum (the decoder's), and at the end
-// the checksum of the whole database, every page of the result, against the
-// one Litestream recorded for the live file at that transaction (the last
-// file's post-apply checksum). A file that passes is the live file as it
-// was then, page for page.
+// The checks: the plan's files follow each other with no transaction
+// missing (CalcRestorePlan), each file's own checksum (the decoder's), a
+// snapshot has every page of its database, and, in files that carry one,
+// the checksum of the whole database after the snapshot (Litestream v0.5
+// writes its files without: HeaderFlagNoChecksum).
 //
 // When this way fails for any other reason than ctx or a missing backup
 // (say, a replica file compacted away meanwhile, or a read cut short), the
@@ -66,28 +66,9 @@ func applyRestorePlan(ctx context.Context, c litestream.ReplicaClient, infos []*
 		return err
 	}
 	defer f.Close()
-	// sums holds each page's checksum (by page number - 1) when later files
-	// change pages: the database's checksum is their XOR.
-	var sums []ltx.Checksum
-	if len(infos) > 1 {
-		sums = []ltx.Checksum{}
-	}
-	last, err := applyLTXFile(ctx, c, infos[0], f, &sums)
-	if err != nil {
-		return err
-	}
-	for _, info := range infos[1:] {
-		if last, err = applyLTXFile(ctx, c, info, f, &sums); err != nil {
+	for _, info := range infos {
+		if err := applyLTXFile(ctx, c, info, f); err != nil {
 			return err
-		}
-	}
-	if sums != nil && !last.header.NoChecksum() {
-		var sum ltx.Checksum
-		for _, s := range sums {
-			sum ^= s
-		}
-		if sum = ltx.ChecksumFlag | sum; sum != last.trailer.PostApplyChecksum {
-			return fmt.Errorf("the restored database's checksum (%s) is not the live file's at transaction %s (%s)", sum, last.header.MaxTXID, last.trailer.PostApplyChecksum)
 		}
 	}
 	if err := f.Sync(); err != nil {
@@ -96,24 +77,18 @@ func applyRestorePlan(ctx context.Context, c litestream.ReplicaClient, infos []*
 	return f.Close()
 }
 
-type ltxEnds struct {
-	header  ltx.Header
-	trailer ltx.Trailer
-}
-
 // applyLTXFile writes the pages of one LTX file of a restore plan into f:
-// a snapshot in order through a buffer, the others where they go. It keeps
-// *sums, when not nil, as the checksums of the database's pages, and cuts
-// f and *sums to the database's size after the file.
-func applyLTXFile(ctx context.Context, c litestream.ReplicaClient, info *ltx.FileInfo, f *os.File, sums *[]ltx.Checksum) (ltxEnds, error) {
+// a snapshot in order through a buffer, the others where they go; then it
+// cuts f to the database's size after the file.
+func applyLTXFile(ctx context.Context, c litestream.ReplicaClient, info *ltx.FileInfo, f *os.File) error {
 	rc, err := c.OpenLTXFile(ctx, info.Level, info.MinTXID, info.MaxTXID, 0, 0)
 	if err != nil {
-		return ltxEnds{}, err
+		return err
 	}
 	defer rc.Close()
 	dec := ltx.NewDecoder(bufio.NewReaderSize(rc, 1<<20))
 	if err := dec.DecodeHeader(); err != nil {
-		return ltxEnds{}, fmt.Errorf("LTX file %s-%s: %w", info.MinTXID, info.MaxTXID, err)
+		return fmt.Errorf("LTX file %s-%s: %w", info.MinTXID, info.MaxTXID, err)
 	}
 	hdr := dec.Header()
 	pageSize := int64(hdr.PageSize)
@@ -124,73 +99,46 @@ func applyLTXFile(ctx context.Context, c litestream.ReplicaClient, info *ltx.Fil
 	}
 	lockPgno := hdr.LockPgno()
 	data := make([]byte, hdr.PageSize)
-	zero := make([]byte, hdr.PageSize)
-	hasher := ltx.NewHasher()
 	var ph ltx.PageHeader
 	next := uint32(1) // the page a snapshot gives next
 	for ; ; next++ {
 		if snapshot && next == lockPgno && next <= hdr.Commit {
 			// Not in the file: SQLite never writes the lock page.
-			if _, err := w.Write(zero); err != nil {
-				return ltxEnds{}, err
+			if _, err := w.Write(make([]byte, hdr.PageSize)); err != nil {
+				return err
 			}
-			keepSum(sums, next, 0)
 			continue
 		}
 		err := dec.DecodePage(&ph, data)
 		if err == io.EOF {
 			break
 		} else if err != nil {
-			return ltxEnds{}, fmt.Errorf("LTX file %s-%s: %w", info.MinTXID, info.MaxTXID, err)
-		}
-		if *sums != nil {
-			keepSum(sums, ph.Pgno, ltx.ChecksumPageWithHasher(hasher, ph.Pgno, data))
+			return fmt.Errorf("LTX file %s-%s: %w", info.MinTXID, info.MaxTXID, err)
 		}
 		if snapshot {
 			if ph.Pgno != next {
-				return ltxEnds{}, fmt.Errorf("LTX snapshot %s: page %d where page %d was expected", info.MaxTXID, ph.Pgno, next)
+				return fmt.Errorf("LTX snapshot %s: page %d where page %d was expected", info.MaxTXID, ph.Pgno, next)
 			}
 			_, err = w.Write(data)
 		} else {
 			_, err = f.WriteAt(data, int64(ph.Pgno-1)*pageSize)
 		}
 		if err != nil {
-			return ltxEnds{}, err
+			return err
 		}
 		if next%1024 == 0 && ctx.Err() != nil {
-			return ltxEnds{}, ctx.Err()
+			return ctx.Err()
 		}
 	}
 	if snapshot && next-1 != hdr.Commit {
-		return ltxEnds{}, fmt.Errorf("LTX snapshot %s: %d pages for a database of %d", info.MaxTXID, next-1, hdr.Commit)
+		return fmt.Errorf("LTX snapshot %s: %d pages for a database of %d", info.MaxTXID, next-1, hdr.Commit)
 	}
-	if err := dec.Close(); err != nil { // the file's checksum, and a snapshot's post-apply one
-		return ltxEnds{}, fmt.Errorf("LTX file %s-%s: %w", info.MinTXID, info.MaxTXID, err)
+	// The file's checksum, and a snapshot's whole database when it has one.
+	if err := dec.Close(); err != nil {
+		return fmt.Errorf("LTX file %s-%s: %w", info.MinTXID, info.MaxTXID, err)
 	}
-	if w != nil {
-		if err := w.Flush(); err != nil {
-			return ltxEnds{}, err
-		}
+	if snapshot {
+		return w.Flush()
 	}
-	if *sums != nil && len(*sums) > int(hdr.Commit) {
-		*sums = (*sums)[:hdr.Commit]
-	}
-	if !snapshot {
-		if err := f.Truncate(int64(hdr.Commit) * pageSize); err != nil {
-			return ltxEnds{}, err
-		}
-	}
-	return ltxEnds{header: hdr, trailer: dec.Trailer()}, nil
-}
-
-// keepSum records sum as the checksum of page pgno in *sums, when kept.
-// The flag bit is left out, so that the XOR of them all is the database's.
-func keepSum(sums *[]ltx.Checksum, pgno uint32, sum ltx.Checksum) {
-	if *sums == nil {
-		return
-	}
-	for uint32(len(*sums)) < pgno {
-		*sums = append(*sums, 0)
-	}
-	(*sums)[pgno-1] = sum &^ ltx.ChecksumFlag
+	return f.Truncate(int64(hdr.Commit) * pageSize)
 }
