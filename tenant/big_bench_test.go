@@ -58,10 +58,11 @@ func BenchmarkBigWorkspace1M(b *testing.B) {
 // BenchmarkRestore1M measures only the restore of BenchmarkBigWorkspace1M's
 // file (same setup: taken in as a new workspace, synced to a file replica)
 // as a new workspace, once per iteration, and where its time goes:
-// restore-s (wall), restore-cpu-s (the process's user+system CPU over it),
-// ltx-restore-s (Litestream's restore: LTX decode, page writes, fsync),
-// take-back-s, check-s (the check on the path), register-s (the rest:
-// rename, catalog, registration with Litestream); then, not in restore-s,
+// restore-s (wall), restore-cpu-s (the process's user+system CPU over it,
+// Litestream's background work included), ltx-restore-s (the replica's
+// LTX files into the file), check-s (quick_check, with the file's sync to
+// disk beside it), take-back-s, register-s (the rest: rename, catalog,
+// registration with Litestream); then, not in restore-s,
 // bg-check-s and bg-check-cpu-s, the full integrity_check's job from the
 // restore's return to its end. Each copy is deleted after it is measured.
 //

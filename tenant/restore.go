@@ -229,13 +229,14 @@ func (m *Manager) finishRestoreAsNew(ctx context.Context, src, w *store.Workspac
 }
 
 // restoredMessage is what restoreValidated logs, with how long each of its
-// steps took (in seconds): the restore from the replica, the take-back of
-// removals and the check.
+// steps took (in seconds): the restore from the replica, the check (and
+// the sync to disk beside it) and the take-back of removals.
 const restoredMessage = "workspace file restored from its replica"
 
 // restoreValidated restores w (as of at, or latest) into a new file in a
-// temporary directory under dir, takes back what was removed since (see
-// takeBackRemovals), and checks it. cleanup removes what is left.
+// temporary directory under dir, checks it and syncs it to disk, and takes
+// back what was removed since (see takeBackRemovals). cleanup removes what
+// is left.
 //
 // The checks on the way are those that cost little: the restore takes
 // every transaction from the snapshot on, each LTX file passing its
@@ -256,18 +257,26 @@ func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at t
 		return "", nil, err
 	}
 	restored := time.Now()
+	// The file reaches the disk while it is checked: the check reads it
+	// from memory, the sync waits for the disk.
+	synced := make(chan error, 1)
+	go func() { synced <- syncFile(out) }()
+	err = quickCheckFile(ctx, out)
+	if serr := <-synced; err == nil && serr != nil {
+		err = fmt.Errorf("cannot write it to disk: %w", serr)
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("the restored file of workspace %s is not usable: %w", w.ID, err)
+	}
+	checked := time.Now()
 	if err := m.takeBackRemovals(ctx, w.ID, out, asNew); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("cannot take back, in the restored file of workspace %s, what was removed since: %w", w.ID, err)
 	}
-	tookBack := time.Now()
-	if err := quickCheckFile(ctx, out); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("the restored file of workspace %s is not usable: %w", w.ID, err)
-	}
 	m.log.Info(restoredMessage, "workspace", w.ID, "bytes", fileSize(out),
-		"restore_s", restored.Sub(began).Seconds(), "take_back_s", tookBack.Sub(restored).Seconds(),
-		"check_s", time.Since(tookBack).Seconds())
+		"restore_s", restored.Sub(began).Seconds(), "check_s", checked.Sub(restored).Seconds(),
+		"take_back_s", time.Since(checked).Seconds())
 	return out, cleanup, nil
 }
 
@@ -400,6 +409,19 @@ func checkFile(ctx context.Context, path string) error {
 // quickCheckFile runs quick_check on the file at path, opened on its own.
 func quickCheckFile(ctx context.Context, path string) error {
 	return onFile(path, func(db *store.DB) error { return db.QuickCheck(ctx) })
+}
+
+// syncFile makes the file at path reach the disk.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func onFile(path string, fn func(db *store.DB) error) error {
@@ -591,6 +613,9 @@ func (m *Manager) restoreCatalogIfMissing(ctx context.Context) (bool, error) {
 	}
 	if err := checkFile(ctx, out); err != nil {
 		return false, fmt.Errorf("the restored catalog is not usable: %w", err)
+	}
+	if err := syncFile(out); err != nil {
+		return false, err
 	}
 	m.log.Warn("catalog.db was missing; restored it from the replica", "replica", t.String())
 	return true, swapIn(out, path)

@@ -14,7 +14,7 @@ import (
 	"github.com/superfly/ltx"
 )
 
-// restoreLTX writes to out (a new file) the state of the replica behind c at
+// restoreLTX writes to out (a new file, not synced) the state of the replica behind c at
 // transaction txid, or at moment at, or its latest (both zero), as
 // Litestream's Replica.Restore does, with the same checks, but with less
 // work: Litestream merges the files of its restore plan into one LTX stream
@@ -56,7 +56,8 @@ func restoreLTX(ctx context.Context, c litestream.ReplicaClient, txid ltx.TXID, 
 }
 
 // applyRestorePlan writes the database the files of infos (a snapshot, then
-// the files that follow it) make up to a new file at out, and syncs it.
+// the files that follow it) make up to a new file at out. It does not sync
+// it: see restoreValidated.
 func applyRestorePlan(ctx context.Context, c litestream.ReplicaClient, infos []*ltx.FileInfo, out string) error {
 	if len(infos) == 0 || infos[0].MinTXID != 1 {
 		return errors.New("the restore plan does not start with a snapshot")
@@ -70,9 +71,6 @@ func applyRestorePlan(ctx context.Context, c litestream.ReplicaClient, infos []*
 		if err := applyLTXFile(ctx, c, info, f); err != nil {
 			return err
 		}
-	}
-	if err := f.Sync(); err != nil {
-		return err
 	}
 	return f.Close()
 }
