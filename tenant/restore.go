@@ -47,11 +47,11 @@ func errNoBackup(id string, at time.Time) error {
 // Restore brings a workspace back from its replica, as it was at opts.At or
 // at its latest replicated state. The file is restored to a new path and
 // must pass the checks of restoreValidated before it is used; the full
-// integrity_check follows as a job (see checkRestoredLater). In place, requests in flight
-// finish on the old handle; the workspace is then taken out of the cache
-// like a deletion does, the file is swapped, and it replicates from then on
-// under a new generation, so the history before the restore stays
-// restorable. With opts.AsNew it becomes a new workspace (same region; see
+// integrity_check follows as a job (see checkRestoredLater). In place,
+// requests in flight finish on the old handle; the workspace is then taken
+// out of the cache like a deletion does, the file is swapped, and it
+// replicates from then on under a new generation, so the history before
+// the restore stays restorable. With opts.AsNew it becomes a new workspace (same region; see
 // giveRestoredCopy for its members) and the original is untouched. Restore
 // works when the local file and Litestream's local state are gone. It
 // runs in a job slot of the workspace (see RunHeavy).
@@ -447,7 +447,7 @@ func (m *Manager) checkRestoredLater(ctx context.Context, id, actor, after strin
 			return m.checkRestored(ctx, run.Lease, after)
 		}})
 	if err != nil {
-		m.log.Error("cannot start the full integrity check of a restored workspace; run the check command", "workspace", id, "after", after, "err", err)
+		m.log.Error("cannot start the full integrity check of a restored workspace; run atrium check", "workspace", id, "after", after, "err", err)
 	}
 }
 
