@@ -168,6 +168,10 @@ func TestReplication_LoseFileThenRestore(t *testing.T) {
 		if got := companyNames(t, m, w.ID); got != "a,b" {
 			t.Fatalf("rows = %q, want a,b", got)
 		}
+		// Checked in full afterwards, as any restored file.
+		if j := waitCheckRestored(t, m, w.ID); j.State != store.JobDone || j.CreatedBy != "system:recovery" {
+			t.Fatalf("check after the recovery: %+v", j)
+		}
 		addCompany(t, m, w.ID, "c")
 		mustSync(t, m, w.ID)
 	})
