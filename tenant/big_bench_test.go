@@ -65,6 +65,8 @@ func BenchmarkBigWorkspace1M(b *testing.B) {
 // registration with Litestream); then, not in restore-s,
 // bg-check-s and bg-check-cpu-s, the full integrity_check's job from the
 // restore's return to its end. Each copy is deleted after it is measured.
+// After the iterations, move-s and move-cpu-s: one Move of the workspace
+// to the other region.
 //
 //	go test ./tenant -run '^$' -bench Restore1M -benchtime 3x
 func BenchmarkRestore1M(b *testing.B) {
@@ -115,6 +117,18 @@ func BenchmarkRestore1M(b *testing.B) {
 		if _, err := m.Delete(ctx, restored.ID, "bench"); err != nil {
 			b.Fatal(err)
 		}
+	}
+	// Then once a move to the other region: the same restore, plus the
+	// first snapshot into the new region's replica.
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	if _, err := m.Move(ctx, w.ID, "eu", "bench"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "move-s")
+	b.ReportMetric(cpuSeconds()-cpu0, "move-cpu-s")
+	if j := waitCheckRestored(b, m, w.ID); j.State != store.JobDone {
+		b.Fatalf("the full check after the move: %+v", j)
 	}
 	n := float64(b.N)
 	b.ReportMetric(wall/n, "restore-s")
