@@ -100,6 +100,22 @@ func (m *Main) cmdWorkspaceRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(m.stdout, w.ID)
+	return m.waitCheckRestored(ctx, w.ID)
+}
+
+// waitCheckRestored waits for the full integrity check of a workspace just
+// restored or moved, which runs as a job after it, so that the command
+// does not end (and stop it) first and says how it went.
+func (m *Main) waitCheckRestored(ctx context.Context, id string) error {
+	fmt.Fprintf(m.stderr, "checking the restored file of workspace %s in full (integrity_check); it is in use meanwhile\n", id)
+	j, err := m.Manager.WaitCheckRestored(ctx, id)
+	if err != nil {
+		return err
+	}
+	if j.State != store.JobDone {
+		return fmt.Errorf("the full integrity check of workspace %s did not pass (%s): %s", id, j.State, j.Error)
+	}
+	fmt.Fprintf(m.stderr, "workspace %s passed its full integrity check\n", id)
 	return nil
 }
 
@@ -119,6 +135,9 @@ func (m *Main) cmdWorkspaceMove(ctx context.Context, args []string) error {
 	w, err := m.Manager.Move(ctx, id, *region, "cli")
 	if w != nil {
 		fmt.Fprintf(m.stdout, "moved workspace %s to region %s\n", w.ID, w.Region)
+		if cerr := m.waitCheckRestored(ctx, w.ID); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

@@ -230,3 +230,19 @@ func TestCLI_LongDataDir(t *testing.T) {
 		t.Errorf("status %d, stdout %q, stderr %q", status, stdout, stderr)
 	}
 }
+
+// The restore and move commands wait for the full integrity check of the
+// restored file, which runs after them as a job, and say how it went.
+func TestCLI_RestoreWaitsForFullCheck(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, status := runCLI("", "--data", dir, "workspace", "create", "--name", "Acme")
+	if status != 0 {
+		t.Fatalf("create: status %d, stderr %q", status, stderr)
+	}
+	id := strings.TrimSpace(stdout)
+	stdout, stderr, status = runCLI("", "--data", dir, "workspace", "restore", "--as-new", "Copy", id)
+	copied := strings.TrimSpace(stdout)
+	if status != 0 || copied == "" || copied == id || !strings.Contains(stderr, "workspace "+copied+" passed its full integrity check") {
+		t.Fatalf("restore: status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+}

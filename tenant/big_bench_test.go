@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +52,153 @@ func BenchmarkBigWorkspace1M(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		bigWorkspaceOnce(b, file)
 	}
+}
+
+// BenchmarkRestore1M measures only the restore of BenchmarkBigWorkspace1M's
+// file (same setup: taken in as a new workspace, synced to a file replica)
+// as a new workspace, once per iteration, and where its time goes:
+// restore-s (wall), restore-cpu-s (the process's user+system CPU over it,
+// Litestream's background work included), ltx-restore-s (the replica's
+// LTX files into the file), check-s (quick_check, with the file's sync to
+// disk beside it), take-back-s, register-s (the rest: rename, catalog,
+// registration with Litestream); then, not in restore-s,
+// bg-check-s and bg-check-cpu-s, the full integrity_check's job from the
+// restore's return to its end. Each copy is deleted after it is measured.
+// After the iterations, move-s and move-cpu-s: one Move of the workspace
+// to the other region.
+//
+//	go test ./tenant -run '^$' -bench Restore1M -benchtime 3x
+func BenchmarkRestore1M(b *testing.B) {
+	file := filepath.Join(os.TempDir(), fmt.Sprintf("atrium-bench-search-1000000-v%d.db", store.LatestVersion(store.WorkspaceSchema)))
+	if _, err := os.Stat(file); err != nil {
+		b.Skipf("%s is missing: run store's BenchmarkSearch1M first (go test ./store -run '^$' -bench 'Search1M/search$' -benchtime 1x)", file)
+	}
+	b.StopTimer()
+	ctx := context.Background()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	dataDir := b.TempDir()
+	cfg, _ := twoRegionConfig(b, dataDir)
+	steps := newRestoreSteps(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := Open(ctx, Options{DataDir: dataDir, Config: cfg, VerifyInterval: -1, Logger: slog.New(steps)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	w, err := m.Create(ctx, CreateOptions{Name: "Big", From: file})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fileSize(mustPath(b, m, w.ID)))/1e6, "db-MB")
+	mustSync(b, m, w.ID)
+	var wall, cpu, ltx, takeBack, check, bgWall, bgCPU float64
+	for i := 0; i < b.N; i++ {
+		cpu0 := cpuSeconds()
+		b.StartTimer()
+		start := time.Now()
+		restored, err := m.Restore(ctx, w.ID, RestoreOptions{AsNew: "Copy"})
+		took := time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wall += took.Seconds()
+		cpu += cpuSeconds() - cpu0
+		s := steps.last()
+		ltx, takeBack, check = ltx+s["restore_s"], takeBack+s["take_back_s"], check+s["check_s"]
+		// The full check, afterwards, as a job.
+		cpu0, start = cpuSeconds(), time.Now()
+		j := waitCheckRestored(b, m, restored.ID)
+		if j.State != store.JobDone {
+			b.Fatalf("the full check of the copy: %+v", j)
+		}
+		bgWall += time.Since(start).Seconds()
+		bgCPU += cpuSeconds() - cpu0
+		if _, err := m.Delete(ctx, restored.ID, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Then once a move to the other region: the same restore, plus the
+	// first snapshot into the new region's replica.
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	if _, err := m.Move(ctx, w.ID, "eu", "bench"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "move-s")
+	b.ReportMetric(cpuSeconds()-cpu0, "move-cpu-s")
+	if j := waitCheckRestored(b, m, w.ID); j.State != store.JobDone {
+		b.Fatalf("the full check after the move: %+v", j)
+	}
+	n := float64(b.N)
+	b.ReportMetric(wall/n, "restore-s")
+	b.ReportMetric(cpu/n, "restore-cpu-s")
+	b.ReportMetric(ltx/n, "ltx-restore-s")
+	b.ReportMetric(takeBack/n, "take-back-s")
+	b.ReportMetric(check/n, "check-s")
+	b.ReportMetric((wall-ltx-takeBack-check)/n, "register-s")
+	b.ReportMetric(bgWall/n, "bg-check-s")
+	b.ReportMetric(bgCPU/n, "bg-check-cpu-s")
+	reportLoad(b)
+}
+
+// restoreSteps is a log handler that keeps the step times of the last
+// restore logged (restoredMessage) and passes the rest on.
+type restoreSteps struct {
+	slog.Handler
+	times *stepTimes
+}
+
+type stepTimes struct {
+	mu   sync.Mutex
+	last map[string]float64
+}
+
+func newRestoreSteps(next slog.Handler) *restoreSteps {
+	return &restoreSteps{Handler: next, times: &stepTimes{}}
+}
+
+func (h *restoreSteps) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *restoreSteps) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == restoredMessage {
+		times := map[string]float64{}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Value.Kind() == slog.KindFloat64 {
+				times[a.Key] = a.Value.Float64()
+			}
+			return true
+		})
+		h.times.mu.Lock()
+		h.times.last = times
+		h.times.mu.Unlock()
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *restoreSteps) WithAttrs(as []slog.Attr) slog.Handler {
+	return &restoreSteps{Handler: h.Handler.WithAttrs(as), times: h.times}
+}
+
+func (h *restoreSteps) WithGroup(name string) slog.Handler {
+	return &restoreSteps{Handler: h.Handler.WithGroup(name), times: h.times}
+}
+
+func (h *restoreSteps) last() map[string]float64 {
+	h.times.mu.Lock()
+	defer h.times.mu.Unlock()
+	return h.times.last
+}
+
+// cpuSeconds is the user and system CPU time the process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func bigWorkspaceOnce(b *testing.B, file string) {

@@ -34,6 +34,14 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 	if err := m.cache.takeOut(ctx, id, busy); err != nil {
 		return nil, err
 	}
+	// Deferred first, so it runs after putBack: the check's job leases the
+	// workspace, in its new region once the catalog says so.
+	switched := false
+	defer func() {
+		if switched {
+			m.checkRestoredLater(ctx, id, actor, "move")
+		}
+	}()
 	defer m.cache.putBack(id)
 	// Read now that nothing else uses it: another move or a first open may
 	// have changed it while this one waited.
@@ -71,6 +79,7 @@ func (m *Manager) Move(ctx context.Context, id, region, actor string) (*store.Wo
 	if err != nil {
 		return nil, err
 	}
+	switched = true
 	// The catalog's replica must know the new region before the old copy
 	// goes: a disaster recovery from an older catalog would look for the
 	// workspace where it no longer is.

@@ -333,7 +333,7 @@ func TestEncryptedCatalogReplica_DecryptWithoutAtrium(t *testing.T) {
 		t.Fatal("the decrypted catalog replica does not hold the address")
 	}
 	out := filepath.Join(t.TempDir(), "catalog.db")
-	if err := restoreFile(ctx, litestreamFileClient(plain), time.Time{}, out, "catalog"); err != nil {
+	if err := restoreFile(ctx, litestreamFileClient(plain), time.Time{}, out, "catalog", testLogger()); err != nil {
 		t.Fatal(err)
 	}
 	if err := checkFile(ctx, out); err != nil {

@@ -169,6 +169,10 @@ func TestReplication_LoseFileThenRestore(t *testing.T) {
 		if got := companyNames(t, m, w.ID); got != "a,b" {
 			t.Fatalf("rows = %q, want a,b", got)
 		}
+		// Checked in full afterwards, as any restored file.
+		if j := waitCheckRestored(t, m, w.ID); j.State != store.JobDone || j.CreatedBy != "system:recovery" {
+			t.Fatalf("check after the recovery: %+v", j)
+		}
 		addCompany(t, m, w.ID, "c")
 		mustSync(t, m, w.ID)
 	})
@@ -1269,4 +1273,15 @@ func TestReplication_L0FilesLeaveSoonAfterAWrite(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// waitCheckRestored waits for the full check of workspace id's restored
+// file (started by the restore or move) and returns it.
+func waitCheckRestored(tb testing.TB, m *Manager, id string) *store.Job {
+	tb.Helper()
+	j, err := m.WaitCheckRestored(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return j
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,11 +46,12 @@ func errNoBackup(id string, at time.Time) error {
 
 // Restore brings a workspace back from its replica, as it was at opts.At or
 // at its latest replicated state. The file is restored to a new path and
-// must pass integrity_check before it is used. In place, requests in flight
-// finish on the old handle; the workspace is then taken out of the cache
-// like a deletion does, the file is swapped, and it replicates from then on
-// under a new generation, so the history before the restore stays
-// restorable. With opts.AsNew it becomes a new workspace (same region; see
+// must pass the checks of restoreValidated before it is used; the full
+// integrity_check follows as a job (see checkRestoredLater). In place,
+// requests in flight finish on the old handle; the workspace is then taken
+// out of the cache like a deletion does, the file is swapped, and it
+// replicates from then on under a new generation, so the history before
+// the restore stays restorable. With opts.AsNew it becomes a new workspace (same region; see
 // giveRestoredCopy for its members) and the original is untouched. Restore
 // works when the local file and Litestream's local state are gone. It
 // runs in a job slot of the workspace (see RunHeavy).
@@ -82,7 +84,12 @@ func (m *Manager) restore(ctx context.Context, id string, opts RestoreOptions) (
 	if w.State != store.StateActive {
 		return nil, errNoWorkspace(id)
 	}
-	return m.restoreInPlace(ctx, id, opts)
+	if w, err = m.restoreInPlace(ctx, id, opts); err != nil {
+		return nil, err
+	}
+	// Now that the workspace is back in the cache: the job leases it.
+	m.checkRestoredLater(ctx, w.ID, opts.Actor, "restore")
+	return w, nil
 }
 
 // restoreInPlace takes the workspace out of use before it restores, so its
@@ -191,6 +198,7 @@ func (m *Manager) restoreAsNew(ctx context.Context, src *store.Workspace, opts R
 		return nil, err
 	}
 	w.State = store.StateActive
+	m.checkRestoredLater(ctx, w.ID, opts.Actor, "restore")
 	return w, nil
 }
 
@@ -220,9 +228,22 @@ func (m *Manager) finishRestoreAsNew(ctx context.Context, src, w *store.Workspac
 	})
 }
 
+// restoredMessage is what restoreValidated logs, with how long each of its
+// steps took (in seconds): the restore from the replica, the check (and
+// the sync to disk beside it) and the take-back of removals.
+const restoredMessage = "workspace file restored from its replica"
+
 // restoreValidated restores w (as of at, or latest) into a new file in a
-// temporary directory under dir, takes back what was removed since (see
-// takeBackRemovals), and checks it. cleanup removes what is left.
+// temporary directory under dir, checks it and syncs it to disk, and takes
+// back what was removed since (see takeBackRemovals). cleanup removes what
+// is left.
+//
+// The checks on the way are those that cost little: the restore takes
+// every transaction from the snapshot on, each LTX file passing its
+// checksum (see restoreLTX), and quick_check then proves the file's
+// b-trees and records well formed. The full integrity_check (every index
+// against its table), ~4× quick_check's time on a big file, is the
+// caller's to start once the file is in use (checkRestoredLater).
 func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at time.Time, dir string, asNew bool) (string, func(), error) {
 	tmpDir, err := os.MkdirTemp(dir, ".restore-")
 	if err != nil {
@@ -230,18 +251,32 @@ func (m *Manager) restoreValidated(ctx context.Context, w *store.Workspace, at t
 	}
 	cleanup := func() { os.RemoveAll(tmpDir) }
 	out := filepath.Join(tmpDir, w.ID+".db")
+	began := time.Now()
 	if err := m.restoreWorkspaceFile(ctx, w, at, out); err != nil {
 		cleanup()
 		return "", nil, err
 	}
+	restored := time.Now()
+	// The file reaches the disk while it is checked: the check reads it
+	// from memory, the sync waits for the disk.
+	synced := make(chan error, 1)
+	go func() { synced <- syncFile(out) }()
+	err = quickCheckFile(ctx, out)
+	if serr := <-synced; err == nil && serr != nil {
+		err = fmt.Errorf("cannot write it to disk: %w", serr)
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("the restored file of workspace %s is not usable: %w", w.ID, err)
+	}
+	checked := time.Now()
 	if err := m.takeBackRemovals(ctx, w.ID, out, asNew); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("cannot take back, in the restored file of workspace %s, what was removed since: %w", w.ID, err)
 	}
-	if err := checkFile(ctx, out); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("the restored file of workspace %s is not usable: %w", w.ID, err)
-	}
+	m.log.Info(restoredMessage, "workspace", w.ID, "bytes", fileSize(out),
+		"restore_s", restored.Sub(began).Seconds(), "check_s", checked.Sub(restored).Seconds(),
+		"take_back_s", time.Since(checked).Seconds())
 	return out, cleanup, nil
 }
 
@@ -264,7 +299,7 @@ func (m *Manager) restoreWorkspaceFile(ctx context.Context, w *store.Workspace, 
 		if to.IsZero() || (!at.IsZero() && at.Before(from)) {
 			continue // nothing in this generation, or it starts after at
 		}
-		return restoreFile(ctx, c, at, out, w.ID)
+		return restoreFile(ctx, c, at, out, w.ID, m.log)
 	}
 	if w.Pristine && at.IsZero() {
 		// Never opened, so never replicated: its latest state is the template.
@@ -273,11 +308,8 @@ func (m *Manager) restoreWorkspaceFile(ctx context.Context, w *store.Workspace, 
 	return errNoBackup(w.ID, at)
 }
 
-func restoreFile(ctx context.Context, c litestream.ReplicaClient, at time.Time, out, id string) error {
-	opt := litestream.NewRestoreOptions()
-	opt.OutputPath = out
-	opt.Timestamp = at
-	err := litestream.NewReplicaWithClient(nil, c).Restore(ctx, opt)
+func restoreFile(ctx context.Context, c litestream.ReplicaClient, at time.Time, out, id string, log *slog.Logger) error {
+	err := restoreLTX(ctx, c, 0, at, out, log)
 	if errors.Is(err, litestream.ErrTxNotAvailable) || errors.Is(err, litestream.ErrNoSnapshots) {
 		return errNoBackup(id, at)
 	}
@@ -371,12 +403,110 @@ func actorOf(s string) store.Actor {
 
 // checkFile runs integrity_check on the file at path, opened on its own.
 func checkFile(ctx context.Context, path string) error {
+	return onFile(path, func(db *store.DB) error { return db.IntegrityCheck(ctx) })
+}
+
+// quickCheckFile runs quick_check on the file at path, opened on its own.
+func quickCheckFile(ctx context.Context, path string) error {
+	return onFile(path, func(db *store.DB) error { return db.QuickCheck(ctx) })
+}
+
+// syncFile makes the file at path reach the disk.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func onFile(path string, fn func(db *store.DB) error) error {
 	db, err := store.Open(path, store.OpenOptions{Transient: true})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return db.IntegrityCheck(ctx)
+	return fn(db)
+}
+
+// JobCheckRestored is the full integrity_check of a workspace's file after
+// it was restored from its replica (see checkRestoredLater).
+const JobCheckRestored = "check.restored"
+
+// checkRestoredLater starts, as a job, the full integrity_check of
+// workspace id's file, just restored from its replica (after, what did:
+// "restore", "move", "recovery") and checked on the way only as far as
+// restoreValidated does. See checkRestored for where its result goes.
+func (m *Manager) checkRestoredLater(ctx context.Context, id, actor, after string) {
+	_, err := m.StartJob(ctx, JobSpec{Kind: JobCheckRestored, WorkspaceID: id, CreatedBy: actorOr(actor),
+		Run: func(ctx context.Context, run *JobRun) (any, error) {
+			return m.checkRestored(ctx, run.Lease, after)
+		}})
+	if err != nil {
+		m.log.Error("cannot start the full integrity check of a restored workspace; run atrium check", "workspace", id, "after", after, "err", err)
+	}
+}
+
+// WaitCheckRestored waits for the latest full check of workspace id's
+// restored file (JobCheckRestored) to end and returns it; for commands and
+// tests.
+func (m *Manager) WaitCheckRestored(ctx context.Context, id string) (*store.Job, error) {
+	jobs, err := m.Jobs(ctx, id, 20)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs { // newest first
+		if j.Kind == JobCheckRestored {
+			return m.WaitJob(ctx, id, j.ID)
+		}
+	}
+	return nil, store.Errorf(store.ENotFound, "Workspace %s has no check of a restored file under way.", id)
+}
+
+// RestoreCheck is the result of the full check of a restored file.
+type RestoreCheck struct {
+	IntegrityCheck string  `json:"integrity_check"`
+	Seconds        float64 `json:"seconds"`
+}
+
+// checkRestored runs integrity_check on the workspace leased by l, restored
+// from its replica by after. A pass is the job's result (and a log line). A
+// failure fails the job, is logged as an error, and is recorded as the
+// workspace's failed backup check, which its backup status shows (the
+// admin page's badge, the status command, the settings page), in the
+// catalog's event log and in the workspace's audit log.
+func (m *Manager) checkRestored(ctx context.Context, l *Lease, after string) (*RestoreCheck, error) {
+	start := time.Now()
+	err := l.IntegrityCheck(ctx)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	took := time.Since(start).Seconds()
+	if err == nil {
+		m.log.Info("a restored workspace passed its full integrity check", "workspace", l.ID, "after", after, "seconds", took)
+		return &RestoreCheck{IntegrityCheck: "ok", Seconds: took}, nil
+	}
+	system := store.Actor{Kind: "system", ID: JobCheckRestored}
+	failure := truncate(strings.ReplaceAll(err.Error(), l.Path, "the file"), 500)
+	m.log.Error("a restored workspace failed its full integrity check", "workspace", l.ID, "after", after, "failure", failure)
+	failure = fmt.Sprintf("after the %s, the file failed its full integrity check: %s", after, failure)
+	// Each is recorded even when another could not be: the file is damaged.
+	errs := []error{
+		store.RecordReplicaFailed(ctx, m.catalog.W, l.ID, failure, time.Now()),
+		store.LogEvent(ctx, m.catalog.W, "system", "workspace.restore.check_failed", l.ID, map[string]any{"after": after, "failure": failure}),
+		store.AuditChanges(ctx, l.DB, system, "workspace.integrity_check", "workspace", l.ID,
+			map[string]store.Change{"result": {After: "failed"}, "after": {After: after}, "failure": {After: failure}}),
+	}
+	for _, err := range errs {
+		if err != nil {
+			m.log.Error("cannot record the failed integrity check of a restored workspace", "workspace", l.ID, "err", err)
+		}
+	}
+	return nil, store.Errorf(store.EInternal, "Workspace %s is damaged: %s.", l.ID, failure)
 }
 
 // RestoreWindow returns the span of time workspace id can be restored to,
@@ -436,7 +566,13 @@ func (m *Manager) restoreIfMissing(ctx context.Context, w *store.Workspace, path
 	}
 	defer cleanup()
 	// Litestream's local state described the lost file, not this one.
-	return swapIn(tmp, path)
+	if err := swapIn(tmp, path); err != nil {
+		return err
+	}
+	if !w.Pristine { // a template is not checked: the job's lease would open it
+		m.checkRestoredLater(ctx, w.ID, "system:recovery", "recovery")
+	}
+	return nil
 }
 
 // restoreCatalogIfMissing restores catalog.db from its replica when the
@@ -461,7 +597,7 @@ func (m *Manager) restoreCatalogIfMissing(ctx context.Context) (bool, error) {
 	}
 	defer os.RemoveAll(tmpDir)
 	out := filepath.Join(tmpDir, "catalog.db")
-	err = restoreFile(ctx, c, time.Time{}, out, "catalog")
+	err = restoreFile(ctx, c, time.Time{}, out, "catalog", m.log)
 	if store.ErrorCode(err) == store.ENotFound {
 		return false, nil
 	}
@@ -477,6 +613,9 @@ func (m *Manager) restoreCatalogIfMissing(ctx context.Context) (bool, error) {
 	}
 	if err := checkFile(ctx, out); err != nil {
 		return false, fmt.Errorf("the restored catalog is not usable: %w", err)
+	}
+	if err := syncFile(out); err != nil {
+		return false, err
 	}
 	m.log.Warn("catalog.db was missing; restored it from the replica", "replica", t.String())
 	return true, swapIn(out, path)

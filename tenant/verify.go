@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/litestream"
 	"github.com/jmoiron/sqlx"
 	"github.com/superfly/ltx"
 
@@ -299,10 +298,7 @@ func (m *Manager) restoreAt(ctx context.Context, t *replicaTarget, elems []strin
 	if err != nil {
 		return err
 	}
-	opt := litestream.NewRestoreOptions()
-	opt.OutputPath = out
-	opt.TXID = ltx.TXID(txid)
-	return litestream.NewReplicaWithClient(nil, c).Restore(ctx, opt)
+	return restoreLTX(ctx, c, ltx.TXID(txid), time.Time{}, out, m.log)
 }
 
 // startNewGeneration replaces a workspace's replica that failed its
