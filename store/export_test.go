@@ -182,7 +182,9 @@ func BenchmarkExport100k(b *testing.B) {
 // BenchmarkSearch1M (a copy of it, brought to the current schema) to
 // nowhere, and reports the export's wall and CPU seconds (the process's
 // user and system time: on a shared machine it measures the work, where
-// wall time measures the neighbours too) and the archive's size. With
+// wall time measures the neighbours too), the archive's size and the
+// process's peak RSS (VmHWM; the copy and migration before the export
+// stream the file, and hold little). With
 // ATRIUM_BENCH_EXPORT_TO set, the last archive is also written to that
 // path, to look into. The file must have been generated first:
 //
@@ -238,6 +240,7 @@ func BenchmarkExport1M(b *testing.B) {
 	b.ReportMetric(wall.Seconds()/float64(b.N), "export-s")
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s")
 	b.ReportMetric(float64(bytes)/1e6, "archive-MB")
+	b.ReportMetric(float64(peakRSSKB())/1024, "peak-rss-MB")
 }
 
 func copyFile(src, dst string) error {
