@@ -8,11 +8,13 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,6 +151,67 @@ func TestExportWorkspace_FreedPagesZeroed(t *testing.T) {
 	if err := snap.R.Get(&contacts, `SELECT count(*) FROM contacts`); err != nil || contacts != 1 {
 		t.Fatalf("%d contacts, %v", contacts, err)
 	}
+}
+
+// An export that stops half way, its client gone or its context
+// cancelled, returns the error and leaves neither temporary files nor
+// goroutines (the packers of the table being written).
+func TestExportWorkspace_StopsCleanly(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	var sb strings.Builder
+	sb.WriteString("first_name,last_name,email\n")
+	for i := range 3000 {
+		fmt.Fprintf(&sb, "Person%d,Family%d,person%d@example.com\n", i, i%50, i)
+	}
+	if _, err := ImportContactsCSV(ctx, db, tester, strings.NewReader(sb.String()), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	baseline := runtime.NumGoroutine() + 1 // and the subtest's own
+	for _, tc := range []struct {
+		name string
+		w    func(cancel func()) io.Writer
+	}{
+		{"client gone", func(func()) io.Writer { return &failingWriter{after: 100 << 10} }},
+		{"cancelled", func(cancel func()) io.Writer { return &failingWriter{after: 100 << 10, cancel: cancel} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			tmp := t.TempDir()
+			if _, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1"}, tmp, tc.w(cancel), nil); err == nil {
+				t.Fatal("the export did not fail")
+			}
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("%d files left in the temporary directory", len(ents))
+			}
+			for i := 0; runtime.NumGoroutine() > baseline; i++ {
+				if i == 100 {
+					t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-baseline)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// failingWriter takes after bytes, then fails; with cancel, it cancels
+// the export's context instead and goes on taking bytes.
+type failingWriter struct {
+	after  int
+	cancel func()
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) <= w.after {
+		w.after -= len(p)
+		return len(p), nil
+	}
+	if w.cancel != nil {
+		w.cancel()
+		return len(p), nil
+	}
+	return 0, errors.New("the client went away")
 }
 
 // BenchmarkExport100k exports a workspace of 100,000 contacts (loaded by
