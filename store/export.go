@@ -117,8 +117,9 @@ func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string
 	if err := snap.R.GetContext(ctx, &m.SchemaVersion, `PRAGMA user_version`); err != nil {
 		return nil, err
 	}
-	// The snapshot file is compressed on the other core while its tables
-	// are written as CSV and JSON on this one; it goes in last, as is.
+	// The snapshot file is compressed on a goroutine of its own while its
+	// tables are read here (and their CSV and JSON compressed on two
+	// more, see writeTable); it goes in last, as is.
 	type packed struct {
 		p     packedFile
 		close func()
