@@ -115,8 +115,9 @@ func seedPagesWorkspace(b *testing.B, ts *testServer, ws string) (company, conta
 // call the handlers directly for 2 s each, Atrium then bare, three rounds;
 // it reports the median requests per second of both, their ratio
 // (atrium/bare, higher is better), and the ratio of their p99s; and the
-// process's CPU time per request of each (median of the rounds), which a
-// loaded, shared machine disturbs less than the rates. Run it with
+// process's CPU time per request of each (median of the rounds; the
+// garbage collector and background work such as replication included,
+// and inflated for both sides on a loaded machine). Run it with
 // -benchtime 1x: each run is its own measurement.
 func BenchmarkVersusBare(b *testing.B) {
 	ts, cookie, ws := benchServer(b, 100_000)
