@@ -3,6 +3,7 @@ package handlers
 import (
 	"cmp"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,7 +24,7 @@ func (s *Server) actor(r *http.Request) store.Actor {
 // contactsPage is the contact list with its filters.
 type contactsPage struct {
 	Contacts []store.Contact
-	Rows     []contactRow // the contacts as the table shows them
+	Rows     template.HTML // the table's rows (contactRowsHTML)
 	Nav      pageNav
 	Total    int
 	Params   url.Values // the filters, sort and columns, for links
@@ -209,7 +210,8 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 	v := s.newView(r, "Contacts")
 	v.Section = "contacts"
 	v.Form = form
-	page.Rows = contactRows(wc.ws.ID, list, page.Columns, page.Members, page.Params, v.Clock)
+	page.Rows = contactRowsHTML(wc.ws.ID, list, page.Columns, page.Members, page.Params, v.Clock,
+		store.RoleRank(wc.role) >= store.RoleRank("member"), s.pages.inPlace["contacts-list"])
 	v.Page = page
 	s.render(w, r, status, "contacts", v)
 }

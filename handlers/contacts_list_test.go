@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -381,5 +382,82 @@ func TestContactsUI_PaginationStalePosition(t *testing.T) {
 	body := c.get("/w/" + f.a + "/contacts" + strings.Replace(next, "from=51", "from=500", 1)).body
 	if m := pageRange.FindStringSubmatch(body); m == nil || m[1] != "50 shown of 120" {
 		t.Errorf("a made-up position in the middle: %v", m)
+	}
+}
+
+// Values that look like markup, or like a script URL, come out of the
+// contact list as text: in its rows (written in Go, contactRowsHTML: the
+// name, its check box's label, email, company, tags and a custom field's
+// column), in the column chooser and in the saved views.
+func TestContactsUI_HostileValuesEscaped(t *testing.T) {
+	f := newFixture(t)
+	const (
+		script = `<script>alert(1)</script>`
+		img    = `"><img src=x onerror=alert(1)>`
+		js     = `javascript:alert(1)`
+		amp    = `&amp;`
+	)
+	l, err := f.ts.tenants.Acquire(t.Context(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := store.Actor{Kind: "user", ID: f.owner.ID}
+	field, err := store.CreateCustomField(t.Context(), l.DB, a, store.NewCustomField{Entity: "contact", Key: "notes", Label: script + " notes", Type: "text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateContact(t.Context(), l.DB, a, store.ContactInput{FirstName: s(script), LastName: s(img), Title: s(js),
+		Email: s("o'brien&co@example.com"), Company: s(img + " " + amp), Tags: &[]string{script, img, js, amp},
+		Custom: map[string]any{field.Key: img + js + amp}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	base := "/w/" + f.a + "/contacts"
+	c := f.ts.loggedIn(t, f.member.Email)
+	wantStatus(t, "save a view", c.post(base+"/views", c.workspaceToken(f.a), url.Values{"name": {img}, "back": {"stage=lead"}}), http.StatusSeeOther)
+	body := c.get(base + "?view=all&cols=email,company,tags,custom.notes").body
+
+	for _, bad := range []string{"<script>alert", "<img", "onerror=alert(1)>", `href="javascript:`, `href="` + js} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the page holds %q unescaped", bad)
+		}
+	}
+	esc := template.HTMLEscapeString
+	tagHref := func(tag string) string {
+		return html.EscapeString(withParams(url.Values{"cols": {"email,company,tags,custom.notes"}, "view": {"all"}}, "tag", tag))
+	}
+	for _, want := range []string{
+		// the row: the name's link and the check box's label
+		`">` + esc(script) + " " + esc(img) + `</a><div class="muted">` + esc(js) + `</div>`,
+		`aria-label="Select ` + esc(script+" "+img) + `"`,
+		`<td data-label="Email">` + esc("o'brien&co@example.com") + `</td>`,
+		`">` + esc(img+" "+amp) + `</a></td>`,
+		`<a class="tag" href="` + tagHref(script) + `"`,
+		`>` + esc(script) + `</a> `, `>` + esc(img) + `</a> `, `>` + esc(js) + `</a> `, `>&amp;amp;</a> `,
+		`<td data-label="` + esc(script+" notes") + `">` + esc(img+js+amp) + `</td>`,
+		// the column chooser and the column's head
+		`value="custom.notes" checked> ` + esc(script+" notes") + `</label>`,
+		`<th scope="col">` + esc(script+" notes") + `</th>`,
+		// the saved view: its tab, its rename field
+		`>` + esc(img) + `</a>`, `value="` + esc(img) + `"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	if !strings.Contains(body, "tag=javascript%3Aalert%281%29") || !strings.Contains(body, "tag=%26amp%3B") {
+		t.Error("a tag's link does not carry the tag query-escaped")
+	}
+}
+
+// htmlWriter.text escapes as html/template does in element content and in
+// quoted attributes.
+func TestHTMLWriter_Text(t *testing.T) {
+	for _, v := range []string{"", "plain", `<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, `it's`, "&amp;", "a\x00b", "Müller ✓", "javascript:alert(1)"} {
+		var w htmlWriter
+		w.text(v)
+		if got, want := string(w.HTML()), template.HTMLEscapeString(v); got != want {
+			t.Errorf("text(%q) = %q, want %q", v, got, want)
+		}
 	}
 }

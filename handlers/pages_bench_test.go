@@ -114,7 +114,10 @@ func seedPagesWorkspace(b *testing.B, ts *testServer, ws string) (company, conta
 // floor of the storage and Go's HTTP server with nothing else. 8 clients
 // call the handlers directly for 2 s each, Atrium then bare, three rounds;
 // it reports the median requests per second of both, their ratio
-// (atrium/bare, higher is better), and the ratio of their p99s. Run it with
+// (atrium/bare, higher is better), and the ratio of their p99s; and the
+// process's CPU time per request of each (median of the rounds; the
+// garbage collector and background work such as replication included,
+// and inflated for both sides on a loaded machine). Run it with
 // -benchtime 1x: each run is its own measurement.
 func BenchmarkVersusBare(b *testing.B) {
 	ts, cookie, ws := benchServer(b, 100_000)
@@ -151,17 +154,20 @@ func BenchmarkVersusBare(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			bare := barePage(l.DB, c.query, c.json)
 			plain := func() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }
-			var atriumRate, bareRate, p99Ratio []float64
+			var atriumRate, bareRate, p99Ratio, atriumCPU, bareCPU []float64
 			for range 3 {
-				ar, ap := loadFor(b, ts.Config.Handler, c.atrium, 8, 2*time.Second)
-				br, bp := loadFor(b, bare, plain, 8, 2*time.Second)
+				ar, ap, ac := loadFor(b, ts.Config.Handler, c.atrium, 8, 2*time.Second)
+				br, bp, bc := loadFor(b, bare, plain, 8, 2*time.Second)
 				atriumRate, bareRate = append(atriumRate, ar), append(bareRate, br)
 				p99Ratio = append(p99Ratio, float64(ap)/float64(bp))
+				atriumCPU, bareCPU = append(atriumCPU, ac), append(bareCPU, bc)
 			}
 			b.ReportMetric(median(atriumRate), "atrium-req/s")
 			b.ReportMetric(median(bareRate), "bare-req/s")
 			b.ReportMetric(median(atriumRate)/median(bareRate), "ratio")
 			b.ReportMetric(median(p99Ratio), "p99-ratio")
+			b.ReportMetric(median(atriumCPU), "atrium-cpu-µs/req")
+			b.ReportMetric(median(bareCPU), "bare-cpu-µs/req")
 		})
 	}
 }
@@ -199,12 +205,14 @@ func barePage(db *store.DB, query string, asJSON bool) http.Handler {
 }
 
 // loadFor calls h from workers goroutines for d and returns the requests
-// served per second and the p99 of their server times.
-func loadFor(b *testing.B, h http.Handler, req func() *http.Request, workers int, d time.Duration) (float64, time.Duration) {
+// served per second, the p99 of their server times and the process's CPU
+// time per request in µs (cpuTime: the garbage collector's share
+// included).
+func loadFor(b *testing.B, h http.Handler, req func() *http.Request, workers int, d time.Duration) (float64, time.Duration, float64) {
 	var mu sync.Mutex
 	var all []time.Duration
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	deadline := start.Add(d)
 	for range workers {
 		wg.Add(1)
@@ -227,10 +235,10 @@ func loadFor(b *testing.B, h http.Handler, req func() *http.Request, workers int
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu
 	if len(all) == 0 {
 		b.Fatal("no request served")
 	}
 	slices.Sort(all)
-	return float64(len(all)) / elapsed.Seconds(), all[len(all)*99/100]
+	return float64(len(all)) / elapsed.Seconds(), all[len(all)*99/100], float64(cpu.Microseconds()) / float64(len(all))
 }

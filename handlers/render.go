@@ -21,6 +21,10 @@ import (
 // pages are the parsed page templates, each with the layout and partials.
 type pages struct {
 	byName map[string]*template.Template
+	// inPlace holds the "inPlace" partial's attributes for each list
+	// container whose rows are written in Go (contactRowsHTML), executed
+	// once here: the partial stays their one definition.
+	inPlace map[string]string
 }
 
 // parsePages parses every templates/pages/*.html with the layout and the
@@ -33,7 +37,7 @@ func parsePages(assets fs.FS) (*pages, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no page templates found under templates/pages")
 	}
-	p := &pages{byName: map[string]*template.Template{}}
+	p := &pages{byName: map[string]*template.Template{}, inPlace: map[string]string{}}
 	for _, file := range files {
 		name := strings.TrimSuffix(path.Base(file), ".html")
 		t, err := template.New(name).Funcs(templateFuncs).ParseFS(assets, "templates/layout.html", "templates/partials/*.html", file)
@@ -50,8 +54,23 @@ func parsePages(assets fs.FS) (*pages, error) {
 			return nil, fmt.Errorf("template templates/pages/%s.html is missing", required)
 		}
 	}
+	partials, err := template.New("partials").Funcs(templateFuncs).ParseFS(assets, "templates/partials/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range goRenderedLists {
+		var b strings.Builder
+		if err := partials.ExecuteTemplate(&b, "inPlace", id); err != nil {
+			return nil, fmt.Errorf("template inPlace: %w", err)
+		}
+		p.inPlace[id] = b.String()
+	}
 	return p, nil
 }
+
+// goRenderedLists are the containers of the lists whose rows are written
+// in Go (see pages.inPlace).
+var goRenderedLists = []string{"contacts-list"}
 
 // requiredPages are the pages the handlers render.
 var requiredPages = []string{"error", "login", "setup", "home", "account", "admin", "workspace", "settings", "members", "invitation",
