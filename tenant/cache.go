@@ -31,8 +31,11 @@ type Cache struct {
 	idle     *list.List               // leaseless entries, least recently used at the front
 	closing  map[string]chan struct{} // handles being closed; a re-open waits for them
 	takenOut map[string]error         // workspaces being deleted, restored or moved: what a new lease gets
-	shut     bool
-	closers  sync.WaitGroup
+	// takingOut, when set, hears of a workspace being taken out, before
+	// its leases are waited for (the Manager stops jobs that give way).
+	takingOut func(id string)
+	shut      bool
+	closers   sync.WaitGroup
 	// hits, misses and evictions count leases of an open handle, leases
 	// that opened the file, and idle handles closed for room (CacheStats).
 	hits, misses, evictions uint64
@@ -217,6 +220,9 @@ func (c *Cache) takeOut(ctx context.Context, id string, refusal error) error {
 		e.drained = drained
 	}
 	c.mu.Unlock()
+	if drained != nil && c.takingOut != nil {
+		c.takingOut(id)
+	}
 
 	if drained != nil {
 		select {

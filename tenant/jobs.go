@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -38,6 +39,10 @@ var DefaultMaxJobs = runtime.NumCPU()
 // interruptedMessage is what a job cut short by a stop says.
 const interruptedMessage = "The server stopped before this job finished; nothing of it was kept half-done. Start it again."
 
+// errGaveWay stops a job that gives way (JobSpec.GivesWay) to its
+// workspace's deletion, move or restore.
+var errGaveWay = errors.New("Stopped: the workspace was deleted, moved or restored meanwhile.")
+
 // JobSpec describes a piece of background work to run.
 type JobSpec struct {
 	// ID is the job's id; a new one when empty.
@@ -52,6 +57,10 @@ type JobSpec struct {
 	// Unique says at most one job of this kind runs or waits for the
 	// workspace at a time: starting another returns the first one's id.
 	Unique bool
+	// GivesWay says the job is stopped, and recorded as such, when its
+	// workspace is taken out (deleted, moved, restored in place): its work
+	// is moot then, and a deletion need not wait for it.
+	GivesWay bool
 	// Run does the work. Its result is stored as the job's JSON result (in
 	// the catalog, so never workspace data: that goes in the workspace's
 	// file). A context cancelled by a stop makes the job interrupted.
@@ -111,7 +120,9 @@ type runner struct {
 	mu     sync.Mutex
 	slots  map[string]*wsSlots // per workspace ("" for the instance)
 	active map[string]string   // workspace+"/"+kind → job id, queued or running
-	closed bool
+	// givingWay stops the running jobs that give way, by workspace and job.
+	givingWay map[string]map[string]context.CancelCauseFunc
+	closed    bool
 }
 
 type wsSlots struct {
@@ -127,7 +138,7 @@ func newRunner(catalog *store.Catalog, log *slog.Logger, acquire func(context.Co
 		perWS: orDefault(perWS, DefaultMaxJobsPerWorkspace),
 		total: make(chan struct{}, orDefault(maxJobs, DefaultMaxJobs)),
 		ctx:   ctx, cancel: cancel,
-		slots: map[string]*wsSlots{}, active: map[string]string{},
+		slots: map[string]*wsSlots{}, active: map[string]string{}, givingWay: map[string]map[string]context.CancelCauseFunc{},
 	}
 }
 
@@ -198,6 +209,8 @@ func (r *runner) run(spec JobSpec) {
 	switch {
 	case err != nil && r.ctx.Err() != nil:
 		state, msg = store.JobInterrupted, interruptedMessage
+	case errors.Is(err, errGaveWay):
+		state, msg = store.JobInterrupted, errGaveWay.Error()
 	case err != nil:
 		state, msg = store.JobFailed, store.ErrorMessage(err)
 		if code := store.ErrorCode(err); code == store.EInternal || code == store.EStorageFull {
@@ -226,9 +239,20 @@ func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
 	r.running.Add(1)
 	defer r.running.Add(-1)
 	defer r.timed(spec.Kind, time.Now())
+	ctx := r.ctx
+	if spec.GivesWay && spec.WorkspaceID != "" {
+		var stop func()
+		ctx, stop = r.mayGiveWay(spec)
+		defer stop()
+		defer func() {
+			if err != nil && errors.Is(context.Cause(ctx), errGaveWay) {
+				err = errGaveWay
+			}
+		}()
+	}
 	run := &JobRun{ID: spec.ID, r: r, lastWrite: time.Now()}
 	if spec.WorkspaceID != "" {
-		if run.Lease, err = r.acquire(r.ctx, spec.WorkspaceID); err != nil {
+		if run.Lease, err = r.acquire(ctx, spec.WorkspaceID); err != nil {
 			return nil, err
 		}
 		defer run.Lease.Release()
@@ -242,10 +266,42 @@ func (r *runner) runInSlot(spec JobSpec) (result any, err error) {
 		}
 	}()
 	err = runBackground(func() (err error) {
-		result, err = spec.Run(r.ctx, run)
+		result, err = spec.Run(ctx, run)
 		return err
 	})
 	return result, err
+}
+
+// mayGiveWay returns the context of a job that gives way, which giveWay
+// cancels, and the function that ends it.
+func (r *runner) mayGiveWay(spec JobSpec) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(r.ctx)
+	r.mu.Lock()
+	jobs := r.givingWay[spec.WorkspaceID]
+	if jobs == nil {
+		jobs = map[string]context.CancelCauseFunc{}
+		r.givingWay[spec.WorkspaceID] = jobs
+	}
+	jobs[spec.ID] = cancel
+	r.mu.Unlock()
+	return ctx, func() {
+		r.mu.Lock()
+		delete(jobs, spec.ID)
+		if now := r.givingWay[spec.WorkspaceID]; now != nil && len(now) == 0 {
+			delete(r.givingWay, spec.WorkspaceID)
+		}
+		r.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// giveWay stops the running jobs of workspace id that give way.
+func (r *runner) giveWay(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, cancel := range r.givingWay[id] {
+		cancel(errGaveWay)
+	}
 }
 
 // timed tells the observer, if any, how long a job of kind ran.

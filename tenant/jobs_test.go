@@ -225,3 +225,56 @@ func TestJobs_RestartMarksLeftoversInterrupted(t *testing.T) {
 		t.Fatalf("%+v, %v", got, err)
 	}
 }
+
+// TestJobs_GiveWayToDelete: a job that gives way is stopped when its
+// workspace is deleted, and recorded as stopped, where the deletion used
+// to wait for it to end; a job that does not give way is waited for.
+func TestJobs_GiveWayToDelete(t *testing.T) {
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	wait := func(started chan struct{}) func(context.Context, *JobRun) (any, error) {
+		return func(ctx context.Context, run *JobRun) (any, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+	}
+	w := mustCreate(t, m, "Checked")
+	started := make(chan struct{})
+	id, err := m.StartJob(ctx, JobSpec{Kind: "test.check", WorkspaceID: w.ID, GivesWay: true, Run: wait(started)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	deadline, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := m.Delete(deadline, w.ID, "test"); err != nil {
+		t.Fatalf("the deletion waited for a job that gives way: %v", err)
+	}
+	j, err := m.WaitJob(ctx, w.ID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != store.JobInterrupted || j.Error != errGaveWay.Error() {
+		t.Errorf("the job ended %s: %q", j.State, j.Error)
+	}
+
+	// One that does not give way holds the deletion until it ends.
+	other := mustCreate(t, m, "Busy")
+	started = make(chan struct{})
+	release := make(chan struct{})
+	if _, err := m.StartJob(ctx, JobSpec{Kind: "test.busy", WorkspaceID: other.ID, Run: func(ctx context.Context, run *JobRun) (any, error) {
+		close(started)
+		<-release
+		return nil, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if _, err := m.Delete(short, other.ID, "test"); err == nil {
+		t.Error("the deletion did not wait for a job that does not give way")
+	}
+	close(release)
+}

@@ -267,6 +267,7 @@ func (m *Manager) start(ctx context.Context, opts Options) error {
 	}
 	m.jobs = newRunner(m.catalog, m.log, m.Acquire, opts.MaxJobs, opts.MaxJobsPerWorkspace)
 	m.jobs.ended = m.wake
+	m.cache.takingOut = m.jobs.giveWay
 	m.jobDrain = orDefault(opts.JobDrain, DefaultJobDrain)
 	m.scheduleInterval = orDefault(opts.ScheduleInterval, DefaultScheduleInterval)
 	if err := m.jobs.interruptLeftovers(ctx); err != nil {

@@ -442,7 +442,7 @@ const JobCheckRestored = "check.restored"
 // "restore", "move", "recovery") and checked on the way only as far as
 // restoreValidated does. See checkRestored for where its result goes.
 func (m *Manager) checkRestoredLater(ctx context.Context, id, actor, after string) {
-	_, err := m.StartJob(ctx, JobSpec{Kind: JobCheckRestored, WorkspaceID: id, CreatedBy: actorOr(actor),
+	_, err := m.StartJob(ctx, JobSpec{Kind: JobCheckRestored, WorkspaceID: id, CreatedBy: actorOr(actor), GivesWay: true,
 		Run: func(ctx context.Context, run *JobRun) (any, error) {
 			return m.checkRestored(ctx, run.Lease, after)
 		}})
