@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
 
 	"atrium/store"
 )
@@ -499,10 +500,37 @@ func (r *replicator) drive(every time.Duration) {
 }
 
 func (r *replicator) syncChanging() {
+	r.eachLive(func(g *registration) bool { return g.users > 0 || g.pending }, r.syncIfChanged)
+}
+
+// settleL0 runs Litestream's L0 retention for each registered file whose
+// l0Due has come, so the L0 files of a big write leave the disk soon after
+// they may (see l0SettleDelay).
+func (r *replicator) settleL0(now time.Time) {
+	due := func(g *registration) bool {
+		if g.l0Due.IsZero() || now.Before(g.l0Due) {
+			return false
+		}
+		g.l0Due = time.Time{}
+		return true
+	}
+	r.eachLive(due, func(g *registration) {
+		r.whileLive(g, func() {
+			if err := g.db.EnforceL0RetentionByTime(r.ctx); err != nil && r.ctx.Err() == nil {
+				r.log.Warn("L0 retention failed", "path", g.path, "err", err)
+			}
+		})
+	})
+}
+
+// eachLive calls fn, one at a time until the replicator closes, for each
+// registration neither closed nor leaving that pick (called under r.mu)
+// chooses.
+func (r *replicator) eachLive(pick func(*registration) bool, fn func(*registration)) {
 	r.mu.Lock()
 	var gs []*registration
 	for _, g := range r.regs {
-		if g.db != nil && g.leaving == nil && (g.users > 0 || g.pending) {
+		if g.db != nil && g.leaving == nil && pick(g) {
 			gs = append(gs, g)
 		}
 	}
@@ -511,44 +539,21 @@ func (r *replicator) syncChanging() {
 		if r.ctx.Err() != nil {
 			return
 		}
-		r.syncIfChanged(g)
+		fn(g)
 	}
 }
 
-// settleL0 runs Litestream's L0 retention for each registered file whose
-// l0Due has come, so the L0 files of a big write leave the disk soon after
-// they may (see l0SettleDelay).
-func (r *replicator) settleL0(now time.Time) {
-	r.mu.Lock()
-	var due []*registration
-	for _, g := range r.regs {
-		if g.db != nil && g.leaving == nil && !g.l0Due.IsZero() && !now.Before(g.l0Due) {
-			g.l0Due = time.Time{}
-			due = append(due, g)
-		}
-	}
-	r.mu.Unlock()
-	for _, g := range due {
-		if r.ctx.Err() != nil {
-			return
-		}
-		r.enforceL0(g)
-	}
-}
-
-// enforceL0 runs Litestream's L0 retention for g. Under syncMu, like a
-// sync: Litestream must not be asked about a DB the reaper is closing.
-func (r *replicator) enforceL0(g *registration) {
+// whileLive runs fn under g's syncMu, like the driver's syncs, if g is
+// still neither closed nor leaving: Litestream must not be asked about a
+// DB the reaper closed, which would open it again outside the store.
+func (r *replicator) whileLive(g *registration, fn func()) {
 	g.syncMu.Lock()
 	defer g.syncMu.Unlock()
 	r.mu.Lock()
 	live := g.db != nil && g.leaving == nil
 	r.mu.Unlock()
-	if !live {
-		return
-	}
-	if err := g.db.EnforceL0RetentionByTime(r.ctx); err != nil && r.ctx.Err() == nil {
-		r.log.Warn("L0 retention failed", "path", g.path, "err", err)
+	if live {
+		fn()
 	}
 }
 
@@ -635,22 +640,18 @@ func (r *replicator) syncPathLocally(ctx context.Context, path string) (uint64, 
 	if g == nil {
 		return 0, nil
 	}
-	// Under syncMu, like the driver: a caller that holds no registration
-	// (restore) must not sync a DB the reaper just closed, which would
-	// open it again outside the store.
-	g.syncMu.Lock()
-	defer g.syncMu.Unlock()
-	r.mu.Lock()
-	live := g.db != nil && g.leaving == nil
-	r.mu.Unlock()
-	if !live {
-		return 0, nil
-	}
-	if err := syncLocal(ctx, g.db); err != nil {
-		return 0, err
-	}
-	pos, err := g.db.Pos()
-	return uint64(pos.TXID), err
+	// A caller that holds no registration (restore) may find it closed.
+	var txid uint64
+	var err error
+	r.whileLive(g, func() {
+		if err = syncLocal(ctx, g.db); err != nil {
+			return
+		}
+		var pos ltx.Pos
+		pos, err = g.db.Pos()
+		txid = uint64(pos.TXID)
+	})
+	return txid, err
 }
 
 // syncLocal turns db's new WAL frames into LTX files, which the replica
