@@ -166,13 +166,14 @@ func (s *Server) switcherList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, store.Errorf(store.EInvalid, "Search for at most %d characters of a workspace's name.", tenant.MaxNameLength))
 		return
 	}
-	v := s.newView(r, "")
-	ws, more, err := store.SwitcherWorkspaces(r.Context(), s.catalog.R, v.User.ID, q, switcherShown)
+	a := authFrom(r)
+	ws, more, err := store.SwitcherWorkspaces(r.Context(), s.catalog.R, a.user.ID, q, switcherShown)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	v.Workspaces, v.MoreWorkspaces = ws, more
+	// Not newView: it would list the first workspaces again, unfiltered.
+	v := &view{User: a.user, CSRFGlobal: csrfToken(a.seed, ""), Workspaces: ws, MoreWorkspaces: more}
 	s.renderPartial(w, r, "mytasks", "switcher-list", v)
 }
 
