@@ -286,8 +286,8 @@ func (r *runner) mayGiveWay(spec JobSpec) (context.Context, func()) {
 	r.mu.Unlock()
 	return ctx, func() {
 		r.mu.Lock()
-		delete(jobs, spec.ID)
-		if now := r.givingWay[spec.WorkspaceID]; now != nil && len(now) == 0 {
+		// jobs held this job until now, so it is still the workspace's map.
+		if delete(jobs, spec.ID); len(jobs) == 0 {
 			delete(r.givingWay, spec.WorkspaceID)
 		}
 		r.mu.Unlock()
