@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -312,5 +313,112 @@ func TestWorkspacePeople_MatchesARecount(t *testing.T) {
 	var orphans int
 	if err := db.R.GetContext(ctx, &orphans, `SELECT count(*) FROM workspace_people WHERE workspace_id NOT IN (SELECT id FROM workspaces)`); err != nil || orphans > 0 {
 		t.Fatalf("%d rows of deleted workspaces (%v)", orphans, err)
+	}
+}
+
+// BenchmarkPortfolioTotals: the superadmin's portfolio totals over
+// 10,000 workspaces, and an agency owner's over 1,000 of them.
+func BenchmarkPortfolioTotals(b *testing.B) {
+	ctx := context.Background()
+	db := &Catalog{mustOpenCatalogFile(b)}
+	now := time.Now()
+	seedConsole(b, db, 10_000, 10, now)
+	for _, owner := range []string{"", "o1"} {
+		b.Run("owner="+owner, func(b *testing.B) {
+			f := ConsoleFilter{OwnerID: owner, Currency: "EUR", Month: now.UTC().Format("2006-01")}
+			for b.Loop() {
+				if _, err := PortfolioTotals(ctx, db.R, f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The whole instance's totals (the counters' tables scanned, the
+// workspaces that are not live skipped) are the sum of its regions'
+// (joined workspace by workspace), trashed workspaces counted, deleted
+// and unfinished ones not, won money of this month only.
+func TestPortfolio_WholeInstanceAddsUpItsRegions(t *testing.T) {
+	ctx := context.Background()
+	db := &Catalog{mustOpenCatalogFile(t)}
+	now := time.Now()
+	month := now.UTC().Format("2006-01")
+	seedConsole(t, db, 40, 3, now)
+	for i, state := range map[int]string{3: StateTrashed, 4: StateDeleted, 5: StateCreating, 6: StateDeleting} {
+		if _, err := db.W.ExecContext(ctx, `UPDATE workspaces SET state = ? WHERE id = ?`, state, fmt.Sprintf("w%05d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range map[int]string{7: month, 8: "2001-01", 4: month} {
+		r := &Rollup{Contacts: 5, WonMonth: []Money{{"EUR", 1, int64(100 * i)}}, Month: m}
+		if err := PushRollup(ctx, db, fmt.Sprintf("w%05d", i), r, 10, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := func(f ConsoleFilter) *Portfolio {
+		f.Month, f.Currency = month, "EUR"
+		p, err := PortfolioTotals(ctx, db.R, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	all, eu, us := total(ConsoleFilter{}), total(ConsoleFilter{Region: "eu"}), total(ConsoleFilter{Region: "us"})
+	sum := Portfolio{Workspaces: eu.Workspaces + us.Workspaces, Members: eu.Members + us.Members, Contacts: eu.Contacts + us.Contacts,
+		OpenDeals: eu.OpenDeals + us.OpenDeals, SentMonth: eu.SentMonth + us.SentMonth, RepliedMonth: eu.RepliedMonth + us.RepliedMonth,
+		StorageBytes: eu.StorageBytes + us.StorageBytes, Open: addMoney(eu.Open, us.Open), WonMonth: addMoney(eu.WonMonth, us.WonMonth)}
+	if !reflect.DeepEqual(*all, sum) {
+		t.Errorf("whole instance %+v,\nits regions added up %+v", *all, sum)
+	}
+	if all.Workspaces != 37 || !reflect.DeepEqual(all.WonMonth, []Money{{"EUR", 1, 700}}) {
+		t.Errorf("whole instance: %d workspaces, won %v; want 37 and only w00007's", all.Workspaces, all.WonMonth)
+	}
+}
+
+// addMoney adds two lists of sums per currency (sorted by currency).
+func addMoney(a, b []Money) []Money {
+	by := map[string]Money{}
+	for _, m := range append(a, b...) {
+		s := by[m.Currency]
+		by[m.Currency] = Money{m.Currency, s.Count + m.Count, s.Minor + m.Minor}
+	}
+	var out []Money
+	for _, m := range by {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(x, y Money) int { return strings.Compare(x.Currency, y.Currency) })
+	return out
+}
+
+// Counters belong to a workspace row: a push for an unknown workspace is
+// dropped, and a failed creation's row takes its counters along.
+func TestRollup_CountersBelongToWorkspaces(t *testing.T) {
+	ctx := context.Background()
+	db := &Catalog{mustOpenCatalogFile(t)}
+	now := time.Now()
+	if err := InsertWorkspace(ctx, db.W, &Workspace{ID: "new", Name: "New", Region: "eu", State: StateCreating, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Rollup{Contacts: 3, Open: []Money{{"EUR", 1, 5}}, Month: now.UTC().Format("2006-01")}
+	for _, id := range []string{"new", "unknown"} {
+		if err := PushRollup(ctx, db, id, r, 10, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counters := func() (n int) {
+		if err := db.R.GetContext(ctx, &n, `SELECT (SELECT count(*) FROM workspace_rollups) + (SELECT count(*) FROM workspace_rollup_money)`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := counters(); n != 2 {
+		t.Fatalf("%d counter rows, want new's two", n)
+	}
+	if err := DeleteWorkspaceRow(ctx, db.W, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if n := counters(); n != 0 {
+		t.Errorf("%d counter rows left after the workspace row went", n)
 	}
 }

@@ -178,6 +178,9 @@ func TestRollup_Push(t *testing.T) {
 	ctx := context.Background()
 	cat := &Catalog{mustOpenCatalogFile(t)}
 	now := time.Now()
+	if err := InsertWorkspace(ctx, cat.W, &Workspace{ID: "w1", Name: "One", Region: "eu", State: StateActive, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	r := &Rollup{Version: 3, Contacts: 10, Open: []Money{{"EUR", 2, 500}, {"USD", 1, 70}}, WonMonth: []Money{{"EUR", 1, 9}},
 		SentToday: 4, SentMonth: 5, Day: now.UTC().Format(time.DateOnly), Month: now.UTC().Format("2006-01"), LastActivity: now.Truncate(time.Second)}
 	if err := PushRollup(ctx, cat, "w1", r, 1234, now); err != nil {
