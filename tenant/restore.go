@@ -488,10 +488,13 @@ func (m *Manager) checkRestored(ctx context.Context, l *Lease, after string) (*R
 	took := time.Since(start).Seconds()
 	if err == nil {
 		m.log.Info("a restored workspace passed its full integrity check", "workspace", l.ID, "after", after, "seconds", took)
+		if err := m.recordCheckPassed(ctx, l, after, took); err != nil {
+			m.log.Warn("cannot record the passed integrity check of a restored workspace", "workspace", l.ID, "err", err)
+		}
 		return &RestoreCheck{IntegrityCheck: "ok", Seconds: took}, nil
 	}
-	system := store.Actor{Kind: "system", ID: JobCheckRestored}
 	failure := truncate(strings.ReplaceAll(err.Error(), l.Path, "the file"), 500)
+	system := store.Actor{Kind: "system", ID: JobCheckRestored}
 	m.log.Error("a restored workspace failed its full integrity check", "workspace", l.ID, "after", after, "failure", failure)
 	failure = fmt.Sprintf("after the %s, the file failed its full integrity check: %s", after, failure)
 	// Each is recorded even when another could not be: the file is damaged.
@@ -507,6 +510,21 @@ func (m *Manager) checkRestored(ctx context.Context, l *Lease, after string) (*R
 		}
 	}
 	return nil, store.Errorf(store.EInternal, "Workspace %s is damaged: %s.", l.ID, failure)
+}
+
+// recordCheckPassed writes the passed check into the workspace's audit
+// log once the file's replication has made its first snapshot. Being the
+// file's first write since that snapshot, it lets the snapshot's local
+// LTX file go at the next L0 retention: Litestream never removes the
+// newest L0 file, which would keep the disk at 1.4× the file's size until
+// a user writes.
+func (m *Manager) recordCheckPassed(ctx context.Context, l *Lease, after string, took float64) error {
+	if _, err := m.repl.syncPathLocally(ctx, l.Path); err != nil {
+		return err
+	}
+	system := store.Actor{Kind: "system", ID: JobCheckRestored}
+	return store.AuditChanges(ctx, l.DB, system, "workspace.integrity_check", "workspace", l.ID,
+		map[string]store.Change{"result": {After: "ok"}, "after": {After: after}, "seconds": {After: fmt.Sprintf("%.1f", took)}})
 }
 
 // RestoreWindow returns the span of time workspace id can be restored to,

@@ -138,6 +138,15 @@ func TestRestore_FullCheckRunsAfterwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	passed(copied.ID)
+	l, err := m.Acquire(ctx, copied.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, _, err := store.ListAudit(ctx, l.DB, store.AuditFilter{Action: "workspace.integrity_check", Limit: 1})
+	l.Release()
+	if err != nil || len(audit) != 1 || audit[0].ChangesMap()["result"].After != "ok" || audit[0].ChangesMap()["after"].After != "restore" {
+		t.Fatalf("the copy's audit: %+v, %v", audit, err)
+	}
 	if _, err := m.Restore(ctx, w.ID, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +160,95 @@ func TestRestore_FullCheckRunsAfterwards(t *testing.T) {
 	}
 	if st := mustBackupStatus(t, m, w.ID); st.VerifyFailedLast() {
 		t.Fatalf("backup status: %+v", st)
+	}
+}
+
+// A restored copy's or a taken-in file's replication begins with a
+// snapshot of the whole file, a local L0 file Litestream keeps while it is
+// the newest. The full check's record in the audit log, or the take-in's,
+// writes after it, so the snapshot leaves the disk at the next L0
+// retention, with no user's write.
+func TestReplication_SnapshotLeavesTheDiskWithNoUserWrite(t *testing.T) {
+	defer func(levels litestream.CompactionLevels, retention, settle, check time.Duration) {
+		compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval = levels, retention, settle, check
+	}(compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval)
+	compactionLevels = litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: time.Second}}
+	l0Retention, l0SettleDelay, l0RetentionCheckInterval = time.Second, 3*time.Second, time.Hour
+
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	w := mustCreate(t, m, "Acme")
+	addCompany(t, m, w.ID, "Before")
+	mustSync(t, m, w.ID)
+	t.Run("RestoredCopy", func(t *testing.T) {
+		copied, err := m.Restore(ctx, w.ID, RestoreOptions{AsNew: "Copy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitCheckRestored(t, m, copied.ID)
+		waitSnapshotGone(t, m, copied)
+	})
+	t.Run("TakenIn", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "plain.zip")
+		out, err := os.Create(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := m.Acquire(ctx, mustCreate(t, m, "Plain").ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.ExportTo(ctx, l, out, "")
+		l.Release()
+		if err != nil || out.Close() != nil {
+			t.Fatal(err)
+		}
+		taken, err := m.Import(ctx, file, CreateOptions{Name: "Taken"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitSnapshotGone(t, m, taken)
+		l, err = m.Acquire(ctx, taken.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		audit, _, err := store.ListAudit(ctx, l.DB, store.AuditFilter{Action: "workspace.take_in", Limit: 1})
+		if err != nil || len(audit) != 1 {
+			t.Fatalf("the take-in's audit: %+v, %v", audit, err)
+		}
+	})
+}
+
+// waitSnapshotGone syncs w, sees its snapshot among its local L0 files,
+// and waits for it to leave.
+func waitSnapshotGone(t *testing.T, m *Manager, w *store.Workspace) {
+	t.Helper()
+	mustSync(t, m, w.ID)
+	path, err := m.FilePath(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l0 := filepath.Join(metaPath(path), "ltx", "0")
+	snapshot := func() bool {
+		entries, err := os.ReadDir(l0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if min, _, err := ltx.ParseFilename(e.Name()); err == nil && min == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	if !snapshot() {
+		t.Fatal("no snapshot among the L0 files")
+	}
+	for deadline := time.Now().Add(30 * time.Second); snapshot(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the snapshot L0 file is still there after 30 s")
+		}
 	}
 }
 
