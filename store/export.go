@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -310,136 +311,168 @@ func scrubSnapshot(ctx context.Context, snap *DB) error {
 	return nil
 }
 
-// tableChunk is the size of the pieces in which a table's CSV and JSON go
-// to their packers.
-const tableChunk = 64 << 10
+// Rows go from the goroutine reading a table to the two encoding it in
+// batches of batchRows; tableBatches batches are in flight at most, so
+// memory stays flat whatever the table's size.
+const (
+	batchRows    = 256
+	tableBatches = 4
+)
 
-// chunkPacker deflates, on a goroutine of its own, the pieces of an entry
-// its maker hands it, into a packed file: a table's CSV and JSON are
-// compressed beside the reading of its rows instead of after each row on
-// the same goroutine. A few pieces are in flight at most (memory stays
-// flat), each reused once written.
-type chunkPacker struct {
-	k    *packer
-	in   chan []byte
-	free chan []byte
-	done chan struct{}
-	err  error // the packer's first write error, once done is closed
+// rowBatch is a run of a table's rows, read on one goroutine and encoded
+// into CSV and JSON on two others. It goes back to its reader once both
+// are done with it.
+type rowBatch struct {
+	vals    []any // n rows of the table's columns, one after the other
+	n       int
+	pending atomic.Int32 // encoders not yet done with it
 }
 
-func newChunkPacker(dir string) (*chunkPacker, error) {
+// entryEncoder encodes a table's rows into one entry of the archive and
+// deflates it into a packed file, on a goroutine of its own: the reading
+// goroutine (SQLite's work, the longest) does nothing else, and the two
+// entries are encoded and compressed on the other core meanwhile.
+type entryEncoder struct {
+	k    *packer
+	bw   *bufio.Writer // in front of k: encoding/csv writes a cell at a time
+	in   chan *rowBatch
+	done chan struct{}
+	err  error // the first error, once done is closed
+}
+
+// newEntryEncoder starts an encoder that writes head, then calls encode
+// for every batch sent to it, and hands each batch back to free once both
+// encoders are done with it.
+func newEntryEncoder(dir, head string, free chan<- *rowBatch, encode func(w *bufio.Writer, b *rowBatch) error) (*entryEncoder, error) {
 	k, err := newPacker(dir)
 	if err != nil {
 		return nil, err
 	}
-	c := &chunkPacker{k: k, in: make(chan []byte, 2), free: make(chan []byte, 4), done: make(chan struct{})}
-	for range 3 {
-		c.free <- make([]byte, 0, tableChunk+tableChunk/4)
-	}
+	e := &entryEncoder{k: k, bw: bufio.NewWriterSize(k, 64<<10), in: make(chan *rowBatch, tableBatches), done: make(chan struct{})}
+	_, e.err = e.bw.WriteString(head)
 	go func() {
-		defer close(c.done)
-		for b := range c.in {
-			if c.err == nil {
-				_, c.err = k.Write(b)
+		defer close(e.done)
+		for b := range e.in {
+			if e.err == nil {
+				e.err = encode(e.bw, b)
 			}
-			c.free <- b[:0]
+			if b.pending.Add(-1) == 0 {
+				free <- b
+			}
 		}
 	}()
-	return c, nil
+	return e, nil
 }
 
-// send hands b to the packer and returns an empty buffer for what follows.
-func (c *chunkPacker) send(b []byte) []byte {
-	c.in <- b
-	return <-c.free
-}
-
-// finish hands the packer its last piece and returns the packed file.
-func (c *chunkPacker) finish(last []byte) packedFile {
-	c.in <- last
-	close(c.in)
-	<-c.done
-	if c.err != nil {
-		return packedFile{err: c.err}
+// finish writes tail after the rows and returns the packed file.
+func (e *entryEncoder) finish(tail string) packedFile {
+	close(e.in)
+	<-e.done
+	err := e.err
+	if err == nil {
+		_, err = e.bw.WriteString(tail)
 	}
-	return c.k.finish()
+	if err == nil {
+		err = e.bw.Flush()
+	}
+	if err != nil {
+		return packedFile{err: err}
+	}
+	return e.k.finish()
 }
 
-// close stops the packer, finished or not, and closes its file.
-func (c *chunkPacker) close() {
+// close stops the encoder, finished or not, and closes its file.
+func (e *entryEncoder) close() {
 	select {
-	case <-c.done:
+	case <-e.done:
 	default:
-		close(c.in)
-		<-c.done
+		close(e.in)
+		<-e.done
 	}
-	c.k.close()
+	e.k.close()
 }
 
-// appendWriter appends what is written to it to a chunk of a chunkPacker,
-// handing the chunk on when it is full; it is where encoding/csv writes.
-type appendWriter struct {
-	b *[]byte
-	c *chunkPacker
-}
-
-func (w appendWriter) Write(p []byte) (int, error) {
-	*w.b = append(*w.b, p...)
-	if len(*w.b) >= tableChunk {
-		*w.b = w.c.send(*w.b)
-	}
-	return len(p), nil
-}
-
-// writeTable writes data/<table>.csv and data/<table>.json, one row at a
-// time in one read of the table, and returns the row count. Both are
-// compressed meanwhile by packers of their own, into packed files of dir,
-// and go into the archive when the table is read.
+// writeTable writes data/<table>.csv and data/<table>.json in one read of
+// the table, in rowid order, and returns the row count. Both are encoded
+// and compressed meanwhile by encoders of their own, into packed files of
+// dir, and go into the archive when the table is read.
 func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table, dir string) (int, error) {
-	cp, err := newChunkPacker(dir)
+	rows, err := db.R.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`)
 	if err != nil {
 		return 0, err
 	}
-	defer cp.close()
-	jp, err := newChunkPacker(dir)
+	defer rows.Close()
+	cols, err := rows.Columns()
 	if err != nil {
 		return 0, err
 	}
-	defer jp.close()
-	csvBuf, jsonBuf := <-cp.free, <-jp.free
-	cw := csv.NewWriter(appendWriter{&csvBuf, cp})
+	nc := len(cols)
+	free := make(chan *rowBatch, tableBatches)
+	for range tableBatches {
+		free <- &rowBatch{vals: make([]any, batchRows*nc)}
+	}
 	var cells []string
-	jsonBuf = append(jsonBuf, '[')
-	n, err := eachRow(ctx, db, table, func(cols []string, vals []any, first bool) error {
-		if first {
-			cw.Write(cols)
-		} else {
-			jsonBuf = append(jsonBuf, ",\n"...)
+	ce, err := newEntryEncoder(dir, "", free, func(w *bufio.Writer, b *rowBatch) error {
+		cw := csv.NewWriter(w) // w itself: it is a large enough bufio.Writer
+		if cells == nil {
+			cw.Write(cols) // no header for a table without rows, as before
 		}
-		for i, v := range vals {
-			// Once for both: formatting was a tenth of the encoding.
-			if t, ok := v.(time.Time); ok {
-				vals[i] = t.UTC().Format(time.RFC3339Nano)
-			}
+		for i := range b.n {
+			cells = csvCells(cells[:0], b.vals[i*nc:(i+1)*nc])
+			cw.Write(cells)
 		}
-		cells = csvCells(cells[:0], vals)
-		if err := cw.Write(cells); err != nil {
-			return err
-		}
-		jsonBuf = appendJSONRow(jsonBuf, cols, vals)
-		if len(jsonBuf) >= tableChunk {
-			jsonBuf = jp.send(jsonBuf)
-		}
-		return nil
+		return cw.Error()
 	})
 	if err != nil {
 		return 0, err
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	defer ce.close()
+	var jsonBuf []byte
+	jsonRows := 0
+	je, err := newEntryEncoder(dir, "[", free, func(w *bufio.Writer, b *rowBatch) error {
+		jsonBuf = jsonBuf[:0]
+		for i := range b.n {
+			if jsonRows++; jsonRows > 1 {
+				jsonBuf = append(jsonBuf, ",\n"...)
+			}
+			jsonBuf = appendJSONRow(jsonBuf, cols, b.vals[i*nc:(i+1)*nc])
+		}
+		_, err := w.Write(jsonBuf)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	csvFile, jsonFile := cp.finish(csvBuf), jp.finish(append(jsonBuf, "]\n"...))
+	defer je.close()
+	ptrs := make([]any, nc)
+	b, n := <-free, 0
+	send := func() {
+		b.pending.Store(2)
+		ce.in <- b
+		je.in <- b
+	}
+	for rows.Next() {
+		row := b.vals[b.n*nc : (b.n+1)*nc]
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return 0, err
+		}
+		n++
+		if b.n++; b.n == batchRows {
+			send()
+			b = <-free
+			b.n = 0
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if b.n > 0 {
+		send()
+	}
+	csvFile, jsonFile := ce.finish(""), je.finish("]\n")
 	if csvFile.err != nil {
 		return 0, csvFile.err
 	}
@@ -450,36 +483,6 @@ func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table,
 		return 0, err
 	}
 	return n, jsonFile.writeTo(zw, m, "data/"+table+".json")
-}
-
-// eachRow calls fn for every row of a table in rowid order and returns the
-// count. The values are fn's only until it returns.
-func eachRow(ctx context.Context, db *DB, table string, fn func(cols []string, vals []any, first bool) error) (int, error) {
-	rows, err := db.R.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	n := 0
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return n, err
-		}
-		if err := fn(cols, vals, n == 0); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, rows.Err()
 }
 
 // CSVSafe defuses spreadsheet formula injection: a cell starting with = +
