@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -323,7 +324,7 @@ const (
 // into CSV and JSON on two others. It goes back to its reader once both
 // are done with it.
 type rowBatch struct {
-	vals    []any // n rows of the table's columns, one after the other
+	vals    []driver.Value // n rows of the table's columns, one after the other
 	n       int
 	pending atomic.Int32 // encoders not yet done with it
 }
@@ -396,20 +397,34 @@ func (e *entryEncoder) close() {
 // the table, in rowid order, and returns the row count. Both are encoded
 // and compressed meanwhile by encoders of their own, into packed files of
 // dir, and go into the archive when the table is read.
-func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table, dir string) (int, error) {
-	rows, err := db.R.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`)
+func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table, dir string) (n int, err error) {
+	conn, err := db.R.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		// The driver's own rows: their values go straight into the
+		// batches, where database/sql's Scan would take its locks and
+		// convert each value once more, on the reading goroutine.
+		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n, err = encodeTable(zw, m, rows, table, dir)
+		return err
+	})
+	return n, err
+}
+
+// encodeTable reads rows into batches for the table's two encoders.
+func encodeTable(zw *zip.Writer, m *Manifest, rows driver.Rows, table, dir string) (int, error) {
+	cols := rows.Columns()
 	nc := len(cols)
 	free := make(chan *rowBatch, tableBatches)
 	for range tableBatches {
-		free <- &rowBatch{vals: make([]any, batchRows*nc)}
+		free <- &rowBatch{vals: make([]driver.Value, batchRows*nc)}
 	}
 	var cells []string
 	ce, err := newEntryEncoder(dir, "", free, func(w *bufio.Writer, b *rowBatch) error {
@@ -444,19 +459,18 @@ func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table,
 		return 0, err
 	}
 	defer je.close()
-	ptrs := make([]any, nc)
 	b, n := <-free, 0
 	send := func() {
 		b.pending.Store(2)
 		ce.in <- b
 		je.in <- b
 	}
-	for rows.Next() {
-		row := b.vals[b.n*nc : (b.n+1)*nc]
-		for i := range row {
-			ptrs[i] = &row[i]
+	for {
+		err := rows.Next(b.vals[b.n*nc : (b.n+1)*nc])
+		if err == io.EOF {
+			break
 		}
-		if err := rows.Scan(ptrs...); err != nil {
+		if err != nil {
 			return 0, err
 		}
 		n++
@@ -465,9 +479,6 @@ func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table,
 			b = <-free
 			b.n = 0
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
 	}
 	if b.n > 0 {
 		send()
@@ -498,7 +509,7 @@ func CSVSafe(v string) string {
 // csvCells formats a row for an archive's CSV into out: text defused
 // (numbers are written as they are; the archive's database keeps every
 // value exact).
-func csvCells(out []string, vals []any) []string {
+func csvCells(out []string, vals []driver.Value) []string {
 	for _, v := range vals {
 		var cell string
 		switch x := v.(type) {
@@ -520,7 +531,7 @@ func csvCells(out []string, vals []any) []string {
 }
 
 // appendJSONRow appends a row as a JSON object, its keys in column order.
-func appendJSONRow(b []byte, cols []string, vals []any) []byte {
+func appendJSONRow(b []byte, cols []string, vals []driver.Value) []byte {
 	b = append(b, '{')
 	for i, c := range cols {
 		if i > 0 {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -384,7 +385,7 @@ func TestAppendJSONRow_MatchesEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 30, 12, 0, 0, 123, time.UTC)
 	for _, s := range []string{"", "plain", `"quoted" \ back`, "tab\tline\nret\r", "\x00\x01\x1f\x7f", "bad \xff\xfe utf8",
 		"sep \u2028 \u2029", "Müller & Söhne <b>", "emoji 🙂", "=HYPERLINK(\"x\")"} {
-		vals := []any{s, []byte(s), int64(-42), 3.25, nil, at, "x"}
+		vals := []driver.Value{s, []byte(s), int64(-42), 3.25, nil, at, "x"}
 		got := map[string]any{}
 		if err := json.Unmarshal(appendJSONRow(nil, cols, vals), &got); err != nil {
 			t.Fatalf("%q: %v", s, err)
