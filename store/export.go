@@ -107,7 +107,9 @@ func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string
 	if err := db.snapshotTo(ctx, snapPath); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	snap, err := Open(snapPath, OpenOptions{})
+	// Not synced either: the scrub's checkpoint would sync the whole
+	// file, which the copy left unsynced.
+	snap, err := Open(snapPath, OpenOptions{Synchronous: "off"})
 	if err != nil {
 		return nil, err
 	}
