@@ -92,11 +92,11 @@ type ManifestFile struct {
 // ExportWorkspace writes the export archive of the workspace in db to w: a
 // consistent SQLite snapshot (VACUUM INTO, never a copy of the live file),
 // CSV and JSON of every table in ExportTables read from that snapshot, and
-// a manifest. Rows stream one at a time, so memory stays flat whatever the
-// size. tmpDir holds the snapshot while the archive is written. spawn
-// starts the goroutine that compresses the snapshot meanwhile (nil: a
-// plain go statement); a job passes one that runs it below requests, as
-// the job itself runs.
+// a manifest. Rows stream in a few small batches, so memory stays flat
+// whatever the size. tmpDir holds the snapshot while the archive is
+// written. spawn starts the goroutine that compresses the snapshot
+// meanwhile (nil: a plain go statement); a job passes one that runs it
+// below requests, as the job itself runs.
 func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string, w io.Writer, spawn func(func())) (*Manifest, error) {
 	dir, err := os.MkdirTemp(tmpDir, ".export-")
 	if err != nil {
