@@ -277,9 +277,12 @@ func HoldWAL(path string) (release func() error, err error) {
 // snapshotTo writes a consistent copy of the file to path (VACUUM INTO).
 // It reads on a connection of its own: on the writer it would hold back the
 // workspace's writes for as long as the copy takes (seconds for a large
-// file), and the readers refuse it (query_only).
+// file), and the readers refuse it (query_only). The copy is a temporary
+// file, so it is not synced (synchronous off, which VACUUM INTO takes from
+// the connection): syncing the 758 MB of the 1M-contact workspace's copy
+// took 1.5 s, with both cores idle.
 func (db *DB) snapshotTo(ctx context.Context, path string) error {
-	conn, err := openPool(dsn(db.Path, "ro", "normal", "_pragma=busy_timeout(5000)"), true)
+	conn, err := openPool(dsn(db.Path, "ro", "off", "_pragma=busy_timeout(5000)"), true)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -90,11 +92,11 @@ type ManifestFile struct {
 // ExportWorkspace writes the export archive of the workspace in db to w: a
 // consistent SQLite snapshot (VACUUM INTO, never a copy of the live file),
 // CSV and JSON of every table in ExportTables read from that snapshot, and
-// a manifest. Rows stream one at a time, so memory stays flat whatever the
-// size. tmpDir holds the snapshot while the archive is written. spawn
-// starts the goroutine that compresses the snapshot meanwhile (nil: a
-// plain go statement); a job passes one that runs it below requests, as
-// the job itself runs.
+// a manifest. Rows stream in a few small batches, so memory stays flat
+// whatever the size. tmpDir holds the snapshot while the archive is
+// written. spawn starts the goroutine that compresses the snapshot
+// meanwhile (nil: a plain go statement); a job passes one that runs it
+// below requests, as the job itself runs.
 func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string, w io.Writer, spawn func(func())) (*Manifest, error) {
 	dir, err := os.MkdirTemp(tmpDir, ".export-")
 	if err != nil {
@@ -105,7 +107,9 @@ func ExportWorkspace(ctx context.Context, db *DB, meta ExportMeta, tmpDir string
 	if err := db.snapshotTo(ctx, snapPath); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	snap, err := Open(snapPath, OpenOptions{})
+	// Not synced either: the scrub's checkpoint would sync the whole
+	// file, which the copy left unsynced.
+	snap, err := Open(snapPath, OpenOptions{Synchronous: "off"})
 	if err != nil {
 		return nil, err
 	}
@@ -310,136 +314,178 @@ func scrubSnapshot(ctx context.Context, snap *DB) error {
 	return nil
 }
 
-// tableChunk is the size of the pieces in which a table's CSV and JSON go
-// to their packers.
-const tableChunk = 64 << 10
+// Rows go from the goroutine reading a table to the two encoding it in
+// batches of batchRows; tableBatches batches are in flight at most, so
+// memory stays flat whatever the table's size.
+const (
+	batchRows    = 256
+	tableBatches = 4
+)
 
-// chunkPacker deflates, on a goroutine of its own, the pieces of an entry
-// its maker hands it, into a packed file: a table's CSV and JSON are
-// compressed beside the reading of its rows instead of after each row on
-// the same goroutine. A few pieces are in flight at most (memory stays
-// flat), each reused once written.
-type chunkPacker struct {
-	k    *packer
-	in   chan []byte
-	free chan []byte
-	done chan struct{}
-	err  error // the packer's first write error, once done is closed
+// rowBatch is a run of a table's rows, read on one goroutine and encoded
+// into CSV and JSON on two others. It goes back to its reader once both
+// are done with it.
+type rowBatch struct {
+	vals    []driver.Value // n rows of the table's columns, one after the other
+	n       int
+	pending atomic.Int32 // encoders not yet done with it
 }
 
-func newChunkPacker(dir string) (*chunkPacker, error) {
+// entryEncoder encodes a table's rows into one entry of the archive and
+// deflates it into a packed file, on a goroutine of its own: the reading
+// goroutine (SQLite's work, the longest) does nothing else, and the two
+// entries are encoded and compressed on the other core meanwhile.
+type entryEncoder struct {
+	k    *packer
+	bw   *bufio.Writer // in front of k: encoding/csv writes a cell at a time
+	in   chan *rowBatch
+	done chan struct{}
+	err  error // the first error, once done is closed
+}
+
+// newEntryEncoder starts an encoder that writes head, then calls encode
+// for every batch sent to it, and hands each batch back to free once both
+// encoders are done with it.
+func newEntryEncoder(dir, head string, free chan<- *rowBatch, encode func(w *bufio.Writer, b *rowBatch) error) (*entryEncoder, error) {
 	k, err := newPacker(dir)
 	if err != nil {
 		return nil, err
 	}
-	c := &chunkPacker{k: k, in: make(chan []byte, 2), free: make(chan []byte, 4), done: make(chan struct{})}
-	for range 3 {
-		c.free <- make([]byte, 0, tableChunk+tableChunk/4)
-	}
+	e := &entryEncoder{k: k, bw: bufio.NewWriterSize(k, 64<<10), in: make(chan *rowBatch, tableBatches), done: make(chan struct{})}
+	_, e.err = e.bw.WriteString(head)
 	go func() {
-		defer close(c.done)
-		for b := range c.in {
-			if c.err == nil {
-				_, c.err = k.Write(b)
+		defer close(e.done)
+		for b := range e.in {
+			if e.err == nil {
+				e.err = encode(e.bw, b)
 			}
-			c.free <- b[:0]
+			if b.pending.Add(-1) == 0 {
+				free <- b
+			}
 		}
 	}()
-	return c, nil
+	return e, nil
 }
 
-// send hands b to the packer and returns an empty buffer for what follows.
-func (c *chunkPacker) send(b []byte) []byte {
-	c.in <- b
-	return <-c.free
-}
-
-// finish hands the packer its last piece and returns the packed file.
-func (c *chunkPacker) finish(last []byte) packedFile {
-	c.in <- last
-	close(c.in)
-	<-c.done
-	if c.err != nil {
-		return packedFile{err: c.err}
+// finish writes tail after the rows and returns the packed file.
+func (e *entryEncoder) finish(tail string) packedFile {
+	close(e.in)
+	<-e.done
+	err := e.err
+	if err == nil {
+		_, err = e.bw.WriteString(tail)
 	}
-	return c.k.finish()
+	if err == nil {
+		err = e.bw.Flush()
+	}
+	if err != nil {
+		return packedFile{err: err}
+	}
+	return e.k.finish()
 }
 
-// close stops the packer, finished or not, and closes its file.
-func (c *chunkPacker) close() {
+// close stops the encoder, finished or not, and closes its file.
+func (e *entryEncoder) close() {
 	select {
-	case <-c.done:
+	case <-e.done:
 	default:
-		close(c.in)
-		<-c.done
+		close(e.in)
+		<-e.done
 	}
-	c.k.close()
+	e.k.close()
 }
 
-// appendWriter appends what is written to it to a chunk of a chunkPacker,
-// handing the chunk on when it is full; it is where encoding/csv writes.
-type appendWriter struct {
-	b *[]byte
-	c *chunkPacker
-}
-
-func (w appendWriter) Write(p []byte) (int, error) {
-	*w.b = append(*w.b, p...)
-	if len(*w.b) >= tableChunk {
-		*w.b = w.c.send(*w.b)
-	}
-	return len(p), nil
-}
-
-// writeTable writes data/<table>.csv and data/<table>.json, one row at a
-// time in one read of the table, and returns the row count. Both are
-// compressed meanwhile by packers of their own, into packed files of dir,
-// and go into the archive when the table is read.
-func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table, dir string) (int, error) {
-	cp, err := newChunkPacker(dir)
+// writeTable writes data/<table>.csv and data/<table>.json in one read of
+// the table, in rowid order, and returns the row count. Both are encoded
+// and compressed meanwhile by encoders of their own, into packed files of
+// dir, and go into the archive when the table is read.
+func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table, dir string) (n int, err error) {
+	conn, err := db.R.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer cp.close()
-	jp, err := newChunkPacker(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer jp.close()
-	csvBuf, jsonBuf := <-cp.free, <-jp.free
-	cw := csv.NewWriter(appendWriter{&csvBuf, cp})
-	var cells []string
-	jsonBuf = append(jsonBuf, '[')
-	n, err := eachRow(ctx, db, table, func(cols []string, vals []any, first bool) error {
-		if first {
-			cw.Write(cols)
-		} else {
-			jsonBuf = append(jsonBuf, ",\n"...)
-		}
-		for i, v := range vals {
-			// Once for both: formatting was a tenth of the encoding.
-			if t, ok := v.(time.Time); ok {
-				vals[i] = t.UTC().Format(time.RFC3339Nano)
-			}
-		}
-		cells = csvCells(cells[:0], vals)
-		if err := cw.Write(cells); err != nil {
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		// The driver's own rows: their values go straight into the
+		// batches, where database/sql's Scan would take its locks and
+		// convert each value once more, on the reading goroutine.
+		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`, nil)
+		if err != nil {
 			return err
 		}
-		jsonBuf = appendJSONRow(jsonBuf, cols, vals)
-		if len(jsonBuf) >= tableChunk {
-			jsonBuf = jp.send(jsonBuf)
+		defer rows.Close()
+		n, err = encodeTable(zw, m, rows, table, dir)
+		return err
+	})
+	return n, err
+}
+
+// encodeTable reads rows into batches for the table's two encoders.
+func encodeTable(zw *zip.Writer, m *Manifest, rows driver.Rows, table, dir string) (int, error) {
+	cols := rows.Columns()
+	nc := len(cols)
+	free := make(chan *rowBatch, tableBatches)
+	for range tableBatches {
+		free <- &rowBatch{vals: make([]driver.Value, batchRows*nc)}
+	}
+	var cells []string
+	ce, err := newEntryEncoder(dir, "", free, func(w *bufio.Writer, b *rowBatch) error {
+		cw := csv.NewWriter(w) // w itself: it is a large enough bufio.Writer
+		if cells == nil {
+			cw.Write(cols) // no header for a table without rows, as before
 		}
-		return nil
+		for i := range b.n {
+			cells = csvCells(cells[:0], b.vals[i*nc:(i+1)*nc])
+			cw.Write(cells)
+		}
+		return cw.Error()
 	})
 	if err != nil {
 		return 0, err
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	defer ce.close()
+	var jsonBuf []byte
+	jsonRows := 0
+	je, err := newEntryEncoder(dir, "[", free, func(w *bufio.Writer, b *rowBatch) error {
+		jsonBuf = jsonBuf[:0]
+		for i := range b.n {
+			if jsonRows++; jsonRows > 1 {
+				jsonBuf = append(jsonBuf, ",\n"...)
+			}
+			jsonBuf = appendJSONRow(jsonBuf, cols, b.vals[i*nc:(i+1)*nc])
+		}
+		_, err := w.Write(jsonBuf)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	csvFile, jsonFile := cp.finish(csvBuf), jp.finish(append(jsonBuf, "]\n"...))
+	defer je.close()
+	b, n := <-free, 0
+	send := func() {
+		b.pending.Store(2)
+		ce.in <- b
+		je.in <- b
+	}
+	for {
+		err := rows.Next(b.vals[b.n*nc : (b.n+1)*nc])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+		if b.n++; b.n == batchRows {
+			send()
+			b = <-free
+			b.n = 0
+		}
+	}
+	if b.n > 0 {
+		send()
+	}
+	csvFile, jsonFile := ce.finish(""), je.finish("]\n")
 	if csvFile.err != nil {
 		return 0, csvFile.err
 	}
@@ -450,36 +496,6 @@ func writeTable(ctx context.Context, zw *zip.Writer, m *Manifest, db *DB, table,
 		return 0, err
 	}
 	return n, jsonFile.writeTo(zw, m, "data/"+table+".json")
-}
-
-// eachRow calls fn for every row of a table in rowid order and returns the
-// count. The values are fn's only until it returns.
-func eachRow(ctx context.Context, db *DB, table string, fn func(cols []string, vals []any, first bool) error) (int, error) {
-	rows, err := db.R.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	n := 0
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return n, err
-		}
-		if err := fn(cols, vals, n == 0); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, rows.Err()
 }
 
 // CSVSafe defuses spreadsheet formula injection: a cell starting with = +
@@ -495,7 +511,7 @@ func CSVSafe(v string) string {
 // csvCells formats a row for an archive's CSV into out: text defused
 // (numbers are written as they are; the archive's database keeps every
 // value exact).
-func csvCells(out []string, vals []any) []string {
+func csvCells(out []string, vals []driver.Value) []string {
 	for _, v := range vals {
 		var cell string
 		switch x := v.(type) {
@@ -517,7 +533,7 @@ func csvCells(out []string, vals []any) []string {
 }
 
 // appendJSONRow appends a row as a JSON object, its keys in column order.
-func appendJSONRow(b []byte, cols []string, vals []any) []byte {
+func appendJSONRow(b []byte, cols []string, vals []driver.Value) []byte {
 	b = append(b, '{')
 	for i, c := range cols {
 		if i > 0 {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -384,7 +385,7 @@ func TestAppendJSONRow_MatchesEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 30, 12, 0, 0, 123, time.UTC)
 	for _, s := range []string{"", "plain", `"quoted" \ back`, "tab\tline\nret\r", "\x00\x01\x1f\x7f", "bad \xff\xfe utf8",
 		"sep \u2028 \u2029", "Müller & Söhne <b>", "emoji 🙂", "=HYPERLINK(\"x\")"} {
-		vals := []any{s, []byte(s), int64(-42), 3.25, nil, at, "x"}
+		vals := []driver.Value{s, []byte(s), int64(-42), 3.25, nil, at, "x"}
 		got := map[string]any{}
 		if err := json.Unmarshal(appendJSONRow(nil, cols, vals), &got); err != nil {
 			t.Fatalf("%q: %v", s, err)
@@ -396,5 +397,59 @@ func TestAppendJSONRow_MatchesEncodingJSON(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: got %v, want %v", s, got, want)
 		}
+	}
+}
+
+// Rows go to the CSV and JSON encoders in batches: a table of several
+// batches (and one row more) comes out whole and in rowid order, and a
+// table without rows as an empty CSV and an empty JSON array.
+func TestExportWorkspace_RowsAcrossBatches(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenWorkspace(t)
+	n := 2*batchRows + 1
+	if _, err := db.W.ExecContext(ctx, `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k+1 FROM i WHERE k < ?)
+		INSERT INTO contacts (id, first_name, created_at, updated_at) SELECT 'c' || k, 'n' || k, '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM i`, n); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	m, err := ExportWorkspace(ctx, db, ExportMeta{ID: "w1"}, t.TempDir(), &buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Counts["contacts"] != n || m.Counts["tasks"] != 0 {
+		t.Fatalf("counts %v", m.Counts)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		f, err := zr.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		return b
+	}
+	var contacts []map[string]any
+	if err := json.Unmarshal(read("data/contacts.json"), &contacts); err != nil || len(contacts) != n {
+		t.Fatalf("contacts.json: %v, %d rows", err, len(contacts))
+	}
+	rows, err := csv.NewReader(bytes.NewReader(read("data/contacts.csv"))).ReadAll()
+	if err != nil || len(rows) != n+1 || rows[0][1] != "id" {
+		t.Fatalf("contacts.csv: %v, %d rows", err, len(rows))
+	}
+	for i := range n {
+		want := fmt.Sprintf("n%d", i+1)
+		if contacts[i]["first_name"] != want || rows[i+1][2] != want {
+			t.Fatalf("row %d: %v / %v, want %s", i, contacts[i]["first_name"], rows[i+1][2], want)
+		}
+	}
+	if got := string(read("data/tasks.json")); got != "[]\n" {
+		t.Errorf("tasks.json = %q", got)
+	}
+	if got := string(read("data/tasks.csv")); got != "" {
+		t.Errorf("tasks.csv = %q", got)
 	}
 }
