@@ -171,7 +171,9 @@ func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader
 	if opt.CheckCreated, err = s.createdCheck(ctx); err != nil {
 		return nil, err
 	}
-	opt.Go = goBackground // reading runs below requests, as writing does in a job or RunHeavy
+	opt.Go = goBackground   // reading runs below requests, as writing does in a job or RunHeavy
+	pacer := s.m.NewPacer() // writing gives way to requests (see Pacer)
+	opt.Pace = func() { pacer.Pace() }
 	return store.ImportContactsCSV(ctx, s.lease.DB, a, r, opt)
 }
 
