@@ -29,8 +29,12 @@ const (
 	paceStep = 500 * time.Microsecond
 )
 
-// requestGauge counts the requests in flight on the instance.
-type requestGauge struct{ n atomic.Int64 }
+// requestGauge counts the requests in flight on the instance, and the time
+// heavy work waited for them (JobStats.Paced).
+type requestGauge struct {
+	n      atomic.Int64
+	waited atomic.Int64 // nanoseconds
+}
 
 // Serving counts a request as in flight until the returned function is
 // called: the request middleware calls it for every request, so that
@@ -74,5 +78,7 @@ func (p *Pacer) Pace() (waited time.Duration) {
 		now = later
 	}
 	p.since = now
-	return now.Sub(start)
+	waited = now.Sub(start)
+	p.requests.waited.Add(int64(waited))
+	return waited
 }

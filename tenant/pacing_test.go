@@ -1,8 +1,11 @@
 package tenant
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"atrium/store"
 )
 
 // fakePacer is a Pacer of m on a clock that moves only when told to or
@@ -105,4 +108,54 @@ func TestPacer_ZeroNeverWaits(t *testing.T) {
 	if p.Pace() != 0 || (&Pacer{}).Pace() != 0 {
 		t.Fatal("a zero pacer waited")
 	}
+}
+
+// An import (its job) and a bulk action wait for a request in flight, and
+// never wait with none: JobStats.Paced counts what they waited.
+func TestHeavyWork_PacesForRequestsInFlight(t *testing.T) {
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	header := []string{"first_name", "last_name", "email", "company"}
+	const rows = 3000 // batched, paced every 100 rows
+	importInto := func(name string) string {
+		w := mustCreate(t, m, name)
+		id, err := m.StartContactImport(ctx, ContactImport{WorkspaceID: w.ID, Actor: store.Actor{Kind: "system", ID: "test"},
+			Path: writeContactsCSV(t, t.TempDir(), rows), Header: header, Rows: rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, err := m.WaitJob(ctx, w.ID, id); err != nil || j.State != store.JobDone {
+			t.Fatalf("%+v, %v", j, err)
+		}
+		return w.ID
+	}
+	bulk := func(id string) {
+		l, err := m.Acquire(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		res, err := m.Service(l).BulkContactsMatching(ctx, store.Actor{Kind: "system", ID: "test"}, store.ContactFilter{},
+			store.BulkAction{Kind: "tag", Value: "paced"}, nil)
+		if err != nil || res.Changed != rows {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	}
+
+	bulk(importInto("Alone"))
+	if paced := m.JobStats().Paced; paced != 0 {
+		t.Fatalf("an import and a bulk action with no request in flight waited %v", paced)
+	}
+
+	done := m.Serving() // a request of another workspace, in flight throughout
+	id := importInto("Beside a request")
+	afterImport := m.JobStats().Paced
+	if afterImport <= 0 {
+		t.Fatal("an import beside a request in flight never waited")
+	}
+	bulk(id)
+	if m.JobStats().Paced <= afterImport {
+		t.Fatal("a bulk action beside a request in flight never waited")
+	}
+	done()
 }

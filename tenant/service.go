@@ -149,7 +149,13 @@ func (s *Service) BulkContactsMatching(ctx context.Context, a store.Actor, f sto
 	if err != nil {
 		return store.BulkResult{}, err
 	}
-	return store.BulkContactsMatching(ctx, s.lease.DB, a, f, act, progress)
+	pacer := s.m.NewPacer() // between batches, the work gives way to requests (see Pacer)
+	return store.BulkContactsMatching(ctx, s.lease.DB, a, f, act, func(done int) {
+		if progress != nil {
+			progress(done)
+		}
+		pacer.Pace()
+	})
 }
 
 // ImportContacts imports contacts from CSV (store.ImportContactsCSV); an
