@@ -112,6 +112,8 @@ var (
 		"Workspace files open now, leased or idle.", nil, nil)
 	descJobs = prometheus.NewDesc("atrium_jobs",
 		"Background jobs waiting for a slot (state queued) and running (state running).", []string{"state"}, nil)
+	descJobsPaced = prometheus.NewDesc("atrium_jobs_paced_seconds_total",
+		"Time heavy work (imports, bulk actions) waited for requests in flight, at most 15% of its own.", nil, nil)
 	descEmails = prometheus.NewDesc("atrium_emails_total",
 		"Sequence emails sent (result sent) and refused for good by the server (result failed).", []string{"result"}, nil)
 	descReplicationUp = prometheus.NewDesc("atrium_replication_running",
@@ -131,7 +133,7 @@ var (
 )
 
 func (c managerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCacheHits, descCacheMisses, descCacheEvictions, descCacheOpen, descJobs, descEmails,
+	for _, d := range []*prometheus.Desc{descCacheHits, descCacheMisses, descCacheEvictions, descCacheOpen, descJobs, descJobsPaced, descEmails,
 		descReplicationUp, descReplicated, descLagSeconds, descLagTXIDs, descCatalogLag, descDiskFree, descDiskReserve} {
 		ch <- d
 	}
@@ -146,6 +148,7 @@ func (c managerCollector) Collect(ch chan<- prometheus.Metric) {
 	jobs := c.m.JobStats()
 	ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(jobs.Queued), "queued")
 	ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(jobs.Running), "running")
+	ch <- prometheus.MustNewConstMetric(descJobsPaced, prometheus.CounterValue, jobs.Paced.Seconds())
 	sends := c.m.SendStats()
 	ch <- prometheus.MustNewConstMetric(descEmails, prometheus.CounterValue, float64(sends.Sent), "sent")
 	ch <- prometheus.MustNewConstMetric(descEmails, prometheus.CounterValue, float64(sends.Failed), "failed")

@@ -140,6 +140,7 @@ var stableMetricNames = []string{
 	"atrium_handle_cache_evictions_total",
 	"atrium_handle_cache_open_handles",
 	"atrium_jobs",
+	"atrium_jobs_paced_seconds_total",
 	"atrium_job_duration_seconds",
 	"atrium_emails_total",
 	"atrium_replication_running",

@@ -47,7 +47,10 @@ const (
 //   - import-solo-rows/s and import-busy-rows/s: B's import rate alone
 //     and under A's page load, the medians of noisyRounds imports each
 //     (into a new, empty workspace each, solo and busy in turns);
-//     import-rate-ratio is busy over solo (target ≥ 0.8).
+//     import-rate-ratio is busy over solo (target ≥ 0.8);
+//   - page-idle-n and page-busy-n: the page samples of each phase, and
+//     import-busy-paced-ms: how long each busy import waited for A's
+//     requests in flight (tenant.Pacer), the median.
 //
 // It takes a minute or two; it runs only when -bench names it:
 //
@@ -104,7 +107,7 @@ func noisyBenchOnce(b *testing.B) {
 	base := "/w/" + a.ID + "/contacts"
 	paths := []string{base, base + "?sort=name&dir=asc", base + "?stage=customer", base + "?sort=updated"}
 
-	var solo, busy []float64
+	var solo, busy, paced []float64
 	var idle, pages []time.Duration
 	if path := os.Getenv("ATRIUM_NOISY_PROFILE"); path != "" {
 		// The rounds alone (go test's -cpuprofile covers the setup too):
@@ -141,10 +144,12 @@ func noisyBenchOnce(b *testing.B) {
 				defer wg.Done()
 				ds = pacedPageTimes(b, h, cookie, paths, stop)
 			}()
+			before := m.JobStats().Paced
 			busy = append(busy, noisyImport(b, m, owner, dir, csv, fmt.Sprintf("B busy %d", round), func() {
 				close(stop)
 				wg.Wait()
 			}))
+			paced = append(paced, float64((m.JobStats().Paced-before).Microseconds())/1000)
 			pages = append(pages, ds...)
 		}
 		if round%2 == 0 {
@@ -160,7 +165,9 @@ func noisyBenchOnce(b *testing.B) {
 	idlep50, idlep99 := reportPercentilesAs(b, "page-idle-", idle)
 	busyp50, busyp99 := reportPercentilesAs(b, "page-busy-", pages)
 	b.ReportMetric(busyp99/idlep99, "page-p99-ratio")
+	b.ReportMetric(float64(len(idle)), "page-idle-n")
 	b.ReportMetric(float64(len(pages)), "page-busy-n")
+	b.ReportMetric(median(paced), "import-busy-paced-ms")
 	soloRate, busyRate := median(solo), median(busy)
 	b.ReportMetric(soloRate, "import-solo-rows/s")
 	b.ReportMetric(busyRate, "import-busy-rows/s")

@@ -57,6 +57,7 @@ func (s *Server) observeUnmatched(next http.Handler) http.Handler { return s.obs
 
 func (s *Server) observed(next http.Handler, matched bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.tenants.Serving()() // heavy work paces itself meanwhile (tenant.Pacer)
 		start := time.Now()
 		info := &requestInfo{id: requestID(r)}
 		if route := mux.CurrentRoute(r); route != nil && matched {

@@ -47,6 +47,10 @@ type ImportOptions struct {
 	// caller's writes them (go fn() if nil): tenant runs it on a
 	// background thread, as it runs the import.
 	Go func(fn func())
+	// Pace, when set, is called by the writing goroutine after each chunk
+	// of rows (contactBatch): the caller's chance to give way to other
+	// work (tenant paces heavy work while requests are in flight).
+	Pace func()
 	// Unmapped says what becomes of the columns mapped to no field (""):
 	// UnmappedIgnore leaves them out, as a mapping the user chose does;
 	// UnmappedCreate makes a custom field of each, UnmappedSkip leaves
@@ -412,6 +416,9 @@ func (im *contactImport) write(ops <-chan []rowOp) error {
 			if err := im.nextBatch(); err != nil {
 				return err
 			}
+		}
+		if im.opt.Pace != nil {
+			im.opt.Pace()
 		}
 	}
 	return im.flush()

@@ -183,3 +183,19 @@ func TestUndoImports_AfterACrash(t *testing.T) {
 		t.Fatalf("the undo left changes:\n%s", firstDiff(got, before))
 	}
 }
+
+// An import calls its Pace hook after every chunk of rows it writes, in
+// the writing goroutine (the caller's, which holds the transaction), and
+// every row is read.
+func TestImportCSV_PacesAfterEachChunk(t *testing.T) {
+	db := importWorkspace(t, false)
+	rows := importRows(bulkThreshold+5*contactBatch, 0, false)
+	paces := 0
+	res := importCSV(t, db, importHeader+strings.Join(rows, "\n")+"\n", ImportOptions{Pace: func() { paces++ }})
+	if res.Read != len(rows) || res.Created == 0 {
+		t.Fatalf("read %d of %d rows, created %d", res.Read, len(rows), res.Created)
+	}
+	if want := len(rows) / contactBatch; paces < want {
+		t.Fatalf("paced %d times for %d rows, want at least %d (one per %d rows)", paces, len(rows), want, contactBatch)
+	}
+}

@@ -100,7 +100,8 @@ type Manager struct {
 
 	verifier *verifier
 	jobs     *runner
-	inviting sync.Mutex // see Invite
+	requests requestGauge // requests in flight, which heavy work paces itself for
+	inviting sync.Mutex   // see Invite
 	jobDrain time.Duration
 	// scheduleInterval is how often StartScheduler's loop looks for due work.
 	scheduleInterval time.Duration

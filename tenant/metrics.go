@@ -11,14 +11,17 @@ import (
 // CacheStats returns the counts of the cache of open workspace handles.
 func (m *Manager) CacheStats() CacheStats { return m.cache.Stats() }
 
-// JobStats is how many jobs wait for a slot and how many run now.
+// JobStats is how many jobs wait for a slot and how many run now, and
+// how long heavy work waited for requests in flight since the start (see
+// Pacer).
 type JobStats struct {
 	Queued, Running int64
+	Paced           time.Duration
 }
 
 // JobStats returns the job runner's queue.
 func (m *Manager) JobStats() JobStats {
-	return JobStats{Queued: m.jobs.queued.Load(), Running: m.jobs.running.Load()}
+	return JobStats{Queued: m.jobs.queued.Load(), Running: m.jobs.running.Load(), Paced: time.Duration(m.requests.waited.Load())}
 }
 
 // ObserveJobs has fn told the kind and run time of each job that ends

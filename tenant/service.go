@@ -149,7 +149,13 @@ func (s *Service) BulkContactsMatching(ctx context.Context, a store.Actor, f sto
 	if err != nil {
 		return store.BulkResult{}, err
 	}
-	return store.BulkContactsMatching(ctx, s.lease.DB, a, f, act, progress)
+	pacer := s.m.NewPacer() // between batches, the work gives way to requests (see Pacer)
+	return store.BulkContactsMatching(ctx, s.lease.DB, a, f, act, func(done int) {
+		if progress != nil {
+			progress(done)
+		}
+		pacer.Pace()
+	})
 }
 
 // ImportContacts imports contacts from CSV (store.ImportContactsCSV); an
@@ -171,7 +177,9 @@ func (s *Service) ImportContacts(ctx context.Context, a store.Actor, r io.Reader
 	if opt.CheckCreated, err = s.createdCheck(ctx); err != nil {
 		return nil, err
 	}
-	opt.Go = goBackground // reading runs below requests, as writing does in a job or RunHeavy
+	opt.Go = goBackground   // reading runs below requests, as writing does in a job or RunHeavy
+	pacer := s.m.NewPacer() // writing gives way to requests (see Pacer)
+	opt.Pace = func() { pacer.Pace() }
 	return store.ImportContactsCSV(ctx, s.lease.DB, a, r, opt)
 }
 
