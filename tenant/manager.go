@@ -202,6 +202,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		repl.reregistered = m.queueVerifyReregistered
 	}
 	m.cache = newCache(opts.MaxOpen, m.openWorkspace, m.closeWorkspace)
+	m.cache.cool = m.coolWorkspace
 	m.warnCABundle()
 	m.warnLowDisk()
 	if err := m.start(ctx, opts); err != nil {
@@ -535,6 +536,14 @@ func (m *Manager) closeWorkspace(db *store.DB, w *store.Workspace) {
 		m.log.Error("close workspace", "workspace", w.ID, "err", err)
 	}
 	m.repl.release(db.Path)
+}
+
+// coolWorkspace releases what an idle handle's connections hold beyond
+// the writer's parsed schema (see Cache.cool).
+func (m *Manager) coolWorkspace(db *store.DB) {
+	if err := db.ReleaseMemory(context.Background()); err != nil {
+		m.log.Warn("cannot release an idle workspace's memory", "path", db.Path, "err", err)
+	}
 }
 
 func errNoWorkspace(id string) error {

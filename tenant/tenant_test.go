@@ -384,6 +384,12 @@ func TestCache_Concurrency(t *testing.T) {
 		opens.Add(1)
 		return open(ctx, id)
 	}
+	// A cool runs on a handle still open (closing waits for it).
+	m.cache.cool = func(db *store.DB) {
+		if err := db.ReleaseMemory(context.Background()); err != nil {
+			fail("cooling %s: %v", db.Path, err)
+		}
+	}
 	m.cache.close = func(db *store.DB, w *store.Workspace) {
 		mu.Lock()
 		if leased[w.ID] > 0 {
