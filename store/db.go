@@ -263,6 +263,15 @@ func (db *DB) ReleaseMemory(ctx context.Context) error {
 	})
 }
 
+// CloseIdleWriter closes the writer's connection if it is idle; the next
+// write opens another. Only while another connection that has read the
+// file stays open (Litestream's): the last connection to close a file
+// checkpoints its WAL into it (see openPool).
+func (db *DB) CloseIdleWriter() {
+	db.W.SetMaxIdleConns(0) // closes the idle one now
+	db.W.SetMaxIdleConns(1)
+}
+
 // Close closes both pools.
 func (db *DB) Close() error {
 	rerr := db.R.Close()

@@ -61,14 +61,19 @@ func TestCache_CoolsIdleHandlesPastTheWarmOnes(t *testing.T) {
 		}
 	}
 	use(a)
+	// Litestream opens its connection to a file at its first sync; A's
+	// writer can then be closed too.
+	if _, err := m.repl.syncPathLocally(ctx, paths[a.ID]); err != nil {
+		t.Fatal(err)
+	}
 	use(b) // A passes the one warm handle: cooled
 	use(c) // B cooled
 	settle()
 	m.cache.mu.Lock()
 	aDB := m.cache.entries[a.ID].db
 	m.cache.mu.Unlock()
-	if open := aDB.R.Stats().OpenConnections; open != 0 {
-		t.Errorf("A cooled: %d reader connections open, want 0", open)
+	if r, w := aDB.R.Stats().OpenConnections, aDB.W.Stats().OpenConnections; r != 0 || w != 0 {
+		t.Errorf("A cooled: %d reader and %d writer connections open, want none", r, w)
 	}
 
 	use(b) // a new idle spell: C cooled as B passes it, B again when D does
@@ -94,5 +99,12 @@ func TestCache_CoolsIdleHandlesPastTheWarmOnes(t *testing.T) {
 	var n int
 	if err := l.R.GetContext(ctx, &n, `SELECT count(*) FROM companies WHERE name = 'A'`); err != nil || n != 2 {
 		t.Errorf("A after cooling: %d companies named A (err %v), want 2", n, err)
+	}
+	l.Release()
+	// And its replica, written before and after its writer was closed,
+	// restores to the live file.
+	v, err := m.VerifyReplica(ctx, a.ID)
+	if err != nil || v.Failure != "" {
+		t.Errorf("A's replica: %+v, %v", v, err)
 	}
 }
