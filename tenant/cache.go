@@ -19,10 +19,11 @@ const DefaultMaxOpen = 256
 // 12). A variable so tests can lower it.
 var warmIdle = 32
 
-// openFunc opens a workspace's file (migrating it); closeFunc closes it.
+// openFunc opens a workspace's file (migrating it); closeFunc closes it,
+// told whether the handle was cooled (see Cache.cool) since its last lease.
 type (
 	openFunc  func(ctx context.Context, id string) (*store.DB, *store.Workspace, error)
-	closeFunc func(db *store.DB, w *store.Workspace)
+	closeFunc func(db *store.DB, w *store.Workspace, cooled bool)
 )
 
 // Cache keeps workspace handles open, at most maxOpen of them once idle.
@@ -43,10 +44,10 @@ type Cache struct {
 	// its leases are waited for (the Manager stops jobs that give way).
 	takingOut func(id string)
 	// cool, when set, releases the memory of an idle handle that fell out
-	// of the warmIdle most recently used (store.DB.ReleaseMemory). It runs
-	// on a goroutine of its own (it may wait for a write of a lease taken
-	// meanwhile), and the handle is not closed before it returns.
-	cool    func(db *store.DB)
+	// of the warmIdle most recently used (see Manager.coolWorkspace). It
+	// runs on a goroutine of its own (it may wait for a write of a lease
+	// taken meanwhile), and the handle is not closed before it returns.
+	cool    func(id string, db *store.DB)
 	shut    bool
 	closers sync.WaitGroup
 	// hits, misses and evictions count leases of an open handle, leases
@@ -178,14 +179,24 @@ func (c *Cache) coolDown(cold *entry) {
 	}
 	go func() {
 		defer cold.cooling.Done()
-		c.cool(cold.db)
+		c.cool(cold.id, cold.db)
 	}()
 }
 
-// closeEntry closes e's handle once a cool of it is over.
+// closeEntry closes e's handle once a cool of it is over. e is out of the
+// cache, so e.cooled no longer changes.
 func (c *Cache) closeEntry(e *entry) {
 	e.cooling.Wait()
-	c.close(e.db, e.ws)
+	c.close(e.db, e.ws, e.cooled)
+}
+
+// isCool reports whether id's handle is open, leaseless and cooled: its
+// file has not changed since the cool, and cannot before its next lease.
+func (c *Cache) isCool(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[id]
+	return e != nil && e.leases == 0 && e.cooled
 }
 
 // await waits for e's open to finish and turns it into a lease.

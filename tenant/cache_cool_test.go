@@ -19,11 +19,11 @@ func TestCache_CoolsIdleHandlesPastTheWarmOnes(t *testing.T) {
 	m := MustOpenManager(t, 8)
 	var mu sync.Mutex
 	cooled := map[string]int{} // by file path
-	m.cache.cool = func(db *store.DB) {
+	m.cache.cool = func(id string, db *store.DB) {
 		mu.Lock()
 		cooled[db.Path]++
 		mu.Unlock()
-		m.coolWorkspace(db)
+		m.coolWorkspace(id, db)
 	}
 	// settle waits for the cools under way.
 	settle := func() {

@@ -530,8 +530,8 @@ func (m *Manager) openMigrated(ctx context.Context, id, path string) (*store.DB,
 
 // closeWorkspace closes the app's pool first, then lets the replication
 // registration linger (it is unregistered later, off the request path).
-func (m *Manager) closeWorkspace(db *store.DB, w *store.Workspace) {
-	m.rollupClosing(w.ID, db)
+func (m *Manager) closeWorkspace(db *store.DB, w *store.Workspace, cooled bool) {
+	m.rollupClosing(w.ID, db, cooled)
 	if err := db.Close(); err != nil {
 		m.log.Error("close workspace", "workspace", w.ID, "err", err)
 	}
@@ -542,8 +542,11 @@ func (m *Manager) closeWorkspace(db *store.DB, w *store.Workspace) {
 // Cache.cool), the writer's connection too when that is safe: its parsed
 // schema is most of what remains (~0.4 MB), and the next write, if any
 // comes before the handle is closed, opens another (~2 ms). The handle
-// stays open and registered, so a new lease needs neither.
-func (m *Manager) coolWorkspace(db *store.DB) {
+// stays open and registered, so a new lease needs neither. Its counters
+// are looked at first, as at a close: until its next lease, neither the
+// rollup sweep nor the close reads them again (which would open a writer).
+func (m *Manager) coolWorkspace(id string, db *store.DB) {
+	m.rollupLook(id, db)
 	if err := db.ReleaseMemory(context.Background()); err != nil {
 		m.log.Warn("cannot release an idle workspace's memory", "path", db.Path, "err", err)
 	}
