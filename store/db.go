@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"modernc.org/libc"
 	"modernc.org/sqlite" // the only SQLite driver in the binary
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ReaderConns is the size of each database's read pool; two cores make more
@@ -37,6 +39,7 @@ var WALSizeLimit atomic.Int64
 // cut. The app's connections choose no limit in their DSN (see dsn).
 func init() {
 	WALSizeLimit.Store(64 << 20)
+	configureLookaside()
 	sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
 		if strings.Contains(dsn, "journal_size_limit") {
 			return nil
@@ -205,6 +208,68 @@ func dsn(path, mode, sync, extra string) string {
 		"&_pragma=journal_size_limit(-1)" +
 		"&" + extra
 	return u.String() + "?" + q
+}
+
+// lookasideSlotSize and lookasideSlots size each connection's lookaside
+// buffer, SQLite's per-connection pool for small allocations. SQLite's
+// default, 1,200 bytes by 100 slots, made ~46 KB of each connection's
+// ~560 KB of RSS; with two connections per open workspace (the writer's and
+// Litestream's) and 256 workspaces open that is ~24 MB. The driver's malloc
+// is Go code and cheap, and opening a connection and parsing the schema took
+// the same CPU with no lookaside at all (BENCHMARKS.md, session 12); 64
+// slots of 128 bytes keep it for the smallest, most frequent allocations.
+const (
+	lookasideSlotSize = 128
+	lookasideSlots    = 64
+)
+
+// configureLookaside sets the lookaside size of every SQLite connection of
+// the process (ours, Litestream's). SQLite takes it only before its first
+// connection opens, which package initialisation precedes; when refused,
+// connections keep SQLite's default, which costs memory but nothing else.
+func configureLookaside() {
+	tls := libc.NewTLS()
+	defer tls.Close()
+	args := libc.Xmalloc(tls, 16) // libc.VaList packs each argument in 8 bytes
+	if args == 0 {
+		return
+	}
+	defer libc.Xfree(tls, args)
+	sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_LOOKASIDE, libc.VaList(args, int32(lookasideSlotSize), int32(lookasideSlots)))
+}
+
+// ReleaseMemory gives back what an idle file's connections hold beyond the
+// writer's parsed schema: the writer's cached pages (PRAGMA shrink_memory;
+// read again from the file, or the OS's cache, when needed) and its kept
+// statements (which also frees their share of the statement cache's budget
+// for files in use), and the idle reader connections, each a parse of the
+// schema (~0.5 MB with its page cache). Nothing about the file changes: the
+// writer stays open, so the file keeps its WAL and the next write needs no
+// new connection. For files not used lately (see tenant's Cache).
+func (db *DB) ReleaseMemory(ctx context.Context) error {
+	db.R.SetMaxIdleConns(0) // closes the idle readers now
+	db.R.SetMaxIdleConns(ReaderConns)
+	conn, err := db.W.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c := dc.(*cachingConn)
+		c.dropAll()
+		// On the driver's connection: the cache would keep this statement.
+		_, err := c.sqliteConn.ExecContext(ctx, `PRAGMA shrink_memory`, nil)
+		return err
+	})
+}
+
+// CloseIdleWriter closes the writer's connection if it is idle; the next
+// write opens another. Only while another connection that has read the
+// file stays open (Litestream's): the last connection to close a file
+// checkpoints its WAL into it (see openPool).
+func (db *DB) CloseIdleWriter() {
+	db.W.SetMaxIdleConns(0) // closes the idle one now
+	db.W.SetMaxIdleConns(1)
 }
 
 // Close closes both pools.

@@ -154,11 +154,17 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
-// Close finalizes the kept statements, then closes the connection.
-func (c *cachingConn) Close() error {
+// dropAll finalizes the kept statements. None is in use: database/sql
+// closes a connection, or hands it out, only once its rows are closed.
+func (c *cachingConn) dropAll() {
 	for q, s := range c.stmts {
 		c.drop(q, s)
 	}
+}
+
+// Close finalizes the kept statements, then closes the connection.
+func (c *cachingConn) Close() error {
+	c.dropAll()
 	return c.sqliteConn.Close()
 }
 

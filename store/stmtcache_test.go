@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"modernc.org/sqlite"
 )
 
 // openCacheTestDB is a file with a table of 3 rows.
@@ -198,5 +200,75 @@ func TestStmtCache_Budget(t *testing.T) {
 	c.Raw(func(dc any) error { return driver.ErrBadConn }) // the pool closes it
 	if after := stmtsKept.Load(); after != before-2 {
 		t.Errorf("closing the connection left %d kept statements counted, want %d", after, before-2)
+	}
+}
+
+// ReleaseMemory closes the idle readers, drops the writer's kept statements
+// and cached pages, and leaves the file as usable as before.
+func TestDB_ReleaseMemory(t *testing.T) {
+	db := openCacheTestDB(t)
+	ctx := context.Background()
+	sum := func() int {
+		t.Helper()
+		var n int
+		if err := db.R.GetContext(ctx, &n, `SELECT sum(n) FROM t`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := sum(); got != 6 {
+		t.Fatalf("sum %d, want 6", got)
+	}
+	if _, err := db.W.ExecContext(ctx, `INSERT INTO t VALUES (?)`, 4); err != nil {
+		t.Fatal(err)
+	}
+	// writer reports the writer connection's kept statements and cached pages.
+	writer := func() (kept, cacheBytes int) {
+		t.Helper()
+		c, err := db.W.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Raw(func(dc any) error {
+			cc := dc.(*cachingConn)
+			kept = len(cc.stmts)
+			cacheBytes, _, err = cc.sqliteConn.(sqlite.DBStatus).Status(sqlite.DBStatusCacheUsed, false)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return kept, cacheBytes
+	}
+	keptBefore, cacheBefore := writer()
+	if db.R.Stats().Idle == 0 || keptBefore == 0 || cacheBefore == 0 {
+		t.Fatalf("before: %d idle readers, %d kept statements, %d bytes cached; want some of each", db.R.Stats().Idle, keptBefore, cacheBefore)
+	}
+	stmtsBefore := stmtsKept.Load()
+
+	if err := db.ReleaseMemory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if open := db.R.Stats().OpenConnections; open != 0 {
+		t.Errorf("%d readers open after ReleaseMemory, want 0", open)
+	}
+	kept, cached := writer()
+	if kept != 0 || cached >= cacheBefore {
+		t.Errorf("writer after ReleaseMemory: %d kept statements, %d bytes cached; want 0 and fewer than %d", kept, cached, cacheBefore)
+	}
+	// The closed readers' statements come back too.
+	if dropped := stmtsBefore - stmtsKept.Load(); dropped < int64(keptBefore) {
+		t.Errorf("the statement budget got back %d statements, want at least the writer's %d", dropped, keptBefore)
+	}
+
+	// The file reads and writes as before, and readers are kept again.
+	if _, err := db.W.ExecContext(ctx, `INSERT INTO t VALUES (?)`, 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := sum(); got != 15 {
+		t.Errorf("sum after ReleaseMemory %d, want 15", got)
+	}
+	if db.R.Stats().Idle == 0 {
+		t.Error("no reader kept idle after ReleaseMemory's readers were closed")
 	}
 }

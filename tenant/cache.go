@@ -11,10 +11,19 @@ import (
 // DefaultMaxOpen is how many idle workspace handles stay open by default.
 const DefaultMaxOpen = 256
 
-// openFunc opens a workspace's file (migrating it); closeFunc closes it.
+// warmIdle is how many of the idle handles, the most recently used, keep
+// all their memory. Each older idle handle is cooled once when it passes
+// that rank (see Cache.cool): most of --max-open's handles are of
+// workspaces not used for minutes, and their page caches, kept statements
+// and reader connections were ~0.15–0.5 MB each (BENCHMARKS.md, session
+// 12). A variable so tests can lower it.
+var warmIdle = 32
+
+// openFunc opens a workspace's file (migrating it); closeFunc closes it,
+// told whether the handle was cooled (see Cache.cool) since its last lease.
 type (
 	openFunc  func(ctx context.Context, id string) (*store.DB, *store.Workspace, error)
-	closeFunc func(db *store.DB, w *store.Workspace)
+	closeFunc func(db *store.DB, w *store.Workspace, cooled bool)
 )
 
 // Cache keeps workspace handles open, at most maxOpen of them once idle.
@@ -34,8 +43,13 @@ type Cache struct {
 	// takingOut, when set, hears of a workspace being taken out, before
 	// its leases are waited for (the Manager stops jobs that give way).
 	takingOut func(id string)
-	shut      bool
-	closers   sync.WaitGroup
+	// cool, when set, releases the memory of an idle handle that fell out
+	// of the warmIdle most recently used (see Manager.coolWorkspace). It
+	// runs on a goroutine of its own (it may wait for a write of a lease
+	// taken meanwhile), and the handle is not closed before it returns.
+	cool    func(id string, db *store.DB)
+	shut    bool
+	closers sync.WaitGroup
 	// hits, misses and evictions count leases of an open handle, leases
 	// that opened the file, and idle handles closed for room (CacheStats).
 	hits, misses, evictions uint64
@@ -48,8 +62,10 @@ type entry struct {
 	err     error
 	ready   chan struct{} // closed once the open finished, with db or err set
 	leases  int
-	elem    *list.Element // position in idle while leaseless
-	drained chan struct{} // closed when the last lease ends, for a waiting takeOut
+	elem    *list.Element  // position in idle while leaseless
+	cooled  bool           // cooled since its last lease
+	cooling sync.WaitGroup // a cool under way; closing waits for it
+	drained chan struct{}  // closed when the last lease ends, for a waiting takeOut
 }
 
 // Lease is one user's hold on an open workspace handle. Release it exactly
@@ -127,10 +143,60 @@ func (c *Cache) Acquire(ctx context.Context, id string) (*Lease, error) {
 // addLease takes a lease on e; c.mu must be held.
 func (c *Cache) addLease(e *entry) {
 	e.leases++
+	e.cooled = false
 	if e.elem != nil {
 		c.idle.Remove(e.elem)
 		e.elem = nil
 	}
+}
+
+// pushIdle makes leaseless e the most recently used idle handle and returns
+// the one it pushed past the warmIdle most recent, if that one is still to
+// be cooled; c.mu must be held. Idle handles move away from the recent end
+// only here, one rank per push, so each is returned once per idle spell.
+func (c *Cache) pushIdle(e *entry) *entry {
+	e.elem = c.idle.PushBack(e)
+	past := c.idle.Back()
+	for i := 0; i < warmIdle && past != nil; i++ {
+		past = past.Prev()
+	}
+	if past == nil {
+		return nil
+	}
+	cold := past.Value.(*entry)
+	if cold.cooled || c.cool == nil {
+		return nil
+	}
+	cold.cooled = true
+	cold.cooling.Add(1)
+	return cold
+}
+
+// coolDown starts c.cool on cold, an entry pushIdle returned, if any.
+func (c *Cache) coolDown(cold *entry) {
+	if cold == nil {
+		return
+	}
+	go func() {
+		defer cold.cooling.Done()
+		c.cool(cold.id, cold.db)
+	}()
+}
+
+// closeEntry closes e's handle once a cool of it is over. e is out of the
+// cache, so e.cooled no longer changes.
+func (c *Cache) closeEntry(e *entry) {
+	e.cooling.Wait()
+	c.close(e.db, e.ws, e.cooled)
+}
+
+// isCool reports whether id's handle is open, leaseless and cooled: its
+// file has not changed since the cool, and cannot before its next lease.
+func (c *Cache) isCool(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[id]
+	return e != nil && e.leases == 0 && e.cooled
 }
 
 // await waits for e's open to finish and turns it into a lease.
@@ -164,6 +230,7 @@ func (c *Cache) openEntry(ctx context.Context, e *entry) (*Lease, error) {
 }
 
 func (c *Cache) release(e *entry) {
+	var cold *entry
 	c.mu.Lock()
 	e.leases--
 	if e.leases == 0 {
@@ -172,11 +239,12 @@ func (c *Cache) release(e *entry) {
 			close(e.drained)
 			e.drained = nil
 		case e.err == nil && c.entries[e.id] == e && !c.isTakenOut(e.id):
-			e.elem = c.idle.PushBack(e)
+			cold = c.pushIdle(e)
 		}
 	}
 	c.mu.Unlock()
 	c.evict()
+	c.coolDown(cold)
 }
 
 // evict closes idle handles, least recently used first, while more than
@@ -194,7 +262,7 @@ func (c *Cache) evict() {
 		c.closers.Add(1)
 		go func() {
 			defer c.closers.Done()
-			c.close(e.db, e.ws)
+			c.closeEntry(e)
 			c.mu.Lock()
 			delete(c.closing, e.id)
 			c.mu.Unlock()
@@ -245,7 +313,7 @@ func (c *Cache) takeOut(ctx context.Context, id string, refusal error) error {
 	done := c.closing[id]
 	c.mu.Unlock()
 	if e != nil && e.err == nil && e.db != nil {
-		c.close(e.db, e.ws)
+		c.closeEntry(e)
 	}
 	if done != nil {
 		<-done
@@ -254,15 +322,17 @@ func (c *Cache) takeOut(ctx context.Context, id string, refusal error) error {
 }
 
 func (c *Cache) abortTakeOut(id string, e *entry) {
+	var cold *entry
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	delete(c.takenOut, id)
 	if e.drained != nil {
 		e.drained = nil
 		if e.leases == 0 && c.entries[id] == e {
-			e.elem = c.idle.PushBack(e)
+			cold = c.pushIdle(e)
 		}
 	}
+	c.mu.Unlock()
+	c.coolDown(cold)
 }
 
 // isTakenOut reports whether id is taken out; c.mu must be held.
@@ -314,7 +384,7 @@ func (c *Cache) Close() {
 	for _, e := range open {
 		<-e.ready
 		if e.err == nil {
-			c.close(e.db, e.ws)
+			c.closeEntry(e)
 		}
 	}
 	c.closers.Wait()

@@ -557,6 +557,31 @@ func (r *replicator) whileLive(g *registration, fn func()) {
 	}
 }
 
+// whileLitestreamOpen runs fn, and reports whether it did, if path is
+// registered and Litestream's connection to it is open (opened at its
+// first sync), which it stays until the registration goes: fn runs under
+// the registration's syncMu, so neither a sync nor an unregistration can
+// close it meanwhile. A connection that has read a file in WAL mode keeps a
+// shared lock on it while open; so, while Litestream's is, one of the
+// app's that closes is not the file's last, which would checkpoint the WAL
+// into the file and let the next write start the WAL over frames
+// Litestream had perhaps not read (see store.openPool).
+func (r *replicator) whileLitestreamOpen(path string, fn func()) bool {
+	r.mu.Lock()
+	g := r.regs[path]
+	r.mu.Unlock()
+	ran := false
+	if g != nil {
+		r.whileLive(g, func() {
+			if g.db.SQLDB() != nil {
+				fn()
+				ran = true
+			}
+		})
+	}
+	return ran
+}
+
 // syncIfChanged syncs g unless its WAL is as it was at the last sync: most
 // leases only read. The stamp is taken before the sync, so a write racing
 // with it shows as a change next time.

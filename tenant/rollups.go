@@ -43,10 +43,21 @@ func (m *Manager) rollupOpened(id string, db *store.DB) {
 // rollupClosing is called before a workspace's file closes: a change the
 // sweep has not acted on yet is pushed now, from the file still open, so
 // the rollup job need not open it again.
-func (m *Manager) rollupClosing(id string, db *store.DB) {
+func (m *Manager) rollupClosing(id string, db *store.DB, cooled bool) {
 	t := &m.rollups
 	t.mu.Lock()
 	delete(t.open, id)
+	t.mu.Unlock()
+	if !cooled { // else looked at when cooled, and unchanged since
+		m.rollupLook(id, db)
+	}
+}
+
+// rollupLook pushes a change of the workspace's counters the sweep has not
+// acted on yet, from its file, open.
+func (m *Manager) rollupLook(id string, db *store.DB) {
+	t := &m.rollups
+	t.mu.Lock()
 	seen, ok := t.seen[id]
 	t.mu.Unlock()
 	ctx := context.Background()
@@ -72,6 +83,9 @@ func (m *Manager) sweepRollups(ctx context.Context, now time.Time) {
 	}
 	t.mu.Unlock()
 	for id, db := range open {
+		if m.cache.isCool(id) {
+			continue // looked at when cooled (see coolWorkspace)
+		}
 		sig, err := store.RollupSignature(ctx, db)
 		if err != nil {
 			continue // closed meanwhile: rollupClosing looked at it

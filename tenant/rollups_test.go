@@ -83,9 +83,42 @@ func TestRollups_SweepJobAndDebounce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.rollupClosing(busy.ID, l.DB)
+	m.rollupClosing(busy.ID, l.DB, false)
 	l.Release()
 	if r := catalogRollup(t, m, busy.ID); r.OpenDeals != 3 || r.Open[0].Minor != 1550 {
 		t.Fatalf("after close: %+v", r)
+	}
+}
+
+// A cooled handle's change is pushed when it cools, the sweep and the
+// close, which would open its writer again, skip it after that.
+func TestRollups_PushedWhenCooled(t *testing.T) {
+	defer func(n int) { warmIdle = n }(warmIdle)
+	warmIdle = 0 // every idle handle cools at once
+	ctx := context.Background()
+	m := MustOpenManager(t, 0)
+	w := mustCreate(t, m, "Cools")
+	settle := func() {
+		m.cache.mu.Lock()
+		e := m.cache.entries[w.ID]
+		m.cache.mu.Unlock()
+		e.cooling.Wait()
+	}
+	createDeal(t, m, w.ID, "3.00")
+	settle()
+	if !m.cache.isCool(w.ID) {
+		t.Fatal("an idle handle past warmIdle is not cool")
+	}
+	if r := catalogRollup(t, m, w.ID); r == nil || r.OpenDeals != 1 {
+		t.Fatalf("pushed when cooled: %+v", r)
+	}
+	m.sweepRollups(ctx, time.Now())
+	if at, ok, _ := store.DueAt(ctx, m.catalog.R, w.ID, store.DueRollup); ok {
+		t.Fatalf("rollup due at %v for a cooled handle", at)
+	}
+	createDeal(t, m, w.ID, "4.00")
+	settle()
+	if r := catalogRollup(t, m, w.ID); r.OpenDeals != 2 {
+		t.Fatalf("pushed when cooled again: %+v", r)
 	}
 }

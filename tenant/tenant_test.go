@@ -384,14 +384,20 @@ func TestCache_Concurrency(t *testing.T) {
 		opens.Add(1)
 		return open(ctx, id)
 	}
-	m.cache.close = func(db *store.DB, w *store.Workspace) {
+	// A cool runs on a handle still open (closing waits for it).
+	m.cache.cool = func(_ string, db *store.DB) {
+		if err := db.ReleaseMemory(context.Background()); err != nil {
+			fail("cooling %s: %v", db.Path, err)
+		}
+	}
+	m.cache.close = func(db *store.DB, w *store.Workspace, cooled bool) {
 		mu.Lock()
 		if leased[w.ID] > 0 {
 			errs = append(errs, w.ID+" closed while leased")
 		}
 		openNow[w.ID]--
 		mu.Unlock()
-		close(db, w)
+		close(db, w, cooled)
 	}
 
 	for g := 0; g < goroutines; g++ {
