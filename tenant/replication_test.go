@@ -1224,16 +1224,24 @@ func TestErasure_SurvivesRestoreAndImport(t *testing.T) {
 	}
 }
 
+// settleL0Soon shortens, for t, the L1 compaction, the L0 retention and
+// the driver's L0 check after a write to seconds, and the store-wide check
+// to never.
+func settleL0Soon(t *testing.T) {
+	levels, retention, settle, check := compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval
+	t.Cleanup(func() {
+		compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval = levels, retention, settle, check
+	})
+	compactionLevels = litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: time.Second}}
+	l0Retention, l0SettleDelay, l0RetentionCheckInterval = time.Second, 3*time.Second, time.Hour
+}
+
 // TestReplication_L0FilesLeaveSoonAfterAWrite: the L0 files of writes
 // leave the local disk once Litestream's retention allows, checked by the
 // driver for the written file (l0SettleDelay), not only by the store-wide
 // check, which here never comes.
 func TestReplication_L0FilesLeaveSoonAfterAWrite(t *testing.T) {
-	defer func(levels litestream.CompactionLevels, retention, settle, check time.Duration) {
-		compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval = levels, retention, settle, check
-	}(compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval)
-	compactionLevels = litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: time.Second}}
-	l0Retention, l0SettleDelay, l0RetentionCheckInterval = time.Second, 3*time.Second, time.Hour
+	settleL0Soon(t)
 
 	ctx := context.Background()
 	m := MustOpenManager(t, 0)

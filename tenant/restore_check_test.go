@@ -169,11 +169,7 @@ func TestRestore_FullCheckRunsAfterwards(t *testing.T) {
 // writes after it, so the snapshot leaves the disk at the next L0
 // retention, with no user's write.
 func TestReplication_SnapshotLeavesTheDiskWithNoUserWrite(t *testing.T) {
-	defer func(levels litestream.CompactionLevels, retention, settle, check time.Duration) {
-		compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval = levels, retention, settle, check
-	}(compactionLevels, l0Retention, l0SettleDelay, l0RetentionCheckInterval)
-	compactionLevels = litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: time.Second}}
-	l0Retention, l0SettleDelay, l0RetentionCheckInterval = time.Second, 3*time.Second, time.Hour
+	settleL0Soon(t)
 
 	ctx := context.Background()
 	m := MustOpenManager(t, 0)
