@@ -142,27 +142,22 @@ func (m *Manager) finishCreate(ctx context.Context, w *store.Workspace, owner *s
 			return
 		}
 		defer m.repl.release(path)
-		if err := m.recordTakeIn(ctx, w, path, actor); err != nil && ctx.Err() == nil {
+		if err := m.recordTakeIn(ctx, w, actor); err != nil && ctx.Err() == nil {
 			m.log.Warn("cannot record the take-in in the workspace's audit log", "workspace", w.ID, "err", err)
 		}
 	})
 	return nil
 }
 
-// recordTakeIn writes the take-in of workspace w's file into its audit log
-// once the file's replication has made its first snapshot. Being the
-// file's first write since that snapshot, it lets the snapshot's local LTX
-// file go at the next L0 retention (see recordCheckPassed).
-func (m *Manager) recordTakeIn(ctx context.Context, w *store.Workspace, path, actor string) error {
-	if _, err := m.repl.syncPathLocally(ctx, path); err != nil {
-		return err
-	}
+// recordTakeIn writes the take-in of workspace w into its audit log (see
+// auditAfterSnapshot).
+func (m *Manager) recordTakeIn(ctx context.Context, w *store.Workspace, actor string) error {
 	l, err := m.Acquire(ctx, w.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	return store.AuditChanges(ctx, l.DB, actorOf(actorOr(actor)), "workspace.take_in", "workspace", w.ID,
+	return m.auditAfterSnapshot(ctx, l, actorOf(actorOr(actor)), "workspace.take_in",
 		map[string]store.Change{"name": {After: w.Name}, "region": {After: w.Region}})
 }
 

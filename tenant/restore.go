@@ -513,18 +513,23 @@ func (m *Manager) checkRestored(ctx context.Context, l *Lease, after string) (*R
 }
 
 // recordCheckPassed writes the passed check into the workspace's audit
-// log once the file's replication has made its first snapshot. Being the
-// file's first write since that snapshot, it lets the snapshot's local
-// LTX file go at the next L0 retention: Litestream never removes the
-// newest L0 file, which would keep the disk at 1.4× the file's size until
-// a user writes.
+// log (see auditAfterSnapshot).
 func (m *Manager) recordCheckPassed(ctx context.Context, l *Lease, after string, took float64) error {
+	return m.auditAfterSnapshot(ctx, l, store.Actor{Kind: "system", ID: JobCheckRestored}, "workspace.integrity_check",
+		map[string]store.Change{"result": {After: "ok"}, "after": {After: after}, "seconds": {After: fmt.Sprintf("%.1f", took)}})
+}
+
+// auditAfterSnapshot writes an entry about the workspace itself into its
+// audit log once the file's replication has made its first snapshot.
+// Being the file's first write since that snapshot, it lets the snapshot's
+// local LTX file go at the next L0 retention: Litestream never removes the
+// newest L0 file, which would keep the disk at 1.4× the file's size until
+// a user writes. Restores and take-ins begin with such a snapshot.
+func (m *Manager) auditAfterSnapshot(ctx context.Context, l *Lease, a store.Actor, action string, changes map[string]store.Change) error {
 	if _, err := m.repl.syncPathLocally(ctx, l.Path); err != nil {
 		return err
 	}
-	system := store.Actor{Kind: "system", ID: JobCheckRestored}
-	return store.AuditChanges(ctx, l.DB, system, "workspace.integrity_check", "workspace", l.ID,
-		map[string]store.Change{"result": {After: "ok"}, "after": {After: after}, "seconds": {After: fmt.Sprintf("%.1f", took)}})
+	return store.AuditChanges(ctx, l.DB, a, action, "workspace", l.ID, changes)
 }
 
 // RestoreWindow returns the span of time workspace id can be restored to,
